@@ -1,0 +1,50 @@
+"""Where kernels run: the CPU/CUDA backend switch, MPI plumbing, progress bars, and the shared HDF5/TOML helpers.
+
+Every scaleforge package picks its backend and communicator here, so that a
+missing GPU or a missing MPI produces one clear error in one place.
+
+Backends
+--------
+>>> import gpu
+>>> gpu.get_backend("auto")        # "cuda" if CuPy and a device work, else "cpu"
+>>> xp = gpu.xp("cpu")             # numpy (or cupy for "cuda")
+>>> gpu.get_backend("cuda")        # raises gpu.GPUUnavailableError(reason) here
+
+MPI
+---
+>>> comm = gpu.get_comm()          # serial stand-in without mpi4py / mpiexec
+>>> lo, hi = gpu.block_range(n, comm.size, comm.rank)
+"""
+from .backend import (
+    GPUUnavailableError,
+    available,
+    get_backend,
+    unavailable_reason,
+    to_host,
+    xp,
+)
+from .mpi import (
+    MPIUnavailableError,
+    SerialComm,
+    allreduce_sum,
+    block_range,
+    get_comm,
+    mpi_available,
+)
+from .progress import progress
+
+__all__ = [
+    "GPUUnavailableError",
+    "MPIUnavailableError",
+    "SerialComm",
+    "allreduce_sum",
+    "available",
+    "block_range",
+    "get_backend",
+    "get_comm",
+    "mpi_available",
+    "progress",
+    "to_host",
+    "unavailable_reason",
+    "xp",
+]

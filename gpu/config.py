@@ -1,0 +1,184 @@
+"""TOML configs validated into dataclasses, with errors that name the key and its valid range.
+
+Declare a config as a dataclass whose fields use :func:`param`::
+
+    @dataclasses.dataclass
+    class Softening:
+        eps: float = param(0.01, gt=0, doc="Plummer-equivalent softening [kpc]")
+        kernel: str = param("spline", choices=("spline", "plummer"))
+
+    cfg = load_config("run.toml", Softening)        # or load_config({...}, Softening)
+
+Nested dataclass fields map to TOML tables. Unknown keys, wrong types and
+out-of-range values raise :class:`ConfigError` naming the dotted key.
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+import typing
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown, of the wrong type or out of range."""
+
+
+def param(default=dataclasses.MISSING, *, gt=None, ge=None, lt=None, le=None, choices=None,
+          doc: str = "", default_factory=dataclasses.MISSING):
+    """A dataclass field carrying its valid range / choices for :func:`load_config`."""
+    meta = {"gt": gt, "ge": ge, "lt": lt, "le": le, "choices": choices, "doc": doc}
+    if default_factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=default_factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def _range_text(meta) -> str:
+    parts = []
+    if meta.get("gt") is not None:
+        parts.append(f"> {meta['gt']}")
+    if meta.get("ge") is not None:
+        parts.append(f">= {meta['ge']}")
+    if meta.get("lt") is not None:
+        parts.append(f"< {meta['lt']}")
+    if meta.get("le") is not None:
+        parts.append(f"<= {meta['le']}")
+    return " and ".join(parts)
+
+
+def check_value(key: str, value, meta: dict) -> None:
+    """Raise :class:`ConfigError` if ``value`` violates the range/choices in ``meta``."""
+    choices = meta.get("choices")
+    if choices is not None:
+        vals = value if isinstance(value, (list, tuple)) else [value]
+        for v in vals:
+            if v not in choices:
+                raise ConfigError(f"config key '{key}' = {v!r} is not valid; choose from {list(choices)}")
+        return
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            check_value(key, v, meta)
+        return
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value != value:
+            raise ConfigError(f"config key '{key}' is NaN")
+        bad = (
+            (meta.get("gt") is not None and not value > meta["gt"])
+            or (meta.get("ge") is not None and not value >= meta["ge"])
+            or (meta.get("lt") is not None and not value < meta["lt"])
+            or (meta.get("le") is not None and not value <= meta["le"])
+        )
+        if bad:
+            raise ConfigError(f"config key '{key}' = {value!r} is out of range; it must be {_range_text(meta)}")
+
+
+def _coerce(key: str, value, tp):
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"config key '{key}' must be a table, got {type(value).__name__}")
+        return from_dict(value, tp, prefix=key + ".")
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"config key '{key}' must be a number, got {value!r}")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"config key '{key}' must be an integer, got {value!r}")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"config key '{key}' must be true or false, got {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"config key '{key}' must be a string, got {value!r}")
+        return value
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"config key '{key}' must be a list, got {value!r}")
+        args = typing.get_args(tp)
+        inner = args[0] if args else None
+        if inner is not None and inner is not Ellipsis:
+            value = [_coerce(key, v, inner) for v in value]
+        return list(value) if origin is list else tuple(value)
+    if origin is typing.Union or str(origin) == "types.UnionType":
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        errors = []
+        for a in args:
+            try:
+                return _coerce(key, value, a)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if errors else f"config key '{key}' has an invalid value {value!r}")
+    return value
+
+
+def from_dict(data: dict, cls, prefix: str = ""):
+    """Build dataclass ``cls`` from a dict, validating keys, types and ranges."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"config section '{prefix.rstrip('.') or '<root>'}' must be a table")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"unknown config key '{prefix}{unknown[0]}'; valid keys here are {sorted(fields)}"
+        )
+    kwargs = {}
+    for name, f in fields.items():
+        key = prefix + name
+        if name not in data:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ConfigError(f"config key '{key}' is required")
+            continue
+        value = _coerce(key, data[name], hints.get(name, typing.Any))
+        if not dataclasses.is_dataclass(value):
+            check_value(key, value, f.metadata)
+        kwargs[name] = value
+    obj = cls(**kwargs)
+    # defaults are validated too, so a dataclass default can never be out of range silently
+    for name, f in fields.items():
+        if name not in data:
+            v = getattr(obj, name)
+            if not dataclasses.is_dataclass(v):
+                check_value(prefix + name, v, f.metadata)
+    return obj
+
+
+def load_toml(path) -> tuple[dict, str]:
+    """Read a TOML file: (parsed dict, raw text). Errors name the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file '{path}' does not exist")
+    text = path.read_text()
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file '{path}' is not valid TOML: {exc}") from exc
+
+
+def load_config(source, cls):
+    """Load ``source`` (TOML path, TOML text via ``tomllib``-parsed dict, or dict) into ``cls``."""
+    if isinstance(source, (str, Path)) and not (isinstance(source, str) and "\n" in source):
+        data, _ = load_toml(source)
+    elif isinstance(source, str):
+        try:
+            data = tomllib.loads(source)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config text is not valid TOML: {exc}") from exc
+    else:
+        data = dict(source)
+    return from_dict(data, cls)
+
+
+def to_dict(obj) -> dict:
+    """A config dataclass as a plain dict (for headers and JSON summaries)."""
+    return dataclasses.asdict(obj)

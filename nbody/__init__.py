@@ -1,0 +1,1 @@
+"""nbody: KETJU-style supermassive black hole dynamics (regularized integrator with PN terms in a softened tree simulation) and GADGET-compatible snapshots (nbody.snapshot)."""

@@ -1,0 +1,1 @@
+"""Shared pytest setup: the MPI harness lives in tests/mpi_harness.py."""
