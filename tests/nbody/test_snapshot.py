@@ -212,3 +212,15 @@ def test_gadget2_truncated_raises(tmp_path):
     p.write_bytes(data[:400])
     with pytest.raises(SnapshotFormatError, match="truncated"):
         read_snapshot(p)
+
+
+def test_cli_snapshot_json(tmp_path, capsys):
+    import json
+
+    from nbody.__main__ import main
+
+    (path,) = write_snapshot(tmp_path / "snap_000.hdf5", make_snap())
+    assert main(["snapshot", str(path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["types"]["1"]["count"] == 50
+    assert out["types"]["1"]["total_mass"] == pytest.approx(12.5)
