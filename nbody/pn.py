@@ -332,7 +332,7 @@ def eih_accel(x, v, mass, isbh, c, out, Q, par):
 
         c^2 a_a^(1PN) = sum_b m_b n_ab / r_ab^2 [ -4 sum_{d!=a} m_d/r_ad - sum_{d!=b} m_d/r_bd
                         + v_a^2 + 2 v_b^2 - 4 v_a.v_b - 3/2 (v_b.n_ab)^2 + 1/2 (x_b - x_a).a_b ]
-                      + sum_b m_b / r_ab^2 [n_ab.(4 v_a - 3 v_b)] (v_a - v_b)
+                      + sum_b m_b / r_ab^2 [n_ba.(4 v_a - 3 v_b)] (v_a - v_b)
                       + 7/2 sum_b m_b a_b / r_ab
     """
     n = mass.shape[0]
@@ -372,8 +372,9 @@ def eih_accel(x, v, mass, isbh, c, out, Q, par):
             nvb = nx * v[b, 0] + ny * v[b, 1] + nz * v[b, 2]
             xab = dx[0] * aN[b, 0] + dx[1] * aN[b, 1] + dx[2] * aN[b, 2]
             brk = -4.0 * phi[a] - phi[b] + va2 + 2.0 * vb2 - 4.0 * vavb - 1.5 * nvb * nvb + 0.5 * xab
-            nv43 = (nx * (4.0 * v[a, 0] - 3.0 * v[b, 0]) + ny * (4.0 * v[a, 1] - 3.0 * v[b, 1])
-                    + nz * (4.0 * v[a, 2] - 3.0 * v[b, 2]))
+            # n_ba . (4 v_a - 3 v_b), n_ba = -n_ab
+            nv43 = -(nx * (4.0 * v[a, 0] - 3.0 * v[b, 0]) + ny * (4.0 * v[a, 1] - 3.0 * v[b, 1])
+                     + nz * (4.0 * v[a, 2] - 3.0 * v[b, 2]))
             f = mass[b] / r2
             out[a, 0] += ic2 * (f * nx * brk + f * nv43 * (v[a, 0] - v[b, 0]) + 3.5 * mass[b] * aN[b, 0] / r)
             out[a, 1] += ic2 * (f * ny * brk + f * nv43 * (v[a, 1] - v[b, 1]) + 3.5 * mass[b] * aN[b, 1] / r)

@@ -397,6 +397,7 @@ def leapfrog(y0, n, nsub, H, mass, isbh, par, order, prm, flg):
     vn = np.empty((n, 3))
     acc = np.empty((n, 3))
     fpn = np.empty((n, 3))
+    ktot = np.empty((n, 3))  # total acceleration of the kick (Newton + PN at the auxiliary velocities)
     dS = np.empty((n, 3))
     w = np.empty((n, 3))  # auxiliary velocities
     Z = np.empty((n, 3))  # auxiliary spins
@@ -427,6 +428,7 @@ def leapfrog(y0, n, nsub, H, mass, isbh, par, order, prm, flg):
             to_absolute(P, par, order, v)
             for i in range(n):
                 for d in range(3):
+                    ktot[i, d] = acc[i, d]
                     vn[i, d] = v[i, d] + dt * acc[i, d]
         else:
             to_absolute(P, par, order, v)
@@ -441,7 +443,8 @@ def leapfrog(y0, n, nsub, H, mass, isbh, par, order, prm, flg):
             work = 0.0
             for i in range(n):
                 for d in range(3):
-                    vn[i, d] = v[i, d] + dt * (acc[i, d] + fpn[i, d])
+                    ktot[i, d] = acc[i, d] + fpn[i, d]
+                    vn[i, d] = v[i, d] + dt * ktot[i, d]
                     Sn[i, d] = S[i, d] + dt * dS[i, d]
                     work += mass[i] * 0.5 * (v[i, d] + vn[i, d]) * fpn[i, d]
             y[1] -= dt * work
@@ -468,8 +471,7 @@ def leapfrog(y0, n, nsub, H, mass, isbh, par, order, prm, flg):
                     P[i, d] = vn[i, d]
             else:
                 for d in range(3):
-                    P[i, d] += dt * ((acc[i, d] + (fpn[i, d] if anypn else 0.0))
-                                     - (acc[p, d] + (fpn[p, d] if anypn else 0.0)))
+                    P[i, d] += dt * (ktot[i, d] - ktot[p, d])
     return y
 
 
