@@ -97,7 +97,7 @@ def coeffs_3pn(r, v2, rd, M, nu):
                 + 8.0 * nu2 * v2 * v2 - 10.0 * nu3 * v2 * v2)
          + m * m * (rd2 + 32573.0 / 168.0 * rd2 * nu + 11.0 / 8.0 * rd2 * nu2 - 7.0 * rd2 * nu3
                     + 615.0 / 64.0 * rd2 * nu * pi2 - 26987.0 / 840.0 * nu * v2 + nu3 * v2
-                    - 123.0 / 64.0 * nu * pi2 * v2 - 110.0 * rd2 * nu * 0.0)
+                    - 123.0 / 64.0 * nu * pi2 * v2)
          + m * m * m * (-16.0 - 437.0 / 4.0 * nu - 71.0 / 2.0 * nu2 + 41.0 / 16.0 * nu * pi2))
     B = (15.0 / 4.0 * rd4 * rd * nu - 45.0 / 4.0 * rd4 * rd * nu2 - 15.0 * rd4 * rd * nu3
          - 12.0 * rd2 * rd * nu * v2 + 111.0 / 4.0 * rd2 * rd * nu2 * v2 + 12.0 * rd2 * rd * nu3 * v2
@@ -111,7 +111,13 @@ def coeffs_3pn(r, v2, rd, M, nu):
 
 @njit(cache=True)
 def coeffs_35pn(r, v2, rd, M, nu):
-    """(A_3.5PN, B_3.5PN) of Blanchet (2014) eq. (203) (multiply by 1/c^7).
+    """(A_3.5PN, B_3.5PN) as transcribed from Blanchet (2014) eq. (203) (multiply by 1/c^7).
+
+    NOT USED BY THE INTEGRATOR (``pn='3.5PN'`` raises): for circular orbits the power
+    of the 2.5PN + 3.5PN force on the 1PN energy must equal the 1PN-accurate GW flux
+    (Blanchet 2014 eq. 314); that requires the rdot = 0 combination of B_3.5PN at
+    v^2 = G M / r to be 3.45 - 14.93 nu, while these coefficients give
+    -24.78 + 11.2 nu. Kept so the transcription can be checked against the paper.
 
     The ``G^3 M^3`` term carries ``1/r^5`` overall (here ``m^3 = (M/r)^3``
     inside the bracket multiplying ``G M / r^2``); Nissanke & Blanchet (2005)
