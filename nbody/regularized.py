@@ -477,3 +477,29 @@ class _State:
                          momentum_after=P_after, gw_momentum=P_before - P_after)
         self._load(q, H=None, k=self.k)
         return ev
+
+
+def accelerations(pos, mass, backend: str = "cpu"):
+    """Newtonian accelerations and potentials of unsoftened point masses (G = 1 code units).
+
+    backend : 'cpu' (Numba, parallel over bodies), 'cuda' (numba.cuda kernel; raises
+    gpu.GPUUnavailableError without a device or the simulator) or 'auto'.
+    Returns (acc (N, 3), pot (N,)) with pot_i = -sum_j m_j / r_ij.
+    """
+    import gpu
+
+    pos = np.ascontiguousarray(pos, dtype=np.float64)
+    mass = np.ascontiguousarray(mass, dtype=np.float64)
+    if pos.ndim != 2 or pos.shape[1] != 3 or mass.shape != (pos.shape[0],):
+        raise ValueError(f"pos must be (N, 3) and mass (N,), got {pos.shape} and {mass.shape}")
+    if backend == "auto":
+        from gpu.cuda import simulator_enabled
+
+        backend = "cuda" if (simulator_enabled() or gpu.get_backend("auto") == "cuda") else "cpu"
+    if backend == "cuda":
+        from ._kernels import cuda as KC
+
+        return KC.newton_accelerations(pos, mass)
+    if backend != "cpu":
+        raise ValueError(f"backend must be 'cpu', 'cuda' or 'auto', got {backend!r}")
+    return K.newton_accelerations(pos, mass)

@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from ..pn import pn_pair_accel, spin_precession_pair, eih_accel
 
@@ -777,3 +777,36 @@ def integrate_to(y, n, t_target, H, k, mass, isbh, par, order, prm, flg, mode, m
             return 1, y, H, k, par, order
         if snap:
             return 0, y, H, k, par, order
+
+
+# ----------------------------------------------------------------------------------------------
+# plain N^2 force kernel (absolute coordinates), CPU twin of nbody._kernels.cuda
+# ----------------------------------------------------------------------------------------------
+@njit(cache=True, parallel=True)
+def newton_accelerations(pos, mass):
+    """(accelerations (N, 3), potentials (N,)) of N point masses, G = 1; one parallel loop over bodies."""
+    n = pos.shape[0]
+    acc = np.zeros((n, 3))
+    pot = np.zeros(n)
+    for i in prange(n):
+        ax = 0.0
+        ay = 0.0
+        az = 0.0
+        p = 0.0
+        for j in range(n):
+            if j != i:
+                dx = pos[j, 0] - pos[i, 0]
+                dy = pos[j, 1] - pos[i, 1]
+                dz = pos[j, 2] - pos[i, 2]
+                r2 = dx * dx + dy * dy + dz * dz
+                inv = 1.0 / math.sqrt(r2)
+                inv3 = inv * inv * inv
+                ax += mass[j] * dx * inv3
+                ay += mass[j] * dy * inv3
+                az += mass[j] * dz * inv3
+                p -= mass[j] * inv
+        acc[i, 0] = ax
+        acc[i, 1] = ay
+        acc[i, 2] = az
+        pot[i] = p
+    return acc, pot
