@@ -12,6 +12,7 @@ import sys
 #: command name -> (module, one-line help)
 COMMANDS = {
     "snapshot": ("nbody.cli_snapshot", "summarise a GADGET snapshot (HDF5 or GADGET-2 binary)"),
+    "integrate": ("nbody.cli_integrate", "regularized PN few-body integration of a snapshot (SMBH orbit log)"),
 }
 
 
