@@ -106,6 +106,24 @@ def pair_sep(i, j, Q, x, par, out):
             out[d] = x[j, d] - x[i, d]
 
 
+@njit(cache=True, inline="always")
+def pair_sep3(i, j, Q, x, par):
+    """(dx, dy, dz) = x_j - x_i by the MSTAR rule, as scalars (hot loop version of pair_sep)."""
+    pi = par[i]
+    pj = par[j]
+    if pj == i:
+        return Q[j, 0], Q[j, 1], Q[j, 2]
+    if pi == j:
+        return -Q[i, 0], -Q[i, 1], -Q[i, 2]
+    if pi >= 0 and pi == pj:
+        return Q[j, 0] - Q[i, 0], Q[j, 1] - Q[i, 1], Q[j, 2] - Q[i, 2]
+    if pj >= 0 and par[pj] == i:
+        return Q[j, 0] + Q[pj, 0], Q[j, 1] + Q[pj, 1], Q[j, 2] + Q[pj, 2]
+    if pi >= 0 and par[pi] == j:
+        return -(Q[i, 0] + Q[pi, 0]), -(Q[i, 1] + Q[pi, 1]), -(Q[i, 2] + Q[pi, 2])
+    return x[j, 0] - x[i, 0], x[j, 1] - x[i, 1], x[j, 2] - x[i, 2]
+
+
 @njit(cache=True)
 def depths(par, order):
     n = par.shape[0]
@@ -292,20 +310,33 @@ def newton_acc(Q, x, par, mass, acc):
     """Newtonian accelerations (G = 1) into ``acc``; returns U = sum_{i<j} m_i m_j / r_ij."""
     n = mass.shape[0]
     for i in range(n):
-        for d in range(3):
-            acc[i, d] = 0.0
+        acc[i, 0] = 0.0
+        acc[i, 1] = 0.0
+        acc[i, 2] = 0.0
     U = 0.0
-    dx = np.empty(3)
     for i in range(n):
+        mi = mass[i]
+        ax = 0.0
+        ay = 0.0
+        az = 0.0
         for j in range(i + 1, n):
-            pair_sep(i, j, Q, x, par, dx)
-            r2 = dx[0] * dx[0] + dx[1] * dx[1] + dx[2] * dx[2]
-            r = math.sqrt(r2)
-            ir3 = 1.0 / (r2 * r)
-            U += mass[i] * mass[j] / r
-            for d in range(3):
-                acc[i, d] += mass[j] * dx[d] * ir3
-                acc[j, d] -= mass[i] * dx[d] * ir3
+            dx, dy, dz = pair_sep3(i, j, Q, x, par)
+            r2 = dx * dx + dy * dy + dz * dz
+            inv = 1.0 / math.sqrt(r2)
+            inv3 = inv * inv * inv
+            mj = mass[j]
+            U += mi * mj * inv
+            fj = mj * inv3
+            fi = mi * inv3
+            ax += fj * dx
+            ay += fj * dy
+            az += fj * dz
+            acc[j, 0] -= fi * dx
+            acc[j, 1] -= fi * dy
+            acc[j, 2] -= fi * dz
+        acc[i, 0] += ax
+        acc[i, 1] += ay
+        acc[i, 2] += az
     return U
 
 
