@@ -329,7 +329,7 @@ def _sep(i, j, x, Q, par, out):
 
 
 @njit(cache=True)
-def eih_accel(x, v, mass, isbh, c, out, Q, par):
+def eih_accel(x, v, mass, isbh, c, out, Q, par, phi, aN):
     """Add the 1PN Einstein-Infeld-Hoffmann accelerations of the flagged bodies to ``out``.
 
     Thorne & Hartle (1985) eq. (4.11a) / Will (2014) eq. (66), with
@@ -343,8 +343,13 @@ def eih_accel(x, v, mass, isbh, c, out, Q, par):
     """
     n = mass.shape[0]
     ic2 = 1.0 / (c * c)
-    phi = np.zeros(n)  # sum_{d != a} m_d / r_ad over flagged bodies
-    aN = np.zeros((n, 3))  # Newtonian acceleration from flagged bodies
+    # work arrays (passed in to keep the hot loop allocation-free):
+    # phi = sum_{d != a} m_d / r_ad and aN = Newtonian acceleration, both over flagged bodies
+    for i in range(n):
+        phi[i] = 0.0
+        aN[i, 0] = 0.0
+        aN[i, 1] = 0.0
+        aN[i, 2] = 0.0
     dx = np.empty(3)
     for i in range(n):
         if not isbh[i]:

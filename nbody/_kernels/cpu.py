@@ -364,7 +364,7 @@ def energy_state(y, n, par, order, mass):
 
 
 @njit(cache=True)
-def extra_acc(Q, x, v, S, par, mass, isbh, prm, flg, acc, dS):
+def extra_acc(Q, x, v, S, par, mass, isbh, prm, flg, acc, dS, wphi, waN, w3):
     """Non-Newtonian accelerations (PN) into ``acc`` and spin derivatives into ``dS``.
 
     1PN between BHs: N-body EIH with cross terms (flag F_CROSS) or pairwise two-body 1PN;
@@ -378,13 +378,15 @@ def extra_acc(Q, x, v, S, par, mass, isbh, prm, flg, acc, dS):
             dS[i, d] = 0.0
     c = prm[P_C]
     if flg[F_1PN] and flg[F_CROSS]:
-        eih_accel(x, v, mass, isbh, c, acc, Q, par)
-    dx = np.empty(3)
-    dv = np.empty(3)
-    arel = np.empty(3)
-    w1 = np.empty(3)
-    w2 = np.empty(3)
+        eih_accel(x, v, mass, isbh, c, acc, Q, par, wphi, waN)
+    dx = w3[0]
+    dv = w3[1]
+    arel = w3[2]
+    w1 = w3[3]
+    w2 = w3[4]
     pair1 = flg[F_1PN] and not flg[F_CROSS]
+    if not (pair1 or flg[F_2PN] or flg[F_25PN] or flg[F_3PN] or flg[F_35PN] or flg[F_SPIN]):
+        return
     for i in range(n):
         if not isbh[i]:
             continue
@@ -433,6 +435,9 @@ def leapfrog(y0, n, nsub, H, mass, isbh, par, order, prm, flg):
     w = np.empty((n, 3))  # auxiliary velocities
     Z = np.empty((n, 3))  # auxiliary spins
     Sn = np.empty((n, 3))
+    wphi = np.empty(n)  # PN work arrays
+    waN = np.empty((n, 3))
+    w3 = np.empty((5, 3))
     anypn = flg[F_ANYPN] != 0
     h = H / nsub
     if anypn:
@@ -464,13 +469,13 @@ def leapfrog(y0, n, nsub, H, mass, isbh, par, order, prm, flg):
         else:
             to_absolute(P, par, order, v)
             # w += dt/2 f(v)
-            extra_acc(Q, x, v, S, par, mass, isbh, prm, flg, fpn, dS)
+            extra_acc(Q, x, v, S, par, mass, isbh, prm, flg, fpn, dS, wphi, waN, w3)
             for i in range(n):
                 for d in range(3):
                     w[i, d] += 0.5 * dt * (acc[i, d] + fpn[i, d])
                     Z[i, d] += 0.5 * dt * dS[i, d]
             # v += dt f(w); B -= dt sum m <v> . f_PN(w)
-            extra_acc(Q, x, w, Z, par, mass, isbh, prm, flg, fpn, dS)
+            extra_acc(Q, x, w, Z, par, mass, isbh, prm, flg, fpn, dS, wphi, waN, w3)
             work = 0.0
             for i in range(n):
                 for d in range(3):
@@ -483,7 +488,7 @@ def leapfrog(y0, n, nsub, H, mass, isbh, par, order, prm, flg):
                 for d in range(3):
                     S[i, d] = Sn[i, d]
             # w += dt/2 f(v_new)
-            extra_acc(Q, x, vn, S, par, mass, isbh, prm, flg, fpn, dS)
+            extra_acc(Q, x, vn, S, par, mass, isbh, prm, flg, fpn, dS, wphi, waN, w3)
             for i in range(n):
                 for d in range(3):
                     w[i, d] += 0.5 * dt * (acc[i, d] + fpn[i, d])

@@ -15,7 +15,8 @@ NOTREE = np.zeros(0, dtype=np.int64)
 
 def _eih(pos, vel, mass, c):
     out = np.zeros_like(pos)
-    eih_accel(pos, vel, np.asarray(mass, float), np.ones(len(mass), bool), c, out, np.zeros_like(pos), NOTREE)
+    eih_accel(pos, vel, np.asarray(mass, float), np.ones(len(mass), bool), c, out, np.zeros_like(pos), NOTREE,
+              np.empty(len(mass)), np.empty_like(pos))
     return out
 
 
