@@ -20,7 +20,7 @@ Orders and sources
   The 2.5PN part is Damour & Deruelle's radiation reaction,
   ``(8/5) nu G^2 M^2 / (c^5 r^3) [rdot n (3 v^2 + 17 G M / (3 r)) - v (v^2 + 3 G M / r)]``
   (Kidder 1995, PRD 52, 821, harmonic gauge; Blanchet 2014 eq. 203).
-* spin-orbit (1.5PN) and spin-spin (2PN) accelerations of a binary:
+* spin-orbit (1.5PN), spin-spin and quadrupole-monopole (2PN, Kerr quadrupole) accelerations of a binary:
   Kidder (1995) eqs. (2.2c)-(2.2d), the two-body form of Thorne & Hartle (1985)
   eqs. (4.11b)-(4.11d); spin precession: Kidder (1995) eq. (2.4), the two-body
   form of Thorne & Hartle eq. (4.17) / Barker & O'Connell (1975).
@@ -257,15 +257,25 @@ def spin_accel_pair(dx, dv, m1, m2, S1, S2, c, out):
     g = -3.0 / (mu * c * c * r ** 4)
     for d in range(3):
         out[d] += g * (n[d] * s12 + S1[d] * ns2 + S2[d] * ns1 - 5.0 * n[d] * ns1 * ns2)
+    # quadrupole-monopole (2PN) for Kerr black holes (spin-induced quadrupole Q_i = -S_i^2 / (m_i c^2)):
+    # a_QM = -(3/(2 mu c^2 r^4)) sum_i (m_j/m_i) [n S_i^2 + 2 S_i (n.S_i) - 5 n (n.S_i)^2]
+    # (Barker & O'Connell 1975; Racine 2008, PRD 78, 044021, eq. 2.6 with kappa = 1)
+    s11 = S1[0] * S1[0] + S1[1] * S1[1] + S1[2] * S1[2]
+    s22 = S2[0] * S2[0] + S2[1] * S2[1] + S2[2] * S2[2]
+    h = -1.5 / (mu * c * c * r ** 4)
+    for d in range(3):
+        out[d] += h * (m2 / m1 * (n[d] * s11 + 2.0 * S1[d] * ns1 - 5.0 * n[d] * ns1 * ns1)
+                       + m1 / m2 * (n[d] * s22 + 2.0 * S2[d] * ns2 - 5.0 * n[d] * ns2 * ns2))
 
 
 @njit(cache=True)
 def spin_precession_pair(dx, dv, m1, m2, S1, S2, c, dS1, dS2):
     """dS1/dt, dS2/dt of a binary (Kidder 1995 eq. 2.4; Thorne & Hartle 1985 eq. 4.17; Barker & O'Connell 1975).
 
-    dS1/dt = (1/(c^2 r^3)) { (L_N x S1)(2 + 3 m2/(2 m1)) - S2 x S1 + 3 (n.S2) n x S1 }
-    with the Newtonian orbital angular momentum L_N = mu (dx x dv); likewise for
-    S2 with 1 <-> 2.
+    dS1/dt = (1/(c^2 r^3)) { (L_N x S1)(2 + 3 m2/(2 m1)) - S2 x S1 + 3 (n.S2) n x S1
+                             + 3 (m2/m1) (n.S1) n x S1 }
+    with the Newtonian orbital angular momentum L_N = mu (dx x dv); the last term is
+    the quadrupole-monopole torque of a Kerr BH (Racine 2008); likewise for S2 with 1 <-> 2.
     """
     M = m1 + m2
     mu = m1 * m2 / M
@@ -287,12 +297,12 @@ def spin_precession_pair(dx, dv, m1, m2, S1, S2, c, dS1, dS2):
     _cross(S2, S1, b)
     _cross(n, S1, e)
     for d in range(3):
-        dS1[d] = f * (a[d] * (2.0 + 1.5 * m2 / m1) - b[d] + 3.0 * ns2 * e[d])
+        dS1[d] = f * (a[d] * (2.0 + 1.5 * m2 / m1) - b[d] + 3.0 * ns2 * e[d] + 3.0 * m2 / m1 * ns1 * e[d])
     _cross(L, S2, a)
     _cross(S1, S2, b)
     _cross(n, S2, e)
     for d in range(3):
-        dS2[d] = f * (a[d] * (2.0 + 1.5 * m1 / m2) - b[d] + 3.0 * ns1 * e[d])
+        dS2[d] = f * (a[d] * (2.0 + 1.5 * m1 / m2) - b[d] + 3.0 * ns1 * e[d] + 3.0 * m1 / m2 * ns2 * e[d])
 
 
 # ------------------------------------------------------------------------------------------------
