@@ -16,7 +16,6 @@ PERIOD = 2 * np.pi / np.sqrt(1.001)  # a = 1, M = 1.001
 
 @pytest.mark.parametrize("e", [0.0, 0.9, 0.999])
 def test_kepler_energy_100_orbits(e):
-    # the 1000-orbit version is in the slow set; measured growth is ~linear in the number of orbits
     tol = 1e-10
     p = kepler_pair(e)
     out, rec = RegularizedIntegrator(tolerance=tol).integrate(p, 100 * PERIOD + 0.1)
@@ -26,9 +25,9 @@ def test_kepler_energy_100_orbits(e):
     assert el["e"] == pytest.approx(e, abs=1e-8)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("e", [0.0, 0.9, 0.999])
 def test_kepler_energy_1000_orbits(e):
+    """The issue's criterion: |dE/E| <= 10 x tolerance over 1000 orbits (measured 0.1-3.5 x at 1e-10)."""
     tol = 1e-10
     out, rec = RegularizedIntegrator(tolerance=tol).integrate(kepler_pair(e), 1000 * PERIOD + 0.1)
     assert rec.energy_error <= 10 * tol
