@@ -308,34 +308,23 @@ def spin_precession_pair(dx, dv, m1, m2, S1, S2, c, dS1, dS2):
 # ------------------------------------------------------------------------------------------------
 # N-body 1PN: Einstein-Infeld-Hoffmann
 # ------------------------------------------------------------------------------------------------
-@njit(cache=True)
-def _sep(i, j, x, Q, par, out):
-    # x_j - x_i with the MSTAR tree rule when a tree is given (par.size > 0)
+@njit(cache=True, inline="always")
+def _sep(i, j, x, Q, par):
+    """(dx, dy, dz) = x_j - x_i with the MSTAR tree rule when a tree is given (par.size > 0)."""
     if par.shape[0] > 0:
         pi = par[i]
         pj = par[j]
         if pj == i:
-            for d in range(3):
-                out[d] = Q[j, d]
-            return
+            return Q[j, 0], Q[j, 1], Q[j, 2]
         if pi == j:
-            for d in range(3):
-                out[d] = -Q[i, d]
-            return
+            return -Q[i, 0], -Q[i, 1], -Q[i, 2]
         if pi >= 0 and pi == pj:
-            for d in range(3):
-                out[d] = Q[j, d] - Q[i, d]
-            return
+            return Q[j, 0] - Q[i, 0], Q[j, 1] - Q[i, 1], Q[j, 2] - Q[i, 2]
         if pj >= 0 and par[pj] == i:
-            for d in range(3):
-                out[d] = Q[j, d] + Q[pj, d]
-            return
+            return Q[j, 0] + Q[pj, 0], Q[j, 1] + Q[pj, 1], Q[j, 2] + Q[pj, 2]
         if pi >= 0 and par[pi] == j:
-            for d in range(3):
-                out[d] = -(Q[i, d] + Q[pi, d])
-            return
-    for d in range(3):
-        out[d] = x[j, d] - x[i, d]
+            return -(Q[i, 0] + Q[pi, 0]), -(Q[i, 1] + Q[pi, 1]), -(Q[i, 2] + Q[pi, 2])
+    return x[j, 0] - x[i, 0], x[j, 1] - x[i, 1], x[j, 2] - x[i, 2]
 
 
 @njit(cache=True)
@@ -360,21 +349,24 @@ def eih_accel(x, v, mass, isbh, c, out, Q, par, phi, aN):
         aN[i, 0] = 0.0
         aN[i, 1] = 0.0
         aN[i, 2] = 0.0
-    dx = np.empty(3)
     for i in range(n):
         if not isbh[i]:
             continue
         for j in range(i + 1, n):
             if not isbh[j]:
                 continue
-            _sep(i, j, x, Q, par, dx)
-            r2 = dx[0] ** 2 + dx[1] ** 2 + dx[2] ** 2
+            d0, d1, d2 = _sep(i, j, x, Q, par)
+            r2 = d0 * d0 + d1 * d1 + d2 * d2
             r = math.sqrt(r2)
             phi[i] += mass[j] / r
             phi[j] += mass[i] / r
-            for d in range(3):
-                aN[i, d] += mass[j] * dx[d] / (r2 * r)
-                aN[j, d] -= mass[i] * dx[d] / (r2 * r)
+            f = 1.0 / (r2 * r)
+            aN[i, 0] += mass[j] * d0 * f
+            aN[i, 1] += mass[j] * d1 * f
+            aN[i, 2] += mass[j] * d2 * f
+            aN[j, 0] -= mass[i] * d0 * f
+            aN[j, 1] -= mass[i] * d1 * f
+            aN[j, 2] -= mass[i] * d2 * f
     for a in range(n):
         if not isbh[a]:
             continue
@@ -382,16 +374,16 @@ def eih_accel(x, v, mass, isbh, c, out, Q, par, phi, aN):
         for b in range(n):
             if b == a or not isbh[b]:
                 continue
-            _sep(a, b, x, Q, par, dx)
-            r2 = dx[0] ** 2 + dx[1] ** 2 + dx[2] ** 2
+            d0, d1, d2 = _sep(a, b, x, Q, par)
+            r2 = d0 * d0 + d1 * d1 + d2 * d2
             r = math.sqrt(r2)
-            nx = dx[0] / r
-            ny = dx[1] / r
-            nz = dx[2] / r
+            nx = d0 / r
+            ny = d1 / r
+            nz = d2 / r
             vb2 = v[b, 0] ** 2 + v[b, 1] ** 2 + v[b, 2] ** 2
             vavb = v[a, 0] * v[b, 0] + v[a, 1] * v[b, 1] + v[a, 2] * v[b, 2]
             nvb = nx * v[b, 0] + ny * v[b, 1] + nz * v[b, 2]
-            xab = dx[0] * aN[b, 0] + dx[1] * aN[b, 1] + dx[2] * aN[b, 2]
+            xab = d0 * aN[b, 0] + d1 * aN[b, 1] + d2 * aN[b, 2]
             brk = -4.0 * phi[a] - phi[b] + va2 + 2.0 * vb2 - 4.0 * vavb - 1.5 * nvb * nvb + 0.5 * xab
             # n_ba . (4 v_a - 3 v_b), n_ba = -n_ab
             nv43 = -(nx * (4.0 * v[a, 0] - 3.0 * v[b, 0]) + ny * (4.0 * v[a, 1] - 3.0 * v[b, 1])

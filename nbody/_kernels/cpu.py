@@ -379,14 +379,14 @@ def extra_acc(Q, x, v, S, par, mass, isbh, prm, flg, acc, dS, wphi, waN, w3):
     c = prm[P_C]
     if flg[F_1PN] and flg[F_CROSS]:
         eih_accel(x, v, mass, isbh, c, acc, Q, par, wphi, waN)
+    pair1 = flg[F_1PN] and not flg[F_CROSS]
+    if not (pair1 or flg[F_2PN] or flg[F_25PN] or flg[F_3PN] or flg[F_35PN] or flg[F_SPIN]):
+        return
     dx = w3[0]
     dv = w3[1]
     arel = w3[2]
     w1 = w3[3]
     w2 = w3[4]
-    pair1 = flg[F_1PN] and not flg[F_CROSS]
-    if not (pair1 or flg[F_2PN] or flg[F_25PN] or flg[F_3PN] or flg[F_35PN] or flg[F_SPIN]):
-        return
     for i in range(n):
         if not isbh[i]:
             continue
