@@ -479,11 +479,13 @@ class _State:
         return ev
 
 
-def accelerations(pos, mass, backend: str = "cpu"):
+def accelerations(pos, mass, backend: str = "cpu", comm=None):
     """Newtonian accelerations and potentials of unsoftened point masses (G = 1 code units).
 
     backend : 'cpu' (Numba, parallel over bodies), 'cuda' (numba.cuda kernel; raises
     gpu.GPUUnavailableError without a device or the simulator) or 'auto'.
+    comm : with several MPI ranks (CPU backend) each rank computes a block of rows
+    (gpu.block_range) and the blocks are summed with Allreduce -- bitwise equal to serial.
     Returns (acc (N, 3), pot (N,)) with pot_i = -sum_j m_j / r_ij.
     """
     import gpu
@@ -502,4 +504,9 @@ def accelerations(pos, mass, backend: str = "cpu"):
         return KC.newton_accelerations(pos, mass)
     if backend != "cpu":
         raise ValueError(f"backend must be 'cpu', 'cuda' or 'auto', got {backend!r}")
+    comm = gpu.get_comm(comm) if comm is not None else None
+    if comm is not None and getattr(comm, "size", 1) > 1:
+        lo, hi = gpu.block_range(pos.shape[0], comm.size, comm.rank)
+        acc, pot = K.newton_accelerations_rows(pos, mass, lo, hi)
+        return gpu.allreduce_sum(comm, acc), gpu.allreduce_sum(comm, pot)
     return K.newton_accelerations(pos, mass)

@@ -821,10 +821,20 @@ def integrate_to(y, n, t_target, H, k, mass, isbh, par, order, prm, flg, mode, m
 @njit(cache=True, parallel=True)
 def newton_accelerations(pos, mass):
     """(accelerations (N, 3), potentials (N,)) of N point masses, G = 1; one parallel loop over bodies."""
+    return newton_accelerations_rows(pos, mass, 0, pos.shape[0])
+
+
+@njit(cache=True, parallel=True)
+def newton_accelerations_rows(pos, mass, lo, hi):
+    """Rows lo..hi-1 of the N^2 accelerations/potentials (zeros elsewhere): the block of one MPI rank.
+
+    Each row is summed over all j in index order, so the rows do not depend on the
+    decomposition and an Allreduce of the blocks equals the serial result bitwise.
+    """
     n = pos.shape[0]
     acc = np.zeros((n, 3))
     pot = np.zeros(n)
-    for i in prange(n):
+    for i in prange(lo, hi):
         ax = 0.0
         ay = 0.0
         az = 0.0
