@@ -667,24 +667,46 @@ def choose_next(kc, k, accepted, H, errs, hfac, nseq, kmin, kmax):
 # ----------------------------------------------------------------------------------------------
 @njit(cache=True)
 def merger_check(y, n, par, order, mass, isbh, prm):
-    """First BH pair (i, j) closer than merger_radius_rs x 2 (m_i + m_j) / c^2, else (-1, -1)."""
+    """First BH pair (i, j) to merge, else (-1, -1).
+
+    A pair merges when its separation is below R_m = merger_radius_rs x 2 (m_i + m_j) / c^2,
+    or when it is receding (rdot >= 0) within 10 R_m after a periapsis passage whose osculating
+    two-body periapsis r_p = h^2 / (G M (1 + e)) was inside R_m -- so a fast passage between
+    two step ends is not missed.
+    """
     c = prm[P_C]
     if not (c < np.inf) or prm[P_MERGE] <= 0.0:
         return -1, -1
     Q = y[3:3 + 3 * n].reshape((n, 3))
+    P = y[3 + 3 * n:3 + 6 * n].reshape((n, 3))
     x = np.empty((n, 3))
+    v = np.empty((n, 3))
     to_absolute(Q, par, order, x)
-    dx = np.empty(3)
+    to_absolute(P, par, order, v)
     for i in range(n):
         if not isbh[i]:
             continue
         for j in range(i + 1, n):
             if not isbh[j]:
                 continue
-            pair_sep(i, j, Q, x, par, dx)
-            r = math.sqrt(dx[0] ** 2 + dx[1] ** 2 + dx[2] ** 2)
-            if r < prm[P_MERGE] * 2.0 * (mass[i] + mass[j]) / (c * c):
+            dx, dy, dz = pair_sep3(i, j, Q, x, par)
+            r = math.sqrt(dx * dx + dy * dy + dz * dz)
+            M = mass[i] + mass[j]
+            Rm = prm[P_MERGE] * 2.0 * M / (c * c)
+            if r < Rm:
                 return i, j
+            if r < 10.0 * Rm:
+                ux, uy, uz = pair_sep3(i, j, P, v, par)
+                rd = (dx * ux + dy * uy + dz * uz) / r
+                if rd >= 0.0:
+                    hx = dy * uz - dz * uy
+                    hy = dz * ux - dx * uz
+                    hz = dx * uy - dy * ux
+                    h2 = hx * hx + hy * hy + hz * hz
+                    E = 0.5 * (ux * ux + uy * uy + uz * uz) - M / r
+                    e = math.sqrt(max(0.0, 1.0 + 2.0 * E * h2 / (M * M)))
+                    if h2 / (M * (1.0 + e)) < Rm:
+                        return i, j
     return -1, -1
 
 

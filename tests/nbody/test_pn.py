@@ -303,3 +303,24 @@ def test_total_angular_momentum_with_two_spins():
     assert np.linalg.norm(J1 - J0) < 0.02 * np.linalg.norm(S0.sum(0))
     assert np.linalg.norm(S1[0] - S0[0]) > 0.1 * np.linalg.norm(S0[0])  # it did precess
     assert np.allclose(np.linalg.norm(out.spin, axis=1), np.linalg.norm(chi, axis=1), rtol=1e-8)
+
+
+@pytest.mark.parametrize("rp_over_rm, merges", [(0.5, True), (2.0, False)])
+def test_fast_flyby_merger_detection(rp_over_rm, merges):
+    """A hyperbolic flyby with periapsis inside (outside) the merger radius merges (does not), even with
+    a loose tolerance whose steps may straddle the periapsis (osculating-periapsis check after the passage)."""
+    c = 30.0
+    m1, m2 = 0.5, 0.5
+    Rm = 12 * 2 * (m1 + m2) / c**2
+    rp = rp_over_rm * Rm
+    v_inf = 0.3
+    # hyperbola with periapsis rp and speed v_inf at infinity; start at r = 50 rp on the incoming branch
+    E = 0.5 * v_inf**2
+    h = rp * math.sqrt(v_inf**2 + 2 / rp)
+    r0 = 50 * rp
+    vr = -math.sqrt(2 * E + 2 / r0 - h**2 / r0**2)
+    x = np.array([r0, 0, 0])
+    v = np.array([vr, h / r0, 0])
+    p = Particles([m1, m2], [x / 2, -x / 2], [v / 2, -v / 2])
+    out, rec = RegularizedIntegrator(tolerance=1e-6, c=c).integrate(p, 4 * r0 / abs(vr))
+    assert (len(rec.mergers) == 1) == merges
