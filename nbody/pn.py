@@ -8,7 +8,7 @@ Orders and sources
 ------------------
 * 1PN, N bodies with all cross terms: Einstein-Infeld-Hoffmann equations,
   Thorne & Hartle (1985, PRD 31, 1815) eq. (4.11a); Will (2014, Living Rev.
-  Relativ. 17, 4) eq. (66); Poisson & Will (2014, *Gravity*) eq. (9.127).
+  Relativ. 17, 4); Poisson & Will (2014, *Gravity*) eq. (9.127).
 * two-body relative acceleration through 3.5PN in harmonic coordinates,
   ``a = -(G M / r^2) [(1 + A) n + B v]`` with ``v = v_1 - v_2``,
   ``n = (x_1 - x_2)/r``, ``rdot = n . v``, ``nu = m_1 m_2 / M^2``:
@@ -207,17 +207,17 @@ def spin_accel_pair(dx, dv, m1, m2, S1, S2, c, out):
     dm = m1 - m2, n = dx/r, v = dv (harmonic gauge, covariant spin supplementary
     condition)::
 
-        a_SO = 1/(c^2 r^3) { 6 n [(n x v) . (S + (dm/M) Delta)] rdot/... }
-
-    written out as::
-
         a_SO = (1/(c^2 r^3)) { 6 n [(n x v).(2S + (dm/M) Delta)]
                                - [v x (7S + 3 (dm/M) Delta)]
                                + 3 rdot [n x (3S + (dm/M) Delta)] }
         a_SS = -(3/(mu c^2 r^4)) { n (S1.S2) + S1 (n.S2) + S2 (n.S1)
                                    - 5 n (n.S1)(n.S2) }
 
-    (Thorne & Hartle 1985 eqs. 4.11b-d in the two-body centre-of-mass form.)
+    (Thorne & Hartle 1985 eqs. 4.11b-d in the two-body centre-of-mass form), plus the Kerr
+    quadrupole-monopole term below. Checked in the tests: the test-particle limit of the
+    spin-orbit part is the gravitomagnetic (Lense-Thirring) acceleration, the orbital plane
+    precesses at the rate of the spin precession equation (J conserved), and the
+    quadrupole-monopole part is the Newtonian field of the Kerr quadrupole -S^2/(m c^2).
     """
     M = m1 + m2
     mu = m1 * m2 / M
@@ -259,7 +259,7 @@ def spin_accel_pair(dx, dv, m1, m2, S1, S2, c, out):
         out[d] += g * (n[d] * s12 + S1[d] * ns2 + S2[d] * ns1 - 5.0 * n[d] * ns1 * ns2)
     # quadrupole-monopole (2PN) for Kerr black holes (spin-induced quadrupole Q_i = -S_i^2 / (m_i c^2)):
     # a_QM = -(3/(2 mu c^2 r^4)) sum_i (m_j/m_i) [n S_i^2 + 2 S_i (n.S_i) - 5 n (n.S_i)^2]
-    # (Barker & O'Connell 1975; Racine 2008, PRD 78, 044021, eq. 2.6 with kappa = 1)
+    # (Barker & O'Connell 1975; Racine 2008, PRD 78, 044021, with kappa = 1 for black holes)
     s11 = S1[0] * S1[0] + S1[1] * S1[1] + S1[2] * S1[2]
     s22 = S2[0] * S2[0] + S2[1] * S2[1] + S2[2] * S2[2]
     h = -1.5 / (mu * c * c * r ** 4)
@@ -331,7 +331,7 @@ def _sep(i, j, x, Q, par):
 def eih_accel(x, v, mass, isbh, c, out, Q, par, phi, aN):
     """Add the 1PN Einstein-Infeld-Hoffmann accelerations of the flagged bodies to ``out``.
 
-    Thorne & Hartle (1985) eq. (4.11a) / Will (2014) eq. (66), with
+    Thorne & Hartle (1985) eq. (4.11a) / Poisson & Will (2014) eq. (9.127), with
     n_ab = (x_b - x_a)/r_ab and a_b the Newtonian acceleration of b (all bodies
     flagged ``isbh`` take part; unflagged bodies neither feel nor source the terms)::
 
@@ -413,8 +413,8 @@ def newtonian_energy(mass, pos, vel) -> float:
 def eih_energy(mass, pos, vel, c, isbh=None) -> float:
     """Newtonian + 1PN energy of N bodies, conserved by the EIH equations.
 
-    From the EIH Lagrangian (Landau & Lifshitz, *Classical Theory of Fields*,
-    sect. 106; Will 2014 eq. 65) by E = sum v.dL/dv - L::
+    From the EIH Lagrangian (Landau & Lifshitz, *The Classical Theory of Fields*,
+    sect. 106) by E = sum v.dL/dv - L::
 
         E = sum m v^2/2 - 1/2 sum_{a!=b} m_a m_b / r_ab
           + c^-2 { sum 3/8 m_a v_a^4
@@ -450,7 +450,7 @@ def eih_energy(mass, pos, vel, c, isbh=None) -> float:
 
 
 def kidder_energy_1pn(m1, m2, r, v2, rdot, c) -> float:
-    """1PN energy of a binary in its centre-of-mass frame (Kidder 1995 eq. 2.7a)::
+    """1PN energy of a binary in its centre-of-mass frame (Kidder 1995, PRD 52, 821, sect. II)::
 
         E / mu = v^2/2 - M/r + c^-2 [3/8 (1 - 3 nu) v^4 + M/(2r) ((3 + nu) v^2 + nu rdot^2 + M/r)]
     """

@@ -551,7 +551,7 @@ def error_norm(ya, yb, y0, n, Escale):
 
 @njit(cache=True)
 def neville_row(table, j, nseq):
-    """Aitken-Neville in h^2 (Hairer, Norsett & Wanner, Solving ODEs I, eq. II.9.10).
+    """Aitken-Neville in h^2 (Hairer, Norsett & Wanner, Solving ODEs I, sect. II.9).
 
     ``table[j, 0]`` holds the leapfrog result of sequence j (n_j = nseq[j]);
     fills ``table[j, 1..j]``: T_{j,k+1} = T_{j,k} + (T_{j,k} - T_{j-1,k}) / ((n_j/n_{j-k})^2 - 1).
@@ -564,7 +564,7 @@ def neville_row(table, j, nseq):
 
 @njit(cache=True)
 def step_factor(err, j):
-    """H_j / H = 0.94 (0.65/err)^(1/(2j-1)), clamped to [0.02, 4] (HNW II.9.8; MSTAR safety 0.94, 0.65)."""
+    """H_j / H = 0.94 (0.65/err)^(1/(2j-1)), clamped to [0.02, 4] (HNW sect. II.9; MSTAR safety 0.94, 0.65)."""
     if not (err == err) or err > 1e300:
         return 0.1
     if err <= 0.0:

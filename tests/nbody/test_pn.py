@@ -361,3 +361,23 @@ def test_2pn_energy_conserved_to_truncation_order():
         E = np.array([_energy_2pn(0.5, 0.5, s.pos[0] - s.pos[1], s.vel[0] - s.vel[1], c) for _, s in rec.snapshots])
         d.append(np.ptp(E) / abs(E.mean()))
     assert d[0] / d[1] > 40  # c^-6 scaling (64); a c^-4 leak would give 16
+
+
+def test_spin_orbit_test_particle_limit_is_lense_thirring():
+    """m2 -> 0: the spin-orbit relative acceleration is minus the Lense-Thirring acceleration of a test
+    particle, a_LT = (2 G / (c^2 r^3)) [3 (n x v)(n . S) + v x S] (e.g. IERS Conventions 2010, chapter 10, with
+    gamma = 1), n, v the particle's position direction and velocity relative to the spinning hole."""
+    from nbody.pn import spin_accel_pair
+
+    rng = np.random.default_rng(7)
+    m1, m2, c = 1.0, 1e-10, 7.0
+    for _ in range(3):
+        x, v = rng.normal(size=3), 0.3 * rng.normal(size=3)
+        S1 = 0.8 * m1**2 / c * rng.normal(size=3) / math.sqrt(3)
+        a_v, a_0 = np.zeros(3), np.zeros(3)
+        spin_accel_pair(x, v, m1, m2, S1, Z3, c, a_v)
+        spin_accel_pair(x, np.zeros(3), m1, m2, S1, Z3, c, a_0)  # velocity-independent (quadrupole) part
+        r = np.linalg.norm(x)
+        n_p, v_p = -x / r, -v  # particle (body 2) relative to the hole (body 1)
+        a_lt = 2 / (c**2 * r**3) * (3 * np.cross(n_p, v_p) * (n_p @ S1) + np.cross(v_p, S1))
+        assert np.allclose(a_v - a_0, -a_lt, rtol=1e-8, atol=0)
