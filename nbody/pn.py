@@ -14,9 +14,12 @@ Orders and sources
   ``n = (x_1 - x_2)/r``, ``rdot = n . v``, ``nu = m_1 m_2 / M^2``:
   Blanchet (2014, Living Rev. Relativ. 17, 2) eq. (203) [A_1PN ... B_3.5PN];
   the 3PN logarithms are removed by the gauge transformation of his eq. (204)
-  (r'_0 drops out); the 3.5PN coefficient printed with ``G^3 M^3 / r^6``
-  in Nissanke & Blanchet (2005) is the misprint noted in the issue and uses
-  ``r^5`` here (dimensional analysis fixes it).
+  (r'_0 drops out; with the gauge vector proportional to n ln(r/r'_0) / r^2 the
+  non-logarithmic coefficients shift by k (1, -1, 8) in the (G M/r)^3, (G M/r)^2 v^2,
+  (G M/r)^2 rdot^2 terms of A and by -2 k in the (G M/r)^2 rdot term of B, k = 22 nu / 3,
+  which is how the coefficients below relate to the logarithmic harmonic ones);
+  the 3.5PN coefficient printed with ``G^3 M^3 / r^6`` in Nissanke & Blanchet (2005)
+  is the misprint noted in the issue and uses ``r^5`` here.
   The 2.5PN part is Damour & Deruelle's radiation reaction,
   ``(8/5) nu G^2 M^2 / (c^5 r^3) [rdot n (3 v^2 + 17 G M / (3 r)) - v (v^2 + 3 G M / r)]``
   (Kidder 1995, PRD 52, 821, harmonic gauge; Blanchet 2014 eq. 203).
@@ -99,49 +102,35 @@ def coeffs_3pn(r, v2, rd, M, nu):
                     + 615.0 / 64.0 * rd2 * nu * pi2 - 26987.0 / 840.0 * nu * v2 + nu3 * v2
                     - 123.0 / 64.0 * nu * pi2 * v2)
          + m * m * m * (-16.0 - 437.0 / 4.0 * nu - 71.0 / 2.0 * nu2 + 41.0 / 16.0 * nu * pi2))
-    B = (15.0 / 4.0 * rd4 * rd * nu - 45.0 / 4.0 * rd4 * rd * nu2 - 15.0 * rd4 * rd * nu3
-         - 12.0 * rd2 * rd * nu * v2 + 111.0 / 4.0 * rd2 * rd * nu2 * v2 + 12.0 * rd2 * rd * nu3 * v2
-         + 65.0 / 8.0 * rd * nu * v2 * v2 - 19.0 * rd * nu2 * v2 * v2 - 6.0 * rd * nu3 * v2 * v2
+    B = (-45.0 / 8.0 * rd4 * rd * nu + 15.0 * rd4 * rd * nu2 + 15.0 / 4.0 * rd4 * rd * nu3
+         + 12.0 * rd2 * rd * nu * v2 - 111.0 / 4.0 * rd2 * rd * nu2 * v2 - 12.0 * rd2 * rd * nu3 * v2
+         - 65.0 / 8.0 * rd * nu * v2 * v2 + 19.0 * rd * nu2 * v2 * v2 + 6.0 * rd * nu3 * v2 * v2
          + m * (329.0 / 6.0 * rd2 * rd * nu + 59.0 / 2.0 * rd2 * rd * nu2 + 18.0 * rd2 * rd * nu3
                 - 15.0 * rd * nu * v2 - 27.0 * rd * nu2 * v2 - 10.0 * rd * nu3 * v2)
-         + m * m * (-4.0 * rd - 5849.0 / 840.0 * rd * nu + 25.0 * rd * nu2 + 8.0 * rd * nu3
+         + m * m * (-4.0 * rd - 18169.0 / 840.0 * rd * nu + 25.0 * rd * nu2 + 8.0 * rd * nu3
                     - 123.0 / 32.0 * rd * nu * pi2))
     return A, B
 
 
 @njit(cache=True)
 def coeffs_35pn(r, v2, rd, M, nu):
-    """(A_3.5PN, B_3.5PN) as transcribed from Blanchet (2014) eq. (203) (multiply by 1/c^7).
+    """(A_3.5PN, B_3.5PN) of Blanchet (2014) eq. (203) (multiply by 1/c^7); Nissanke & Blanchet (2005).
 
-    NOT USED BY THE INTEGRATOR (``pn='3.5PN'`` raises): for circular orbits the power
-    of the 2.5PN + 3.5PN force on the 1PN energy must equal the 1PN-accurate GW flux
-    (Blanchet 2014 eq. 314); that requires the rdot = 0 combination of B_3.5PN at
-    v^2 = G M / r to be 3.45 - 14.93 nu, while these coefficients give
-    -24.78 + 11.2 nu. Kept so the transcription can be checked against the paper.
-
-    The ``G^3 M^3`` term carries ``1/r^5`` overall (here ``m^3 = (M/r)^3``
-    inside the bracket multiplying ``G M / r^2``); Nissanke & Blanchet (2005)
-    printed ``1/r^6``, a misprint.
+    The ``G^3 M^3`` terms carry ``1/r^5`` overall (here ``m^3 = (M/r)^3`` inside the
+    bracket multiplying ``G M / r^2``); Nissanke & Blanchet (2005) printed ``1/r^6``,
+    a misprint. Validated in the tests against the 1PN-accurate adiabatic decay of
+    circular orbits, Blanchet (2014) eq. (227a).
     """
     nu2 = nu * nu
     rd2 = rd * rd
     m = M / r
-    A = (m * (-366.0 / 35.0 * rd * nu * v2 * v2 - 12.0 * rd * nu2 * v2 * v2 + 114.0 * rd2 * rd * nu * v2
-              + 12.0 * rd2 * rd * nu2 * v2 - 112.0 * rd4_(rd) * nu)
-         + m * m * (-692.0 / 35.0 * rd * nu * v2 + 724.0 / 15.0 * rd * nu2 * v2 + 294.0 / 5.0 * rd2 * rd * nu
-                    + 376.0 / 5.0 * rd2 * rd * nu2)
-         + m * m * m * (3956.0 / 35.0 * rd * nu + 184.0 / 5.0 * rd * nu2))
-    B = (m * (626.0 / 35.0 * nu * v2 * v2 + 12.0 / 5.0 * nu2 * v2 * v2 - 678.0 / 5.0 * rd2 * nu * v2
-              - 12.0 / 5.0 * rd2 * nu2 * v2 + 120.0 * rd2 * rd2 * nu)
-         + m * m * (164.0 / 21.0 * nu * v2 + 148.0 / 5.0 * nu2 * v2 - 82.0 / 3.0 * rd2 * nu
-                    - 848.0 / 15.0 * rd2 * nu2)
-         + m * m * m * (-1060.0 / 21.0 * nu - 104.0 / 5.0 * nu2))
+    A = rd * nu * m * ((366.0 / 35.0 + 12.0 * nu) * v2 * v2 - (114.0 + 12.0 * nu) * v2 * rd2 + 112.0 * rd2 * rd2
+                       + m * ((692.0 / 35.0 - 724.0 / 15.0 * nu) * v2 + (294.0 / 5.0 + 376.0 / 5.0 * nu) * rd2)
+                       + m * m * (3956.0 / 35.0 + 184.0 / 5.0 * nu))
+    B = -nu * m * ((626.0 / 35.0 + 12.0 / 5.0 * nu) * v2 * v2 - (678.0 / 5.0 + 12.0 / 5.0 * nu) * v2 * rd2
+                   + 120.0 * rd2 * rd2 - (164.0 / 21.0 + 148.0 / 5.0 * nu) * m * v2
+                   + (82.0 / 3.0 + 848.0 / 15.0 * nu) * m * rd2 + (1060.0 / 21.0 + 104.0 / 5.0 * nu) * m * m)
     return A, B
-
-
-@njit(cache=True, inline="always")
-def rd4_(rd):
-    return rd * rd * rd * rd
 
 
 @njit(cache=True)

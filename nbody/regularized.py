@@ -38,8 +38,7 @@ from .units import UnitSystem
 log = logging.getLogger(__name__)
 
 PN_TERMS = ("1PN", "2PN", "2.5PN", "3PN", "3.5PN", "spin")
-#: terms that passed validation; 3.5PN is withheld (see nbody.pn.coeffs_35pn and the issue note)
-AVAILABLE_PN = ("1PN", "2PN", "2.5PN", "3PN", "spin")
+AVAILABLE_PN = PN_TERMS
 COORDINATES = {"mstar": 0, "chain": 1, "cartesian": 2}
 TIME_TRANSFORMS = {"logh": (1.0, 0.0, 0.0), "ttl": (0.0, 1.0, 0.0), "leapfrog": (0.0, 0.0, 1.0)}
 
@@ -61,10 +60,6 @@ def parse_pn(pn) -> frozenset:
         if not match:
             raise ValueError(f"pn: unknown term {t!r}; valid are 'none', 'all' or any of {list(PN_TERMS)}")
         terms.append(match[0])
-    if "3.5PN" in terms:
-        raise ValueError("pn: '3.5PN' is not available in this version: the transcribed Blanchet (2014) eq. 203 "
-                         "3.5PN coefficients fail the circular-orbit energy-balance check against the 1PN GW flux, "
-                         f"so they are withheld; use any of {list(AVAILABLE_PN)} ('all' = these)")
     return frozenset(terms)
 
 
@@ -127,9 +122,8 @@ class RegularizedIntegrator:
     ----------
     tolerance : float in (0, 1e-3]
         GBS relative error tolerance per step (1e-6 ... 1e-13 typical).
-    pn : 'none' | 'all' | iterable of {'1PN','2PN','2.5PN','3PN','spin'}
+    pn : 'none' | 'all' | iterable of {'1PN','2PN','2.5PN','3PN','3.5PN','spin'}
         PN terms between black holes (bodies with ``is_bh``); 'all' is all of these.
-        '3.5PN' is recognised but refused (its transcribed coefficients failed validation).
     c : float or Quantity, optional
         Speed of light in code units (or a velocity Quantity); default from ``units``.
         Needed for PN terms and mergers; without it mergers are off.
