@@ -4,7 +4,8 @@
 Reproduces the kind of test shown for KETJU / MSTAR (Mannerkoski et al. 2023;
 Rantala et al. 2017, 2020): a 6e8 + 4e8 Msun black-hole binary with initial
 eccentricity 0.9 integrated with the regularized integrator and all validated
-PN terms (1PN EIH, 2PN, 2.5PN radiation reaction, 3PN, spin-orbit/spin-spin)
+PN terms (1PN EIH, 2PN, 2.5PN and 3.5PN radiation reaction, 3PN, spin-orbit, spin-spin and
+quadrupole-monopole)
 until the holes merge at 12 Schwarzschild radii. Figures:
 
 * a(t) and e(t) of the osculating orbit against the orbit-averaged Peters (1964)
@@ -12,7 +13,7 @@ until the holes merge at 12 Schwarzschild radii. Figures:
 * the periapsis argument against the 1PN prediction 6 pi G M / (c^2 a (1 - e^2)) per orbit.
 
 A 2.5PN-only run of the same binary shows the pure Peters evolution; with all
-terms the conservative PN dynamics at a periapsis of ~25 r_s speed the merger up.
+terms the higher-order dynamics at a periapsis of ~25 r_s shorten the inspiral by ~5%.
 
 ``numbers.json`` summary: merger time / Peters time (2.5PN only, all terms), measured / predicted periapsis
 advance over the first orbits, remnant mass, spin and recoil.
