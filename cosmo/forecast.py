@@ -195,7 +195,7 @@ class VGForecast:
     def _eg_theory(self, spec, k, z):
         a = 1 / (1 + z)
         f = np.interp(np.log(k), spec.lnk, spec.f_of_k(z))
-        return spec.bg.Om0 * spec.model.sigma(k, a) / f
+        return spec.bg.Om0_tot * spec.model.sigma(k, a) / f
 
     def _errors(self, exp, sample, gr, z_eff, chi_eff, ell_sub, ckg, num, den):
         cfg = self.config
@@ -251,7 +251,7 @@ class VGForecast:
         from .lensing import lensing_kernel
 
         d_ratio = growth_factor(1 / (1 + z), self.cosmology) / growth_factor(1 / (1 + z_eff), self.cosmology)
-        wk = lensing_kernel(chi, bg.chi_star, bg.Om0, z) * d_ratio
+        wk = lensing_kernel(chi, bg.chi_star, bg.Om0_tot, z) * d_ratio
         wg = sample.window(np.clip(z, sample.z_min, sample.z_max), self.cosmology)
         n_max = int(np.ceil(self.k_edges[-1] * L / (2 * math.pi))) + 1
         nn = np.arange(n_max + 1)
@@ -292,7 +292,7 @@ class VGForecast:
                 bg = background(self.cosmology)
                 from .growth import growth_rate
 
-                eg_gr = bg.Om0 / growth_rate(1 / (1 + gr["z_eff"]), self.cosmology)
+                eg_gr = bg.Om0_tot / growth_rate(1 / (1 + gr["z_eff"]), self.cosmology)
                 entry = {
                     "experiment": e, "sample": s, "z_eff": gr["z_eff"], "snr": snr, "E_G_GR": float(eg_gr),
                     "k": gr["k"].tolist(), "ell": gr["ell"].tolist(), "V_G": vg.tolist(),

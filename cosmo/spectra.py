@@ -84,7 +84,7 @@ class ModelSpectra:
 
     def c_kappa_g(self, ell, sample):
         z, chi, wg, b = self._shell(sample)
-        wk = lensing_kernel(chi, self.bg.chi_star, self.bg.Om0, z)
+        wk = lensing_kernel(chi, self.bg.chi_star, self.bg.Om0_tot, z)
         return limber_sum(np.asarray(ell, float), chi, wk * wg * b, z, self.ln_sigp, self.z_grid, self.lnk)
 
     def c_v_g_tilde(self, ell, sample):
@@ -104,7 +104,7 @@ class ModelSpectra:
     def z_eff(self, sample, k_ref=0.05):
         """Effective redshift of C^{kappa g}: mean z with weight W_kappa W_g b P(k_ref, z) / chi^2."""
         z, chi, wg, b = self._shell(sample)
-        wk = lensing_kernel(chi, self.bg.chi_star, self.bg.Om0, z)
+        wk = lensing_kernel(chi, self.bg.chi_star, self.bg.Om0_tot, z)
         d2 = growth_factor(1 / (1 + z), self.cosmology) ** 2
         w = wk * wg * b * d2 / chi**2
         return float(np.trapezoid(z * w, chi) / np.trapezoid(w, chi))
@@ -126,7 +126,7 @@ def c_kappa_kappa(ell, cosmology=None, method: str = "camb", zmax: float = 10.0,
         lnk = LNK_GRID
         k = np.exp(lnk)
         lnp = np.log(np.array([nonlinear_power(k, zz, cosmology, method) for zz in z]))
-        tab = (z, chi, lnp, lensing_kernel(chi, bg.chi_star, bg.Om0, z))
+        tab = (z, chi, lnp, lensing_kernel(chi, bg.chi_star, bg.Om0_tot, z))
         _CKK_CACHE[key] = tab
     z, chi, lnp, wk = tab
     return limber_sum(np.asarray(ell, float), chi, wk * wk, z, lnp, z, LNK_GRID)
