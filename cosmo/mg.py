@@ -139,8 +139,9 @@ class BertschingerZukin(GravityModel):
             v = getattr(self, key)
             if not (v >= 0 and np.isfinite(v)):
                 raise ValueError(f"BertschingerZukin {key} must be >= 0 (Mpc/h)^2, got {v}")
-        if not (self.beta1 > 0 and self.beta2 > 0):
-            raise ValueError(f"BertschingerZukin beta1, beta2 must be > 0, got {self.beta1}, {self.beta2}")
+        if not (self.beta1 > 0 and self.beta2 > -1):
+            raise ValueError(f"BertschingerZukin needs beta1 > 0 and beta2 > -1 (1 + gamma > 0), got "
+                             f"{self.beta1}, {self.beta2}")
 
     @classmethod
     def chameleon(cls, beta1=1.2, lambda1_sq=2.0e3, s=4.0, name="chameleon"):

@@ -86,3 +86,18 @@ def test_mu_sigma_generic_and_factory():
         HuSawicki(fR0=-1e-5)
     with pytest.raises(ValueError, match="bad parameters"):
         make_model({"type": "hu_sawicki", "f_R0": 1e-5})
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(k=st.floats(1e-5, 1e3), a=st.floats(0.05, 1.0), lfr=st.floats(-7, -3),
+       beta1=st.floats(1.01, 3.0), lam=st.floats(1.0, 1e5))
+def test_mu_bounds_and_sigma_property(k, a, lfr, beta1, lam):
+    hs = HuSawicki(fR0=10**lfr).bind(None)
+    assert 1.0 <= hs.mu(k, a) <= 4.0 / 3.0 + 1e-12
+    ch = BertschingerZukin.chameleon(beta1=beta1, lambda1_sq=lam)
+    assert 1.0 - 1e-12 <= ch.mu(k, a) <= beta1 + 1e-12
+    assert ch.sigma(k, a) == pytest.approx(1.0, rel=1e-10)
