@@ -12,7 +12,6 @@ n_s, sigma_8, optical depth tau) are read from ``cosmology.meta`` when present
 """
 from __future__ import annotations
 
-import functools
 
 import numpy as np
 

@@ -164,7 +164,6 @@ class VGForecast:
 
     def _cell(self, exp_name, sample_name, model_name):
         """Model V_G per bin; for GR also the errors (the fiducial covariance)."""
-        cfg = self.config
         exp = self.surveys.experiment(exp_name)
         sample = self.surveys.sample(sample_name)
         spec = self._spectra(model_name)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .background import PLANCK18_PRIMORDIAL, background, cosmology_key, get_cosmology, primordial
+from .background import PLANCK18_PRIMORDIAL, cosmology_key, get_cosmology, primordial
 
 METHODS = ("camb", "eh")
 
