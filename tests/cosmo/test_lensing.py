@@ -97,3 +97,12 @@ def test_cmb_spectra_sane():
     i = int(np.argmax(d[2:2000] * cl["TT"][2:2000])) + 2
     assert 180 < i < 260                       # first acoustic peak
     assert 5000 < (d * cl["TT"])[i] < 6500     # uK^2
+
+
+def test_ckappakappa_matches_camb_lensing_potential():
+    # Limber + halofit (Takahashi) vs CAMB's own non-linear lensing potential power (beyond Limber)
+    from cosmo.spectra import c_kappa_kappa
+
+    L = np.array([20, 50, 100, 200, 400, 800])
+    rel = c_kappa_kappa(L.astype(float)) / cmb_spectra()["kk"][L] - 1
+    assert np.max(np.abs(rel)) < 0.02, rel
