@@ -1,0 +1,269 @@
+"""Numba cell-list pair kernel: one pass over all pairs in separation bins, accumulating
+counts, velocity moments and histograms without storing pairs.
+
+Conventions (see :mod:`cosmo.pairwise` for the physics):
+
+* the pair separation is ``r = x_j - x_i`` (minimum image in a periodic box), ``rhat = r/|r|``;
+* ``u_L = v_i . rhat``, ``u_L' = v_j . rhat``, ``Delta u_L = u_L' - u_L`` (negative for
+  approaching pairs, halotools' v12), ``Sigma u_L = u_L' + u_L``;
+* ``u_T = |v_i - u_L rhat|`` (transverse speed of the first particle) and
+  ``Delta u_T = |(v_j - v_i) - Delta u_L rhat|`` (transverse relative speed);
+* auto pairs (one sample) are accumulated in BOTH orientations, (i, j) and (j, i), each
+  with the pair weight: under the swap ``u_L -> -u_L'``, ``u_L' -> -u_L``, ``Delta u_L``
+  is unchanged and ``Sigma u_L -> -Sigma u_L``, so odd moments of ``Sigma u_L`` vanish
+  identically and the statistics do not depend on the arbitrary particle labels;
+* cross pairs (sample 1 x sample 2) are oriented from sample 1 to sample 2.
+
+Quantity index: 0 u_L, 1 u_L', 2 Delta u_L, 3 Sigma u_L, 4 u_T, 5 Delta u_T.
+Histograms are kept for quantities 0-3.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+NQ = 6
+NH = 4
+
+
+@njit(cache=True, inline="always")
+def _bin_index(x, edges, uniform, lo, inv_dx):
+    """Index of ``x`` in ``edges`` (len nb+1), or -1 outside [edges[0], edges[-1])."""
+    nb = edges.shape[0] - 1
+    if x < edges[0] or x >= edges[nb]:
+        return -1
+    if uniform:
+        k = int((x - lo) * inv_dx)
+        if k >= nb:
+            k = nb - 1
+        # guard round-off at the edges
+        if x < edges[k]:
+            k -= 1
+        elif x >= edges[k + 1]:
+            k += 1
+        return k
+    a = 0
+    b = nb
+    while b - a > 1:
+        m = (a + b) >> 1
+        if x >= edges[m]:
+            a = m
+        else:
+            b = m
+    return a
+
+
+@njit(cache=True, inline="always")
+def _accumulate(mom, hist, ch, b, w, q, nmax, hedges, huni, hlo, hinv):
+    for k in range(NQ):
+        p = w
+        mom[ch, b, k, 0] += w
+        x = q[k]
+        for n in range(1, nmax + 1):
+            p *= x
+            mom[ch, b, k, n] += p
+    if hedges.shape[0] > 1:
+        for k in range(NH):
+            h = _bin_index(q[k], hedges, huni, hlo, hinv)
+            if h >= 0:
+                hist[ch, b, k, h] += w
+
+
+@njit(parallel=True, cache=True)
+def pair_pass(pos1, vel1, w1, start1, pos2, vel2, w2, start2, nc, ext, box, periodic, auto,
+              r2edges, nmax, hedges, huni, bounds):
+    """Accumulate pair statistics for the i-cells ``bounds[0] <= c < bounds[-1]``.
+
+    ``bounds`` (length nchunks + 1) splits those cells into chunks of similar work, one
+    accumulator slot per chunk (chunks run in parallel threads).
+
+    Particles are sorted by cell; ``start[c]:start[c+1]`` are the particles of cell
+    ``c = (ix*nc + iy)*nc + iz``. Neighbour cells are those within ``ext`` cells in each
+    direction (periodic wrap when ``periodic``); for ``auto`` only half of the neighbour
+    shell is visited (offsets lexicographically > 0, plus j > i within the cell), so every
+    unordered pair is met exactly once. Requires ``nc >= 2*ext + 1`` when periodic.
+
+    Returns ``(counts[nchunks, nb], wcounts[nchunks, nb], mom[nchunks, nb, NQ, nmax+1], hist[nchunks, nb, NH, nh])``
+    where ``mom[..., 0]`` is the summed weight and ``mom[..., n]`` the weighted sum of q^n.
+    """
+    nb = r2edges.shape[0] - 1
+    nchunks = bounds.shape[0] - 1
+    nh = max(hedges.shape[0] - 1, 1)
+    counts = np.zeros((nchunks, nb), dtype=np.float64)
+    wcounts = np.zeros((nchunks, nb), dtype=np.float64)
+    mom = np.zeros((nchunks, nb, NQ, nmax + 1), dtype=np.float64)
+    hist = np.zeros((nchunks, nb, NH, nh), dtype=np.float64)
+    half = 0.5 * box
+    r2min = r2edges[0]
+    r2max = r2edges[nb]
+    hlo = hedges[0]
+    hinv = 0.0
+    if hedges.shape[0] > 1:
+        hinv = (hedges.shape[0] - 1) / (hedges[hedges.shape[0] - 1] - hedges[0])
+    for ch in prange(nchunks):
+        q = np.empty(NQ)
+        c0 = bounds[ch]
+        c1 = bounds[ch + 1]
+        for c in range(c0, c1):
+            i0 = start1[c]
+            i1 = start1[c + 1]
+            if i1 == i0:
+                continue
+            ix = c // (nc * nc)
+            iy = (c // nc) % nc
+            iz = c % nc
+            for dx in range(-ext, ext + 1):
+                for dy in range(-ext, ext + 1):
+                    for dz in range(-ext, ext + 1):
+                        if auto:
+                            if dx < 0 or (dx == 0 and (dy < 0 or (dy == 0 and dz < 0))):
+                                continue
+                        jx = ix + dx
+                        jy = iy + dy
+                        jz = iz + dz
+                        if periodic:
+                            jx %= nc
+                            jy %= nc
+                            jz %= nc
+                        elif jx < 0 or jx >= nc or jy < 0 or jy >= nc or jz < 0 or jz >= nc:
+                            continue
+                        c2 = (jx * nc + jy) * nc + jz
+                        j1 = start2[c2 + 1]
+                        same = auto and dx == 0 and dy == 0 and dz == 0
+                        for i in range(i0, i1):
+                            xi = pos1[i, 0]
+                            yi = pos1[i, 1]
+                            zi = pos1[i, 2]
+                            j0 = i + 1 if same else start2[c2]
+                            for j in range(j0, j1):
+                                rx = pos2[j, 0] - xi
+                                ry = pos2[j, 1] - yi
+                                rz = pos2[j, 2] - zi
+                                if periodic:
+                                    if rx > half:
+                                        rx -= box
+                                    elif rx < -half:
+                                        rx += box
+                                    if ry > half:
+                                        ry -= box
+                                    elif ry < -half:
+                                        ry += box
+                                    if rz > half:
+                                        rz -= box
+                                    elif rz < -half:
+                                        rz += box
+                                r2 = rx * rx + ry * ry + rz * rz
+                                if r2 < r2min or r2 >= r2max or r2 == 0.0:
+                                    continue
+                                b = _bin_index(r2, r2edges, False, 0.0, 0.0)
+                                w = w1[i] * w2[j]
+                                counts[ch, b] += 1.0
+                                wcounts[ch, b] += w
+                                if nmax < 0:
+                                    continue
+                                inv = 1.0 / np.sqrt(r2)
+                                ex = rx * inv
+                                ey = ry * inv
+                                ez = rz * inv
+                                ul = vel1[i, 0] * ex + vel1[i, 1] * ey + vel1[i, 2] * ez
+                                ulp = vel2[j, 0] * ex + vel2[j, 1] * ey + vel2[j, 2] * ez
+                                du = ulp - ul
+                                t1x = vel1[i, 0] - ul * ex
+                                t1y = vel1[i, 1] - ul * ey
+                                t1z = vel1[i, 2] - ul * ez
+                                t2x = vel2[j, 0] - ulp * ex
+                                t2y = vel2[j, 1] - ulp * ey
+                                t2z = vel2[j, 2] - ulp * ez
+                                ut1 = np.sqrt(t1x * t1x + t1y * t1y + t1z * t1z)
+                                dtx = t2x - t1x
+                                dty = t2y - t1y
+                                dtz = t2z - t1z
+                                dut = np.sqrt(dtx * dtx + dty * dty + dtz * dtz)
+                                q[0] = ul
+                                q[1] = ulp
+                                q[2] = du
+                                q[3] = ulp + ul
+                                q[4] = ut1
+                                q[5] = dut
+                                _accumulate(mom, hist, ch, b, w, q, nmax, hedges, huni, hlo, hinv)
+                                if auto:
+                                    # the same pair seen from j: r -> -r
+                                    q[0] = -ulp
+                                    q[1] = -ul
+                                    q[3] = -(ulp + ul)
+                                    q[4] = np.sqrt(t2x * t2x + t2y * t2y + t2z * t2z)
+                                    _accumulate(mom, hist, ch, b, w, q, nmax, hedges, huni, hlo, hinv)
+    return counts, wcounts, mom, hist
+
+
+@njit(parallel=True, cache=True)
+def scalar_pair_pass(pos, s, start, nc, ext, box, periodic, r2edges, bounds):
+    """Auto pairs of one sample carrying a scalar ``s`` (e.g. a DTFE density contrast).
+
+    Returns ``acc[nchunks, nb, 5]``: pair count, sum s_i s_j, sum (s_i + s_j)/2,
+    sum (s_i^2 + s_j^2)/2 and sum (s_j - s_i)^2 per separation bin, each unordered pair
+    once (same cell walk as :func:`pair_pass`).
+    """
+    nb = r2edges.shape[0] - 1
+    nchunks = bounds.shape[0] - 1
+    acc = np.zeros((nchunks, nb, 5), dtype=np.float64)
+    half = 0.5 * box
+    r2min = r2edges[0]
+    r2max = r2edges[nb]
+    for ch in prange(nchunks):
+        for c in range(bounds[ch], bounds[ch + 1]):
+            i0 = start[c]
+            i1 = start[c + 1]
+            if i1 == i0:
+                continue
+            ix = c // (nc * nc)
+            iy = (c // nc) % nc
+            iz = c % nc
+            for dx in range(-ext, ext + 1):
+                for dy in range(-ext, ext + 1):
+                    for dz in range(-ext, ext + 1):
+                        if dx < 0 or (dx == 0 and (dy < 0 or (dy == 0 and dz < 0))):
+                            continue
+                        jx = ix + dx
+                        jy = iy + dy
+                        jz = iz + dz
+                        if periodic:
+                            jx %= nc
+                            jy %= nc
+                            jz %= nc
+                        elif jx < 0 or jx >= nc or jy < 0 or jy >= nc or jz < 0 or jz >= nc:
+                            continue
+                        c2 = (jx * nc + jy) * nc + jz
+                        j1 = start[c2 + 1]
+                        same = dx == 0 and dy == 0 and dz == 0
+                        for i in range(i0, i1):
+                            j0 = i + 1 if same else start[c2]
+                            for j in range(j0, j1):
+                                rx = pos[j, 0] - pos[i, 0]
+                                ry = pos[j, 1] - pos[i, 1]
+                                rz = pos[j, 2] - pos[i, 2]
+                                if periodic:
+                                    if rx > half:
+                                        rx -= box
+                                    elif rx < -half:
+                                        rx += box
+                                    if ry > half:
+                                        ry -= box
+                                    elif ry < -half:
+                                        ry += box
+                                    if rz > half:
+                                        rz -= box
+                                    elif rz < -half:
+                                        rz += box
+                                r2 = rx * rx + ry * ry + rz * rz
+                                if r2 < r2min or r2 >= r2max or r2 == 0.0:
+                                    continue
+                                b = _bin_index(r2, r2edges, False, 0.0, 0.0)
+                                a = s[i]
+                                bb = s[j]
+                                acc[ch, b, 0] += 1.0
+                                acc[ch, b, 1] += a * bb
+                                acc[ch, b, 2] += 0.5 * (a + bb)
+                                acc[ch, b, 3] += 0.5 * (a * a + bb * bb)
+                                acc[ch, b, 4] += (bb - a) * (bb - a)
+    return acc
