@@ -2,20 +2,38 @@
 
 Units inside ``cosmo``: k in h/Mpc, lengths in Mpc/h, P(k) in (Mpc/h)^3, H in km/s/Mpc,
 velocities in km/s; astropy Quantities are accepted at the API edge.
+
+>>> from cosmo import VGForecast
+>>> res = VGForecast().run()          # ACT DR6 and SO x DESI LRG/ELG/QSO, GR + f(R) + chameleon
+>>> res["SO_baseline x DESI_LRG"]["snr"], res["SO_baseline x DESI_LRG"]["delta_chi2"]
 """
 from .background import Background, background, get_cosmology
+from .forecast import VGConfig, VGForecast, load_vg_config
 from .growth import growth_factor, growth_factor_k, growth_rate, growth_rate_k, solve_growth
-from .power import linear_power, sigma_R
+from .mg import GR, BertschingerZukin, HuSawicki, MuSigma, e_g, make_model
+from .power import linear_power, nonlinear_power, sigma_R
+from .surveys import load_surveys
 
 __all__ = [
     "Background",
+    "BertschingerZukin",
+    "GR",
+    "HuSawicki",
+    "MuSigma",
+    "VGConfig",
+    "VGForecast",
     "background",
+    "e_g",
     "get_cosmology",
     "growth_factor",
     "growth_factor_k",
     "growth_rate",
     "growth_rate_k",
     "linear_power",
+    "load_surveys",
+    "load_vg_config",
+    "make_model",
+    "nonlinear_power",
     "sigma_R",
     "solve_growth",
 ]

@@ -1,0 +1,230 @@
+"""Modified-gravity models in the quasi-static (mu, Sigma) language, and E_G(k, z).
+
+Conventions (Pogosian & Silvestri 2008, arXiv:0709.0296; MGCAMB, Zucca et al. 2019,
+arXiv:1901.05956, eqs. 2-4), Newtonian-gauge potentials Psi (time-time) and Phi:
+
+    k^2 Psi = -4 pi G a^2 mu(k, a) rho_m Delta              (matter responds to Psi)
+    k^2 (Phi + Psi) = -8 pi G a^2 Sigma(k, a) rho_m Delta   (light responds to Phi + Psi)
+
+GR: mu = Sigma = 1. Wavenumbers k in h/Mpc, a the scale factor.
+
+E_G = Omega_m0 Sigma / f (Zhang et al. 2007, arXiv:0704.1932; Pullen et al. 2015,
+arXiv:1412.4454 eq. 2 in the (mu, Sigma) form), with f = dlnD/dlna from the growth
+ODE of :mod:`cosmo.growth`. In GR, E_G = Omega_m0 / f(z).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from .background import C_KMS, background
+
+#: H0/c in h/Mpc
+H0_OVER_C = 100.0 / C_KMS
+
+
+class GravityModel:
+    """Base class: ``mu(k, a)``, ``sigma(k, a)`` (broadcasting arrays), ``name``, ``label``."""
+
+    name = "model"
+
+    def mu(self, k, a):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def sigma(self, k, a):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def is_gr(self) -> bool:
+        return False
+
+    def describe(self) -> dict:
+        d = dataclasses.asdict(self) if dataclasses.is_dataclass(self) else {}
+        d["type"] = type(self).__name__
+        d["name"] = self.name
+        return d
+
+
+@dataclasses.dataclass
+class GR(GravityModel):
+    """General relativity: mu = Sigma = 1."""
+
+    name: str = "GR"
+
+    def mu(self, k, a):
+        return np.ones(np.broadcast(np.asarray(k), np.asarray(a)).shape)
+
+    def sigma(self, k, a):
+        return np.ones(np.broadcast(np.asarray(k), np.asarray(a)).shape)
+
+    @property
+    def is_gr(self) -> bool:
+        return True
+
+
+@dataclasses.dataclass
+class HuSawicki(GravityModel):
+    """Hu & Sawicki (2007, arXiv:0705.1158) f(R) in the quasi-static limit, as in MGCAMB.
+
+    mu(k, a) = 1 + (1/3) k^2 / (k^2 + a^2 m(a)^2)  (the 1/(1 + f_R) prefactor, |f_R| << 1, dropped)
+    m(a) = (H0/c) sqrt[(Omega_m0 + 4 Omega_L0) / ((n + 1) |f_R0|)]
+           * [(Omega_m0 a^-3 + 4 Omega_L0) / (Omega_m0 + 4 Omega_L0)]^(n/2 + 1)
+    (Hu & Sawicki 2007 eqs. 10-11 and 18 for the background curvature; MGCAMB, Zucca et al.
+    2019 eq. 27), Sigma = 1. The background is LCDM (|f_R0| <= 1e-4 changes H(z) by < 1e-4).
+    """
+
+    fR0: float = 1e-5
+    n: float = 1.0
+    name: str = "HS"
+    Om0: float | None = None
+    Ode0: float | None = None
+
+    def __post_init__(self):
+        if not (self.fR0 > 0 and np.isfinite(self.fR0)):
+            raise ValueError(f"HuSawicki |f_R0| (fR0) must be > 0, got {self.fR0}")
+        if not (self.n > 0):
+            raise ValueError(f"HuSawicki n must be > 0, got {self.n}")
+
+    def _omegas(self):
+        if self.Om0 is None or self.Ode0 is None:
+            bg = background(None)
+            return bg.Om0, float(bg.cosmo.Ode0)
+        return self.Om0, self.Ode0
+
+    def bind(self, cosmology):
+        """Copy with Omega_m0, Omega_L0 of ``cosmology``."""
+        bg = background(cosmology)
+        return dataclasses.replace(self, Om0=bg.Om0, Ode0=float(bg.cosmo.Ode0))
+
+    def mass(self, a):
+        """Scalaron mass m(a) [h/Mpc]."""
+        om, ol = self._omegas()
+        a = np.asarray(a, dtype=float)
+        m0 = H0_OVER_C * np.sqrt((om + 4 * ol) / ((self.n + 1) * self.fR0))
+        return m0 * ((om * a**-3 + 4 * ol) / (om + 4 * ol)) ** (self.n / 2 + 1)
+
+    def mu(self, k, a):
+        k = np.asarray(k, dtype=float)
+        am = np.asarray(a, dtype=float) * self.mass(a)
+        return 1.0 + k * k / (3.0 * (k * k + am * am))
+
+    def sigma(self, k, a):
+        return np.ones(np.broadcast(np.asarray(k), np.asarray(a)).shape)
+
+
+@dataclasses.dataclass
+class BertschingerZukin(GravityModel):
+    """Bertschinger & Zukin (2008, arXiv:0801.2431) parametrisation, as in MGCAMB (Zucca+ 2019 eqs. 21-22):
+
+    mu = (1 + beta1 lambda1^2 k^2 a^s) / (1 + lambda1^2 k^2 a^s)
+    gamma = Phi/Psi = (1 + beta2 lambda2^2 k^2 a^s) / (1 + lambda2^2 k^2 a^s)
+    Sigma = mu (1 + gamma) / 2
+
+    lambda1, lambda2 in Mpc/h (lambda1_sq, lambda2_sq in (Mpc/h)^2). f(R) maps to beta1 = 4/3,
+    beta2 = 1/2, lambda2^2 = beta1 lambda1^2, s = 4. See :meth:`chameleon` for the Sigma = 1
+    chameleon family.
+    """
+
+    beta1: float = 4.0 / 3.0
+    lambda1_sq: float = 1.0e3
+    s: float = 4.0
+    beta2: float = 0.5
+    lambda2_sq: float = 4.0e3 / 3.0
+    name: str = "BZ"
+
+    def __post_init__(self):
+        for key in ("lambda1_sq", "lambda2_sq"):
+            v = getattr(self, key)
+            if not (v >= 0 and np.isfinite(v)):
+                raise ValueError(f"BertschingerZukin {key} must be >= 0 (Mpc/h)^2, got {v}")
+        if not (self.beta1 > 0 and self.beta2 > 0):
+            raise ValueError(f"BertschingerZukin beta1, beta2 must be > 0, got {self.beta1}, {self.beta2}")
+
+    @classmethod
+    def chameleon(cls, beta1=1.2, lambda1_sq=2.0e3, s=4.0, name="chameleon"):
+        """Chameleon family with conformal coupling (Zhao et al. 2010, arXiv:1003.0001):
+        beta1 = 1 + 2 beta^2, lambda2^2 = beta1 lambda1^2, beta2 = 2/beta1 - 1 (so that Sigma = 1)."""
+        return cls(beta1=beta1, lambda1_sq=lambda1_sq, s=s, beta2=2.0 / beta1 - 1.0, lambda2_sq=beta1 * lambda1_sq,
+                   name=name)
+
+    def _x(self, k, a, lam_sq):
+        return lam_sq * np.asarray(k, dtype=float) ** 2 * np.asarray(a, dtype=float) ** self.s
+
+    def mu(self, k, a):
+        x = self._x(k, a, self.lambda1_sq)
+        return (1 + self.beta1 * x) / (1 + x)
+
+    def gamma(self, k, a):
+        x = self._x(k, a, self.lambda2_sq)
+        return (1 + self.beta2 * x) / (1 + x)
+
+    def sigma(self, k, a):
+        return self.mu(k, a) * (1 + self.gamma(k, a)) / 2.0
+
+
+@dataclasses.dataclass
+class MuSigma(GravityModel):
+    """Generic hook: mu(k, a), Sigma(k, a) from callables or constants.
+
+    With ``scale_with_de=True`` constants follow the DES Y1 form (Abbott et al. 2019,
+    arXiv:1810.02499, eq. 2.6): mu = 1 + mu0 Omega_L(a)/Omega_L0, Sigma = 1 + sigma0 Omega_L(a)/Omega_L0.
+    """
+
+    mu0: object = 0.0
+    sigma0: object = 0.0
+    scale_with_de: bool = True
+    name: str = "mu_sigma"
+
+    def _de(self, a):
+        bg = background(None)
+        a = np.asarray(a, dtype=float)
+        return np.asarray(bg.cosmo.Ode(1 / a - 1)) / float(bg.cosmo.Ode0)
+
+    def _eval(self, v, k, a, offset):
+        if callable(v):
+            return np.asarray(v(k, a), dtype=float)
+        shape = np.broadcast(np.asarray(k), np.asarray(a)).shape
+        if self.scale_with_de:
+            return np.broadcast_to(offset + float(v) * self._de(a), shape)
+        return np.full(shape, float(v) + offset)
+
+    def mu(self, k, a):
+        return self._eval(self.mu0, k, a, 1.0 if not callable(self.mu0) else 0.0)
+
+    def sigma(self, k, a):
+        return self._eval(self.sigma0, k, a, 1.0 if not callable(self.sigma0) else 0.0)
+
+
+MODEL_TYPES = {"gr": GR, "hu_sawicki": HuSawicki, "bertschinger_zukin": BertschingerZukin, "chameleon": None,
+               "mu_sigma": MuSigma}
+
+
+def make_model(spec: dict) -> GravityModel:
+    """Build a model from a config table, e.g. ``{"type": "hu_sawicki", "fR0": 1e-5, "n": 1}``."""
+    spec = dict(spec)
+    t = spec.pop("type", None)
+    if t not in MODEL_TYPES:
+        raise ValueError(f"gravity model type {t!r} unknown; choose from {sorted(MODEL_TYPES)}")
+    try:
+        if t == "chameleon":
+            return BertschingerZukin.chameleon(**spec)
+        return MODEL_TYPES[t](**spec)
+    except TypeError as exc:
+        raise ValueError(f"bad parameters for gravity model {t!r}: {exc}") from exc
+
+
+def e_g(model, k, z, cosmology=None):
+    """E_G(k, z) = Omega_m0 Sigma(k, z) / f(k, z); array of shape (n_k, n_z)."""
+    from .growth import solve_growth
+
+    k = np.atleast_1d(np.asarray(k, dtype=float))
+    z = np.atleast_1d(np.asarray(z, dtype=float))
+    if np.any(z < 0):
+        raise ValueError("redshift z must be >= 0")
+    a = 1.0 / (1.0 + z)
+    if isinstance(model, HuSawicki):
+        model = model.bind(cosmology)
+    _, f = solve_growth(k, a, None if model.is_gr else model, cosmology)
+    bg = background(cosmology)
+    return bg.Om0 * model.sigma(k[:, None], a[None, :]) / f
