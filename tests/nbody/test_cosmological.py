@@ -198,3 +198,23 @@ def test_mpi_two_ranks_equal_serial(tmp_path):
     assert np.max(np.abs(d)) < 1e-8
     assert np.allclose(a["vel"], b["vel"], rtol=1e-8, atol=1e-8)
     assert np.allclose(a["p"], b["p"], rtol=1e-8)
+
+
+def test_cli_pm(tmp_path):
+    import json
+
+    from nbody.__main__ import main
+    from nbody.snapshot import read_snapshot
+
+    cfg = tmp_path / "pm.toml"
+    cfg.write_text(f'box = 64.0\nnside = 8\nnsteps = 3\na_start = 0.05\noutput_redshifts = [0.0]\n'
+                   f'output_dir = "{tmp_path / "out"}"\n[cosmology]\nsigma8 = 0.9\n')
+    assert main(["pm", str(cfg), "--json", str(tmp_path / "pm.json"), "--quiet"]) == 0
+    snap = read_snapshot(tmp_path / "out" / "snap_000.hdf5")
+    assert len(snap.particles[1]) == 512 and snap.header["BoxSize"] == 64.0
+    assert json.loads((tmp_path / "pm.json").read_text())["config"]["nside"] == 8
+    (tmp_path / "bad.toml").write_text("nside = 3\n")
+    from gpu.config import ConfigError
+
+    with pytest.raises(ConfigError, match="nside"):
+        main(["pm", str(tmp_path / "bad.toml")])
