@@ -269,11 +269,13 @@ class PairStatistics:
         return np.sqrt(np.maximum(self.central_moment(name, 2), 0.0))
 
     def skewness(self, name: str) -> np.ndarray:
-        return self.central_moment(name, 3) / self.std(name) ** 3
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.central_moment(name, 3) / self.std(name) ** 3
 
     def kurtosis(self, name: str) -> np.ndarray:
         """Kurtosis ``mu_4 / mu_2^2`` (3 for a Gaussian, 6 for Laplace)."""
-        return self.central_moment(name, 4) / self.central_moment(name, 2) ** 2
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.central_moment(name, 4) / self.central_moment(name, 2) ** 2
 
     def xi(self) -> np.ndarray:
         """Two-point correlation ``DD/RR - 1`` with the analytic RR of a periodic box.
@@ -315,7 +317,7 @@ class PairStatistics:
 # ----------------------------------------------------------------------------------------
 def pair_moments(pos, vel, box, rbins, orders=range(1, 9), pdf_bins=None, comm=None, *,
                  pos2=None, vel2=None, weights=None, weights2=None, periodic=None,
-                 cell_refine: int = 2) -> PairStatistics:
+                 cell_refine: int = 2, quantities=None) -> PairStatistics:
     """Counts, velocity moments and PDFs of all particle pairs in separation bins.
 
     Parameters
@@ -341,6 +343,9 @@ def pair_moments(pos, vel, box, rbins, orders=range(1, 9), pdf_bins=None, comm=N
         Default: ``box is not None``.
     cell_refine : int
         Cells per ``r_max`` in the cell list (2 visits ~15.6 r_max^3 of volume per particle, 1 visits 27).
+    quantities : iterable of str or None
+        Subset of QUANTITIES whose moments are accumulated (default all); e.g. ``("du_L",)``
+        for halotools-like mean and dispersion of the pairwise velocity only.
 
     Returns
     -------
@@ -383,27 +388,55 @@ def pair_moments(pos, vel, box, rbins, orders=range(1, 9), pdf_bins=None, comm=N
         raise ValueError(f"cell_refine must be an integer in [1, 4], got {cell_refine!r}")
 
     comm = gpu.get_comm(comm)
+    if quantities is None:
+        quantities = QUANTITIES
+    bad = [q for q in quantities if q not in QUANTITIES]
+    if bad:
+        raise ValueError(f"quantities must be among {QUANTITIES}, got {bad}")
+    want = ((K.WANT_L if ("u_L" in quantities or "u_L'" in quantities) else 0)
+            | (K.WANT_D if "du_L" in quantities else 0) | (K.WANT_S if "su_L" in quantities else 0)
+            | (K.WANT_T if ("u_T" in quantities or "du_T" in quantities) else 0)
+            | (K.WANT_H if pdf_bins is not None else 0))
     prep = _prepare(pos, vel, w1, pos2, vel2, w2, box, rb[-1], periodic, cell_refine)
     bounds = _work_bounds(prep.start1, prep.start2, comm, _nchunks())
-    counts, wcounts, mom, hist = K.pair_pass(
-        prep.pos1, prep.vel1, prep.w1, prep.start1, prep.pos2, prep.vel2, prep.w2, prep.start2,
-        prep.nc, prep.ext, prep.box, prep.periodic, auto, rb ** 2, nmax, hedges, huni, bounds)
+    counts, wcounts, mom, hist = _run_kernel(prep, auto, rb, nmax, hedges, huni, bounds, want)
     counts = gpu.allreduce_sum(comm, counts.sum(axis=0))
     wcounts = gpu.allreduce_sum(comm, wcounts.sum(axis=0))
     mom = gpu.allreduce_sum(comm, mom.sum(axis=0))
     hist = gpu.allreduce_sum(comm, hist.sum(axis=0))
 
-    wsum = mom[:, :, 0]  # (nb, NQ): total (oriented) weight per bin
+    # assemble per-quantity means over oriented pairs (see cosmo/_kernels/pairs.py for the raw sums)
+    idx = list(orders)
     with np.errstate(invalid="ignore", divide="ignore"):
-        moments = {name: mom[:, k, [o for o in orders]] / wsum[:, k:k + 1] for k, name in enumerate(QUANTITIES)}
+        if auto:
+            wtot = 2.0 * wcounts[:, None]
+            sign = np.array([(-1.0) ** o for o in orders])
+            even = np.array([o % 2 == 0 for o in orders], dtype=float)
+            raw = {"u_L": mom[:, 0, idx] / wtot, "du_L": mom[:, 2, idx] / wcounts[:, None],
+                   "su_L": mom[:, 3, idx] * even / wcounts[:, None], "u_T": mom[:, 4, idx] / wtot,
+                   "du_T": mom[:, 5, idx] / wcounts[:, None]}
+            raw["u_L'"] = raw["u_L"] * sign
+        else:
+            wtot = wcounts[:, None]
+            raw = {name: mom[:, k, idx] / wtot for k, name in enumerate(QUANTITIES)}
+        moments = {name: raw[name] for name in QUANTITIES if name in quantities}
         pdf = None
         if pdf_bins is not None:
             dh = np.diff(hedges)
-            pdf = {name: hist[:, k, :] / wsum[:, k:k + 1] / dh for k, name in enumerate(PDF_QUANTITIES)}
+            pdf = {name: hist[:, k, :] / wtot / dh for k, name in enumerate(PDF_QUANTITIES)}
     return PairStatistics(rbins=rb, counts=counts, weighted_counts=wcounts, orders=orders, moments=moments,
                           pdf_bins=None if pdf_bins is None else hedges, pdf=pdf, n1=len(pos),
                           n2=len(pos) if auto else len(pos2), box=box, periodic=periodic, auto=auto,
                           total_weight1=float(w1.sum()), total_weight2=float(w1.sum() if auto else w2.sum()))
+
+
+def _run_kernel(prep, auto, rb, nmax, hedges, huni, bounds, want):
+    from ._kernels import pairs as K
+
+    return K.pair_pass(prep.pos1[:, 0].copy(), prep.pos1[:, 1].copy(), prep.pos1[:, 2].copy(), prep.vel1, prep.w1,
+                       prep.start1, prep.pos2[:, 0].copy(), prep.pos2[:, 1].copy(), prep.pos2[:, 2].copy(),
+                       prep.vel2, prep.w2, prep.start2, prep.nc, prep.ext, prep.box, prep.periodic, auto, rb ** 2,
+                       nmax, hedges, huni, bounds, want)
 
 
 def _weights(name, w, n):
@@ -437,9 +470,7 @@ def pair_counts(pos, box, rbins, pos2=None, comm=None, periodic=None, cell_refin
     prep = _prepare(pos, z1, np.ones(len(pos)), pos2, z2, None if pos2 is None else np.ones(len(pos2)),
                     box, rb[-1], periodic, cell_refine)
     bounds = _work_bounds(prep.start1, prep.start2, comm, _nchunks())
-    counts, _, _, _ = K.pair_pass(prep.pos1, prep.vel1, prep.w1, prep.start1, prep.pos2, prep.vel2, prep.w2,
-                                  prep.start2, prep.nc, prep.ext, prep.box, prep.periodic, pos2 is None,
-                                  rb ** 2, -1, np.zeros(1), True, bounds)
+    counts, _, _, _ = _run_kernel(prep, pos2 is None, rb, 0, np.zeros(1), True, bounds, 0)
     return gpu.allreduce_sum(comm, counts.sum(axis=0))
 
 

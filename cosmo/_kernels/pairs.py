@@ -54,44 +54,73 @@ def _bin_index(x, edges, uniform, lo, inv_dx):
 
 
 @njit(cache=True, inline="always")
-def _accumulate(mom, hist, ch, b, w, q, nmax, hedges, huni, hlo, hinv):
-    for k in range(NQ):
-        p = w
-        mom[ch, b, k, 0] += w
-        x = q[k]
-        for n in range(1, nmax + 1):
-            p *= x
-            mom[ch, b, k, n] += p
-    if hedges.shape[0] > 1:
-        for k in range(NH):
-            h = _bin_index(q[k], hedges, huni, hlo, hinv)
-            if h >= 0:
-                hist[ch, b, k, h] += w
+def _powers(mom, ch, b, k, w, x, nmax):
+    """mom[ch, b, k, n] += w x^n for n = 1..nmax."""
+    p = w
+    for n in range(1, nmax + 1):
+        p *= x
+        mom[ch, b, k, n] += p
+
+
+@njit(cache=True, inline="always")
+def _powers2(mom, ch, b, k, w, x, y, nmax):
+    """mom[ch, b, k, n] += w (x^n + y^n) for n = 1..nmax."""
+    p = w
+    q = w
+    for n in range(1, nmax + 1):
+        p *= x
+        q *= y
+        mom[ch, b, k, n] += p + q
+
+
+@njit(cache=True, inline="always")
+def _hist(hist, ch, b, k, w, x, hedges, huni, hlo, hinv):
+    h = _bin_index(x, hedges, huni, hlo, hinv)
+    if h >= 0:
+        hist[ch, b, k, h] += w
+
+
+#: bits of the ``want`` mask of :func:`pair_pass`
+WANT_L = 1   # u_L and u_L'
+WANT_D = 2   # Delta u_L
+WANT_S = 4   # Sigma u_L
+WANT_T = 8   # u_T and Delta u_T
+WANT_H = 16  # histograms
 
 
 @njit(parallel=True, cache=True)
-def pair_pass(pos1, vel1, w1, start1, pos2, vel2, w2, start2, nc, ext, box, periodic, auto,
-              r2edges, nmax, hedges, huni, bounds):
+def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ext, box, periodic, auto,
+              r2edges, nmax, hedges, huni, bounds, want):
     """Accumulate pair statistics for the i-cells ``bounds[0] <= c < bounds[-1]``.
 
     ``bounds`` (length nchunks + 1) splits those cells into chunks of similar work, one
-    accumulator slot per chunk (chunks run in parallel threads).
+    accumulator slot per chunk (chunks run in parallel threads). Positions are given as
+    separate coordinate arrays sorted by cell; ``start[c]:start[c+1]`` are the particles of
+    cell ``c = (ix*nc + iy)*nc + iz``. Neighbour cells are those within ``ext`` cells in each
+    direction; in a periodic box a wrapped neighbour cell is visited with the constant image
+    shift of +-box (valid because ``r_max <= box/2`` and ``nc >= 2 ext + 1``), so the inner
+    loop has no minimum-image branches; ``nc < 3`` falls back to the explicit minimum image.
+    For ``auto`` only half of the neighbour shell is visited (offsets lexicographically > 0,
+    plus j > i within the cell), so every unordered pair is met exactly once.
 
-    Particles are sorted by cell; ``start[c]:start[c+1]`` are the particles of cell
-    ``c = (ix*nc + iy)*nc + iz``. Neighbour cells are those within ``ext`` cells in each
-    direction (periodic wrap when ``periodic``); for ``auto`` only half of the neighbour
-    shell is visited (offsets lexicographically > 0, plus j > i within the cell), so every
-    unordered pair is met exactly once. Requires ``nc >= 2*ext + 1`` when periodic.
+    ``want`` (bit mask WANT_*) selects the quantities. Raw sums returned (q^n summed with the
+    pair weight w for n = 1..nmax, mom[..., 0] unused):
 
-    Returns ``(counts[nchunks, nb], wcounts[nchunks, nb], mom[nchunks, nb, NQ, nmax+1], hist[nchunks, nb, NH, nh])``
-    where ``mom[..., 0]`` is the summed weight and ``mom[..., n]`` the weighted sum of q^n.
+    * cross pairs (one orientation): k = 0 u_L, 1 u_L', 2 Delta u_L, 3 Sigma u_L, 4 u_T, 5 Delta u_T;
+    * auto pairs: k = 0 holds u_L^n + (-u_L')^n (both orientations), k = 1 is left empty (the
+      driver sets it to (-1)^n k = 0), k = 2 Delta u_L^n, k = 3 Sigma u_L^n for even n only,
+      k = 4 u_T^n + u_T'^n, k = 5 Delta u_T^n (the driver doubles k = 2, 3, 5 for the second orientation).
+
+    Histograms (both orientations for auto pairs, each with weight w): k = 0..3 as above.
+    Returns ``(counts[nchunks, nb], wcounts[nchunks, nb], mom[nchunks, nb, NQ, nmax+1], hist[nchunks, nb, NH, nh])``.
     """
     nb = r2edges.shape[0] - 1
     nchunks = bounds.shape[0] - 1
     nh = max(hedges.shape[0] - 1, 1)
+    nm = max(nmax, 0)
     counts = np.zeros((nchunks, nb), dtype=np.float64)
     wcounts = np.zeros((nchunks, nb), dtype=np.float64)
-    mom = np.zeros((nchunks, nb, NQ, nmax + 1), dtype=np.float64)
+    mom = np.zeros((nchunks, nb, NQ, nm + 1), dtype=np.float64)
     hist = np.zeros((nchunks, nb, NH, nh), dtype=np.float64)
     half = 0.5 * box
     r2min = r2edges[0]
@@ -100,11 +129,15 @@ def pair_pass(pos1, vel1, w1, start1, pos2, vel2, w2, start2, nc, ext, box, peri
     hinv = 0.0
     if hedges.shape[0] > 1:
         hinv = (hedges.shape[0] - 1) / (hedges[hedges.shape[0] - 1] - hedges[0])
+    wl = (want & WANT_L) != 0 and nmax > 0
+    wd = (want & WANT_D) != 0 and nmax > 0
+    ws = (want & WANT_S) != 0 and nmax > 0
+    wt = (want & WANT_T) != 0 and nmax > 0
+    wh = (want & WANT_H) != 0 and hedges.shape[0] > 1
+    vel_needed = wl or wd or ws or wt or wh
+    mi = periodic and nc < 3
     for ch in prange(nchunks):
-        q = np.empty(NQ)
-        c0 = bounds[ch]
-        c1 = bounds[ch + 1]
-        for c in range(c0, c1):
+        for c in range(bounds[ch], bounds[ch + 1]):
             i0 = start1[c]
             i1 = start1[c + 1]
             if i1 == i0:
@@ -121,25 +154,43 @@ def pair_pass(pos1, vel1, w1, start1, pos2, vel2, w2, start2, nc, ext, box, peri
                         jx = ix + dx
                         jy = iy + dy
                         jz = iz + dz
+                        sx = 0.0
+                        sy = 0.0
+                        sz = 0.0
                         if periodic:
-                            jx %= nc
-                            jy %= nc
-                            jz %= nc
+                            if jx < 0:
+                                jx += nc
+                                sx = -box
+                            elif jx >= nc:
+                                jx -= nc
+                                sx = box
+                            if jy < 0:
+                                jy += nc
+                                sy = -box
+                            elif jy >= nc:
+                                jy -= nc
+                                sy = box
+                            if jz < 0:
+                                jz += nc
+                                sz = -box
+                            elif jz >= nc:
+                                jz -= nc
+                                sz = box
                         elif jx < 0 or jx >= nc or jy < 0 or jy >= nc or jz < 0 or jz >= nc:
                             continue
                         c2 = (jx * nc + jy) * nc + jz
                         j1 = start2[c2 + 1]
                         same = auto and dx == 0 and dy == 0 and dz == 0
                         for i in range(i0, i1):
-                            xi = pos1[i, 0]
-                            yi = pos1[i, 1]
-                            zi = pos1[i, 2]
+                            xi = x1[i] - sx
+                            yi = y1[i] - sy
+                            zi = z1[i] - sz
                             j0 = i + 1 if same else start2[c2]
                             for j in range(j0, j1):
-                                rx = pos2[j, 0] - xi
-                                ry = pos2[j, 1] - yi
-                                rz = pos2[j, 2] - zi
-                                if periodic:
+                                rx = x2[j] - xi
+                                ry = y2[j] - yi
+                                rz = z2[j] - zi
+                                if mi:
                                     if rx > half:
                                         rx -= box
                                     elif rx < -half:
@@ -159,7 +210,7 @@ def pair_pass(pos1, vel1, w1, start1, pos2, vel2, w2, start2, nc, ext, box, peri
                                 w = w1[i] * w2[j]
                                 counts[ch, b] += 1.0
                                 wcounts[ch, b] += w
-                                if nmax < 0:
+                                if not vel_needed:
                                     continue
                                 inv = 1.0 / np.sqrt(r2)
                                 ex = rx * inv
@@ -168,31 +219,55 @@ def pair_pass(pos1, vel1, w1, start1, pos2, vel2, w2, start2, nc, ext, box, peri
                                 ul = vel1[i, 0] * ex + vel1[i, 1] * ey + vel1[i, 2] * ez
                                 ulp = vel2[j, 0] * ex + vel2[j, 1] * ey + vel2[j, 2] * ez
                                 du = ulp - ul
-                                t1x = vel1[i, 0] - ul * ex
-                                t1y = vel1[i, 1] - ul * ey
-                                t1z = vel1[i, 2] - ul * ez
-                                t2x = vel2[j, 0] - ulp * ex
-                                t2y = vel2[j, 1] - ulp * ey
-                                t2z = vel2[j, 2] - ulp * ez
-                                ut1 = np.sqrt(t1x * t1x + t1y * t1y + t1z * t1z)
-                                dtx = t2x - t1x
-                                dty = t2y - t1y
-                                dtz = t2z - t1z
-                                dut = np.sqrt(dtx * dtx + dty * dty + dtz * dtz)
-                                q[0] = ul
-                                q[1] = ulp
-                                q[2] = du
-                                q[3] = ulp + ul
-                                q[4] = ut1
-                                q[5] = dut
-                                _accumulate(mom, hist, ch, b, w, q, nmax, hedges, huni, hlo, hinv)
+                                su = ulp + ul
                                 if auto:
-                                    # the same pair seen from j: r -> -r
-                                    q[0] = -ulp
-                                    q[1] = -ul
-                                    q[3] = -(ulp + ul)
-                                    q[4] = np.sqrt(t2x * t2x + t2y * t2y + t2z * t2z)
-                                    _accumulate(mom, hist, ch, b, w, q, nmax, hedges, huni, hlo, hinv)
+                                    if wl:
+                                        _powers2(mom, ch, b, 0, w, ul, -ulp, nmax)
+                                    if wd:
+                                        _powers(mom, ch, b, 2, w, du, nmax)
+                                    if ws:
+                                        s2 = su * su
+                                        p = w
+                                        for n in range(2, nmax + 1, 2):
+                                            p *= s2
+                                            mom[ch, b, 3, n] += p
+                                else:
+                                    if wl:
+                                        _powers(mom, ch, b, 0, w, ul, nmax)
+                                        _powers(mom, ch, b, 1, w, ulp, nmax)
+                                    if wd:
+                                        _powers(mom, ch, b, 2, w, du, nmax)
+                                    if ws:
+                                        _powers(mom, ch, b, 3, w, su, nmax)
+                                if wt:
+                                    t1x = vel1[i, 0] - ul * ex
+                                    t1y = vel1[i, 1] - ul * ey
+                                    t1z = vel1[i, 2] - ul * ez
+                                    t2x = vel2[j, 0] - ulp * ex
+                                    t2y = vel2[j, 1] - ulp * ey
+                                    t2z = vel2[j, 2] - ulp * ez
+                                    ut1 = np.sqrt(t1x * t1x + t1y * t1y + t1z * t1z)
+                                    dtx = t2x - t1x
+                                    dty = t2y - t1y
+                                    dtz = t2z - t1z
+                                    dut = np.sqrt(dtx * dtx + dty * dty + dtz * dtz)
+                                    if auto:
+                                        ut2 = np.sqrt(t2x * t2x + t2y * t2y + t2z * t2z)
+                                        _powers2(mom, ch, b, 4, w, ut1, ut2, nmax)
+                                    else:
+                                        _powers(mom, ch, b, 4, w, ut1, nmax)
+                                    _powers(mom, ch, b, 5, w, dut, nmax)
+                                if wh:
+                                    _hist(hist, ch, b, 0, w, ul, hedges, huni, hlo, hinv)
+                                    _hist(hist, ch, b, 1, w, ulp, hedges, huni, hlo, hinv)
+                                    _hist(hist, ch, b, 3, w, su, hedges, huni, hlo, hinv)
+                                    if auto:
+                                        _hist(hist, ch, b, 2, 2.0 * w, du, hedges, huni, hlo, hinv)
+                                        _hist(hist, ch, b, 0, w, -ulp, hedges, huni, hlo, hinv)
+                                        _hist(hist, ch, b, 1, w, -ul, hedges, huni, hlo, hinv)
+                                        _hist(hist, ch, b, 3, w, -su, hedges, huni, hlo, hinv)
+                                    else:
+                                        _hist(hist, ch, b, 2, w, du, hedges, huni, hlo, hinv)
     return counts, wcounts, mom, hist
 
 
