@@ -37,7 +37,7 @@ def sample(n, box, seed=1):
     return np.mod(pos, box), vel
 
 
-def timed(fn, repeat=1):
+def timed(fn, repeat=3):
     best = np.inf
     out = None
     for _ in range(repeat):

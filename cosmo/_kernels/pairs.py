@@ -53,6 +53,45 @@ def _bin_index(x, edges, uniform, lo, inv_dx):
     return a
 
 
+NTAB = 8192
+
+
+@njit(cache=True)
+def r2_table(r2edges):
+    """Lookup table: for r^2 in table cell t = floor(r^2 NTAB / r2max), the lowest bin it can fall in."""
+    nb = r2edges.shape[0] - 1
+    r2max = r2edges[nb]
+    tab = np.empty(NTAB + 1, dtype=np.int64)
+    b = 0
+    for t in range(NTAB + 1):
+        lo = t * r2max / NTAB
+        while b < nb - 1 and lo >= r2edges[b + 1]:
+            b += 1
+        tab[t] = b
+    return tab
+
+
+@njit(cache=True, inline="always")
+def _r2_bin(r2, r2edges, tab, tinv):
+    """Bin of r^2 (already known to lie in [r2edges[0], r2edges[-1])): table guess, then walk up."""
+    b = tab[int(r2 * tinv)]
+    while r2 >= r2edges[b + 1]:
+        b += 1
+    while r2 < r2edges[b] and b > 0:  # round-off guard when a table cell starts on an edge
+        b -= 1
+    return b
+
+
+@njit(cache=True, inline="always")
+def _mi(d, box, half):
+    """Minimum image of a coordinate difference."""
+    if d > half:
+        return d - box
+    if d < -half:
+        return d + box
+    return d
+
+
 @njit(cache=True, inline="always")
 def _powers(mom, ch, b, k, w, x, nmax):
     """mom[ch, b, k, n] += w x^n for n = 1..nmax."""
@@ -129,6 +168,8 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
     hinv = 0.0
     if hedges.shape[0] > 1:
         hinv = (hedges.shape[0] - 1) / (hedges[hedges.shape[0] - 1] - hedges[0])
+    tab = r2_table(r2edges)
+    tinv = NTAB / r2max
     wl = (want & WANT_L) != 0 and nmax > 0
     wd = (want & WANT_D) != 0 and nmax > 0
     ws = (want & WANT_S) != 0 and nmax > 0
@@ -137,6 +178,7 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
     vel_needed = wl or wd or ws or wt or wh
     mi = periodic and nc < 3
     for ch in prange(nchunks):
+        buf = np.empty(256)
         for c in range(bounds[ch], bounds[ch + 1]):
             i0 = start1[c]
             i1 = start1[c + 1]
@@ -186,27 +228,42 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                             yi = y1[i] - sy
                             zi = z1[i] - sz
                             j0 = i + 1 if same else start2[c2]
-                            for j in range(j0, j1):
+                            nj = j1 - j0
+                            if nj <= 0:
+                                continue
+                            if nj > buf.shape[0]:
+                                buf = np.empty(2 * nj)
+                            # pass 1: all squared distances (branch-free, vectorisable)
+                            if mi:
+                                for jj in range(nj):
+                                    j = j0 + jj
+                                    rx = _mi(x2[j] - xi, box, half)
+                                    ry = _mi(y2[j] - yi, box, half)
+                                    rz = _mi(z2[j] - zi, box, half)
+                                    buf[jj] = rx * rx + ry * ry + rz * rz
+                            else:
+                                for jj in range(nj):
+                                    j = j0 + jj
+                                    rx = x2[j] - xi
+                                    ry = y2[j] - yi
+                                    rz = z2[j] - zi
+                                    buf[jj] = rx * rx + ry * ry + rz * rz
+                            # pass 2: the pairs inside [r_min, r_max)
+                            for jj in range(nj):
+                                r2 = buf[jj]
+                                if r2 >= r2max:
+                                    continue
+                                if r2 < r2min or r2 == 0.0:
+                                    continue
+                                j = j0 + jj
                                 rx = x2[j] - xi
                                 ry = y2[j] - yi
                                 rz = z2[j] - zi
                                 if mi:
-                                    if rx > half:
-                                        rx -= box
-                                    elif rx < -half:
-                                        rx += box
-                                    if ry > half:
-                                        ry -= box
-                                    elif ry < -half:
-                                        ry += box
-                                    if rz > half:
-                                        rz -= box
-                                    elif rz < -half:
-                                        rz += box
-                                r2 = rx * rx + ry * ry + rz * rz
-                                if r2 < r2min or r2 >= r2max or r2 == 0.0:
-                                    continue
-                                b = _bin_index(r2, r2edges, False, 0.0, 0.0)
+                                    rx = _mi(rx, box, half)
+                                    ry = _mi(ry, box, half)
+                                    rz = _mi(rz, box, half)
+                                b = _r2_bin(r2, r2edges, tab, tinv)
                                 w = w1[i] * w2[j]
                                 counts[ch, b] += 1.0
                                 wcounts[ch, b] += w
@@ -282,9 +339,11 @@ def scalar_pair_pass(pos, s, start, nc, ext, box, periodic, r2edges, bounds):
     nb = r2edges.shape[0] - 1
     nchunks = bounds.shape[0] - 1
     acc = np.zeros((nchunks, nb, 5), dtype=np.float64)
+    tab = r2_table(r2edges)
     half = 0.5 * box
     r2min = r2edges[0]
     r2max = r2edges[nb]
+    tinv = NTAB / r2max
     for ch in prange(nchunks):
         for c in range(bounds[ch], bounds[ch + 1]):
             i0 = start[c]
@@ -331,9 +390,11 @@ def scalar_pair_pass(pos, s, start, nc, ext, box, periodic, r2edges, bounds):
                                     elif rz < -half:
                                         rz += box
                                 r2 = rx * rx + ry * ry + rz * rz
-                                if r2 < r2min or r2 >= r2max or r2 == 0.0:
+                                if r2 >= r2max:
                                     continue
-                                b = _bin_index(r2, r2edges, False, 0.0, 0.0)
+                                if r2 < r2min or r2 == 0.0:
+                                    continue
+                                b = _r2_bin(r2, r2edges, tab, tinv)
                                 a = s[i]
                                 bb = s[j]
                                 acc[ch, b, 0] += 1.0
