@@ -8,10 +8,12 @@ Conventions (see :mod:`cosmo.pairwise` for the physics):
   approaching pairs, halotools' v12), ``Sigma u_L = u_L' + u_L``;
 * ``u_T = |v_i - u_L rhat|`` (transverse speed of the first particle) and
   ``Delta u_T = |(v_j - v_i) - Delta u_L rhat|`` (transverse relative speed);
-* auto pairs (one sample) are accumulated in BOTH orientations, (i, j) and (j, i), each
-  with the pair weight: under the swap ``u_L -> -u_L'``, ``u_L' -> -u_L``, ``Delta u_L``
-  is unchanged and ``Sigma u_L -> -Sigma u_L``, so odd moments of ``Sigma u_L`` vanish
-  identically and the statistics do not depend on the arbitrary particle labels;
+* auto pairs (one sample) stand for BOTH orientations, (i, j) and (j, i), each with the
+  pair weight: under the swap ``u_L -> -u_L'``, ``u_L' -> -u_L``, ``Delta u_L`` is unchanged
+  and ``Sigma u_L -> -Sigma u_L``, so odd moments of ``Sigma u_L`` vanish identically and
+  nothing depends on the arbitrary particle labels. The kernel visits each unordered pair
+  once and accumulates the symmetric combinations (see :func:`pair_pass`'s docstring);
+  the driver turns them into per-orientation moments;
 * cross pairs (sample 1 x sample 2) are oriented from sample 1 to sample 2.
 
 Quantity index: 0 u_L, 1 u_L', 2 Delta u_L, 3 Sigma u_L, 4 u_T, 5 Delta u_T.
