@@ -97,21 +97,23 @@ def _mi(d, box, half):
 @njit(cache=True, inline="always")
 def _powers(mom, ch, b, k, w, x, nmax):
     """mom[ch, b, k, n] += w x^n for n = 1..nmax."""
+    m = mom[ch, b, k]
     p = w
     for n in range(1, nmax + 1):
         p *= x
-        mom[ch, b, k, n] += p
+        m[n] += p
 
 
 @njit(cache=True, inline="always")
 def _powers2(mom, ch, b, k, w, x, y, nmax):
     """mom[ch, b, k, n] += w (x^n + y^n) for n = 1..nmax."""
+    m = mom[ch, b, k]
     p = w
     q = w
     for n in range(1, nmax + 1):
         p *= x
         q *= y
-        mom[ch, b, k, n] += p + q
+        m[n] += p + q
 
 
 @njit(cache=True, inline="always")
