@@ -12,7 +12,6 @@ n_s, sigma_8, optical depth tau) are read from ``cosmology.meta`` when present
 """
 from __future__ import annotations
 
-import functools
 
 import numpy as np
 
@@ -73,6 +72,11 @@ class Background:
         self.H0 = float(c.H0.value)
         self.Om0 = float(c.Om0)
         self.Ob0 = float(c.Ob0 or 0.0)
+        mnu = float(np.sum(c.m_nu.value)) if c.has_massive_nu else 0.0
+        #: non-relativistic massive neutrinos today, Omega_nu h^2 = sum m_nu / 93.14 eV
+        self.Onu_massive0 = mnu / (93.14 * self.h * self.h)
+        #: total matter today (CDM + baryons + massive neutrinos): sources the lensing potential with delta_tot
+        self.Om0_tot = self.Om0 + self.Onu_massive0
         z = np.expm1(np.linspace(0.0, np.log1p(zmax), n))
         self._lnzp1 = np.log1p(z)
         self._z = z

@@ -164,7 +164,6 @@ class VGForecast:
 
     def _cell(self, exp_name, sample_name, model_name):
         """Model V_G per bin; for GR also the errors (the fiducial covariance)."""
-        cfg = self.config
         exp = self.surveys.experiment(exp_name)
         sample = self.surveys.sample(sample_name)
         spec = self._spectra(model_name)
@@ -192,10 +191,18 @@ class VGForecast:
         out.update(self._errors(exp, sample, gr, z_eff, chi_eff, ell_sub, ckg, num, den))
         return out
 
+    def _lensing_noise(self, exp):
+        """N^{kappa kappa}_L of ``exp`` on a fixed log grid 2 <= L <= 3000 (cached per experiment)."""
+        if exp.name not in self._nkk_cache:
+            L = np.geomspace(2.0, 3000.0, 40)
+            self._nkk_cache[exp.name] = (L, quadratic_estimator_noise(exp, L, self.surveys.foregrounds,
+                                                                      self.cosmology)[0])
+        return self._nkk_cache[exp.name]
+
     def _eg_theory(self, spec, k, z):
         a = 1 / (1 + z)
         f = np.interp(np.log(k), spec.lnk, spec.f_of_k(z))
-        return spec.bg.Om0 * spec.model.sigma(k, a) / f
+        return spec.bg.Om0_tot * spec.model.sigma(k, a) / f
 
     def _errors(self, exp, sample, gr, z_eff, chi_eff, ell_sub, ckg, num, den):
         cfg = self.config
@@ -204,9 +211,9 @@ class VGForecast:
         fsky = area / (4 * math.pi * (180 / math.pi) ** 2)
         # --- numerator: C^{kappa g} Gaussian variance -----------------------------------
         ell_flat = ell_sub.ravel()
-        nkk, _ = quadratic_estimator_noise(exp, np.geomspace(max(ell_flat.min(), 2), ell_flat.max(), 24),
-                                           self.surveys.foregrounds, self.cosmology)
-        Lg = np.geomspace(max(ell_flat.min(), 2), ell_flat.max(), 24)
+        Lg, nkk = self._lensing_noise(exp)
+        if ell_flat.max() > Lg[-1]:
+            raise ValueError(f"multipole {ell_flat.max():.0f} beyond the lensing-noise grid (k_max too large)")
         nkk_sub = np.exp(np.interp(np.log(ell_sub), np.log(Lg), np.log(nkk)))
         ckk = c_kappa_kappa(ell_flat, self.cosmology, cfg.power_method).reshape(ell_sub.shape)
         cgg = gr.c_gg(ell_flat, sample).reshape(ell_sub.shape) + 1.0 / (sample.n_sr)
@@ -251,7 +258,7 @@ class VGForecast:
         from .lensing import lensing_kernel
 
         d_ratio = growth_factor(1 / (1 + z), self.cosmology) / growth_factor(1 / (1 + z_eff), self.cosmology)
-        wk = lensing_kernel(chi, bg.chi_star, bg.Om0, z) * d_ratio
+        wk = lensing_kernel(chi, bg.chi_star, bg.Om0_tot, z) * d_ratio
         wg = sample.window(np.clip(z, sample.z_min, sample.z_max), self.cosmology)
         n_max = int(np.ceil(self.k_edges[-1] * L / (2 * math.pi))) + 1
         nn = np.arange(n_max + 1)
@@ -269,6 +276,7 @@ class VGForecast:
         """Compute every cell (MPI-distributed) and assemble the summary; returns the results dict."""
         t0 = time.perf_counter()
         self._spec_cache = {}
+        self._nkk_cache = {}
         cells = self.cells()
         comm = self.comm
         lo, hi = gpu.block_range(len(cells), comm.size, comm.rank)
@@ -292,7 +300,7 @@ class VGForecast:
                 bg = background(self.cosmology)
                 from .growth import growth_rate
 
-                eg_gr = bg.Om0 / growth_rate(1 / (1 + gr["z_eff"]), self.cosmology)
+                eg_gr = bg.Om0_tot / growth_rate(1 / (1 + gr["z_eff"]), self.cosmology)
                 entry = {
                     "experiment": e, "sample": s, "z_eff": gr["z_eff"], "snr": snr, "E_G_GR": float(eg_gr),
                     "k": gr["k"].tolist(), "ell": gr["ell"].tolist(), "V_G": vg.tolist(),

@@ -32,7 +32,8 @@ CAMB_LMAX = 5000
 def cmb_spectra(cosmology=None, lmax: int = 12000):
     """Lensed and unlensed CMB power spectra C_l [uK^2] (no l(l+1)/2pi), from CAMB; cached.
 
-    Returns dict with ``ell`` and ``TT, EE, BB, TE`` (lensed) and ``TT_unlensed, EE_unlensed``.
+    Returns dict with ``ell`` and ``TT, EE, BB, TE`` (lensed), ``TT_unlensed, EE_unlensed`` and ``kk``
+    (CMB lensing convergence power, L^2 (L+1)^2 C^{phi phi} / 4).
     CAMB runs to l = 5000; beyond, the damping tail is continued exponentially in l from a fit
     to 4000 < l < 5000 (there the lensed TT is 1e-3 of the kSZ/foreground power).
     """
@@ -51,8 +52,13 @@ def cmb_spectra(cosmology=None, lmax: int = 12000):
     res = camb.get_results(p)
     lens = res.get_lensed_scalar_cls(CMB_unit="muK", raw_cl=True, lmax=CAMB_LMAX)
     unl = res.get_unlensed_scalar_cls(CMB_unit="muK", raw_cl=True, lmax=CAMB_LMAX)
+    pp = res.get_lens_potential_cls(lmax=CAMB_LMAX, raw_cl=True)[:, 0]
     ell = np.arange(lmax + 1, dtype=float)
     out = {"ell": ell}
+    kk = np.zeros(lmax + 1)
+    l5 = ell[: CAMB_LMAX + 1]
+    kk[: CAMB_LMAX + 1] = (l5 * (l5 + 1)) ** 2 / 4.0 * pp
+    out["kk"] = kk  # CAMB's C_L^{kappa kappa} (non-linear lensing, beyond Limber), zero above l = 5000
     fit = slice(4000, CAMB_LMAX + 1)
     for name, arr in (("TT", lens[:, 0]), ("EE", lens[:, 1]), ("BB", lens[:, 2]), ("TE", lens[:, 3]),
                       ("TT_unlensed", unl[:, 0]), ("EE_unlensed", unl[:, 1])):

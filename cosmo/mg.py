@@ -10,7 +10,8 @@ GR: mu = Sigma = 1. Wavenumbers k in h/Mpc, a the scale factor.
 
 E_G = Omega_m0 Sigma / f (Zhang et al. 2007, arXiv:0704.1932; Pullen et al. 2015,
 arXiv:1412.4454 eq. 2 in the (mu, Sigma) form), with f = dlnD/dlna from the growth
-ODE of :mod:`cosmo.growth`. In GR, E_G = Omega_m0 / f(z).
+ODE of :mod:`cosmo.growth`. In GR, E_G = Omega_m0 / f(z). Omega_m0 here is the total matter today
+(CDM + baryons + massive neutrinos, ``Background.Om0_tot``), which sources the lensing potential.
 """
 from __future__ import annotations
 
@@ -138,8 +139,9 @@ class BertschingerZukin(GravityModel):
             v = getattr(self, key)
             if not (v >= 0 and np.isfinite(v)):
                 raise ValueError(f"BertschingerZukin {key} must be >= 0 (Mpc/h)^2, got {v}")
-        if not (self.beta1 > 0 and self.beta2 > 0):
-            raise ValueError(f"BertschingerZukin beta1, beta2 must be > 0, got {self.beta1}, {self.beta2}")
+        if not (self.beta1 > 0 and self.beta2 > -1):
+            raise ValueError(f"BertschingerZukin needs beta1 > 0 and beta2 > -1 (1 + gamma > 0), got "
+                             f"{self.beta1}, {self.beta2}")
 
     @classmethod
     def chameleon(cls, beta1=1.2, lambda1_sq=2.0e3, s=4.0, name="chameleon"):
@@ -227,4 +229,4 @@ def e_g(model, k, z, cosmology=None):
         model = model.bind(cosmology)
     _, f = solve_growth(k, a, None if model.is_gr else model, cosmology)
     bg = background(cosmology)
-    return bg.Om0 * model.sigma(k[:, None], a[None, :]) / f
+    return bg.Om0_tot * model.sigma(k[:, None], a[None, :]) / f

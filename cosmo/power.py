@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .background import PLANCK18_PRIMORDIAL, background, cosmology_key, get_cosmology, primordial
+from .background import PLANCK18_PRIMORDIAL, cosmology_key, get_cosmology, primordial
 
 METHODS = ("camb", "eh")
 
@@ -215,31 +215,33 @@ class _CambTable:
         self.sigma8 = float(sigma_R(8.0, kk, self(kk, 0.0)))
 
     def __call__(self, k, z, nonlinear: bool = False):
-        lnk = np.log(k)
-        table = self.lnp_nl if nonlinear else self.lnp
-        z = float(z)
-        zz = min(z, self.z[-1])
-        j = int(np.clip(np.searchsorted(self.z, zz) - 1, 0, len(self.z) - 2))
-        t = (zz - self.z[j]) / (self.z[j + 1] - self.z[j])
-        lk = np.clip(lnk, self.lnk[0], self.lnk[-1])
-        p0 = np.interp(lk, self.lnk, table[j])
-        p1 = np.interp(lk, self.lnk, table[j + 1])
+        k = np.asarray(k, dtype=float)
+        return self.grid(k.ravel(), np.array([float(z)]), nonlinear)[0].reshape(k.shape)
+
+    def grid(self, k, zs, nonlinear: bool = False):
+        """P(k, z) for all ``zs`` at once, shape (n_z, n_k): residual lnP - 2 lnD_GR interpolated linearly
+        between the CAMB redshift nodes (constant beyond the last node = linear growth scaling)."""
         from .growth import growth_factor
 
-        lnp = (1 - t) * p0 + t * p1 + 2 * np.log(growth_factor(1.0 / (1.0 + zz), self.cosmo))
-        out = np.exp(lnp)
+        k = np.atleast_1d(np.asarray(k, dtype=float))
+        zs = np.atleast_1d(np.asarray(zs, dtype=float))
+        lnk = np.log(k)
+        table = self.lnp_nl if nonlinear else self.lnp
+        lk = np.clip(lnk, self.lnk[0], self.lnk[-1])
+        res = np.array([np.interp(lk, self.lnk, row) for row in table])  # (n_node, n_k)
+        zz = np.clip(zs, self.z[0], self.z[-1])
+        j = np.clip(np.searchsorted(self.z, zz) - 1, 0, len(self.z) - 2)
+        t = ((zz - self.z[j]) / (self.z[j + 1] - self.z[j]))[:, None]
+        lnp = (1 - t) * res[j] + t * res[j + 1] + 2 * np.log(growth_factor(1.0 / (1.0 + zs), self.cosmo))[:, None]
+        fac = np.ones_like(k)
         lo = lnk < self.lnk[0]
         if np.any(lo):  # primordial tilt on super-horizon scales (T -> 1)
-            out = np.where(lo, out * np.exp((self.ns) * (lnk - self.lnk[0])), out)
+            fac = np.where(lo, np.exp(self.ns * (lnk - self.lnk[0])), fac)
         hi = lnk > self.lnk[-1]
         if np.any(hi):  # continue with the EH shape beyond kmax
             ratio = eh_transfer(np.where(hi, k, self.kmax), self.cosmo) / eh_transfer(self.kmax, self.cosmo)
-            out = np.where(hi, out * ratio**2 * np.exp(self.ns * (lnk - self.lnk[-1])), out)
-        if z > self.z[-1]:
-            from .growth import growth_factor
-
-            out = out * (growth_factor(1 / (1 + z), self.cosmo) / growth_factor(1 / (1 + self.z[-1]), self.cosmo)) ** 2
-        return out
+            fac = np.where(hi, ratio**2 * np.exp(self.ns * (lnk - self.lnk[-1])), fac)
+        return np.exp(lnp) * fac[None, :]
 
 
 def _camb_table(cosmology, sigma8):
@@ -301,6 +303,8 @@ def linear_power(k, z=0.0, cosmology=None, method: str = "camb", sigma8=None):
         raise ValueError(f"redshift z must be finite and >= 0, got {z}")
     if zarr.ndim == 0:
         return _power_one(k, float(zarr), cosmo, method, sigma8)
+    if method == "camb" and k.ndim == 1:
+        return _camb_table(cosmo, sigma8).grid(k, zarr.ravel()).reshape(zarr.shape + k.shape)
     return np.stack([_power_one(k, float(zi), cosmo, method, sigma8) for zi in zarr.ravel()]).reshape(
         zarr.shape + k.shape)
 
@@ -341,10 +345,13 @@ def nonlinear_power(k, z=0.0, cosmology=None, method: str = "camb", sigma8=None)
     k = _as_hmpc(k, cosmo)
     if np.any(k <= 0):
         raise ValueError("wavenumbers k must be finite and > 0 (h/Mpc)")
-    z = float(z)
-    if z < 0:
-        raise ValueError(f"redshift z must be >= 0, got {z}")
-    return _camb_table(cosmo, sigma8)(k, z, nonlinear=True)
+    zarr = np.asarray(z, dtype=float)
+    if np.any(zarr < 0) or np.any(~np.isfinite(zarr)):
+        raise ValueError(f"redshift z must be finite and >= 0, got {z}")
+    tab = _camb_table(cosmo, sigma8)
+    if zarr.ndim == 0:
+        return tab(k, float(zarr), nonlinear=True)
+    return tab.grid(k, zarr.ravel(), nonlinear=True).reshape(zarr.shape + np.shape(k))
 
 
 def sigma8_of(cosmology=None, method: str = "camb", sigma8=None) -> float:

@@ -255,12 +255,12 @@ class SurveySet:
 
     def experiment(self, name) -> CMBExperiment:
         if name not in self.cmb:
-            raise KeyError(f"unknown CMB experiment {name!r}; known: {sorted(self.cmb)}")
+            raise ConfigError(f"unknown CMB experiment {name!r}; known: {sorted(self.cmb)}")
         return self.cmb[name]
 
     def sample(self, name) -> GalaxySample:
         if name not in self.galaxies:
-            raise KeyError(f"unknown galaxy sample {name!r}; known: {sorted(self.galaxies)}")
+            raise ConfigError(f"unknown galaxy sample {name!r}; known: {sorted(self.galaxies)}")
         return self.galaxies[name]
 
 

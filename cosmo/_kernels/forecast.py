@@ -37,6 +37,31 @@ def interp_lnk_z(lnp, z_grid, lnk_grid, z, lnk):
     return out
 
 
+@njit(cache=True)
+def interp_scalar(lnp, z_grid, lnk_grid, z, lnk):
+    """Scalar version of :func:`interp_lnk_z` (uniform ln k grid, no allocation)."""
+    nz = z_grid.size
+    nk = lnk_grid.size
+    if z <= z_grid[0]:
+        j, t = 0, 0.0
+    elif z >= z_grid[nz - 1]:
+        j, t = nz - 2, 1.0
+    else:
+        j = np.searchsorted(z_grid, z) - 1
+        t = (z - z_grid[j]) / (z_grid[j + 1] - z_grid[j])
+    x = (lnk - lnk_grid[0]) / (lnk_grid[1] - lnk_grid[0])
+    if x <= 0.0:
+        m, s = 0, 0.0
+    elif x >= nk - 1:
+        m, s = nk - 2, 1.0
+    else:
+        m = int(x)
+        s = x - m
+    a = (1 - s) * lnp[j, m] + s * lnp[j, m + 1]
+    b = (1 - s) * lnp[j + 1, m] + s * lnp[j + 1, m + 1]
+    return (1 - t) * a + t * b
+
+
 @njit(cache=True, parallel=True)
 def limber_sum(ell, chi, weight, z, lnq, z_grid, lnk_grid):
     """C_l = int dchi weight(chi) Q(k = (l + 1/2)/chi, z(chi)) / chi^2 with Q = exp(lnq table); trapezoid in chi."""
@@ -44,12 +69,10 @@ def limber_sum(ell, chi, weight, z, lnq, z_grid, lnk_grid):
     nc = chi.size
     out = np.zeros(nl)
     for i in prange(nl):
-        lnk = np.empty(1)
         acc = 0.0
         prev = 0.0
         for c in range(nc):
-            lnk[0] = math.log((ell[i] + 0.5) / chi[c])
-            q = math.exp(interp_lnk_z(lnq, z_grid, lnk_grid, z[c], lnk)[0])
+            q = math.exp(interp_scalar(lnq, z_grid, lnk_grid, z[c], math.log((ell[i] + 0.5) / chi[c])))
             val = weight[c] * q / (chi[c] * chi[c])
             if c > 0:
                 acc += 0.5 * (chi[c] - chi[c - 1]) * (val + prev)
