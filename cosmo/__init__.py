@@ -37,3 +37,23 @@ __all__ = [
     "sigma_R",
     "solve_growth",
 ]
+
+# --- dark-matter flow statistics (issue 6) ---
+from .distributions import fit_histogram, fit_pdfs, fit_samples, generalized_kurtosis  # noqa: E402
+from .dtfe import dtfe_density  # noqa: E402
+from .fof import FoFCatalogue, friends_of_friends  # noqa: E402
+from .pairwise import PairStatistics, density_pair_statistics, pair_counts, pair_moments  # noqa: E402
+
+__all__ += [
+    "FoFCatalogue",
+    "PairStatistics",
+    "density_pair_statistics",
+    "dtfe_density",
+    "fit_histogram",
+    "fit_pdfs",
+    "fit_samples",
+    "friends_of_friends",
+    "generalized_kurtosis",
+    "pair_counts",
+    "pair_moments",
+]

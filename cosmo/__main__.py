@@ -12,6 +12,7 @@ import sys
 #: command name -> (module, one-line help)
 COMMANDS = {
     "forecast": ("cosmo.cli_forecast", "V_G / E_G forecast: kSZ velocities x CMB lensing x galaxies, GR and MG"),
+    "pairwise": ("cosmo.cli_pairwise", "pairwise velocity moments/PDFs vs r of a GADGET snapshot (FoF halo split)"),
 }
 
 

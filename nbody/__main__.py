@@ -13,6 +13,7 @@ import sys
 COMMANDS = {
     "snapshot": ("nbody.cli_snapshot", "summarise a GADGET snapshot (HDF5 or GADGET-2 binary)"),
     "integrate": ("nbody.cli_integrate", "regularized PN few-body integration of a snapshot (SMBH orbit log)"),
+    "pm": ("nbody.cli_pm", "cosmological particle-mesh run (2LPT + FastPM) writing GADGET-4 snapshots"),
 }
 
 

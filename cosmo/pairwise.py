@@ -1,0 +1,519 @@
+"""Pairwise velocity statistics of N-body particles versus separation, without a grid.
+
+This is the pair engine of Xu's statistical theory of dark-matter flow (Xu 2022,
+arXiv:2202.06515, sec. 2; arXiv:2202.02991): for all particle pairs at separation r
+it accumulates, in one pass and without storing pairs,
+
+* pair counts (and weighted counts) per separation bin;
+* raw moments of order 1..8 (any ``orders``) of the longitudinal velocities
+  ``u_L = v . rhat`` and ``u_L' = v' . rhat``, of the pairwise velocity
+  ``Delta u_L = u_L' - u_L`` and of the velocity sum ``Sigma u_L = u_L' + u_L``,
+  and of the transverse speeds ``u_T = |v - u_L rhat|`` and
+  ``Delta u_T = |(v' - v) - Delta u_L rhat|``;
+* histograms (PDFs) of ``u_L``, ``u_L'``, ``Delta u_L`` and ``Sigma u_L`` per bin.
+
+Orientation convention
+----------------------
+``r = x' - x`` points from the first particle (unprimed) to the second (primed),
+``rhat = r / |r|`` (minimum image in a periodic box). Then ``Delta u_L =
+(v' - v) . rhat`` is *negative for approaching pairs*: it equals halotools'
+``v12 = (v1 - v2) . (x1 - x2) / r`` and the ``v12`` of Juszkiewicz et al. (1999).
+
+Label swap
+----------
+For one sample ("auto" pairs) the labels of a pair are arbitrary. Swapping them
+sends ``rhat -> -rhat``, ``u_L -> -u_L'``, ``u_L' -> -u_L``: ``Delta u_L`` is
+invariant while ``Sigma u_L -> -Sigma u_L``. The engine therefore counts every
+auto pair in both orientations (Xu 2022, eq. 4 uses both particles of each pair),
+so that odd moments of ``Sigma u_L`` vanish identically, the ``u_L'`` distribution
+is the mirror image of the ``u_L`` one, and nothing depends on particle order.
+Cross pairs (sample 1 x sample 2, e.g. halo x out-of-halo particles) are oriented
+from sample 1 (unprimed) to sample 2 (primed) and are not symmetrised.
+
+Pairs at exactly zero separation have no direction and are skipped.
+
+Example
+-------
+>>> import numpy as np
+>>> from cosmo.pairwise import pair_moments
+>>> rng = np.random.default_rng(1)
+>>> pos = rng.uniform(0, 100.0, (2000, 3)); vel = rng.normal(0, 300.0, (2000, 3))
+>>> st = pair_moments(pos, vel, box=100.0, rbins=np.logspace(0, 1.5, 8))
+>>> st.mean("du_L").shape, st.counts.sum() > 0
+((7,), True)
+
+MPI: every rank holds all particles; the cells of the first sample are split in
+blocks of similar work between ranks and the accumulators are summed with
+``Allreduce``, so results equal the serial ones to round-off.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+import gpu
+
+#: quantity names, in kernel order (cosmo/_kernels/pairs.py)
+QUANTITIES = ("u_L", "u_L'", "du_L", "su_L", "u_T", "du_T")
+#: quantities with histograms
+PDF_QUANTITIES = QUANTITIES[:4]
+_HDF5_NAMES = {"u_L": "uL", "u_L'": "uLp", "du_L": "duL", "su_L": "suL", "u_T": "uT", "du_T": "duT"}
+_MAX_ORDER = 16
+
+
+# ----------------------------------------------------------------------------------------
+# input validation and the cell grid
+# ----------------------------------------------------------------------------------------
+def _as_points(name, a, n=None):
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim != 2 or a.shape[1] != 3:
+        raise ValueError(f"{name} must have shape (N, 3), got {a.shape}")
+    if n is not None and a.shape[0] != n:
+        raise ValueError(f"{name} has {a.shape[0]} rows but the positions have {n}; arrays must match")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return np.ascontiguousarray(a)
+
+
+def _check_box(box, periodic):
+    if box is None:
+        if periodic:
+            raise ValueError("box must be given (> 0) for periodic pairs; pass periodic=False for open samples")
+        return 0.0
+    box = float(box)
+    if not (box > 0 and np.isfinite(box)):
+        raise ValueError(f"box must be a finite number > 0, got {box}")
+    return box
+
+
+def _wrap_into_box(name, pos, box):
+    """Positions in [0, box]; a coordinate equal to box is mapped to 0. Outside -> error."""
+    if np.any(pos < 0) or np.any(pos > box):
+        bad = pos[(pos < 0) | (pos > box)][0]
+        raise ValueError(f"{name} must lie inside the periodic box [0, {box}); found coordinate {bad}")
+    return np.where(pos >= box, pos - box, pos)
+
+
+def check_rbins(rbins, box=None, periodic=True) -> np.ndarray:
+    """Validate separation bin edges: increasing, >= 0, and r_max <= box/2 when periodic."""
+    r = np.asarray(rbins, dtype=np.float64)
+    if r.ndim != 1 or r.size < 2:
+        raise ValueError(f"rbins must be a 1-D array of at least 2 edges, got shape {r.shape}")
+    if not np.all(np.isfinite(r)) or r[0] < 0 or np.any(np.diff(r) <= 0):
+        raise ValueError(f"rbins must be finite, >= 0 and strictly increasing, got {r}")
+    if periodic and box is not None and r[-1] > 0.5 * box:
+        raise ValueError(f"rbins: r_max = {r[-1]} exceeds half the box ({0.5 * box}); the minimum-image "
+                         "convention is ambiguous beyond box/2")
+    return r
+
+
+def _uniform(edges) -> bool:
+    d = np.diff(edges)
+    return bool(np.allclose(d, d[0], rtol=1e-12, atol=0))
+
+
+def choose_grid(span: float, rmax: float, n: int, periodic: bool, refine: int = 2) -> tuple[int, int]:
+    """Cells per side ``nc`` and neighbour reach ``ext`` (cells) for a cell list.
+
+    The cell size ``span/nc`` is at least ``rmax/ext``, so all pairs closer than
+    ``rmax`` lie within ``ext`` cells. Periodic grids need ``nc >= 2 ext + 1`` so the
+    wrapped neighbour cells are distinct; the number of cells is capped at ~4 per particle.
+    """
+    cap = max(1, int(round((4.0 * max(n, 1)) ** (1.0 / 3.0))))
+    for ext in range(max(int(refine), 1), 0, -1):
+        nc = int(np.floor(span * ext / rmax * (1 - 1e-12))) if rmax > 0 else 1
+        nc = min(nc, cap, 1024)
+        if periodic:
+            if nc >= 2 * ext + 1:
+                return nc, ext
+        elif nc >= 1:
+            return nc, ext
+    return 1, (0 if periodic else 1)
+
+
+def _sort_into_cells(pos, lo, cs, nc):
+    idx = np.floor((pos - lo) / cs).astype(np.int64)
+    np.clip(idx, 0, nc - 1, out=idx)
+    cid = (idx[:, 0] * nc + idx[:, 1]) * nc + idx[:, 2]
+    order = np.argsort(cid, kind="stable")
+    start = np.zeros(nc ** 3 + 1, dtype=np.int64)
+    np.cumsum(np.bincount(cid, minlength=nc ** 3), out=start[1:])
+    return order, start
+
+
+def _work_bounds(start1, start2, comm, nchunks):
+    """Cell ranges of this rank split in ``nchunks`` chunks of similar estimated work (n1 * n2 per cell)."""
+    n1 = np.diff(start1).astype(np.float64)
+    n2 = np.diff(start2).astype(np.float64)
+    work = n1 * (n2 + n2.mean()) + n1
+    cum = np.concatenate([[0.0], np.cumsum(work)])
+    total = cum[-1]
+    ncell = len(n1)
+    size, rank = getattr(comm, "size", 1), getattr(comm, "rank", 0)
+    lo_r = int(np.searchsorted(cum, total * rank / size, side="left")) if rank > 0 else 0
+    hi_r = int(np.searchsorted(cum, total * (rank + 1) / size, side="left")) if rank < size - 1 else ncell
+    lo_r, hi_r = min(lo_r, ncell), min(max(hi_r, lo_r), ncell)
+    targets = cum[lo_r] + (cum[hi_r] - cum[lo_r]) * np.arange(1, nchunks) / nchunks
+    inner = np.searchsorted(cum, targets, side="left").clip(lo_r, hi_r)
+    return np.concatenate([[lo_r], inner, [hi_r]]).astype(np.int64)
+
+
+def _nchunks():
+    import numba
+
+    return max(1, 8 * numba.get_num_threads())
+
+
+@dataclasses.dataclass
+class _Prepared:
+    pos1: np.ndarray
+    vel1: np.ndarray
+    w1: np.ndarray
+    start1: np.ndarray
+    pos2: np.ndarray
+    vel2: np.ndarray
+    w2: np.ndarray
+    start2: np.ndarray
+    nc: int
+    ext: int
+    box: float
+    periodic: bool
+
+
+def _prepare(pos1, vel1, w1, pos2, vel2, w2, box, rmax, periodic, refine):
+    if periodic:
+        lo = np.zeros(3)
+        span = box
+    else:
+        allp = pos1 if pos2 is None else np.vstack([pos1, pos2])
+        lo = allp.min(axis=0)
+        span = float(np.max(allp.max(axis=0) - lo)) or 1.0
+        span *= 1 + 1e-9
+    n = len(pos1) + (0 if pos2 is None else len(pos2))
+    nc, ext = choose_grid(span, rmax, n, periodic, refine)
+    cs = span / nc
+    o1, s1 = _sort_into_cells(pos1, lo, cs, nc)
+    p1, v1, ww1 = pos1[o1], vel1[o1], w1[o1]
+    if pos2 is None:
+        p2, v2, ww2, s2 = p1, v1, ww1, s1
+    else:
+        o2, s2 = _sort_into_cells(pos2, lo, cs, nc)
+        p2, v2, ww2 = pos2[o2], vel2[o2], w2[o2]
+    c = np.ascontiguousarray
+    return _Prepared(c(p1), c(v1), c(ww1), s1, c(p2), c(v2), c(ww2), s2, nc, ext, box, periodic)
+
+
+# ----------------------------------------------------------------------------------------
+# results
+# ----------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class PairStatistics:
+    """Pair statistics per separation bin (see the module docstring for the conventions).
+
+    Attributes
+    ----------
+    rbins : (nb+1,) bin edges; ``r`` gives bin centres (geometric for log bins).
+    counts : (nb,) number of distinct pairs per bin (unweighted).
+    weighted_counts : (nb,) sum of pair weights ``w_i w_j`` over distinct pairs.
+    orders : tuple of the moment orders stored.
+    moments : dict quantity -> (nb, len(orders)) weighted raw moments ``<q^n>``.
+    pdf_bins : (nh+1,) histogram edges or None; pdf : dict quantity -> (nb, nh) densities,
+        normalised by all pairs of the bin (so they integrate to the fraction inside the range).
+    n1, n2 : sizes of the samples (n2 = n1 for auto pairs); box, periodic, auto.
+    """
+
+    rbins: np.ndarray
+    counts: np.ndarray
+    weighted_counts: np.ndarray
+    orders: tuple
+    moments: dict
+    pdf_bins: np.ndarray | None
+    pdf: dict | None
+    n1: int
+    n2: int
+    box: float
+    periodic: bool
+    auto: bool
+    total_weight1: float = 0.0
+    total_weight2: float = 0.0
+
+    @property
+    def r(self) -> np.ndarray:
+        lo, hi = self.rbins[:-1], self.rbins[1:]
+        return np.where(lo > 0, np.sqrt(lo * np.where(lo > 0, hi, 1.0)), 0.5 * (lo + hi))
+
+    def moment(self, name: str, n: int) -> np.ndarray:
+        """Raw moment ``<q^n>`` of quantity ``name`` (one of QUANTITIES) per bin."""
+        if name not in self.moments:
+            raise KeyError(f"unknown quantity {name!r}; choose from {list(self.moments)}")
+        if n not in self.orders:
+            raise KeyError(f"order {n} was not accumulated; orders = {self.orders}")
+        return self.moments[name][:, self.orders.index(n)]
+
+    def mean(self, name: str) -> np.ndarray:
+        return self.moment(name, 1)
+
+    def central_moment(self, name: str, n: int) -> np.ndarray:
+        """Central moment ``<(q - <q>)^n>`` from the raw moments (binomial expansion)."""
+        from math import comb
+
+        m = self.mean(name)
+        out = np.zeros_like(m)
+        for k in range(n + 1):
+            raw = np.ones_like(m) if k == 0 else self.moment(name, k)
+            out += comb(n, k) * raw * (-m) ** (n - k)
+        return out
+
+    def std(self, name: str) -> np.ndarray:
+        return np.sqrt(np.maximum(self.central_moment(name, 2), 0.0))
+
+    def skewness(self, name: str) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.central_moment(name, 3) / self.std(name) ** 3
+
+    def kurtosis(self, name: str) -> np.ndarray:
+        """Kurtosis ``mu_4 / mu_2^2`` (3 for a Gaussian, 6 for Laplace)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.central_moment(name, 4) / self.central_moment(name, 2) ** 2
+
+    def xi(self) -> np.ndarray:
+        """Two-point correlation ``DD/RR - 1`` with the analytic RR of a periodic box.
+
+        RR = N1 N2 (4 pi / 3)(r_hi^3 - r_lo^3) / V (halved for auto pairs with N1 (N1 - 1)).
+        """
+        if not self.periodic:
+            raise ValueError("xi() needs a periodic box (analytic random pairs); use randoms for open samples")
+        shell = 4.0 / 3.0 * np.pi * (self.rbins[1:] ** 3 - self.rbins[:-1] ** 3) / self.box ** 3
+        npair = 0.5 * self.n1 * (self.n1 - 1) if self.auto else float(self.n1) * self.n2
+        return self.counts / (npair * shell) - 1.0
+
+    def to_datasets(self) -> dict:
+        d = {"rbins": self.rbins, "r": self.r, "counts": self.counts, "weighted_counts": self.weighted_counts,
+             "orders": np.asarray(self.orders)}
+        for k, v in self.moments.items():
+            d[f"moments/{_HDF5_NAMES[k]}"] = v
+        if self.pdf is not None:
+            d["pdf_bins"] = self.pdf_bins
+            for k, v in self.pdf.items():
+                d[f"pdf/{_HDF5_NAMES[k]}"] = v
+        if self.periodic:
+            d["xi"] = self.xi()
+        return d
+
+    def write(self, path, params: dict | None = None, units: dict | None = None):
+        """Write to HDF5 (atomic, with the standard header) via :func:`gpu.io.write_results`."""
+        from gpu.io import write_results
+
+        p = {"n1": self.n1, "n2": self.n2, "box": self.box, "periodic": self.periodic, "auto": self.auto,
+             "orientation": "r = x2 - x1; du_L = (v2 - v1).rhat < 0 approaching (halotools v12)",
+             "label_swap": "auto pairs counted in both orientations" if self.auto else "cross pairs 1 -> 2"}
+        p.update(params or {})
+        return write_results(path, self.to_datasets(), params=p, units=units)
+
+
+# ----------------------------------------------------------------------------------------
+# the driver
+# ----------------------------------------------------------------------------------------
+def pair_moments(pos, vel, box, rbins, orders=range(1, 9), pdf_bins=None, comm=None, *,
+                 pos2=None, vel2=None, weights=None, weights2=None, periodic=None,
+                 cell_refine: int = 2, quantities=None) -> PairStatistics:
+    """Counts, velocity moments and PDFs of all particle pairs in separation bins.
+
+    Parameters
+    ----------
+    pos, vel : (N, 3) arrays
+        Positions (comoving, e.g. Mpc/h) and velocities (any unit, e.g. km/s peculiar).
+    box : float or None
+        Periodic box side (same unit as ``pos``); ``None`` for an open (non-periodic) sample.
+        Periodic positions must lie in ``[0, box]``.
+    rbins : array
+        Separation bin edges (linear, log or any increasing set); ``r_max <= box/2`` when periodic.
+    orders : iterable of int
+        Moment orders to accumulate (1..16).
+    pdf_bins : array or None
+        Velocity histogram edges shared by all four PDF quantities (uniform edges are fastest).
+    comm : mpi4py communicator or None
+        See the module docstring.
+    pos2, vel2 : (N2, 3) arrays, optional
+        A second sample: cross pairs (1 -> 2) instead of auto pairs.
+    weights, weights2 : (N,) arrays, optional
+        Particle weights; a pair has weight ``w_i w_j``.
+    periodic : bool or None
+        Default: ``box is not None``.
+    cell_refine : int
+        Cells per ``r_max`` in the cell list (2 visits ~15.6 r_max^3 of volume per particle, 1 visits 27).
+    quantities : iterable of str or None
+        Subset of QUANTITIES whose moments are accumulated (default all); e.g. ``("du_L",)``
+        for halotools-like mean and dispersion of the pairwise velocity only.
+
+    Returns
+    -------
+    PairStatistics
+    """
+    from ._kernels import pairs as K
+
+    periodic = (box is not None) if periodic is None else bool(periodic)
+    box = _check_box(box, periodic)
+    pos = _as_points("pos", pos)
+    vel = _as_points("vel", vel, len(pos))
+    auto = pos2 is None
+    if auto and vel2 is not None:
+        raise ValueError("vel2 given without pos2")
+    if not auto:
+        pos2 = _as_points("pos2", pos2)
+        if vel2 is None:
+            raise ValueError("pos2 given without vel2")
+        vel2 = _as_points("vel2", vel2, len(pos2))
+    rb = check_rbins(rbins, box, periodic)
+    orders = tuple(int(o) for o in orders)
+    if any(o < 1 or o > _MAX_ORDER for o in orders):
+        raise ValueError(f"orders must be integers in [1, {_MAX_ORDER}], got {orders}")
+    nmax = max(orders) if orders else 0
+    w1 = _weights("weights", weights, len(pos))
+    w2 = None if auto else _weights("weights2", weights2, len(pos2))
+    if periodic:
+        pos = _wrap_into_box("pos", pos, box)
+        if not auto:
+            pos2 = _wrap_into_box("pos2", pos2, box)
+    if pdf_bins is None:
+        hedges = np.zeros(1)
+        huni = True
+    else:
+        hedges = np.asarray(pdf_bins, dtype=np.float64)
+        if hedges.ndim != 1 or hedges.size < 2 or np.any(np.diff(hedges) <= 0) or not np.all(np.isfinite(hedges)):
+            raise ValueError("pdf_bins must be a 1-D increasing array of at least 2 finite edges")
+        huni = _uniform(hedges)
+    if not isinstance(cell_refine, (int, np.integer)) or not 1 <= cell_refine <= 4:
+        raise ValueError(f"cell_refine must be an integer in [1, 4], got {cell_refine!r}")
+
+    comm = gpu.get_comm(comm)
+    if quantities is None:
+        quantities = QUANTITIES
+    bad = [q for q in quantities if q not in QUANTITIES]
+    if bad:
+        raise ValueError(f"quantities must be among {QUANTITIES}, got {bad}")
+    want = ((K.WANT_L if ("u_L" in quantities or "u_L'" in quantities) else 0)
+            | (K.WANT_D if "du_L" in quantities else 0) | (K.WANT_S if "su_L" in quantities else 0)
+            | (K.WANT_T if ("u_T" in quantities or "du_T" in quantities) else 0)
+            | (K.WANT_H if pdf_bins is not None else 0))
+    prep = _prepare(pos, vel, w1, pos2, vel2, w2, box, rb[-1], periodic, cell_refine)
+    bounds = _work_bounds(prep.start1, prep.start2, comm, _nchunks())
+    counts, wcounts, mom, hist = _run_kernel(prep, auto, rb, nmax, hedges, huni, bounds, want)
+    counts = gpu.allreduce_sum(comm, counts.sum(axis=0))
+    wcounts = gpu.allreduce_sum(comm, wcounts.sum(axis=0))
+    mom = gpu.allreduce_sum(comm, mom.sum(axis=0))
+    hist = gpu.allreduce_sum(comm, hist.sum(axis=0))
+
+    # assemble per-quantity means over oriented pairs (see cosmo/_kernels/pairs.py for the raw sums)
+    idx = list(orders)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if auto:
+            wtot = 2.0 * wcounts[:, None]
+            sign = np.array([(-1.0) ** o for o in orders])
+            even = np.array([o % 2 == 0 for o in orders], dtype=float)
+            raw = {"u_L": mom[:, 0, idx] / wtot, "du_L": mom[:, 2, idx] / wcounts[:, None],
+                   "su_L": mom[:, 3, idx] * even / wcounts[:, None], "u_T": mom[:, 4, idx] / wtot,
+                   "du_T": mom[:, 5, idx] / wcounts[:, None]}
+            raw["u_L'"] = raw["u_L"] * sign
+        else:
+            wtot = wcounts[:, None]
+            raw = {name: mom[:, k, idx] / wtot for k, name in enumerate(QUANTITIES)}
+        moments = {name: raw[name] for name in QUANTITIES if name in quantities}
+        pdf = None
+        if pdf_bins is not None:
+            dh = np.diff(hedges)
+            pdf = {name: hist[:, k, :] / wtot / dh for k, name in enumerate(PDF_QUANTITIES)}
+    return PairStatistics(rbins=rb, counts=counts, weighted_counts=wcounts, orders=orders, moments=moments,
+                          pdf_bins=None if pdf_bins is None else hedges, pdf=pdf, n1=len(pos),
+                          n2=len(pos) if auto else len(pos2), box=box, periodic=periodic, auto=auto,
+                          total_weight1=float(w1.sum()), total_weight2=float(w1.sum() if auto else w2.sum()))
+
+
+def _run_kernel(prep, auto, rb, nmax, hedges, huni, bounds, want):
+    from ._kernels import pairs as K
+
+    return K.pair_pass(prep.pos1[:, 0].copy(), prep.pos1[:, 1].copy(), prep.pos1[:, 2].copy(), prep.vel1, prep.w1,
+                       prep.start1, prep.pos2[:, 0].copy(), prep.pos2[:, 1].copy(), prep.pos2[:, 2].copy(),
+                       prep.vel2, prep.w2, prep.start2, prep.nc, prep.ext, prep.box, prep.periodic, auto, rb ** 2,
+                       nmax, hedges, huni, bounds, want)
+
+
+def _weights(name, w, n):
+    if w is None:
+        return np.ones(n)
+    w = np.asarray(w, dtype=np.float64)
+    if w.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},), got {w.shape}")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError(f"{name} must be finite and >= 0")
+    return np.ascontiguousarray(w)
+
+
+def pair_counts(pos, box, rbins, pos2=None, comm=None, periodic=None, cell_refine: int = 2) -> np.ndarray:
+    """Pair counts only (no velocities): the ``DD`` of Corrfunc, distinct pairs per bin."""
+    from ._kernels import pairs as K
+
+    periodic = (box is not None) if periodic is None else bool(periodic)
+    box = _check_box(box, periodic)
+    pos = _as_points("pos", pos)
+    if pos2 is not None:
+        pos2 = _as_points("pos2", pos2)
+    rb = check_rbins(rbins, box, periodic)
+    if periodic:
+        pos = _wrap_into_box("pos", pos, box)
+        if pos2 is not None:
+            pos2 = _wrap_into_box("pos2", pos2, box)
+    comm = gpu.get_comm(comm)
+    z1 = np.zeros_like(pos)
+    z2 = None if pos2 is None else np.zeros_like(pos2)
+    prep = _prepare(pos, z1, np.ones(len(pos)), pos2, z2, None if pos2 is None else np.ones(len(pos2)),
+                    box, rb[-1], periodic, cell_refine)
+    bounds = _work_bounds(prep.start1, prep.start2, comm, _nchunks())
+    counts, _, _, _ = _run_kernel(prep, pos2 is None, rb, 0, np.zeros(1), True, bounds, 0)
+    return gpu.allreduce_sum(comm, counts.sum(axis=0))
+
+
+def density_pair_statistics(pos, field, box, rbins, comm=None, periodic=None, cell_refine: int = 2) -> dict:
+    """Pairwise statistics of a per-particle scalar ``field`` (e.g. DTFE density contrast) versus r.
+
+    Xu (2022, arXiv:2202.06515, sec. 5) characterises densities by pairs of particles at
+    separation r: the correlation ``<s s'>``, the mean ``<s>`` over pairs, the pair
+    dispersion ``<(s' - s)^2>`` (a structure function) and the normalised correlation
+    ``rho(r) = (<s s'> - <s>^2) / (<s^2> - <s>^2)`` (one-point moments over particles).
+
+    Returns a dict with ``r``, ``counts``, ``corr`` = <s s'>, ``pair_mean``, ``pair_var``,
+    ``dispersion`` = <(s' - s)^2>, ``norm_corr``.
+    """
+    from ._kernels import pairs as K
+
+    periodic = (box is not None) if periodic is None else bool(periodic)
+    box = _check_box(box, periodic)
+    pos = _as_points("pos", pos)
+    s = np.asarray(field, dtype=np.float64)
+    if s.shape != (len(pos),):
+        raise ValueError(f"field must have shape ({len(pos)},), got {s.shape}")
+    if not np.all(np.isfinite(s)):
+        raise ValueError("field contains NaN or infinite values")
+    rb = check_rbins(rbins, box, periodic)
+    if periodic:
+        pos = _wrap_into_box("pos", pos, box)
+    comm = gpu.get_comm(comm)
+    prep = _prepare(pos, np.zeros_like(pos), s, None, None, None, box, rb[-1], periodic, cell_refine)
+    bounds = _work_bounds(prep.start1, prep.start1, comm, _nchunks())
+    acc = K.scalar_pair_pass(prep.pos1, prep.w1, prep.start1, prep.nc, prep.ext, prep.box, prep.periodic,
+                             rb ** 2, bounds)
+    acc = gpu.allreduce_sum(comm, acc.sum(axis=0))
+    n = acc[:, 0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = acc[:, 1] / n
+        mean = acc[:, 2] / n
+        var = acc[:, 3] / n
+        disp = acc[:, 4] / n
+        m1, m2 = s.mean(), (s ** 2).mean()
+        norm = (corr - m1 ** 2) / (m2 - m1 ** 2)
+    lo, hi = rb[:-1], rb[1:]
+    r = np.where(lo > 0, np.sqrt(np.where(lo > 0, lo, 1.0) * hi), 0.5 * (lo + hi))
+    return {"rbins": rb, "r": r, "counts": n, "corr": corr, "pair_mean": mean, "pair_var": var,
+            "dispersion": disp, "norm_corr": norm}
+
