@@ -9,8 +9,8 @@ Bilinear forms are a(w, u) = int (c_m w u + c_k grad w . grad u) dx evaluated wi
 quadrature; the element-by-element COO triplets come from the Numba kernel
 :func:`pde._kernels.cpu.assemble_pairs` and are summed by ``scipy.sparse``.  Element blocks
 can be distributed over MPI ranks (``comm``): each rank assembles a contiguous block of
-segments and the triplets are summed with one ``allreduce`` of the (identical-pattern) CSR
-data, so 1- and n-rank matrices agree to round-off.
+segments and the triplets are gathered in segment order, so 1- and n-rank matrices agree to
+round-off (in practice bitwise).
 """
 from __future__ import annotations
 
@@ -124,7 +124,7 @@ def assemble_bilinear(ev_rows: Evaluation, ev_cols: Evaluation, weights, n_rows:
     ``ev_rows`` / ``ev_cols`` hold two bases evaluated at the same points (the same basis for a
     diagonal block, two ML-VMS levels for a cross-level block).  ``mass`` and ``diffusion`` are
     scalars or per-point arrays.  With an MPI ``comm`` the segments (elements) are split in
-    contiguous blocks over ranks and the result summed with ``allreduce``.
+    contiguous blocks over ranks and the triplets gathered in order.
     """
     from gpu import block_range, get_comm
 
@@ -151,20 +151,14 @@ def assemble_bilinear(ev_rows: Evaluation, ev_cols: Evaluation, weights, n_rows:
     else:
         n = 0
     keep = (rows[:n] >= 0) & (cols[:n] >= 0)
-    A = sp.coo_matrix((data[:n][keep], (rows[:n][keep], cols[:n][keep])), shape=(n_rows, n_cols)).tocsr()
+    rows, cols, data = rows[:n][keep], cols[:n][keep], data[:n][keep]
     if comm_.size > 1:
-        # same sparsity on every rank: sum the full pattern with one allreduce on dense COO of union pattern
-        pattern = sp.coo_matrix((np.ones(P1 * P2 * nseg), (np.repeat(r_conn, P2, axis=1).ravel().clip(0),
-                                                          np.tile(c_conn, (1, P1)).ravel().clip(0))),
-                                shape=(n_rows, n_cols)).tocsr()
-        pattern.data[:] = 0.0
-        full = (pattern + A).tocsr()
-        full.sort_indices()
-        buf = np.ascontiguousarray(full.data)
-        tot = np.empty_like(buf)
-        comm_.Allreduce(buf, tot)
-        full.data = tot
-        A = full
+        # gather the triplets in rank (= segment) order: the duplicate sums then run in the serial order
+        parts = comm_.allgather((rows, cols, data))
+        rows = np.concatenate([p[0] for p in parts])
+        cols = np.concatenate([p[1] for p in parts])
+        data = np.concatenate([p[2] for p in parts])
+    A = sp.coo_matrix((data, (rows, cols)), shape=(n_rows, n_cols)).tocsr()
     return A
 
 
