@@ -137,6 +137,20 @@ class SeparatedProblem:
             if len(term) != self.D:
                 raise ValueError(f"ops[{t}]: need {self.D} directions, got {len(term)}")
         self.history = []
+        # union sparsity pattern of every (direction, level pair) over the terms, and each term's values on it:
+        # the direction systems are then assembled in one vectorised step per iteration (no per-term kron)
+        self._pattern = {}
+        for d in range(self.D):
+            for l in range(self.L):
+                for lp in range(self.L):
+                    S = None
+                    for term in ops:
+                        A = abs(sp.csr_matrix(term[d][l][lp]))
+                        S = A if S is None else S + A
+                    S = S.tocoo()
+                    r, c = S.row.astype(np.int64), S.col.astype(np.int64)
+                    vals = np.stack([np.asarray(sp.csr_matrix(term[d][l][lp])[r, c]).ravel() for term in ops])
+                    self._pattern[d, l, lp] = (r, c, vals)
 
     @classmethod
     def single_level(cls, ops, coefs, load):
@@ -158,8 +172,10 @@ class SeparatedProblem:
                     nrm = np.linalg.norm(U[l][e][:, unk[l]], axis=0)
                     nrm[nrm == 0] = 1.0
                     U[l][e][:, unk[l]] /= nrm
-        blocks = [[None] * L for _ in range(L)]
         rhs = []
+        nT = len(self.ops)
+        row_off = np.concatenate([[0], np.cumsum([self.n[l][d] * unk[l].size for l in range(L)])])
+        R_, C_, V_ = [], [], []
         for l in range(L):
             Tl = unk[l]
             r = np.zeros((self.n[l][d], Tl.size))
@@ -170,21 +186,27 @@ class SeparatedProblem:
                     H *= U[l][e][:, Tl].T @ self.loads[l][e]
             r += self.loads[l][d] @ H.T
             for lp in range(L):
-                B = None
-                for t in range(len(self.ops)):
+                Gs = np.empty((nT, Tl.size, U[lp][d].shape[1]))
+                for t in range(nT):
                     G = np.full((Tl.size, U[lp][d].shape[1]), self.coefs[t])
                     for e in range(D):
                         if e != d:
                             G *= self._gram(t, e, l, lp, U[l][e][:, Tl], U[lp][e])
-                    Ad = self.ops[t][d][l][lp]
+                    Gs[t] = G
                     if fix[lp].size:
-                        r -= Ad @ U[lp][d][:, fix[lp]] @ G[:, fix[lp]].T
-                    # row-major vec (index i * M + m): (A (x) G) vec_r(U) = vec_r(A U G^T); banded ordering
-                    kb = sp.kron(Ad, sp.csr_matrix(G[:, unk[lp]]), format="csr")
-                    B = kb if B is None else B + kb
-                blocks[l][lp] = B
+                        r -= self.ops[t][d][l][lp] @ U[lp][d][:, fix[lp]] @ G[:, fix[lp]].T
+                # row-major vec (index i * M + m): (A (x) G) vec_r(U) = vec_r(A U G^T); banded ordering
+                pr, pc, pv = self._pattern[d, l, lp]
+                a_, b_ = Tl.size, unk[lp].size
+                data = np.einsum("tk,tab->kab", pv, Gs[:, :, unk[lp]])
+                R_.append((row_off[l] + pr[:, None, None] * a_ + np.arange(a_)[None, :, None]
+                           + 0 * np.arange(b_)[None, None, :]).ravel())
+                C_.append((row_off[lp] + pc[:, None, None] * b_ + np.arange(b_)[None, None, :]
+                           + 0 * np.arange(a_)[None, :, None]).ravel())
+                V_.append(data.ravel())
             rhs.append(r.ravel())
-        A = sp.bmat(blocks, format="csc")
+        N = int(row_off[-1])
+        A = sp.csc_matrix((np.concatenate(V_), (np.concatenate(R_), np.concatenate(C_))), shape=(N, N))
         x = spla.spsolve(A, np.concatenate(rhs))
         pos = 0
         for l in range(L):
