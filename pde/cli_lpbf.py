@@ -20,7 +20,7 @@ def add_arguments(p):
     p.add_argument("--levels", type=int, default=None, help="override solver.levels")
     p.add_argument("--basis", choices=("chidenn", "fem"), default=None, help="override solver.basis")
     p.add_argument("--modes", type=int, default=None, help="override solver.modes")
-    p.add_argument("--method", choices=("subspace", "greedy"), default=None, help="override solver.method")
+    p.add_argument("--method", choices=("subspace", "fast", "greedy"), default=None, help="override solver.method")
     p.add_argument("--quiet", action="store_true", help="no log output")
 
 

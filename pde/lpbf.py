@@ -97,7 +97,7 @@ class SolverConfig:
     depth_z: float = param(2.5, gt=0, doc="fine box depth [beam radii]")
     margin_x: float = param(3.0, gt=0, doc="fine box margin around the track in x [beam radii]")
     modes: int = param(20, ge=1, doc="TD modes per level")
-    method: str = param("subspace", choices=("subspace", "greedy"), doc="TD solver")
+    method: str = param("subspace", choices=("subspace", "fast", "greedy"), doc="TD solver")
     tol: float = param(1e-5, gt=0, doc="fixed-point tolerance")
     max_iter: int = param(30, ge=1, doc="fixed-point iterations (per mode for greedy)")
     svd_tol: float = param(1e-4, gt=0, lt=1, doc="x-t source SVD truncation (relative Frobenius)")
@@ -244,7 +244,7 @@ class LPBFProblem:
             self.top_vec.append(va[free[l][2]])
         Mt, _, Ct = matrices_1d(Vt, Vt)
         Mt, Ct = Mt[tfree][:, tfree], Ct[tfree][:, tfree]
-        T = [[Mt if l == lp else Mt for lp in range(L)] for l in range(L)]
+        T = [[Mt for lp in range(L)] for l in range(L)]
         Tc = [[Ct for lp in range(L)] for l in range(L)]
         rho_c, k = mat.rho_c, mat.conductivity
         h_eff = dom.h_conv + 4 * dom.emissivity * SIGMA_SB * dom.T0 ** 3
@@ -256,7 +256,6 @@ class LPBFProblem:
             ops.append([Ms[0], Ms[1], Btop, T])
             coefs.append(h_eff)
         if s.ridge > 0 and L > 1:
-            Z = [[None] * L for _ in range(L)]
             ridge_ops = []
             for dd in range(3):
                 R = [[sp.csr_matrix((Ms[dd][l][lp].shape)) for lp in range(L)] for l in range(L)]
@@ -265,7 +264,6 @@ class LPBFProblem:
                 ridge_ops.append(R)
             ops.append(ridge_ops + [[[Mt if l == lp else sp.csr_matrix(Mt.shape) for lp in range(L)] for l in range(L)]])
             coefs.append(s.ridge * rho_c / self.t_end)
-            _ = Z
         # loads: x-t SVD, exact y, z projections
         loads = []
         self.source_rank = []
@@ -282,9 +280,9 @@ class LPBFProblem:
             loads.append([Ax, np.repeat(by, R, axis=1), np.repeat(bz, R, axis=1), At])
             self.source_rank.append(R)
         self.problem = SeparatedProblem(ops, coefs, loads)
+        self.problem.comm = self.comm  # the 'fast' solver distributes its independent 1D mode solves
         # integration vectors for energy diagnostics
-        self.w_space = [[Ms[dd][l][l] @ np.ones(Ms[dd][l][l].shape[0]) if False else
-                         self._integral_vec(spaces[l][dd], free[l][dd]) for dd in range(3)] for l in range(L)]
+        self.w_space = [[self._integral_vec(spaces[l][dd], free[l][dd]) for dd in range(3)] for l in range(L)]
         return self.problem
 
     @staticmethod

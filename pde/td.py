@@ -22,6 +22,10 @@ Solvers (alternating fixed point, Galerkin projection in each direction):
 * ``subspace`` -- all-modes subspace iteration (TAPS): for each direction solve for *all* modes of all
   levels at once, sum_t (A^t_d (x) G^t) vec_r(U_d) = vec_r(F_d H^T), where G^t / H are the Gram
   products of the other directions; iterate until the relative change of u < ``tol``.
+* ``fast`` -- the same subspace iteration with the levels updated one after the other (block Gauss-Seidel,
+  a multiplicative Schwarz sweep over the ML-VMS levels) and each level block solved by fast
+  diagonalisation of the two-matrix Kronecker sum, i.e. M independent sparse 1D solves per direction
+  (distributed over MPI ranks); see :meth:`SeparatedProblem._level_solve`.
 
 Memory is O(sum_d n_d M) (1D factors) instead of O(prod_d n_d); each direction update is a sparse solve
 of size n_d * M.  Scaling indeterminacy is removed by normalising the other directions' factors before
@@ -151,6 +155,22 @@ class SeparatedProblem:
                     r, c = S.row.astype(np.int64), S.col.astype(np.int64)
                     vals = np.stack([np.asarray(sp.csr_matrix(term[d][l][lp])[r, c]).ravel() for term in ops])
                     self._pattern[d, l, lp] = (r, c, vals)
+        # terms sharing the same 1D matrix in direction d on the diagonal level block (for the fast solver)
+        self._groups = {}
+        for d in range(self.D):
+            for l in range(self.L):
+                reps, labels = [], []
+                for term in ops:
+                    A = sp.csr_matrix(term[d][l][l])
+                    for k, B in enumerate(reps):
+                        if A.shape == B.shape and abs(A - B).max() <= 1e-14 * max(abs(B).max(), 1e-300):
+                            labels.append(k)
+                            break
+                    else:
+                        reps.append(A)
+                        labels.append(len(reps) - 1)
+                self._groups[d, l] = (reps, np.array(labels))
+        self.comm = None
 
     @classmethod
     def single_level(cls, ops, coefs, load):
@@ -214,6 +234,74 @@ class SeparatedProblem:
             U[l][d][:, unk[l]] = x[pos:pos + k].reshape(self.n[l][d], unk[l].size)
             pos += k
 
+    def _level_solve(self, U, d, l):
+        """Update all modes of level l in direction d, the other levels fixed (block Gauss-Seidel over levels).
+
+        The level block is sum_t A_t (x) G_t.  When the terms use only two distinct 1D matrices (heat equation:
+        M and K in space, C_t and M_t in time) the Sylvester-type equation A1 U G1^T + A2 U G2^T = R is solved
+        by diagonalising the small M x M pencil (fast diagonalisation / Bartels-Stewart): with
+        S = G2^T G1^-T = Q Lambda Q^-1 the modes decouple into M independent sparse 1D solves
+        (A1 + lambda_m A2) y_m = (R G1^-T Q)[:, m], U = Y Q^-1.  These solves are distributed over MPI ranks
+        (``self.comm``).  Otherwise (or when Q is ill-conditioned) one sparse direct solve is used.
+        """
+        L, D = self.L, self.D
+        Ml = U[l][d].shape[1]
+        for e in range(D):
+            if e != d:
+                nrm = np.linalg.norm(U[l][e], axis=0)
+                nrm[nrm == 0] = 1.0
+                U[l][e] /= nrm
+        H = np.ones((Ml, self.loads[l][d].shape[1]))
+        for e in range(D):
+            if e != d:
+                H *= U[l][e].T @ self.loads[l][e]
+        r = self.loads[l][d] @ H.T
+        nT = len(self.ops)
+        Gs = np.empty((nT, Ml, Ml))
+        for lp in range(L):
+            for t in range(nT):
+                G = np.full((Ml, U[lp][d].shape[1]), self.coefs[t])
+                for e in range(D):
+                    if e != d:
+                        G *= self._gram(t, e, l, lp, U[l][e], U[lp][e])
+                if lp == l:
+                    Gs[t] = G
+                else:
+                    r -= self.ops[t][d][l][lp] @ U[lp][d] @ G.T
+        reps, labels = self._groups[d, l]
+        Gg = [Gs[labels == k].sum(axis=0) for k in range(len(reps))]
+        n = self.n[l][d]
+        if len(reps) == 2:
+            G1, G2 = Gg
+            try:
+                G1inv_T = np.linalg.inv(G1).T
+                lam, Q = np.linalg.eig(G2.T @ G1inv_T)
+                ok = np.linalg.cond(Q) < 1e8
+            except np.linalg.LinAlgError:
+                ok = False
+            if ok:
+                Rhat = r @ G1inv_T @ Q
+                Y = np.zeros((n, Ml), dtype=complex)
+                from gpu import block_range, get_comm
+
+                comm = get_comm(self.comm) if self.comm is not None else None
+                size, rank = (comm.size, comm.rank) if comm is not None else (1, 0)
+                lo, hi = block_range(Ml, size, rank)
+                A1, A2 = reps[0].tocsc(), reps[1].tocsc()
+                for m in range(lo, hi):
+                    Y[:, m] = spla.spsolve((A1 + lam[m] * A2).tocsc(), Rhat[:, m].astype(complex))
+                if size > 1:
+                    parts = comm.allgather(Y[:, lo:hi])
+                    Y = np.concatenate(parts, axis=1)
+                U[l][d] = np.real(Y @ np.linalg.inv(Q))
+                return
+        pr, pc, pv = self._pattern[d, l, l]
+        data = np.einsum("tk,tab->kab", pv, Gs)
+        R_ = (pr[:, None, None] * Ml + np.arange(Ml)[None, :, None] + 0 * np.arange(Ml)[None, None, :]).ravel()
+        C_ = (pc[:, None, None] * Ml + np.arange(Ml)[None, None, :] + 0 * np.arange(Ml)[None, :, None]).ravel()
+        A = sp.csc_matrix((data.ravel(), (R_, C_)), shape=(n * Ml, n * Ml))
+        U[l][d] = spla.spsolve(A, r.ravel()).reshape(n, Ml)
+
     @staticmethod
     def _inner(U, V):
         tot = 0.0
@@ -237,10 +325,23 @@ class SeparatedProblem:
         """Return factors U[l][d] (n_{d,l} x modes).  ``history`` records (mode, iteration, change)."""
         if modes < 1:
             raise ValueError(f"modes must be >= 1, got {modes}")
-        if method not in ("greedy", "subspace"):
-            raise ValueError(f"method must be 'greedy' or 'subspace', got {method!r}")
+        if method not in ("greedy", "subspace", "fast"):
+            raise ValueError(f"method must be 'greedy', 'subspace' or 'fast', got {method!r}")
         rng = np.random.default_rng(seed)
         self.history = []
+        if method == "fast":
+            U = init if init is not None else self._init(modes, rng)
+            for it in range(max_iter):
+                Uold = [[a.copy() for a in Ul] for Ul in U]
+                for d in range(self.D):
+                    for l in range(self.L):
+                        self._level_solve(U, d, l)
+                ch = self._rel_change(U, Uold)
+                self.history.append((modes, it, ch))
+                if ch < tol:
+                    break
+            self.converged = ch < tol
+            return U
         if method == "subspace":
             U = init if init is not None else self._init(modes, rng)
             allm = [np.arange(modes)] * self.L
