@@ -394,18 +394,19 @@ class LPBFResult:
         b = self.problem.beam
         return float(b.absorbed_power * min(max(t, 0.0), b.t_off))
 
-    def melt_pool(self, t, n: int = 121) -> dict:
+    def melt_pool(self, t, n: int = 161, behind: float = 16.0) -> dict:
         """Peak temperature, melt-pool length / width / depth from the solidus isotherm (sampled on a
-        13 x 4 x 4 beam-radius window around the beam), and the solidification cooling rate at the trailing
+        window from ``behind`` radii behind to 3 radii ahead of the beam, 4 radii wide and deep; a pool longer
+        than the window is reported truncated), and the solidification cooling rate at the trailing
         solidus point on the centreline (quasi-steady v |dT/dx|, plus the TD -dT/dt), at time t."""
         p = self.problem
         b, Ts = p.beam, p.material.solidus
         xs_, _ = b.position(t)
         r = b.radius
         dom = p.config.domain
-        x = np.clip(np.linspace(xs_ - 10 * r, xs_ + 3 * r, n), 0, dom.length)
-        y = np.linspace(0.0, 4 * r, n // 2)
-        z = np.linspace(-min(4 * max(r, b.penetration_depth), dom.depth), 0.0, n // 2)
+        x = np.linspace(max(xs_ - behind * r, 0.0), min(xs_ + 3 * r, dom.length), n)
+        y = np.linspace(0.0, 4 * r, 61)
+        z = np.linspace(-min(4 * max(r, b.penetration_depth), dom.depth), 0.0, 61)
         T = self.temperature_grid(x, y, z, t)
         out = {"time": float(t), "peak_T": float(T.max()), "length": 0.0, "width": 0.0, "depth": 0.0,
                "cooling_rate": 0.0, "cooling_rate_dTdt": 0.0}
