@@ -29,7 +29,7 @@ Ap = MultilevelSpace([V, LagrangeSpace(fm)], comm=comm).assemble(diffusion=1.0).
 As = MultilevelSpace([V, LagrangeSpace(fm)], comm=SerialComm()).assemble(diffusion=1.0).toarray()
 from pde.lpbf import LPBFProblem
 cfg = {"domain": {"t_end": 0.3e-3}, "solver": {"method": "fast", "modes": 6, "max_iter": 4, "time_elements": 16,
-                                              "coarse_elements": [12, 8, 4]}}
+                                              "levels": 1, "basis": "fem", "order": 1, "coarse_elements": [36, 24, 12]}}
 pts = np.array([[0.5e-3, 0.0, 0.0], [0.55e-3, 30e-6, -20e-6]])
 Tp = LPBFProblem(cfg, comm=comm).solve().temperature(pts, 0.3e-3)
 Ts = LPBFProblem(cfg, comm=SerialComm()).solve().temperature(pts, 0.3e-3)
