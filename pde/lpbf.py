@@ -32,7 +32,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp

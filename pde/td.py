@@ -62,7 +62,6 @@ def matrices_1d(Va, Vb, quad_order=None):
     F = _finer(Va, Vb)
     qo = quad_order or max(Va.default_quadrature(), Vb.default_quadrature())
     q = Quadrature(F.mesh, qo)
-    lo, hi = F.mesh.lower[0], F.mesh.upper[0]
     ea = Va.evaluate(q.points)
     eb = Vb.evaluate(q.points)
     M = assemble_bilinear(ea, eb, q.weights, Va.n_dofs, Vb.n_dofs, mass=1.0)
@@ -70,7 +69,6 @@ def matrices_1d(Va, Vb, quad_order=None):
     # C = int phi^a (phi^b)' : mass form with the gradient of b in place of its value
     eb_d = Evaluation(eb.conn, eb.grads[:, :, 0], eb.grads * 0.0, eb.elem)
     C = assemble_bilinear(ea, eb_d, q.weights, Va.n_dofs, Vb.n_dofs, mass=1.0)
-    _ = lo, hi
     return M.tocsr(), K.tocsr(), C.tocsr()
 
 

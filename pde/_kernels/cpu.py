@@ -82,13 +82,11 @@ def chidenn_eval(pts, pstart, elem_nodes, elem_x0, elem_h, X, patch, patch_n, el
     d = X.shape[1]
     nen = elem_nodes.shape[1]
     nm = expo.shape[0]
-    mmax = patch.shape[1]
     for e in prange(ne):
         q0 = pstart[e]
         q1 = pstart[e + 1]
         if q1 == q0:
             continue
-        nq = q1 - q0
         for q in range(q0, q1):
             for c in range(vals.shape[1]):
                 vals[q, c] = 0.0
@@ -167,8 +165,6 @@ def chidenn_eval(pts, pstart, elem_nodes, elem_x0, elem_h, X, patch, patch_n, el
                         for j in range(n):
                             dW += Ainv[i, j] * rhs[j, 1 + g]
                         grads[q, c, g] += dN[a, g] * W + N[a] * dW
-        _ = nq
-        _ = mmax
 
 
 @njit(cache=True)

@@ -2,7 +2,6 @@
 hyperparameter validation, and the 1D Poisson convergence study against Lagrange FEM."""
 import numpy as np
 import pytest
-import scipy.sparse.linalg as spla
 from hypothesis import given, settings, strategies as st
 
 from pde.chidenn import CHiDeNNSpace, monomial_exponents, validate_hyperparameters

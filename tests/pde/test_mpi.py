@@ -2,7 +2,6 @@
 (independent 1D mode solves split over ranks) give the serial result to round-off on 2 ranks."""
 import json
 
-import numpy as np
 import pytest
 
 from tests.mpi_harness import run_mpi
