@@ -23,6 +23,9 @@ Modelling choices (documented because the paper body is not public):
   (the convergence study in tests/pde shows the degraded accuracy).  Default ``dilation = 4``
   (kernel spans the whole patch for s <= 2 -- larger values approach pure polynomial
   interpolation on the patch and conditioning worsens).
+* The optional Gaussian kernel R = exp(-(r/a)^2) has global support; with a of several element sizes
+  R0 becomes severely ill-conditioned (flat-kernel limit, ~1e-5 loss of partition of unity in 3D at
+  a = 3h), so use it with ``dilation`` ~ 1.
 * ``p <= s`` is required: a patch of ``s + 1`` nodes per axis at a boundary must be unisolvent
   for the degree-p polynomials.
 * Properties (tested): partition of unity, Kronecker delta at nodes (RPI interpolates, N_k is
