@@ -92,6 +92,7 @@ class SolverConfig:
     time_elements: int = param(60, ge=2, doc="time elements")
     time_basis: str = param("fem", choices=("chidenn", "fem"), doc="time basis")
     time_order: int = param(1, ge=1, le=3, doc="order of the time basis (Lagrange 1-2, C-HiDeNN p = s)")
+    time_slabs: int = param(1, ge=1, le=100, doc="time slabs marched one after the other (time_elements each / slabs)")
     halfwidth_y: float = param(3.0, gt=0, doc="fine box half-width in y [beam radii]")
     depth_z: float = param(2.5, gt=0, doc="fine box depth [beam radii]")
     margin_x: float = param(3.0, gt=0, doc="fine box margin around the track in x [beam radii]")
@@ -198,8 +199,7 @@ class LPBFProblem:
         s, dom = c.solver, c.domain
         L = len(self.meshes)
         spaces = [[_space_1d(ax, s.basis, s.order, s.dilation) for ax in self.axes[l]] for l in range(L)]
-        Vt = _space_1d(self.time_axis, s.time_basis, s.time_order, s.dilation)
-        self.spaces, self.Vt = spaces, Vt
+        self.spaces = spaces
         dom_lo = np.array([0.0, -dom.width / 2, -dom.depth])
         dom_hi = np.array([dom.length, dom.width / 2, 0.0])
         free = []
@@ -217,8 +217,6 @@ class LPBFProblem:
                 fl.append(np.nonzero(keep)[0])
             free.append(fl)
         self.free = free
-        tfree = np.arange(1, Vt.n_dofs)
-        self.tfree = tfree
         # 1D matrices per direction and level pair
         Ms = [[[None] * L for _ in range(L)] for _ in range(3)]
         Ks = [[[None] * L for _ in range(L)] for _ in range(3)]
@@ -241,16 +239,42 @@ class LPBFProblem:
             a = spaces[l][2].evaluate(np.array([[0.0]]))
             va = np.zeros(spaces[l][2].n_dofs); va[a.conn[0][a.conn[0] >= 0]] = a.vals[0][a.conn[0] >= 0]
             self.top_vec.append(va[free[l][2]])
-        Mt, _, Ct = matrices_1d(Vt, Vt)
-        Mt, Ct = Mt[tfree][:, tfree], Ct[tfree][:, tfree]
+        self._Ms, self._Ks, self._Btop = Ms, Ks, Btop
+        rho_c, k = mat.rho_c, mat.conductivity
+        self.h_eff = dom.h_conv + 4 * dom.emissivity * SIGMA_SB * dom.T0 ** 3
+        # integration vectors for energy diagnostics
+        self.w_space = [[self._integral_vec(spaces[l][dd], free[l][dd]) for dd in range(3)] for l in range(L)]
+        self.slab_edges = np.linspace(0.0, self.t_end, s.time_slabs + 1)
+        self.problem, self.Vt, self.tfree = self._slab_problem(0, [])
+        return self.problem
+
+    def _slab_problem(self, k, init):
+        """Separated space-time problem of time slab k (time-marching TD, arXiv:2510.00516).
+
+        The slab solution is u = u_init (x) 1(t) + w with w = 0 at the slab start; u_init, the end state of
+        the previous slabs, is a list of separated pieces (level, X, Y, Z, weights).  Since the time
+        derivative of the constant vanishes (partition of unity of the time basis), u_init only enters the
+        right-hand side through the space operators: F -= sum_{t != time-derivative} c_t (A_x X) (A_y Y) (A_z Z) (M_t 1).
+        """
+        c, b, mat = self.config, self.beam, self.material
+        s = c.solver
+        L = len(self.meshes)
+        Ms, Ks, Btop = self._Ms, self._Ks, self._Btop
+        spaces, free = self.spaces, self.free
+        n_el = max(2, int(round(s.time_elements / s.time_slabs)))
+        t_a, t_b = self.slab_edges[k], self.slab_edges[k + 1]
+        Vt = _space_1d(np.linspace(t_a, t_b, n_el + 1), s.time_basis, s.time_order, s.dilation)
+        tfree = np.arange(1, Vt.n_dofs)
+        Mt_full, _, Ct = matrices_1d(Vt, Vt)
+        mt_one = np.asarray(Mt_full[tfree] @ np.ones(Vt.n_dofs)).ravel()
+        Mt, Ct = Mt_full[tfree][:, tfree], Ct[tfree][:, tfree]
         T = [[Mt for lp in range(L)] for l in range(L)]
         Tc = [[Ct for lp in range(L)] for l in range(L)]
-        rho_c, k = mat.rho_c, mat.conductivity
-        h_eff = dom.h_conv + 4 * dom.emissivity * SIGMA_SB * dom.T0 ** 3
-        self.h_eff = h_eff
+        rho_c, kc = mat.rho_c, mat.conductivity
+        h_eff = self.h_eff
         ops = [[Ms[0], Ms[1], Ms[2], Tc], [Ks[0], Ms[1], Ms[2], T], [Ms[0], Ks[1], Ms[2], T],
                [Ms[0], Ms[1], Ks[2], T]]
-        coefs = [rho_c, k, k, k]
+        coefs = [rho_c, kc, kc, kc]
         if h_eff > 0:
             ops.append([Ms[0], Ms[1], Btop, T])
             coefs.append(h_eff)
@@ -263,26 +287,37 @@ class LPBFProblem:
                 ridge_ops.append(R)
             ops.append(ridge_ops + [[[Mt if l == lp else sp.csr_matrix(Mt.shape) for lp in range(L)] for l in range(L)]])
             coefs.append(s.ridge * rho_c / self.t_end)
-        # loads: x-t SVD, exact y, z projections
         loads = []
-        self.source_rank = []
+        ranks = []
         for l in range(L):
             Vx, Vy, Vz = spaces[l]
             Bxt = load_2d_xt(Vx, Vt, lambda x, t: b.gx_t(x, t))[free[l][0]][:, tfree]
-            Ax, At = truncated_svd(Bxt, s.svd_tol)
+            if np.abs(Bxt).max() > 0:
+                Ax, At = truncated_svd(Bxt, s.svd_tol)
+            else:  # beam off during this slab
+                Ax, At = np.zeros((len(free[l][0]), 1)), np.zeros((len(tfree), 1))
             R = Ax.shape[1]
             by = load_1d(Vy, b.gy, n_sub=8)[free[l][1]]
             if b.penetration_depth > 0:
                 bz = load_1d(Vz, b.fz, n_sub=8)[free[l][2]]
             else:
                 bz = self.top_vec[l][:, None]
-            loads.append([Ax, np.repeat(by, R, axis=1), np.repeat(bz, R, axis=1), At])
-            self.source_rank.append(R)
-        self.problem = SeparatedProblem(ops, coefs, loads)
-        self.problem.comm = self.comm  # the 'fast' solver distributes its independent 1D mode solves
-        # integration vectors for energy diagnostics
-        self.w_space = [[self._integral_vec(spaces[l][dd], free[l][dd]) for dd in range(3)] for l in range(L)]
-        return self.problem
+            fac = [[Ax], [np.repeat(by, R, axis=1)], [np.repeat(bz, R, axis=1)], [At]]
+            for (lp, X, Y, Z, w) in init:
+                for t in range(1, len(ops)):
+                    if ops[t][3][l][lp].nnz == 0:
+                        continue
+                    fac[0].append(-coefs[t] * (ops[t][0][l][lp] @ (X * w)))
+                    fac[1].append(ops[t][1][l][lp] @ Y)
+                    fac[2].append(ops[t][2][l][lp] @ Z)
+                    fac[3].append(np.repeat(mt_one[:, None], X.shape[1], axis=1))
+            loads.append([np.hstack(f) for f in fac])
+            ranks.append(R)
+        if k == 0:
+            self.source_rank = ranks
+        problem = SeparatedProblem(ops, coefs, loads)
+        problem.comm = self.comm  # the 'fast' solver distributes its independent 1D mode solves
+        return problem, Vt, tfree
 
     @staticmethod
     def _integral_vec(V, free):
@@ -295,14 +330,28 @@ class LPBFProblem:
 
     # ------------------------------------------------------------------ solve and post-process
     def solve(self, progress: bool = False):
+        """March the time slabs; returns an :class:`LPBFResult`."""
+        from gpu import progress as _progress
+
         t0 = time.perf_counter()
         if not hasattr(self, "problem"):
             self.build()
         t1 = time.perf_counter()
         s = self.config.solver
-        U = self.problem.solve(s.modes, s.method, tol=s.tol, max_iter=s.max_iter)
+        slabs, init = [], []
+        self.residuals = []
+        for k in _progress(range(s.time_slabs), desc="TD slabs", quiet=not progress, comm=self.comm):
+            if k > 0:
+                self.problem, self.Vt, self.tfree = self._slab_problem(k, init)
+            U = self.problem.solve(s.modes, s.method, tol=s.tol, max_iter=s.max_iter)
+            self.residuals.append(self.problem.residual_norm(U))
+            slab = {"Vt": self.Vt, "tfree": self.tfree, "U": U, "t0": self.slab_edges[k],
+                    "t1": self.slab_edges[k + 1], "init": list(init)}
+            slabs.append(slab)
+            end = LPBFResult._basis(self.Vt, self.tfree, np.array([self.slab_edges[k + 1]]))[0]
+            init = init + [(l, U[l][0], U[l][1], U[l][2], end @ U[l][3]) for l in range(len(U))]
         t2 = time.perf_counter()
-        self.result = LPBFResult(self, U, timings={"build_s": t1 - t0, "solve_s": t2 - t1})
+        self.result = LPBFResult(self, slabs, timings={"build_s": t1 - t0, "solve_s": t2 - t1})
         return self.result
 
     def equivalent_dofs(self) -> dict:
@@ -310,18 +359,23 @@ class LPBFProblem:
         dom = self.config.domain
         hf = [np.diff(ax).min() for ax in self.axes[-1]]
         n_full = (dom.length / hf[0] + 1) * (dom.width / hf[1] + 1) * (dom.depth / hf[2] + 1)
-        nt = len(self.tfree)
+        nt = len(self.tfree) * self.config.solver.time_slabs
         td = sum(sum(len(f) for f in self.free[l]) + nt for l in range(len(self.meshes))) * self.config.solver.modes
         return {"full_spatial": float(n_full), "full_spacetime": float(n_full * nt), "td_unknowns": int(td)}
 
 
 class LPBFResult:
-    """TD factors of an :class:`LPBFProblem` solve with field evaluation and melt-pool measures."""
+    """TD factors of an :class:`LPBFProblem` solve (one entry per time slab) with field evaluation,
+    energy diagnostics and melt-pool measures.
 
-    def __init__(self, problem: LPBFProblem, U, timings):
-        self.problem, self.U, self.timings = problem, U, timings
+    In slab k the field is T0 + sum of the previous slabs' end states (constant in time) + w_k(x, t)."""
 
-    def _basis(self, V, free, x, deriv=False):
+    def __init__(self, problem: LPBFProblem, slabs, timings):
+        self.problem, self.slabs, self.timings = problem, slabs, timings
+        self.U = slabs[-1]["U"]
+
+    @staticmethod
+    def _basis(V, free, x, deriv=False):
         x = np.asarray(x, float)
         inside = (x >= V.mesh.lower[0] - 1e-15) & (x <= V.mesh.upper[0] + 1e-15)
         out = np.zeros((x.size, len(free)))
@@ -334,59 +388,73 @@ class LPBFResult:
             out[inside] = full[:, free]
         return out
 
+    def _slab_of(self, t) -> dict:
+        for sl in self.slabs:
+            if t <= sl["t1"] + 1e-15 * max(sl["t1"], 1.0):
+                return sl
+        return self.slabs[-1]
+
+    def _pieces(self, t, time_derivative=False):
+        """Separated pieces (level, X, Y, Z, coefficient per column) of T - T0 (or dT/dt) at time t."""
+        sl = self._slab_of(t)
+        tb = self._basis(sl["Vt"], sl["tfree"], np.atleast_1d(t), deriv=time_derivative)[0]
+        pieces = [] if time_derivative else list(sl["init"])
+        for l, Ul in enumerate(sl["U"]):
+            pieces.append((l, Ul[0], Ul[1], Ul[2], tb @ Ul[3]))
+        return pieces
+
     def temperature_grid(self, xs, ys, zs, t, time_derivative=False):
         """T (or dT/dt) on the tensor grid xs x ys x zs at time t [K, K/s]."""
         p = self.problem
-        tb = self._basis(p.Vt, p.tfree, np.atleast_1d(t), deriv=time_derivative)[0]
-        out = 0.0
-        for l, Ul in enumerate(self.U):
-            bx = self._basis(p.spaces[l][0], p.free[l][0], xs) @ Ul[0]
-            by = self._basis(p.spaces[l][1], p.free[l][1], ys) @ Ul[1]
-            bz = self._basis(p.spaces[l][2], p.free[l][2], zs) @ Ul[2]
-            tm = tb @ Ul[3]
-            out = out + np.einsum("im,jm,km,m->ijk", bx, by, bz, tm)
+        out = np.zeros((len(xs), len(ys), len(zs)))
+        for l, X, Y, Z, c in self._pieces(t, time_derivative):
+            bx = self._basis(p.spaces[l][0], p.free[l][0], xs) @ X
+            by = self._basis(p.spaces[l][1], p.free[l][1], ys) @ Y
+            bz = self._basis(p.spaces[l][2], p.free[l][2], zs) @ Z
+            out += np.einsum("im,jm,km,m->ijk", bx, by, bz, c)
         return (0.0 if time_derivative else p.config.domain.T0) + out
 
     def temperature(self, points, t):
         """T at scattered points (n, 3) at time t."""
         pts = np.atleast_2d(points)
         p = self.problem
-        tb = self._basis(p.Vt, p.tfree, np.atleast_1d(t))[0]
         out = np.zeros(len(pts))
-        for l, Ul in enumerate(self.U):
-            f = np.ones((len(pts), Ul[0].shape[1]))
-            for dd in range(3):
-                f *= self._basis(p.spaces[l][dd], p.free[l][dd], pts[:, dd]) @ Ul[dd]
-            out += f @ (tb @ Ul[3])
+        for l, X, Y, Z, c in self._pieces(t):
+            f = np.ones((len(pts), X.shape[1]))
+            for dd, F in enumerate((X, Y, Z)):
+                f *= self._basis(p.spaces[l][dd], p.free[l][dd], pts[:, dd]) @ F
+            out += f @ c
         return p.config.domain.T0 + out
+
+    def _top_integral(self, t, kind):
+        p = self.problem
+        tot = 0.0
+        for l, X, Y, Z, c in self._pieces(t):
+            wz = p.w_space[l][2] if kind == "volume" else p.top_vec[l]
+            tot += ((p.w_space[l][0] @ X) * (p.w_space[l][1] @ Y) * (wz @ Z)) @ c
+        return float(tot)
 
     def stored_energy(self, t) -> float:
         """int rho c (T - T0) dV at time t [J]."""
-        p = self.problem
-        tb = self._basis(p.Vt, p.tfree, np.atleast_1d(t))[0]
-        e = 0.0
-        for l, Ul in enumerate(self.U):
-            f = np.ones(Ul[0].shape[1])
-            for dd in range(3):
-                f *= p.w_space[l][dd] @ Ul[dd]
-            e += f @ (tb @ Ul[3])
-        return float(p.material.rho_c * e)
+        return self.problem.material.rho_c * self._top_integral(t, "volume")
 
     def boundary_loss(self, t) -> float:
-        """int_0^t int_top h_eff (T - T0) dA dt' [J] (time integral with 64-point Gauss per time element)."""
+        """int_0^t int_top h_eff (T - T0) dA dt' [J] (8-point Gauss per time element of every slab)."""
         p = self.problem
         if p.h_eff == 0:
             return 0.0
-        ts = p.time_axis[p.time_axis <= t]
-        ts = np.concatenate([ts, [t]]) if ts[-1] < t else ts
         xg, wg = np.polynomial.legendre.leggauss(8)
         tot = 0.0
-        for a, b in zip(ts[:-1], ts[1:]):
-            tq = 0.5 * (b - a) * (xg + 1) + a
-            tb = self._basis(p.Vt, p.tfree, tq)
-            for l, Ul in enumerate(self.U):
-                f = (p.w_space[l][0] @ Ul[0]) * (p.w_space[l][1] @ Ul[1]) * (p.top_vec[l] @ Ul[2])
-                tot += 0.5 * (b - a) * np.sum(wg * (tb @ Ul[3] @ f))
+        for sl in self.slabs:
+            ts = sl["Vt"].mesh.axes[0]
+            ts = ts[ts <= t]
+            if ts.size == 0:
+                break
+            if ts[-1] < min(t, sl["t1"]):
+                ts = np.concatenate([ts, [min(t, sl["t1"])]])
+            for a, b in zip(ts[:-1], ts[1:]):
+                for tq, w in zip(0.5 * (b - a) * (xg + 1) + a, 0.5 * (b - a) * wg):
+                    tot += w * self._top_integral(min(tq, sl["t1"]), "top")
         return float(p.h_eff * tot)
 
     def absorbed_energy(self, t) -> float:
@@ -466,7 +534,8 @@ class LPBFResult:
         return {
             "levels": len(p.meshes), "basis": p.config.solver.basis, "modes": p.config.solver.modes,
             "method": p.config.solver.method, "source_rank": p.source_rank,
-            "residual": p.problem.residual_norm(self.U), "converged": bool(getattr(p.problem, "converged", False)),
+            "residual": float(max(p.residuals)), "converged": bool(getattr(p.problem, "converged", False)),
+            "time_slabs": len(self.slabs),
             "melt_pool": mp, "energy": {"absorbed_J": E_in, "stored_J": E_st, "boundary_loss_J": E_loss,
                                         "relative_imbalance": (E_in - E_st - E_loss) / E_in},
             "dofs": p.equivalent_dofs(), "timings": self.timings,
@@ -492,9 +561,10 @@ class LPBFResult:
         for key in ("peak_T", "length", "width", "depth", "cooling_rate"):
             data[f"melt_pool/{key}"] = np.array([m[key] for m in pools])
         data["melt_pool/time"] = mt
-        for l, Ul in enumerate(self.U):
-            for dd, name in enumerate("xyzt"):
-                data[f"factors/level{l}/{name}"] = Ul[dd]
+        for k, sl in enumerate(self.slabs):
+            for l, Ul in enumerate(sl["U"]):
+                for dd, name in enumerate("xyzt"):
+                    data[f"factors/slab{k}/level{l}/{name}"] = Ul[dd]
         units = {"grid/x": "m", "grid/y": "m", "grid/z": "m", "snapshots/time": "s", "snapshots/T_top": "K",
                  "snapshots/T_centre_xz": "K", "melt_pool/peak_T": "K", "melt_pool/length": "m",
                  "melt_pool/width": "m", "melt_pool/depth": "m", "melt_pool/cooling_rate": "K/s", "melt_pool/time": "s"}

@@ -147,3 +147,20 @@ def test_cli_writes_hdf5_and_json(tmp_path):
     assert s["basis"] == "fem" and s["levels"] == 2 and s["material"]["name"] == "IN718"
     assert s["melt_pool"]["peak_T"] > 300
     assert main(["lpbf", str(tmp_path / "missing.toml"), "--quiet"]) == 2
+
+
+def test_time_slab_marching_matches_green_and_conserves_energy():
+    """Time-marching TD (3 slabs of 8 modes, initial state carried as separated pieces) is as accurate as
+    one slab of 20 modes against the Green's function and keeps stored + lost = absorbed."""
+    cfg = small_config(time_slabs=3, modes=8, time_elements=48, max_iter=40)
+    P = LPBFProblem(cfg)
+    R = P.solve()
+    assert len(R.slabs) == 3 and len(R.slabs[2]["init"]) == 2 * 2  # two previous slabs x two levels
+    for t in (0.15e-3, 0.3e-3, 0.45e-3):  # slab ends, including the carried-over state
+        assert R.green_error(t)["rms_rel"] < 0.04
+        assert R.stored_energy(t) == pytest.approx(R.absorbed_energy(t), rel=0.01)
+    cfg["domain"]["h_conv"] = 5e4
+    R2 = LPBFProblem(cfg).solve()
+    t = 0.45e-3
+    assert R2.boundary_loss(t) > 0.05 * R2.absorbed_energy(t)
+    assert R2.stored_energy(t) + R2.boundary_loss(t) == pytest.approx(R2.absorbed_energy(t), rel=0.015)
