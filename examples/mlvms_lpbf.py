@@ -35,8 +35,8 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     t_end = 0.45e-3 if args.quick else 0.6e-3
     ml = {"levels": 2, "basis": "chidenn", "order": 2, "ratio": 4, "coarse_elements": [12, 8, 4],
-          "time_elements": 40 if args.quick else 60, "modes": 16 if args.quick else 30,
-          "max_iter": 20 if args.quick else 40}
+          "time_elements": 48 if args.quick else 60, "modes": 8 if args.quick else 10,
+          "time_slabs": 3 if args.quick else 4, "max_iter": 40 if args.quick else 60}
     P = LPBFProblem({"domain": {"t_end": t_end}, "solver": ml})
     R = P.solve()
     b, mat = P.beam, P.material
@@ -51,8 +51,8 @@ def main(argv=None) -> int:
     for h in ((25.0, 12.5) if args.quick else (25.0, 12.5, 8.33)):
         n = [int(round(L / (h * 1e-6))) for L in (1.2e-3, 0.8e-3, 0.4e-3)]
         Pb = LPBFProblem({"domain": {"t_end": t_end}, "solver": {
-            "levels": 1, "basis": "fem", "order": 1, "coarse_elements": n, "time_elements": int(40 * 25 / h),
-            "modes": ml["modes"], "max_iter": ml["max_iter"]}})
+            "levels": 1, "basis": "fem", "order": 1, "coarse_elements": n, "time_elements": int(48 * 25 / h),
+            "modes": ml["modes"], "time_slabs": ml["time_slabs"], "method": "fast", "max_iter": ml["max_iter"]}})
         Rb = Pb.solve()
         rows.append({"solver": f"single-level P1 FEM-TD h={h:g} um", "time_s": Rb.timings["solve_s"],
                      "rms_err": Rb.green_error(t_end)["rms_rel"], "dofs_1d": int(sum(len(f) for f in Pb.free[0]))})

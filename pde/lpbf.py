@@ -16,8 +16,12 @@ Discretisation (documented choices)
   surface down to ``depth_z`` radii), each snapped outward to its parent vertices and refined ``ratio``
   times (finest spacing = coarse spacing / ratio^(levels - 1)).
   Fine-level 1D dofs vanish at box ends inside the block (ML-VMS condition) and are free on the top
-  surface (natural condition there).  One time slab covers the whole scan, so the fine box is fixed in
-  space-time; the moving-box full-order solver is :class:`pde.multilevel.MovingBoxHeatSolver`.
+  surface (natural condition there).  The fine boxes are fixed in space and span the whole track (the
+  moving-box full-order solver is :class:`pde.multilevel.MovingBoxHeatSolver`).
+* Time marching (arXiv:2510.00516): [0, t_end] is split into ``time_slabs`` slabs solved one after the
+  other; each slab's TD solution w (zero at the slab start) is added to the end state of the previous
+  slabs, which is kept as separated pieces (no recompression), so every slab needs few modes (the x-t
+  source rank per slab is small).
 * Each level and direction has its own 1D basis (C-HiDeNN or Lagrange) -- also time (1D, dof at t = 0
   removed so T(0) = T0).
 * Linear dependence between levels: nested tensor boxes cannot drop dofs without breaking the tensor
