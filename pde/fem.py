@@ -1,0 +1,211 @@
+"""Lagrange finite elements (Q1, Q2) on structured meshes and the sparse Galerkin assembly shared by all bases.
+
+Every basis in :mod:`pde` (Lagrange here, C-HiDeNN in :mod:`pde.chidenn`) implements the same
+small interface -- ``n_dofs``, ``dof_coords``, ``evaluate(points, elem) -> Evaluation`` and
+``boundary_dofs()`` -- so the assembly below, the multilevel coupling and the TD factors treat
+them alike and every FEM-vs-C-HiDeNN comparison is in-house and apples to apples.
+
+Bilinear forms are a(w, u) = int (c_m w u + c_k grad w . grad u) dx evaluated with Gauss
+quadrature; the element-by-element COO triplets come from the Numba kernel
+:func:`pde._kernels.cpu.assemble_pairs` and are summed by ``scipy.sparse``.  Element blocks
+can be distributed over MPI ranks (``comm``): each rank assembles a contiguous block of
+segments and the triplets are gathered in segment order, so 1- and n-rank matrices agree to
+round-off (in practice bitwise).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._kernels import cpu
+from .mesh import Quadrature, StructuredMesh
+
+
+@dataclass
+class Evaluation:
+    """Basis functions at a set of points: ``vals[q, c]`` is the function of dof ``conn[q, c]``
+    (``-1`` = padding) at point q, ``grads[q, c, :]`` its gradient, ``elem[q]`` the element."""
+
+    conn: np.ndarray
+    vals: np.ndarray
+    grads: np.ndarray
+    elem: np.ndarray
+
+    def interpolate(self, u):
+        out = np.empty(self.conn.shape[0])
+        cpu.interpolate(self.conn, self.vals, np.ascontiguousarray(u, dtype=float), out)
+        return out
+
+    def gradient(self, u):
+        uu = np.concatenate([np.asarray(u, float), [0.0]])
+        return np.einsum("qc,qcd->qd", uu[self.conn], self.grads)
+
+
+class LagrangeSpace:
+    """Continuous tensor-product Lagrange elements of order 1 (Q1) or 2 (Q2) on a box mesh.
+
+    Q2 adds the edge/face/cell mid-nodes of each box, i.e. the dof grid is the vertex grid refined
+    by 2 with equispaced local nodes.  Standard a-priori rates (Ciarlet): L2 error O(h^{r+1}),
+    H1 error O(h^r).
+    """
+
+    kind = "fem"
+
+    def __init__(self, mesh: StructuredMesh, order: int = 1):
+        if order not in (1, 2):
+            raise ValueError(f"order must be 1 or 2 for Lagrange elements, got {order}")
+        self.mesh = mesh
+        self.order = order
+        r = order
+        self.dof_shape = tuple(r * ne + 1 for ne in mesh.eshape)
+        d = mesh.dim
+        dof_axes = []
+        for a in mesh.axes:
+            t = np.linspace(0.0, 1.0, r + 1)[:-1]
+            xs = (a[:-1, None] + np.diff(a)[:, None] * t[None, :]).ravel()
+            dof_axes.append(np.concatenate([xs, a[-1:]]))
+        self.dof_axes = dof_axes
+        grids = np.meshgrid(*dof_axes, indexing="ij")
+        self.dof_coords = np.stack([g.ravel() for g in grids], axis=1)
+        self.n_dofs = self.dof_coords.shape[0]
+        nloc = (r + 1) ** d
+        loc = np.stack(np.unravel_index(np.arange(nloc), (r + 1,) * d), axis=1)
+        ei = mesh.element_index
+        conn = np.empty((mesh.n_elements, nloc), np.int64)
+        for c in range(nloc):
+            conn[:, c] = np.ravel_multi_index(tuple((ei * r + loc[c]).T), self.dof_shape)
+        self.elem_conn = conn
+
+    def default_quadrature(self) -> int:
+        return self.order + 1
+
+    def evaluate(self, points, elem=None) -> Evaluation:
+        points = np.ascontiguousarray(np.atleast_2d(points), dtype=float)
+        elem = self.mesh.locate(points) if elem is None else np.asarray(elem, np.int64)
+        nloc = self.elem_conn.shape[1]
+        d = self.mesh.dim
+        vals = np.empty((points.shape[0], nloc))
+        grads = np.empty((points.shape[0], nloc, d))
+        cpu.lagrange_eval(points, elem, self.mesh.element_x0, self.mesh.element_h, self.order, d, vals, grads)
+        return Evaluation(self.elem_conn[elem], vals, grads, elem)
+
+    def boundary_dofs(self) -> np.ndarray:
+        idx = np.stack(np.unravel_index(np.arange(self.n_dofs), self.dof_shape), axis=1)
+        on = np.zeros(self.n_dofs, bool)
+        for i, n in enumerate(self.dof_shape):
+            on |= (idx[:, i] == 0) | (idx[:, i] == n - 1)
+        return np.nonzero(on)[0]
+
+    def face_dofs(self, axis: int, side: int) -> np.ndarray:
+        idx = np.unravel_index(np.arange(self.n_dofs), self.dof_shape)[axis]
+        return np.nonzero(idx == (0 if side == 0 else self.dof_shape[axis] - 1))[0]
+
+    def __repr__(self):
+        return f"LagrangeSpace(order={self.order}, dofs={self.n_dofs}, mesh={self.mesh})"
+
+
+# --------------------------------------------------------------------------- assembly
+def _segments(*keys):
+    """CSR offsets of runs of consecutive points with equal keys."""
+    n = keys[0].size
+    change = np.zeros(n, bool)
+    change[0] = True
+    for k in keys:
+        change[1:] |= k[1:] != k[:-1]
+    return np.concatenate([np.nonzero(change)[0], [n]]).astype(np.int64)
+
+
+def assemble_bilinear(ev_rows: Evaluation, ev_cols: Evaluation, weights, n_rows: int, n_cols: int,
+                      mass=0.0, diffusion=0.0, comm=None) -> sp.csr_matrix:
+    """Sparse matrix A_ij = sum_q w_q [mass_q phi_i phi_j + diffusion_q grad phi_i . grad phi_j].
+
+    ``ev_rows`` / ``ev_cols`` hold two bases evaluated at the same points (the same basis for a
+    diagonal block, two ML-VMS levels for a cross-level block).  ``mass`` and ``diffusion`` are
+    scalars or per-point arrays.  With an MPI ``comm`` the segments (elements) are split in
+    contiguous blocks over ranks and the triplets gathered in order.
+    """
+    from gpu import block_range, get_comm
+
+    w = np.asarray(weights, float)
+    npt = w.size
+    cm = np.broadcast_to(np.asarray(mass, float), (npt,)).copy()
+    ck = np.broadcast_to(np.asarray(diffusion, float), (npt,)).copy()
+    order = np.lexsort((ev_cols.elem, ev_rows.elem))
+    r_conn, c_conn = ev_rows.conn[order], ev_cols.conn[order]
+    seg = _segments(ev_rows.elem[order], ev_cols.elem[order])
+    comm_ = get_comm(comm)
+    nseg = seg.size - 1
+    lo, hi = block_range(nseg, comm_.size, comm_.rank) if comm_.size > 1 else (0, nseg)
+    seg_loc = seg[lo:hi + 1]
+    P1, P2 = r_conn.shape[1], c_conn.shape[1]
+    cap = max(hi - lo, 0) * P1 * P2
+    rows = np.empty(cap, np.int64)
+    cols = np.empty(cap, np.int64)
+    data = np.empty(cap)
+    if hi > lo:
+        n = cpu.assemble_pairs(seg_loc, r_conn, ev_rows.vals[order], ev_rows.grads[order], c_conn,
+                               ev_cols.vals[order], ev_cols.grads[order], w[order], cm[order], ck[order],
+                               rows, cols, data)
+    else:
+        n = 0
+    keep = (rows[:n] >= 0) & (cols[:n] >= 0)
+    rows, cols, data = rows[:n][keep], cols[:n][keep], data[:n][keep]
+    if comm_.size > 1:
+        # gather the triplets in rank (= segment) order: the duplicate sums then run in the serial order
+        parts = comm_.allgather((rows, cols, data))
+        rows = np.concatenate([p[0] for p in parts])
+        cols = np.concatenate([p[1] for p in parts])
+        data = np.concatenate([p[2] for p in parts])
+    A = sp.coo_matrix((data, (rows, cols)), shape=(n_rows, n_cols)).tocsr()
+    return A
+
+
+def assemble_load(ev: Evaluation, weights, f_values, n_dofs: int) -> np.ndarray:
+    """b_i = sum_q w_q f(x_q) phi_i(x_q)."""
+    wf = np.asarray(weights, float) * np.broadcast_to(np.asarray(f_values, float), np.shape(weights))
+    return cpu.assemble_vector(ev.conn, ev.vals, np.ascontiguousarray(wf), n_dofs)
+
+
+def apply_dirichlet(A: sp.spmatrix, b: np.ndarray, dofs, values=0.0):
+    """Eliminate Dirichlet dofs: returns (A_ff, b_f, free, lift) with u[free] = A_ff^-1 b_f and
+    u[dofs] = values (symmetric elimination keeps A_ff SPD when A is)."""
+    n = A.shape[0]
+    dofs = np.unique(np.asarray(dofs, np.int64))
+    lift = np.zeros(n)
+    lift[dofs] = values
+    free = np.setdiff1d(np.arange(n), dofs)
+    A = A.tocsr()
+    b_f = (b - A @ lift)[free]
+    return A[free][:, free], b_f, free, lift
+
+
+def solve_poisson(space, source, diffusion: float = 1.0, dirichlet=None, quad_order: int | None = None,
+                  comm=None):
+    """Solve -div(k grad u) = f with u = g on the whole boundary (g = ``dirichlet(x)`` or 0).
+
+    Returns the dof vector.  A convenience driver used by the convergence studies and tests.
+    """
+    import scipy.sparse.linalg as spla
+
+    if diffusion <= 0:
+        raise ValueError(f"diffusion must be > 0, got {diffusion}")
+    q = Quadrature(space.mesh, quad_order or space.default_quadrature())
+    ev = space.evaluate(q.points, q.elem)
+    K = assemble_bilinear(ev, ev, q.weights, space.n_dofs, space.n_dofs, diffusion=diffusion, comm=comm)
+    b = assemble_load(ev, q.weights, source(q.points), space.n_dofs)
+    bd = space.boundary_dofs()
+    g = 0.0 if dirichlet is None else dirichlet(space.dof_coords[bd])
+    Aff, bf, free, u = apply_dirichlet(K, b, bd, g)
+    u[free] = spla.spsolve(Aff.tocsc(), bf)
+    return u
+
+
+def errors(space, u, exact, exact_grad, quad_order: int = 8):
+    """(L2 error, H1-seminorm error) of the discrete solution against an exact solution."""
+    q = Quadrature(space.mesh, quad_order)
+    ev = space.evaluate(q.points, q.elem)
+    e0 = ev.interpolate(u) - exact(q.points)
+    e1 = ev.gradient(u) - exact_grad(q.points)
+    return float(np.sqrt(np.sum(q.weights * e0**2))), float(np.sqrt(np.sum(q.weights * np.sum(e1**2, axis=1))))

@@ -1,0 +1,579 @@
+"""Single-track laser powder-bed fusion heat transfer with the multilevel space-time TD ROM.
+
+``LPBFProblem(config).solve()`` builds the ML-VMS-TD model of arXiv:2510.00516 / 2510.23004 for
+
+    rho c dT/dt - div(k grad T) = q(x, y, z, t)   on [0, L] x [-W/2, W/2] x [-D, 0],  t in [0, t_end]
+
+with T(0) = T0, adiabatic faces (natural condition) and optionally a convective + linearised radiative
+top surface, -k dT/dn = h_eff (T - T0), h_eff = h_conv + 4 eps sigma_SB T0^3 (linearised about T0;
+documented simplification: the linear model cannot carry T^4).  The source is the moving Gaussian beam of
+:mod:`pde.heat_source`.
+
+Discretisation (documented choices)
+
+* Level 0: tensor-product coarse 1D meshes over the whole block.  Levels l >= 1: tensor-product boxes that
+  contain the whole track (x: track +- ``margin_x`` beam radii; y: +- ``halfwidth_y`` radii; z: top
+  surface down to ``depth_z`` radii), each snapped outward to its parent vertices and refined ``ratio``
+  times (finest spacing = coarse spacing / ratio^(levels - 1)).
+  Fine-level 1D dofs vanish at box ends inside the block (ML-VMS condition) and are free on the top
+  surface (natural condition there).  The fine boxes are fixed in space and span the whole track (the
+  moving-box full-order solver is :class:`pde.multilevel.MovingBoxHeatSolver`).
+* Time marching (arXiv:2510.00516): [0, t_end] is split into ``time_slabs`` slabs solved one after the
+  other; each slab's TD solution w (zero at the slab start) is added to the end state of the previous
+  slabs, which is kept as separated pieces (no recompression), so every slab needs few modes (the x-t
+  source rank per slab is small).
+* Each level and direction has its own 1D basis (C-HiDeNN or Lagrange) -- also time (1D, dof at t = 0
+  removed so T(0) = T0).
+* Linear dependence between levels: nested tensor boxes cannot drop dofs without breaking the tensor
+  structure; the ALS direction problems are non-singular for generic factors of the other directions
+  (coarse factors are non-zero outside the fine box), so only the split between levels is non-unique,
+  not the total field.  A tiny ridge ``ridge`` * (fine-level mass) fixes the split (default 0).
+* The x-t load B[i, n] = int int phi_i psi_n eta P(t) g_x(x - x_s(t)) is compressed by truncated SVD with
+  relative Frobenius tolerance ``svd_tol``; y and z loads are exact 1D projections.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+
+import numpy as np
+import scipy.sparse as sp
+
+from gpu.config import ConfigError, load_config, param, to_dict
+
+from .chidenn import CHiDeNNSpace, validate_hyperparameters
+from .fem import LagrangeSpace
+from .heat_source import GaussianBeam
+from .materials import get_material
+from .mesh import StructuredMesh
+from .multilevel import refined_box_mesh
+from .td import SeparatedProblem, load_1d, load_2d_xt, matrices_1d, truncated_svd
+
+log = logging.getLogger(__name__)
+
+SIGMA_SB = 5.670374419e-8  # W m^-2 K^-4 (CODATA 2018)
+
+
+@dataclasses.dataclass
+class MaterialConfig:
+    name: str = param("Ti6Al4V", choices=("Ti6Al4V", "IN718"), doc="alloy")
+    density: float | None = param(None, gt=0, doc="override rho [kg/m^3]")
+    heat_capacity: float | None = param(None, gt=0, doc="override c_p [J/kg/K]")
+    conductivity: float | None = param(None, gt=0, doc="override k [W/m/K]")
+
+
+@dataclasses.dataclass
+class LaserConfig:
+    power: float = param(200.0, gt=0, doc="laser power P [W]")
+    absorptivity: float = param(0.4, gt=0, le=1, doc="absorbed fraction eta")
+    radius: float = param(50e-6, gt=0, doc="1/e^2 beam radius r_b [m]")
+    penetration_depth: float = param(40e-6, ge=0, doc="1/e^2 depth of the volumetric source [m]; 0 = surface")
+    speed: float = param(1.0, gt=0, doc="scan speed v [m/s]")
+    start_x: float = param(0.3e-3, doc="track start x [m]")
+    length: float = param(0.6e-3, gt=0, doc="track length [m]")
+
+
+@dataclasses.dataclass
+class DomainConfig:
+    length: float = param(1.2e-3, gt=0, doc="block length along x [m]")
+    width: float = param(0.8e-3, gt=0, doc="block width along y [m] (centred on the track)")
+    depth: float = param(0.4e-3, gt=0, doc="block depth along -z [m]")
+    T0: float = param(300.0, gt=0, doc="initial / ambient temperature [K]")
+    h_conv: float = param(0.0, ge=0, doc="top-surface convection coefficient [W/m^2/K]")
+    emissivity: float = param(0.0, ge=0, le=1, doc="top-surface emissivity (radiation linearised about T0)")
+    t_end: float | None = param(None, gt=0, doc="end time [s]; default = end of the scan")
+
+
+@dataclasses.dataclass
+class SolverConfig:
+    levels: int = param(2, ge=1, le=4, doc="number of ML-VMS levels")
+    basis: str = param("chidenn", choices=("chidenn", "fem"), doc="basis of every level")
+    order: int = param(2, ge=1, le=3, doc="C-HiDeNN p (s = p) or Lagrange order (1, 2)")
+    dilation: float = param(4.0, ge=1, doc="C-HiDeNN dilation a (element sizes)")
+    coarse_elements: list[int] = param(default_factory=lambda: [12, 8, 4], ge=1, doc="level-0 elements (x, y, z)")
+    ratio: int = param(4, ge=1, doc="refinement ratio between consecutive levels")
+    time_elements: int = param(60, ge=2, doc="time elements")
+    time_basis: str = param("fem", choices=("chidenn", "fem"), doc="time basis")
+    time_order: int = param(1, ge=1, le=3, doc="order of the time basis (Lagrange 1-2, C-HiDeNN p = s)")
+    time_slabs: int = param(1, ge=1, le=100, doc="time slabs marched one after the other (time_elements each / slabs)")
+    halfwidth_y: float = param(3.0, gt=0, doc="fine box half-width in y [beam radii]")
+    depth_z: float = param(2.5, gt=0, doc="fine box depth [beam radii]")
+    margin_x: float = param(3.0, gt=0, doc="fine box margin around the track in x [beam radii]")
+    modes: int = param(20, ge=1, doc="TD modes per level")
+    method: str = param("subspace", choices=("subspace", "fast", "greedy"), doc="TD solver")
+    tol: float = param(1e-5, gt=0, doc="fixed-point tolerance")
+    max_iter: int = param(30, ge=1, doc="fixed-point iterations (per mode for greedy)")
+    svd_tol: float = param(1e-4, gt=0, lt=1, doc="x-t source SVD truncation (relative Frobenius)")
+    ridge: float = param(0.0, ge=0, doc="ridge on fine-level mass (level split)")
+
+
+@dataclasses.dataclass
+class OutputConfig:
+    snapshots: int = param(4, ge=1, doc="temperature snapshots written")
+    melt_times: int = param(12, ge=1, doc="times at which melt-pool sizes are measured")
+
+
+@dataclasses.dataclass
+class LPBFConfig:
+    material: MaterialConfig = dataclasses.field(default_factory=MaterialConfig)
+    laser: LaserConfig = dataclasses.field(default_factory=LaserConfig)
+    domain: DomainConfig = dataclasses.field(default_factory=DomainConfig)
+    solver: SolverConfig = dataclasses.field(default_factory=SolverConfig)
+    output: OutputConfig = dataclasses.field(default_factory=OutputConfig)
+
+
+def _space_1d(axis, basis, order, dilation):
+    mesh = StructuredMesh([axis])
+    if basis == "fem" or mesh.n_elements < order:
+        return LagrangeSpace(mesh, min(order, 2) if basis == "fem" else 1)
+    return CHiDeNNSpace(mesh, s=order, p=order, dilation=dilation)
+
+
+class LPBFProblem:
+    """Single-track LPBF conduction model solved by multilevel space-time TD (module docstring).
+
+    ``config``: :class:`LPBFConfig`, a dict, TOML text or a TOML path.  ``comm``: MPI communicator used for
+    the 1D assemblies (results identical on any number of ranks).
+    """
+
+    def __init__(self, config=None, comm=None):
+        if config is None:
+            config = LPBFConfig()
+        elif not isinstance(config, LPBFConfig):
+            config = load_config(config, LPBFConfig)
+        self.config = config
+        self.comm = comm
+        c = config
+        try:
+            self.material = get_material(c.material.name, density=c.material.density,
+                                         heat_capacity=c.material.heat_capacity, conductivity=c.material.conductivity)
+        except ValueError as exc:
+            raise ConfigError(f"config key 'material': {exc}") from exc
+        L = c.laser
+        self.beam = GaussianBeam(L.power, L.absorptivity, L.radius, L.penetration_depth, L.speed,
+                                 (L.start_x, 0.0), L.length)
+        d = c.domain
+        if L.start_x < 0 or L.start_x + L.length > d.length:
+            raise ConfigError(f"config key 'laser.length': the track [{L.start_x}, {L.start_x + L.length}] m "
+                              f"must lie inside the block [0, {d.length}] m")
+        s = c.solver
+        if len(s.coarse_elements) != 3:
+            raise ConfigError("config key 'solver.coarse_elements' needs three integers (x, y, z)")
+        if s.basis == "chidenn":
+            try:
+                validate_hyperparameters(s.order, s.order, s.dilation)
+            except ValueError as exc:
+                raise ConfigError(f"config key 'solver.order'/'solver.dilation': {exc}") from exc
+        elif s.order > 2:
+            raise ConfigError(f"config key 'solver.order' = {s.order}: Lagrange elements are order 1 or 2")
+        self.t_end = d.t_end or self.beam.t_off
+        self._build_meshes()
+        h_fine = min(np.diff(ax).min() for ax in self.axes[-1][:2])
+        if L.radius < h_fine:
+            raise ConfigError(f"config key 'laser.radius' = {L.radius:g} m is below the finest mesh spacing "
+                              f"{h_fine:g} m: refine (solver.levels / solver.ratio) or enlarge the beam")
+        self.result = None
+
+    # ------------------------------------------------------------------ discretisation
+    def _build_meshes(self):
+        c, b = self.config, self.beam
+        d, s = c.domain, c.solver
+        nx, ny, nz = s.coarse_elements
+        coarse = StructuredMesh([np.linspace(0, d.length, nx + 1), np.linspace(-d.width / 2, d.width / 2, ny + 1),
+                                 np.linspace(-d.depth, 0, nz + 1)])
+        meshes = [coarse]
+        r = b.radius
+        lo = np.array([b.start[0] - s.margin_x * r, -s.halfwidth_y * r, -s.depth_z * max(r, b.penetration_depth)])
+        hi = np.array([b.start[0] + b.length + s.margin_x * r, s.halfwidth_y * r, 0.0])
+        parent = coarse
+        for lev in range(1, s.levels):
+            # every fine level targets the same nominal box; snapping to the parent vertices makes the
+            # intermediate levels larger, so the hierarchy narrows towards the track automatically
+            m = refined_box_mesh(parent, lo, hi, s.ratio)
+            meshes.append(m)
+            parent = m
+        self.meshes = meshes
+        self.axes = [m.axes for m in meshes]
+        self.time_axis = np.linspace(0.0, self.t_end, s.time_elements + 1)
+
+    def build(self):
+        """Assemble 1D matrices (all level pairs), loads and the separated operator."""
+        c, b, mat = self.config, self.beam, self.material
+        s, dom = c.solver, c.domain
+        L = len(self.meshes)
+        spaces = [[_space_1d(ax, s.basis, s.order, s.dilation) for ax in self.axes[l]] for l in range(L)]
+        self.spaces = spaces
+        dom_lo = np.array([0.0, -dom.width / 2, -dom.depth])
+        dom_hi = np.array([dom.length, dom.width / 2, 0.0])
+        free = []
+        for l in range(L):
+            fl = []
+            for dd in range(3):
+                V = spaces[l][dd]
+                keep = np.ones(V.n_dofs, bool)
+                if l >= 1:
+                    tol = 1e-9 * (dom_hi[dd] - dom_lo[dd])
+                    if V.mesh.lower[0] > dom_lo[dd] + tol:
+                        keep[0] = False
+                    if V.mesh.upper[0] < dom_hi[dd] - tol:
+                        keep[-1] = False
+                fl.append(np.nonzero(keep)[0])
+            free.append(fl)
+        self.free = free
+        # 1D matrices per direction and level pair
+        Ms = [[[None] * L for _ in range(L)] for _ in range(3)]
+        Ks = [[[None] * L for _ in range(L)] for _ in range(3)]
+        Btop = [[None] * L for _ in range(L)]
+        for dd in range(3):
+            for l in range(L):
+                for lp in range(L):
+                    M, K, _ = matrices_1d(spaces[l][dd], spaces[lp][dd])
+                    Ms[dd][l][lp] = M[free[l][dd]][:, free[lp][dd]]
+                    Ks[dd][l][lp] = K[free[l][dd]][:, free[lp][dd]]
+        for l in range(L):
+            for lp in range(L):
+                a = spaces[l][2].evaluate(np.array([[0.0]]))
+                bb = spaces[lp][2].evaluate(np.array([[0.0]]))
+                va = np.zeros(spaces[l][2].n_dofs); va[a.conn[0][a.conn[0] >= 0]] = a.vals[0][a.conn[0] >= 0]
+                vb = np.zeros(spaces[lp][2].n_dofs); vb[bb.conn[0][bb.conn[0] >= 0]] = bb.vals[0][bb.conn[0] >= 0]
+                Btop[l][lp] = sp.csr_matrix(np.outer(va[free[l][2]], vb[free[lp][2]]))
+        self.top_vec = []
+        for l in range(L):
+            a = spaces[l][2].evaluate(np.array([[0.0]]))
+            va = np.zeros(spaces[l][2].n_dofs); va[a.conn[0][a.conn[0] >= 0]] = a.vals[0][a.conn[0] >= 0]
+            self.top_vec.append(va[free[l][2]])
+        self._Ms, self._Ks, self._Btop = Ms, Ks, Btop
+        rho_c, k = mat.rho_c, mat.conductivity
+        self.h_eff = dom.h_conv + 4 * dom.emissivity * SIGMA_SB * dom.T0 ** 3
+        # integration vectors for energy diagnostics
+        self.w_space = [[self._integral_vec(spaces[l][dd], free[l][dd]) for dd in range(3)] for l in range(L)]
+        self.slab_edges = np.linspace(0.0, self.t_end, s.time_slabs + 1)
+        self.problem, self.Vt, self.tfree = self._slab_problem(0, [])
+        return self.problem
+
+    def _slab_problem(self, k, init):
+        """Separated space-time problem of time slab k (time-marching TD, arXiv:2510.00516).
+
+        The slab solution is u = u_init (x) 1(t) + w with w = 0 at the slab start; u_init, the end state of
+        the previous slabs, is a list of separated pieces (level, X, Y, Z, weights).  Since the time
+        derivative of the constant vanishes (partition of unity of the time basis), u_init only enters the
+        right-hand side through the space operators: F -= sum_{t != time-derivative} c_t (A_x X) (A_y Y) (A_z Z) (M_t 1).
+        """
+        c, b, mat = self.config, self.beam, self.material
+        s = c.solver
+        L = len(self.meshes)
+        Ms, Ks, Btop = self._Ms, self._Ks, self._Btop
+        spaces, free = self.spaces, self.free
+        n_el = max(2, int(round(s.time_elements / s.time_slabs)))
+        t_a, t_b = self.slab_edges[k], self.slab_edges[k + 1]
+        Vt = _space_1d(np.linspace(t_a, t_b, n_el + 1), s.time_basis, s.time_order, s.dilation)
+        tfree = np.arange(1, Vt.n_dofs)
+        Mt_full, _, Ct = matrices_1d(Vt, Vt)
+        mt_one = np.asarray(Mt_full[tfree] @ np.ones(Vt.n_dofs)).ravel()
+        Mt, Ct = Mt_full[tfree][:, tfree], Ct[tfree][:, tfree]
+        T = [[Mt for lp in range(L)] for l in range(L)]
+        Tc = [[Ct for lp in range(L)] for l in range(L)]
+        rho_c, kc = mat.rho_c, mat.conductivity
+        h_eff = self.h_eff
+        ops = [[Ms[0], Ms[1], Ms[2], Tc], [Ks[0], Ms[1], Ms[2], T], [Ms[0], Ks[1], Ms[2], T],
+               [Ms[0], Ms[1], Ks[2], T]]
+        coefs = [rho_c, kc, kc, kc]
+        if h_eff > 0:
+            ops.append([Ms[0], Ms[1], Btop, T])
+            coefs.append(h_eff)
+        if s.ridge > 0 and L > 1:
+            ridge_ops = []
+            for dd in range(3):
+                R = [[sp.csr_matrix((Ms[dd][l][lp].shape)) for lp in range(L)] for l in range(L)]
+                for l in range(1, L):
+                    R[l][l] = Ms[dd][l][l]
+                ridge_ops.append(R)
+            ops.append(ridge_ops + [[[Mt if l == lp else sp.csr_matrix(Mt.shape) for lp in range(L)] for l in range(L)]])
+            coefs.append(s.ridge * rho_c / self.t_end)
+        loads = []
+        ranks = []
+        for l in range(L):
+            Vx, Vy, Vz = spaces[l]
+            Bxt = load_2d_xt(Vx, Vt, lambda x, t: b.gx_t(x, t))[free[l][0]][:, tfree]
+            if np.abs(Bxt).max() > 0:
+                Ax, At = truncated_svd(Bxt, s.svd_tol)
+            else:  # beam off during this slab
+                Ax, At = np.zeros((len(free[l][0]), 1)), np.zeros((len(tfree), 1))
+            R = Ax.shape[1]
+            by = load_1d(Vy, b.gy, n_sub=8)[free[l][1]]
+            if b.penetration_depth > 0:
+                bz = load_1d(Vz, b.fz, n_sub=8)[free[l][2]]
+            else:
+                bz = self.top_vec[l][:, None]
+            fac = [[Ax], [np.repeat(by, R, axis=1)], [np.repeat(bz, R, axis=1)], [At]]
+            for (lp, X, Y, Z, w) in init:
+                for t in range(1, len(ops)):
+                    if ops[t][3][l][lp].nnz == 0:
+                        continue
+                    fac[0].append(-coefs[t] * (ops[t][0][l][lp] @ (X * w)))
+                    fac[1].append(ops[t][1][l][lp] @ Y)
+                    fac[2].append(ops[t][2][l][lp] @ Z)
+                    fac[3].append(np.repeat(mt_one[:, None], X.shape[1], axis=1))
+            loads.append([np.hstack(f) for f in fac])
+            ranks.append(R)
+        if k == 0:
+            self.source_rank = ranks
+        problem = SeparatedProblem(ops, coefs, loads)
+        problem.comm = self.comm  # the 'fast' solver distributes its independent 1D mode solves
+        return problem, Vt, tfree
+
+    @staticmethod
+    def _integral_vec(V, free):
+        from .mesh import Quadrature
+        from .fem import assemble_load
+
+        q = Quadrature(V.mesh, V.default_quadrature() + 2)
+        ev = V.evaluate(q.points, q.elem)
+        return assemble_load(ev, q.weights, 1.0, V.n_dofs)[free]
+
+    # ------------------------------------------------------------------ solve and post-process
+    def solve(self, progress: bool = False):
+        """March the time slabs; returns an :class:`LPBFResult`."""
+        from gpu import progress as _progress
+
+        t0 = time.perf_counter()
+        if not hasattr(self, "problem"):
+            self.build()
+        t1 = time.perf_counter()
+        s = self.config.solver
+        slabs, init = [], []
+        self.residuals = []
+        for k in _progress(range(s.time_slabs), desc="TD slabs", quiet=not progress, comm=self.comm):
+            if k > 0:
+                self.problem, self.Vt, self.tfree = self._slab_problem(k, init)
+            U = self.problem.solve(s.modes, s.method, tol=s.tol, max_iter=s.max_iter)
+            self.residuals.append(self.problem.residual_norm(U))
+            slab = {"Vt": self.Vt, "tfree": self.tfree, "U": U, "t0": self.slab_edges[k],
+                    "t1": self.slab_edges[k + 1], "init": list(init)}
+            slabs.append(slab)
+            end = LPBFResult._basis(self.Vt, self.tfree, np.array([self.slab_edges[k + 1]]))[0]
+            init = init + [(l, U[l][0], U[l][1], U[l][2], end @ U[l][3]) for l in range(len(U))]
+        t2 = time.perf_counter()
+        self.result = LPBFResult(self, slabs, timings={"build_s": t1 - t0, "solve_s": t2 - t1})
+        return self.result
+
+    def equivalent_dofs(self) -> dict:
+        """Space-time dofs of the full-order problem with the finest spacing everywhere, vs TD storage."""
+        dom = self.config.domain
+        hf = [np.diff(ax).min() for ax in self.axes[-1]]
+        n_full = (dom.length / hf[0] + 1) * (dom.width / hf[1] + 1) * (dom.depth / hf[2] + 1)
+        nt = len(self.tfree) * self.config.solver.time_slabs
+        td = sum(sum(len(f) for f in self.free[l]) + nt for l in range(len(self.meshes))) * self.config.solver.modes
+        return {"full_spatial": float(n_full), "full_spacetime": float(n_full * nt), "td_unknowns": int(td)}
+
+
+class LPBFResult:
+    """TD factors of an :class:`LPBFProblem` solve (one entry per time slab) with field evaluation,
+    energy diagnostics and melt-pool measures.
+
+    In slab k the field is T0 + sum of the previous slabs' end states (constant in time) + w_k(x, t)."""
+
+    def __init__(self, problem: LPBFProblem, slabs, timings):
+        self.problem, self.slabs, self.timings = problem, slabs, timings
+        self.U = slabs[-1]["U"]
+
+    @staticmethod
+    def _basis(V, free, x, deriv=False):
+        x = np.asarray(x, float)
+        inside = (x >= V.mesh.lower[0] - 1e-15) & (x <= V.mesh.upper[0] + 1e-15)
+        out = np.zeros((x.size, len(free)))
+        if inside.any():
+            ev = V.evaluate(x[inside][:, None])
+            full = np.zeros((inside.sum(), V.n_dofs + 1))
+            vals = ev.grads[:, :, 0] if deriv else ev.vals
+            rows = np.repeat(np.arange(inside.sum()), ev.conn.shape[1])
+            np.add.at(full, (rows, ev.conn.ravel()), vals.ravel())
+            out[inside] = full[:, free]
+        return out
+
+    def _slab_of(self, t) -> dict:
+        for sl in self.slabs:
+            if t <= sl["t1"] + 1e-15 * max(sl["t1"], 1.0):
+                return sl
+        return self.slabs[-1]
+
+    def _pieces(self, t, time_derivative=False):
+        """Separated pieces (level, X, Y, Z, coefficient per column) of T - T0 (or dT/dt) at time t."""
+        sl = self._slab_of(t)
+        tb = self._basis(sl["Vt"], sl["tfree"], np.atleast_1d(t), deriv=time_derivative)[0]
+        pieces = [] if time_derivative else list(sl["init"])
+        for l, Ul in enumerate(sl["U"]):
+            pieces.append((l, Ul[0], Ul[1], Ul[2], tb @ Ul[3]))
+        return pieces
+
+    def temperature_grid(self, xs, ys, zs, t, time_derivative=False):
+        """T (or dT/dt) on the tensor grid xs x ys x zs at time t [K, K/s]."""
+        p = self.problem
+        out = np.zeros((len(xs), len(ys), len(zs)))
+        for l, X, Y, Z, c in self._pieces(t, time_derivative):
+            bx = self._basis(p.spaces[l][0], p.free[l][0], xs) @ X
+            by = self._basis(p.spaces[l][1], p.free[l][1], ys) @ Y
+            bz = self._basis(p.spaces[l][2], p.free[l][2], zs) @ Z
+            out += np.einsum("im,jm,km,m->ijk", bx, by, bz, c)
+        return (0.0 if time_derivative else p.config.domain.T0) + out
+
+    def temperature(self, points, t):
+        """T at scattered points (n, 3) at time t."""
+        pts = np.atleast_2d(points)
+        p = self.problem
+        out = np.zeros(len(pts))
+        for l, X, Y, Z, c in self._pieces(t):
+            f = np.ones((len(pts), X.shape[1]))
+            for dd, F in enumerate((X, Y, Z)):
+                f *= self._basis(p.spaces[l][dd], p.free[l][dd], pts[:, dd]) @ F
+            out += f @ c
+        return p.config.domain.T0 + out
+
+    def _top_integral(self, t, kind):
+        p = self.problem
+        tot = 0.0
+        for l, X, Y, Z, c in self._pieces(t):
+            wz = p.w_space[l][2] if kind == "volume" else p.top_vec[l]
+            tot += ((p.w_space[l][0] @ X) * (p.w_space[l][1] @ Y) * (wz @ Z)) @ c
+        return float(tot)
+
+    def stored_energy(self, t) -> float:
+        """int rho c (T - T0) dV at time t [J]."""
+        return self.problem.material.rho_c * self._top_integral(t, "volume")
+
+    def boundary_loss(self, t) -> float:
+        """int_0^t int_top h_eff (T - T0) dA dt' [J] (8-point Gauss per time element of every slab)."""
+        p = self.problem
+        if p.h_eff == 0:
+            return 0.0
+        xg, wg = np.polynomial.legendre.leggauss(8)
+        tot = 0.0
+        for sl in self.slabs:
+            ts = sl["Vt"].mesh.axes[0]
+            ts = ts[ts <= t]
+            if ts.size == 0:
+                break
+            if ts[-1] < min(t, sl["t1"]):
+                ts = np.concatenate([ts, [min(t, sl["t1"])]])
+            for a, b in zip(ts[:-1], ts[1:]):
+                for tq, w in zip(0.5 * (b - a) * (xg + 1) + a, 0.5 * (b - a) * wg):
+                    tot += w * self._top_integral(min(tq, sl["t1"]), "top")
+        return float(p.h_eff * tot)
+
+    def absorbed_energy(self, t) -> float:
+        b = self.problem.beam
+        return float(b.absorbed_power * min(max(t, 0.0), b.t_off))
+
+    def melt_pool(self, t, n: int = 161, behind: float = 16.0) -> dict:
+        """Peak temperature, melt-pool length / width / depth from the solidus isotherm (sampled on a
+        window from ``behind`` radii behind to 3 radii ahead of the beam, 4 radii wide and deep; a pool longer
+        than the window is reported truncated), and the solidification cooling rate at the trailing
+        solidus point on the centreline (quasi-steady v |dT/dx|, plus the TD -dT/dt), at time t."""
+        p = self.problem
+        b, Ts = p.beam, p.material.solidus
+        xs_, _ = b.position(t)
+        r = b.radius
+        dom = p.config.domain
+        x = np.linspace(max(xs_ - behind * r, 0.0), min(xs_ + 3 * r, dom.length), n)
+        y = np.linspace(0.0, 4 * r, 61)
+        z = np.linspace(-min(4 * max(r, b.penetration_depth), dom.depth), 0.0, 61)
+        T = self.temperature_grid(x, y, z, t)
+        out = {"time": float(t), "peak_T": float(T.max()), "length": 0.0, "width": 0.0, "depth": 0.0,
+               "cooling_rate": 0.0, "cooling_rate_dTdt": 0.0}
+        melt = T >= Ts
+        if melt.any():
+            def extent(coord, mask_along):
+                idx = np.nonzero(mask_along)[0]
+                return coord[idx.min()], coord[idx.max()]
+
+            cl = T[:, 0, -1]
+            if (cl >= Ts).any():
+                x0, x1 = extent(x, cl >= Ts)
+                out["length"] = float(x1 - x0 + (x[1] - x[0]))
+                # trailing edge: solidification cooling rate.  Quasi-steady estimate v |dT/dx| at the rear
+                # solidus crossing (Rosenthal frame; robust), and the TD time derivative there for comparison.
+                i1 = np.nonzero(cl >= Ts)[0].min()
+                if i1 > 0:
+                    g = (cl[i1] - cl[i1 - 1]) / (x[i1] - x[i1 - 1])
+                    xr = x[i1 - 1] + (Ts - cl[i1 - 1]) / g if g != 0 else x[i1]
+                    out["cooling_rate"] = float(b.speed * abs(g))
+                    dT = self.temperature_grid(np.array([xr]), np.array([0.0]), np.array([0.0]), t, time_derivative=True)
+                    out["cooling_rate_dTdt"] = float(-dT.ravel()[0])
+            surf = T[:, :, -1] >= Ts
+            if surf.any():
+                out["width"] = float(2 * (y[np.nonzero(surf.any(axis=0))[0].max()] + (y[1] - y[0]) / 2))
+            sec = T[:, 0, :] >= Ts
+            if sec.any():
+                out["depth"] = float(-z[np.nonzero(sec.any(axis=0))[0].min()] + (z[1] - z[0]) / 2)
+        return out
+
+    def green_error(self, t=None, n: int = 23) -> dict:
+        """Error against the exact half-space Green's function (:func:`pde.analytic.green_gaussian`) on four
+        lines along the track near the beam (centreline, surface off-axis, below the surface, off-axis deep),
+        from 8 radii behind to 3 radii ahead.  Returns RMS and max errors relative to the peak rise."""
+        from .analytic import green_gaussian
+
+        p = self.problem
+        b, mat = p.beam, p.material
+        t = min(p.t_end, b.t_off) if t is None else t
+        xs, _ = b.position(t)
+        x = np.linspace(xs - 8 * b.radius, xs + 3 * b.radius, n)
+        T0 = p.config.domain.T0
+        errs, peak = [], 0.0
+        for y, z in [(0, 0), (1.5 * b.radius, 0), (0, -b.radius), (3 * b.radius, -2 * b.radius)]:
+            pts = np.stack([x, 0 * x + y, 0 * x + z], 1)
+            Tg = green_gaussian(pts, t, b, mat.rho_c, mat.diffusivity, T0)
+            errs.append(self.temperature(pts, t) - Tg)
+            peak = max(peak, Tg.max() - T0)
+        e = np.concatenate(errs)
+        return {"rms_rel": float(np.sqrt(np.mean(e**2)) / peak), "max_rel": float(np.abs(e).max() / peak),
+                "peak_rise_K": float(peak), "time": float(t)}
+
+    def summary(self) -> dict:
+        p = self.problem
+        t_end = p.t_end
+        mp = self.melt_pool(min(t_end, p.beam.t_off))
+        E_in, E_st, E_loss = self.absorbed_energy(t_end), self.stored_energy(t_end), self.boundary_loss(t_end)
+        return {
+            "levels": len(p.meshes), "basis": p.config.solver.basis, "modes": p.config.solver.modes,
+            "method": p.config.solver.method, "source_rank": p.source_rank,
+            "residual": float(max(p.residuals)), "converged": bool(getattr(p.problem, "converged", False)),
+            "time_slabs": len(self.slabs),
+            "melt_pool": mp, "energy": {"absorbed_J": E_in, "stored_J": E_st, "boundary_loss_J": E_loss,
+                                        "relative_imbalance": (E_in - E_st - E_loss) / E_in},
+            "dofs": p.equivalent_dofs(), "timings": self.timings,
+            "material": dataclasses.asdict(p.material), "config": to_dict(p.config),
+        }
+
+    def write(self, path, json_path=None, snapshots: int | None = None):
+        """HDF5 output (atomic, with header) of the factors, snapshots and melt-pool history."""
+        from gpu.io import write_json, write_results
+
+        p = self.problem
+        nsnap = snapshots or p.config.output.snapshots
+        times = np.linspace(0, p.t_end, nsnap + 1)[1:]
+        dom = p.config.domain
+        xs = np.linspace(0, dom.length, 97)
+        ys = np.linspace(-dom.width / 2, dom.width / 2, 65)
+        zs = np.linspace(-dom.depth, 0, 33)
+        data = {"grid/x": xs, "grid/y": ys, "grid/z": zs, "snapshots/time": times}
+        data["snapshots/T_top"] = np.stack([self.temperature_grid(xs, ys, zs[-1:], t)[:, :, 0] for t in times])
+        data["snapshots/T_centre_xz"] = np.stack([self.temperature_grid(xs, ys[32:33], zs, t)[:, 0, :] for t in times])
+        mt = np.linspace(0, min(p.t_end, p.beam.t_off), p.config.output.melt_times + 1)[1:]
+        pools = [self.melt_pool(t) for t in mt]
+        for key in ("peak_T", "length", "width", "depth", "cooling_rate"):
+            data[f"melt_pool/{key}"] = np.array([m[key] for m in pools])
+        data["melt_pool/time"] = mt
+        for k, sl in enumerate(self.slabs):
+            for l, Ul in enumerate(sl["U"]):
+                for dd, name in enumerate("xyzt"):
+                    data[f"factors/slab{k}/level{l}/{name}"] = Ul[dd]
+        units = {"grid/x": "m", "grid/y": "m", "grid/z": "m", "snapshots/time": "s", "snapshots/T_top": "K",
+                 "snapshots/T_centre_xz": "K", "melt_pool/peak_T": "K", "melt_pool/length": "m",
+                 "melt_pool/width": "m", "melt_pool/depth": "m", "melt_pool/cooling_rate": "K/s", "melt_pool/time": "s"}
+        summ = self.summary()
+        write_results(path, data, params={"summary": summ}, units=units)
+        if json_path:
+            write_json(json_path, summ)
+        return summ

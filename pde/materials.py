@@ -1,0 +1,58 @@
+"""Thermophysical properties of LPBF alloys (constant, room-temperature values first).
+
+Room-temperature rho, c_p, k from shared/REFERENCES.md ("Materials"): Ti-6Al-4V rho 4430 kg/m3,
+c_p 526 J/kg/K, k 6.7 W/m/K; IN718 rho 8190 kg/m3, c_p 435 J/kg/K, k 11.4 W/m/K.
+Solidus/liquidus temperatures: Ti-6Al-4V 1878 / 1928 K, IN718 1533 / 1609 K (K. C. Mills,
+*Recommended values of thermophysical properties for selected commercial alloys*, Woodhead 2002).
+The solver is linear (constant properties, no latent heat); temperature-dependent properties are
+not implemented -- the melt-pool sizes are those of the conduction model, as in the Rosenthal and
+Green's-function references it is validated against.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Material:
+    name: str
+    density: float        #: kg/m^3
+    heat_capacity: float  #: J/(kg K)
+    conductivity: float   #: W/(m K)
+    solidus: float        #: K
+    liquidus: float       #: K
+
+    def __post_init__(self):
+        for key in ("density", "heat_capacity", "conductivity", "solidus", "liquidus"):
+            v = getattr(self, key)
+            if not (v > 0):
+                raise ValueError(f"material {self.name!r}: {key} must be > 0, got {v!r}")
+        if self.liquidus < self.solidus:
+            raise ValueError(f"material {self.name!r}: liquidus ({self.liquidus}) must be >= solidus ({self.solidus})")
+
+    @property
+    def rho_c(self) -> float:
+        """Volumetric heat capacity rho c_p [J/(m^3 K)]."""
+        return self.density * self.heat_capacity
+
+    @property
+    def diffusivity(self) -> float:
+        """Thermal diffusivity alpha = k / (rho c_p) [m^2/s]."""
+        return self.conductivity / self.rho_c
+
+
+MATERIALS = {
+    "Ti6Al4V": Material("Ti6Al4V", 4430.0, 526.0, 6.7, 1878.0, 1928.0),
+    "IN718": Material("IN718", 8190.0, 435.0, 11.4, 1533.0, 1609.0),
+}
+
+
+def get_material(name: str, **overrides) -> Material:
+    """Material by name ("Ti6Al4V", "IN718"; case-insensitive, "Ti-6Al-4V" accepted), with optional overrides."""
+    key = {k.lower(): k for k in MATERIALS}.get(str(name).replace("-", "").lower())
+    if key is None:
+        raise ValueError(f"material: unknown material {name!r}; choose from {sorted(MATERIALS)}")
+    m = MATERIALS[key]
+    vals = {f: getattr(m, f) for f in ("name", "density", "heat_capacity", "conductivity", "solidus", "liquidus")}
+    vals.update({k: v for k, v in overrides.items() if v is not None})
+    return Material(**vals)
