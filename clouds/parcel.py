@@ -46,7 +46,9 @@ def _si(value, unit, name):
     """Convert an astropy Quantity to ``unit`` (float); plain numbers are taken as already in it."""
     if hasattr(value, "unit"):
         try:
-            return float(value.to_value(unit))
+            import astropy.units as u
+
+            return float(value.to_value(unit, equivalencies=u.temperature()))
         except Exception as exc:
             raise ValueError(f"{name} has units {value.unit}, not convertible to {unit}") from exc
     return float(value)
