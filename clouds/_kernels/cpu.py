@@ -77,10 +77,17 @@ def implicit_radius(r0, rd, kappa, S, G, A, dt):
         else:
             hi = r
         df = 2.0 * r + c * dseq
-        rn = r - f / df if df != 0.0 else 0.5 * (lo + hi)
-        if rn <= lo or rn >= hi:
+        if df > 0.0:
+            delta = f / df
+            if abs(delta) <= 1e-14 * r:
+                r -= delta
+                break
+            rn = r - delta
+        else:
             rn = 0.5 * (lo + hi)
-        if abs(rn - r) <= 1e-14 * r or hi - lo <= 1e-14 * hi:
+        if rn < lo or rn > hi:
+            rn = 0.5 * (lo + hi)
+        if hi - lo <= 1e-14 * hi:
             r = rn
             break
         r = rn
@@ -202,3 +209,48 @@ def move_droplets(pos, vel, u_at, tau_p, v_settle, dt, box, inertial):
         for k in range(3):
             x = pos[p, k] % box[k]
             pos[p, k] = x if x < box[k] else 0.0
+
+
+@njit(cache=True, parallel=True)
+def droplet_supersaturation(vals, T0, p0, iT, iq, out):
+    """S = e / e_s(T) - 1 at droplets from interpolated theta (column iT, T = T0 + theta) and q_v.
+
+    e = p0 q / (eps + q), e_s from Bolton (1980) eq. 10 (same as :mod:`clouds.thermo`).
+    """
+    eps = 287.04 / 461.5
+    for p in prange(vals.shape[0]):
+        T = T0 + vals[p, iT]
+        q = vals[p, iq]
+        es = 611.2 * math.exp(17.67 * (T - 273.15) / (T - 29.65))
+        out[p] = (p0 * q / (eps + q)) / es - 1.0
+
+
+@njit(cache=True, parallel=True)
+def liquid_mass(r, rd, mult, out):
+    """out[i] = mult[i] (4/3) pi rho_w (r^3 - r_d^3) [kg]."""
+    c = 4.0 / 3.0 * math.pi * 1000.0
+    for i in prange(r.shape[0]):
+        out[i] = mult[i] * c * (r[i] ** 3 - rd[i] ** 3)
+
+
+@njit(cache=True, parallel=True)
+def heun_finish(pos, vel, u1, u2, dt, box):
+    """Tracer Heun corrector: v = (u(x0) + u(x0 + dt u(x0))) / 2, x1 = x0 + dt v (periodic)."""
+    for p in prange(pos.shape[0]):
+        for k in range(3):
+            v = 0.5 * (u1[p, k] + u2[p, k])
+            vel[p, k] = v
+            x = (pos[p, k] + dt * v) % box[k]
+            pos[p, k] = x if x < box[k] else 0.0
+
+
+@njit(cache=True)
+def cell_index(pos, dx, n):
+    """Linear cell index of every droplet (for sorting droplets by cell: memory locality)."""
+    out = np.empty(pos.shape[0], dtype=np.int64)
+    for p in range(pos.shape[0]):
+        i = int(pos[p, 0] / dx[0]) % n[0]
+        j = int(pos[p, 1] / dx[1]) % n[1]
+        k = int(pos[p, 2] / dx[2]) % n[2]
+        out[p] = (i * n[1] + j) * n[2] + k
+    return out
