@@ -95,8 +95,7 @@ def implicit_radius(r0, rd, kappa, S, G, A, dt):
 
 
 @njit(cache=True, parallel=True)
-def grow_uniform(r, rd, kappa, S_prime, S, G, A, dt, mult, r_out):
-    """Grow all droplets at the common (S + S_prime[i], G, A); returns sum mult (r1^3 - r0^3)."""
+def _grow_uniform_par(r, rd, kappa, S_prime, S, G, A, dt, mult, r_out):
     n = r.shape[0]
     acc = 0.0
     for i in prange(n):
@@ -104,6 +103,26 @@ def grow_uniform(r, rd, kappa, S_prime, S, G, A, dt, mult, r_out):
         r_out[i] = r1
         acc += mult[i] * (r1 * r1 * r1 - r[i] * r[i] * r[i])
     return acc
+
+
+@njit(cache=True)
+def _grow_uniform_ser(r, rd, kappa, S_prime, S, G, A, dt, mult, r_out):
+    acc = 0.0
+    for i in range(r.shape[0]):
+        r1 = implicit_radius(r[i], rd[i], kappa[i], S + S_prime[i], G, A, dt)
+        r_out[i] = r1
+        acc += mult[i] * (r1 * r1 * r1 - r[i] * r[i] * r[i])
+    return acc
+
+
+#: below this many droplets the thread start-up of a parallel loop costs more than it saves
+PARALLEL_MIN = 4096
+
+
+def grow_uniform(r, rd, kappa, S_prime, S, G, A, dt, mult, r_out):
+    """Grow all droplets at the common (S + S_prime[i], G, A); returns sum mult (r1^3 - r0^3)."""
+    f = _grow_uniform_par if r.shape[0] >= PARALLEL_MIN else _grow_uniform_ser
+    return f(r, rd, kappa, S_prime, S, G, A, dt, mult, r_out)
 
 
 @njit(cache=True, parallel=True)
