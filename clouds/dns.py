@@ -8,6 +8,10 @@ Götzfried et al. 2017 JFM 814:452; Bhowmik et al. arXiv:2303.00987), triply per
     dtheta/dt + div(u theta) = kappa lap theta + (L0 / c_p) C_d,
     dq_v/dt  + div(u q_v)   = D lap q_v - C_d,
 
+optionally with the adiabatic term -(g/c_p) w in the theta equation (``thermo.lapse``), which ties
+supersaturation fluctuations to vertical velocity as in a rising cloud volume (Götzfried et al. 2017;
+Sardina et al. 2015, there as dS'/dt = A1 w - S'/tau_phase).
+
 with theta = T - T0 and C_d the condensation rate per unit mass of air, obtained by depositing
 each droplet's water-mass change onto the grid with cloud-in-cell (trilinear) weights — the
 adjoint of the trilinear interpolation used to sample u, theta and q_v at droplets. Latent heat
@@ -86,6 +90,8 @@ class ThermoConfig:
     rh_cloud: float = param(1.0, ge=0, le=1.1, doc="relative humidity in the cloud")
     rh_clear: float = param(0.7, ge=0, le=1.1, doc="relative humidity of the clear air (slab)")
     slab_fraction: float = param(0.4, gt=0, lt=1, doc="fraction of the box (in x) that is cloudy")
+    lapse: bool = param(False, doc="adiabatic term -(g/c_p) w in the temperature equation (rising box; "
+                                   "Götzfried et al. 2017, Sardina et al. 2015): S fluctuations follow w")
 
 
 @dataclasses.dataclass
@@ -280,6 +286,8 @@ class DNS:
         Nu = sp.project(Nu * sp.dealias)
         Nu[:, 0, 0, 0] = 0
         Nth = -sum(1j * k * sp.forward(u[i] * theta) for i, k in enumerate((sp.kx, sp.ky, sp.kz))) * sp.dealias
+        if c.thermo.lapse:
+            Nth = Nth - (th.G_ACC / th.C_P) * uh[2]   # mean w = 0: the box mean of theta is untouched
         Nq = -sum(1j * k * sp.forward(u[i] * q) for i, k in enumerate((sp.kx, sp.ky, sp.kz))) * sp.dealias
         return Nu, Nth, Nq, u
 

@@ -133,7 +133,7 @@ def grow_local(r, rd, kappa, S, G, A, dt, r_out):
         r_out[i] = implicit_radius(r[i], rd[i], kappa[i], S[i], G[i], A[i], dt)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def ou_step(w, S_prime, dt, tau_t, sigma_w, A1, tau_relax, noise):
     """Eddy-hopping update (Grabowski & Abade 2017, eqs. 4-5) for every superdroplet.
 
@@ -143,7 +143,7 @@ def ou_step(w, S_prime, dt, tau_t, sigma_w, A1, tau_relax, noise):
     a = math.exp(-dt / tau_t)
     b = math.sqrt(1.0 - a * a) * sigma_w
     e = math.exp(-dt / tau_relax)
-    for i in prange(w.shape[0]):
+    for i in range(w.shape[0]):
         wm = w[i]
         w[i] = a * wm + b * noise[i]
         wmid = 0.5 * (wm + w[i])
