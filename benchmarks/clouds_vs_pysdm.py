@@ -76,7 +76,7 @@ def run_pysdm(n_sd, t_end):
         part.advance(1)
         S.append(part.products["RH"].get()[0] - 1.0)
     wall = time.perf_counter() - t0
-    r = part.attributes["radius"].to_ndarray()
+    r = (3.0 * part.attributes["volume"].to_ndarray() / (4.0 * np.pi)) ** (1.0 / 3.0)
     nn = part.attributes["multiplicity"].to_ndarray().astype(float)
     return wall, np.arange(steps + 1) * DT, np.array(S), r, nn
 

@@ -54,6 +54,12 @@ def _si(value, unit, name):
     return float(value)
 
 
+def _supersat(p, T, qv):
+    """S = e/e_s(T) - 1 without the array checks of clouds.thermo (hot scalar path, same formulas)."""
+    es = 611.2 * np.exp(17.67 * (T - 273.15) / (T - 29.65))
+    return p * qv / (th.EPS + qv) / es - 1.0
+
+
 @dataclasses.dataclass
 class EddyHopping:
     """Eddy-hopping parameters (Grabowski & Abade 2017): TKE dissipation [m^2/s^3], eddy scale [m]."""
@@ -105,6 +111,7 @@ class ParcelModel:
         self._w = w if callable(w) else (lambda t, _w=_si(w, "m/s", "updraft w"): _w)
         self.comm = gpu.get_comm(comm)
         size, rank = getattr(self.comm, "size", 1), getattr(self.comm, "rank", 0)
+        self._size = size
         self.n_total = len(population)
         lo, hi = gpu.block_range(len(population), size, rank)
         self.pop = population.subset(lo, hi)
@@ -182,6 +189,21 @@ class ParcelModel:
         rho_d = float(th.dry_air_density(self.p, self.T, self.qv))
         return float(growth.phase_relaxation_time(self.T, self.p, s0 * rho_d, s1 / s0, self.qv))
 
+    def _bracketed_solve(self, S0, state, thermo_state, guess):
+        def g(S):
+            return S - 0.5 * (S0 + thermo_state(state(S)[0])[2])
+        step = 1e-4
+        a, ga = guess, g(guess)
+        b = a - step if ga > 0 else a + step
+        gb = g(b)
+        while ga * gb > 0:
+            step *= 2.0
+            b = max(a - step if ga > 0 else a + step, -0.999)
+            gb = g(b)
+            if step > 10:
+                raise RuntimeError("parcel supersaturation solve failed to bracket; reduce dt")
+        return brentq(g, min(a, b), max(a, b), xtol=1e-14, rtol=1e-12)
+
     def step(self):
         dt = self.dt
         w = float(self._w(self.t + 0.5 * dt))
@@ -209,33 +231,35 @@ class ParcelModel:
                       float(growth.A1(Ts)), min(tau, 1e30), noise)
         coef = (4.0 / 3.0) * np.pi * th.RHO_W
 
-        def state(S_eff):
-            dm = K.grow_uniform(pop.r, pop.r_dry, pop.kappa, self.S_prime, S_eff, G, A, dt, pop.n, rw)
-            dql = coef * self._allsum(dm)
+        def thermo_state(dql):
             qv1 = self.qv - dql
             T1 = Ts + L * dql / th.C_P
-            return qv1, T1, float(th.supersaturation(p1, T1, max(qv1, 0.0)))
+            return qv1, T1, _supersat(p1, T1, max(qv1, 0.0))
 
-        def g(S_eff):
-            return S_eff - 0.5 * (S0 + state(S_eff)[2])
+        def state(S_eff):
+            dm, ddm = K.grow_uniform_d(pop.r, pop.r_dry, pop.kappa, self.S_prime, S_eff, G, A, dt, pop.n, rw)
+            if self._size > 1:
+                dm, ddm = gpu.allreduce_sum(self.comm, np.array([dm, ddm]))
+            return coef * dm, coef * ddm
 
-        S_star = float(th.supersaturation(p1, Ts, self.qv))
-        a = 0.5 * (S0 + S_star)
-        ga = g(a)
-        step = max(abs(S_star - S0), 1e-6)
-        b = a - step if ga > 0 else a + step
-        gb = g(b)
-        it = 0
-        while ga * gb > 0 and it < 60:
-            step *= 2.0
-            b = a - step if ga > 0 else a + step
-            b = max(b, -0.999)
-            gb = g(b)
-            it += 1
-        if ga * gb > 0:
-            raise RuntimeError("parcel supersaturation solve failed to bracket; reduce dt")
-        S_eff = brentq(g, min(a, b), max(a, b), xtol=1e-13, rtol=1e-12)
-        qv1, T1, S1 = state(S_eff)
+        # Newton on g(S) = S - (S0 + S1(S)) / 2 with the analytic droplet derivative;
+        # dS1/dq_l by a centred difference of the (cheap) thermodynamic map
+        S_eff = float(_supersat(p1, Ts, self.qv)) * 0.5 + 0.5 * S0
+        h = 1e-9
+        dS1_dql = (thermo_state(h)[2] - thermo_state(-h)[2]) / (2 * h)
+        converged = False
+        for _ in range(30):
+            dql, ddql = state(S_eff)
+            gval = S_eff - 0.5 * (S0 + thermo_state(dql)[2])
+            gder = 1.0 - 0.5 * dS1_dql * ddql
+            step = gval / gder
+            if abs(step) < 1e-13 + 1e-10 * abs(S_eff):
+                converged = True      # rw already holds the radii grown at this S_eff
+                break
+            S_eff -= step
+        if not converged:  # pragma: no cover - safeguard; Newton on a monotone g converges
+            S_eff = self._bracketed_solve(S0, state, thermo_state, S_eff)
+            state(S_eff)
         # commit: q_v diagnosed from the conserved total water
         pop.r[:] = rw
         self.qv = self.qt - self._ql()

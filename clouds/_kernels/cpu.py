@@ -16,9 +16,30 @@ and A = kappa = 0 the scheme reproduces r^2 = r0^2 + 2 G S t exactly.
 from __future__ import annotations
 
 import math
+import types
 
 import numpy as np
 from numba import njit, prange
+
+#: below this many droplets the thread start-up of a parallel loop costs more than it saves
+PARALLEL_MIN = 4096
+
+
+def _dual(arg=0):
+    """Compile a prange kernel twice (parallel and serial) and dispatch on the size of ``args[arg]``."""
+    def deco(f):
+        par = njit(cache=True, parallel=True)(f)
+        g = types.FunctionType(f.__code__, f.__globals__, f.__name__ + "_serial", f.__defaults__, f.__closure__)
+        g.__qualname__ = f.__qualname__ + "_serial"
+        ser = njit(cache=True)(g)
+
+        def dispatch(*args):
+            return (par if args[arg].shape[0] >= PARALLEL_MIN else ser)(*args)
+
+        dispatch.__doc__, dispatch.__name__ = f.__doc__, f.__name__
+        dispatch.parallel, dispatch.serial = par, ser
+        return dispatch
+    return deco
 
 
 @njit(cache=True, inline="always")
@@ -94,8 +115,9 @@ def implicit_radius(r0, rd, kappa, S, G, A, dt):
     return r
 
 
-@njit(cache=True, parallel=True)
-def _grow_uniform_par(r, rd, kappa, S_prime, S, G, A, dt, mult, r_out):
+@_dual(0)
+def grow_uniform(r, rd, kappa, S_prime, S, G, A, dt, mult, r_out):
+    """Grow all droplets at the common (S + S_prime[i], G, A); returns sum mult (r1^3 - r0^3)."""
     n = r.shape[0]
     acc = 0.0
     for i in prange(n):
@@ -105,27 +127,29 @@ def _grow_uniform_par(r, rd, kappa, S_prime, S, G, A, dt, mult, r_out):
     return acc
 
 
-@njit(cache=True)
-def _grow_uniform_ser(r, rd, kappa, S_prime, S, G, A, dt, mult, r_out):
+@_dual(0)
+def grow_uniform_d(r, rd, kappa, S_prime, S, G, A, dt, mult, r_out):
+    """As :func:`grow_uniform`, also returning d/dS of sum mult r1^3 (for the Newton coupling).
+
+    From f(r1; S) = 0: dr1/dS = 2 dt G / (2 r1 + 2 dt G S_eq'(r1)); zero if clamped at r_d.
+    """
+    n = r.shape[0]
     acc = 0.0
-    for i in range(r.shape[0]):
+    dacc = 0.0
+    c = 2.0 * dt * G
+    for i in prange(n):
         r1 = implicit_radius(r[i], rd[i], kappa[i], S + S_prime[i], G, A, dt)
         r_out[i] = r1
         acc += mult[i] * (r1 * r1 * r1 - r[i] * r[i] * r[i])
-    return acc
+        if r1 > rd[i] and r1 > 0.0:
+            _, dseq = _seq_and_deriv(r1, rd[i] * rd[i] * rd[i], kappa[i], A)
+            den = 2.0 * r1 + c * dseq
+            if den > 0.0:
+                dacc += mult[i] * 3.0 * r1 * r1 * c / den
+    return acc, dacc
 
 
-#: below this many droplets the thread start-up of a parallel loop costs more than it saves
-PARALLEL_MIN = 4096
-
-
-def grow_uniform(r, rd, kappa, S_prime, S, G, A, dt, mult, r_out):
-    """Grow all droplets at the common (S + S_prime[i], G, A); returns sum mult (r1^3 - r0^3)."""
-    f = _grow_uniform_par if r.shape[0] >= PARALLEL_MIN else _grow_uniform_ser
-    return f(r, rd, kappa, S_prime, S, G, A, dt, mult, r_out)
-
-
-@njit(cache=True, parallel=True)
+@_dual(0)
 def grow_local(r, rd, kappa, S, G, A, dt, r_out):
     """Grow each droplet at its own (S[i], G[i], A[i]) (DNS: values interpolated to droplets)."""
     n = r.shape[0]
@@ -161,7 +185,7 @@ def _cell(x, dx, n):
     return i0, (i0 + 1) % n, f
 
 
-@njit(cache=True, parallel=True)
+@_dual(1)
 def interpolate(fields, pos, dx, out):
     """Trilinear interpolation of fields[k, ix, iy, iz] (periodic, nodes at i*dx) to pos[n, 3]."""
     nf, nx, ny, nz = fields.shape
@@ -204,7 +228,7 @@ def deposit(pos, val, dx, grid):
         grid[i1, j1, k1] += v * fx * fy * fz
 
 
-@njit(cache=True, parallel=True)
+@_dual(0)
 def move_droplets(pos, vel, u_at, tau_p, v_settle, dt, box, inertial):
     """Advance droplet velocity and position over dt with the fluid velocity u_at frozen.
 
@@ -230,7 +254,7 @@ def move_droplets(pos, vel, u_at, tau_p, v_settle, dt, box, inertial):
             pos[p, k] = x if x < box[k] else 0.0
 
 
-@njit(cache=True, parallel=True)
+@_dual(0)
 def droplet_supersaturation(vals, T0, p0, iT, iq, out):
     """S = e / e_s(T) - 1 at droplets from interpolated theta (column iT, T = T0 + theta) and q_v.
 
@@ -244,7 +268,7 @@ def droplet_supersaturation(vals, T0, p0, iT, iq, out):
         out[p] = (p0 * q / (eps + q)) / es - 1.0
 
 
-@njit(cache=True, parallel=True)
+@_dual(0)
 def liquid_mass(r, rd, mult, out):
     """out[i] = mult[i] (4/3) pi rho_w (r^3 - r_d^3) [kg]."""
     c = 4.0 / 3.0 * math.pi * 1000.0
@@ -252,7 +276,7 @@ def liquid_mass(r, rd, mult, out):
         out[i] = mult[i] * c * (r[i] ** 3 - rd[i] ** 3)
 
 
-@njit(cache=True, parallel=True)
+@_dual(0)
 def heun_finish(pos, vel, u1, u2, dt, box):
     """Tracer Heun corrector: v = (u(x0) + u(x0 + dt u(x0))) / 2, x1 = x0 + dt v (periodic)."""
     for p in prange(pos.shape[0]):
