@@ -117,6 +117,9 @@ class RunConfig:
     checkpoint_every: int = param(0, ge=0, doc="steps between restart files (0 = none)")
     seed: int = param(1, ge=0)
     backend: str = param("cpu", choices=("cpu", "cuda", "auto"))
+    decomposition: str = param("slab", choices=("slab", "replicated"),
+                               doc="MPI: slab-decomposed FFT grid with droplets exchanged by slab, or the "
+                                   "grid replicated on every rank with droplets split by index")
 
 
 @dataclasses.dataclass
@@ -154,7 +157,16 @@ class DNS:
             raise ConfigError(f"config key 'grid.n' = {c.grid.n} must be even")
         self.comm = gpu.get_comm(comm)
         self.rank, self.size = getattr(self.comm, "rank", 0), getattr(self.comm, "size", 1)
-        self.sp = Spectral((c.grid.n,) * 3, (c.grid.box,) * 3, backend=c.run.backend)
+        self.slab = self.size > 1 and c.run.decomposition == "slab"
+        if self.slab:
+            from .spectral import SlabSpectral
+
+            self.sp = SlabSpectral((c.grid.n,) * 3, (c.grid.box,) * 3, self.comm, backend=c.run.backend)
+            if self.sp.nxl < 3:
+                raise ConfigError(f"config key 'grid.n' = {c.grid.n} gives {self.sp.nxl} x planes per rank on "
+                                  f"{self.size} ranks; slabs need >= 3 (or use run.decomposition = 'replicated')")
+        else:
+            self.sp = Spectral((c.grid.n,) * 3, (c.grid.box,) * 3, backend=c.run.backend)
         self.xp = self.sp.xp
         self.t = 0.0
         self.nstep = 0
@@ -179,14 +191,15 @@ class DNS:
         rng = np.random.default_rng(c.run.seed)
         uh = xp.zeros((3,) + sp.kx.shape[:1] + sp.ky.shape[1:2] + sp.kz.shape[2:], dtype=complex)
         if c.fluid.u_rms > 0:
-            noise = xp.asarray(rng.standard_normal((3, n, n, n)))
+            noise = xp.asarray(rng.standard_normal((3, n, n, n))[:, sp.x_lo:sp.x_hi])
             uh = xp.stack([sp.forward(noise[i]) for i in range(3)])
             k0 = 2 * np.pi / c.grid.box
             kp = 3.0 * k0
             amp = (sp.kmag / kp) ** 2 * xp.exp(-((sp.kmag / kp) ** 2))  # E(k) ~ k^4 exp(-2 (k/kp)^2)
             uh = uh * amp * sp.dealias
             uh = sp.project(uh)
-            uh[:, 0, 0, 0] = 0
+            if sp.owns_k0:
+                uh[:, 0, 0, 0] = 0
             uh *= c.fluid.u_rms / math.sqrt(2 * sp.energy(uh) / 3.0)
         self.uh = uh
         x = (np.arange(n) + 0.0) * sp.dx[0]
@@ -199,10 +212,9 @@ class DNS:
         else:
             rh = np.full(n, c.thermo.rh_cloud)
         q1 = th.mixing_ratio_from_rh(self.p0, self.T0, rh)
-        q = np.broadcast_to(q1[:, None, None], (n, n, n)).copy()
-        self.thh = sp.forward(xp.zeros((n, n, n)))
+        q = np.broadcast_to(q1[sp.x_lo:sp.x_hi, None, None], sp.local_shape).copy()
+        self.thh = sp.forward(xp.zeros(sp.local_shape))
         self.qh = sp.forward(xp.asarray(q)) * sp.dealias
-        self.q_ref = float(np.mean(q))
 
     def _init_droplets(self):
         c = self.cfg
@@ -224,20 +236,89 @@ class DNS:
         else:
             cloud_vol = L ** 3
         mult = d.N_c * cloud_vol / max(m, 1)
-        lo, hi = gpu.block_range(m, self.size, self.rank)
-        self.pos = np.ascontiguousarray(pos[lo:hi])
-        self.r = np.ascontiguousarray(r[lo:hi])
-        self.rd = np.full(hi - lo, d.r_dry)
-        self.kap = np.full(hi - lo, d.kappa)
-        self.mult = np.full(hi - lo, mult)
+        mine = self._owned(pos)
+        self.pos = np.ascontiguousarray(pos[mine])
+        self.r = np.ascontiguousarray(r[mine])
+        k = self.r.size
+        self.rd = np.full(k, d.r_dry)
+        self.kap = np.full(k, d.kappa)
+        self.mult = np.full(k, mult)
         dmod.validate(self.r, self.rd, self.kap, self.mult)
         self.vel = np.zeros_like(self.pos)
-        u = self._physical()
+        u, nxg, xoff = self._ghosted(self._physical())
         if len(self.r):
             vals = np.empty((len(self.r), 5))
-            K.interpolate(u, self.pos, self.sp.dx, vals)
+            K.interpolate(u, self.pos, self.sp.dx, vals, nxg, xoff)
             self.vel[:] = vals[:, :3]
         self.n_total = m
+
+    # ------------------------------------------------------------------ MPI layout
+    def _owner(self, pos):
+        """Rank owning each position: its x slab (slab mode)."""
+        sp = self.sp
+        ix = np.floor(pos[:, 0] / sp.dx[0]).astype(np.int64) % self.cfg.grid.n
+        return ix // sp.nxl
+
+    def _owned(self, pos):
+        """Index (mask or slice) of the droplets of the global arrays that this rank keeps."""
+        if self.slab:
+            return self._owner(pos) == self.rank
+        lo, hi = gpu.block_range(pos.shape[0], self.size, self.rank)
+        return slice(lo, hi)
+
+    #: ghost planes below / above the slab (droplets move < 1 cell per step at CFL <= 1)
+    GHOST_LO, GHOST_HI = 2, 3
+
+    def _ghosted(self, f):
+        """(array, nxg, xoff) for the interpolation kernel: the slab with ghost planes in slab mode."""
+        n = self.cfg.grid.n
+        if not self.slab:
+            return f, n, 0
+        comm, P, q = self.comm, self.size, self.rank
+        lo_g, hi_g = self.GHOST_LO, self.GHOST_HI
+        send_up = np.ascontiguousarray(f[:, -lo_g:])          # my top planes -> next rank's lower ghost
+        send_dn = np.ascontiguousarray(f[:, :hi_g])           # my bottom planes -> previous rank's upper ghost
+        recv_lo = np.empty_like(send_up)
+        recv_hi = np.empty_like(send_dn)
+        comm.Sendrecv(send_up, dest=(q + 1) % P, recvbuf=recv_lo, source=(q - 1) % P)
+        comm.Sendrecv(send_dn, dest=(q - 1) % P, recvbuf=recv_hi, source=(q + 1) % P)
+        ext = np.ascontiguousarray(np.concatenate([recv_lo, f, recv_hi], axis=1))
+        return ext, n, self.sp.x_lo - lo_g
+
+    def _deposit_grid(self):
+        """(zeroed deposit array, nxg, xoff) matching :meth:`_ghosted`."""
+        n = self.cfg.grid.n
+        if not self.slab:
+            return np.zeros((n, n, n)), n, 0
+        return np.zeros((self.sp.nxl + self.GHOST_LO + self.GHOST_HI, n, n)), n, self.sp.x_lo - self.GHOST_LO
+
+    def _fold(self, g):
+        """Combine deposits: sum over ranks (replicated) or add ghost planes to their owners (slab)."""
+        if not self.slab:
+            return self._allsum(g)
+        comm, P, q = self.comm, self.size, self.rank
+        lo_g, hi_g, nxl = self.GHOST_LO, self.GHOST_HI, self.sp.nxl
+        core = g[lo_g:lo_g + nxl].copy()
+        up = np.ascontiguousarray(g[lo_g + nxl:])            # belongs to the next rank's first planes
+        dn = np.ascontiguousarray(g[:lo_g])                  # belongs to the previous rank's last planes
+        r_up = np.empty_like(up)
+        r_dn = np.empty_like(dn)
+        comm.Sendrecv(up, dest=(q + 1) % P, recvbuf=r_up, source=(q - 1) % P)
+        comm.Sendrecv(dn, dest=(q - 1) % P, recvbuf=r_dn, source=(q + 1) % P)
+        core[:hi_g] += r_up
+        core[nxl - lo_g:] += r_dn
+        return core
+
+    def _migrate(self):
+        """Send droplets that left this rank's slab to their new owners."""
+        if not self.slab:
+            return
+        owner = self._owner(self.pos)
+        arrays = ("pos", "vel", "r", "rd", "kap", "mult")
+        out = [tuple(getattr(self, a)[owner == d] for a in arrays) for d in range(self.size)]
+        got = self.comm.alltoall(out)
+        for i, a in enumerate(arrays):
+            setattr(self, a, np.ascontiguousarray(np.concatenate([g[i] for g in got])))
 
     # ------------------------------------------------------------------ helpers
     def _allsum(self, a):
@@ -246,7 +327,7 @@ class DNS:
         return gpu.allreduce_sum(self.comm, np.asarray(a))
 
     def _physical(self):
-        """Host array (5, n, n, n): u, v, w, theta, q_v in real space."""
+        """Host array (5, nx_local, n, n): u, v, w, theta, q_v in real space (this rank's slab)."""
         sp = self.sp
         f = self.xp.stack([sp.inverse(self.uh[0]), sp.inverse(self.uh[1]), sp.inverse(self.uh[2]),
                            sp.inverse(self.thh), sp.inverse(self.qh)])
@@ -254,13 +335,12 @@ class DNS:
 
     def _liquid_grid(self):
         """q_l per cell [kg/kg] from the droplets (cloud-in-cell)."""
-        n = self.cfg.grid.n
-        g = np.zeros((n, n, n))
+        g, nxg, xoff = self._deposit_grid()
         if len(self.r):
             m = np.empty_like(self.r)
             K.liquid_mass(self.r, self.rd, self.mult, m)
-            K.deposit(self.pos, m, self.sp.dx, g)
-        return self._allsum(g) / (self.rho * self.cell_volume)
+            K.deposit(self.pos, m, self.sp.dx, g, nxg, xoff)
+        return self._fold(g) / (self.rho * self.cell_volume)
 
     def _tau_p(self):
         return dmod.stokes_time(self.r, self.T0)
@@ -280,11 +360,12 @@ class DNS:
         if c.forcing.epsilon > 0:
             k0 = 2 * np.pi / c.grid.box
             shell = (sp.kmag <= c.forcing.k_f * k0) & (sp.k2 > 0)
-            Ef = 0.5 * sum(float(xp.sum(sp.weight * shell * xp.abs(uh[i]) ** 2)) for i in range(3)) / sp.npts ** 2
+            Ef = 0.5 * sp._reduce(sum(float(xp.sum(sp.weight * shell * xp.abs(uh[i]) ** 2)) for i in range(3))) / sp.npts ** 2
             if Ef > 0:
                 Nu += (c.forcing.epsilon / (2 * Ef)) * shell * uh
         Nu = sp.project(Nu * sp.dealias)
-        Nu[:, 0, 0, 0] = 0
+        if sp.owns_k0:
+            Nu[:, 0, 0, 0] = 0
         Nth = -sum(1j * k * sp.forward(u[i] * theta) for i, k in enumerate((sp.kx, sp.ky, sp.kz))) * sp.dealias
         if c.thermo.lapse:
             Nth = Nth - (th.G_ACC / th.C_P) * uh[2]   # mean w = 0: the box mean of theta is untouched
@@ -310,6 +391,10 @@ class DNS:
 
     def _check_cfl(self, u, dt):
         umax = [float(self.xp.max(self.xp.abs(u[i]))) for i in range(3)]
+        if self.slab:
+            from mpi4py import MPI
+
+            umax = [self.comm.allreduce(x, op=MPI.MAX) for x in umax]
         cfl = dt * sum(um / dx for um, dx in zip(umax, self.sp.dx))
         if cfl > self.cfg.run.cfl_max:
             raise CFLError(f"CFL number {cfl:.3g} exceeds run.cfl_max = {self.cfg.run.cfl_max}; reduce run.dt "
@@ -326,9 +411,9 @@ class DNS:
             t0 = _time.perf_counter()
             if self.nstep % 25 == 0 and len(self.r) > 100000:
                 self._sort_droplets()
-            f = self._physical()
+            f, nxg, xoff = self._ghosted(self._physical())
             vals = np.empty((len(self.r), 5))
-            K.interpolate(f, self.pos, sp.dx, vals)
+            K.interpolate(f, self.pos, sp.dx, vals, nxg, xoff)
             t1 = _time.perf_counter()
             S = np.empty(len(self.r))
             K.droplet_supersaturation(vals, self.T0, self.p0, 3, 4, S)
@@ -342,14 +427,15 @@ class DNS:
             self.r = r_new
             self.S_droplets = S
             t2 = _time.perf_counter()
-            src = np.zeros((n, n, n))
-            K.deposit(self.pos, dm, sp.dx, src)
-            src = self._allsum(src) / (self.rho * self.cell_volume)      # kg water per kg air
+            src, nxg, xoff = self._deposit_grid()
+            K.deposit(self.pos, dm, sp.dx, src, nxg, xoff)
+            src = self._fold(src) / (self.rho * self.cell_volume)      # kg water per kg air
             srch = sp.forward(xp.asarray(src))
             self.qh = self.qh - srch
             self.thh = self.thh + (self.L0 / th.C_P) * srch
             t3 = _time.perf_counter()
-            self._move(vals[:, :3], f, dt)
+            self._move(vals[:, :3], f, dt, nxg, xoff)
+            self._migrate()
             t4 = _time.perf_counter()
             self.ql_grid = self._liquid_grid()
             t5 = _time.perf_counter()
@@ -362,7 +448,7 @@ class DNS:
         self.t += dt
         self.nstep += 1
 
-    def _move(self, u1, f, dt):
+    def _move(self, u1, f, dt, nxg, xoff):
         box = np.full(3, self.cfg.grid.box)
         if self.cfg.droplets.inertial:
             tau = self._tau_p()
@@ -373,7 +459,7 @@ class DNS:
             dummy = np.zeros(len(self.r))
             K.move_droplets(pred, self.vel, np.ascontiguousarray(u1), dummy, dummy, dt, box, False)
             u2 = np.empty((len(self.r), 3))
-            K.interpolate(f[:3], pred, self.sp.dx, u2)
+            K.interpolate(f[:3], pred, self.sp.dx, u2, nxg, xoff)
             K.heun_finish(self.pos, self.vel, np.ascontiguousarray(u1), u2, dt, box)
 
     def _sort_droplets(self):
@@ -457,11 +543,25 @@ class DNS:
 
         pos, vel, r, rd, kap, mult = self._gather_droplets()
         f = self._physical()
-        if self.rank != 0:
-            return path
+        uh, thh, qh = gpu.to_host(self.uh), gpu.to_host(self.thh), gpu.to_host(self.qh)
+        if self.slab:
+            parts = self.comm.gather((f, uh, thh, qh), root=0)
+            if self.rank == 0:
+                f = np.concatenate([p[0] for p in parts], axis=1)
+                uh = np.concatenate([p[1] for p in parts], axis=2)
+                thh = np.concatenate([p[2] for p in parts], axis=1)
+                qh = np.concatenate([p[3] for p in parts], axis=1)
+        if self.rank == 0:
+            self._write(path, f, uh, thh, qh, pos, vel, r, rd, kap, mult)
+        if self.size > 1:
+            self.comm.Barrier()      # the file exists on return, on every rank
+        return path
+
+    def _write(self, path, f, uh, thh, qh, pos, vel, r, rd, kap, mult):
+        from gpu.io import write_results
+
         data = {"fields/u": f[:3], "fields/theta": f[3], "fields/qv": f[4],
-                "spectral/u": gpu.to_host(self.uh), "spectral/theta": gpu.to_host(self.thh),
-                "spectral/qv": gpu.to_host(self.qh),
+                "spectral/u": uh, "spectral/theta": thh, "spectral/qv": qh,
                 "droplets/position": pos, "droplets/velocity": vel, "droplets/radius": r,
                 "droplets/dry_radius": rd, "droplets/kappa": kap, "droplets/multiplicity": mult}
         for k, v in self.history.items():
@@ -488,22 +588,27 @@ class DNS:
         sp = self.sp
         xp = self.xp
         if "spectral/u" in data:   # exact continuation
-            self.uh = xp.asarray(data["spectral/u"])
-            self.thh = xp.asarray(data["spectral/theta"])
-            self.qh = xp.asarray(data["spectral/qv"])
+            ys = slice(sp.q * sp.nyl, (sp.q + 1) * sp.nyl) if self.slab else slice(None)
+            self.uh = xp.asarray(np.ascontiguousarray(data["spectral/u"][:, :, ys]))
+            self.thh = xp.asarray(np.ascontiguousarray(data["spectral/theta"][:, ys]))
+            self.qh = xp.asarray(np.ascontiguousarray(data["spectral/qv"][:, ys]))
         else:                      # physical fields only (e.g. written by another tool)
+            xs = slice(sp.x_lo, sp.x_hi)
+            data["fields/u"] = data["fields/u"][:, xs]
+            data["fields/theta"] = data["fields/theta"][xs]
+            data["fields/qv"] = data["fields/qv"][xs]
             u = data["fields/u"]
             self.uh = xp.stack([sp.forward(xp.asarray(u[i])) for i in range(3)]) * sp.dealias
             self.thh = sp.forward(xp.asarray(data["fields/theta"])) * sp.dealias
             self.qh = sp.forward(xp.asarray(data["fields/qv"])) * sp.dealias
         m = data["droplets/radius"].size
-        lo, hi = gpu.block_range(m, self.size, self.rank)
-        self.pos = np.ascontiguousarray(data["droplets/position"][lo:hi])
-        self.vel = np.ascontiguousarray(data["droplets/velocity"][lo:hi])
-        self.r = np.ascontiguousarray(data["droplets/radius"][lo:hi])
-        self.rd = np.ascontiguousarray(data["droplets/dry_radius"][lo:hi])
-        self.kap = np.ascontiguousarray(data["droplets/kappa"][lo:hi])
-        self.mult = np.ascontiguousarray(data["droplets/multiplicity"][lo:hi])
+        mine = self._owned(data["droplets/position"])
+        self.pos = np.ascontiguousarray(data["droplets/position"][mine])
+        self.vel = np.ascontiguousarray(data["droplets/velocity"][mine])
+        self.r = np.ascontiguousarray(data["droplets/radius"][mine])
+        self.rd = np.ascontiguousarray(data["droplets/dry_radius"][mine])
+        self.kap = np.ascontiguousarray(data["droplets/kappa"][mine])
+        self.mult = np.ascontiguousarray(data["droplets/multiplicity"][mine])
         self.n_total = m
         self.t = float(header["time"])
         self.nstep = int(header["step"])

@@ -60,6 +60,17 @@ class Spectral:
         w[-1] = 1.0
         self.weight = xp.asarray(w[None, None, :])
         self.npts = nx * ny * nz
+        #: local real-space block: x planes [x_lo, x_hi) (the whole grid in serial)
+        self.x_lo, self.x_hi = 0, nx
+        self.owns_k0 = True
+
+    def _reduce(self, x):
+        """Sum a float over ranks (identity in serial)."""
+        return x
+
+    @property
+    def local_shape(self):
+        return (self.x_hi - self.x_lo,) + self.shape[1:]
 
     # ---------------------------------------------------------------- transforms
     def forward(self, f):
@@ -93,10 +104,13 @@ class Spectral:
     # ---------------------------------------------------------------- volume means via Parseval
     def mean_sq(self, fh):
         """<f^2> over the box from the spectral coefficients."""
-        return float(self.xp.sum(self.weight * self.xp.abs(fh) ** 2)) / self.npts ** 2
+        return self._reduce(float(self.xp.sum(self.weight * self.xp.abs(fh) ** 2))) / self.npts ** 2
+
+    def global_sum(self, a):
+        return self._reduce(float(self.xp.sum(a)))
 
     def mean(self, fh):
-        return float(fh[0, 0, 0].real) / self.npts
+        return self._reduce(float(fh[0, 0, 0].real) if self.owns_k0 else 0.0) / self.npts
 
     def energy(self, uh):
         """Kinetic energy per unit mass E = <|u|^2> / 2 [m^2/s^2]."""
@@ -106,11 +120,11 @@ class Spectral:
         """epsilon = 2 nu <s_ij s_ij> = nu <|grad u|^2> = nu sum k^2 |u_k|^2 (periodic box)."""
         xp = self.xp
         s = sum(float(xp.sum(self.weight * self.k2 * xp.abs(uh[i]) ** 2)) for i in range(3))
-        return nu * s / self.npts ** 2
+        return nu * self._reduce(s) / self.npts ** 2
 
     def gradient_sq(self, fh):
         """<|grad f|^2>."""
-        return float(self.xp.sum(self.weight * self.k2 * self.xp.abs(fh) ** 2)) / self.npts ** 2
+        return self._reduce(float(self.xp.sum(self.weight * self.k2 * self.xp.abs(fh) ** 2))) / self.npts ** 2
 
     def spectrum(self, uh):
         """Shell-averaged energy spectrum E(k) on integer shells of k / k_0 (k_0 = 2 pi / box_x)."""
@@ -118,5 +132,59 @@ class Spectral:
         k0 = 2 * np.pi / self.box[0]
         shell = gpu.to_host(xp.rint(self.kmag / k0)).astype(int).ravel()
         e = gpu.to_host(0.5 * self.weight * sum(xp.abs(uh[i]) ** 2 for i in range(3))).ravel() / self.npts ** 2
-        E = np.bincount(shell, weights=e)
+        kmax = int(np.ceil(np.sqrt(sum((n / 2) ** 2 for n in self.shape)))) + 2
+        E = np.bincount(shell, weights=e, minlength=kmax)[:kmax]
+        E = np.array([self._reduce(float(x)) for x in E])
         return np.arange(E.size) * k0, E / k0
+
+
+class SlabSpectral(Spectral):
+    """Slab-decomposed FFT grid over an MPI communicator (NumPy path).
+
+    Real space: rank q holds x planes [q nx/P, (q+1) nx/P) of the full (nx, ny, nz) grid.
+    Fourier space: rank q holds ky modes [q ny/P, (q+1) ny/P) of the (nx, ny, nz/2+1) rfft grid.
+    forward: rfft along z and fft along y locally, one Alltoall transpose (x <-> y), fft along x;
+    inverse: the reverse. The transforms equal scipy's rfftn/irfftn to round-off.
+    """
+
+    def __init__(self, shape, box, comm, backend="cpu", workers=None):
+        super().__init__(shape, box, backend=backend, workers=workers)
+        if self.backend != "cpu":
+            raise ValueError("SlabSpectral runs on the CPU (NumPy) path only")
+        self.comm = comm
+        P, q = comm.size, comm.rank
+        nx, ny, nz = self.shape
+        if nx % P or ny % P:
+            raise ValueError(f"grid.n = {nx} must be divisible by the number of MPI ranks ({P}) for slabs")
+        self.P, self.q = P, q
+        self.nxl, self.nyl, self.nzh = nx // P, ny // P, nz // 2 + 1
+        self.x_lo, self.x_hi = q * self.nxl, (q + 1) * self.nxl
+        ys = slice(q * self.nyl, (q + 1) * self.nyl)
+        self.ky = self.ky[:, ys, :]
+        self.k2 = self.k2[:, ys, :]
+        self.inv_k2 = self.inv_k2[:, ys, :]
+        self.kmag = self.kmag[:, ys, :]
+        self.dealias = self.dealias[:, ys, :]
+        self.owns_k0 = q == 0
+
+    def _reduce(self, x):
+        from mpi4py import MPI
+
+        return self.comm.allreduce(x, op=MPI.SUM)
+
+    def forward(self, f):
+        fft, kw = self.fft, self._kw
+        a = fft.fft(fft.rfft(f, axis=2, **kw), axis=1, **kw)             # (nxl, ny, nzh)
+        send = np.ascontiguousarray(a.reshape(self.nxl, self.P, self.nyl, self.nzh).transpose(1, 0, 2, 3))
+        recv = np.empty_like(send)
+        self.comm.Alltoall(send, recv)                                      # recv[i] = x block i
+        return fft.fft(recv.reshape(self.P * self.nxl, self.nyl, self.nzh), axis=0, **kw)
+
+    def inverse(self, fh):
+        fft, kw = self.fft, self._kw
+        b = fft.ifft(fh, axis=0, **kw)                                      # (nx, nyl, nzh)
+        send = np.ascontiguousarray(b.reshape(self.P, self.nxl, self.nyl, self.nzh))
+        recv = np.empty_like(send)
+        self.comm.Alltoall(send, recv)                                      # recv[j] = y block j
+        c = recv.transpose(1, 0, 2, 3).reshape(self.nxl, self.P * self.nyl, self.nzh)
+        return fft.irfft(fft.ifft(c, axis=1, **kw), n=self.shape[2], axis=2, **kw)

@@ -185,12 +185,26 @@ def _cell(x, dx, n):
     return i0, (i0 + 1) % n, f
 
 
+@njit(cache=True, inline="always")
+def _cell_x(x, dx, n, nglob, xoff):
+    """x cell of a (possibly slab-local) array: global index minus xoff, periodic in nglob."""
+    s = x / dx
+    i0 = int(math.floor(s))
+    f = s - i0
+    i0 = (i0 - xoff) % nglob
+    return i0, (i0 + 1) % n, f
+
+
 @_dual(1)
-def interpolate(fields, pos, dx, out):
-    """Trilinear interpolation of fields[k, ix, iy, iz] (periodic, nodes at i*dx) to pos[n, 3]."""
+def interpolate(fields, pos, dx, out, nxg, xoff):
+    """Trilinear interpolation of fields[k, ix, iy, iz] (periodic, nodes at i*dx) to pos[n, 3].
+
+    The x axis of ``fields`` may be a slab with ghost planes: array index = global index - xoff
+    (mod nxg, the global number of x cells); serial runs pass nxg = nx, xoff = 0.
+    """
     nf, nx, ny, nz = fields.shape
     for p in prange(pos.shape[0]):
-        i0, i1, fx = _cell(pos[p, 0], dx[0], nx)
+        i0, i1, fx = _cell_x(pos[p, 0], dx[0], nx, nxg, xoff)
         j0, j1, fy = _cell(pos[p, 1], dx[1], ny)
         k0, k1, fz = _cell(pos[p, 2], dx[2], nz)
         gx, gy, gz = 1.0 - fx, 1.0 - fy, 1.0 - fz
@@ -203,7 +217,7 @@ def interpolate(fields, pos, dx, out):
 
 
 @njit(cache=True)
-def deposit(pos, val, dx, grid):
+def deposit(pos, val, dx, grid, nxg, xoff):
     """Add val[p] to grid with trilinear (cloud-in-cell) weights; the adjoint of interpolate.
 
     Serial so that the summation order is fixed (bitwise reproducible); sum(grid) increases
@@ -214,7 +228,7 @@ def deposit(pos, val, dx, grid):
         v = val[p]
         if v == 0.0:
             continue
-        i0, i1, fx = _cell(pos[p, 0], dx[0], nx)
+        i0, i1, fx = _cell_x(pos[p, 0], dx[0], nx, nxg, xoff)
         j0, j1, fy = _cell(pos[p, 1], dx[1], ny)
         k0, k1, fz = _cell(pos[p, 2], dx[2], nz)
         gx, gy, gz = 1.0 - fx, 1.0 - fy, 1.0 - fz
