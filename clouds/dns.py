@@ -416,14 +416,10 @@ class DNS:
             K.interpolate(f, self.pos, sp.dx, vals, nxg, xoff)
             t1 = _time.perf_counter()
             S = np.empty(len(self.r))
-            K.droplet_supersaturation(vals, self.T0, self.p0, 3, 4, S)
             r_new = np.empty_like(self.r)
-            K.grow_uniform(self.r, self.rd, self.kap, S, 0.0, self.G0, self.A0, dt, self.mult, r_new)
             dm = np.empty_like(self.r)
-            K.liquid_mass(r_new, self.rd, self.mult, dm)
-            m_old = np.empty_like(self.r)
-            K.liquid_mass(self.r, self.rd, self.mult, m_old)
-            dm -= m_old
+            K.condense(vals, self.r, self.rd, self.kap, self.mult, self.T0, self.p0, self.G0, self.A0, dt,
+                       3, 4, r_new, dm, S)
             self.r = r_new
             self.S_droplets = S
             t2 = _time.perf_counter()
@@ -455,12 +451,7 @@ class DNS:
             vs = -th.G_ACC * tau if self.cfg.droplets.settling else np.zeros_like(tau)
             K.move_droplets(self.pos, self.vel, np.ascontiguousarray(u1), tau, vs, dt, box, True)
         else:
-            pred = self.pos.copy()
-            dummy = np.zeros(len(self.r))
-            K.move_droplets(pred, self.vel, np.ascontiguousarray(u1), dummy, dummy, dt, box, False)
-            u2 = np.empty((len(self.r), 3))
-            K.interpolate(f[:3], pred, self.sp.dx, u2, nxg, xoff)
-            K.heun_finish(self.pos, self.vel, np.ascontiguousarray(u1), u2, dt, box)
+            K.tracer_heun(self.pos, self.vel, np.ascontiguousarray(u1), f[:3], self.sp.dx, nxg, xoff, dt, box)
 
     def _sort_droplets(self):
         """Reorder droplets by grid cell so interpolation and deposition touch memory in order."""
