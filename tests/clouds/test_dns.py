@@ -230,3 +230,13 @@ def test_size_spread_grows_as_sqrt_t_after_decorrelation():
     late = ts >= 10
     slope = np.polyfit(np.log(ts[late]), np.log(s[late]), 1)[0]
     assert 0.3 < slope < 0.75
+
+
+def test_droplets_initialised_from_observed_spectrum():
+    from clouds import diagnostics, observations
+    obs = observations.read_spectrum(observations.SYNTHETIC)
+    d = DNS(make_config(grid=dict(n=8, box=0.05), droplets=dict(n_droplets=4000, spectrum_file=str(observations.SYNTHETIC),
+                                                                spectrum_time=5), run=dict(dt=0.005)))
+    m = obs.moments(time_index=5)
+    assert diagnostics.mean_radius(d.r) == pytest.approx(m["r_mean"], rel=0.03)
+    assert diagnostics.relative_dispersion(d.r) == pytest.approx(m["relative_dispersion"], rel=0.1)
