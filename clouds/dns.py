@@ -530,8 +530,6 @@ class DNS:
 
     def save(self, path):
         """Write fields, droplets, history and config to HDF5 (restartable, atomic)."""
-        from gpu.io import write_results
-
         pos, vel, r, rd, kap, mult = self._gather_droplets()
         f = self._physical()
         uh, thh, qh = gpu.to_host(self.uh), gpu.to_host(self.thh), gpu.to_host(self.qh)

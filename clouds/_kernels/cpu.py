@@ -98,7 +98,12 @@ def implicit_radius(r0, rd, kappa, S, G, A, dt):
             lo = r0
         else:
             hi = r0
-        r = r0
+        # explicit step as first guess when it falls inside the tightened bracket (non-stiff
+        # droplets: Newton then needs 1-2 iterations); r0 otherwise
+        x = r0 * r0 + c * (S - seq0)
+        r = math.sqrt(x) if x > 0.0 else r0
+        if not (r > lo and r < hi):
+            r = r0
     else:
         r = 0.5 * (lo + hi)
     for _ in range(100):

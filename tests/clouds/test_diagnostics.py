@@ -1,7 +1,7 @@
 """Diagnostics, Liu-Daum autoconversion and the observation reader."""
 import numpy as np
 import pytest
-from scipy import integrate, special
+from scipy import special
 
 from clouds import autoconversion, diagnostics, droplets, observations
 
