@@ -73,3 +73,34 @@ diag_every = 5
     d2, h2 = read_results(tmp_path / "run2.h5")
     assert float(h2["time"]) == pytest.approx(0.1)
     assert np.all(np.isfinite(d2["fields/qv"]))
+
+
+@pytest.mark.mpi
+def test_dns_cli_under_mpiexec(tmp_path):
+    from tests.mpi_harness import run_mpi
+    cfg = tmp_path / "d.toml"
+    cfg.write_text("""
+[grid]
+n = 8
+box = 0.05
+[fluid]
+u_rms = 0.02
+[droplets]
+n_droplets = 300
+[run]
+dt = 0.005
+t_end = 0.03
+diag_every = 2
+""")
+    script = f"""
+    from clouds.__main__ import main
+    assert main(["dns", {str(cfg)!r}, "--out", {str(tmp_path / 'mpi.h5')!r}, "--json", {str(tmp_path / 'mpi.json')!r}, "--quiet"]) == 0
+    """
+    run_mpi(script, 2, tmp_path, timeout=240)
+    assert main(["dns", str(cfg), "--out", str(tmp_path / "ser.h5"), "--quiet"]) == 0
+    a, ha = read_results(tmp_path / "mpi.h5")
+    b, hb = read_results(tmp_path / "ser.h5")
+    assert json.loads((tmp_path / "mpi.json").read_text())["ranks"] == 2
+    assert np.allclose(a["fields/u"], b["fields/u"], rtol=1e-10, atol=1e-15)
+    order_a, order_b = np.lexsort(a["droplets/position"].T), np.lexsort(b["droplets/position"].T)
+    assert np.allclose(a["droplets/radius"][order_a], b["droplets/radius"][order_b], rtol=1e-12)
