@@ -78,9 +78,9 @@ def main(argv=None) -> int:
         x = np.array([r["N_c_cm3"] for r in rs])
         y = np.array([r["relative_dispersion"] for r in rs])
         a, b, rc = diagnostics.linear_fit(x, y)
-        ax[0].plot(x, y, "o", label=f"{name} (RH {CASES[name]:.2f})")
+        (pts,) = ax[0].plot(x, y, "o", label=f"{name} (RH {CASES[name]:.2f})")
         xx = np.linspace(0, x.max() * 1.1, 10)
-        ax[0].plot(xx, a + b * xx, "-", lw=0.8)
+        ax[0].plot(xx, a + b * xx, "-", lw=0.8, color=pts.get_color())
         for r in rs:
             ax[1].plot(r["history"]["t"], r["history"]["relative_dispersion"],
                        label=f"{name}, N0={r['N_c_initial_cm3']:.0f}")
