@@ -232,30 +232,59 @@ def interpolate(fields, pos, dx, out, nxg, xoff):
                                  + fy * (gz * F[i1, j1, k0] + fz * F[i1, j1, k1])))
 
 
+@njit(cache=True, inline="always")
+def _deposit_one(p, pos, val, dx, grid, nxg, xoff):
+    nx, ny, nz = grid.shape
+    v = val[p]
+    if v == 0.0:
+        return
+    i0, i1, fx = _cell_x(pos[p, 0], dx[0], nx, nxg, xoff)
+    j0, j1, fy = _cell(pos[p, 1], dx[1], ny)
+    k0, k1, fz = _cell(pos[p, 2], dx[2], nz)
+    gx, gy, gz = 1.0 - fx, 1.0 - fy, 1.0 - fz
+    grid[i0, j0, k0] += v * gx * gy * gz
+    grid[i0, j0, k1] += v * gx * gy * fz
+    grid[i0, j1, k0] += v * gx * fy * gz
+    grid[i0, j1, k1] += v * gx * fy * fz
+    grid[i1, j0, k0] += v * fx * gy * gz
+    grid[i1, j0, k1] += v * fx * gy * fz
+    grid[i1, j1, k0] += v * fx * fy * gz
+    grid[i1, j1, k1] += v * fx * fy * fz
+
+
 @njit(cache=True)
+def _deposit_serial(pos, val, dx, grid, nxg, xoff):
+    for p in range(pos.shape[0]):
+        _deposit_one(p, pos, val, dx, grid, nxg, xoff)
+
+
+@njit(cache=True, parallel=True)
+def _deposit_parallel(pos, val, dx, grid, nxg, xoff, nchunks):
+    n = pos.shape[0]
+    chunk = (n + nchunks - 1) // nchunks
+    tmp = np.zeros((nchunks,) + grid.shape)
+    for t in prange(nchunks):
+        hi = min(n, (t + 1) * chunk)
+        for p in range(t * chunk, hi):
+            _deposit_one(p, pos, val, dx, tmp[t], nxg, xoff)
+    for t in range(nchunks):          # fixed order: deterministic for a given chunk count
+        grid += tmp[t]
+
+
 def deposit(pos, val, dx, grid, nxg, xoff):
     """Add val[p] to grid with trilinear (cloud-in-cell) weights; the adjoint of interpolate.
 
-    Serial so that the summation order is fixed (bitwise reproducible); sum(grid) increases
-    by sum(val) up to round-off.
+    Large droplet sets are split into as many fixed chunks as Numba threads, each deposited into a
+    private grid, then summed in chunk order (deterministic for a given thread count); small sets
+    run serially. sum(grid) increases by sum(val) up to round-off.
     """
-    nx, ny, nz = grid.shape
-    for p in range(pos.shape[0]):
-        v = val[p]
-        if v == 0.0:
-            continue
-        i0, i1, fx = _cell_x(pos[p, 0], dx[0], nx, nxg, xoff)
-        j0, j1, fy = _cell(pos[p, 1], dx[1], ny)
-        k0, k1, fz = _cell(pos[p, 2], dx[2], nz)
-        gx, gy, gz = 1.0 - fx, 1.0 - fy, 1.0 - fz
-        grid[i0, j0, k0] += v * gx * gy * gz
-        grid[i0, j0, k1] += v * gx * gy * fz
-        grid[i0, j1, k0] += v * gx * fy * gz
-        grid[i0, j1, k1] += v * gx * fy * fz
-        grid[i1, j0, k0] += v * fx * gy * gz
-        grid[i1, j0, k1] += v * fx * gy * fz
-        grid[i1, j1, k0] += v * fx * fy * gz
-        grid[i1, j1, k1] += v * fx * fy * fz
+    import numba
+
+    nthreads = numba.get_num_threads()
+    if pos.shape[0] >= 8 * PARALLEL_MIN and nthreads > 1:
+        _deposit_parallel(pos, val, dx, grid, nxg, xoff, nthreads)
+    else:
+        _deposit_serial(pos, val, dx, grid, nxg, xoff)
 
 
 @_dual(0)
