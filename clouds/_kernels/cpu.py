@@ -18,11 +18,14 @@ from __future__ import annotations
 import math
 import types
 
+import numba
 import numpy as np
 from numba import njit, prange
 
 #: below this many droplets the thread start-up of a parallel loop costs more than it saves
 PARALLEL_MIN = 4096
+#: iterations per dynamically scheduled chunk of a parallel loop
+CHUNK = 512
 
 
 def _dual(arg=0):
@@ -34,7 +37,12 @@ def _dual(arg=0):
         ser = njit(cache=True)(g)
 
         def dispatch(*args):
-            return (par if args[arg].shape[0] >= PARALLEL_MIN else ser)(*args)
+            if args[arg].shape[0] >= PARALLEL_MIN:
+                # dynamic chunks: the cost per droplet varies (stiff haze droplets need more
+                # Newton steps) and populations are often sorted by size
+                with numba.parallel_chunksize(CHUNK):
+                    return par(*args)
+            return ser(*args)
 
         dispatch.__doc__, dispatch.__name__ = f.__doc__, f.__name__
         dispatch.parallel, dispatch.serial = par, ser
