@@ -30,6 +30,10 @@ import sys
 import time
 from pathlib import Path
 
+# OpenMP threads that spin while waiting make Numba's parallel loops slower than serial ones on a
+# shared (oversubscribed) machine; passive waiting costs nothing on an idle one
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+
+# passive OpenMP waiting: spinning threads of Numba's parallel loops slow everything down when the
+# cores are shared (mpirun ranks, other jobs); set before any parallel kernel starts the runtime
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 #: command name -> (module, one-line help)
 COMMANDS = {
