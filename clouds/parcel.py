@@ -95,12 +95,15 @@ class ParcelModel:
     rh : initial relative humidity (1.0 = saturated); or ``qv`` [kg/kg]
     dt : time step [s]
     curvature : include the Kelvin term in the growth law (solute term follows from r_dry, kappa)
+    kinetic : gas-kinetic corrections of D and K (P&K 1997 eqs. 13.14, 13.20) with condensation
+        coefficient ``alpha_c`` and thermal accommodation ``alpha_t``; G per droplet, evaluated at
+        the radius at the start of each step
     eddy_hopping : None or :class:`EddyHopping`
     comm : MPI communicator (None: serial, or COMM_WORLD under mpiexec)
     """
 
     def __init__(self, p, T, w, population: Population, rh=1.0, qv=None, dt=0.1, curvature=True,
-                 eddy_hopping: EddyHopping | None = None, comm=None):
+                 eddy_hopping: EddyHopping | None = None, comm=None, kinetic=False, alpha_c=1.0, alpha_t=0.96):
         self.p = _si(p, "Pa", "pressure p")
         self.T = _si(T, "K", "temperature T")
         th._check_T(self.T)
@@ -117,6 +120,10 @@ class ParcelModel:
         lo, hi = gpu.block_range(len(population), size, rank)
         self.pop = population.subset(lo, hi)
         self.curvature = bool(curvature)
+        self.kinetic = bool(kinetic)
+        if not (0 < alpha_c <= 1 and 0 < alpha_t <= 1):
+            raise ValueError("alpha_c and alpha_t must be in (0, 1]")
+        self.alpha_c, self.alpha_t = float(alpha_c), float(alpha_t)
         self.z = 0.0
         self.t = 0.0
         ql = self._ql()
@@ -218,7 +225,11 @@ class ParcelModel:
             Ts = T0 * (p1 / p0) ** (th.R_D / th.C_P)
             Tm = 0.5 * (T0 + Ts)
         # 2. condensation with latent heating, trapezoidal S
-        G = float(growth.growth_parameter(Ts, p1))
+        if self.kinetic:
+            G = np.ascontiguousarray(growth.growth_parameter(Ts, p1, r=np.maximum(self.pop.r, 1e-9), kinetic=True,
+                                                             alpha_c=self.alpha_c, alpha_t=self.alpha_t))
+        else:
+            G = np.array([float(growth.growth_parameter(Ts, p1))])
         A = float(koehler.curvature_A(Ts)) if self.curvature else 0.0
         L = float(th.latent_heat(Ts))
         pop = self.pop

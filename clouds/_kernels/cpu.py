@@ -155,14 +155,17 @@ def grow_uniform(r, rd, kappa, S_prime, S, G, A, dt, mult, r_out):
 def grow_uniform_d(r, rd, kappa, S_prime, S, G, A, dt, mult, r_out):
     """As :func:`grow_uniform`, also returning d/dS of sum mult r1^3 (for the Newton coupling).
 
-    From f(r1; S) = 0: dr1/dS = 2 dt G / (2 r1 + 2 dt G S_eq'(r1)); zero if clamped at r_d.
+    ``G`` is an array of length 1 (common G) or len(r) (per droplet, e.g. with gas-kinetic
+    corrections). From f(r1; S) = 0: dr1/dS = 2 dt G / (2 r1 + 2 dt G S_eq'(r1)); zero if clamped.
     """
     n = r.shape[0]
     acc = 0.0
     dacc = 0.0
-    c = 2.0 * dt * G
+    per = G.shape[0] > 1
     for i in prange(n):
-        r1 = implicit_radius(r[i], rd[i], kappa[i], S + S_prime[i], G, A, dt)
+        g = G[i] if per else G[0]
+        c = 2.0 * dt * g
+        r1 = implicit_radius(r[i], rd[i], kappa[i], S + S_prime[i], g, A, dt)
         r_out[i] = r1
         acc += mult[i] * (r1 * r1 * r1 - r[i] * r[i] * r[i])
         if r1 > rd[i] and r1 > 0.0:
