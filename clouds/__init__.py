@@ -1,1 +1,19 @@
-"""clouds: Eulerian-Lagrangian particle-based model of cloud-droplet diffusional growth (turbulent fields with Lagrangian droplets, parcel model, growth coefficients, relative dispersion)."""
+"""clouds: Eulerian-Lagrangian particle-based model of cloud-droplet diffusional growth.
+
+After Bhowmik, Hazra, Wang & Rao (arXiv:2303.00987), built from the standard formulation of the
+model family (Vaillancourt et al. 2001; Kumar, Schumacher & Shaw 2013/2014; Götzfried et al. 2017;
+Sardina et al. 2015; Grabowski & Abade 2017). Layers (shared/DESIGN.md):
+
+* physics: :mod:`clouds.thermo`, :mod:`clouds.growth`, :mod:`clouds.koehler`,
+  :mod:`clouds.autoconversion`, :mod:`clouds.diagnostics`, :mod:`clouds.observations`;
+* kernels: :mod:`clouds._kernels.cpu` (implicit growth, interpolation/deposition, droplet motion);
+* drivers: :class:`clouds.ParcelModel`, :class:`clouds.DNS` (with :mod:`clouds.spectral`);
+* entry points: ``python -m clouds parcel|dns`` and ``examples/clouds_*.py``.
+
+Internal units are SI (m, s, K, Pa, kg); drivers accept astropy Quantities at the edge.
+"""
+from .dns import DNS, DNSConfig, make_config
+from .droplets import Population
+from .parcel import EddyHopping, ParcelModel
+
+__all__ = ["DNS", "DNSConfig", "EddyHopping", "ParcelModel", "Population", "make_config"]

@@ -1,0 +1,89 @@
+"""Droplet-spectrum diagnostics: moments, relative dispersion, LWC, effective radius, growth coefficient.
+
+All functions take radii r [m] and optional weights n (multiplicities or number concentrations).
+Definitions (Liu & Daum 2002/2004; Bhowmik et al., arXiv:2303.00987):
+
+* mean radius r_mean = sum n r / sum n, standard deviation sigma_r = sqrt(<r^2> - <r>^2);
+* relative dispersion epsilon = sigma_r / r_mean;
+* liquid water content LWC = (4/3) pi rho_w sum n r^3 (per the volume or mass unit of n);
+* effective radius r_e = sum n r^3 / sum n r^2 (Hansen & Travis 1974);
+* mean growth-rate coefficient <G/r> in cm/s (see :mod:`clouds.growth`).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import growth
+from . import thermo as th
+
+
+def _prep(r, n):
+    r = np.asarray(r, float).ravel()
+    n = np.ones_like(r) if n is None else np.broadcast_to(np.asarray(n, float), r.shape).ravel()
+    if np.any(n < 0):
+        raise ValueError("weights n (number concentrations) must be >= 0")
+    if np.any(r < 0):
+        raise ValueError("radii r must be >= 0")
+    return r, n
+
+
+def mean_radius(r, n=None):
+    r, n = _prep(r, n)
+    return float(np.sum(n * r) / np.sum(n))
+
+
+def std_radius(r, n=None):
+    r, n = _prep(r, n)
+    m = np.sum(n * r) / np.sum(n)
+    return float(np.sqrt(max(np.sum(n * (r - m) ** 2) / np.sum(n), 0.0)))
+
+
+def relative_dispersion(r, n=None):
+    """epsilon = sigma_r / r_mean."""
+    return std_radius(r, n) / mean_radius(r, n)
+
+
+def number_concentration(n, volume=1.0):
+    """Total number divided by the volume (or mass) it occupies."""
+    if volume <= 0:
+        raise ValueError("volume must be > 0")
+    return float(np.sum(np.asarray(n, float)) / volume)
+
+
+def liquid_water(r, n=None, r_dry=0.0):
+    """(4/3) pi rho_w sum n (r^3 - r_dry^3): kg per unit of n (LWC if n is per m^3)."""
+    r, n = _prep(r, n)
+    rd = np.broadcast_to(np.asarray(r_dry, float), r.shape)
+    return float((4.0 / 3.0) * np.pi * th.RHO_W * np.sum(n * (r ** 3 - rd ** 3)))
+
+
+def effective_radius(r, n=None):
+    """r_e = <r^3> / <r^2> (Hansen & Travis 1974)."""
+    r, n = _prep(r, n)
+    return float(np.sum(n * r ** 3) / np.sum(n * r ** 2))
+
+
+def growth_coefficient(r, T, p, n=None):
+    """Mean diffusional growth-rate coefficient <G/r> in cm/s over droplets with r > 0."""
+    r, n = _prep(r, n)
+    keep = r > 0
+    return growth.mean_growth_coefficient(r[keep], T, p, n[keep])
+
+
+def size_distribution(r, n=None, bins=40, r_range=None):
+    """Histogram (edges [m], number per bin) of the droplet spectrum."""
+    r, n = _prep(r, n)
+    return_edges = np.histogram_bin_edges(r, bins=bins, range=r_range)
+    counts, _ = np.histogram(r, bins=return_edges, weights=n)
+    return return_edges, counts
+
+
+def linear_fit(x, y):
+    """Least-squares line y = a + b x; returns (a, b, r_correlation)."""
+    x = np.asarray(x, float)
+    y = np.asarray(y, float)
+    if x.size < 2:
+        raise ValueError("linear_fit needs at least two points")
+    b, a = np.polyfit(x, y, 1)
+    rc = float(np.corrcoef(x, y)[0, 1]) if x.size > 2 else 1.0
+    return float(a), float(b), rc

@@ -1,0 +1,135 @@
+"""Moist thermodynamics for droplet growth, in SI units (K, Pa, kg, m, s).
+
+Choices (each documented with its source):
+
+* Saturation vapour pressure over liquid water: Bolton (1980, MWR 108:1046, eq. 10),
+  ``e_s = 611.2 exp(17.67 (T - 273.15) / (T - 29.65))`` Pa, accurate to 0.1 % for
+  243 K < T < 308 K.
+* Latent heat of vaporisation: linear fit ``L = 2.501e6 - 2370 (T - 273.15)`` J/kg
+  (Rogers & Yau 1989, Table 2.1 / eq. 2.?; also Bolton 1980 eq. 2).
+* Diffusivity of water vapour in air: ``D = 2.11e-5 (T/273.15)^1.94 (101325/p)`` m^2/s
+  (Pruppacher & Klett 1997, eq. 13.3).
+* Thermal conductivity of air: ``K = 4.1868e-3 (5.69 + 0.017 (T - 273.15))`` W/m/K
+  (Pruppacher & Klett 1997, eq. 13.18a; the cal/cm/s/K fit converted to SI).
+* Dynamic viscosity of air: Sutherland law ``mu = 1.458e-6 T^1.5 / (T + 110.4)`` Pa s
+  (U.S. Standard Atmosphere 1976).
+* Surface tension of water against air: ``sigma = 0.0761 - 1.55e-4 (T - 273.15)`` N/m
+  (Pruppacher & Klett 1997, eq. 5.12 linearised near 0-30 C).
+
+Mixing ratios ``q`` are kg per kg of dry air throughout (conserved in the parcel).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+#: gas constant of dry air [J/kg/K] (Rogers & Yau 1989)
+R_D = 287.04
+#: gas constant of water vapour [J/kg/K]
+R_V = 461.5
+#: R_d / R_v
+EPS = R_D / R_V
+#: specific heat of dry air at constant pressure [J/kg/K]
+C_P = 1005.0
+#: gravitational acceleration [m/s^2]
+G_ACC = 9.81
+#: density of liquid water [kg/m^3]
+RHO_W = 1000.0
+#: reference pressure for D [Pa]
+P_REF = 101325.0
+T_0C = 273.15
+
+
+def _check_T(T):
+    T = np.asarray(T, dtype=float)
+    if np.any(~np.isfinite(T)) or np.any(T <= 150.0) or np.any(T >= 400.0):
+        raise ValueError(f"temperature T must be in (150, 400) K, got {T}")
+    return T
+
+
+def _check_p(p):
+    p = np.asarray(p, dtype=float)
+    if np.any(~np.isfinite(p)) or np.any(p <= 0.0):
+        raise ValueError(f"pressure p must be > 0 Pa, got {p}")
+    return p
+
+
+def saturation_vapor_pressure(T):
+    """Saturation vapour pressure over plane water [Pa]; Bolton (1980) eq. 10."""
+    T = _check_T(T)
+    return 611.2 * np.exp(17.67 * (T - T_0C) / (T - 29.65))
+
+
+def latent_heat(T):
+    """Latent heat of vaporisation [J/kg], linear in T (Rogers & Yau 1989, Table 2.1 fit)."""
+    T = _check_T(T)
+    return 2.501e6 - 2370.0 * (T - T_0C)
+
+
+def vapor_diffusivity(T, p):
+    """Diffusivity of water vapour in air [m^2/s]; Pruppacher & Klett (1997) eq. 13.3."""
+    T = _check_T(T)
+    p = _check_p(p)
+    return 2.11e-5 * (T / T_0C) ** 1.94 * (P_REF / p)
+
+
+def thermal_conductivity(T):
+    """Thermal conductivity of air [W/m/K]; Pruppacher & Klett (1997) eq. 13.18a in SI."""
+    T = _check_T(T)
+    return 4.1868e-3 * (5.69 + 0.017 * (T - T_0C))
+
+
+def dynamic_viscosity(T):
+    """Dynamic viscosity of air [Pa s]; Sutherland's law (US Standard Atmosphere 1976)."""
+    T = _check_T(T)
+    return 1.458e-6 * T ** 1.5 / (T + 110.4)
+
+
+def surface_tension(T):
+    """Surface tension of water [N/m], linear near 0-30 C (Pruppacher & Klett 1997, eq. 5.12)."""
+    T = _check_T(T)
+    return 0.0761 - 1.55e-4 * (T - T_0C)
+
+
+def air_density(p, T, qv=0.0):
+    """Density of moist air [kg/m^3]: rho = p / (R_d T_v), T_v = T (1 + qv/eps) / (1 + qv)."""
+    T = _check_T(T)
+    p = _check_p(p)
+    Tv = T * (1.0 + np.asarray(qv) / EPS) / (1.0 + np.asarray(qv))
+    return p / (R_D * Tv)
+
+
+def dry_air_density(p, T, qv=0.0):
+    """Partial density of dry air [kg/m^3]: (p - e) / (R_d T), e = p qv / (eps + qv)."""
+    T = _check_T(T)
+    p = _check_p(p)
+    e = vapor_pressure(p, qv)
+    return (p - e) / (R_D * T)
+
+
+def vapor_pressure(p, qv):
+    """Vapour pressure [Pa] of air at pressure p with vapour mixing ratio qv [kg/kg]."""
+    qv = np.asarray(qv, dtype=float)
+    return np.asarray(p) * qv / (EPS + qv)
+
+
+def saturation_mixing_ratio(p, T):
+    """Saturation vapour mixing ratio [kg/kg]: eps e_s / (p - e_s)."""
+    es = saturation_vapor_pressure(T)
+    p = _check_p(p)
+    if np.any(es >= p):
+        raise ValueError("pressure p must exceed the saturation vapour pressure")
+    return EPS * es / (p - es)
+
+
+def supersaturation(p, T, qv):
+    """Supersaturation S = e / e_s(T) - 1 (dimensionless; 0.01 = 1 %)."""
+    return vapor_pressure(p, qv) / saturation_vapor_pressure(T) - 1.0
+
+
+def mixing_ratio_from_rh(p, T, rh):
+    """Vapour mixing ratio [kg/kg] for relative humidity ``rh`` (1 = saturated, e = rh e_s)."""
+    rh = np.asarray(rh, dtype=float)
+    if np.any(rh < 0):
+        raise ValueError(f"relative humidity rh must be >= 0, got {rh}")
+    e = rh * saturation_vapor_pressure(T)
+    return EPS * e / (_check_p(p) - e)

@@ -1,0 +1,123 @@
+"""Parcel model: Rogers (1975) monodisperse test, quasi-steady supersaturation, conservation, eddy hopping, MPI."""
+import numpy as np
+import pytest
+
+from clouds import droplets, growth
+from clouds import thermo as th
+from clouds.parcel import EddyHopping, ParcelModel
+from tests.mpi_harness import run_mpi
+
+
+def test_rogers_monodisperse_peak_supersaturation():
+    # Rogers (1975) / Rogers & Yau (1989) ch. 7: p = 800 hPa, T = 7 C, saturated, r0 = 8 um,
+    # N = 200 cm^-3, w = 10 m/s: S peaks near 0.97 % about 7 s after the start.
+    m = ParcelModel.from_concentration(80000.0, 280.15, [8e-6], [200e6], w=10.0, dt=0.05)
+    h = m.run(15.0)
+    i = int(np.argmax(h["S"]))
+    assert 100 * h["S"][i] == pytest.approx(0.97, rel=0.03)
+    assert 6.0 < h["t"][i] < 8.5
+    # without the Kelvin term (Rogers' pure growth law) the peak is within 3 % as well
+    m2 = ParcelModel.from_concentration(80000.0, 280.15, [8e-6], [200e6], w=10.0, dt=0.05, curvature=False)
+    h2 = m2.run(10.0)
+    assert 100 * h2["S"].max() == pytest.approx(0.97, rel=0.03)
+
+
+def test_quasi_steady_supersaturation_and_conservation():
+    m = ParcelModel.from_concentration(9e4, 285.0, [10e-6], [100e6], w=1.0, dt=0.5, curvature=False)
+    tau = m.phase_relaxation_time()
+    h = m.run(15 * tau)
+    rho = th.dry_air_density(m.p, m.T, m.qv)
+    s0 = m.pop.n.sum() * rho
+    Sqs = growth.quasi_steady_supersaturation(m.T, m.p, 1.0, s0, m.pop.r.mean())
+    # S relaxes to A1 w tau_phase; the residual -tau dS_qs/dt is below 1 %
+    assert h["S"][-1] == pytest.approx(Sqs, rel=0.01)
+    # total water: q_v + q_l recomputed from the droplets equals the initial q_t to round-off
+    ql = m.pop.liquid_mass()
+    assert abs(m.qv + ql - (h["qv"][0] + h["ql"][0])) < 1e-16
+    # moist static energy c_p T + g z + L q_v conserved to O(dt dL/dT) (2e-5 relative here)
+    mse = th.C_P * h["T"] + th.G_ACC * h["z"] + th.latent_heat(h["T"]) * h["qv"]
+    assert np.ptp(mse) / mse[0] < 1e-4
+    # liquid water grows at the adiabatic rate once saturated: dq_l/dz ~ (A1 / A2) ~ 2 g/kg/km
+    dqdz = (h["ql"][-1] - h["ql"][len(h["ql"]) // 2]) / (h["z"][-1] - h["z"][len(h["z"]) // 2])
+    assert dqdz == pytest.approx(growth.A1(m.T) / growth.A2(m.T, m.p), rel=0.05)
+
+
+def test_activation_from_lognormal_aerosol():
+    r_dry, n = droplets.lognormal(100e6, 40e-9, 1.6, 64)
+    T, p = 283.0, 9e4
+    r_wet = droplets.equilibrium_radii(-0.01, r_dry, 0.6, T)
+    pop = droplets.Population(r_wet, r_dry, 0.6, n / th.dry_air_density(p, T, th.mixing_ratio_from_rh(p, T, 0.99)))
+    m = ParcelModel(p, T, 0.5, pop, rh=0.99, dt=0.5)
+    h = m.run(300.0)
+    Smax = h["S"].max()
+    # activated: grew beyond the critical radius; the critical supersaturation of the
+    # smallest activated particle is below S_max (Köhler consistency)
+    from clouds import koehler
+    Sc = koehler.critical_supersaturation(pop.r_dry, 0.6, T)
+    act = m.pop.r > 1e-6
+    assert 0 < act.sum() < len(act)
+    assert np.all(Sc[act] < Smax * 1.05) and np.all(Sc[~act] > Smax * 0.95)
+    assert 0.1e-2 < Smax < 1.0e-2
+
+
+def test_eddy_hopping_broadens_spectrum():
+    r, n = droplets.gamma(1.0, 8e-6, 400, 1000)
+    out = {}
+    for name, eh in (("adiabatic", None), ("eddy", EddyHopping(1e-2, 50.0, seed=3))):
+        pop = droplets.Population(r, 0.0, 0.0, n * 1e8)
+        m = ParcelModel(9e4, 285.0, 1.0, pop, rh=1.0, dt=0.5, eddy_hopping=eh)
+        out[name] = m.run(200.0)["epsilon"]
+    # adiabatic growth narrows the spectrum (r dr/dt = G S), eddy hopping broadens it
+    assert out["adiabatic"][-1] < out["adiabatic"][0]
+    assert out["eddy"][-1] > 3 * out["adiabatic"][-1]
+
+
+def test_parcel_bad_input():
+    with pytest.raises(ValueError, match="number concentration"):
+        ParcelModel.from_concentration(9e4, 285.0, [10e-6], [-1.0], w=1.0)
+    with pytest.raises(ValueError, match="dry radius"):
+        droplets.Population([1e-7], [2e-7], 0.5, 1.0)
+    with pytest.raises(ValueError, match="dt"):
+        ParcelModel.from_concentration(9e4, 285.0, [10e-6], [1e8], w=1.0, dt=-1)
+    with pytest.raises(ValueError, match="epsilon"):
+        EddyHopping(epsilon=0.0)
+
+
+def test_astropy_quantities_at_the_edge():
+    import astropy.units as u
+    a = ParcelModel.from_concentration(800 * u.hPa, 7 * u.deg_C,
+                                       [8e-6], [200e6], w=10 * u.m / u.s, dt=0.1)
+    b = ParcelModel.from_concentration(80000.0, 280.15, [8e-6], [200e6], w=10.0, dt=0.1)
+    assert a.run(1.0)["S"][-1] == pytest.approx(b.run(1.0)["S"][-1], rel=1e-12)
+
+
+@pytest.mark.mpi
+def test_parcel_two_ranks_match_serial(tmp_path):
+    script = """
+    import numpy as np, gpu
+    from clouds import droplets, thermo as th
+    from clouds.parcel import ParcelModel, EddyHopping
+    comm = gpu.get_comm()
+    def make(c):
+        r, n = droplets.gamma(1e8, 8e-6, 100, 301)
+        pop = droplets.Population(r, 0.0, 0.0, n)
+        return ParcelModel(9e4, 285.0, 2.0, pop, dt=0.5, comm=c)
+    h2 = make(comm).run(20.0)
+    if comm.rank == 0:
+        h1 = make(gpu.SerialComm()).run(20.0)
+        for k in ("S", "T", "qv", "epsilon"):
+            assert np.allclose(h1[k], h2[k], rtol=1e-11, atol=1e-17), k
+        print("OK", comm.size, h2["S"].max())
+    """
+    proc = run_mpi(script, 2, tmp_path, timeout=240)
+    assert "OK 2" in proc.stdout
+
+
+def test_kinetic_corrections_slow_growth_and_raise_peak():
+    # gas-kinetic corrections reduce G for small droplets -> slower uptake, higher S_max (a few %
+    # for 8 um droplets; Pruppacher & Klett 1997 sec. 13.1.3)
+    a = ParcelModel.from_concentration(80000.0, 280.15, [8e-6], [200e6], w=10.0, dt=0.05).run(10.0)
+    b = ParcelModel.from_concentration(80000.0, 280.15, [8e-6], [200e6], w=10.0, dt=0.05, kinetic=True).run(10.0)
+    assert b["S"].max() > a["S"].max()
+    assert b["S"].max() == pytest.approx(a["S"].max(), rel=0.1)
+    assert b["r_mean"][-1] < a["r_mean"][-1]
