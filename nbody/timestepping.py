@@ -113,6 +113,7 @@ class HierarchicalKDK:
                          "late_joiners": 0}
         self.merger_events: list[dict] = []
         self._initialized = False
+        self.last_a_full = None
 
     # ------------------------------------------------------------------ forces
     def _h(self):
@@ -216,10 +217,17 @@ class HierarchicalKDK:
         self.ti_begin[ending] = ti
         self.timers["bookkeeping"] += time.perf_counter() - t0
 
-    def initialize(self):
-        """Forces, regions and timestep bins at the current (synchronised) state."""
+    def initialize(self, a_full=None):
+        """Forces, regions and timestep bins at the current (synchronised) state.
+
+        ``a_full``: the softened accelerations of all particles at this state if known (a checkpoint
+        stores them, so that a restart repeats the uninterrupted run bit for bit).
+        """
         everyone = np.arange(len(self.mass))
-        a_full, _ = self.forces(everyone)
+        if a_full is None:
+            a_full, _ = self.forces(everyone)
+        a_full = np.ascontiguousarray(a_full, dtype=np.float64)
+        self.last_a_full = a_full
         self._post_sync(0, everyone, a_full)
         self._initialized = True
 
@@ -312,6 +320,8 @@ class HierarchicalKDK:
             kick(self.vel, a_close, ending, 0.5 * base * dti[ending].astype(np.float64))
             self.timers["kick_drift"] += time.perf_counter() - t0
             self.counters["syncs"] += 1
+            if ti == self.TB:
+                self.last_a_full = a_full
             self._post_sync(ti % self.TB, ending, a_full)
         self.t = t_start + self.dt_max
 
@@ -320,8 +330,6 @@ class HierarchicalKDK:
         """(kinetic, potential) at a synchronised time: softened pairs, Newtonian inside regions."""
         K = 0.5 * float(np.sum(self.mass * np.sum(self.vel**2, axis=1)))
         _, pot = self.forces(np.arange(len(self.mass)), potential=True)
-        if self.gravity == "tree":
-            pass
         W = 0.5 * float(np.sum(self.mass * pot))
         h = self._h()
         for r in self.regions:
