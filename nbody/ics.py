@@ -265,7 +265,7 @@ def spherical_galaxy(n, profile="hernquist", mass=1.0, a=1.0, gamma=1.0, m_bh=0.
         r_max, and hence the force field there, is that of the model
     ptype : 4 (stars, default) or 1 (dark matter)
 
-    Returns a :class:`ParticleData` in the galaxy's centre-of-mass frame, the SMBH last.
+    Returns a :class:`ParticleData` centred on the model centre with zero total momentum, the SMBH last.
     """
     if not (isinstance(n, (int, np.integer)) and n >= 1):
         raise ValueError(f"n must be an integer >= 1, got {n!r}")
@@ -293,8 +293,9 @@ def spherical_galaxy(n, profile="hernquist", mass=1.0, a=1.0, gamma=1.0, m_bh=0.
         m = np.append(m, m_bh)
         types = np.append(types, PTYPE_BH)
     p = ParticleData(pos, vel, m, types)
-    c, w = p.com()
-    p.pos -= c
+    # zero net momentum; positions stay centred on the model centre (where the SMBH sits): recentring
+    # on the sampled centre of mass would shift the cusp by the noise of the far-out particles
+    _, w = p.com()
     p.vel -= w
     return p
 
@@ -319,8 +320,8 @@ def kepler_orbit_state(m1, m2, r0, rp, e=1.0, G=1.0):
 
 
 def galaxy_merger(g1: ParticleData, g2: ParticleData, r0, rp, e=1.0, G=1.0) -> ParticleData:
-    """Place galaxies g1 and g2 (each in its own CoM frame) on a Keplerian orbit of eccentricity ``e``
-    and pericentre ``rp`` (point-mass approximation), at initial separation ``r0``, in the CoM frame."""
+    """Place galaxies g1 and g2 (each centred on its own centre, at rest) on a Keplerian orbit of eccentricity ``e``
+    and pericentre ``rp`` (point-mass approximation), centres ``r0`` apart, total momentum zero."""
     m1, m2 = g1.mass.sum(), g2.mass.sum()
     dx, dv = kepler_orbit_state(m1, m2, r0, rp, e, G)
     f1, f2 = -m2 / (m1 + m2), m1 / (m1 + m2)
