@@ -139,10 +139,11 @@ def region_timestep(pos, vel, mass, is_bh, members, neighbours, eta_region, r_ke
 
     min of
       * sqrt(2 eta eps / |a_cm|)  -- GADGET's criterion on the external CoM acceleration;
-      * eta_region r_ketju / max(|v_bh - v_*|, |v_cm - v_*|, sigma_*)  -- no star or SMBH moves more
-        than a fraction eta_region of r_ketju relative to the surrounding stars in one step, with
-        v_* and sigma_* the mass-weighted mean velocity and 1D dispersion of ``neighbours``
-        (non-members within the buffer zone) and v_bh each SMBH's velocity.
+      * eta_region r_ketju / v_max, with v_max the largest of the speeds of members and buffer-zone
+        non-members (``neighbours``) relative to the region's CoM, of the SMBH speeds relative to the
+        mean velocity v_* of the neighbours, and of their 1D dispersion sigma_*: no particle moves more
+        than a fraction eta_region of r_ketju relative to the region in one step, so membership
+        (entering and leaving stars) is updated often enough.
     """
     m = mass[members]
     vcm = m @ vel[members] / m.sum()
@@ -150,15 +151,20 @@ def region_timestep(pos, vel, mass, is_bh, members, neighbours, eta_region, r_ke
     a = np.linalg.norm(acc_ext_cm)
     if a > 0:
         dt = np.sqrt(2 * eta * eps_cm / a)
+    vmax = 0.0
+    if len(members) > 1:
+        vmax = float(np.max(np.linalg.norm(vel[members] - vcm, axis=1)))
+    if len(neighbours) >= 1:
+        vmax = max(vmax, float(np.max(np.linalg.norm(vel[neighbours] - vcm, axis=1))))
     if len(neighbours) >= 2:
         mn = mass[neighbours]
         vstar = mn @ vel[neighbours] / mn.sum()
         sig = np.sqrt(np.sum(mn[:, None] * (vel[neighbours] - vstar) ** 2) / (3 * mn.sum()))
-        vmax = max(sig, np.linalg.norm(vcm - vstar))
+        vmax = max(vmax, sig)
         for b in members[is_bh[members]]:
-            vmax = max(vmax, np.linalg.norm(vel[b] - vstar))
-        if vmax > 0:
-            dt = min(dt, eta_region * r_ketju / vmax)
+            vmax = max(vmax, float(np.linalg.norm(vel[b] - vstar)))
+    if vmax > 0:
+        dt = min(dt, eta_region * r_ketju / vmax)
     return dt
 
 

@@ -114,6 +114,8 @@ class HierarchicalKDK:
         self.merger_events: list[dict] = []
         self._initialized = False
         self.last_a_full = None
+        #: optional callback(engine, ending_indices) after every synchronisation point (diagnostics)
+        self.on_sync = None
 
     # ------------------------------------------------------------------ forces
     def _h(self):
@@ -323,6 +325,8 @@ class HierarchicalKDK:
             if ti == self.TB:
                 self.last_a_full = a_full
             self._post_sync(ti % self.TB, ending, a_full)
+            if self.on_sync is not None:
+                self.on_sync(self, ending)
         self.t = t_start + self.dt_max
 
     # ------------------------------------------------------------------ diagnostics
