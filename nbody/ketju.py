@@ -185,38 +185,51 @@ def binary_elements(m1, m2, x1, x2, v1, v2, G=1.0):
 
 
 class RegularizedRegionIntegrator:
-    """Region integrator backed by ``nbody.RegularizedIntegrator`` (AR-chain with PN terms and mergers).
+    """Region integrator backed by :class:`nbody.RegularizedIntegrator` (MSTAR/AR with GBS, PN terms, mergers).
 
-    Parameters are passed through (``tolerance``, ``pn``, ``c``, ``merger_radius_rs``). ``c`` is the
-    speed of light in internal units (required when PN terms are on).
+    Parameters are passed through (``tolerance``, ``pn``, ``c``, ``merger_radius_rs`` and any other
+    keyword of the integrator). ``c`` is the speed of light in internal units (needed for PN terms
+    and mergers). SMBH spins are kept between region steps, keyed by particle ID; merger remnants
+    keep the ID of the heavier SMBH (the integrator's convention), so a swallowed SMBH is the member
+    whose ID disappears.
     """
 
     supports_pn = True
 
-    def __init__(self, tolerance=1e-10, pn="none", c=None, merger_radius_rs=12.0, G=1.0, **kw):
-        try:
-            from . import RegularizedIntegrator, Particles  # noqa: F401
-        except ImportError as exc:
-            raise ImportError("nbody.RegularizedIntegrator is not available in this build "
-                              "(it comes with the regularized-integrator issue); use integrator='fewbody'") from exc
-        self._cls = RegularizedIntegrator
+    def __init__(self, tolerance=1e-10, pn="none", c=None, merger_radius_rs=12.0, **kw):
+        from .particles import Particles
+        from .regularized import RegularizedIntegrator
+
         self._particles = Particles
-        self.kw = dict(tolerance=tolerance, pn=pn, c=c, merger_radius_rs=merger_radius_rs, **kw)
-        self.G = G
+        self.integrator = RegularizedIntegrator(tolerance=tolerance, pn=pn, c=c, merger_radius_rs=merger_radius_rs,
+                                                **kw)
+        self.spins: dict[int, np.ndarray] = {}
+        self.last_record = None
 
     def integrate(self, mass, pos, vel, is_bh, ids, dt) -> RegionResult:
-        P = self._particles(np.asarray(mass, float), np.asarray(pos, float), np.asarray(vel, float),
-                            is_bh=np.asarray(is_bh, bool))
-        integ = self._cls(**self.kw)
-        out, record = integ.integrate(P, float(dt))
-        return _result_from_integrator(mass, pos, out, record)
-
-
-def _result_from_integrator(mass, pos, out, record) -> RegionResult:
-    """Map the integrator's output particles back onto the input members (mergers shrink the set)."""
-    n = len(mass)
-    om, op, ov = np.asarray(out.mass), np.asarray(out.pos), np.asarray(out.vel)
-    if len(om) == n:
-        return RegionResult(om.copy(), op.copy(), ov.copy(), np.ones(n, bool),
-                            int(getattr(record, "steps", 0) or 0), list(getattr(record, "mergers", []) or []))
-    raise NotImplementedError("mapping of merged particles is set up in _map_merged")
+        mass = np.asarray(mass, dtype=np.float64)
+        n = len(mass)
+        ids = np.asarray(ids).astype(np.int64)
+        if n < 2 or dt <= 0:
+            return RegionResult(mass.copy(), np.asarray(pos) + np.asarray(vel) * max(dt, 0.0), np.array(vel, float),
+                                np.ones(n, bool))
+        spin = np.array([self.spins.get(int(i), np.zeros(3)) for i in ids])
+        P = self._particles(mass, np.asarray(pos, float), np.asarray(vel, float), spin=spin,
+                            is_bh=np.asarray(is_bh, bool), ids=ids, time=0.0)
+        out, rec = self.integrator.integrate(P, float(dt))
+        self.last_record = rec
+        row = {int(i): k for k, i in enumerate(np.asarray(out.ids))}
+        alive = np.array([int(i) in row for i in ids])
+        res_m, res_x, res_v = mass.copy(), np.array(pos, float), np.array(vel, float)
+        for k, i in enumerate(ids):
+            if alive[k]:
+                j = row[int(i)]
+                res_m[k], res_x[k], res_v[k] = out.mass[j], out.pos[j], out.vel[j]
+                if out.is_bh[j]:
+                    self.spins[int(i)] = np.array(out.spin[j], float)
+        events = []
+        for ev in rec.mergers:
+            d = dataclasses.asdict(ev) if dataclasses.is_dataclass(ev) else dict(ev)
+            d["time_in_step"] = d.pop("time", None)
+            events.append(d)
+        return RegionResult(res_m, res_x, res_v, alive, int(rec.n_steps), events)

@@ -75,8 +75,7 @@ from .timestepping import HierarchicalKDK
 
 log = logging.getLogger(__name__)
 
-#: PN terms a config may name (the regularized integrator decides which it implements)
-PN_TERMS = ("1PN", "2PN", "2.5PN", "3PN", "3.5PN", "spin-orbit", "spin-spin", "spin-precession")
+from .regularized import PN_TERMS  # the PN terms the regularized integrator implements
 
 G_KPC_KMS2_PER_MSUN = 4.300917270038e-6  # G in kpc (km/s)^2 / Msun (astropy.constants.G, IAU 2015)
 C_KMS = 299792.458

@@ -264,7 +264,7 @@ class HierarchicalKDK:
             self.counters["region_substeps"] += int(res.steps)
             for ev in res.events:
                 ev = dict(ev)
-                ev.setdefault("time", self.t)
+                ev["time"] = self.t + float(ev.get("time_in_step") or 0.0)
                 self.merger_events.append(ev)
             if not np.all(res.alive):
                 dead.extend(r[~res.alive].tolist())
