@@ -142,7 +142,7 @@ class TimeConfig:
 class KetjuConfig:
     enabled: bool = param(True)
     r_ketju: float = param(0.03, gt=0, doc="region radius, >= 2.8 eps_star")
-    integrator: str = param("fewbody", choices=("fewbody", "regularized"))
+    integrator: str = param("regularized", choices=("regularized", "fewbody"))
     tolerance: float = param(1e-10, gt=0, lt=1, doc="regularized integrator tolerance")
     pn: list[str] = param(default_factory=list, doc="PN terms: [] / ['all'] / e.g. ['1PN','2PN','2.5PN']")
     merger_radius_rs: float = param(12.0, gt=0)

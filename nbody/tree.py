@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._kernels.tree import build_tree, tree_accel
+from ._kernels.tree import build_tree, tree_accel, tree_accel_serial
+
+#: below this many targets the serial walk is used (thread start-up costs more than it saves)
+PARALLEL_MIN_TARGETS = 256
 from .direct import _as_eps, check_particles
 
 CRITERIA = {"geometric": 0, "relative": 1}
@@ -59,7 +62,8 @@ class Octree:
             aold = np.ascontiguousarray(np.broadcast_to(np.asarray(a_old, dtype=np.float64), (len(t),)))
         else:
             aold = np.zeros(len(t))
-        acc, pot, nint = tree_accel(t, self.pos, self.mass, self.h, self.G, float(theta), float(alpha), aold,
+        walk = tree_accel if len(t) >= PARALLEL_MIN_TARGETS else tree_accel_serial
+        acc, pot, nint = walk(t, self.pos, self.mass, self.h, self.G, float(theta), float(alpha), aold,
                                     CRITERIA[criterion], bool(quadrupole), *self.nodes[:])
         self.last_interactions = nint
         return acc, pot

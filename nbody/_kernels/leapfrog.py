@@ -15,22 +15,22 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True)
 def kick(vel, acc, idx, dt):
-    """vel[idx[k]] += acc[k] * dt[k]."""
-    for k in prange(idx.shape[0]):
+    """vel[idx[k]] += acc[k] * dt[k]  (serial: memory-bound, threads only add launch overhead)."""
+    for k in range(idx.shape[0]):
         i = idx[k]
         for d in range(3):
             vel[i, d] += acc[k, d] * dt[k]
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True)
 def drift(pos, vel, idx, dt):
     """pos[idx] += vel[idx] * dt (scalar dt)."""
-    for k in prange(idx.shape[0]):
+    for k in range(idx.shape[0]):
         i = idx[k]
         for d in range(3):
             pos[i, d] += vel[i, d] * dt

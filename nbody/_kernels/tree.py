@@ -345,3 +345,28 @@ def tree_accel(targets, pos, mass, h, G, theta, alpha, aold, criterion, use_quad
         pot[k] = p
         nint[k] = ni
     return acc, pot, nint
+
+
+@njit(cache=True)
+def tree_accel_serial(targets, pos, mass, h, G, theta, alpha, aold, criterion, use_quad,
+               perm, center, half, start, count, isleaf, nxt, M, com, Q, hmax, delta):
+    """Serial twin of :func:`tree_accel` for small active sets (no thread launch overhead).
+
+    ``aold`` (len(targets)) is |a| from the previous step for the relative criterion.
+    Returns (acc, pot, interactions per target).
+    """
+    nt = targets.shape[0]
+    acc = np.empty((nt, 3))
+    pot = np.empty(nt)
+    nint = np.empty(nt, dtype=np.int64)
+    for k in range(nt):
+        i = targets[k]
+        ax, ay, az, p, ni = _walk_one(pos[i, 0], pos[i, 1], pos[i, 2], h[i], i, pos, mass, h, G, theta,
+                                      alpha, aold[k], criterion, use_quad, perm, center, half, start,
+                                      count, isleaf, nxt, M, com, Q, hmax, delta)
+        acc[k, 0] = ax
+        acc[k, 1] = ay
+        acc[k, 2] = az
+        pot[k] = p
+        nint[k] = ni
+    return acc, pot, nint
