@@ -6,8 +6,17 @@ max(h_i, h_j) as GADGET does. See :mod:`nbody.softening` for the formulas.
 """
 from __future__ import annotations
 
-import numpy as np
-from numba import njit, prange
+import os
+
+# Numba's OpenMP threading layer lets idle workers spin after every parallel region; on a shared,
+# oversubscribed machine (2 cores, many processes) that spinning steals the main thread's CPU and made
+# the many small serial steps of a hierarchical-timestep run 10-20x slower. Passive waiting costs a few
+# microseconds per parallel launch. Only a default: a user's setting wins; it takes effect if no
+# parallel kernel has started the OpenMP runtime yet.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+from numba import njit, prange  # noqa: E402
 
 
 @njit(cache=True, inline="always")

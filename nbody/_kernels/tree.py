@@ -24,10 +24,19 @@ exactly Newtonian and particle pairs are spline-softened).
 """
 from __future__ import annotations
 
-import numpy as np
-from numba import njit, prange
+import os
 
-from .direct import spline_force_factor, spline_potential_factor
+# Numba's OpenMP threading layer lets idle workers spin after every parallel region; on a shared,
+# oversubscribed machine (2 cores, many processes) that spinning steals the main thread's CPU and made
+# the many small serial steps of a hierarchical-timestep run 10-20x slower. Passive waiting costs a few
+# microseconds per parallel launch. Only a default: a user's setting wins; it takes effect if no
+# parallel kernel has started the OpenMP runtime yet.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+from numba import njit, prange  # noqa: E402
+
+from .direct import spline_force_factor, spline_potential_factor  # noqa: E402
 
 MAX_DEPTH = 48
 
