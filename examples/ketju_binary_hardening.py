@@ -59,8 +59,8 @@ def influence_quantities(pos, vel, mass, centre, vcentre, m_binary):
     return r_m, rho, sigma
 
 
-def run(n, m_bh, t_end, pn, c, dt_max=1 / 32, eps=0.005, seed=2, tol=1e-9):
-    p, model = setup(n, m_bh, seed=seed)
+def run(n, m_bh, t_end, pn, c, r0=0.3, dt_max=1 / 32, eps=0.005, seed=2, tol=1e-9):
+    p, model = setup(n, m_bh, r0=r0, seed=seed)
     integ = RegularizedRegionIntegrator(tolerance=tol, pn=pn, c=c, merger_radius_rs=12)
     eng = HierarchicalKDK(p.pos, p.vel, p.mass, p.ptype, eps, dt_max=dt_max, eta=0.02, max_bin=20, gravity="tree",
                           r_ketju=3 * eps, region_integrator=integ)
@@ -99,15 +99,15 @@ def main(argv=None) -> int:
     out = Path(args.outdir)
     out.mkdir(parents=True, exist_ok=True)
     if args.quick:
-        n, m_bh, t_end, c = args.n or 3000, 0.01, args.t_end or 6.0, args.c or 30.0
+        n, m_bh, t_end, c, r0 = args.n or 3000, 0.01, args.t_end or 5.0, args.c or 15.0, 0.15
     else:
-        n, m_bh, t_end, c = args.n or 100000, 0.005, args.t_end or 40.0, args.c or 60.0
+        n, m_bh, t_end, c, r0 = args.n or 100000, 0.005, args.t_end or 40.0, args.c or 60.0, 0.3
     pn = "none" if args.no_pn else ("1PN", "2PN", "2.5PN")
     t0 = time.perf_counter()
-    log, eng, infl = run(n, m_bh, t_end, pn, c)
+    log, eng, infl = run(n, m_bh, t_end, pn, c, r0=r0)
     wall = time.perf_counter() - t0
     t, a, e, sep = log["t"], log["a"], log["e"], log["sep"]
-    summary = {"n": n, "m_bh": m_bh, "c": c, "pn": list(pn) if pn != "none" else [], "wall_s": wall,
+    summary = {"n": n, "m_bh": m_bh, "c": c, "r0": r0, "min_separation": float(sep.min()) if len(sep) else None, "pn": list(pn) if pn != "none" else [], "wall_s": wall,
                "mergers": len(eng.merger_events), "final_time": float(eng.t)}
     if infl is not None:
         r_m, rho, sigma = infl

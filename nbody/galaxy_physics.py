@@ -7,9 +7,9 @@
 * Orbital decay of a circular orbit: with L = r v_c(r), dL/dt = r a_df gives
       dr/dt = -4 pi G^2 M rho lnLambda chi r / (v_c^3 (1 + dln v_c / dln r));
   for a Plummer sphere 1 + dln v_c/dln r = (1 + 3/(1 + r^2/a^2)) / 2 (REFERENCES.md).
-* Coulomb logarithm lnLambda = ln(b_max / b_min) with b_max = min(rho / |d rho/dr|, r) and
-  b_min = G M / v_c^2 (Just & Penarrubia 2005, MNRAS 361, 794; Petts, Gualandris & Read 2015,
-  MNRAS 454, 3778, eq. 5 with b_90 for a point mass).
+* Coulomb logarithm lnLambda = ln(b_max / b_min), b_min = G M / v_c^2 (b_90 of a point mass), with
+  b_max = min(rho / |d rho/dr|, r) (Just & Penarrubia 2005, MNRAS 361, 794; Petts, Gualandris & Read
+  2015, MNRAS 454, 3778, eq. 5) or b_max = r (Hashimoto, Funato & Makino 2003, ApJ 582, 196).
 * Hardening rate of a massive binary (Quinlan 1996, New Astron. 1, 35, eq. 11):
       H = (sigma / (G rho)) d(1/a)/dt,  H ~ 15-20 for a hard equal-mass binary;
   the hard-binary separation a_h = q / (1+q)^2 r_m / 4 with M_*(<r_m) = 2 M_BH (Merritt 2013, eq. 8.71).
@@ -39,25 +39,31 @@ def plummer_quantities(r, M=1.0, a=1.0, G=1.0):
     return rho, drho, vc, sigma, beta1
 
 
-def coulomb_log(r, m_bh, rho, drho, vc, G=1.0, fixed=None):
-    """ln(b_max/b_min), b_max = min(rho/|rho'|, r), b_min = G m / v_c^2 (floored at 1: no negative logs)."""
+def coulomb_log(r, m_bh, rho, drho, vc, G=1.0, fixed=None, bmax="local"):
+    """ln(b_max/b_min) with b_min = G m / v_c^2 (floored at 1: no negative logs) and
+
+    * ``bmax="local"``: b_max = min(rho/|rho'|, r) (Just & Penarrubia 2005; Petts et al. 2015);
+    * ``bmax="orbit"``: b_max = r, the orbital radius (Hashimoto, Funato & Makino 2003, ApJ 582, 196).
+    """
     if fixed is not None:
         return float(fixed)
-    bmax = np.minimum(rho / np.abs(drho), r)
+    if bmax not in ("local", "orbit"):
+        raise ValueError(f"bmax must be 'local' or 'orbit', got {bmax!r}")
+    bmax = np.minimum(rho / np.abs(drho), r) if bmax == "local" else r
     bmin = G * m_bh / vc**2
     return max(np.log(bmax / bmin), 1.0)
 
 
-def plummer_sinking(r0, m_bh, t, M=1.0, a=1.0, G=1.0, lnL=None):
+def plummer_sinking(r0, m_bh, t, M=1.0, a=1.0, G=1.0, lnL=None, bmax="local"):
     """r(t) of a point mass on a circular orbit sinking by dynamical friction in a Plummer sphere.
 
     Integrates dr/dt = -8 pi lnLambda G^2 rho chi(X) m r / (v_c^3 (1 + 3/(1 + r^2/a^2))) (see module doc).
-    ``lnL`` fixes the Coulomb logarithm; by default it is the local one of :func:`coulomb_log`.
+    ``lnL`` fixes the Coulomb logarithm; by default it is :func:`coulomb_log` with ``bmax``.
     """
     def rhs(_, y):
         r = max(y[0], 1e-6 * a)
         rho, drho, vc, sigma, beta1 = plummer_quantities(r, M, a, G)
-        L = coulomb_log(r, m_bh, rho, drho, vc, G, lnL)
+        L = coulomb_log(r, m_bh, rho, drho, vc, G, lnL, bmax)
         X = vc / (np.sqrt(2) * sigma)
         return [-4 * np.pi * G**2 * m_bh * rho * L * chi(X) * r / (vc**3 * beta1)]
 

@@ -35,6 +35,13 @@ class Octree:
         self.h = _as_eps(eps, len(self.mass))
         self.G = float(G)
         self.nodes = build_tree(self.pos, self.mass, self.h, int(leaf_size))
+        perm = self.nodes[0]
+        # particle data in tree order: leaves are contiguous, consecutive targets share their walks
+        self._spos = np.ascontiguousarray(self.pos[perm])
+        self._smass = np.ascontiguousarray(self.mass[perm])
+        self._sh = np.ascontiguousarray(self.h[perm])
+        self._rank = np.empty(len(perm), dtype=np.int64)
+        self._rank[perm] = np.arange(len(perm))
         self.last_interactions = None
 
     @property
@@ -63,8 +70,17 @@ class Octree:
         else:
             aold = np.zeros(len(t))
         walk = tree_accel if len(t) >= PARALLEL_MIN_TARGETS else tree_accel_serial
-        acc, pot, nint = walk(t, self.pos, self.mass, self.h, self.G, float(theta), float(alpha), aold,
+        rank = self._rank[t]
+        order = np.argsort(rank, kind="stable")
+        acc_s, pot_s, nint_s = walk(np.ascontiguousarray(rank[order]), self._spos, self._smass, self._sh, self.G,
+                                    float(theta), float(alpha), np.ascontiguousarray(aold[order]),
                                     CRITERIA[criterion], bool(quadrupole), *self.nodes[:])
+        acc = np.empty_like(acc_s)
+        pot = np.empty_like(pot_s)
+        nint = np.empty_like(nint_s)
+        acc[order] = acc_s
+        pot[order] = pot_s
+        nint[order] = nint_s
         self.last_interactions = nint
         return acc, pot
 

@@ -308,22 +308,22 @@ def _walk_one(xi, yi, zi, hi, self_idx, pos, mass, h, G, theta, alpha, aold, cri
             ninter += 1
             node = nxt[node]
         elif isleaf[node]:
+            # pos/mass/h are stored in tree order here (contiguous per leaf), perm maps back to indices
             for k in range(start[node], start[node] + count[node]):
-                j = perm[k]
-                if j == self_idx:
+                if perm[k] == self_idx:
                     continue
-                ddx = pos[j, 0] - xi
-                ddy = pos[j, 1] - yi
-                ddz = pos[j, 2] - zi
+                ddx = pos[k, 0] - xi
+                ddy = pos[k, 1] - yi
+                ddz = pos[k, 2] - zi
                 rr2 = ddx * ddx + ddy * ddy + ddz * ddz
-                hij = hi if hi > h[j] else h[j]
+                hij = hi if hi > h[k] else h[k]
                 if rr2 == 0.0 and hij == 0.0:
                     continue
-                f = mass[j] * spline_force_factor(rr2, hij)
+                f = mass[k] * spline_force_factor(rr2, hij)
                 ax += f * ddx
                 ay += f * ddy
                 az += f * ddz
-                pot -= mass[j] * spline_potential_factor(rr2, hij)
+                pot -= mass[k] * spline_potential_factor(rr2, hij)
                 ninter += 1
             node = nxt[node]
         else:
@@ -336,8 +336,9 @@ def tree_accel(targets, pos, mass, h, G, theta, alpha, aold, criterion, use_quad
                perm, center, half, start, count, isleaf, nxt, M, com, Q, hmax, delta):
     """Accelerations and potentials on particles ``targets`` (indices into ``pos``) from the tree.
 
-    ``aold`` (len(targets)) is |a| from the previous step for the relative criterion.
-    Returns (acc, pot, interactions per target).
+    ``pos``, ``mass``, ``h`` must be in tree order (``x[perm]``) and ``targets`` are indices into them
+    (walk targets in tree order for cache locality); ``aold`` (len(targets)) is |a| from the previous
+    step for the relative criterion. Returns (acc, pot, interactions per target).
     """
     nt = targets.shape[0]
     acc = np.empty((nt, 3))
@@ -345,7 +346,7 @@ def tree_accel(targets, pos, mass, h, G, theta, alpha, aold, criterion, use_quad
     nint = np.empty(nt, dtype=np.int64)
     for k in prange(nt):
         i = targets[k]
-        ax, ay, az, p, ni = _walk_one(pos[i, 0], pos[i, 1], pos[i, 2], h[i], i, pos, mass, h, G, theta,
+        ax, ay, az, p, ni = _walk_one(pos[i, 0], pos[i, 1], pos[i, 2], h[i], perm[i], pos, mass, h, G, theta,
                                       alpha, aold[k], criterion, use_quad, perm, center, half, start,
                                       count, isleaf, nxt, M, com, Q, hmax, delta)
         acc[k, 0] = ax
@@ -361,8 +362,9 @@ def tree_accel_serial(targets, pos, mass, h, G, theta, alpha, aold, criterion, u
                perm, center, half, start, count, isleaf, nxt, M, com, Q, hmax, delta):
     """Serial twin of :func:`tree_accel` for small active sets (no thread launch overhead).
 
-    ``aold`` (len(targets)) is |a| from the previous step for the relative criterion.
-    Returns (acc, pot, interactions per target).
+    ``pos``, ``mass``, ``h`` must be in tree order (``x[perm]``) and ``targets`` are indices into them
+    (walk targets in tree order for cache locality); ``aold`` (len(targets)) is |a| from the previous
+    step for the relative criterion. Returns (acc, pot, interactions per target).
     """
     nt = targets.shape[0]
     acc = np.empty((nt, 3))
@@ -370,7 +372,7 @@ def tree_accel_serial(targets, pos, mass, h, G, theta, alpha, aold, criterion, u
     nint = np.empty(nt, dtype=np.int64)
     for k in range(nt):
         i = targets[k]
-        ax, ay, az, p, ni = _walk_one(pos[i, 0], pos[i, 1], pos[i, 2], h[i], i, pos, mass, h, G, theta,
+        ax, ay, az, p, ni = _walk_one(pos[i, 0], pos[i, 1], pos[i, 2], h[i], perm[i], pos, mass, h, G, theta,
                                       alpha, aold[k], criterion, use_quad, perm, center, half, start,
                                       count, isleaf, nxt, M, com, Q, hmax, delta)
         acc[k, 0] = ax
