@@ -95,6 +95,8 @@ def main(argv=None) -> int:
     ap.add_argument("--t-end", type=float, default=None)
     ap.add_argument("--c", type=float, default=None, help="speed of light in internal units (PN)")
     ap.add_argument("--no-pn", action="store_true", help="switch the PN terms off")
+    ap.add_argument("--r0", type=float, default=None, help="initial radius of the second SMBH [a]")
+    ap.add_argument("--m-bh", type=float, default=None, help="mass of each SMBH [galaxy mass]")
     args = ap.parse_args(argv)
     out = Path(args.outdir)
     out.mkdir(parents=True, exist_ok=True)
@@ -102,6 +104,8 @@ def main(argv=None) -> int:
         n, m_bh, t_end, c, r0 = args.n or 3000, 0.01, args.t_end or 5.0, args.c or 15.0, 0.15
     else:
         n, m_bh, t_end, c, r0 = args.n or 100000, 0.005, args.t_end or 40.0, args.c or 60.0, 0.3
+    r0 = args.r0 or r0
+    m_bh = args.m_bh or m_bh
     pn = "none" if args.no_pn else ("1PN", "2PN", "2.5PN")
     t0 = time.perf_counter()
     log, eng, infl = run(n, m_bh, t_end, pn, c, r0=r0)
