@@ -13,6 +13,7 @@ import sys
 COMMANDS = {
     "snapshot": ("nbody.cli_snapshot", "summarise a GADGET snapshot (HDF5 or GADGET-2 binary)"),
     "run": ("nbody.cli_run", "run a KETJU-style galaxy simulation from a TOML config"),
+    "integrate": ("nbody.cli_integrate", "regularized PN few-body integration of a snapshot (SMBH orbit log)"),
 }
 
 

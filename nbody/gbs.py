@@ -31,3 +31,132 @@ from ._kernels import cpu as K
 neville_row = K.neville_row
 step_factor = K.step_factor
 error_norm = K.error_norm
+
+
+def assign_sequences(kk: int, size: int) -> list[list[int]]:
+    """Share substep sequences 1..kk (cost n_j = 2j) among ``size`` ranks, largest first to the least loaded."""
+    load = [0] * size
+    owned = [[] for _ in range(size)]
+    for j in range(kk, 0, -1):
+        r = min(range(size), key=lambda i: (load[i], i))
+        owned[r].append(j)
+        load[r] += 2 * j
+    return owned
+
+
+def gbs_step_mpi(y0, n, H, k, mass, isbh, par, order, prm, flg, nseq, table, errs, hfac, comm):
+    """One GBS step with the sequences 1..min(k+1, k_max) computed in parallel over ``comm``.
+
+    The decisions are those of :func:`nbody._kernels.cpu.gbs_step` applied to the
+    same tableau, so the accepted state is bitwise identical to the serial one.
+    """
+    tol = prm[K.P_TOL]
+    _, U0 = K.energy_state(y0, n, par, order, mass)
+    kmax = int(flg[K.F_KMAX])
+    kk = min(k + 1, kmax)
+    yz = y0.copy()
+    yz[0] = 0.0
+    mine = assign_sequences(kk, comm.size)[comm.rank]
+    local = {j: K.leapfrog(yz, n, int(nseq[j - 1]), H, mass, isbh, par, order, prm, flg) for j in mine}
+    allres = {}
+    for part in comm.allgather(local):
+        allres.update(part)
+    nf = 0
+    for j in range(1, kk + 1):
+        table[j - 1, 0, :] = allres[j]
+        nf += int(nseq[j - 1])
+        if j >= 2:
+            K.neville_row(table, j - 1, nseq)
+            dec, kc = K.gbs_decide_scaled(table, j, k, H, yz, n, U0, nseq, errs, hfac, tol, kmax)
+            if dec != 0:
+                return dec == 1, kc, j, nf
+    return False, kk, kk, nf
+
+
+def integrate_to_mpi(y, n, t_target, H, k, mass, isbh, par, order, prm, flg, mode, max_steps, counters, comm):
+    """MPI twin of :func:`nbody._kernels.cpu.integrate_to` (same control flow, sequences shared among ranks)."""
+    kmin, kmax = int(flg[K.F_KMIN]), int(flg[K.F_KMAX])
+    nseq = np.array([2 * (j + 1) for j in range(kmax)], dtype=np.int64)
+    table = np.empty((kmax, kmax, y.shape[0]))
+    errs = np.zeros(kmax + 1)
+    hfac = np.ones(kmax + 1)
+    direction = 1.0 if t_target >= y[0] else -1.0
+    if H * direction < 0:
+        H = -H
+    landing = False
+    Hsave = H
+    H_lo = D_lo = H_hi = D_hi = 0.0
+    side = iters = nsteps = 0
+    while True:
+        rem = (t_target - y[0]) * direction
+        if rem <= 0.0:
+            y[0] = t_target
+            return 0, y, H, k, par, order
+        if nsteps >= max_steps:
+            return 2, y, H, k, par, order
+        acc, kc, ncomp, nf = gbs_step_mpi(y, n, H, k, mass, isbh, par, order, prm, flg, nseq, table, errs, hfac, comm)
+        counters[2] += nf
+        kq = max(kc, 1)
+        ynew = table[kq - 1, kq - 1]
+        D = ynew[0] * direction
+        if acc and not (D > 0.0):
+            acc = False
+            kc = max(kc, 2)
+            hfac[kc - 1] = 0.1
+        if not acc:
+            counters[1] += 1
+            landing = False
+            k, H = K.choose_next(kc, k, False, H, errs, hfac, nseq, kmin, kmax)
+            if abs(H) < 1e-300:
+                return 3, y, H, k, par, order
+            continue
+        tol_t = prm[K.P_TOL] * rem + 4e-16 * abs(t_target)
+        snap = abs(D - rem) <= tol_t
+        if not snap and D > rem:
+            counters[1] += 1
+            if not landing:
+                landing, Hsave, H_lo, D_lo, side, iters = True, H, 0.0, 0.0, 0, 0
+            H_hi, D_hi = H, D
+            if side == -1:
+                D_lo = rem - 0.5 * (rem - D_lo)
+            side = -1
+            iters += 1
+            if iters > 60:
+                return 3, y, H, k, par, order
+            H = H_lo + (H_hi - H_lo) * (rem - D_lo) / (D_hi - D_lo)
+            continue
+        if landing and not snap:
+            counters[1] += 1
+            H_lo, D_lo = H, D
+            if side == 1:
+                D_hi = rem + 0.5 * (D_hi - rem)
+            side = 1
+            iters += 1
+            if iters > 60:
+                return 3, y, H, k, par, order
+            H = H_lo + (H_hi - H_lo) * (rem - D_lo) / (D_hi - D_lo)
+            continue
+        counters[0] += 1
+        nsteps += 1
+        knext, Hnext = K.choose_next(kc, k, True, H, errs, hfac, nseq, kmin, kmax)
+        t_old = y[0]
+        y = ynew.copy()
+        y[0] += t_old
+        if landing:
+            Hnext = max(abs(Hsave), abs(Hnext)) * direction
+            landing = False
+        k, H = knext, Hnext
+        if snap:
+            y[0] = t_target
+        if mode != 2:
+            xa = np.empty((n, 3))
+            K.to_absolute(y[3:3 + 3 * n].reshape((n, 3)), par, order, xa)
+            par_new, order_new = K.build_mst(xa, mass, mode)
+            if np.any(par_new != par):
+                y = K.retree(y, n, par, order, par_new)
+                par, order = par_new, order_new
+        bi, _ = K.merger_check(y, n, par, order, mass, isbh, prm)
+        if bi >= 0:
+            return 1, y, H, k, par, order
+        if snap:
+            return 0, y, H, k, par, order

@@ -1,17 +1,17 @@
 """Black-hole merger remnants: final mass, spin and gravitational-wave recoil from numerical-relativity fits.
 
-* radiated energy, hence the remnant mass: Barausse, Morozova & Rezzolla (2012,
-  ApJ 758, 63) eq. (18)::
+* radiated energy, hence the remnant mass: the fit of Barausse, Morozova & Rezzolla (2012,
+  ApJ 758, 63)::
 
       E_rad / M = (1 - E_ISCO(a)) nu + 4 nu^2 [4 p0 + 16 p1 a (a + 1) + E_ISCO(a) - 1],
       p0 = 0.04827, p1 = 0.01707,
 
   with E_ISCO the specific ISCO energy of a Kerr BH of spin a (Bardeen, Press &
   Teukolsky 1972) and a the orbit-projected spin combination below;
-* final spin: Rezzolla et al. (2008, ApJ 684, L29) eq. (7), generic spin
+* final spin: Rezzolla et al. (2008, ApJ 684, L29), formula for generic spin
   orientations, with s4 = -0.1229, s5 = 0.4537, t0 = -2.8904, t2 = -3.5171,
   t3 = 2.5763 (q = m2/m1 <= 1, nu symmetric mass ratio);
-* recoil: Campanelli et al. (2007, ApJ 659, L5) eqs. (1)-(2) with the
+* recoil: Campanelli et al. (2007, ApJ 659, L5) with the
   hang-up corrections of Lousto & Zlochower (2013, PRD 87, 084027) as used by
   Zlochower & Lousto (2015, PRD 92, 024022):
   v_m = A nu^2 sqrt(1 - 4 nu) (1 + B nu), A = 1.2e4 km/s, B = -0.93;
@@ -78,7 +78,7 @@ def remnant(m1, m2, chi1, chi2, x1, x2, v1, v2, c) -> dict:
         L = np.array([0.0, 0.0, 1.0])
     e1, e2, ez = _frame(L, sep)
     c1p, c2p = float(np.dot(chi1, ez)), float(np.dot(chi2, ez))
-    # --- final spin, Rezzolla et al. 2008 eq. (7)
+    # --- final spin, Rezzolla et al. 2008 (generic orientations)
     s4, s5, t0, t2, t3 = -0.1229, 0.4537, -2.8904, -3.5171, 2.5763
     a1, a2 = float(np.linalg.norm(chi1)), float(np.linalg.norm(chi2))
     cos_a = float(np.dot(chi1, chi2) / (a1 * a2)) if a1 > 0 and a2 > 0 else 1.0
@@ -91,7 +91,7 @@ def remnant(m1, m2, chi1, chi2, x1, x2, v1, v2, c) -> dict:
     af = math.sqrt(max(af2, 0.0))
     # vector form of the same fit: a_f = (chi1 + q^2 chi2 + q ell L_hat) / (1 + q)^2, |a_f| = af
     chi_f = (chi1 + q * q * chi2 + q * ell * ez) / (1 + q) ** 2
-    # --- radiated energy, Barausse et al. 2012 eq. (18); a = orbit-projected spin of Rezzolla's aligned formula
+    # --- radiated energy, Barausse et al. 2012; a = orbit-projected spin of Rezzolla's aligned formula
     atil = (c1p + c2p * q * q) / (1 + q) ** 2
     atil = min(max(atil, -0.999), 0.999)
     p0, p1 = 0.04827, 0.01707

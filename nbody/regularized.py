@@ -38,6 +38,7 @@ from .units import UnitSystem
 log = logging.getLogger(__name__)
 
 PN_TERMS = ("1PN", "2PN", "2.5PN", "3PN", "3.5PN", "spin")
+AVAILABLE_PN = PN_TERMS
 COORDINATES = {"mstar": 0, "chain": 1, "cartesian": 2}
 TIME_TRANSFORMS = {"logh": (1.0, 0.0, 0.0), "ttl": (0.0, 1.0, 0.0), "leapfrog": (0.0, 0.0, 1.0)}
 
@@ -51,7 +52,7 @@ def parse_pn(pn) -> frozenset:
         if key.lower() == "none":
             return frozenset()
         if key.lower() == "all":
-            return frozenset(PN_TERMS)
+            return frozenset(AVAILABLE_PN)
         pn = [t.strip() for t in key.split(",")]
     terms = []
     for t in pn:
@@ -122,7 +123,7 @@ class RegularizedIntegrator:
     tolerance : float in (0, 1e-3]
         GBS relative error tolerance per step (1e-6 ... 1e-13 typical).
     pn : 'none' | 'all' | iterable of {'1PN','2PN','2.5PN','3PN','3.5PN','spin'}
-        PN terms between black holes (bodies with ``is_bh``).
+        PN terms between black holes (bodies with ``is_bh``); 'all' is all of these.
     c : float or Quantity, optional
         Speed of light in code units (or a velocity Quantity); default from ``units``.
         Needed for PN terms and mergers; without it mergers are off.
@@ -470,3 +471,36 @@ class _State:
                          momentum_after=P_after, gw_momentum=P_before - P_after)
         self._load(q, H=None, k=self.k)
         return ev
+
+
+def accelerations(pos, mass, backend: str = "cpu", comm=None):
+    """Newtonian accelerations and potentials of unsoftened point masses (G = 1 code units).
+
+    backend : 'cpu' (Numba, parallel over bodies), 'cuda' (numba.cuda kernel; raises
+    gpu.GPUUnavailableError without a device or the simulator) or 'auto'.
+    comm : with several MPI ranks (CPU backend) each rank computes a block of rows
+    (gpu.block_range) and the blocks are summed with Allreduce -- bitwise equal to serial.
+    Returns (acc (N, 3), pot (N,)) with pot_i = -sum_j m_j / r_ij.
+    """
+    import gpu
+
+    pos = np.ascontiguousarray(pos, dtype=np.float64)
+    mass = np.ascontiguousarray(mass, dtype=np.float64)
+    if pos.ndim != 2 or pos.shape[1] != 3 or mass.shape != (pos.shape[0],):
+        raise ValueError(f"pos must be (N, 3) and mass (N,), got {pos.shape} and {mass.shape}")
+    if backend == "auto":
+        from gpu.cuda import simulator_enabled
+
+        backend = "cuda" if (simulator_enabled() or gpu.get_backend("auto") == "cuda") else "cpu"
+    if backend == "cuda":
+        from ._kernels import cuda as KC
+
+        return KC.newton_accelerations(pos, mass)
+    if backend != "cpu":
+        raise ValueError(f"backend must be 'cpu', 'cuda' or 'auto', got {backend!r}")
+    comm = gpu.get_comm(comm) if comm is not None else None
+    if comm is not None and getattr(comm, "size", 1) > 1:
+        lo, hi = gpu.block_range(pos.shape[0], comm.size, comm.rank)
+        acc, pot = K.newton_accelerations_rows(pos, mass, lo, hi)
+        return gpu.allreduce_sum(comm, acc), gpu.allreduce_sum(comm, pot)
+    return K.newton_accelerations(pos, mass)

@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from ..pn import pn_pair_accel, spin_precession_pair, eih_accel
 
@@ -104,6 +104,24 @@ def pair_sep(i, j, Q, x, par, out):
     else:
         for d in range(3):
             out[d] = x[j, d] - x[i, d]
+
+
+@njit(cache=True, inline="always")
+def pair_sep3(i, j, Q, x, par):
+    """(dx, dy, dz) = x_j - x_i by the MSTAR rule, as scalars (hot loop version of pair_sep)."""
+    pi = par[i]
+    pj = par[j]
+    if pj == i:
+        return Q[j, 0], Q[j, 1], Q[j, 2]
+    if pi == j:
+        return -Q[i, 0], -Q[i, 1], -Q[i, 2]
+    if pi >= 0 and pi == pj:
+        return Q[j, 0] - Q[i, 0], Q[j, 1] - Q[i, 1], Q[j, 2] - Q[i, 2]
+    if pj >= 0 and par[pj] == i:
+        return Q[j, 0] + Q[pj, 0], Q[j, 1] + Q[pj, 1], Q[j, 2] + Q[pj, 2]
+    if pi >= 0 and par[pi] == j:
+        return -(Q[i, 0] + Q[pi, 0]), -(Q[i, 1] + Q[pi, 1]), -(Q[i, 2] + Q[pi, 2])
+    return x[j, 0] - x[i, 0], x[j, 1] - x[i, 1], x[j, 2] - x[i, 2]
 
 
 @njit(cache=True)
@@ -292,20 +310,33 @@ def newton_acc(Q, x, par, mass, acc):
     """Newtonian accelerations (G = 1) into ``acc``; returns U = sum_{i<j} m_i m_j / r_ij."""
     n = mass.shape[0]
     for i in range(n):
-        for d in range(3):
-            acc[i, d] = 0.0
+        acc[i, 0] = 0.0
+        acc[i, 1] = 0.0
+        acc[i, 2] = 0.0
     U = 0.0
-    dx = np.empty(3)
     for i in range(n):
+        mi = mass[i]
+        ax = 0.0
+        ay = 0.0
+        az = 0.0
         for j in range(i + 1, n):
-            pair_sep(i, j, Q, x, par, dx)
-            r2 = dx[0] * dx[0] + dx[1] * dx[1] + dx[2] * dx[2]
-            r = math.sqrt(r2)
-            ir3 = 1.0 / (r2 * r)
-            U += mass[i] * mass[j] / r
-            for d in range(3):
-                acc[i, d] += mass[j] * dx[d] * ir3
-                acc[j, d] -= mass[i] * dx[d] * ir3
+            dx, dy, dz = pair_sep3(i, j, Q, x, par)
+            r2 = dx * dx + dy * dy + dz * dz
+            inv = 1.0 / math.sqrt(r2)
+            inv3 = inv * inv * inv
+            mj = mass[j]
+            U += mi * mj * inv
+            fj = mj * inv3
+            fi = mi * inv3
+            ax += fj * dx
+            ay += fj * dy
+            az += fj * dz
+            acc[j, 0] -= fi * dx
+            acc[j, 1] -= fi * dy
+            acc[j, 2] -= fi * dz
+        acc[i, 0] += ax
+        acc[i, 1] += ay
+        acc[i, 2] += az
     return U
 
 
@@ -333,7 +364,7 @@ def energy_state(y, n, par, order, mass):
 
 
 @njit(cache=True)
-def extra_acc(Q, x, v, S, par, mass, isbh, prm, flg, acc, dS):
+def extra_acc(Q, x, v, S, par, mass, isbh, prm, flg, acc, dS, wphi, waN, w3):
     """Non-Newtonian accelerations (PN) into ``acc`` and spin derivatives into ``dS``.
 
     1PN between BHs: N-body EIH with cross terms (flag F_CROSS) or pairwise two-body 1PN;
@@ -347,13 +378,15 @@ def extra_acc(Q, x, v, S, par, mass, isbh, prm, flg, acc, dS):
             dS[i, d] = 0.0
     c = prm[P_C]
     if flg[F_1PN] and flg[F_CROSS]:
-        eih_accel(x, v, mass, isbh, c, acc, Q, par)
-    dx = np.empty(3)
-    dv = np.empty(3)
-    arel = np.empty(3)
-    w1 = np.empty(3)
-    w2 = np.empty(3)
+        eih_accel(x, v, mass, isbh, c, acc, Q, par, wphi, waN)
     pair1 = flg[F_1PN] and not flg[F_CROSS]
+    if not (pair1 or flg[F_2PN] or flg[F_25PN] or flg[F_3PN] or flg[F_35PN] or flg[F_SPIN]):
+        return
+    dx = w3[0]
+    dv = w3[1]
+    arel = w3[2]
+    w1 = w3[3]
+    w2 = w3[4]
     for i in range(n):
         if not isbh[i]:
             continue
@@ -397,10 +430,14 @@ def leapfrog(y0, n, nsub, H, mass, isbh, par, order, prm, flg):
     vn = np.empty((n, 3))
     acc = np.empty((n, 3))
     fpn = np.empty((n, 3))
+    ktot = np.empty((n, 3))  # total acceleration of the kick (Newton + PN at the auxiliary velocities)
     dS = np.empty((n, 3))
     w = np.empty((n, 3))  # auxiliary velocities
     Z = np.empty((n, 3))  # auxiliary spins
     Sn = np.empty((n, 3))
+    wphi = np.empty(n)  # PN work arrays
+    waN = np.empty((n, 3))
+    w3 = np.empty((5, 3))
     anypn = flg[F_ANYPN] != 0
     h = H / nsub
     if anypn:
@@ -427,21 +464,23 @@ def leapfrog(y0, n, nsub, H, mass, isbh, par, order, prm, flg):
             to_absolute(P, par, order, v)
             for i in range(n):
                 for d in range(3):
+                    ktot[i, d] = acc[i, d]
                     vn[i, d] = v[i, d] + dt * acc[i, d]
         else:
             to_absolute(P, par, order, v)
             # w += dt/2 f(v)
-            extra_acc(Q, x, v, S, par, mass, isbh, prm, flg, fpn, dS)
+            extra_acc(Q, x, v, S, par, mass, isbh, prm, flg, fpn, dS, wphi, waN, w3)
             for i in range(n):
                 for d in range(3):
                     w[i, d] += 0.5 * dt * (acc[i, d] + fpn[i, d])
                     Z[i, d] += 0.5 * dt * dS[i, d]
             # v += dt f(w); B -= dt sum m <v> . f_PN(w)
-            extra_acc(Q, x, w, Z, par, mass, isbh, prm, flg, fpn, dS)
+            extra_acc(Q, x, w, Z, par, mass, isbh, prm, flg, fpn, dS, wphi, waN, w3)
             work = 0.0
             for i in range(n):
                 for d in range(3):
-                    vn[i, d] = v[i, d] + dt * (acc[i, d] + fpn[i, d])
+                    ktot[i, d] = acc[i, d] + fpn[i, d]
+                    vn[i, d] = v[i, d] + dt * ktot[i, d]
                     Sn[i, d] = S[i, d] + dt * dS[i, d]
                     work += mass[i] * 0.5 * (v[i, d] + vn[i, d]) * fpn[i, d]
             y[1] -= dt * work
@@ -449,7 +488,7 @@ def leapfrog(y0, n, nsub, H, mass, isbh, par, order, prm, flg):
                 for d in range(3):
                     S[i, d] = Sn[i, d]
             # w += dt/2 f(v_new)
-            extra_acc(Q, x, vn, S, par, mass, isbh, prm, flg, fpn, dS)
+            extra_acc(Q, x, vn, S, par, mass, isbh, prm, flg, fpn, dS, wphi, waN, w3)
             for i in range(n):
                 for d in range(3):
                     w[i, d] += 0.5 * dt * (acc[i, d] + fpn[i, d])
@@ -468,8 +507,7 @@ def leapfrog(y0, n, nsub, H, mass, isbh, par, order, prm, flg):
                     P[i, d] = vn[i, d]
             else:
                 for d in range(3):
-                    P[i, d] += dt * ((acc[i, d] + (fpn[i, d] if anypn else 0.0))
-                                     - (acc[p, d] + (fpn[p, d] if anypn else 0.0)))
+                    P[i, d] += dt * (ktot[i, d] - ktot[p, d])
     return y
 
 
@@ -513,7 +551,7 @@ def error_norm(ya, yb, y0, n, Escale):
 
 @njit(cache=True)
 def neville_row(table, j, nseq):
-    """Aitken-Neville in h^2 (Hairer, Norsett & Wanner, Solving ODEs I, eq. II.9.10).
+    """Aitken-Neville in h^2 (Hairer, Norsett & Wanner, Solving ODEs I, sect. II.9).
 
     ``table[j, 0]`` holds the leapfrog result of sequence j (n_j = nseq[j]);
     fills ``table[j, 1..j]``: T_{j,k+1} = T_{j,k} + (T_{j,k} - T_{j-1,k}) / ((n_j/n_{j-k})^2 - 1).
@@ -526,7 +564,7 @@ def neville_row(table, j, nseq):
 
 @njit(cache=True)
 def step_factor(err, j):
-    """H_j / H = 0.94 (0.65/err)^(1/(2j-1)), clamped to [0.02, 4] (HNW II.9.8; MSTAR safety 0.94, 0.65)."""
+    """H_j / H = 0.94 (0.65/err)^(1/(2j-1)), clamped to [0.02, 4] (HNW sect. II.9; MSTAR safety 0.94, 0.65)."""
     if not (err == err) or err > 1e300:
         return 0.1
     if err <= 0.0:
@@ -629,24 +667,46 @@ def choose_next(kc, k, accepted, H, errs, hfac, nseq, kmin, kmax):
 # ----------------------------------------------------------------------------------------------
 @njit(cache=True)
 def merger_check(y, n, par, order, mass, isbh, prm):
-    """First BH pair (i, j) closer than merger_radius_rs x 2 (m_i + m_j) / c^2, else (-1, -1)."""
+    """First BH pair (i, j) to merge, else (-1, -1).
+
+    A pair merges when its separation is below R_m = merger_radius_rs x 2 (m_i + m_j) / c^2,
+    or when it is receding (rdot >= 0) within 10 R_m after a periapsis passage whose osculating
+    two-body periapsis r_p = h^2 / (G M (1 + e)) was inside R_m -- so a fast passage between
+    two step ends is not missed.
+    """
     c = prm[P_C]
     if not (c < np.inf) or prm[P_MERGE] <= 0.0:
         return -1, -1
     Q = y[3:3 + 3 * n].reshape((n, 3))
+    P = y[3 + 3 * n:3 + 6 * n].reshape((n, 3))
     x = np.empty((n, 3))
+    v = np.empty((n, 3))
     to_absolute(Q, par, order, x)
-    dx = np.empty(3)
+    to_absolute(P, par, order, v)
     for i in range(n):
         if not isbh[i]:
             continue
         for j in range(i + 1, n):
             if not isbh[j]:
                 continue
-            pair_sep(i, j, Q, x, par, dx)
-            r = math.sqrt(dx[0] ** 2 + dx[1] ** 2 + dx[2] ** 2)
-            if r < prm[P_MERGE] * 2.0 * (mass[i] + mass[j]) / (c * c):
+            dx, dy, dz = pair_sep3(i, j, Q, x, par)
+            r = math.sqrt(dx * dx + dy * dy + dz * dz)
+            M = mass[i] + mass[j]
+            Rm = prm[P_MERGE] * 2.0 * M / (c * c)
+            if r < Rm:
                 return i, j
+            if r < 10.0 * Rm:
+                ux, uy, uz = pair_sep3(i, j, P, v, par)
+                rd = (dx * ux + dy * uy + dz * uz) / r
+                if rd >= 0.0:
+                    hx = dy * uz - dz * uy
+                    hy = dz * ux - dx * uz
+                    hz = dx * uy - dy * ux
+                    h2 = hx * hx + hy * hy + hz * hz
+                    E = 0.5 * (ux * ux + uy * uy + uz * uz) - M / r
+                    e = math.sqrt(max(0.0, 1.0 + 2.0 * E * h2 / (M * M)))
+                    if h2 / (M * (1.0 + e)) < Rm:
+                        return i, j
     return -1, -1
 
 
@@ -775,3 +835,46 @@ def integrate_to(y, n, t_target, H, k, mass, isbh, par, order, prm, flg, mode, m
             return 1, y, H, k, par, order
         if snap:
             return 0, y, H, k, par, order
+
+
+# ----------------------------------------------------------------------------------------------
+# plain N^2 force kernel (absolute coordinates), CPU twin of nbody._kernels.cuda
+# ----------------------------------------------------------------------------------------------
+@njit(cache=True, parallel=True)
+def newton_accelerations(pos, mass):
+    """(accelerations (N, 3), potentials (N,)) of N point masses, G = 1; one parallel loop over bodies."""
+    return newton_accelerations_rows(pos, mass, 0, pos.shape[0])
+
+
+@njit(cache=True, parallel=True)
+def newton_accelerations_rows(pos, mass, lo, hi):
+    """Rows lo..hi-1 of the N^2 accelerations/potentials (zeros elsewhere): the block of one MPI rank.
+
+    Each row is summed over all j in index order, so the rows do not depend on the
+    decomposition and an Allreduce of the blocks equals the serial result bitwise.
+    """
+    n = pos.shape[0]
+    acc = np.zeros((n, 3))
+    pot = np.zeros(n)
+    for i in prange(lo, hi):
+        ax = 0.0
+        ay = 0.0
+        az = 0.0
+        p = 0.0
+        for j in range(n):
+            if j != i:
+                dx = pos[j, 0] - pos[i, 0]
+                dy = pos[j, 1] - pos[i, 1]
+                dz = pos[j, 2] - pos[i, 2]
+                r2 = dx * dx + dy * dy + dz * dz
+                inv = 1.0 / math.sqrt(r2)
+                inv3 = inv * inv * inv
+                ax += mass[j] * dx * inv3
+                ay += mass[j] * dy * inv3
+                az += mass[j] * dz * inv3
+                p -= mass[j] * inv
+        acc[i, 0] = ax
+        acc[i, 1] = ay
+        acc[i, 2] = az
+        pot[i] = p
+    return acc, pot
