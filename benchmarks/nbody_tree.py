@@ -44,8 +44,16 @@ def main(argv=None) -> int:
     ap.add_argument("--eps", type=float, default=0.01)
     ap.add_argument("--peak-gflops-per-core", type=float, default=32.0,
                     help="nominal double-precision peak per core (AVX2 FMA at ~2 GHz: 32 GFLOP/s)")
+    ap.add_argument("--merger", type=int, default=0, metavar="N",
+                    help="instead: profile a two-galaxy merger of N particles with two SMBHs over --t-end")
+    ap.add_argument("--t-end", type=float, default=0.25)
     args = ap.parse_args(argv)
     import numba
+
+    if args.merger:
+        if args.threads:
+            numba.set_num_threads(args.threads)
+        return merger_profile(args.merger, args.t_end)
 
     if args.threads:
         numba.set_num_threads(args.threads)
@@ -106,6 +114,51 @@ def main(argv=None) -> int:
     print("# N log N check (ours, theta = 0.5): time / (N log2 N) in ns")
     for n, t in nlogn:
         print(f"#   N={n:>8d}  t={t:8.3f} s  {1e9 * t / (n * np.log2(n)):.2f} ns")
+    return 0
+
+
+def merger_profile(n, t_end):
+    """Time a KETJU galaxy merger (two Dehnen gamma = 1 galaxies, SMBHs of 0.5 % of the stellar mass)."""
+    import json
+    import tempfile
+
+    from nbody import Simulation
+
+    half = n // 2
+    cfg = f"""
+[[ics.galaxies]]
+profile = "hernquist"
+n = {half}
+m_bh = 0.005
+seed = 1
+[[ics.galaxies]]
+profile = "hernquist"
+n = {n - half}
+m_bh = 0.005
+seed = 2
+[ics.merger]
+enabled = true
+r0 = 5.0
+rp = 0.5
+e = 1.0
+[gravity]
+eps_star = 0.01
+[time]
+t_end = {t_end}
+dt_max = 0.0625
+[ketju]
+r_ketju = 0.03
+[output]
+dir = "{tempfile.mkdtemp()}"
+quiet = true
+"""
+    t0 = time.perf_counter()
+    sim = Simulation(cfg)
+    res = sim.run()
+    wall = time.perf_counter() - t0
+    prof = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in res.profile.items()}
+    print(json.dumps({"n": n, "t_end": t_end, "wall_s": round(wall, 1), "profile": prof,
+                      "wall_per_time_unit_s": round(wall / t_end, 1)}, indent=2))
     return 0
 
 
