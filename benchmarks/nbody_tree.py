@@ -18,7 +18,6 @@ against the nominal peak of the cores in use.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path

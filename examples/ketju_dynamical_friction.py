@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gpu.io import write_json  # noqa: E402
 from nbody.galaxy_physics import plummer_sinking  # noqa: E402
-from nbody.ics import PTYPE_BH, ParticleData, PlummerModel, spherical_galaxy  # noqa: E402
+from nbody.ics import PTYPE_BH, ParticleData, spherical_galaxy  # noqa: E402
 from nbody.ketju import NewtonianFewBody, RegularizedRegionIntegrator  # noqa: E402
 from nbody.timestepping import HierarchicalKDK  # noqa: E402
 

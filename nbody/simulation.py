@@ -520,6 +520,9 @@ class Simulation:
         snap_every = every(cfg.output.snapshot_interval)
         en_every = every(cfg.output.energy_interval) or snap_every
         ck_every = every(cfg.output.checkpoint_interval) or snap_every
+        if self.rank == 0:
+            log.info("nbody run: N = %d (%d SMBHs), t = %g -> %g, dt_max = %g, output in %s", len(self.engine.mass),
+                     int(np.sum(self.engine.ptype == PTYPE_BH)), self.engine.t, t_end, dt, self.outdir)
         bar = progress(total=max(nblocks_total - self.block, 0), desc="nbody run", comm=self.comm,
                        quiet=cfg.output.quiet)
         while self.block < nblocks_total:

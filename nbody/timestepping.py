@@ -167,9 +167,6 @@ class HierarchicalKDK:
             ending_mask[ending] = True
             if np.all(ending_mask[bh]):
                 # region step: rebuild the regions among the synchronised particles
-                old_members = set()
-                for r in self.regions:
-                    old_members.update(r.tolist())
                 self.regions = find_regions(self.pos, bh, self.r_ketju, candidates=ending)
                 self.region_of[:] = -1
                 for k, r in enumerate(self.regions):
