@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._kernels.tree import build_tree, tree_accel, tree_accel_serial
+from ._kernels.tree import build_tree, pack_nodes, tree_accel, tree_accel_serial
 
 #: below this many targets the serial walk is used (thread start-up costs more than it saves)
 PARALLEL_MIN_TARGETS = 256
 from .direct import _as_eps, check_particles
 
 CRITERIA = {"geometric": 0, "relative": 1}
+
+
+def perm_of(tree):
+    return tree.nodes[0]
 
 
 class Octree:
@@ -42,6 +46,8 @@ class Octree:
         self._sh = np.ascontiguousarray(self.h[perm])
         self._rank = np.empty(len(perm), dtype=np.int64)
         self._rank[perm] = np.arange(len(perm))
+        _, center, half, start, count, isleaf, nxt, M, com, Q, hmax, delta = self.nodes
+        self._f, self._g = pack_nodes(center, half, M, com, Q, hmax, delta, start, count, isleaf, nxt)
         self.last_interactions = None
 
     @property
@@ -74,7 +80,7 @@ class Octree:
         order = np.argsort(rank, kind="stable")
         acc_s, pot_s, nint_s = walk(np.ascontiguousarray(rank[order]), self._spos, self._smass, self._sh, self.G,
                                     float(theta), float(alpha), np.ascontiguousarray(aold[order]),
-                                    CRITERIA[criterion], bool(quadrupole), *self.nodes[:])
+                                    CRITERIA[criterion], bool(quadrupole), perm_of(self), self._f, self._g)
         acc = np.empty_like(acc_s)
         pot = np.empty_like(pot_s)
         nint = np.empty_like(nint_s)

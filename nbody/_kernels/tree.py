@@ -253,9 +253,41 @@ def build_tree(pos, mass, h, leaf_size):
     return perm, center, half, start, count, isleaf, nxt, M, com, Q, hmax, delta
 
 
+# packed node record (one cache-friendly row per node)
+N_COMX, N_COMY, N_COMZ, N_MASS = 0, 1, 2, 3
+N_Q = 4  # 6 components xx yy zz xy xz yz
+N_CX, N_CY, N_CZ, N_HALF, N_HMAX, N_DELTA = 10, 11, 12, 13, 14, 15
+N_FIELDS = 16
+
+
+@njit(cache=True)
+def pack_nodes(center, half, M, com, Q, hmax, delta, start, count, isleaf, nxt):
+    """Pack the node arrays into one float row per node plus one int row (start, count, next, leaf)."""
+    nn = half.shape[0]
+    f = np.empty((nn, N_FIELDS))
+    g = np.empty((nn, 4), dtype=np.int64)
+    for i in range(nn):
+        f[i, N_COMX] = com[i, 0]
+        f[i, N_COMY] = com[i, 1]
+        f[i, N_COMZ] = com[i, 2]
+        f[i, N_MASS] = M[i]
+        for k in range(6):
+            f[i, N_Q + k] = Q[i, k]
+        f[i, N_CX] = center[i, 0]
+        f[i, N_CY] = center[i, 1]
+        f[i, N_CZ] = center[i, 2]
+        f[i, N_HALF] = half[i]
+        f[i, N_HMAX] = hmax[i]
+        f[i, N_DELTA] = delta[i]
+        g[i, 0] = start[i]
+        g[i, 1] = count[i]
+        g[i, 2] = nxt[i]
+        g[i, 3] = 1 if isleaf[i] else 0
+    return f, g
+
+
 @njit(cache=True, inline="always")
-def _walk_one(xi, yi, zi, hi, self_idx, pos, mass, h, G, theta, alpha, aold, criterion, use_quad,
-              perm, center, half, start, count, isleaf, nxt, M, com, Q, hmax, delta):
+def _walk_one(xi, yi, zi, hi, self_idx, pos, mass, h, G, theta, alpha, aold, criterion, use_quad, perm, f, g):
     ax = 0.0
     ay = 0.0
     az = 0.0
@@ -263,29 +295,30 @@ def _walk_one(xi, yi, zi, hi, self_idx, pos, mass, h, G, theta, alpha, aold, cri
     ninter = 0
     node = 0
     while node != -1:
-        l = 2.0 * half[node]
-        dx = com[node, 0] - xi
-        dy = com[node, 1] - yi
-        dz = com[node, 2] - zi
+        l = 2.0 * f[node, N_HALF]
+        dx = f[node, N_COMX] - xi
+        dy = f[node, N_COMY] - yi
+        dz = f[node, N_COMZ] - zi
         r2 = dx * dx + dy * dy + dz * dz
         # is the particle inside the node's cube enlarged by 20 %?
-        inside = (abs(center[node, 0] - xi) < 0.6 * l and abs(center[node, 1] - yi) < 0.6 * l
-                  and abs(center[node, 2] - zi) < 0.6 * l)
+        inside = (abs(f[node, N_CX] - xi) < 0.6 * l and abs(f[node, N_CY] - yi) < 0.6 * l
+                  and abs(f[node, N_CZ] - zi) < 0.6 * l)
         accept = False
         if not inside:
             r = np.sqrt(r2)
-            hp = hi if hi > hmax[node] else hmax[node]
-            if r > hp + 0.8660254037844386 * l + delta[node]:
+            hp = hi if hi > f[node, N_HMAX] else f[node, N_HMAX]
+            dl = f[node, N_DELTA]
+            if r > hp + 0.8660254037844386 * l + dl:
                 if criterion == 0:
-                    accept = r * theta > l + theta * delta[node]
+                    accept = r * theta > l + theta * dl
                 else:
-                    accept = G * M[node] * l * l <= alpha * aold * r2 * r2
+                    accept = G * f[node, N_MASS] * l * l <= alpha * aold * r2 * r2
         if accept:
             r = np.sqrt(r2)
             rinv = 1.0 / r
             rinv2 = rinv * rinv
             rinv3 = rinv * rinv2
-            m = M[node]
+            m = f[node, N_MASS]
             # r_vec points from com to the particle: (-dx, -dy, -dz)
             ax += m * dx * rinv3
             ay += m * dy * rinv3
@@ -295,9 +328,15 @@ def _walk_one(xi, yi, zi, hi, self_idx, pos, mass, h, G, theta, alpha, aold, cri
                 rx = -dx
                 ry = -dy
                 rz = -dz
-                qx = Q[node, 0] * rx + Q[node, 3] * ry + Q[node, 4] * rz
-                qy = Q[node, 3] * rx + Q[node, 1] * ry + Q[node, 5] * rz
-                qz = Q[node, 4] * rx + Q[node, 5] * ry + Q[node, 2] * rz
+                qxx = f[node, N_Q]
+                qyy = f[node, N_Q + 1]
+                qzz = f[node, N_Q + 2]
+                qxy = f[node, N_Q + 3]
+                qxz = f[node, N_Q + 4]
+                qyz = f[node, N_Q + 5]
+                qx = qxx * rx + qxy * ry + qxz * rz
+                qy = qxy * rx + qyy * ry + qyz * rz
+                qz = qxz * rx + qyz * ry + qzz * rz
                 rqr = rx * qx + ry * qy + rz * qz
                 rinv5 = rinv3 * rinv2
                 c = 2.5 * rqr * rinv5 * rinv2
@@ -306,10 +345,10 @@ def _walk_one(xi, yi, zi, hi, self_idx, pos, mass, h, G, theta, alpha, aold, cri
                 az += qz * rinv5 - c * rz
                 pot -= 0.5 * rqr * rinv5
             ninter += 1
-            node = nxt[node]
-        elif isleaf[node]:
+            node = g[node, 2]
+        elif g[node, 3] == 1:
             # pos/mass/h are stored in tree order here (contiguous per leaf), perm maps back to indices
-            for k in range(start[node], start[node] + count[node]):
+            for k in range(g[node, 0], g[node, 0] + g[node, 1]):
                 if perm[k] == self_idx:
                     continue
                 ddx = pos[k, 0] - xi
@@ -319,22 +358,21 @@ def _walk_one(xi, yi, zi, hi, self_idx, pos, mass, h, G, theta, alpha, aold, cri
                 hij = hi if hi > h[k] else h[k]
                 if rr2 == 0.0 and hij == 0.0:
                     continue
-                f = mass[k] * spline_force_factor(rr2, hij)
-                ax += f * ddx
-                ay += f * ddy
-                az += f * ddz
+                fk = mass[k] * spline_force_factor(rr2, hij)
+                ax += fk * ddx
+                ay += fk * ddy
+                az += fk * ddz
                 pot -= mass[k] * spline_potential_factor(rr2, hij)
                 ninter += 1
-            node = nxt[node]
+            node = g[node, 2]
         else:
             node = node + 1
     return G * ax, G * ay, G * az, G * pot, ninter
 
 
 @njit(parallel=True, cache=True)
-def tree_accel(targets, pos, mass, h, G, theta, alpha, aold, criterion, use_quad,
-               perm, center, half, start, count, isleaf, nxt, M, com, Q, hmax, delta):
-    """Accelerations and potentials on particles ``targets`` (indices into ``pos``) from the tree.
+def tree_accel(targets, pos, mass, h, G, theta, alpha, aold, criterion, use_quad, perm, f, g):
+    """Accelerations and potentials on particles ``targets`` from the tree (packed nodes ``f``, ``g``).
 
     ``pos``, ``mass``, ``h`` must be in tree order (``x[perm]``) and ``targets`` are indices into them
     (walk targets in tree order for cache locality); ``aold`` (len(targets)) is |a| from the previous
@@ -347,8 +385,7 @@ def tree_accel(targets, pos, mass, h, G, theta, alpha, aold, criterion, use_quad
     for k in prange(nt):
         i = targets[k]
         ax, ay, az, p, ni = _walk_one(pos[i, 0], pos[i, 1], pos[i, 2], h[i], perm[i], pos, mass, h, G, theta,
-                                      alpha, aold[k], criterion, use_quad, perm, center, half, start,
-                                      count, isleaf, nxt, M, com, Q, hmax, delta)
+                                      alpha, aold[k], criterion, use_quad, perm, f, g)
         acc[k, 0] = ax
         acc[k, 1] = ay
         acc[k, 2] = az
@@ -358,14 +395,8 @@ def tree_accel(targets, pos, mass, h, G, theta, alpha, aold, criterion, use_quad
 
 
 @njit(cache=True)
-def tree_accel_serial(targets, pos, mass, h, G, theta, alpha, aold, criterion, use_quad,
-               perm, center, half, start, count, isleaf, nxt, M, com, Q, hmax, delta):
-    """Serial twin of :func:`tree_accel` for small active sets (no thread launch overhead).
-
-    ``pos``, ``mass``, ``h`` must be in tree order (``x[perm]``) and ``targets`` are indices into them
-    (walk targets in tree order for cache locality); ``aold`` (len(targets)) is |a| from the previous
-    step for the relative criterion. Returns (acc, pot, interactions per target).
-    """
+def tree_accel_serial(targets, pos, mass, h, G, theta, alpha, aold, criterion, use_quad, perm, f, g):
+    """Serial twin of :func:`tree_accel` for small active sets (no thread launch overhead)."""
     nt = targets.shape[0]
     acc = np.empty((nt, 3))
     pot = np.empty(nt)
@@ -373,8 +404,7 @@ def tree_accel_serial(targets, pos, mass, h, G, theta, alpha, aold, criterion, u
     for k in range(nt):
         i = targets[k]
         ax, ay, az, p, ni = _walk_one(pos[i, 0], pos[i, 1], pos[i, 2], h[i], perm[i], pos, mass, h, G, theta,
-                                      alpha, aold[k], criterion, use_quad, perm, center, half, start,
-                                      count, isleaf, nxt, M, com, Q, hmax, delta)
+                                      alpha, aold[k], criterion, use_quad, perm, f, g)
         acc[k, 0] = ax
         acc[k, 1] = ay
         acc[k, 2] = az
