@@ -133,7 +133,8 @@ class GravityConfig:
 @dataclasses.dataclass
 class TimeConfig:
     t_end: float = param(1.0, gt=0, doc="end time [time units]")
-    dt_max: float = param(0.0625, gt=0, doc="longest timestep; outputs fall on multiples of it")
+    dt_max: float = param(0.0625, gt=0, doc="longest timestep; outputs fall on multiples of it; must resolve the "
+                          "central dynamical time (GADGET's criterion allows long steps where |a| -> 0)")
     eta: float = param(0.02, gt=0, le=1, doc="GADGET timestep accuracy: dt = sqrt(2 eta eps/|a|)")
     max_bin: int = param(24, ge=0, le=60, doc="deepest timestep bin (dt_max/2^max_bin)")
 
