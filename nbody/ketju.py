@@ -197,9 +197,14 @@ class RegularizedRegionIntegrator:
     supports_pn = True
 
     def __init__(self, tolerance=1e-10, pn="none", c=None, merger_radius_rs=12.0, **kw):
+        from gpu.mpi import SerialComm
+
         from .particles import Particles
         from .regularized import RegularizedIntegrator
 
+        # regions are distributed over ranks by the driver, one rank per region: the integrator must not
+        # run collectives on COMM_WORLD (only the owning rank calls it), unless a sub-communicator is given
+        kw.setdefault("comm", SerialComm())
         self._particles = Particles
         self.integrator = RegularizedIntegrator(tolerance=tolerance, pn=pn, c=c, merger_radius_rs=merger_radius_rs,
                                                 **kw)
