@@ -30,7 +30,7 @@ Orders and sources
 
 The pairwise (2PN and higher) terms act between each pair of flagged black
 holes with the relative acceleration distributed as ``a_1 = (m_2/M) a``,
-``a_2 = -(m_1/M) a`` (the KETJU / MSTAR convention, Rantala et al. 2017 sect. 2.4).
+``a_2 = -(m_1/M) a`` (the KETJU / MSTAR convention, Rantala et al. 2017, ApJ 840, 53).
 """
 from __future__ import annotations
 
