@@ -161,7 +161,6 @@ def test_pn_radiation_reaction_in_region_follows_peters(pn):
         assert slope == pytest.approx(dadt, rel=0.1)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("pn", ["none", ("2.5PN",)])
 def test_pn_driven_merger_only_with_radiation_reaction(pn):
     """With 2.5PN the binary merges (remnant from the merger fits); without PN it does not."""
