@@ -12,5 +12,6 @@ from . import orbits
 from .particles import Particles
 from .regularized import IntegrationRecord, MergerEvent, RegularizedIntegrator
 from .units import UnitSystem
+from .simulation import Simulation  # noqa: E402,F401  (KETJU galaxy simulations)
 
-__all__ = ["IntegrationRecord", "MergerEvent", "Particles", "RegularizedIntegrator", "UnitSystem", "orbits"]
+__all__ = ["IntegrationRecord", "Simulation", "MergerEvent", "Particles", "RegularizedIntegrator", "UnitSystem", "orbits"]

@@ -12,6 +12,7 @@ import sys
 #: command name -> (module, one-line help)
 COMMANDS = {
     "snapshot": ("nbody.cli_snapshot", "summarise a GADGET snapshot (HDF5 or GADGET-2 binary)"),
+    "run": ("nbody.cli_run", "run a KETJU-style galaxy simulation from a TOML config"),
     "integrate": ("nbody.cli_integrate", "regularized PN few-body integration of a snapshot (SMBH orbit log)"),
     "pm": ("nbody.cli_pm", "cosmological particle-mesh run (2LPT + FastPM) writing GADGET-4 snapshots"),
 }

@@ -1,0 +1,413 @@
+"""Barnes-Hut octree (Barnes & Hut 1986) with monopole + quadrupole moments, in Numba.
+
+Layout: nodes are stored in depth-first preorder, so a node's first child is the
+next node and ``next[node]`` (the node after its subtree) lets the walk skip a
+whole subtree without a stack. Each node covers a contiguous range
+``perm[start:start+count]`` of particle indices. Leaves hold at most
+``leaf_size`` particles (or sit at ``MAX_DEPTH``).
+
+Multipoles are about the node's centre of mass: mass M, and the second moment
+S_ab = sum m y_a y_b (y = x - com); the traceless quadrupole is
+Q = 3 S - tr(S) I. Far-field potential and acceleration at r = x - com
+(Hernquist 1987, ApJS 64, 715, eqs. 2.3-2.5):
+
+    phi = -G M / r - G (r.Q.r) / (2 r^5)
+    a   = -G M r / r^3 + G [Q.r / r^5 - 5/2 (r.Q.r) r / r^7]
+
+Opening criteria: ``criterion=0`` geometric with the Barnes (1994) offset,
+accept if r > l/theta + |com - centre|; ``criterion=1`` GADGET-2's relative
+criterion (Springel 2005, MNRAS 364, 1105, eq. 18), accept if
+G M l^2 / r^4 <= alpha |a_old|, and in both cases open any node whose cube
+(enlarged by 20 %, GADGET's 0.6 l test) contains the particle, and any node
+that may hold particles within the softening length (so accepted nodes are
+exactly Newtonian and particle pairs are spline-softened).
+"""
+from __future__ import annotations
+
+import os
+
+# Numba's OpenMP threading layer lets idle workers spin after every parallel region; on a shared,
+# oversubscribed machine (2 cores, many processes) that spinning steals the main thread's CPU and made
+# the many small serial steps of a hierarchical-timestep run 10-20x slower. Passive waiting costs a few
+# microseconds per parallel launch. Only a default: a user's setting wins; it takes effect if no
+# parallel kernel has started the OpenMP runtime yet.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+from numba import njit, prange  # noqa: E402
+
+from .direct import spline_force_factor, spline_potential_factor  # noqa: E402
+
+MAX_DEPTH = 48
+
+
+@njit(cache=True)
+def _grow(a, newlen):
+    shape = (newlen,) + a.shape[1:]
+    b = np.empty(shape, dtype=a.dtype)
+    b[: a.shape[0]] = a
+    return b
+
+
+@njit(cache=True)
+def build_tree(pos, mass, h, leaf_size):
+    """Build the octree. Returns (perm, node arrays...) -- see :func:`tree_accel` for the order."""
+    n = pos.shape[0]
+    perm = np.arange(n)
+    lo = np.empty(3)
+    hi = np.empty(3)
+    for d in range(3):
+        lo[d] = pos[0, d]
+        hi[d] = pos[0, d]
+    for i in range(n):
+        for d in range(3):
+            v = pos[i, d]
+            if v < lo[d]:
+                lo[d] = v
+            if v > hi[d]:
+                hi[d] = v
+    half0 = 0.0
+    for d in range(3):
+        if 0.5 * (hi[d] - lo[d]) > half0:
+            half0 = 0.5 * (hi[d] - lo[d])
+    half0 = half0 * 1.0001 + 1e-300
+    cap = max(64, 2 * n // max(leaf_size, 1) + 64)
+    center = np.empty((cap, 3))
+    half = np.empty(cap)
+    start = np.empty(cap, dtype=np.int64)
+    count = np.empty(cap, dtype=np.int64)
+    isleaf = np.empty(cap, dtype=np.bool_)
+    parent = np.empty(cap, dtype=np.int64)
+    # explicit stack for the preorder build
+    scap = 8 * MAX_DEPTH + 16
+    s_start = np.empty(scap, dtype=np.int64)
+    s_end = np.empty(scap, dtype=np.int64)
+    s_c = np.empty((scap, 3))
+    s_half = np.empty(scap)
+    s_depth = np.empty(scap, dtype=np.int64)
+    s_parent = np.empty(scap, dtype=np.int64)
+    sp = 0
+    s_start[0] = 0
+    s_end[0] = n
+    for d in range(3):
+        s_c[0, d] = 0.5 * (lo[d] + hi[d])
+    s_half[0] = half0
+    s_depth[0] = 0
+    s_parent[0] = -1
+    sp = 1
+    nn = 0
+    oct_of = np.empty(n, dtype=np.int64)
+    tmp = np.empty(n, dtype=np.int64)
+    cnt = np.zeros(8, dtype=np.int64)
+    off = np.zeros(9, dtype=np.int64)
+    while sp > 0:
+        sp -= 1
+        a = s_start[sp]
+        b = s_end[sp]
+        cx, cy, cz = s_c[sp, 0], s_c[sp, 1], s_c[sp, 2]
+        hf = s_half[sp]
+        depth = s_depth[sp]
+        par = s_parent[sp]
+        if nn >= cap:
+            cap = 2 * cap
+            center = _grow(center, cap)
+            half = _grow(half, cap)
+            start = _grow(start, cap)
+            count = _grow(count, cap)
+            isleaf = _grow(isleaf, cap)
+            parent = _grow(parent, cap)
+        node = nn
+        nn += 1
+        center[node, 0] = cx
+        center[node, 1] = cy
+        center[node, 2] = cz
+        half[node] = hf
+        start[node] = a
+        count[node] = b - a
+        parent[node] = par
+        if b - a <= leaf_size or depth >= MAX_DEPTH:
+            isleaf[node] = True
+            continue
+        isleaf[node] = False
+        for o in range(8):
+            cnt[o] = 0
+        for k in range(a, b):
+            p = perm[k]
+            o = 0
+            if pos[p, 0] >= cx:
+                o |= 1
+            if pos[p, 1] >= cy:
+                o |= 2
+            if pos[p, 2] >= cz:
+                o |= 4
+            oct_of[k] = o
+            cnt[o] += 1
+        off[0] = a
+        for o in range(8):
+            off[o + 1] = off[o] + cnt[o]
+        for o in range(8):
+            cnt[o] = off[o]
+        for k in range(a, b):
+            o = oct_of[k]
+            tmp[cnt[o]] = perm[k]
+            cnt[o] += 1
+        for k in range(a, b):
+            perm[k] = tmp[k]
+        # push children in reverse octant order so octant 0 is built next
+        for o in range(7, -1, -1):
+            if off[o + 1] > off[o]:
+                s_start[sp] = off[o]
+                s_end[sp] = off[o + 1]
+                s_c[sp, 0] = cx + (0.5 * hf if (o & 1) else -0.5 * hf)
+                s_c[sp, 1] = cy + (0.5 * hf if (o & 2) else -0.5 * hf)
+                s_c[sp, 2] = cz + (0.5 * hf if (o & 4) else -0.5 * hf)
+                s_half[sp] = 0.5 * hf
+                s_depth[sp] = depth + 1
+                s_parent[sp] = node
+                sp += 1
+    center = center[:nn]
+    half = half[:nn]
+    start = start[:nn]
+    count = count[:nn]
+    isleaf = isleaf[:nn]
+    parent = parent[:nn]
+    # subtree sizes -> skip pointers
+    size = np.ones(nn, dtype=np.int64)
+    for i in range(nn - 1, 0, -1):
+        size[parent[i]] += size[i]
+    nxt = np.empty(nn, dtype=np.int64)
+    for i in range(nn):
+        nxt[i] = i + size[i] if i + size[i] < nn else -1
+    # moments: pass 1 mass and centre of mass, max softening
+    M = np.zeros(nn)
+    com = np.zeros((nn, 3))
+    hmax = np.zeros(nn)
+    for i in range(nn - 1, -1, -1):
+        if isleaf[i]:
+            for k in range(start[i], start[i] + count[i]):
+                p = perm[k]
+                M[i] += mass[p]
+                for d in range(3):
+                    com[i, d] += mass[p] * pos[p, d]
+                if h[p] > hmax[i]:
+                    hmax[i] = h[p]
+        if i > 0:
+            q = parent[i]
+            M[q] += M[i]
+            for d in range(3):
+                com[q, d] += com[i, d]
+            if hmax[i] > hmax[q]:
+                hmax[q] = hmax[i]
+    for i in range(nn):
+        if M[i] > 0:
+            for d in range(3):
+                com[i, d] /= M[i]
+        else:
+            for d in range(3):
+                com[i, d] = center[i, d]
+    # pass 2: second moments about each node's centre of mass (parallel-axis theorem upwards)
+    S = np.zeros((nn, 6))
+    for i in range(nn - 1, -1, -1):
+        if isleaf[i]:
+            for k in range(start[i], start[i] + count[i]):
+                p = perm[k]
+                x = pos[p, 0] - com[i, 0]
+                y = pos[p, 1] - com[i, 1]
+                z = pos[p, 2] - com[i, 2]
+                m = mass[p]
+                S[i, 0] += m * x * x
+                S[i, 1] += m * y * y
+                S[i, 2] += m * z * z
+                S[i, 3] += m * x * y
+                S[i, 4] += m * x * z
+                S[i, 5] += m * y * z
+        if i > 0:
+            q = parent[i]
+            x = com[i, 0] - com[q, 0]
+            y = com[i, 1] - com[q, 1]
+            z = com[i, 2] - com[q, 2]
+            m = M[i]
+            S[q, 0] += S[i, 0] + m * x * x
+            S[q, 1] += S[i, 1] + m * y * y
+            S[q, 2] += S[i, 2] + m * z * z
+            S[q, 3] += S[i, 3] + m * x * y
+            S[q, 4] += S[i, 4] + m * x * z
+            S[q, 5] += S[i, 5] + m * y * z
+    # traceless quadrupole Q = 3 S - tr(S) I
+    Q = np.empty((nn, 6))
+    for i in range(nn):
+        tr = S[i, 0] + S[i, 1] + S[i, 2]
+        Q[i, 0] = 3.0 * S[i, 0] - tr
+        Q[i, 1] = 3.0 * S[i, 1] - tr
+        Q[i, 2] = 3.0 * S[i, 2] - tr
+        Q[i, 3] = 3.0 * S[i, 3]
+        Q[i, 4] = 3.0 * S[i, 4]
+        Q[i, 5] = 3.0 * S[i, 5]
+    # Barnes (1994) offset of the centre of mass from the geometric centre
+    delta = np.empty(nn)
+    for i in range(nn):
+        dx = com[i, 0] - center[i, 0]
+        dy = com[i, 1] - center[i, 1]
+        dz = com[i, 2] - center[i, 2]
+        delta[i] = np.sqrt(dx * dx + dy * dy + dz * dz)
+    return perm, center, half, start, count, isleaf, nxt, M, com, Q, hmax, delta
+
+
+# packed node record (one cache-friendly row per node)
+N_COMX, N_COMY, N_COMZ, N_MASS = 0, 1, 2, 3
+N_Q = 4  # 6 components xx yy zz xy xz yz
+N_CX, N_CY, N_CZ, N_HALF, N_HMAX, N_DELTA = 10, 11, 12, 13, 14, 15
+N_FIELDS = 16
+
+
+@njit(cache=True)
+def pack_nodes(center, half, M, com, Q, hmax, delta, start, count, isleaf, nxt):
+    """Pack the node arrays into one float row per node plus one int row (start, count, next, leaf)."""
+    nn = half.shape[0]
+    f = np.empty((nn, N_FIELDS))
+    g = np.empty((nn, 4), dtype=np.int64)
+    for i in range(nn):
+        f[i, N_COMX] = com[i, 0]
+        f[i, N_COMY] = com[i, 1]
+        f[i, N_COMZ] = com[i, 2]
+        f[i, N_MASS] = M[i]
+        for k in range(6):
+            f[i, N_Q + k] = Q[i, k]
+        f[i, N_CX] = center[i, 0]
+        f[i, N_CY] = center[i, 1]
+        f[i, N_CZ] = center[i, 2]
+        f[i, N_HALF] = half[i]
+        f[i, N_HMAX] = hmax[i]
+        f[i, N_DELTA] = delta[i]
+        g[i, 0] = start[i]
+        g[i, 1] = count[i]
+        g[i, 2] = nxt[i]
+        g[i, 3] = 1 if isleaf[i] else 0
+    return f, g
+
+
+@njit(cache=True, inline="always")
+def _walk_one(xi, yi, zi, hi, self_idx, pos, mass, h, G, theta, alpha, aold, criterion, use_quad, perm, f, g):
+    ax = 0.0
+    ay = 0.0
+    az = 0.0
+    pot = 0.0
+    ninter = 0
+    node = 0
+    while node != -1:
+        l = 2.0 * f[node, N_HALF]
+        dx = f[node, N_COMX] - xi
+        dy = f[node, N_COMY] - yi
+        dz = f[node, N_COMZ] - zi
+        r2 = dx * dx + dy * dy + dz * dz
+        # is the particle inside the node's cube enlarged by 20 %?
+        inside = (abs(f[node, N_CX] - xi) < 0.6 * l and abs(f[node, N_CY] - yi) < 0.6 * l
+                  and abs(f[node, N_CZ] - zi) < 0.6 * l)
+        accept = False
+        if not inside:
+            r = np.sqrt(r2)
+            hp = hi if hi > f[node, N_HMAX] else f[node, N_HMAX]
+            dl = f[node, N_DELTA]
+            if r > hp + 0.8660254037844386 * l + dl:
+                if criterion == 0:
+                    accept = r * theta > l + theta * dl
+                else:
+                    accept = G * f[node, N_MASS] * l * l <= alpha * aold * r2 * r2
+        if accept:
+            r = np.sqrt(r2)
+            rinv = 1.0 / r
+            rinv2 = rinv * rinv
+            rinv3 = rinv * rinv2
+            m = f[node, N_MASS]
+            # r_vec points from com to the particle: (-dx, -dy, -dz)
+            ax += m * dx * rinv3
+            ay += m * dy * rinv3
+            az += m * dz * rinv3
+            pot -= m * rinv
+            if use_quad:
+                rx = -dx
+                ry = -dy
+                rz = -dz
+                qxx = f[node, N_Q]
+                qyy = f[node, N_Q + 1]
+                qzz = f[node, N_Q + 2]
+                qxy = f[node, N_Q + 3]
+                qxz = f[node, N_Q + 4]
+                qyz = f[node, N_Q + 5]
+                qx = qxx * rx + qxy * ry + qxz * rz
+                qy = qxy * rx + qyy * ry + qyz * rz
+                qz = qxz * rx + qyz * ry + qzz * rz
+                rqr = rx * qx + ry * qy + rz * qz
+                rinv5 = rinv3 * rinv2
+                c = 2.5 * rqr * rinv5 * rinv2
+                ax += qx * rinv5 - c * rx
+                ay += qy * rinv5 - c * ry
+                az += qz * rinv5 - c * rz
+                pot -= 0.5 * rqr * rinv5
+            ninter += 1
+            node = g[node, 2]
+        elif g[node, 3] == 1:
+            # pos/mass/h are stored in tree order here (contiguous per leaf), perm maps back to indices
+            for k in range(g[node, 0], g[node, 0] + g[node, 1]):
+                if perm[k] == self_idx:
+                    continue
+                ddx = pos[k, 0] - xi
+                ddy = pos[k, 1] - yi
+                ddz = pos[k, 2] - zi
+                rr2 = ddx * ddx + ddy * ddy + ddz * ddz
+                hij = hi if hi > h[k] else h[k]
+                if rr2 == 0.0 and hij == 0.0:
+                    continue
+                fk = mass[k] * spline_force_factor(rr2, hij)
+                ax += fk * ddx
+                ay += fk * ddy
+                az += fk * ddz
+                pot -= mass[k] * spline_potential_factor(rr2, hij)
+                ninter += 1
+            node = g[node, 2]
+        else:
+            node = node + 1
+    return G * ax, G * ay, G * az, G * pot, ninter
+
+
+@njit(parallel=True, cache=True)
+def tree_accel(targets, pos, mass, h, G, theta, alpha, aold, criterion, use_quad, perm, f, g):
+    """Accelerations and potentials on particles ``targets`` from the tree (packed nodes ``f``, ``g``).
+
+    ``pos``, ``mass``, ``h`` must be in tree order (``x[perm]``) and ``targets`` are indices into them
+    (walk targets in tree order for cache locality); ``aold`` (len(targets)) is |a| from the previous
+    step for the relative criterion. Returns (acc, pot, interactions per target).
+    """
+    nt = targets.shape[0]
+    acc = np.empty((nt, 3))
+    pot = np.empty(nt)
+    nint = np.empty(nt, dtype=np.int64)
+    for k in prange(nt):
+        i = targets[k]
+        ax, ay, az, p, ni = _walk_one(pos[i, 0], pos[i, 1], pos[i, 2], h[i], perm[i], pos, mass, h, G, theta,
+                                      alpha, aold[k], criterion, use_quad, perm, f, g)
+        acc[k, 0] = ax
+        acc[k, 1] = ay
+        acc[k, 2] = az
+        pot[k] = p
+        nint[k] = ni
+    return acc, pot, nint
+
+
+@njit(cache=True)
+def tree_accel_serial(targets, pos, mass, h, G, theta, alpha, aold, criterion, use_quad, perm, f, g):
+    """Serial twin of :func:`tree_accel` for small active sets (no thread launch overhead)."""
+    nt = targets.shape[0]
+    acc = np.empty((nt, 3))
+    pot = np.empty(nt)
+    nint = np.empty(nt, dtype=np.int64)
+    for k in range(nt):
+        i = targets[k]
+        ax, ay, az, p, ni = _walk_one(pos[i, 0], pos[i, 1], pos[i, 2], h[i], perm[i], pos, mass, h, G, theta,
+                                      alpha, aold[k], criterion, use_quad, perm, f, g)
+        acc[k, 0] = ax
+        acc[k, 1] = ay
+        acc[k, 2] = az
+        pot[k] = p
+        nint[k] = ni
+    return acc, pot, nint

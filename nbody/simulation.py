@@ -1,0 +1,601 @@
+"""``nbody.Simulation``: KETJU-style galaxy simulations driven by a TOML config.
+
+Internal units: G = 1 with length unit ``units.length_kpc`` kpc and mass unit
+``units.mass_msun`` Msun; the velocity unit is sqrt(G M_u / L_u) and the time
+unit L_u / V_u (both reported by :meth:`Simulation.unit_quantities`).
+
+Example config (every key optional except the galaxies)::
+
+    [units]
+    length_kpc = 1.0
+    mass_msun = 1e10
+
+    [[ics.galaxies]]
+    profile = "dehnen"        # hernquist | dehnen | plummer
+    gamma = 1.5
+    n = 20000
+    mass = 1.0
+    scale_radius = 1.0
+    m_bh = 0.005
+    seed = 1
+
+    [[ics.galaxies]]
+    profile = "dehnen"
+    gamma = 1.5
+    n = 20000
+    m_bh = 0.005
+    seed = 2
+
+    [ics.merger]              # put the two galaxies on a Keplerian orbit
+    enabled = true
+    r0 = 10.0
+    rp = 1.0
+    e = 1.0
+
+    [gravity]
+    eps_star = 0.01
+
+    [time]
+    t_end = 50.0
+    dt_max = 0.0625
+
+    [ketju]
+    r_ketju = 0.03
+    integrator = "fewbody"    # or "regularized" (nbody.RegularizedIntegrator, PN terms, mergers)
+    pn = "none"
+
+    [output]
+    dir = "run1"
+    snapshot_interval = 5.0
+
+Outputs in ``output.dir``: ``snap_NNN.hdf5`` (GADGET-4 HDF5, types 1 dark matter,
+4 stars, 5 SMBHs), ``bh_orbits.hdf5`` (time, separation, semi-major axis and
+eccentricity of every SMBH pair, SMBH positions and velocities), ``energy.hdf5``,
+``checkpoint.hdf5`` (the full state for an exact restart) and ``summary.json``
+(profile: time in tree, regions, I/O).
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from gpu import get_comm
+from gpu.config import ConfigError, load_config, load_toml, param, to_dict
+from gpu.io import atomic_path, write_json, write_results
+from gpu.progress import progress
+
+from .ics import PTYPE_BH, PTYPE_DM, PTYPE_STAR, ParticleData, galaxy_merger, spherical_galaxy
+from .ketju import NewtonianFewBody, RegularizedRegionIntegrator, binary_elements
+from .softening import SPLINE_H_OVER_EPS
+from .timestepping import HierarchicalKDK
+
+log = logging.getLogger(__name__)
+
+from .regularized import PN_TERMS  # the PN terms the regularized integrator implements
+
+G_KPC_KMS2_PER_MSUN = 4.300917270038e-6  # G in kpc (km/s)^2 / Msun (astropy.constants.G, IAU 2015)
+C_KMS = 299792.458
+
+
+@dataclasses.dataclass
+class UnitsConfig:
+    length_kpc: float = param(1.0, gt=0, doc="length unit [kpc]")
+    mass_msun: float = param(1e10, gt=0, doc="mass unit [Msun]")
+
+
+@dataclasses.dataclass
+class GalaxyConfig:
+    n: int = param(10000, ge=1, doc="number of stellar (or dark-matter) particles")
+    profile: str = param("hernquist", choices=("hernquist", "dehnen", "plummer"))
+    gamma: float = param(1.0, ge=0, lt=3, doc="Dehnen inner slope (profile = 'dehnen')")
+    mass: float = param(1.0, gt=0, doc="galaxy mass [mass units]")
+    scale_radius: float = param(1.0, gt=0, doc="scale radius a [length units]")
+    r_max: float = param(100.0, gt=0, doc="truncation radius in units of a")
+    m_bh: float = param(0.0, ge=0, doc="central SMBH mass (0: none)")
+    particle_type: str = param("stars", choices=("stars", "dark_matter"))
+    seed: int = param(0, ge=0)
+    position: list[float] = param(default_factory=lambda: [0.0, 0.0, 0.0])
+    velocity: list[float] = param(default_factory=lambda: [0.0, 0.0, 0.0])
+
+
+@dataclasses.dataclass
+class MergerConfig:
+    enabled: bool = param(False)
+    r0: float = param(10.0, gt=0, doc="initial separation of the galaxy centres")
+    rp: float = param(1.0, gt=0, doc="pericentre of the Keplerian orbit")
+    e: float = param(1.0, ge=0, doc="orbital eccentricity (1: parabolic)")
+
+
+@dataclasses.dataclass
+class ICConfig:
+    galaxies: list[GalaxyConfig] = param(default_factory=list)
+    merger: MergerConfig = param(default_factory=MergerConfig)
+    snapshot: str = param("", doc="read the initial conditions from this GADGET snapshot instead")
+
+
+@dataclasses.dataclass
+class GravityConfig:
+    method: str = param("tree", choices=("tree", "direct"))
+    theta: float = param(0.5, gt=0, le=1.5, doc="geometric opening angle")
+    criterion: str = param("geometric", choices=("geometric", "relative"))
+    alpha: float = param(0.005, gt=0, doc="relative opening criterion accuracy")
+    leaf_size: int = param(8, ge=1)
+    quadrupole: bool = param(True)
+    eps_star: float = param(0.01, gt=0, doc="Plummer-equivalent softening of stars [length units]")
+    eps_dm: float = param(0.03, gt=0, doc="softening of dark matter")
+    eps_bh: float = param(0.01, gt=0, doc="softening of SMBHs (only felt outside regions)")
+
+
+@dataclasses.dataclass
+class TimeConfig:
+    t_end: float = param(1.0, gt=0, doc="end time [time units]")
+    dt_max: float = param(0.0625, gt=0, doc="longest timestep; outputs fall on multiples of it; must resolve the "
+                          "central dynamical time (GADGET's criterion allows long steps where |a| -> 0)")
+    eta: float = param(0.02, gt=0, le=1, doc="GADGET timestep accuracy: dt = sqrt(2 eta eps/|a|)")
+    max_bin: int = param(24, ge=0, le=60, doc="deepest timestep bin (dt_max/2^max_bin)")
+
+
+@dataclasses.dataclass
+class KetjuConfig:
+    enabled: bool = param(True)
+    r_ketju: float = param(0.03, gt=0, doc="region radius, >= 2.8 eps_star")
+    integrator: str = param("regularized", choices=("regularized", "fewbody"))
+    tolerance: float = param(1e-10, gt=0, lt=1, doc="regularized integrator tolerance")
+    pn: list[str] = param(default_factory=list, doc="PN terms: [] / ['all'] / e.g. ['1PN','2PN','2.5PN']")
+    merger_radius_rs: float = param(12.0, gt=0)
+    eta_region: float = param(0.1, gt=0, le=1)
+    buffer_factor: float = param(2.0, ge=1)
+    fewbody_eta: float = param(0.02, gt=0, le=0.5)
+
+
+@dataclasses.dataclass
+class OutputConfig:
+    dir: str = param("nbody_run")
+    snapshot_interval: float = param(0.0, ge=0, doc="time between snapshots (0: first and last only)")
+    energy_interval: float = param(0.0, ge=0, doc="time between energy diagnostics (0: every snapshot)")
+    checkpoint_interval: float = param(0.0, ge=0, doc="time between checkpoints (0: every snapshot)")
+    quiet: bool = param(False)
+
+
+@dataclasses.dataclass
+class SimulationConfig:
+    units: UnitsConfig = param(default_factory=UnitsConfig)
+    ics: ICConfig = param(default_factory=ICConfig)
+    gravity: GravityConfig = param(default_factory=GravityConfig)
+    time: TimeConfig = param(default_factory=TimeConfig)
+    ketju: KetjuConfig = param(default_factory=KetjuConfig)
+    output: OutputConfig = param(default_factory=OutputConfig)
+
+
+def _pn_setting(pn):
+    """Validate the PN list and turn it into the integrator's argument: "none", "all" or a tuple."""
+    pn = [str(p) for p in (pn or [])]
+    if not pn or pn == ["none"]:
+        return "none"
+    if pn == ["all"]:
+        return "all"
+    lower = {t.lower(): t for t in PN_TERMS}
+    out = []
+    for p in pn:
+        if p.lower() not in lower:
+            raise ConfigError(f"config key 'ketju.pn' has unknown PN term {p!r}; valid terms are "
+                              f"{list(PN_TERMS)}, or ['all'] / []")
+        out.append(lower[p.lower()])
+    return tuple(out)
+
+
+def validate(cfg: SimulationConfig, has_bh: bool | None = None):
+    """Cross-key checks that single-key ranges cannot express; raise ConfigError naming the key."""
+    k = cfg.ketju
+    pn = _pn_setting(k.pn)
+    if k.enabled:
+        if k.r_ketju < SPLINE_H_OVER_EPS * cfg.gravity.eps_star * (1 - 1e-12):
+            raise ConfigError(f"config key 'ketju.r_ketju' = {k.r_ketju} must be >= 2.8 * gravity.eps_star = "
+                              f"{SPLINE_H_OVER_EPS * cfg.gravity.eps_star:g} (the spline softening is Newtonian "
+                              "only beyond 2.8 eps)")
+        if has_bh is False:
+            raise ConfigError("config key 'ketju.enabled' is true but the initial conditions hold no SMBH: set "
+                              "ics.galaxies[].m_bh > 0 (or ketju.enabled = false)")
+        if pn != "none" and k.integrator != "regularized":
+            raise ConfigError("config key 'ketju.pn' needs ketju.integrator = 'regularized' (the built-in "
+                              "'fewbody' integrator is Newtonian)")
+    if not cfg.ics.snapshot and not cfg.ics.galaxies:
+        raise ConfigError("config key 'ics.galaxies' is required (at least one galaxy) unless ics.snapshot is given")
+    if cfg.ics.merger.enabled:
+        if len(cfg.ics.galaxies) != 2:
+            raise ConfigError(f"config key 'ics.merger.enabled' needs exactly two ics.galaxies, got "
+                              f"{len(cfg.ics.galaxies)}")
+        if cfg.ics.merger.rp > cfg.ics.merger.r0:
+            raise ConfigError("config key 'ics.merger.rp' must be <= ics.merger.r0")
+    for i, g in enumerate(cfg.ics.galaxies):
+        for key in ("position", "velocity"):
+            if len(getattr(g, key)) != 3:
+                raise ConfigError(f"config key 'ics.galaxies[{i}].{key}' must have 3 components")
+    ratio = cfg.time.t_end / cfg.time.dt_max
+    for key in ("snapshot_interval", "energy_interval", "checkpoint_interval"):
+        v = getattr(cfg.output, key)
+        if v > 0 and abs(v / cfg.time.dt_max - round(v / cfg.time.dt_max)) > 1e-9 * max(1.0, v / cfg.time.dt_max):
+            raise ConfigError(f"config key 'output.{key}' = {v} must be a multiple of time.dt_max = {cfg.time.dt_max}")
+    if abs(ratio - round(ratio)) > 1e-9 * max(1.0, ratio):
+        raise ConfigError(f"config key 'time.t_end' = {cfg.time.t_end} must be a multiple of time.dt_max = "
+                          f"{cfg.time.dt_max}")
+    return pn
+
+
+@dataclasses.dataclass
+class SimulationResult:
+    """What :meth:`Simulation.run` returns: final particles, diagnostics and the files written."""
+
+    particles: ParticleData
+    time: float
+    energy: dict
+    bh_log: dict
+    mergers: list
+    profile: dict
+    files: dict
+
+
+class Simulation:
+    """A KETJU-style galaxy simulation.
+
+    Parameters
+    ----------
+    config : SimulationConfig, dict, TOML text or path to a TOML file
+    particles : optional :class:`nbody.ics.ParticleData` to start from (instead of ``config.ics``)
+    comm : MPI communicator (default: COMM_WORLD under mpiexec, else serial)
+    region_integrator : optional object overriding the one chosen by ``ketju.integrator``
+
+    Usage::
+
+        sim = Simulation("merger.toml")
+        result = sim.run()
+        result.bh_log["a"], result.bh_log["e"]
+    """
+
+    def __init__(self, config, particles: ParticleData | None = None, comm=None, region_integrator=None):
+        self.config_text = None
+        if isinstance(config, SimulationConfig):
+            cfg = config
+        elif isinstance(config, (str, Path)) and not (isinstance(config, str) and "\n" in config):
+            data, self.config_text = load_toml(config)
+            cfg = load_config(data, SimulationConfig)
+        else:
+            cfg = load_config(config, SimulationConfig)
+            if isinstance(config, str):
+                self.config_text = config
+        self.cfg = cfg
+        self.comm = get_comm(comm)
+        self.rank = getattr(self.comm, "rank", 0)
+        self.outdir = Path(cfg.output.dir)
+        self.pn = validate(cfg, None)
+        self._particles = particles
+        self._region_integrator = region_integrator
+        self.engine = None
+        self.block = 0
+        self.bh_log = {"time": [], "pairs": [], "sep": [], "a": [], "e": [], "bh_pos": [], "bh_vel": [], "bh_ids": []}
+        self.energy_log = {"time": [], "kinetic": [], "potential": [], "lost": []}
+        self.timers = {"io": 0.0, "ics": 0.0}
+
+    # ------------------------------------------------------------------ units
+    def unit_quantities(self) -> dict:
+        """The internal unit system as astropy Quantities (G = 1)."""
+        import astropy.units as u
+
+        L, M = self.cfg.units.length_kpc, self.cfg.units.mass_msun
+        v = np.sqrt(G_KPC_KMS2_PER_MSUN * M / L)
+        return {"length": L * u.kpc, "mass": M * u.Msun, "velocity": v * u.km / u.s,
+                "time": (L * u.kpc / (v * u.km / u.s)).to(u.Myr)}
+
+    @property
+    def c_internal(self) -> float:
+        """Speed of light in internal velocity units."""
+        L, M = self.cfg.units.length_kpc, self.cfg.units.mass_msun
+        return C_KMS / np.sqrt(G_KPC_KMS2_PER_MSUN * M / L)
+
+    # ------------------------------------------------------------------ set-up
+    def make_initial_conditions(self) -> ParticleData:
+        """Particles from ``config.ics`` (galaxies, optional merger orbit, or a snapshot)."""
+        ic = self.cfg.ics
+        if ic.snapshot:
+            return particles_from_snapshot(ic.snapshot)
+        gals = []
+        for g in ic.galaxies:
+            p = spherical_galaxy(g.n, g.profile, g.mass, g.scale_radius, g.gamma, g.m_bh, r_max=g.r_max,
+                                 ptype=PTYPE_STAR if g.particle_type == "stars" else PTYPE_DM, seed=g.seed)
+            gals.append(p.shifted(g.position, g.velocity))
+        if ic.merger.enabled:
+            return galaxy_merger(gals[0], gals[1], ic.merger.r0, ic.merger.rp, ic.merger.e)
+        return ParticleData.concatenate(gals)
+
+    def _make_integrator(self):
+        if self._region_integrator is not None:
+            return self._region_integrator
+        k = self.cfg.ketju
+        if k.integrator == "fewbody":
+            return NewtonianFewBody(eta=k.fewbody_eta)
+        return RegularizedRegionIntegrator(tolerance=k.tolerance, pn=self.pn, c=self.c_internal,
+                                           merger_radius_rs=k.merger_radius_rs)
+
+    def _softening(self, ptype):
+        g = self.cfg.gravity
+        return np.where(ptype == PTYPE_BH, g.eps_bh, np.where(ptype == PTYPE_DM, g.eps_dm, g.eps_star))
+
+    def _build_engine(self, p: ParticleData, t: float, acc_mag=None):
+        order = np.lexsort((p.ids, p.ptype))  # GADGET order: by type, then ID
+        p = ParticleData(p.pos[order], p.vel[order], p.mass[order], p.ptype[order], p.ids[order])
+        if acc_mag is not None:
+            acc_mag = np.asarray(acc_mag)[order]
+        validate(self.cfg, has_bh=bool(np.any(p.ptype == PTYPE_BH)))
+        g, tm, k = self.cfg.gravity, self.cfg.time, self.cfg.ketju
+        self.engine = HierarchicalKDK(
+            p.pos, p.vel, p.mass, p.ptype, self._softening(p.ptype), ids=p.ids, dt_max=tm.dt_max, eta=tm.eta,
+            max_bin=tm.max_bin, gravity=g.method, theta=g.theta, criterion=g.criterion, alpha=g.alpha,
+            leaf_size=g.leaf_size, quadrupole=g.quadrupole, r_ketju=k.r_ketju if k.enabled else None,
+            region_integrator=self._make_integrator() if k.enabled else None, eta_region=k.eta_region,
+            buffer_factor=k.buffer_factor, comm=self.comm, t=t, acc_mag=acc_mag)
+
+    # ------------------------------------------------------------------ state
+    @property
+    def particles(self) -> ParticleData:
+        e = self.engine
+        return ParticleData(e.pos.copy(), e.vel.copy(), e.mass.copy(), e.ptype.copy(), e.ids.copy())
+
+    @property
+    def time(self) -> float:
+        return self.engine.t if self.engine is not None else 0.0
+
+    def _log_bh(self):
+        e = self.engine
+        bh = np.flatnonzero(e.ptype == PTYPE_BH)
+        pairs, sep, a, ecc = [], [], [], []
+        for i in range(len(bh)):
+            for j in range(i + 1, len(bh)):
+                bi, bj = bh[i], bh[j]
+                r, ai, ei = binary_elements(e.mass[bi], e.mass[bj], e.pos[bi], e.pos[bj], e.vel[bi], e.vel[bj], e.G)
+                pairs.append((int(e.ids[bi]), int(e.ids[bj])))
+                sep.append(r)
+                a.append(ai)
+                ecc.append(ei)
+        L = self.bh_log
+        L["time"].append(e.t)
+        L["pairs"].append(pairs)
+        L["sep"].append(sep)
+        L["a"].append(a)
+        L["e"].append(ecc)
+        L["bh_pos"].append(e.pos[bh].copy())
+        L["bh_vel"].append(e.vel[bh].copy())
+        L["bh_ids"].append(e.ids[bh].copy())
+
+    def _log_energy(self):
+        K, W = self.engine.energy()
+        self.energy_log["time"].append(self.engine.t)
+        self.energy_log["kinetic"].append(K)
+        self.energy_log["potential"].append(W)
+        self.energy_log["lost"].append(float(sum(ev.get("energy_lost", 0.0) for ev in self.engine.merger_events)))
+
+    def bh_arrays(self) -> dict:
+        """The SMBH orbit log as arrays: time (T,), sep/a/e (T, n_pairs) padded with NaN after mergers."""
+        L = self.bh_log
+        npair = max((len(p) for p in L["pairs"]), default=0)
+
+        def pad(rows):
+            out = np.full((len(rows), npair), np.nan)
+            for i, r in enumerate(rows):
+                out[i, : len(r)] = r
+            return out
+
+        return {"time": np.asarray(L["time"]), "sep": pad(L["sep"]), "a": pad(L["a"]), "e": pad(L["e"])}
+
+    # ------------------------------------------------------------------ I/O
+    def snapshot_path(self, number: int) -> Path:
+        return self.outdir / f"snap_{number:03d}.hdf5"
+
+    def write_snapshot(self, number: int) -> Path:
+        from .snapshot import ParticleSet, Snapshot, write_snapshot
+
+        t0 = time.perf_counter()
+        e = self.engine
+        parts = {}
+        for t in (PTYPE_DM, PTYPE_STAR, PTYPE_BH):
+            s = e.ptype == t
+            if np.any(s):
+                parts[t] = ParticleSet(e.pos[s].copy(), e.vel[s].copy(), e.ids[s].copy(), e.mass[s].copy())
+        U = self.unit_quantities()
+        units = {"UnitLength_in_cm": float(U["length"].to("cm").value),
+                 "UnitMass_in_g": float(U["mass"].to("g").value),
+                 "UnitVelocity_in_cm_per_s": float(U["velocity"].to("cm/s").value)}
+        path = self.snapshot_path(number)
+        if self.rank == 0:
+            write_snapshot(path, Snapshot(parts, {"Time": e.t}, units), use_mass_table=False)
+        self.timers["io"] += time.perf_counter() - t0
+        return path
+
+    def write_checkpoint(self) -> Path:
+        """The complete state at a synchronised time (exact restart)."""
+        import h5py
+
+        t0 = time.perf_counter()
+        path = self.outdir / "checkpoint.hdf5"
+        if self.rank == 0:
+            e = self.engine
+            with atomic_path(path) as tmp:
+                with h5py.File(tmp, "w") as f:
+                    f.attrs["time"] = e.t
+                    f.attrs["block"] = self.block
+                    f.attrs["snap_number"] = self._snap_number
+                    f.attrs["config"] = self.config_text or repr(to_dict(self.cfg))
+                    for k in ("pos", "vel", "mass", "ptype", "ids", "acc_mag", "last_a_full"):
+                        f.create_dataset(k, data=getattr(e, k))
+                    for k in ("time", "kinetic", "potential", "lost"):
+                        f.create_dataset(f"energy/{k}", data=np.asarray(self.energy_log[k], dtype=float))
+                    f.attrs["bh_log"] = _json_dump(self.bh_log)
+                    f.attrs["mergers"] = _json_dump(e.merger_events)
+        self.timers["io"] += time.perf_counter() - t0
+        return path
+
+    def _write_logs(self):
+        t0 = time.perf_counter()
+        if self.rank == 0:
+            arr = self.bh_arrays()
+            L = self.bh_log
+            params = {"n_bh_pairs": arr["sep"].shape[1] if arr["sep"].ndim == 2 else 0}
+            data = {"time": arr["time"], "separation": arr["sep"], "a": arr["a"], "e": arr["e"]}
+            if L["bh_pos"] and all(len(x) == len(L["bh_pos"][0]) for x in L["bh_pos"]):
+                data["bh_pos"] = np.asarray(L["bh_pos"])
+                data["bh_vel"] = np.asarray(L["bh_vel"])
+                data["bh_ids"] = np.asarray(L["bh_ids"])
+            U = {k: str(v) for k, v in self.unit_quantities().items()}
+            write_results(self.outdir / "bh_orbits.hdf5", data, params=params, units=U, config_text=self.config_text)
+            en = {k: np.asarray(v, dtype=float) for k, v in self.energy_log.items()}
+            write_results(self.outdir / "energy.hdf5", en, units=U, config_text=self.config_text)
+        self.timers["io"] += time.perf_counter() - t0
+
+    # ------------------------------------------------------------------ run
+    def _restore(self, restart):
+        """Set up the engine from a checkpoint (restart=True/'checkpoint') or a snapshot path."""
+        import h5py
+
+        if restart is True or restart == "checkpoint":
+            path = self.outdir / "checkpoint.hdf5"
+            if not path.exists():
+                raise FileNotFoundError(f"restart requested but '{path}' does not exist")
+            with h5py.File(path, "r") as f:
+                st = {k: f[k][()] for k in ("pos", "vel", "mass", "ptype", "ids", "acc_mag", "last_a_full")}
+                t = float(f.attrs["time"])
+                self.block = int(f.attrs["block"])
+                self._snap_number = int(f.attrs["snap_number"])
+                for k in ("time", "kinetic", "potential", "lost"):
+                    self.energy_log[k] = f[f"energy/{k}"][()].tolist()
+                self.bh_log = _json_load(f.attrs["bh_log"])
+                mergers = _json_load(f.attrs["mergers"])
+            p = ParticleData(st["pos"], st["vel"], st["mass"], st["ptype"], st["ids"])
+            self._build_engine(p, t, acc_mag=st["acc_mag"])
+            self.engine.merger_events = mergers
+            self.engine.initialize(a_full=st["last_a_full"])
+        else:
+            p = particles_from_snapshot(restart)
+            from .snapshot import read_snapshot
+
+            t = float(read_snapshot(restart, types=[5]).header["Time"])
+            self.block = int(round(t / self.cfg.time.dt_max))
+            self._snap_number = _snap_number_of(restart) + 1
+            self._build_engine(p, t)
+
+    def run(self, t_end: float | None = None, restart=False) -> SimulationResult:
+        """Run to ``t_end`` (default ``time.t_end``), writing snapshots, logs and checkpoints.
+
+        ``restart``: False (start from the ICs), True / "checkpoint" (continue from
+        ``output.dir/checkpoint.hdf5``, reproducing the uninterrupted run exactly), or the path of a
+        snapshot to continue from (exact for the geometric opening criterion).
+        """
+        cfg = self.cfg
+        t_end = cfg.time.t_end if t_end is None else float(t_end)
+        dt = cfg.time.dt_max
+        nblocks_total = int(round(t_end / dt))
+        self.outdir.mkdir(parents=True, exist_ok=True)
+        t_wall = time.perf_counter()
+        if self.engine is None:
+            if restart:
+                self._restore(restart)
+            else:
+                t0 = time.perf_counter()
+                p = self._particles if self._particles is not None else self.make_initial_conditions()
+                self.timers["ics"] += time.perf_counter() - t0
+                self._snap_number = 0
+                self._build_engine(p, 0.0)
+                self.engine.initialize()
+                self._log_bh()
+                self._log_energy()
+                self.write_snapshot(self._snap_number)
+                self._snap_number += 1
+        if not self.engine._initialized:
+            self.engine.initialize()
+
+        def every(interval):
+            return max(1, int(round(interval / dt))) if interval > 0 else None
+
+        snap_every = every(cfg.output.snapshot_interval)
+        en_every = every(cfg.output.energy_interval) or snap_every
+        ck_every = every(cfg.output.checkpoint_interval) or snap_every
+        if self.rank == 0:
+            log.info("nbody run: N = %d (%d SMBHs), t = %g -> %g, dt_max = %g, output in %s", len(self.engine.mass),
+                     int(np.sum(self.engine.ptype == PTYPE_BH)), self.engine.t, t_end, dt, self.outdir)
+        bar = progress(total=max(nblocks_total - self.block, 0), desc="nbody run", comm=self.comm,
+                       quiet=cfg.output.quiet)
+        while self.block < nblocks_total:
+            self.engine.advance_block()
+            self.block += 1
+            self._log_bh()
+            last = self.block == nblocks_total
+            if last or (en_every and self.block % en_every == 0):
+                self._log_energy()
+            if last or (snap_every and self.block % snap_every == 0):
+                self.write_snapshot(self._snap_number)
+                self._snap_number += 1
+            if last or (ck_every and self.block % ck_every == 0):
+                self.write_checkpoint()
+                self._write_logs()
+            bar.update(1)
+        bar.close()
+        self._write_logs()
+        wall = time.perf_counter() - t_wall
+        profile = dict(self.engine.timers)
+        profile.update(self.timers)
+        profile["wall"] = wall
+        profile.update(self.engine.counters)
+        energy = {k: np.asarray(v) for k, v in self.energy_log.items()}
+        files = {"snapshots": sorted(str(p) for p in self.outdir.glob("snap_*.hdf5")),
+                 "bh_orbits": str(self.outdir / "bh_orbits.hdf5"), "energy": str(self.outdir / "energy.hdf5"),
+                 "checkpoint": str(self.outdir / "checkpoint.hdf5"), "summary": str(self.outdir / "summary.json")}
+        if self.rank == 0:
+            write_json(self.outdir / "summary.json", {"time": self.engine.t, "n": len(self.engine.mass),
+                                                      "profile": profile, "mergers": self.engine.merger_events,
+                                                      "units": {k: str(v) for k, v in self.unit_quantities().items()}})
+        return SimulationResult(self.particles, self.engine.t, energy, self.bh_arrays(),
+                                list(self.engine.merger_events), profile, files)
+
+
+def particles_from_snapshot(path) -> ParticleData:
+    """Read a GADGET snapshot's types 1, 4, 5 into :class:`ParticleData` (internal units = snapshot units)."""
+    from .snapshot import read_snapshot
+
+    snap = read_snapshot(path)
+    parts = []
+    for t, s in sorted(snap.particles.items()):
+        if t not in (PTYPE_DM, PTYPE_STAR, PTYPE_BH):
+            raise ValueError(f"snapshot '{path}' holds particle type {t}; only 1, 4 and 5 are simulated")
+        parts.append(ParticleData(s.pos.astype(np.float64), s.vel.astype(np.float64), s.mass, t, s.ids))
+    p = ParticleData(np.concatenate([q.pos for q in parts]), np.concatenate([q.vel for q in parts]),
+                     np.concatenate([q.mass for q in parts]), np.concatenate([q.ptype for q in parts]),
+                     np.concatenate([q.ids for q in parts]))
+    return p
+
+
+def _snap_number_of(path) -> int:
+    import re
+
+    m = re.search(r"_(\d+)(\.\d+)?(\.hdf5)?$", Path(path).name)
+    return int(m.group(1)) if m else 0
+
+
+def _json_dump(obj) -> str:
+    import json
+
+    def default(o):
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+        if isinstance(o, np.generic):
+            return o.item()
+        return str(o)
+
+    return json.dumps(obj, default=default)
+
+
+def _json_load(text) -> dict:
+    import json
+
+    return json.loads(text)

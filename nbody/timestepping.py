@@ -1,0 +1,338 @@
+"""Kick-drift-kick leapfrog with hierarchical power-of-two timesteps and KETJU regions.
+
+The scheme follows GADGET-2 (Springel 2005, MNRAS 364, 1105, sec. 4):
+
+* each particle has a timestep dt_max / 2^k (its *bin* k), chosen from
+  dt = sqrt(2 eta eps / |a|) (eq. 34) and rounded down to a power of two;
+  a particle may move to a longer step only when the current time is a
+  multiple of it, so the steps stay nested;
+* times are integers on a timeline of 2^max_bin ticks per dt_max;
+* a step of particle i: half kick (opening), drift of everybody to the next
+  time any step ends, forces for the particles whose steps end (the *active*
+  set), half kick (closing). Only active particles need forces.
+
+KETJU coupling (Rantala et al. 2017, ApJ 840, 53): see :mod:`nbody.ketju`.
+All regions share one bin (the smallest of their own criteria and of the
+non-members in a buffer zone of radius ``buffer_factor * r_ketju`` around each
+SMBH), so regions end their steps together and can merge or split at any
+region step. Membership is recomputed at each region step among the
+particles whose steps end then. Non-members in the buffer zone whose step
+ends are given at most the region step, so stars approaching a region are
+synchronised with it when they arrive.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from gpu import block_range, get_comm
+
+from ._kernels.leapfrog import drift, kick, timestep_bins
+from .direct import direct_forces
+from .ketju import find_regions, internal_softened_accelerations, region_energy_correction, region_timestep
+from .softening import spline_radius
+from .tree import Octree
+
+
+def bin_of_dt(dt, dt_max, max_bin):
+    """Smallest k with dt_max / 2^k <= dt, capped at max_bin."""
+    if not np.isfinite(dt) or dt >= dt_max:
+        return 0
+    if dt <= 0:
+        return max_bin
+    return int(min(max_bin, np.ceil(np.log2(dt_max / dt) - 1e-12)))
+
+
+class HierarchicalKDK:
+    """The time integrator of a galaxy simulation (softened bulk + KETJU regions).
+
+    Parameters
+    ----------
+    pos, vel, mass : particle arrays (internal units, G given by ``G``)
+    ptype : GADGET types (5 = SMBH)
+    eps : Plummer-equivalent softening per particle
+    dt_max : the longest timestep (and the block length of :meth:`advance_block`)
+    eta : GADGET's accuracy parameter (dt = sqrt(2 eta eps / |a|))
+    max_bin : deepest bin (dt_max / 2^max_bin the shortest step)
+    gravity : "tree" or "direct"; theta/criterion/alpha/leaf_size/quadrupole go to :class:`nbody.tree.Octree`
+    r_ketju : region radius (None or 0: no regions, SMBHs are softened particles)
+    region_integrator : object with ``integrate(mass, pos, vel, is_bh, ids, dt)`` (see :mod:`nbody.ketju`)
+    eta_region, buffer_factor : region timestep parameters (see :func:`nbody.ketju.region_timestep`)
+    comm : MPI communicator (forces of the active set and region integrations are split over ranks)
+    """
+
+    def __init__(self, pos, vel, mass, ptype, eps, ids=None, G=1.0, dt_max=0.01, eta=0.025, max_bin=28,
+                 gravity="tree", theta=0.5, criterion="geometric", alpha=0.005, leaf_size=8, quadrupole=True,
+                 r_ketju=None, region_integrator=None, eta_region=0.1, buffer_factor=2.0, comm=None, t=0.0,
+                 acc_mag=None):
+        self.pos = np.ascontiguousarray(pos, dtype=np.float64).copy()
+        self.vel = np.ascontiguousarray(vel, dtype=np.float64).copy()
+        self.mass = np.ascontiguousarray(mass, dtype=np.float64).copy()
+        n = len(self.mass)
+        self.ptype = np.ascontiguousarray(np.broadcast_to(ptype, (n,)), dtype=np.int64).copy()
+        self.eps = np.ascontiguousarray(np.broadcast_to(eps, (n,)), dtype=np.float64).copy()
+        self.ids = (np.arange(1, n + 1, dtype=np.uint64) if ids is None
+                    else np.ascontiguousarray(ids, dtype=np.uint64).copy())
+        if not dt_max > 0:
+            raise ValueError(f"dt_max must be > 0, got {dt_max}")
+        if not (0 < eta <= 1):
+            raise ValueError(f"eta must be in (0, 1], got {eta}")
+        if not (isinstance(max_bin, (int, np.integer)) and 0 <= max_bin <= 60):
+            raise ValueError(f"max_bin must be an integer in [0, 60], got {max_bin!r}")
+        if gravity not in ("tree", "direct"):
+            raise ValueError(f"gravity must be 'tree' or 'direct', got {gravity!r}")
+        if np.any(self.eps < 0):
+            raise ValueError("softening eps must be >= 0")
+        self.G, self.dt_max, self.eta, self.max_bin = float(G), float(dt_max), float(eta), int(max_bin)
+        self.TB = 1 << self.max_bin
+        self.gravity, self.theta, self.criterion, self.alpha = gravity, float(theta), criterion, float(alpha)
+        self.leaf_size, self.quadrupole = int(leaf_size), bool(quadrupole)
+        self.r_ketju = float(r_ketju) if r_ketju else 0.0
+        self.region_integrator = region_integrator
+        if self.r_ketju > 0:
+            if region_integrator is None:
+                raise ValueError("region_integrator is required when r_ketju > 0")
+            hmax = spline_radius(self.eps[self.ptype != 5].max() if np.any(self.ptype != 5) else 0.0)
+            if self.r_ketju < hmax * (1 - 1e-12):
+                raise ValueError(f"r_ketju = {self.r_ketju} must be >= 2.8 eps = {hmax} (the spline becomes "
+                                 "Newtonian only there)")
+            if not np.any(self.ptype == 5):
+                raise ValueError("r_ketju > 0 but there is no SMBH (particle type 5)")
+        self.eta_region, self.buffer_factor = float(eta_region), float(buffer_factor)
+        self.comm = get_comm(comm)
+        self.t = float(t)
+        self.acc_mag = np.zeros(n) if acc_mag is None else np.asarray(acc_mag, dtype=np.float64).copy()
+        self.bins = np.zeros(n, dtype=np.int64)
+        self.ti_begin = np.zeros(n, dtype=np.int64)
+        self.acc_kick = np.zeros((n, 3))
+        self.region_of = np.full(n, -1, dtype=np.int64)
+        self.regions: list[np.ndarray] = []
+        self.timers = {"tree_build": 0.0, "forces": 0.0, "regions": 0.0, "kick_drift": 0.0, "bookkeeping": 0.0}
+        self.counters = {"force_evaluations": 0, "syncs": 0, "region_steps": 0, "region_substeps": 0,
+                         "late_joiners": 0}
+        self.merger_events: list[dict] = []
+        self._initialized = False
+        self.last_a_full = None
+        #: optional callback(engine, ending_indices) after every synchronisation point (diagnostics)
+        self.on_sync = None
+
+    # ------------------------------------------------------------------ forces
+    def _h(self):
+        return spline_radius(self.eps)
+
+    def forces(self, targets, potential=False):
+        """Softened accelerations (and potentials) on ``targets`` from all particles; split over ranks."""
+        targets = np.ascontiguousarray(targets, dtype=np.int64)
+        size, rank = getattr(self.comm, "size", 1), getattr(self.comm, "rank", 0)
+        lo, hi = block_range(len(targets), size, rank)
+        mine = targets[lo:hi]
+        t0 = time.perf_counter()
+        if self.gravity == "tree":
+            tree = Octree(self.pos, self.mass, self.eps, leaf_size=self.leaf_size, G=self.G)
+            t1 = time.perf_counter()
+            self.timers["tree_build"] += t1 - t0
+            if self.criterion == "relative" and np.all(self.acc_mag[mine] > 0):
+                acc, pot = tree.accelerations(mine, criterion="relative", alpha=self.alpha,
+                                              a_old=self.acc_mag[mine], quadrupole=self.quadrupole)
+            else:
+                acc, pot = tree.accelerations(mine, theta=self.theta, quadrupole=self.quadrupole)
+        else:
+            t1 = t0
+            acc, pot = direct_forces(self.pos, self.mass, self.eps, self.G, targets=mine, potential=potential)
+        if size > 1:
+            parts = self.comm.allgather((acc, pot))
+            acc = np.concatenate([p[0] for p in parts])
+            pot = np.concatenate([p[1] for p in parts])
+        self.timers["forces"] += time.perf_counter() - t1
+        self.counters["force_evaluations"] += len(targets)
+        return acc, pot
+
+    def _internal(self, members, potential=False):
+        return internal_softened_accelerations(self.pos[members], self.mass[members], self._h()[members], self.G,
+                                               potential)
+
+    # ------------------------------------------------------------------ sync bookkeeping
+    def _post_sync(self, ti, ending, a_full):
+        """After the closing kick of ``ending`` at time ``ti``: regions, opening-kick accelerations, bins."""
+        t0 = time.perf_counter()
+        self.acc_mag[ending] = np.linalg.norm(a_full, axis=1)
+        self.acc_kick[ending] = a_full
+        new_bins = timestep_bins(a_full, self.eps[ending], self.eta, self.dt_max, self.max_bin)
+        bins_full = self.bins.copy()
+        bins_full[ending] = new_bins
+        if self.r_ketju > 0:
+            bh = np.flatnonzero(self.ptype == 5)
+            ending_mask = np.zeros(len(self.mass), dtype=bool)
+            ending_mask[ending] = True
+            if np.all(ending_mask[bh]):
+                # region step: rebuild the regions among the synchronised particles
+                self.regions = find_regions(self.pos, bh, self.r_ketju, candidates=ending)
+                self.region_of[:] = -1
+                for k, r in enumerate(self.regions):
+                    self.region_of[r] = k
+                # particles inside a sphere that could not join (not synchronised)
+                for r in self.regions:
+                    c = self.pos[r[np.isin(r, bh)]]
+                    d2 = np.min(np.sum((self.pos[:, None, :] - c[None]) ** 2, axis=2), axis=1)
+                    self.counters["late_joiners"] += int(np.sum((d2 < self.r_ketju**2) & (self.region_of < 0)))
+                pos_in_ending = {int(i): k for k, i in enumerate(ending)}
+                k_region = 0
+                buf2 = (self.buffer_factor * self.r_ketju) ** 2
+                neighbours_all = []
+                for r in self.regions:
+                    a_int, _ = self._internal(r)
+                    rows = np.array([pos_in_ending[int(i)] for i in r])
+                    self.acc_kick[r] = a_full[rows] - a_int
+                    c = self.pos[r[self.ptype[r] == 5]]
+                    d2 = np.min(np.sum((self.pos[:, None, :] - c[None]) ** 2, axis=2), axis=1)
+                    nb = np.flatnonzero((d2 < buf2) & (self.region_of < 0))
+                    neighbours_all.append(nb)
+                    m = self.mass[r]
+                    a_cm = m @ self.acc_kick[r] / m.sum()
+                    stars = r[self.ptype[r] != 5]
+                    eps_cm = self.eps[stars].min() if len(stars) else self.eps[r].min()
+                    if eps_cm == 0:
+                        eps_cm = self.r_ketju / 2.8
+                    dt_r = region_timestep(self.pos, self.vel, self.mass, self.ptype == 5, r, nb, self.eta_region,
+                                           self.r_ketju, a_cm, eps_cm, self.eta)
+                    k = bin_of_dt(dt_r, self.dt_max, self.max_bin)
+                    if len(nb):
+                        k = max(k, int(bins_full[nb].max()))
+                    k_region = max(k_region, k)
+                for nb in neighbours_all:
+                    nb_end = nb[ending_mask[nb]]
+                    bins_full[nb_end] = np.maximum(bins_full[nb_end], k_region)
+                for r in self.regions:
+                    bins_full[r] = k_region
+        # alignment: a step may only begin at a multiple of its length
+        b = bins_full[ending]
+        while True:
+            bad = (ti % (self.TB >> b)) != 0
+            if not np.any(bad):
+                break
+            b = np.where(bad, b + 1, b)
+        self.bins[ending] = b
+        self.ti_begin[ending] = ti
+        self.timers["bookkeeping"] += time.perf_counter() - t0
+
+    def initialize(self, a_full=None):
+        """Forces, regions and timestep bins at the current (synchronised) state.
+
+        ``a_full``: the softened accelerations of all particles at this state if known (a checkpoint
+        stores them, so that a restart repeats the uninterrupted run bit for bit).
+        """
+        everyone = np.arange(len(self.mass))
+        if a_full is None:
+            a_full, _ = self.forces(everyone)
+        a_full = np.ascontiguousarray(a_full, dtype=np.float64)
+        self.last_a_full = a_full
+        self._post_sync(0, everyone, a_full)
+        self._initialized = True
+
+    # ------------------------------------------------------------------ the step
+    def _integrate_regions(self, dt):
+        t0 = time.perf_counter()
+        size, rank = getattr(self.comm, "size", 1), getattr(self.comm, "rank", 0)
+        results = {}
+        for k, r in enumerate(self.regions):
+            if k % size != rank:
+                continue
+            m = self.mass[r]
+            M = m.sum()
+            xc = m @ self.pos[r] / M
+            vc = m @ self.vel[r] / M
+            res = self.region_integrator.integrate(m, self.pos[r] - xc, self.vel[r] - vc, self.ptype[r] == 5,
+                                                   self.ids[r], dt)
+            res.pos = res.pos + xc + vc * dt
+            res.vel = res.vel + vc
+            results[k] = res
+        if size > 1:
+            merged = {}
+            for part in self.comm.allgather(results):
+                merged.update(part)
+            results = merged
+        dead = []
+        for k, r in enumerate(self.regions):
+            res = results[k]
+            self.pos[r] = res.pos
+            self.vel[r] = res.vel
+            self.mass[r] = res.mass
+            self.counters["region_substeps"] += int(res.steps)
+            for ev in res.events:
+                ev = dict(ev)
+                ev["time"] = self.t + float(ev.get("time_in_step") or 0.0)
+                self.merger_events.append(ev)
+            if not np.all(res.alive):
+                dead.extend(r[~res.alive].tolist())
+        self.counters["region_steps"] += len(self.regions)
+        self.timers["regions"] += time.perf_counter() - t0
+        if dead:
+            self._remove(np.array(sorted(dead), dtype=np.int64))
+
+    def _remove(self, dead):
+        keep = np.ones(len(self.mass), dtype=bool)
+        keep[dead] = False
+        newidx = np.cumsum(keep) - 1
+        for name in ("pos", "vel", "mass", "ptype", "eps", "ids", "acc_mag", "bins", "ti_begin", "acc_kick",
+                     "region_of"):
+            setattr(self, name, np.ascontiguousarray(getattr(self, name)[keep]))
+        self.regions = [newidx[r[keep[r]]] for r in self.regions]
+
+    def advance_block(self):
+        """Advance by exactly dt_max (all particles are synchronised at the start and at the end)."""
+        if not self._initialized:
+            self.initialize()
+        ti = 0
+        base = self.dt_max / self.TB
+        t_start = self.t
+        while ti < self.TB:
+            t0 = time.perf_counter()
+            opening = np.flatnonzero(self.ti_begin == ti)
+            dti = self.TB >> self.bins
+            if len(opening):
+                kick(self.vel, self.acc_kick[opening], opening, 0.5 * base * dti[opening].astype(np.float64))
+            ti_end = self.ti_begin + dti
+            ti_next = int(ti_end.min())
+            dt = (ti_next - ti) * base
+            in_region = self.region_of >= 0
+            free = np.flatnonzero(~in_region)
+            drift(self.pos, self.vel, free, dt)
+            self.timers["kick_drift"] += time.perf_counter() - t0
+            if self.regions:
+                self._integrate_regions(dt)
+                dti = self.TB >> self.bins
+                ti_end = self.ti_begin + dti
+            ti = ti_next
+            self.t = t_start + ti * base
+            ending = np.flatnonzero(ti_end == ti)
+            a_full, _ = self.forces(ending)
+            t0 = time.perf_counter()
+            a_close = a_full.copy()
+            if self.regions:
+                rows = {int(i): k for k, i in enumerate(ending)}
+                for r in self.regions:
+                    if len(r) and int(r[0]) in rows:
+                        a_int, _ = self._internal(r)
+                        idx = np.array([rows[int(i)] for i in r])
+                        a_close[idx] -= a_int
+            kick(self.vel, a_close, ending, 0.5 * base * dti[ending].astype(np.float64))
+            self.timers["kick_drift"] += time.perf_counter() - t0
+            self.counters["syncs"] += 1
+            if ti == self.TB:
+                self.last_a_full = a_full
+            self._post_sync(ti % self.TB, ending, a_full)
+            if self.on_sync is not None:
+                self.on_sync(self, ending)
+        self.t = t_start + self.dt_max
+
+    # ------------------------------------------------------------------ diagnostics
+    def energy(self):
+        """(kinetic, potential) at a synchronised time: softened pairs, Newtonian inside regions."""
+        K = 0.5 * float(np.sum(self.mass * np.sum(self.vel**2, axis=1)))
+        _, pot = self.forces(np.arange(len(self.mass)), potential=True)
+        W = 0.5 * float(np.sum(self.mass * pot))
+        h = self._h()
+        for r in self.regions:
+            W += region_energy_correction(self.pos[r], self.vel[r], self.mass[r], h[r], self.G)
+        return K, W

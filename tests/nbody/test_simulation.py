@@ -1,0 +1,194 @@
+"""The galaxy-simulation driver: hierarchical leapfrog, energy conservation, configs, restart, CLI, MPI."""
+import numpy as np
+import pytest
+
+from gpu.config import ConfigError
+from nbody import Simulation
+from nbody.ics import spherical_galaxy
+from nbody.timestepping import HierarchicalKDK
+
+
+def _plummer_energy_error(n, t_end, dt_max, eta, eps, seed=3):
+    p = spherical_galaxy(n, "plummer", seed=seed, r_max=20)
+    eng = HierarchicalKDK(p.pos, p.vel, p.mass, p.ptype, eps, dt_max=dt_max, eta=eta, max_bin=16, gravity="direct")
+    eng.initialize()
+    E0 = sum(eng.energy())
+    errs = []
+    for _ in range(int(round(t_end / dt_max))):
+        eng.advance_block()
+        errs.append(sum(eng.energy()) / E0 - 1)
+    return np.array(errs), eng
+
+
+def test_hierarchical_leapfrog_conserves_energy_and_keeps_steps_nested():
+    errs, eng = _plummer_energy_error(400, 4.0, 1 / 16, 0.01, 0.05)
+    assert np.max(np.abs(errs)) < 5e-4  # measured 2.9e-4 (N = 400: close encounters dominate)
+    assert len(np.unique(eng.bins)) >= 2  # really hierarchical
+    # every step begins at a multiple of its own length (power-of-two nesting)
+    assert np.all(eng.ti_begin % (eng.TB >> eng.bins) == 0)
+    # second order: a 4x smaller eta (2x smaller steps) cuts the error ~4x
+    errs2, _ = _plummer_energy_error(400, 4.0, 1 / 16, 0.0025, 0.05)
+    assert np.max(np.abs(errs2)) < 0.5 * np.max(np.abs(errs))
+
+
+@pytest.mark.slow
+def test_plummer_energy_over_100_crossing_times():
+    # crossing time G M^(5/2) / (-2E)^(3/2) = 6.3 for M = a = 1. GADGET's criterion sqrt(2 eta eps/|a|)
+    # lets particles crossing the core (|a| -> 0) take long steps, so dt_max must resolve the core
+    # dynamical time: with dt_max = 1/16 the error was 1e-2 after 100 t_cr, independent of eta.
+    errs, _ = _plummer_energy_error(1000, 640.0, 1 / 64, 0.005, 0.05)
+    assert np.max(np.abs(errs)) < 1e-3
+
+
+def _lagrangian_radii(pos, mass, centre, fracs=(0.1, 0.5, 0.9)):
+    r = np.linalg.norm(pos - centre, axis=1)
+    o = np.argsort(r)
+    cm = np.cumsum(mass[o]) / mass.sum()
+    return np.array([r[o][np.searchsorted(cm, f)] for f in fracs])
+
+
+def _stability(n, t_end, seed=1):
+    p = spherical_galaxy(n, "hernquist", seed=seed, r_max=100)
+    eng = HierarchicalKDK(p.pos, p.vel, p.mass, p.ptype, 0.02, dt_max=1 / 8, eta=0.02, max_bin=16, gravity="tree")
+    r0 = _lagrangian_radii(eng.pos, eng.mass, np.zeros(3))
+    for _ in range(int(round(t_end * 8))):
+        eng.advance_block()
+    c = np.average(eng.pos, axis=0, weights=eng.mass * (np.linalg.norm(eng.pos, axis=1) < 5))
+    return r0, _lagrangian_radii(eng.pos, eng.mass, c)
+
+
+def test_hernquist_galaxy_keeps_its_profile_short():
+    # dynamical time at the half-mass radius (2.4 a): sqrt(r^3 / G M(r)) ~ 5.3; one of them here
+    r0, r1 = _stability(3000, 5.0)
+    assert np.all(np.abs(r1[1:] / r0[1:] - 1) < 0.04)
+
+
+@pytest.mark.slow
+def test_hernquist_galaxy_keeps_its_profile_1e5():
+    r0, r1 = _stability(100_000, 50 * 5.3)
+    assert np.all(np.abs(r1 / r0 - 1) < 0.02)
+
+
+BASE = """
+[[ics.galaxies]]
+profile = "hernquist"
+n = 300
+m_bh = 0.01
+seed = 1
+[[ics.galaxies]]
+profile = "hernquist"
+n = 300
+m_bh = 0.01
+seed = 2
+[ics.merger]
+enabled = true
+r0 = 3.0
+rp = 0.5
+e = 0.9
+[gravity]
+eps_star = 0.02
+[time]
+t_end = 0.5
+dt_max = 0.0625
+max_bin = 14
+[ketju]
+r_ketju = 0.06
+integrator = "fewbody"
+[output]
+dir = "OUT"
+snapshot_interval = 0.25
+quiet = true
+"""
+
+
+def _cfg(tmp_path, name, **repl):
+    text = BASE.replace("OUT", str(tmp_path / name))
+    for k, v in repl.items():
+        text = text.replace(k, v)
+    return text
+
+
+def test_simulation_outputs_and_exact_restart(tmp_path):
+    from nbody.snapshot import read_snapshot
+    from gpu.io import read_results
+
+    full = Simulation(_cfg(tmp_path, "full")).run()
+    assert full.time == pytest.approx(0.5)
+    snaps = full.files["snapshots"]
+    assert len(snaps) == 3
+    s = read_snapshot(snaps[-1])
+    assert set(s.particles) == {4, 5} and len(s.particles[5]) == 2
+    assert s.header["Time"] == pytest.approx(0.5)
+    data, header = read_results(full.files["bh_orbits"])
+    assert data["separation"].shape == (9, 1)
+    assert np.all(np.diff(data["separation"][:, 0]) < 0)  # the galaxies approach
+    E = full.energy["kinetic"] + full.energy["potential"]
+    assert np.max(np.abs(E / E[0] - 1)) < 2e-3
+    # interrupted run + restart from the checkpoint == uninterrupted run, bit for bit
+    half = _cfg(tmp_path, "half").replace("t_end = 0.5", "t_end = 0.25")
+    Simulation(half).run()
+    resumed = Simulation(_cfg(tmp_path, "half")).run(restart=True)
+    assert np.array_equal(resumed.particles.pos, full.particles.pos)
+    assert np.array_equal(resumed.particles.vel, full.particles.vel)
+    assert np.array_equal(resumed.bh_log["sep"], full.bh_log["sep"])
+    # restart from a snapshot (geometric opening criterion: also exact)
+    snap = str(tmp_path / "half" / "snap_001.hdf5")
+    from_snap = Simulation(_cfg(tmp_path, "fromsnap")).run(restart=snap)
+    assert np.array_equal(from_snap.particles.pos, full.particles.pos)
+
+
+@pytest.mark.parametrize("repl,key", [
+    ({"r_ketju = 0.06": "r_ketju = 0.05"}, "ketju.r_ketju"),
+    ({"m_bh = 0.01": "m_bh = 0.0"}, "ketju.enabled"),
+    ({"eps_star = 0.02": "eps_star = -0.02"}, "gravity.eps_star"),
+    ({'integrator = "fewbody"': 'integrator = "regularized"\npn = ["1PN", "4PN"]'}, "ketju.pn"),
+    ({'integrator = "fewbody"': 'integrator = "fewbody"\npn = ["2.5PN"]'}, "ketju.pn"),
+    ({"[time]": "[time]\nbogus = 1"}, "time.bogus"),
+    ({"t_end = 0.5": "t_end = 0.3"}, "time.t_end"),
+])
+def test_bad_configs_name_the_key(tmp_path, repl, key):
+    text = _cfg(tmp_path, "bad", **repl)
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        Simulation(text).run()
+
+
+def test_cli_run(tmp_path, capsys):
+    import json
+
+    from nbody.__main__ import main
+
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(_cfg(tmp_path, "cli").replace("t_end = 0.5", "t_end = 0.125"))
+    assert main(["run", str(cfg), "--quiet"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["time"] == pytest.approx(0.125) and out["n"] == 602
+    assert (tmp_path / "cli" / "snap_001.hdf5").exists()
+    bad = tmp_path / "bad.toml"
+    bad.write_text(_cfg(tmp_path, "cli").replace("r_ketju = 0.06", "r_ketju = 0.01"))
+    assert main(["run", str(bad)]) == 2
+    assert "ketju.r_ketju" in capsys.readouterr().out
+
+
+@pytest.mark.mpi
+def test_two_ranks_reproduce_serial_trajectories(tmp_path):
+    from tests.mpi_harness import run_mpi
+
+    # regions integrated by the regularized integrator: regions go to ranks round-robin
+    reg = {'integrator = "fewbody"': 'integrator = "regularized"'}
+    serial = Simulation(_cfg(tmp_path, "serial", **reg).replace("t_end = 0.5", "t_end = 0.125")).run()
+    np.save(tmp_path / "serial_pos.npy", serial.particles.pos)
+    script = f"""
+import numpy as np
+from mpi4py import MPI
+from nbody import Simulation
+text = open({str(tmp_path / 'cfg.toml')!r}).read()
+res = Simulation(text, comm=MPI.COMM_WORLD).run()
+if MPI.COMM_WORLD.rank == 0:
+    ref = np.load({str(tmp_path / 'serial_pos.npy')!r})
+    d = np.abs(res.particles.pos - ref).max()
+    print("MAXDIFF", d)
+    assert d < 1e-12, d
+"""
+    (tmp_path / "cfg.toml").write_text(_cfg(tmp_path, "mpi", **reg).replace("t_end = 0.5", "t_end = 0.125"))
+    proc = run_mpi(script, 2, tmp_path, timeout=300)
+    assert "MAXDIFF" in proc.stdout
