@@ -104,6 +104,7 @@ class SolverConfig:
     method: str = param("subspace", choices=("subspace", "fast", "greedy"), doc="TD solver")
     tol: float = param(1e-5, gt=0, doc="fixed-point tolerance")
     max_iter: int = param(30, ge=1, doc="fixed-point iterations (per mode for greedy)")
+    warm_start: bool = param(True, doc="start each time slab's fixed point from the previous slab's factors")
     svd_tol: float = param(1e-4, gt=0, lt=1, doc="x-t source SVD truncation (relative Frobenius)")
     ridge: float = param(0.0, ge=0, doc="ridge on fine-level mass (level split)")
 
@@ -347,7 +348,9 @@ class LPBFProblem:
         for k in _progress(range(s.time_slabs), desc="TD slabs", quiet=not progress, comm=self.comm):
             if k > 0:
                 self.problem, self.Vt, self.tfree = self._slab_problem(k, init)
-            U = self.problem.solve(s.modes, s.method, tol=s.tol, max_iter=s.max_iter)
+            # warm start: the previous slab's factors (same sizes; the beam moved by a fraction of the box)
+            warm = [[a.copy() for a in Ul] for Ul in slabs[-1]["U"]] if (slabs and s.warm_start) else None
+            U = self.problem.solve(s.modes, s.method, tol=s.tol, max_iter=s.max_iter, init=warm)
             self.residuals.append(self.problem.residual_norm(U))
             slab = {"Vt": self.Vt, "tfree": self.tfree, "U": U, "t0": self.slab_edges[k],
                     "t1": self.slab_edges[k + 1], "init": list(init)}
