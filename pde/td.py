@@ -207,11 +207,15 @@ class SeparatedProblem:
             r += self.loads[l][d] @ H.T
             for lp in range(L):
                 Gs = np.empty((nT, Tl.size, U[lp][d].shape[1]))
+                cache = {}  # terms share 1D matrices (M in most directions): one Gram product per distinct matrix
                 for t in range(nT):
                     G = np.full((Tl.size, U[lp][d].shape[1]), self.coefs[t])
                     for e in range(D):
                         if e != d:
-                            G *= self._gram(t, e, l, lp, U[l][e][:, Tl], U[lp][e])
+                            key = (id(self.ops[t][e][l][lp]), e)
+                            if key not in cache:
+                                cache[key] = self._gram(t, e, l, lp, U[l][e][:, Tl], U[lp][e])
+                            G *= cache[key]
                     Gs[t] = G
                     if fix[lp].size:
                         r -= self.ops[t][d][l][lp] @ U[lp][d][:, fix[lp]] @ G[:, fix[lp]].T
