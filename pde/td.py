@@ -343,6 +343,8 @@ class SeparatedProblem:
                     else:
                         self._direction_solve(U, d, [np.arange(modes)] * self.L)
                 ch = self._rel_change(U, Uold)
+                if not np.isfinite(ch):  # a singular direction system must never read as converged
+                    ch = np.inf
                 self.history.append((modes, it, ch))
                 if ch < tol:
                     break
@@ -356,6 +358,8 @@ class SeparatedProblem:
                 for d in range(self.D):
                     self._direction_solve(U, d, allm)
                 ch = self._rel_change(U, Uold)
+                if not np.isfinite(ch):  # a singular direction system must never read as converged
+                    ch = np.inf
                 self.history.append((modes, it, ch))
                 if ch < tol:
                     break
