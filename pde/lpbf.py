@@ -87,7 +87,7 @@ class DomainConfig:
 
 @dataclasses.dataclass
 class SolverConfig:
-    levels: int = param(2, ge=1, le=4, doc="number of ML-VMS levels")
+    levels: int = param(2, ge=1, le=6, doc="number of ML-VMS levels")
     basis: str = param("chidenn", choices=("chidenn", "fem"), doc="basis of every level")
     order: int = param(2, ge=1, le=3, doc="C-HiDeNN p (s = p) or Lagrange order (1, 2)")
     dilation: float = param(4.0, ge=1, doc="C-HiDeNN dilation a (element sizes)")
@@ -344,13 +344,14 @@ class LPBFProblem:
         t1 = time.perf_counter()
         s = self.config.solver
         slabs, init = [], []
-        self.residuals = []
+        self.residuals, self.sweeps = [], []
         for k in _progress(range(s.time_slabs), desc="TD slabs", quiet=not progress, comm=self.comm):
             if k > 0:
                 self.problem, self.Vt, self.tfree = self._slab_problem(k, init)
             # warm start: the previous slab's factors (same sizes; the beam moved by a fraction of the box)
             warm = [[a.copy() for a in Ul] for Ul in slabs[-1]["U"]] if (slabs and s.warm_start) else None
             U = self.problem.solve(s.modes, s.method, tol=s.tol, max_iter=s.max_iter, init=warm)
+            self.sweeps.append(len(self.problem.history))
             self.residuals.append(self.problem.residual_norm(U))
             slab = {"Vt": self.Vt, "tfree": self.tfree, "U": U, "t0": self.slab_edges[k],
                     "t1": self.slab_edges[k + 1], "init": list(init)}

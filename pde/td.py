@@ -96,13 +96,19 @@ def load_2d_xt(Vx, Vt, func, n_sub: int = 4, quad_order: int = 5):
 
     qx, qt = fine_points(Vx), fine_points(Vt)
     ex, et = Vx.evaluate(qx.points), Vt.evaluate(qt.points)
-    Fq = func(qx.points[:, 0][:, None], qt.points[:, 0][None, :])  # (nqx, nqt)
-    Fq = Fq * qx.weights[:, None] * qt.weights[None, :]
     Px = sp.csr_matrix((ex.vals.ravel(), (np.repeat(np.arange(len(qx.weights)), ex.conn.shape[1]),
                                           ex.conn.ravel().clip(0))), shape=(len(qx.weights), Vx.n_dofs))
     Pt = sp.csr_matrix((et.vals.ravel(), (np.repeat(np.arange(len(qt.weights)), et.conn.shape[1]),
                                           et.conn.ravel().clip(0))), shape=(len(qt.weights), Vt.n_dofs))
-    return np.asarray((Px.T @ (Pt.T @ Fq.T).T))
+    # B = Px^T (w_x F w_t) Pt, accumulated over blocks of x points (memory O(block * nqt), not O(nqx * nqt))
+    B = np.zeros((Vx.n_dofs, Vt.n_dofs))
+    xq, tq = qx.points[:, 0], qt.points[:, 0]
+    step = max(1, int(4e6 // max(len(tq), 1)))
+    PxT = Px.T.tocsr()
+    for a in range(0, len(xq), step):
+        Fq = func(xq[a:a + step, None], tq[None, :]) * qx.weights[a:a + step, None] * qt.weights[None, :]
+        B += PxT[:, a:a + step] @ np.asarray((Pt.T @ Fq.T).T)
+    return B
 
 
 def truncated_svd(B, rtol: float = 1e-4, max_rank: int | None = None):
