@@ -322,6 +322,10 @@ class LPBFProblem:
             self.source_rank = ranks
         problem = SeparatedProblem(ops, coefs, loads)
         problem.comm = self.comm  # the 'fast' solver distributes its independent 1D mode solves
+        # stopping test on the change of the total field T = sum_l u_l in space-time L2 (1D mass matrices), the
+        # same measure for one and for several levels; per-level coefficient changes would also count the slow
+        # drift of the split between nearly dependent levels, which leaves T unchanged
+        problem.norm_ops = [Ms[0], Ms[1], Ms[2], T]
         return problem, Vt, tfree
 
     @staticmethod

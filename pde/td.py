@@ -21,7 +21,8 @@ Solvers (alternating fixed point, Galerkin projection in each direction):
   the new rank-one term changes by less than ``tol``; previous modes fixed.
 * ``subspace`` -- all-modes subspace iteration (TAPS): for each direction solve for *all* modes of all
   levels at once, sum_t (A^t_d (x) G^t) vec_r(U_d) = vec_r(F_d H^T), where G^t / H are the Gram
-  products of the other directions; iterate until the relative change of u < ``tol``.
+  products of the other directions; iterate until the relative change of u < ``tol`` (measured on the
+  summed field in the norm of ``norm_ops`` when given, e.g. space-time L2 through the 1D mass matrices).
 * ``fast`` -- the same subspace iteration; for a single level each direction system (a two-matrix
   Kronecker sum) is solved by fast diagonalisation, i.e. M independent sparse 1D solves (distributed over
   MPI ranks); see :meth:`SeparatedProblem._level_solve`.  With several levels the coupled direct solve of
@@ -177,6 +178,8 @@ class SeparatedProblem:
                         labels.append(len(reps) - 1)
                 self._groups[d, l] = (reps, np.array(labels))
         self.comm = None
+        # optional norm for the stopping test (see _inner_field); None: Euclidean norm of each level's coefficients
+        self.norm_ops = None
 
     @classmethod
     def single_level(cls, ops, coefs, load):
@@ -328,9 +331,23 @@ class SeparatedProblem:
             tot += G.sum()
         return tot
 
+    def _inner_field(self, U, V):
+        """(u, v) of the represented fields u = sum_l u_l, v = sum_l v_l in the separated norm given by
+        ``norm_ops`` (per direction, [l][l'] matrices, e.g. the 1D mass matrices -> space-time L2), with all
+        cross-level terms, so the nearly dependent level components are measured through their sum."""
+        tot = 0.0
+        for l in range(len(U)):
+            for lp in range(len(V)):
+                G = np.ones((U[l][0].shape[1], V[lp][0].shape[1]))
+                for d in range(len(U[l])):
+                    G *= U[l][d].T @ (self.norm_ops[d][l][lp] @ V[lp][d])
+                tot += G.sum()
+        return tot
+
     def _rel_change(self, U, Uold):
-        nn = self._inner(U, U)
-        diff = nn + self._inner(Uold, Uold) - 2 * self._inner(U, Uold)
+        inner = self._inner if self.norm_ops is None else self._inner_field
+        nn = inner(U, U)
+        diff = nn + inner(Uold, Uold) - 2 * inner(U, Uold)
         return np.sqrt(max(diff, 0.0) / max(nn, 1e-300))
 
     def _init(self, M, rng):
