@@ -240,13 +240,9 @@ class SeparatedProblem:
             rhs.append(r.ravel())
         N = int(row_off[-1])
         A = sp.csc_matrix((np.concatenate(V_), (np.concatenate(R_), np.concatenate(C_))), shape=(N, N))
-        if A.nnz > 0.1 * N * N and N <= 4000:
-            # the dense M x M mode blocks and the cross-level blocks fill these systems 15-50 % for the
-            # multilevel LPBF model; SuperLU's fill-in is then near full and a dense LU is 2-8x faster
-            # (measured with one BLAS thread, N = 170-600)
-            x = np.linalg.solve(A.toarray(), np.concatenate(rhs))
-        else:
-            x = spla.spsolve(A, np.concatenate(rhs))
+        # SuperLU, not a dense LU: these systems are 15-50 % filled and a dense LU was 2-8x faster with one
+        # BLAS thread, but up to 6x slower with a threaded BLAS on oversubscribed cores
+        x = spla.spsolve(A, np.concatenate(rhs))
         pos = 0
         for l in range(L):
             k = unk[l].size * self.n[l][d]
