@@ -13,9 +13,10 @@ all against the exact half-space Green's function (relative RMS error on four li
 Both TD variants march 3 time slabs of 8 modes (time-marching TD, arXiv:2510.00516) with all-modes subspace
 iteration and the same stopping rule (relative change < 3e-3, at most 100 sweeps); (b) solves its single-level direction systems by fast diagonalisation
 ('fast'), (c) its coupled multilevel systems directly ('subspace').
-A scaling study then grows the block (scale S = 1, 2, 4, 8, 16: S x 1.2 x 0.8 x 0.4 mm) with one level
-added per factor 4, so (c)'s cost follows the 1D dofs (O(n d M)) while the equivalent full-order
-space-time dofs pass 1e9; (b) at matched accuracy is run while it fits in ``--b-budget`` seconds.
+A scaling study then grows the block (scale S = 1, 2, ..., 128: S x 1.2 x 0.8 x 0.4 mm) with one level
+added per factor 4 (up to 6 levels), so (c)'s cost follows the 1D dofs (O(n d M)) while the equivalent full-order
+space-time dofs pass 1e12; (b) at matched accuracy is run while it fits in ``--b-budget`` seconds, and the
+S at which the end-to-end ratio would reach 100x is extrapolated from (b)'s linear cost.  One BLAS thread.
 
 Prints ``case  ours_s  anchor_s  ratio  agreement`` lines and writes a JSON table with ``--json``.
 
@@ -26,11 +27,17 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
+# one BLAS thread: on the shared 2-core machine a threaded BLAS oversubscribes the cores and makes the small
+# dense products of both TD solvers erratic (measured up to 5x slower); applies to (a), (b) and (c) alike
+for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -55,7 +62,8 @@ def run_td(scale, solver):
     R = P.solve()
     dt = time.perf_counter() - t0
     return {"time_s": dt, "err": R.green_error(T_EVAL)["rms_rel"], "dofs": P.equivalent_dofs(),
-            "iterations": len(P.problem.history),
+            "iterations": int(sum(P.sweeps)), "sweeps": list(P.sweeps), "build_s": R.timings["build_s"],
+            "solve_s": R.timings["solve_s"],
             "n1d": int(sum(len(f) for fl in P.free for f in fl) + len(P.tfree) * len(P.free))}
 
 
@@ -133,8 +141,9 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="S = 1, 2 only")
     ap.add_argument("--json", default=None)
     ap.add_argument("--b-budget", type=float, default=300.0, help="skip (b) beyond this many seconds")
+    ap.add_argument("--scales", default="1,2,4,8,16,32,64,128", help="block scales S (comma separated)")
     args = ap.parse_args(argv)
-    scales = (1, 2) if args.quick else (1, 2, 4, 8, 16)
+    scales = (1, 2) if args.quick else tuple(int(v) for v in args.scales.split(","))
     rows = []
     print("case                          ours_s  anchor_s    ratio  agreement")
     a = skfem_full_order()
@@ -146,26 +155,42 @@ def main(argv=None) -> int:
               f"err_c={c1['err']:.4f} err_a={a['err']:.4f}")
     rows.append({"case": "a_skfem_S1", **a})
     b_prev_time = 0.0
+    hs = (25.0, 12.5, 8.33, 6.25)
     for S in scales:
         c = c1 if S == 1 else run_td(S, solver_c(S))
         row = {"scale": S, "c": c}
         b = None
         if b_prev_time * 2.5 < args.b_budget:
-            for h in (25.0, 12.5, 8.33, 6.25):
-                b = run_td(S, solver_b(S, h))
-                b["h_um"] = h
+            # matched accuracy: refine (b) from 25 um until err_b <= 1.1 err_c (every S starts from the
+            # coarsest spacing, so (b) is never run finer than it needs)
+            for i in range(len(hs)):
+                b = run_td(S, solver_b(S, hs[i]))
+                b["h_um"] = hs[i]
                 if b["err"] <= 1.1 * c["err"] or b["time_s"] > args.b_budget:
                     break
             b_prev_time = b["time_s"]
             row["b"] = b
         rows.append(row)
         eq = c["dofs"]["full_spacetime"]
+        sw_c = c["solve_s"] / max(c["iterations"], 1)
         if b is not None:
-            print(f"S={S:<2d} (c) ML C-HiDeNN-TD vs (b) FEM-TD h={b['h_um']:.1f}um {c['time_s']:7.2f}  {b['time_s']:8.2f}  "
-                  f"{b['time_s'] / c['time_s']:7.1f}x  err_c={c['err']:.4f} err_b={b['err']:.4f} equiv_dofs={eq:.2e}")
+            sw_b = b["solve_s"] / max(b["iterations"], 1)
+            print(f"S={S:<3d} (c) vs (b) FEM-TD h={b['h_um']:.1f}um  {c['time_s']:7.2f}  {b['time_s']:8.2f}  "
+                  f"{b['time_s'] / c['time_s']:7.1f}x  err_c={c['err']:.4f} err_b={b['err']:.4f} sweeps={c['iterations']}/"
+                  f"{b['iterations']} per-sweep={sw_c * 1e3:.0f}/{sw_b * 1e3:.0f}ms 1D={c['n1d']}/{b['n1d']} "
+                  f"equiv_dofs={eq:.2e}", flush=True)
         else:
-            print(f"S={S:<2d} (c) ML C-HiDeNN-TD                {c['time_s']:7.2f}       n/a      n/a  err_c={c['err']:.4f} "
-                  f"1D dofs={c['n1d']} equiv_dofs={eq:.2e}")
+            print(f"S={S:<3d} (c) ML C-HiDeNN-TD            {c['time_s']:7.2f}       n/a      n/a  err_c={c['err']:.4f} "
+                  f"sweeps={c['iterations']} per-sweep={sw_c * 1e3:.0f}ms 1D={c['n1d']} equiv_dofs={eq:.2e}", flush=True)
+    # where would the end-to-end ratio reach 100x?  (b)'s cost is linear in S (its 1D dofs), (c)'s nearly flat
+    with_b = [r for r in rows if "b" in r]
+    if len(with_b) >= 2:
+        Sb = np.array([r["scale"] for r in with_b], float)
+        tb = np.array([r["b"]["time_s"] for r in with_b])
+        slope = float(np.sum(Sb * tb) / np.sum(Sb * Sb))  # t_b ~ slope * S (least squares through 0)
+        tc = rows[-1]["c"]["time_s"]
+        print(f"(b) ~ {slope:.3f} s per unit S; at (c)'s largest-S time {tc:.2f} s the 100x point is S ~ {100 * tc / slope:.0f}")
+        rows.append({"b_seconds_per_S": slope, "S_for_100x": 100 * tc / slope})
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(rows, indent=2, default=float))

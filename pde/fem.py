@@ -35,7 +35,8 @@ class Evaluation:
 
     def interpolate(self, u):
         out = np.empty(self.conn.shape[0])
-        cpu.interpolate(self.conn, self.vals, np.ascontiguousarray(u, dtype=float), out)
+        with cpu.few_threads(self.vals.size):
+            cpu.interpolate(self.conn, self.vals, np.ascontiguousarray(u, dtype=float), out)
         return out
 
     def gradient(self, u):
@@ -88,7 +89,8 @@ class LagrangeSpace:
         d = self.mesh.dim
         vals = np.empty((points.shape[0], nloc))
         grads = np.empty((points.shape[0], nloc, d))
-        cpu.lagrange_eval(points, elem, self.mesh.element_x0, self.mesh.element_h, self.order, d, vals, grads)
+        with cpu.few_threads(points.shape[0] * nloc):
+            cpu.lagrange_eval(points, elem, self.mesh.element_x0, self.mesh.element_h, self.order, d, vals, grads)
         return Evaluation(self.elem_conn[elem], vals, grads, elem)
 
     def boundary_dofs(self) -> np.ndarray:

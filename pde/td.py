@@ -21,7 +21,8 @@ Solvers (alternating fixed point, Galerkin projection in each direction):
   the new rank-one term changes by less than ``tol``; previous modes fixed.
 * ``subspace`` -- all-modes subspace iteration (TAPS): for each direction solve for *all* modes of all
   levels at once, sum_t (A^t_d (x) G^t) vec_r(U_d) = vec_r(F_d H^T), where G^t / H are the Gram
-  products of the other directions; iterate until the relative change of u < ``tol``.
+  products of the other directions; iterate until the relative change of u < ``tol`` (measured on the
+  summed field in the norm of ``norm_ops`` when given, e.g. space-time L2 through the 1D mass matrices).
 * ``fast`` -- the same subspace iteration; for a single level each direction system (a two-matrix
   Kronecker sum) is solved by fast diagonalisation, i.e. M independent sparse 1D solves (distributed over
   MPI ranks); see :meth:`SeparatedProblem._level_solve`.  With several levels the coupled direct solve of
@@ -96,13 +97,19 @@ def load_2d_xt(Vx, Vt, func, n_sub: int = 4, quad_order: int = 5):
 
     qx, qt = fine_points(Vx), fine_points(Vt)
     ex, et = Vx.evaluate(qx.points), Vt.evaluate(qt.points)
-    Fq = func(qx.points[:, 0][:, None], qt.points[:, 0][None, :])  # (nqx, nqt)
-    Fq = Fq * qx.weights[:, None] * qt.weights[None, :]
     Px = sp.csr_matrix((ex.vals.ravel(), (np.repeat(np.arange(len(qx.weights)), ex.conn.shape[1]),
                                           ex.conn.ravel().clip(0))), shape=(len(qx.weights), Vx.n_dofs))
     Pt = sp.csr_matrix((et.vals.ravel(), (np.repeat(np.arange(len(qt.weights)), et.conn.shape[1]),
                                           et.conn.ravel().clip(0))), shape=(len(qt.weights), Vt.n_dofs))
-    return np.asarray((Px.T @ (Pt.T @ Fq.T).T))
+    # B = Px^T (w_x F w_t) Pt, accumulated over blocks of x points (memory O(block * nqt), not O(nqx * nqt))
+    B = np.zeros((Vx.n_dofs, Vt.n_dofs))
+    xq, tq = qx.points[:, 0], qt.points[:, 0]
+    step = max(1, int(4e6 // max(len(tq), 1)))
+    PxT = Px.T.tocsr()
+    for a in range(0, len(xq), step):
+        Fq = func(xq[a:a + step, None], tq[None, :]) * qx.weights[a:a + step, None] * qt.weights[None, :]
+        B += PxT[:, a:a + step] @ np.asarray((Pt.T @ Fq.T).T)
+    return B
 
 
 def truncated_svd(B, rtol: float = 1e-4, max_rank: int | None = None):
@@ -171,6 +178,8 @@ class SeparatedProblem:
                         labels.append(len(reps) - 1)
                 self._groups[d, l] = (reps, np.array(labels))
         self.comm = None
+        # optional norm for the stopping test (see _inner_field); None: Euclidean norm of each level's coefficients
+        self.norm_ops = None
 
     @classmethod
     def single_level(cls, ops, coefs, load):
@@ -207,11 +216,15 @@ class SeparatedProblem:
             r += self.loads[l][d] @ H.T
             for lp in range(L):
                 Gs = np.empty((nT, Tl.size, U[lp][d].shape[1]))
+                cache = {}  # terms share 1D matrices (M in most directions): one Gram product per distinct matrix
                 for t in range(nT):
                     G = np.full((Tl.size, U[lp][d].shape[1]), self.coefs[t])
                     for e in range(D):
                         if e != d:
-                            G *= self._gram(t, e, l, lp, U[l][e][:, Tl], U[lp][e])
+                            key = (id(self.ops[t][e][l][lp]), e)
+                            if key not in cache:
+                                cache[key] = self._gram(t, e, l, lp, U[l][e][:, Tl], U[lp][e])
+                            G *= cache[key]
                     Gs[t] = G
                     if fix[lp].size:
                         r -= self.ops[t][d][l][lp] @ U[lp][d][:, fix[lp]] @ G[:, fix[lp]].T
@@ -227,6 +240,8 @@ class SeparatedProblem:
             rhs.append(r.ravel())
         N = int(row_off[-1])
         A = sp.csc_matrix((np.concatenate(V_), (np.concatenate(R_), np.concatenate(C_))), shape=(N, N))
+        # SuperLU, not a dense LU: these systems are 15-50 % filled and a dense LU was 2-8x faster with one
+        # BLAS thread, but up to 6x slower with a threaded BLAS on oversubscribed cores
         x = spla.spsolve(A, np.concatenate(rhs))
         pos = 0
         for l in range(L):
@@ -312,9 +327,23 @@ class SeparatedProblem:
             tot += G.sum()
         return tot
 
+    def _inner_field(self, U, V):
+        """(u, v) of the represented fields u = sum_l u_l, v = sum_l v_l in the separated norm given by
+        ``norm_ops`` (per direction, [l][l'] matrices, e.g. the 1D mass matrices -> space-time L2), with all
+        cross-level terms, so the nearly dependent level components are measured through their sum."""
+        tot = 0.0
+        for l in range(len(U)):
+            for lp in range(len(V)):
+                G = np.ones((U[l][0].shape[1], V[lp][0].shape[1]))
+                for d in range(len(U[l])):
+                    G *= U[l][d].T @ (self.norm_ops[d][l][lp] @ V[lp][d])
+                tot += G.sum()
+        return tot
+
     def _rel_change(self, U, Uold):
-        nn = self._inner(U, U)
-        diff = nn + self._inner(Uold, Uold) - 2 * self._inner(U, Uold)
+        inner = self._inner if self.norm_ops is None else self._inner_field
+        nn = inner(U, U)
+        diff = nn + inner(Uold, Uold) - 2 * inner(U, Uold)
         return np.sqrt(max(diff, 0.0) / max(nn, 1e-300))
 
     def _init(self, M, rng):
@@ -339,6 +368,8 @@ class SeparatedProblem:
                     else:
                         self._direction_solve(U, d, [np.arange(modes)] * self.L)
                 ch = self._rel_change(U, Uold)
+                if not np.isfinite(ch):  # a singular direction system must never read as converged
+                    ch = np.inf
                 self.history.append((modes, it, ch))
                 if ch < tol:
                     break
@@ -352,6 +383,8 @@ class SeparatedProblem:
                 for d in range(self.D):
                     self._direction_solve(U, d, allm)
                 ch = self._rel_change(U, Uold)
+                if not np.isfinite(ch):  # a singular direction system must never read as converged
+                    ch = np.inf
                 self.history.append((modes, it, ch))
                 if ch < tol:
                     break
