@@ -96,24 +96,22 @@ def _mi(d, box, half):
 
 @njit(cache=True, inline="always")
 def _powers(mom, ch, b, k, w, x, nmax):
-    """mom[ch, b, k, n] += w x^n for n = 1..nmax."""
-    m = mom[ch, b, k]
+    """mom[ch, b, k, n] += w x^n for n = 1..nmax (incremental powers, no array views)."""
     p = w
     for n in range(1, nmax + 1):
         p *= x
-        m[n] += p
+        mom[ch, b, k, n] += p
 
 
 @njit(cache=True, inline="always")
 def _powers2(mom, ch, b, k, w, x, y, nmax):
     """mom[ch, b, k, n] += w (x^n + y^n) for n = 1..nmax."""
-    m = mom[ch, b, k]
     p = w
     q = w
     for n in range(1, nmax + 1):
         p *= x
         q *= y
-        m[n] += p + q
+        mom[ch, b, k, n] += p + q
 
 
 @njit(cache=True, inline="always")
@@ -133,7 +131,7 @@ WANT_H = 16  # histograms
 
 @njit(parallel=True, cache=True)
 def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ext, box, periodic, auto,
-              r2edges, nmax, hedges, huni, bounds, want):
+              r2edges, nmax, hedges, huni, bounds, want, lo, cs):
     """Accumulate pair statistics for the i-cells ``bounds[0] <= c < bounds[-1]``.
 
     ``bounds`` (length nchunks + 1) splits those cells into chunks of similar work, one
@@ -143,6 +141,10 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
     direction; in a periodic box a wrapped neighbour cell is visited with the constant image
     shift of +-box (valid because ``r_max <= box/2`` and ``nc >= 2 ext + 1``), so the inner
     loop has no minimum-image branches; ``nc < 3`` falls back to the explicit minimum image.
+    Cell ``(ix, iy, iz)`` spans ``lo + [i, i+1) * cs`` per axis; a neighbour cell whose box lies
+    farther than ``r_max`` from particle ``i`` is skipped for that particle (with a round-off
+    margin), and the squared distances of the remaining candidates are computed in a
+    branch-free vectorisable loop and compacted to the in-range pairs before any sqrt.
     For ``auto`` only half of the neighbour shell is visited (offsets lexicographically > 0,
     plus j > i within the cell), so every unordered pair is met exactly once.
 
@@ -181,6 +183,10 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
     wh = (want & WANT_H) != 0 and hedges.shape[0] > 1
     vel_needed = wl or wd or ws or wt or wh
     mi = periodic and nc < 3
+    prune = not mi
+    # round-off margin of the pruning test: particles sit inside their cell up to ~1e-12 cs
+    tol = 1e-9 * cs
+    rmax = np.sqrt(r2max)
     for ch in prange(nchunks):
         buf = np.empty(256)
         for c in range(bounds[ch], bounds[ch + 1]):
@@ -197,6 +203,12 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                         if auto:
                             if dx < 0 or (dx == 0 and (dy < 0 or (dy == 0 and dz < 0))):
                                 continue
+                        # cell-to-cell gap: skip neighbour cells entirely out of reach
+                        gx = (max(abs(dx) - 1, 0)) * cs
+                        gy = (max(abs(dy) - 1, 0)) * cs
+                        gz = (max(abs(dz) - 1, 0)) * cs
+                        if prune and gx * gx + gy * gy + gz * gz > r2max * (1.0 + 1e-9) + tol:
+                            continue
                         jx = ix + dx
                         jy = iy + dy
                         jz = iz + dz
@@ -226,11 +238,39 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                             continue
                         c2 = (jx * nc + jy) * nc + jz
                         j1 = start2[c2 + 1]
+                        if j1 == start2[c2]:
+                            continue
                         same = auto and dx == 0 and dy == 0 and dz == 0
+                        # neighbour cell bounds in the frame of cell c (image shift folded in)
+                        bxlo = lo[0] + (ix + dx) * cs
+                        bylo = lo[1] + (iy + dy) * cs
+                        bzlo = lo[2] + (iz + dz) * cs
                         for i in range(i0, i1):
                             xi = x1[i] - sx
                             yi = y1[i] - sy
                             zi = z1[i] - sz
+                            if prune:
+                                # distance from particle i (unshifted, frame of cell c) to the neighbour box
+                                ex_ = 0.0
+                                if dx > 0:
+                                    ex_ = bxlo - x1[i] - tol
+                                elif dx < 0:
+                                    ex_ = x1[i] - (bxlo + cs) - tol
+                                ey_ = 0.0
+                                if dy > 0:
+                                    ey_ = bylo - y1[i] - tol
+                                elif dy < 0:
+                                    ey_ = y1[i] - (bylo + cs) - tol
+                                ez_ = 0.0
+                                if dz > 0:
+                                    ez_ = bzlo - z1[i] - tol
+                                elif dz < 0:
+                                    ez_ = z1[i] - (bzlo + cs) - tol
+                                ex_ = max(ex_, 0.0)
+                                ey_ = max(ey_, 0.0)
+                                ez_ = max(ez_, 0.0)
+                                if ex_ * ex_ + ey_ * ey_ + ez_ * ez_ >= r2max:
+                                    continue
                             j0 = i + 1 if same else start2[c2]
                             nj = j1 - j0
                             if nj <= 0:
@@ -252,7 +292,8 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                     ry = y2[j] - yi
                                     rz = z2[j] - zi
                                     buf[jj] = rx * rx + ry * ry + rz * rz
-                            # pass 2: the pairs inside [r_min, r_max)
+                            wi = w1[i]
+                            # pass 2: the pairs inside [r_min, r_max), r > 0
                             for jj in range(nj):
                                 r2 = buf[jj]
                                 if r2 >= r2max:
@@ -260,6 +301,12 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                 if r2 < r2min or r2 == 0.0:
                                     continue
                                 j = j0 + jj
+                                b = _r2_bin(r2, r2edges, tab, tinv)
+                                w = wi * w2[j]
+                                counts[ch, b] += 1.0
+                                wcounts[ch, b] += w
+                                if not vel_needed:
+                                    continue
                                 rx = x2[j] - xi
                                 ry = y2[j] - yi
                                 rz = z2[j] - zi
@@ -267,12 +314,6 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                     rx = _mi(rx, box, half)
                                     ry = _mi(ry, box, half)
                                     rz = _mi(rz, box, half)
-                                b = _r2_bin(r2, r2edges, tab, tinv)
-                                w = w1[i] * w2[j]
-                                counts[ch, b] += 1.0
-                                wcounts[ch, b] += w
-                                if not vel_needed:
-                                    continue
                                 inv = 1.0 / np.sqrt(r2)
                                 ex = rx * inv
                                 ey = ry * inv
