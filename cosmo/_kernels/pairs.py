@@ -115,6 +115,19 @@ def _powers2(mom, ch, b, k, w, x, y, nmax):
 
 
 @njit(cache=True, inline="always")
+def _mirror_bin(h, x, edges, nh):
+    """Bin of ``-x`` given the bin ``h`` of ``x`` (-1: outside), for exactly antisymmetric edges
+    (``edges[k] == -edges[nh - k]``), honouring the half-open bins ``[e_k, e_k+1)``."""
+    if h < 0:
+        # only x == e_nh (outside) maps inside: -x == e_0
+        return 0 if x == edges[nh] else -1
+    if x == edges[h]:
+        # -x == e_(nh-h) is the lower edge of bin nh - h (outside for h == 0)
+        return nh - h if h > 0 else -1
+    return nh - 1 - h
+
+
+@njit(cache=True, inline="always")
 def _hist(hist, ch, b, k, w, x, hedges, huni, hlo, hinv):
     h = _bin_index(x, hedges, huni, hlo, hinv)
     if h >= 0:
@@ -176,6 +189,10 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
         hinv = (hedges.shape[0] - 1) / (hedges[hedges.shape[0] - 1] - hedges[0])
     tab = r2_table(r2edges)
     tinv = NTAB / r2max
+    hsym = hedges.shape[0] > 1
+    for k in range(hedges.shape[0]):
+        if hedges[k] != -hedges[hedges.shape[0] - 1 - k]:
+            hsym = False
     wl = (want & WANT_L) != 0 and nmax > 0
     wd = (want & WANT_D) != 0 and nmax > 0
     ws = (want & WANT_S) != 0 and nmax > 0
@@ -359,7 +376,30 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                     else:
                                         _powers(mom, ch, b, 4, w, ut1, nmax)
                                     _powers(mom, ch, b, 5, w, dut, nmax)
-                                if wh:
+                                if wh and auto and hsym:
+                                    # antisymmetric edges: the bin of -x follows from the bin of x
+                                    ha = _bin_index(ul, hedges, huni, hlo, hinv)
+                                    hc = _bin_index(ulp, hedges, huni, hlo, hinv)
+                                    hs = _bin_index(su, hedges, huni, hlo, hinv)
+                                    hd = _bin_index(du, hedges, huni, hlo, hinv)
+                                    if ha >= 0:
+                                        hist[ch, b, 0, ha] += w
+                                    if hc >= 0:
+                                        hist[ch, b, 1, hc] += w
+                                    if hs >= 0:
+                                        hist[ch, b, 3, hs] += w
+                                    if hd >= 0:
+                                        hist[ch, b, 2, hd] += 2.0 * w
+                                    h = _mirror_bin(hc, ulp, hedges, nh)
+                                    if h >= 0:
+                                        hist[ch, b, 0, h] += w
+                                    h = _mirror_bin(ha, ul, hedges, nh)
+                                    if h >= 0:
+                                        hist[ch, b, 1, h] += w
+                                    h = _mirror_bin(hs, su, hedges, nh)
+                                    if h >= 0:
+                                        hist[ch, b, 3, h] += w
+                                elif wh:
                                     _hist(hist, ch, b, 0, w, ul, hedges, huni, hlo, hinv)
                                     _hist(hist, ch, b, 1, w, ulp, hedges, huni, hlo, hinv)
                                     _hist(hist, ch, b, 3, w, su, hedges, huni, hlo, hinv)
