@@ -60,7 +60,9 @@ NTAB = 8192
 
 @njit(cache=True)
 def r2_table(r2edges):
-    """Lookup table: for r^2 in table cell t = floor(r^2 NTAB / r2max), the lowest bin it can fall in."""
+    """Lookup table over table cells t = floor(r^2 NTAB / r2max): ``tab[t] = b`` when the whole cell
+    (with a 1e-9 relative round-off margin) lies inside r bin b, so no comparison is needed;
+    otherwise ``tab[t] = -1 - b`` with b the lowest bin the cell can touch (then walk up)."""
     nb = r2edges.shape[0] - 1
     r2max = r2edges[nb]
     tab = np.empty(NTAB + 1, dtype=np.int64)
@@ -69,17 +71,29 @@ def r2_table(r2edges):
         lo = t * r2max / NTAB
         while b < nb - 1 and lo >= r2edges[b + 1]:
             b += 1
-        tab[t] = b
+        a = b
+        # margin: a table cell may be entered by r^2 slightly outside [lo, hi) through rounding
+        margin = 1e-9 * r2max
+        while a > 0 and lo - margin < r2edges[a]:
+            a -= 1
+        hi = (t + 1) * r2max / NTAB
+        if a == b and lo - margin >= r2edges[b] and hi + margin < r2edges[b + 1]:
+            tab[t] = b
+        else:
+            tab[t] = -1 - a
     return tab
 
 
 @njit(cache=True, inline="always")
 def _r2_bin(r2, r2edges, tab, tinv):
-    """Bin of r^2 (already known to lie in [r2edges[0], r2edges[-1])): table guess, then walk up."""
+    """Bin of r^2 (already known to lie in [r2edges[0], r2edges[-1])): table hit, or walk up."""
     b = tab[int(r2 * tinv)]
+    if b >= 0:
+        return b
+    b = -1 - b
     while r2 >= r2edges[b + 1]:
         b += 1
-    while r2 < r2edges[b] and b > 0:  # round-off guard when a table cell starts on an edge
+    while r2 < r2edges[b] and b > 0:  # round-off guard
         b -= 1
     return b
 

@@ -88,6 +88,19 @@ def test_counts_and_moments_match_brute_force(sample, periodic):
     assert np.array_equal(pair_counts(pos, box, rb), cnt)
 
 
+@pytest.mark.parametrize("rb", [np.array([0.5, 1.0, 2.0, 3.0, 4.0]), np.array([0.9, 1.0, 2.0, 2.5, 3.0, 4.5])])
+def test_separations_exactly_on_bin_edges(rb):
+    """A unit lattice puts r = 1, 2, 3, 4 exactly on r-bin edges: half-open [r_k, r_k+1) bins must
+    still match brute force (exercises the r^2 lookup table's round-off margins)."""
+    g = np.arange(10.0)
+    pos = np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3)[::3]
+    vel = np.zeros_like(pos)
+    cnt, _, _ = brute_force(pos, vel, 10.0, rb, orders=(1,))
+    assert cnt.sum() > 0
+    assert np.array_equal(pair_counts(pos, 10.0, rb), cnt)
+    assert np.array_equal(pair_counts(pos, None, rb), brute_force(pos, vel, 0.0, rb, orders=(1,))[0])
+
+
 def test_pdf_values_exactly_on_bin_edges():
     """Bins are half-open [e_k, e_k+1): velocities landing exactly on edges (including +-the outer
     edges) are binned like a direct searchsorted, also on the kernel's mirrored-bin path used for
