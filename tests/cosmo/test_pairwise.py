@@ -95,10 +95,12 @@ def test_separations_exactly_on_bin_edges(rb):
     g = np.arange(10.0)
     pos = np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3)[::3]
     vel = np.zeros_like(pos)
-    cnt, _, _ = brute_force(pos, vel, 10.0, rb, orders=(1,))
+    with np.errstate(invalid="ignore", divide="ignore"):  # empty bins: 0/0 moments in the reference
+        cnt, _, _ = brute_force(pos, vel, 10.0, rb, orders=(1,))
+        cnt_open = brute_force(pos, vel, 0.0, rb, orders=(1,))[0]
     assert cnt.sum() > 0
     assert np.array_equal(pair_counts(pos, 10.0, rb), cnt)
-    assert np.array_equal(pair_counts(pos, None, rb), brute_force(pos, vel, 0.0, rb, orders=(1,))[0])
+    assert np.array_equal(pair_counts(pos, None, rb), cnt_open)
 
 
 def test_pdf_values_exactly_on_bin_edges():
