@@ -179,6 +179,8 @@ class _Prepared:
     ext: int
     box: float
     periodic: bool
+    lo: np.ndarray
+    cs: float
 
 
 def _prepare(pos1, vel1, w1, pos2, vel2, w2, box, rmax, periodic, refine):
@@ -201,7 +203,8 @@ def _prepare(pos1, vel1, w1, pos2, vel2, w2, box, rmax, periodic, refine):
         o2, s2 = _sort_into_cells(pos2, lo, cs, nc)
         p2, v2, ww2 = pos2[o2], vel2[o2], w2[o2]
     c = np.ascontiguousarray
-    return _Prepared(c(p1), c(v1), c(ww1), s1, c(p2), c(v2), c(ww2), s2, nc, ext, box, periodic)
+    return _Prepared(c(p1), c(v1), c(ww1), s1, c(p2), c(v2), c(ww2), s2, nc, ext, box, periodic,
+                     np.asarray(lo, dtype=np.float64), float(cs))
 
 
 # ----------------------------------------------------------------------------------------
@@ -436,7 +439,7 @@ def _run_kernel(prep, auto, rb, nmax, hedges, huni, bounds, want):
     return K.pair_pass(prep.pos1[:, 0].copy(), prep.pos1[:, 1].copy(), prep.pos1[:, 2].copy(), prep.vel1, prep.w1,
                        prep.start1, prep.pos2[:, 0].copy(), prep.pos2[:, 1].copy(), prep.pos2[:, 2].copy(),
                        prep.vel2, prep.w2, prep.start2, prep.nc, prep.ext, prep.box, prep.periodic, auto, rb ** 2,
-                       nmax, hedges, huni, bounds, want)
+                       nmax, hedges, huni, bounds, want, prep.lo, prep.cs)
 
 
 def _weights(name, w, n):

@@ -60,7 +60,9 @@ NTAB = 8192
 
 @njit(cache=True)
 def r2_table(r2edges):
-    """Lookup table: for r^2 in table cell t = floor(r^2 NTAB / r2max), the lowest bin it can fall in."""
+    """Lookup table over table cells t = floor(r^2 NTAB / r2max): ``tab[t] = b`` when the whole cell
+    (with a 1e-9 relative round-off margin) lies inside r bin b, so no comparison is needed;
+    otherwise ``tab[t] = -1 - b`` with b the lowest bin the cell can touch (then walk up)."""
     nb = r2edges.shape[0] - 1
     r2max = r2edges[nb]
     tab = np.empty(NTAB + 1, dtype=np.int64)
@@ -69,17 +71,29 @@ def r2_table(r2edges):
         lo = t * r2max / NTAB
         while b < nb - 1 and lo >= r2edges[b + 1]:
             b += 1
-        tab[t] = b
+        a = b
+        # margin: a table cell may be entered by r^2 slightly outside [lo, hi) through rounding
+        margin = 1e-9 * r2max
+        while a > 0 and lo - margin < r2edges[a]:
+            a -= 1
+        hi = (t + 1) * r2max / NTAB
+        if a == b and lo - margin >= r2edges[b] and hi + margin < r2edges[b + 1]:
+            tab[t] = b
+        else:
+            tab[t] = -1 - a
     return tab
 
 
 @njit(cache=True, inline="always")
 def _r2_bin(r2, r2edges, tab, tinv):
-    """Bin of r^2 (already known to lie in [r2edges[0], r2edges[-1])): table guess, then walk up."""
+    """Bin of r^2 (already known to lie in [r2edges[0], r2edges[-1])): table hit, or walk up."""
     b = tab[int(r2 * tinv)]
+    if b >= 0:
+        return b
+    b = -1 - b
     while r2 >= r2edges[b + 1]:
         b += 1
-    while r2 < r2edges[b] and b > 0:  # round-off guard when a table cell starts on an edge
+    while r2 < r2edges[b] and b > 0:  # round-off guard
         b -= 1
     return b
 
@@ -96,24 +110,35 @@ def _mi(d, box, half):
 
 @njit(cache=True, inline="always")
 def _powers(mom, ch, b, k, w, x, nmax):
-    """mom[ch, b, k, n] += w x^n for n = 1..nmax."""
-    m = mom[ch, b, k]
+    """mom[ch, b, k, n] += w x^n for n = 1..nmax (incremental powers, no array views)."""
     p = w
     for n in range(1, nmax + 1):
         p *= x
-        m[n] += p
+        mom[ch, b, k, n] += p
 
 
 @njit(cache=True, inline="always")
 def _powers2(mom, ch, b, k, w, x, y, nmax):
     """mom[ch, b, k, n] += w (x^n + y^n) for n = 1..nmax."""
-    m = mom[ch, b, k]
     p = w
     q = w
     for n in range(1, nmax + 1):
         p *= x
         q *= y
-        m[n] += p + q
+        mom[ch, b, k, n] += p + q
+
+
+@njit(cache=True, inline="always")
+def _mirror_bin(h, x, edges, nh):
+    """Bin of ``-x`` given the bin ``h`` of ``x`` (-1: outside), for exactly antisymmetric edges
+    (``edges[k] == -edges[nh - k]``), honouring the half-open bins ``[e_k, e_k+1)``."""
+    if h < 0:
+        # only x == e_nh (outside) maps inside: -x == e_0
+        return 0 if x == edges[nh] else -1
+    if x == edges[h]:
+        # -x == e_(nh-h) is the lower edge of bin nh - h (outside for h == 0)
+        return nh - h if h > 0 else -1
+    return nh - 1 - h
 
 
 @njit(cache=True, inline="always")
@@ -133,7 +158,7 @@ WANT_H = 16  # histograms
 
 @njit(parallel=True, cache=True)
 def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ext, box, periodic, auto,
-              r2edges, nmax, hedges, huni, bounds, want):
+              r2edges, nmax, hedges, huni, bounds, want, lo, cs):
     """Accumulate pair statistics for the i-cells ``bounds[0] <= c < bounds[-1]``.
 
     ``bounds`` (length nchunks + 1) splits those cells into chunks of similar work, one
@@ -143,6 +168,10 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
     direction; in a periodic box a wrapped neighbour cell is visited with the constant image
     shift of +-box (valid because ``r_max <= box/2`` and ``nc >= 2 ext + 1``), so the inner
     loop has no minimum-image branches; ``nc < 3`` falls back to the explicit minimum image.
+    Cell ``(ix, iy, iz)`` spans ``lo + [i, i+1) * cs`` per axis; a neighbour cell whose box lies
+    farther than ``r_max`` from particle ``i`` is skipped for that particle (with a round-off
+    margin), and the squared distances of the remaining candidates are computed in a
+    branch-free vectorisable loop and compacted to the in-range pairs before any sqrt.
     For ``auto`` only half of the neighbour shell is visited (offsets lexicographically > 0,
     plus j > i within the cell), so every unordered pair is met exactly once.
 
@@ -174,6 +203,10 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
         hinv = (hedges.shape[0] - 1) / (hedges[hedges.shape[0] - 1] - hedges[0])
     tab = r2_table(r2edges)
     tinv = NTAB / r2max
+    hsym = hedges.shape[0] > 1
+    for k in range(hedges.shape[0]):
+        if hedges[k] != -hedges[hedges.shape[0] - 1 - k]:
+            hsym = False
     wl = (want & WANT_L) != 0 and nmax > 0
     wd = (want & WANT_D) != 0 and nmax > 0
     ws = (want & WANT_S) != 0 and nmax > 0
@@ -181,6 +214,10 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
     wh = (want & WANT_H) != 0 and hedges.shape[0] > 1
     vel_needed = wl or wd or ws or wt or wh
     mi = periodic and nc < 3
+    prune = not mi
+    # round-off margin of the pruning test: particles sit inside their cell up to ~1e-12 cs
+    tol = 1e-9 * cs
+    rmax = np.sqrt(r2max)
     for ch in prange(nchunks):
         buf = np.empty(256)
         for c in range(bounds[ch], bounds[ch + 1]):
@@ -197,6 +234,12 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                         if auto:
                             if dx < 0 or (dx == 0 and (dy < 0 or (dy == 0 and dz < 0))):
                                 continue
+                        # cell-to-cell gap: skip neighbour cells entirely out of reach
+                        gx = (max(abs(dx) - 1, 0)) * cs
+                        gy = (max(abs(dy) - 1, 0)) * cs
+                        gz = (max(abs(dz) - 1, 0)) * cs
+                        if prune and gx * gx + gy * gy + gz * gz > r2max * (1.0 + 1e-9) + tol:
+                            continue
                         jx = ix + dx
                         jy = iy + dy
                         jz = iz + dz
@@ -226,11 +269,39 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                             continue
                         c2 = (jx * nc + jy) * nc + jz
                         j1 = start2[c2 + 1]
+                        if j1 == start2[c2]:
+                            continue
                         same = auto and dx == 0 and dy == 0 and dz == 0
+                        # neighbour cell bounds in the frame of cell c (image shift folded in)
+                        bxlo = lo[0] + (ix + dx) * cs
+                        bylo = lo[1] + (iy + dy) * cs
+                        bzlo = lo[2] + (iz + dz) * cs
                         for i in range(i0, i1):
                             xi = x1[i] - sx
                             yi = y1[i] - sy
                             zi = z1[i] - sz
+                            if prune:
+                                # distance from particle i (unshifted, frame of cell c) to the neighbour box
+                                ex_ = 0.0
+                                if dx > 0:
+                                    ex_ = bxlo - x1[i] - tol
+                                elif dx < 0:
+                                    ex_ = x1[i] - (bxlo + cs) - tol
+                                ey_ = 0.0
+                                if dy > 0:
+                                    ey_ = bylo - y1[i] - tol
+                                elif dy < 0:
+                                    ey_ = y1[i] - (bylo + cs) - tol
+                                ez_ = 0.0
+                                if dz > 0:
+                                    ez_ = bzlo - z1[i] - tol
+                                elif dz < 0:
+                                    ez_ = z1[i] - (bzlo + cs) - tol
+                                ex_ = max(ex_, 0.0)
+                                ey_ = max(ey_, 0.0)
+                                ez_ = max(ez_, 0.0)
+                                if ex_ * ex_ + ey_ * ey_ + ez_ * ez_ >= r2max:
+                                    continue
                             j0 = i + 1 if same else start2[c2]
                             nj = j1 - j0
                             if nj <= 0:
@@ -252,7 +323,8 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                     ry = y2[j] - yi
                                     rz = z2[j] - zi
                                     buf[jj] = rx * rx + ry * ry + rz * rz
-                            # pass 2: the pairs inside [r_min, r_max)
+                            wi = w1[i]
+                            # pass 2: the pairs inside [r_min, r_max), r > 0
                             for jj in range(nj):
                                 r2 = buf[jj]
                                 if r2 >= r2max:
@@ -260,6 +332,12 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                 if r2 < r2min or r2 == 0.0:
                                     continue
                                 j = j0 + jj
+                                b = _r2_bin(r2, r2edges, tab, tinv)
+                                w = wi * w2[j]
+                                counts[ch, b] += 1.0
+                                wcounts[ch, b] += w
+                                if not vel_needed:
+                                    continue
                                 rx = x2[j] - xi
                                 ry = y2[j] - yi
                                 rz = z2[j] - zi
@@ -267,12 +345,6 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                     rx = _mi(rx, box, half)
                                     ry = _mi(ry, box, half)
                                     rz = _mi(rz, box, half)
-                                b = _r2_bin(r2, r2edges, tab, tinv)
-                                w = w1[i] * w2[j]
-                                counts[ch, b] += 1.0
-                                wcounts[ch, b] += w
-                                if not vel_needed:
-                                    continue
                                 inv = 1.0 / np.sqrt(r2)
                                 ex = rx * inv
                                 ey = ry * inv
@@ -318,7 +390,30 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                     else:
                                         _powers(mom, ch, b, 4, w, ut1, nmax)
                                     _powers(mom, ch, b, 5, w, dut, nmax)
-                                if wh:
+                                if wh and auto and hsym:
+                                    # antisymmetric edges: the bin of -x follows from the bin of x
+                                    ha = _bin_index(ul, hedges, huni, hlo, hinv)
+                                    hc = _bin_index(ulp, hedges, huni, hlo, hinv)
+                                    hs = _bin_index(su, hedges, huni, hlo, hinv)
+                                    hd = _bin_index(du, hedges, huni, hlo, hinv)
+                                    if ha >= 0:
+                                        hist[ch, b, 0, ha] += w
+                                    if hc >= 0:
+                                        hist[ch, b, 1, hc] += w
+                                    if hs >= 0:
+                                        hist[ch, b, 3, hs] += w
+                                    if hd >= 0:
+                                        hist[ch, b, 2, hd] += 2.0 * w
+                                    h = _mirror_bin(hc, ulp, hedges, nh)
+                                    if h >= 0:
+                                        hist[ch, b, 0, h] += w
+                                    h = _mirror_bin(ha, ul, hedges, nh)
+                                    if h >= 0:
+                                        hist[ch, b, 1, h] += w
+                                    h = _mirror_bin(hs, su, hedges, nh)
+                                    if h >= 0:
+                                        hist[ch, b, 3, h] += w
+                                elif wh:
                                     _hist(hist, ch, b, 0, w, ul, hedges, huni, hlo, hinv)
                                     _hist(hist, ch, b, 1, w, ulp, hedges, huni, hlo, hinv)
                                     _hist(hist, ch, b, 3, w, su, hedges, huni, hlo, hinv)

@@ -88,6 +88,57 @@ def test_counts_and_moments_match_brute_force(sample, periodic):
     assert np.array_equal(pair_counts(pos, box, rb), cnt)
 
 
+@pytest.mark.parametrize("rb", [np.array([0.5, 1.0, 2.0, 3.0, 4.0]), np.array([0.9, 1.0, 2.0, 2.5, 3.0, 4.5])])
+def test_separations_exactly_on_bin_edges(rb):
+    """A unit lattice puts r = 1, 2, 3, 4 exactly on r-bin edges: half-open [r_k, r_k+1) bins must
+    still match brute force (exercises the r^2 lookup table's round-off margins)."""
+    g = np.arange(10.0)
+    pos = np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3)[::3]
+    vel = np.zeros_like(pos)
+    with np.errstate(invalid="ignore", divide="ignore"):  # empty bins: 0/0 moments in the reference
+        cnt, _, _ = brute_force(pos, vel, 10.0, rb, orders=(1,))
+        cnt_open = brute_force(pos, vel, 0.0, rb, orders=(1,))[0]
+    assert cnt.sum() > 0
+    assert np.array_equal(pair_counts(pos, 10.0, rb), cnt)
+    assert np.array_equal(pair_counts(pos, None, rb), cnt_open)
+
+
+def test_pdf_values_exactly_on_bin_edges():
+    """Bins are half-open [e_k, e_k+1): velocities landing exactly on edges (including +-the outer
+    edges) are binned like a direct searchsorted, also on the kernel's mirrored-bin path used for
+    antisymmetric edges."""
+    rng = np.random.default_rng(7)
+    n = 40
+    pos = np.full((n, 3), 5.0)
+    pos[:, 0] = rng.permutation(np.arange(n) * 0.25)  # all pairs along x: rhat = (+-1, 0, 0) exactly
+    vel = np.zeros((n, 3))
+    vel[:, 0] = 0.25 * rng.integers(-20, 21, n)  # multiples of the bin width, some at +-4 and beyond
+    vel[:, 1:] = rng.normal(size=(n, 2))
+    rb = np.array([0.1, 1.0, 3.0, 4.9])
+    for hedges in (np.linspace(-4, 4, 33), np.linspace(-4, 4.5, 35)):  # antisymmetric, then not
+        st = pair_moments(pos, vel, 10.0, rb, orders=(1,), pdf_bins=hedges)
+        nh = len(hedges) - 1
+        ref = {k: np.zeros((len(rb) - 1, nh)) for k in ("u_L", "u_L'", "du_L", "su_L")}
+        for i in range(n):
+            for j in range(i + 1, n):
+                d = pos[j, 0] - pos[i, 0]
+                d -= 10.0 * np.round(d / 10.0)
+                b = np.searchsorted(rb, abs(d), side="right") - 1
+                if not 0 <= b < len(rb) - 1:
+                    continue
+                e = np.sign(d)
+                ul, ulp = vel[i, 0] * e, vel[j, 0] * e
+                for k, vals in (("u_L", (ul, -ulp)), ("u_L'", (ulp, -ul)), ("du_L", (ulp - ul, ulp - ul)),
+                                ("su_L", (ulp + ul, -(ulp + ul)))):
+                    for x in vals:
+                        h = np.searchsorted(hedges, x, side="right") - 1
+                        if 0 <= h < nh:
+                            ref[k][b, h] += 1.0
+        for k in ref:
+            got = st.pdf[k] * (2.0 * st.weighted_counts[:, None]) * np.diff(hedges)
+            assert np.allclose(got, ref[k], rtol=1e-12, atol=1e-9), k
+
+
 def test_cross_pairs_and_weights_match_brute_force(sample):
     pos, vel = sample
     rng = np.random.default_rng(3)
