@@ -253,10 +253,11 @@ def build_tree(pos, mass, h, leaf_size):
     return perm, center, half, start, count, isleaf, nxt, M, com, Q, hmax, delta
 
 
-# packed node record (one cache-friendly row per node)
-N_COMX, N_COMY, N_COMZ, N_MASS = 0, 1, 2, 3
-N_Q = 4  # 6 components xx yy zz xy xz yz
-N_CX, N_CY, N_CZ, N_HALF, N_HMAX, N_DELTA = 10, 11, 12, 13, 14, 15
+# packed node record (one cache-friendly row per node): the fields of the box and opening tests come
+# first (one 64-byte line for a node that is opened because the target is inside it), the moments after
+N_COMX, N_COMY, N_COMZ, N_CX, N_CY, N_CZ, N_HALF, N_DELTA = 0, 1, 2, 3, 4, 5, 6, 7
+N_HMAX, N_MASS = 8, 9
+N_Q = 10  # 6 components xx yy zz xy xz yz
 N_FIELDS = 16
 
 
@@ -377,7 +378,7 @@ def _walk_one(xi, yi, zi, hi, self_k, pos, mass, h, G, theta, alpha, aold, crite
     return G * ax, G * ay, G * az, G * pot, ninter
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=True)
 def tree_accel(targets, pos, mass, h, G, theta, alpha, aold, criterion, use_quad, perm, f, g):
     """Accelerations and potentials on particles ``targets`` from the tree (packed nodes ``f``, ``g``).
 
@@ -401,7 +402,7 @@ def tree_accel(targets, pos, mass, h, G, theta, alpha, aold, criterion, use_quad
     return acc, pot, nint
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def tree_accel_serial(targets, pos, mass, h, G, theta, alpha, aold, criterion, use_quad, perm, f, g):
     """Serial twin of :func:`tree_accel` for small active sets (no thread launch overhead)."""
     nt = targets.shape[0]
