@@ -14,6 +14,10 @@ direct sum over a random subset of 2000 targets. Prints one line per case:
 against the nominal peak of the cores in use.
 
     python benchmarks/nbody_tree.py --n 10000 100000 1000000 --threads 2
+
+``--equal-error`` also scans theta for our tree (0.4-0.9) and for pytreegrav with its
+quadrupole (0.5-1.1) and prints both times log-interpolated at common median force
+errors 2e-4, 4e-4, 8e-4 (the fair comparison: the codes' errors differ at equal theta).
 """
 from __future__ import annotations
 
@@ -46,6 +50,8 @@ def main(argv=None) -> int:
     ap.add_argument("--merger", type=int, default=0, metavar="N",
                     help="instead: profile a two-galaxy merger of N particles with two SMBHs over --t-end")
     ap.add_argument("--t-end", type=float, default=0.25)
+    ap.add_argument("--equal-error", action="store_true",
+                    help="also scan theta for both codes and compare times at equal median force error")
     args = ap.parse_args(argv)
     import numba
 
@@ -109,7 +115,29 @@ def main(argv=None) -> int:
                           f"{t_ours / t_an:7.2f}  {e_ours:.2e} / {e_an:.2e}")
                 else:
                     print(f"{f'N={n} theta={theta}':34s} {t_ours:9.3f} {'-':>9s} {'-':>7s}  {e_ours:.2e} / -")
-        # our tree at pytreegrav's default accuracy: the theta whose error matches theirs at theta = 0.7
+        # equal force error: scan theta for both codes, interpolate time at common median errors
+        if pytreegrav and args.equal_error:
+            curves = {"ours": [], "anchor": []}
+            for theta in (0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
+                t_o, (a_o, _) = timed(lambda: Octree(p.pos, p.mass, eps).accelerations(theta=theta))
+                curves["ours"].append((err(a_o), t_o))
+            for theta in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1):
+                t_a, a_a = timed(pytreegrav.Accel, p.pos, p.mass, h, theta=theta, parallel=True,
+                                 method="tree", quadrupole=True)
+                curves["anchor"].append((err(a_a), t_a))
+            for e_target in (2e-4, 4e-4, 8e-4):
+                ts = {}
+                for code, c in curves.items():
+                    c = sorted(c)
+                    le = np.log([x[0] for x in c])
+                    lt = np.log([x[1] for x in c])
+                    if le[0] <= np.log(e_target) <= le[-1]:
+                        ts[code] = float(np.exp(np.interp(np.log(e_target), le, lt)))
+                if len(ts) == 2:
+                    print(f"{f'N={n} equal error {e_target:.0e} (quad)':34s} {ts['ours']:9.3f} {ts['anchor']:9.3f} "
+                          f"{ts['ours'] / ts['anchor']:7.2f}  theta interpolated for both")
+                else:
+                    print(f"# N={n} error {e_target:.0e}: outside the scanned theta range of one code")
     print("# N log N check (ours, theta = 0.5): time / (N log2 N) in ns")
     for n, t in nlogn:
         print(f"#   N={n:>8d}  t={t:8.3f} s  {1e9 * t / (n * np.log2(n)):.2f} ns")

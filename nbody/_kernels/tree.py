@@ -253,10 +253,11 @@ def build_tree(pos, mass, h, leaf_size):
     return perm, center, half, start, count, isleaf, nxt, M, com, Q, hmax, delta
 
 
-# packed node record (one cache-friendly row per node)
-N_COMX, N_COMY, N_COMZ, N_MASS = 0, 1, 2, 3
-N_Q = 4  # 6 components xx yy zz xy xz yz
-N_CX, N_CY, N_CZ, N_HALF, N_HMAX, N_DELTA = 10, 11, 12, 13, 14, 15
+# packed node record (one cache-friendly row per node): the fields of the box and opening tests come
+# first (one 64-byte line for a node that is opened because the target is inside it), the moments after
+N_COMX, N_COMY, N_COMZ, N_CX, N_CY, N_CZ, N_HALF, N_DELTA = 0, 1, 2, 3, 4, 5, 6, 7
+N_HMAX, N_MASS = 8, 9
+N_Q = 10  # 6 components xx yy zz xy xz yz
 N_FIELDS = 16
 
 
@@ -287,7 +288,7 @@ def pack_nodes(center, half, M, com, Q, hmax, delta, start, count, isleaf, nxt):
 
 
 @njit(cache=True, inline="always")
-def _walk_one(xi, yi, zi, hi, self_idx, pos, mass, h, G, theta, alpha, aold, criterion, use_quad, perm, f, g):
+def _walk_one(xi, yi, zi, hi, self_k, pos, mass, h, G, theta, alpha, aold, criterion, use_quad, perm, f, g):
     ax = 0.0
     ay = 0.0
     az = 0.0
@@ -304,6 +305,7 @@ def _walk_one(xi, yi, zi, hi, self_idx, pos, mass, h, G, theta, alpha, aold, cri
         inside = (abs(f[node, N_CX] - xi) < 0.6 * l and abs(f[node, N_CY] - yi) < 0.6 * l
                   and abs(f[node, N_CZ] - zi) < 0.6 * l)
         accept = False
+        r = 0.0
         if not inside:
             r = np.sqrt(r2)
             hp = hi if hi > f[node, N_HMAX] else f[node, N_HMAX]
@@ -314,7 +316,6 @@ def _walk_one(xi, yi, zi, hi, self_idx, pos, mass, h, G, theta, alpha, aold, cri
                 else:
                     accept = G * f[node, N_MASS] * l * l <= alpha * aold * r2 * r2
         if accept:
-            r = np.sqrt(r2)
             rinv = 1.0 / r
             rinv2 = rinv * rinv
             rinv3 = rinv * rinv2
@@ -349,20 +350,27 @@ def _walk_one(xi, yi, zi, hi, self_idx, pos, mass, h, G, theta, alpha, aold, cri
         elif g[node, 3] == 1:
             # pos/mass/h are stored in tree order here (contiguous per leaf), perm maps back to indices
             for k in range(g[node, 0], g[node, 0] + g[node, 1]):
-                if perm[k] == self_idx:
+                if k == self_k:
                     continue
                 ddx = pos[k, 0] - xi
                 ddy = pos[k, 1] - yi
                 ddz = pos[k, 2] - zi
                 rr2 = ddx * ddx + ddy * ddy + ddz * ddz
                 hij = hi if hi > h[k] else h[k]
-                if rr2 == 0.0 and hij == 0.0:
-                    continue
-                fk = mass[k] * spline_force_factor(rr2, hij)
+                if rr2 >= hij * hij:
+                    if rr2 == 0.0:
+                        continue
+                    # outside the kernel: Newtonian, one square root and one division
+                    rinvk = 1.0 / np.sqrt(rr2)
+                    mr = mass[k] * rinvk
+                    fk = mr * rinvk * rinvk
+                    pot -= mr
+                else:
+                    fk = mass[k] * spline_force_factor(rr2, hij)
+                    pot -= mass[k] * spline_potential_factor(rr2, hij)
                 ax += fk * ddx
                 ay += fk * ddy
                 az += fk * ddz
-                pot -= mass[k] * spline_potential_factor(rr2, hij)
                 ninter += 1
             node = g[node, 2]
         else:
@@ -370,7 +378,7 @@ def _walk_one(xi, yi, zi, hi, self_idx, pos, mass, h, G, theta, alpha, aold, cri
     return G * ax, G * ay, G * az, G * pot, ninter
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=True)
 def tree_accel(targets, pos, mass, h, G, theta, alpha, aold, criterion, use_quad, perm, f, g):
     """Accelerations and potentials on particles ``targets`` from the tree (packed nodes ``f``, ``g``).
 
@@ -384,7 +392,7 @@ def tree_accel(targets, pos, mass, h, G, theta, alpha, aold, criterion, use_quad
     nint = np.empty(nt, dtype=np.int64)
     for k in prange(nt):
         i = targets[k]
-        ax, ay, az, p, ni = _walk_one(pos[i, 0], pos[i, 1], pos[i, 2], h[i], perm[i], pos, mass, h, G, theta,
+        ax, ay, az, p, ni = _walk_one(pos[i, 0], pos[i, 1], pos[i, 2], h[i], i, pos, mass, h, G, theta,
                                       alpha, aold[k], criterion, use_quad, perm, f, g)
         acc[k, 0] = ax
         acc[k, 1] = ay
@@ -394,7 +402,7 @@ def tree_accel(targets, pos, mass, h, G, theta, alpha, aold, criterion, use_quad
     return acc, pot, nint
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def tree_accel_serial(targets, pos, mass, h, G, theta, alpha, aold, criterion, use_quad, perm, f, g):
     """Serial twin of :func:`tree_accel` for small active sets (no thread launch overhead)."""
     nt = targets.shape[0]
@@ -403,7 +411,7 @@ def tree_accel_serial(targets, pos, mass, h, G, theta, alpha, aold, criterion, u
     nint = np.empty(nt, dtype=np.int64)
     for k in range(nt):
         i = targets[k]
-        ax, ay, az, p, ni = _walk_one(pos[i, 0], pos[i, 1], pos[i, 2], h[i], perm[i], pos, mass, h, G, theta,
+        ax, ay, az, p, ni = _walk_one(pos[i, 0], pos[i, 1], pos[i, 2], h[i], i, pos, mass, h, G, theta,
                                       alpha, aold[k], criterion, use_quad, perm, f, g)
         acc[k, 0] = ax
         acc[k, 1] = ay
