@@ -5,14 +5,11 @@ Each command lives in its own module ``clouds.cli_<name>`` exposing ``add_argume
 """
 from __future__ import annotations
 
-import argparse
-import importlib
-import os
 import sys
 
-# passive OpenMP waiting: spinning threads of Numba's parallel loops slow everything down when the
-# cores are shared (mpirun ranks, other jobs); set before any parallel kernel starts the runtime
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from gpu import cli
+
+# importing gpu sets OMP_WAIT_POLICY=PASSIVE (unless the user set it) before any parallel kernel runs
 
 #: command name -> (module, one-line help)
 COMMANDS = {
@@ -21,19 +18,12 @@ COMMANDS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m clouds", description=__doc__.splitlines()[0])
-    sub = ap.add_subparsers(dest="command", required=True)
-    for name, (module, help_) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_, description=help_)
-        importlib.import_module(module).add_arguments(p)
-        p.set_defaults(_module=module)
-    return ap
+def build_parser():
+    return cli.build_parser("python -m clouds", __doc__.splitlines()[0], COMMANDS)
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(importlib.import_module(args._module).run(args) or 0)
+    return cli.dispatch("python -m clouds", __doc__.splitlines()[0], COMMANDS, argv)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,9 @@ Each command lives in its own module ``pde.cli_<name>`` exposing ``add_arguments
 """
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
+
+from gpu import cli
 
 #: command name -> (module, one-line help)
 COMMANDS = {
@@ -15,19 +15,12 @@ COMMANDS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m pde", description=__doc__.splitlines()[0])
-    sub = ap.add_subparsers(dest="command", required=True)
-    for name, (module, help_) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_, description=help_)
-        importlib.import_module(module).add_arguments(p)
-        p.set_defaults(_module=module)
-    return ap
+def build_parser():
+    return cli.build_parser("python -m pde", __doc__.splitlines()[0], COMMANDS)
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(importlib.import_module(args._module).run(args) or 0)
+    return cli.dispatch("python -m pde", __doc__.splitlines()[0], COMMANDS, argv)
 
 
 if __name__ == "__main__":

@@ -79,3 +79,19 @@ def test_failed_write_keeps_existing_file(tmp_path):
 def test_write_json_numpy(tmp_path):
     p = write_json(tmp_path / "s.json", {"a": np.float64(1.5), "b": np.arange(3)})
     assert json.loads(p.read_text()) == {"a": 1.5, "b": [0, 1, 2]}
+
+
+def test_cli_dispatch_runs_command_and_rejects_unknown(tmp_path, capsys):
+    import pytest as _pytest
+
+    from gpu import cli
+    from nbody.__main__ import COMMANDS
+    from nbody.snapshot import ParticleSet, Snapshot, write_snapshot
+
+    snap = Snapshot({5: ParticleSet(np.zeros((1, 3)), np.zeros((1, 3)), np.arange(1, dtype=np.uint64), np.ones(1))})
+    (path,) = write_snapshot(tmp_path / "snap_000.hdf5", snap)
+    assert cli.dispatch("python -m nbody", "test", COMMANDS, ["snapshot", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["types"]["5"]["count"] == 1
+    with _pytest.raises(SystemExit) as exc:
+        cli.dispatch("python -m nbody", "test", COMMANDS, ["no-such-command"])
+    assert exc.value.code == 2
