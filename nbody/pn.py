@@ -299,7 +299,12 @@ def spin_precession_pair(dx, dv, m1, m2, S1, S2, c, dS1, dS2):
 # ------------------------------------------------------------------------------------------------
 @njit(cache=True, inline="always")
 def _sep(i, j, x, Q, par):
-    """(dx, dy, dz) = x_j - x_i with the MSTAR tree rule when a tree is given (par.size > 0)."""
+    """(dx, dy, dz) = x_j - x_i with the MSTAR tree rule when a tree is given (par.size > 0).
+
+    Rantala et al. 2020 (arXiv:2001.03180) sec. 3: for tree distance <= 2 the separation is summed
+    from the tree edge vectors Q (parent -> child) instead of differencing absolute positions, which
+    keeps the round-off of tight pairs inside wide systems small. Shared with the integrator kernels.
+    """
     if par.shape[0] > 0:
         pi = par[i]
         pj = par[j]

@@ -39,7 +39,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ..pn import pn_pair_accel, spin_precession_pair, eih_accel
+from ..pn import _sep, eih_accel, pn_pair_accel, spin_precession_pair
 
 # indices into the float parameter vector ``prm``
 P_ALPHA, P_BETA, P_GAMMA, P_C, P_TOL, P_MERGE, P_NPRM = 0, 1, 2, 3, 4, 5, 6
@@ -108,20 +108,11 @@ def pair_sep(i, j, Q, x, par, out):
 
 @njit(cache=True, inline="always")
 def pair_sep3(i, j, Q, x, par):
-    """(dx, dy, dz) = x_j - x_i by the MSTAR rule, as scalars (hot loop version of pair_sep)."""
-    pi = par[i]
-    pj = par[j]
-    if pj == i:
-        return Q[j, 0], Q[j, 1], Q[j, 2]
-    if pi == j:
-        return -Q[i, 0], -Q[i, 1], -Q[i, 2]
-    if pi >= 0 and pi == pj:
-        return Q[j, 0] - Q[i, 0], Q[j, 1] - Q[i, 1], Q[j, 2] - Q[i, 2]
-    if pj >= 0 and par[pj] == i:
-        return Q[j, 0] + Q[pj, 0], Q[j, 1] + Q[pj, 1], Q[j, 2] + Q[pj, 2]
-    if pi >= 0 and par[pi] == j:
-        return -(Q[i, 0] + Q[pi, 0]), -(Q[i, 1] + Q[pi, 1]), -(Q[i, 2] + Q[pi, 2])
-    return x[j, 0] - x[i, 0], x[j, 1] - x[i, 1], x[j, 2] - x[i, 2]
+    """(dx, dy, dz) = x_j - x_i by the MSTAR rule, as scalars (hot loop version of pair_sep).
+
+    The rule itself lives in :func:`nbody.pn._sep`, which the PN kernels share.
+    """
+    return _sep(i, j, x, Q, par)
 
 
 @njit(cache=True)
