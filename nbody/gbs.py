@@ -112,29 +112,13 @@ def integrate_to_mpi(y, n, t_target, H, k, mass, isbh, par, order, prm, flg, mod
             continue
         tol_t = prm[K.P_TOL] * rem + 4e-16 * abs(t_target)
         snap = abs(D - rem) <= tol_t
-        if not snap and D > rem:
+        if (not snap and D > rem) or (landing and not snap):
             counters[1] += 1
-            if not landing:
-                landing, Hsave, H_lo, D_lo, side, iters = True, H, 0.0, 0.0, 0, 0
-            H_hi, D_hi = H, D
-            if side == -1:
-                D_lo = rem - 0.5 * (rem - D_lo)
-            side = -1
-            iters += 1
+            Hn, landing, Hsave, H_lo, D_lo, H_hi, D_hi, side, iters = K.landing_bracket(
+                D, rem, H, landing, Hsave, H_lo, D_lo, H_hi, D_hi, side, iters)
             if iters > 60:
                 return 3, y, H, k, par, order
-            H = H_lo + (H_hi - H_lo) * (rem - D_lo) / (D_hi - D_lo)
-            continue
-        if landing and not snap:
-            counters[1] += 1
-            H_lo, D_lo = H, D
-            if side == 1:
-                D_hi = rem + 0.5 * (D_hi - rem)
-            side = 1
-            iters += 1
-            if iters > 60:
-                return 3, y, H, k, par, order
-            H = H_lo + (H_hi - H_lo) * (rem - D_lo) / (D_hi - D_lo)
+            H = Hn
             continue
         counters[0] += 1
         nsteps += 1

@@ -619,6 +619,39 @@ def gbs_decide_scaled(table, j, k, H, y0, n, Escale, nseq, errs, hfac, tol, kmax
 
 
 @njit(cache=True)
+def landing_bracket(D, rem, H, landing, Hsave, H_lo, D_lo, H_hi, D_hi, side, iters):
+    """One Illinois regula-falsi update of the fictitious step H so that the physical time step D
+    lands on the remaining interval ``rem`` (exact output times; Dowell & Jarratt 1971 Illinois
+    modification of regula falsi). An accepted step that overshoots (D > rem) moves the upper bracket,
+    an undershoot during landing moves the lower one; the retained end's function value is halved
+    when the same side moves twice. Returns the new H and the updated bracket state. Shared by the
+    serial step loop and the MPI driver in nbody.gbs.
+    """
+    if D > rem:
+        if not landing:
+            landing = True
+            Hsave = H
+            H_lo = 0.0
+            D_lo = 0.0
+            side = 0
+            iters = 0
+        H_hi = H
+        D_hi = D
+        if side == -1:
+            D_lo = rem - 0.5 * (rem - D_lo)
+        side = -1
+    else:
+        H_lo = H
+        D_lo = D
+        if side == 1:
+            D_hi = rem + 0.5 * (D_hi - rem)
+        side = 1
+    iters += 1
+    Hn = H_lo + (H_hi - H_lo) * (rem - D_lo) / (D_hi - D_lo)
+    return Hn, landing, Hsave, H_lo, D_lo, H_hi, D_hi, side, iters
+
+
+@njit(cache=True)
 def choose_next(kc, k, accepted, H, errs, hfac, nseq, kmin, kmax):
     """Next column count and step after a GBS attempt (HNW II.9 / ODEX order control).
 
@@ -759,38 +792,14 @@ def integrate_to(y, n, t_target, H, k, mass, isbh, par, order, prm, flg, mode, m
             continue
         tol_t = prm[P_TOL] * rem + 4e-16 * abs(t_target)
         snap = abs(D - rem) <= tol_t
-        if not snap and D > rem:
-            # overshoot: bracket and iterate (Illinois regula falsi)
+        if (not snap and D > rem) or (landing and not snap):
+            # over- or undershoot of the output time: bracket and iterate (Illinois regula falsi)
             counters[1] += 1
-            if not landing:
-                landing = True
-                Hsave = H
-                H_lo = 0.0
-                D_lo = 0.0
-                side = 0
-                iters = 0
-            H_hi = H
-            D_hi = D
-            if side == -1:
-                D_lo = rem - 0.5 * (rem - D_lo)
-            side = -1
-            iters += 1
+            Hn, landing, Hsave, H_lo, D_lo, H_hi, D_hi, side, iters = landing_bracket(
+                D, rem, H, landing, Hsave, H_lo, D_lo, H_hi, D_hi, side, iters)
             if iters > 60:
                 return 3, y, H, k, par, order
-            H = H_lo + (H_hi - H_lo) * (rem - D_lo) / (D_hi - D_lo)
-            continue
-        if landing and not snap:
-            # undershoot inside the landing iteration: move the lower bracket (state not advanced)
-            counters[1] += 1
-            H_lo = H
-            D_lo = D
-            if side == 1:
-                D_hi = rem + 0.5 * (D_hi - rem)
-            side = 1
-            iters += 1
-            if iters > 60:
-                return 3, y, H, k, par, order
-            H = H_lo + (H_hi - H_lo) * (rem - D_lo) / (D_hi - D_lo)
+            H = Hn
             continue
         # accept
         counters[0] += 1
