@@ -9,37 +9,8 @@ from numba import njit, prange
 
 
 @njit(cache=True)
-def interp_lnk_z(lnp, z_grid, lnk_grid, z, lnk):
-    """Bilinear interpolation of a table lnp[z_j, lnk_i] at (z, lnk[:]); clamped at the edges."""
-    nz = z_grid.size
-    nk = lnk_grid.size
-    out = np.empty(lnk.size)
-    if z <= z_grid[0]:
-        j, t = 0, 0.0
-    elif z >= z_grid[nz - 1]:
-        j, t = nz - 2, 1.0
-    else:
-        j = np.searchsorted(z_grid, z) - 1
-        t = (z - z_grid[j]) / (z_grid[j + 1] - z_grid[j])
-    dk = lnk_grid[1] - lnk_grid[0]
-    for i in range(lnk.size):
-        x = (lnk[i] - lnk_grid[0]) / dk
-        if x <= 0.0:
-            m, s = 0, 0.0
-        elif x >= nk - 1:
-            m, s = nk - 2, 1.0
-        else:
-            m = int(x)
-            s = x - m
-        a = (1 - s) * lnp[j, m] + s * lnp[j, m + 1]
-        b = (1 - s) * lnp[j + 1, m] + s * lnp[j + 1, m + 1]
-        out[i] = (1 - t) * a + t * b
-    return out
-
-
-@njit(cache=True)
 def interp_scalar(lnp, z_grid, lnk_grid, z, lnk):
-    """Scalar version of :func:`interp_lnk_z` (uniform ln k grid, no allocation)."""
+    """Bilinear interpolation of a table lnp[z_j, lnk_i] (uniform ln k grid) at (z, lnk); clamped at the edges."""
     nz = z_grid.size
     nk = lnk_grid.size
     if z <= z_grid[0]:
@@ -60,6 +31,15 @@ def interp_scalar(lnp, z_grid, lnk_grid, z, lnk):
     a = (1 - s) * lnp[j, m] + s * lnp[j, m + 1]
     b = (1 - s) * lnp[j + 1, m] + s * lnp[j + 1, m + 1]
     return (1 - t) * a + t * b
+
+
+@njit(cache=True)
+def interp_lnk_z(lnp, z_grid, lnk_grid, z, lnk):
+    """:func:`interp_scalar` at (z, lnk[:])."""
+    out = np.empty(lnk.size)
+    for i in range(lnk.size):
+        out[i] = interp_scalar(lnp, z_grid, lnk_grid, z, lnk[i])
+    return out
 
 
 @njit(cache=True, parallel=True)
