@@ -63,8 +63,11 @@ def test_hernquist_galaxy_keeps_its_profile_short():
     assert np.all(np.abs(r1[1:] / r0[1:] - 1) < 0.04)
 
 
-@pytest.mark.slow
+@pytest.mark.hours
+@pytest.mark.timeout(0)
 def test_hernquist_galaxy_keeps_its_profile_1e5():
+    # The N = 1e5, 50 t_dyn check: ~2100 block steps of a 1e5-body tree, hours on 2 cores,
+    # so it is not part of `-m slow` (CI's slow run has ~70 min); run it with `pytest -m hours`.
     r0, r1 = _stability(100_000, 50 * 5.3)
     assert np.all(np.abs(r1 / r0 - 1) < 0.02)
 
