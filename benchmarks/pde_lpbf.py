@@ -7,15 +7,21 @@ t = 0.45 ms) is solved by
   (a) full-order linear hexahedral FEM with Crank-Nicolson in scikit-fem (the anchor) where it fits,
   (b) single-level linear (P1 x P1 x P1 x P1-time) FEM-TD on a uniform grid, refined until it matches (c)'s
       accuracy,
-  (c) multilevel C-HiDeNN-TD (p = s = 2, ratio 4 per level, finest spacing 25 um),
+  (c) multilevel C-HiDeNN-TD (p = s = 2, ratio 4 per level, finest spacing 25 um) with modes shared by the
+      levels (``level_modes = "shared"``: every 1D factor lives in the summed 1D multilevel space, so each
+      direction system is a two-matrix Kronecker sum solved by fast diagonalisation),
+  (c0) for reference, the same levels with each level's own modes (``per_level``, 8 modes per level, coupled
+      direct direction solves; the previous (c)), up to ``--c0-max`` (S <= 128),
 
 all against the exact half-space Green's function (relative RMS error on four lines near the beam).
-Both TD variants march 3 time slabs of 8 modes (time-marching TD, arXiv:2510.00516) with all-modes subspace
-iteration and the same stopping rule (relative change < 3e-3, at most 100 sweeps); (b) solves its single-level direction systems by fast diagonalisation
-('fast'), (c) its coupled multilevel systems directly ('subspace').
-A scaling study then grows the block (scale S = 1, 2, ..., 128: S x 1.2 x 0.8 x 0.4 mm) with one level
-added per factor 4 (up to 6 levels), so (c)'s cost follows the 1D dofs (O(n d M)) while the equivalent full-order
-space-time dofs pass 1e12; (b) at matched accuracy is run while it fits in ``--b-budget`` seconds, and the
+(b) and (c) march 3 time slabs of the same number of modes (``--modes``, default 24; time-marching TD,
+arXiv:2510.00516) with all-modes subspace iteration, fast diagonalisation ('fast') and the same stopping rule
+(relative change of the space-time L2 field < 3e-3, at most 100 sweeps); both share every code path (loads
+restricted to the beam's x range, banded/dense/eigen 1D mode solves).  (b) is refined (25, 12.5, 8.3 um, time
+step with it) until err_b <= 1.1 err_c.
+A scaling study then grows the block (scale S = 1, 2, ..., 4096: S x 1.2 x 0.8 x 0.4 mm) with one level
+added per factor 4 (up to 8 levels), so (c)'s cost follows the 1D dofs (O(n d M)) while the equivalent full-order
+space-time dofs pass 1e14; (b) at matched accuracy is run while it fits in ``--b-budget`` seconds, and the
 S at which the end-to-end ratio would reach 100x is extrapolated from (b)'s linear cost.  One BLAS thread.
 
 Prints ``case  ours_s  anchor_s  ratio  agreement`` lines and writes a JSON table with ``--json``.
@@ -45,6 +51,7 @@ from pde.analytic import green_gaussian  # noqa: E402
 from pde.lpbf import LPBFProblem  # noqa: E402
 
 T_EVAL = 0.45e-3
+MODES = 24
 BASE = np.array([1.2e-3, 0.8e-3, 0.4e-3])
 TRACK = 0.6e-3
 
@@ -53,7 +60,7 @@ def config(scale, solver):
     L = BASE * scale
     return {"domain": {"length": float(L[0]), "width": float(L[1]), "depth": float(L[2]), "t_end": T_EVAL},
             "laser": {"start_x": float((L[0] - TRACK) / 2), "length": TRACK},
-            "solver": {"method": "fast", "tol": 3e-3, "max_iter": 100, "modes": 8, "time_slabs": 3, **solver}}
+            "solver": {"method": "fast", "tol": 3e-3, "max_iter": 100, "modes": MODES, "time_slabs": 3, **solver}}
 
 
 def run_td(scale, solver):
@@ -64,15 +71,18 @@ def run_td(scale, solver):
     return {"time_s": dt, "err": R.green_error(T_EVAL)["rms_rel"], "dofs": P.equivalent_dofs(),
             "iterations": int(sum(P.sweeps)), "sweeps": list(P.sweeps), "build_s": R.timings["build_s"],
             "solve_s": R.timings["solve_s"],
-            "n1d": int(sum(len(f) for fl in P.free for f in fl) + len(P.tfree) * len(P.free))}
+            "n1d": P.n_1d}
 
 
-def solver_c(scale):
-    levels = 2 + int(round(math.log(scale, 4))) if scale > 1 else 2
+def solver_c(scale, level_modes="shared"):
+    levels = min(8, 2 + int(round(math.log(scale, 4))) if scale > 1 else 2)
     ce = [int(round(12 * scale / 4 ** (levels - 2))), int(round(8 * scale / 4 ** (levels - 2))),
           max(2, int(round(4 * scale / 4 ** (levels - 2))))]
-    return {"levels": levels, "basis": "chidenn", "order": 2, "ratio": 4, "coarse_elements": ce, "time_elements": 48,
-            "method": "subspace"}
+    out = {"levels": levels, "basis": "chidenn", "order": 2, "ratio": 4, "coarse_elements": ce, "time_elements": 48,
+           "level_modes": level_modes, "method": "fast"}
+    if level_modes == "per_level":  # the previous (c): own modes per level, coupled direct direction solves
+        out.update(method="subspace", modes=8)
+    return out
 
 
 def solver_b(scale, h_um):
@@ -136,18 +146,29 @@ def skfem_full_order(h_um=25.0, n_steps=40):
     return {"time_s": elapsed, "err": float(np.sqrt(np.mean(e**2)) / peak), "dofs": int(basis.N)}
 
 
+def best_of(n, fn):
+    """Best (fastest) of n runs of fn() -> dict with 'time_s' (the shared machine is noisy)."""
+    runs = [fn() for _ in range(n)]
+    return min(runs, key=lambda r: r["time_s"])
+
+
 def main(argv=None) -> int:
+    global MODES
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="S = 1, 2 only")
     ap.add_argument("--json", default=None)
     ap.add_argument("--b-budget", type=float, default=300.0, help="skip (b) beyond this many seconds")
-    ap.add_argument("--scales", default="1,2,4,8,16,32,64,128", help="block scales S (comma separated)")
+    ap.add_argument("--scales", default="1,2,4,8,16,32,64,128,256,512,1024,2048,4096",
+                    help="block scales S (comma separated)")
+    ap.add_argument("--modes", type=int, default=MODES, help="TD modes of (b) and (c)")
+    ap.add_argument("--c0-max", type=int, default=128, help="largest S at which the per-level (c0) is run")
     args = ap.parse_args(argv)
+    MODES = args.modes
     scales = (1, 2) if args.quick else tuple(int(v) for v in args.scales.split(","))
     rows = []
     print("case                          ours_s  anchor_s    ratio  agreement")
     a = skfem_full_order()
-    c1 = run_td(1, solver_c(1))
+    c1 = best_of(3, lambda: run_td(1, solver_c(1)))
     if "skipped" in a:
         print(f"(a) scikit-fem: {a['skipped']}")
     else:
@@ -157,14 +178,18 @@ def main(argv=None) -> int:
     b_prev_time = 0.0
     hs = (25.0, 12.5, 8.33, 6.25)
     for S in scales:
-        c = c1 if S == 1 else run_td(S, solver_c(S))
+        c = c1 if S == 1 else best_of(3, lambda: run_td(S, solver_c(S)))
         row = {"scale": S, "c": c}
+        if S <= args.c0_max:
+            row["c0"] = run_td(S, solver_c(S, "per_level"))
         b = None
         if b_prev_time * 2.5 < args.b_budget:
             # matched accuracy: refine (b) from 25 um until err_b <= 1.1 err_c (every S starts from the
-            # coarsest spacing, so (b) is never run finer than it needs)
+            # coarsest spacing, so (b) is never run finer than it needs); best of 2 while it is cheap
             for i in range(len(hs)):
                 b = run_td(S, solver_b(S, hs[i]))
+                if b["err"] <= 1.1 * c["err"] and b["time_s"] < 10:
+                    b = min(b, run_td(S, solver_b(S, hs[i])), key=lambda r: r["time_s"])
                 b["h_um"] = hs[i]
                 if b["err"] <= 1.1 * c["err"] or b["time_s"] > args.b_budget:
                     break
@@ -173,15 +198,19 @@ def main(argv=None) -> int:
         rows.append(row)
         eq = c["dofs"]["full_spacetime"]
         sw_c = c["solve_s"] / max(c["iterations"], 1)
+        c0 = row.get("c0")
+        c0s = (f" (c0 per-level {c0['time_s']:.2f}s err={c0['err']:.4f} sweeps={c0['iterations']} "
+               f"1D={c0['n1d']})") if c0 else ""
         if b is not None:
             sw_b = b["solve_s"] / max(b["iterations"], 1)
-            print(f"S={S:<3d} (c) vs (b) FEM-TD h={b['h_um']:.1f}um  {c['time_s']:7.2f}  {b['time_s']:8.2f}  "
+            print(f"S={S:<4d} (c) vs (b) FEM-TD h={b['h_um']:.1f}um  {c['time_s']:7.2f}  {b['time_s']:8.2f}  "
                   f"{b['time_s'] / c['time_s']:7.1f}x  err_c={c['err']:.4f} err_b={b['err']:.4f} sweeps={c['iterations']}/"
-                  f"{b['iterations']} per-sweep={sw_c * 1e3:.0f}/{sw_b * 1e3:.0f}ms 1D={c['n1d']}/{b['n1d']} "
-                  f"equiv_dofs={eq:.2e}", flush=True)
+                  f"{b['iterations']} per-sweep={sw_c * 1e3:.1f}/{sw_b * 1e3:.1f}ms build={c['build_s']:.2f}/"
+                  f"{b['build_s']:.2f}s 1D={c['n1d']}/{b['n1d']} equiv_dofs={eq:.2e}{c0s}", flush=True)
         else:
-            print(f"S={S:<3d} (c) ML C-HiDeNN-TD            {c['time_s']:7.2f}       n/a      n/a  err_c={c['err']:.4f} "
-                  f"sweeps={c['iterations']} per-sweep={sw_c * 1e3:.0f}ms 1D={c['n1d']} equiv_dofs={eq:.2e}", flush=True)
+            print(f"S={S:<4d} (c) ML C-HiDeNN-TD            {c['time_s']:7.2f}       n/a      n/a  err_c={c['err']:.4f} "
+                  f"sweeps={c['iterations']} per-sweep={sw_c * 1e3:.1f}ms 1D={c['n1d']} equiv_dofs={eq:.2e}{c0s}",
+                  flush=True)
     # where would the end-to-end ratio reach 100x?  (b)'s cost is linear in S (its 1D dofs), (c)'s nearly flat
     with_b = [r for r in rows if "b" in r]
     if len(with_b) >= 2:
@@ -189,7 +218,7 @@ def main(argv=None) -> int:
         tb = np.array([r["b"]["time_s"] for r in with_b])
         slope = float(np.sum(Sb * tb) / np.sum(Sb * Sb))  # t_b ~ slope * S (least squares through 0)
         tc = rows[-1]["c"]["time_s"]
-        print(f"(b) ~ {slope:.3f} s per unit S; at (c)'s largest-S time {tc:.2f} s the 100x point is S ~ {100 * tc / slope:.0f}")
+        print(f"(b) ~ {slope:.4f} s per unit S; at (c)'s largest-S time {tc:.2f} s the 100x point is S ~ {100 * tc / slope:.0f}")
         rows.append({"b_seconds_per_S": slope, "S_for_100x": 100 * tc / slope})
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,17 @@ Discretisation (documented choices)
   structure; the ALS direction problems are non-singular for generic factors of the other directions
   (coarse factors are non-zero outside the fine box), so only the split between levels is non-unique,
   not the total field.  A tiny ridge ``ridge`` * (fine-level mass) fixes the split (default 0).
+* Level modes (``solver.level_modes``).  ``per_level`` (default): u = sum_l sum_m X^l_m Y^l_m Z^l_m T^l_m,
+  each level's modes living on its own box (ML-VMS split of arXiv:2510.00516 applied mode-wise); the ALS
+  direction systems couple every mode of every level (coupled direct solve).  ``shared``: the ML-VMS
+  split is applied per direction, u = sum_m X_m Y_m Z_m T_m with every 1D factor in the summed 1D space
+  V^0_d + V^1_d + ... (a coarse 1D function plus fine 1D corrections inside the level intervals).  This
+  space contains the per-level one (with L*M modes) and, like a single-level TD, every direction system
+  is a two-matrix Kronecker sum (M (x) G1 + K (x) G2 with the summed 1D matrices incl. cross-level
+  blocks), solved by fast diagonalisation (``method = "fast"``: M independent 1D solves of size
+  sum_l n_{d,l}).  Linear dependence is handled per direction as in :class:`pde.multilevel.MultilevelSpace`:
+  a level-l 1D dof whose support lies inside level l+1's interval is removed (exact for nested Lagrange
+  levels, well-conditioned for C-HiDeNN).  The time basis is shared by all levels in both variants.
 * The x-t load B[i, n] = int int phi_i psi_n eta P(t) g_x(x - x_s(t)) is compressed by truncated SVD with
   relative Frobenius tolerance ``svd_tol``; y and z loads are exact 1D projections.
 """
@@ -87,7 +98,7 @@ class DomainConfig:
 
 @dataclasses.dataclass
 class SolverConfig:
-    levels: int = param(2, ge=1, le=6, doc="number of ML-VMS levels")
+    levels: int = param(2, ge=1, le=8, doc="number of ML-VMS levels")
     basis: str = param("chidenn", choices=("chidenn", "fem"), doc="basis of every level")
     order: int = param(2, ge=1, le=3, doc="C-HiDeNN p (s = p) or Lagrange order (1, 2)")
     dilation: float = param(4.0, ge=1, doc="C-HiDeNN dilation a (element sizes)")
@@ -102,6 +113,9 @@ class SolverConfig:
     margin_x: float = param(3.0, gt=0, doc="fine box margin around the track in x [beam radii]")
     modes: int = param(20, ge=1, doc="TD modes per level")
     method: str = param("subspace", choices=("subspace", "fast", "greedy"), doc="TD solver")
+    level_modes: str = param("per_level", choices=("per_level", "shared"),
+                             doc="per_level: each level its own modes on its box; shared: modes shared by all "
+                                 "levels, 1D factors in the summed 1D multilevel spaces (fast solves)")
     tol: float = param(1e-5, gt=0, doc="fixed-point tolerance")
     max_iter: int = param(30, ge=1, doc="fixed-point iterations (per mode for greedy)")
     warm_start: bool = param(True, doc="start each time slab's fixed point from the previous slab's factors")
@@ -221,6 +235,16 @@ class LPBFProblem:
                         keep[-1] = False
                 fl.append(np.nonzero(keep)[0])
             free.append(fl)
+        self.shared = s.level_modes == "shared" and L > 1
+        if self.shared:  # per-direction ML-VMS: drop level-l 1D dofs resolved by level l+1 (support inside)
+            for l in range(L - 1):
+                for dd in range(3):
+                    V, box = spaces[l][dd], spaces[l + 1][dd].mesh
+                    tol = 1e-9 * (dom_hi[dd] - dom_lo[dd])
+                    x0, h = V.mesh.element_x0[:, 0], V.mesh.element_h[:, 0]
+                    inside = (x0 >= box.lower[0] - tol) & (x0 + h <= box.upper[0] + tol)
+                    keep = np.unique(V.elem_conn[~inside])
+                    free[l][dd] = np.intersect1d(free[l][dd], keep[keep >= 0])
         self.free = free
         # 1D matrices per direction and level pair
         Ms = [[[None] * L for _ in range(L)] for _ in range(3)]
@@ -228,27 +252,40 @@ class LPBFProblem:
         Btop = [[None] * L for _ in range(L)]
         for dd in range(3):
             for l in range(L):
-                for lp in range(L):
+                for lp in range(l, L):  # symmetric: the (lp, l) blocks are the transposes
                     M, K, _ = matrices_1d(spaces[l][dd], spaces[lp][dd])
                     Ms[dd][l][lp] = M[free[l][dd]][:, free[lp][dd]]
                     Ks[dd][l][lp] = K[free[l][dd]][:, free[lp][dd]]
+                    if lp > l:
+                        Ms[dd][lp][l] = Ms[dd][l][lp].T.tocsr()
+                        Ks[dd][lp][l] = Ks[dd][l][lp].T.tocsr()
         for l in range(L):
             for lp in range(L):
                 a = spaces[l][2].evaluate(np.array([[0.0]]))
                 bb = spaces[lp][2].evaluate(np.array([[0.0]]))
                 va = np.zeros(spaces[l][2].n_dofs); va[a.conn[0][a.conn[0] >= 0]] = a.vals[0][a.conn[0] >= 0]
                 vb = np.zeros(spaces[lp][2].n_dofs); vb[bb.conn[0][bb.conn[0] >= 0]] = bb.vals[0][bb.conn[0] >= 0]
-                Btop[l][lp] = sp.csr_matrix(np.outer(va[free[l][2]], vb[free[lp][2]]))
+                va_, vb_ = va[free[l][2]], vb[free[lp][2]]
+                ia, ib = np.nonzero(va_)[0], np.nonzero(vb_)[0]  # rank one, a few top-surface dofs: stay sparse
+                Btop[l][lp] = sp.csr_matrix((np.outer(va_[ia], vb_[ib]).ravel(), (np.repeat(ia, ib.size),
+                                             np.tile(ib, ia.size))), shape=(va_.size, vb_.size))
         self.top_vec = []
         for l in range(L):
             a = spaces[l][2].evaluate(np.array([[0.0]]))
             va = np.zeros(spaces[l][2].n_dofs); va[a.conn[0][a.conn[0] >= 0]] = a.vals[0][a.conn[0] >= 0]
             self.top_vec.append(va[free[l][2]])
         self._Ms, self._Ks, self._Btop = Ms, Ks, Btop
+        if self.shared:  # summed 1D spaces: one block matrix per direction, index -1 = all levels
+            self._Mc = [sp.csr_matrix(sp.bmat(Ms[dd])) for dd in range(3)]
+            self._Kc = [sp.csr_matrix(sp.bmat(Ks[dd])) for dd in range(3)]
+            self._Btopc = sp.csr_matrix(sp.bmat(Btop))
+            self.top_vec.append(np.concatenate(self.top_vec))
         rho_c, k = mat.rho_c, mat.conductivity
         self.h_eff = dom.h_conv + 4 * dom.emissivity * SIGMA_SB * dom.T0 ** 3
         # integration vectors for energy diagnostics
         self.w_space = [[self._integral_vec(spaces[l][dd], free[l][dd]) for dd in range(3)] for l in range(L)]
+        if self.shared:
+            self.w_space.append([np.concatenate([self.w_space[l][dd] for l in range(L)]) for dd in range(3)])
         self.slab_edges = np.linspace(0.0, self.t_end, s.time_slabs + 1)
         self.problem, self.Vt, self.tfree = self._slab_problem(0, [])
         return self.problem
@@ -277,6 +314,8 @@ class LPBFProblem:
         Tc = [[Ct for lp in range(L)] for l in range(L)]
         rho_c, kc = mat.rho_c, mat.conductivity
         h_eff = self.h_eff
+        if self.shared:
+            return self._slab_problem_shared(k, init, Vt, tfree, Mt, Ct, mt_one), Vt, tfree
         ops = [[Ms[0], Ms[1], Ms[2], Tc], [Ks[0], Ms[1], Ms[2], T], [Ms[0], Ks[1], Ms[2], T],
                [Ms[0], Ms[1], Ks[2], T]]
         coefs = [rho_c, kc, kc, kc]
@@ -296,7 +335,7 @@ class LPBFProblem:
         ranks = []
         for l in range(L):
             Vx, Vy, Vz = spaces[l]
-            Bxt = load_2d_xt(Vx, Vt, lambda x, t: b.gx_t(x, t))[free[l][0]][:, tfree]
+            Bxt = load_2d_xt(Vx, Vt, lambda x, t: b.gx_t(x, t), support=self._x_support(t_a, t_b))[free[l][0]][:, tfree]
             if np.abs(Bxt).max() > 0:
                 Ax, At = truncated_svd(Bxt, s.svd_tol)
             else:  # beam off during this slab
@@ -327,6 +366,69 @@ class LPBFProblem:
         # drift of the split between nearly dependent levels, which leaves T unchanged
         problem.norm_ops = [Ms[0], Ms[1], Ms[2], T]
         return problem, Vt, tfree
+
+    def _slab_problem_shared(self, k, init, Vt, tfree, Mt, Ct, mt_one):
+        """Slab problem with modes shared by all levels (``level_modes = "shared"``, module docstring): a
+        single separated problem whose 1D spaces are the summed level spaces; loads are the stacked level
+        projections (the x-t block of all levels compressed by one truncated SVD)."""
+        s, b, mat = self.config.solver, self.beam, self.material
+        L = len(self.meshes)
+        Mc, Kc = self._Mc, self._Kc
+        ops = [[Mc[0], Mc[1], Mc[2], Ct], [Kc[0], Mc[1], Mc[2], Mt], [Mc[0], Kc[1], Mc[2], Mt],
+               [Mc[0], Mc[1], Kc[2], Mt]]
+        coefs = [mat.rho_c, mat.conductivity, mat.conductivity, mat.conductivity]
+        if self.h_eff > 0:
+            ops.append([Mc[0], Mc[1], self._Btopc, Mt])
+            coefs.append(self.h_eff)
+        sup = self._x_support(Vt.mesh.lower[0], Vt.mesh.upper[0])
+        Bxt = np.vstack([load_2d_xt(self.spaces[l][0], Vt, lambda x, t: b.gx_t(x, t),
+                                    support=sup)[self.free[l][0]][:, tfree]
+                         for l in range(L)])
+        if np.abs(Bxt).max() > 0:
+            Ax, At = truncated_svd(Bxt, s.svd_tol)
+        else:
+            Ax, At = np.zeros((Bxt.shape[0], 1)), np.zeros((len(tfree), 1))
+        R = Ax.shape[1]
+        by = np.concatenate([load_1d(self.spaces[l][1], b.gy, n_sub=8)[self.free[l][1]] for l in range(L)])
+        if b.penetration_depth > 0:
+            bz = np.concatenate([load_1d(self.spaces[l][2], b.fz, n_sub=8)[self.free[l][2]] for l in range(L)])
+        else:
+            bz = self.top_vec[-1][:, None]
+        fac = [[Ax], [np.repeat(by, R, axis=1)], [np.repeat(bz, R, axis=1)], [At]]
+        for (_, X, Y, Z, w) in init:
+            for t in range(1, len(ops)):
+                fac[0].append(-coefs[t] * (ops[t][0] @ (X * w)))
+                fac[1].append(ops[t][1] @ Y)
+                fac[2].append(ops[t][2] @ Z)
+                fac[3].append(np.repeat(mt_one[:, None], X.shape[1], axis=1))
+        if k == 0:
+            self.source_rank = [R]
+        problem = SeparatedProblem.single_level(ops, coefs, [np.hstack(f) for f in fac])
+        problem.comm = self.comm
+        problem.norm_ops = [[[Mc[0]]], [[Mc[1]]], [[Mc[2]]], [[Mt]]]
+        return problem
+
+    def _x_support(self, t_a, t_b):
+        """x interval outside which the beam's x profile is below 1e-31 of its peak during [t_a, t_b]
+        (12 sigma beyond the path): the x-t load projection skips quadrature points there."""
+        b = self.beam
+        xa, xb = b.position(t_a)[0], b.position(t_b)[0]
+        return (min(xa, xb) - 12 * b.sigma, max(xa, xb) + 12 * b.sigma)
+
+    def basis(self, l, dd, x, deriv=False):
+        """Values (or derivatives) of the free 1D basis functions of level l (``-1``: all levels, the summed
+        space of ``level_modes = "shared"``) in direction dd at the coordinates x: (len(x), n)."""
+        if l < 0 and self.shared:
+            return np.hstack([LPBFResult._basis(self.spaces[j][dd], self.free[j][dd], x, deriv)
+                              for j in range(len(self.meshes))])
+        return LPBFResult._basis(self.spaces[l][dd], self.free[l][dd], x, deriv)
+
+    @property
+    def n_1d(self) -> int:
+        """1D unknowns per mode: sum over directions (and levels) of the free 1D dofs, time included."""
+        ns = sum(len(f) for fl in self.free for f in fl)
+        nt = len(self.tfree) if hasattr(self, "tfree") else self.config.solver.time_elements
+        return int(ns + nt * (1 if self.shared else len(self.free)))
 
     @staticmethod
     def _integral_vec(V, free):
@@ -361,7 +463,8 @@ class LPBFProblem:
                     "t1": self.slab_edges[k + 1], "init": list(init)}
             slabs.append(slab)
             end = LPBFResult._basis(self.Vt, self.tfree, np.array([self.slab_edges[k + 1]]))[0]
-            init = init + [(l, U[l][0], U[l][1], U[l][2], end @ U[l][3]) for l in range(len(U))]
+            lev = [-1] if self.shared else range(len(U))
+            init = init + [(li, U[l][0], U[l][1], U[l][2], end @ U[l][3]) for l, li in enumerate(lev)]
         t2 = time.perf_counter()
         self.result = LPBFResult(self, slabs, timings={"build_s": t1 - t0, "solve_s": t2 - t1})
         return self.result
@@ -372,7 +475,10 @@ class LPBFProblem:
         hf = [np.diff(ax).min() for ax in self.axes[-1]]
         n_full = (dom.length / hf[0] + 1) * (dom.width / hf[1] + 1) * (dom.depth / hf[2] + 1)
         nt = len(self.tfree) * self.config.solver.time_slabs
-        td = sum(sum(len(f) for f in self.free[l]) + nt for l in range(len(self.meshes))) * self.config.solver.modes
+        if self.shared:
+            td = (sum(len(f) for fl in self.free for f in fl) + nt) * self.config.solver.modes
+        else:
+            td = sum(sum(len(f) for f in self.free[l]) + nt for l in range(len(self.meshes))) * self.config.solver.modes
         return {"full_spatial": float(n_full), "full_spacetime": float(n_full * nt), "td_unknowns": int(td)}
 
 
@@ -412,7 +518,7 @@ class LPBFResult:
         tb = self._basis(sl["Vt"], sl["tfree"], np.atleast_1d(t), deriv=time_derivative)[0]
         pieces = [] if time_derivative else list(sl["init"])
         for l, Ul in enumerate(sl["U"]):
-            pieces.append((l, Ul[0], Ul[1], Ul[2], tb @ Ul[3]))
+            pieces.append((-1 if self.problem.shared else l, Ul[0], Ul[1], Ul[2], tb @ Ul[3]))
         return pieces
 
     def temperature_grid(self, xs, ys, zs, t, time_derivative=False):
@@ -420,9 +526,9 @@ class LPBFResult:
         p = self.problem
         out = np.zeros((len(xs), len(ys), len(zs)))
         for l, X, Y, Z, c in self._pieces(t, time_derivative):
-            bx = self._basis(p.spaces[l][0], p.free[l][0], xs) @ X
-            by = self._basis(p.spaces[l][1], p.free[l][1], ys) @ Y
-            bz = self._basis(p.spaces[l][2], p.free[l][2], zs) @ Z
+            bx = p.basis(l, 0, xs) @ X
+            by = p.basis(l, 1, ys) @ Y
+            bz = p.basis(l, 2, zs) @ Z
             out += np.einsum("im,jm,km,m->ijk", bx, by, bz, c)
         return (0.0 if time_derivative else p.config.domain.T0) + out
 
@@ -434,7 +540,7 @@ class LPBFResult:
         for l, X, Y, Z, c in self._pieces(t):
             f = np.ones((len(pts), X.shape[1]))
             for dd, F in enumerate((X, Y, Z)):
-                f *= self._basis(p.spaces[l][dd], p.free[l][dd], pts[:, dd]) @ F
+                f *= p.basis(l, dd, pts[:, dd]) @ F
             out += f @ c
         return p.config.domain.T0 + out
 
@@ -545,7 +651,8 @@ class LPBFResult:
         E_in, E_st, E_loss = self.absorbed_energy(t_end), self.stored_energy(t_end), self.boundary_loss(t_end)
         return {
             "levels": len(p.meshes), "basis": p.config.solver.basis, "modes": p.config.solver.modes,
-            "method": p.config.solver.method, "source_rank": p.source_rank,
+            "method": p.config.solver.method, "level_modes": "shared" if p.shared else "per_level",
+            "source_rank": p.source_rank,
             "residual": float(max(p.residuals)), "converged": bool(getattr(p.problem, "converged", False)),
             "time_slabs": len(self.slabs),
             "melt_pool": mp, "energy": {"absorbed_J": E_in, "stored_J": E_st, "boundary_loss_J": E_loss,
@@ -576,7 +683,8 @@ class LPBFResult:
         for k, sl in enumerate(self.slabs):
             for l, Ul in enumerate(sl["U"]):
                 for dd, name in enumerate("xyzt"):
-                    data[f"factors/slab{k}/level{l}/{name}"] = Ul[dd]
+                    key = "shared" if p.shared else f"level{l}"
+                    data[f"factors/slab{k}/{key}/{name}"] = Ul[dd]
         units = {"grid/x": "m", "grid/y": "m", "grid/z": "m", "snapshots/time": "s", "snapshots/T_top": "K",
                  "snapshots/T_centre_xz": "K", "melt_pool/peak_T": "K", "melt_pool/length": "m",
                  "melt_pool/width": "m", "melt_pool/depth": "m", "melt_pool/cooling_rate": "K/s", "melt_pool/time": "s"}

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from functools import cached_property
 
+import functools
+
 import numpy as np
 
 
@@ -147,6 +149,12 @@ def gauss_legendre(n: int):
     """Gauss-Legendre points/weights on [0, 1] (n points, exact for degree 2n-1)."""
     if n < 1:
         raise ValueError(f"quadrature order must be >= 1, got {n}")
+    x, w = _leggauss01(int(n))
+    return x.copy(), w.copy()
+
+
+@functools.lru_cache(maxsize=64)
+def _leggauss01(n: int):
     x, w = np.polynomial.legendre.leggauss(n)
     return 0.5 * (x + 1.0), 0.5 * w
 
