@@ -21,6 +21,8 @@ def add_arguments(p):
     p.add_argument("--basis", choices=("chidenn", "fem"), default=None, help="override solver.basis")
     p.add_argument("--modes", type=int, default=None, help="override solver.modes")
     p.add_argument("--method", choices=("subspace", "fast", "greedy"), default=None, help="override solver.method")
+    p.add_argument("--level-modes", dest="level_modes", choices=("per_level", "shared"), default=None,
+                   help="override solver.level_modes (shared: modes shared by the levels, fast solves)")
     p.add_argument("--quiet", action="store_true", help="no log output")
 
 
@@ -31,7 +33,7 @@ def run(args) -> int:
     try:
         data, text = load_toml(args.config) if args.config else ({}, "")
         data.setdefault("solver", {})
-        for key in ("levels", "basis", "modes", "method"):
+        for key in ("levels", "basis", "modes", "method", "level_modes"):
             v = getattr(args, key)
             if v is not None:
                 data["solver"][key] = v

@@ -28,7 +28,15 @@ Solvers (alternating fixed point, Galerkin projection in each direction):
   MPI ranks); see :meth:`SeparatedProblem._level_solve`.  With several levels the coupled direct solve of
   ``subspace`` is used: a block Gauss-Seidel sweep over the levels (which would keep the fast solves) was
   tried and diverges with three or more nested levels (nearly dependent level spaces and the
-  non-symmetric time operator), so it is not offered.
+  non-symmetric time operator), so it is not offered.  Multilevel problems whose modes are shared by the
+  levels (each 1D factor in the summed 1D space V^0_d + V^1_d + ..., ``level_modes = "shared"`` in
+  :mod:`pde.lpbf`) are single-level problems in the summed bases, so they take the fast path.
+  The M independent 1D solves (A1 + lambda_m A2) y_m = r_m use, by size and structure
+  (:meth:`SeparatedProblem._mode_solves`): for n <= DENSE_MAX and a symmetric pencil with A1 SPD (mass
+  matrix) the generalised eigenvectors A2 V = A1 V diag(mu), V^T A1 V = I, so y_m = V (V^T r_m) / (1 +
+  lambda_m mu) (the full fast diagonalisation of Lynch, Rice & Thomas, Numer. Math. 6 (1964) 185); a
+  batched dense solve for other small pencils (time: C_t, M_t); banded LU (LAPACK gbsv) for large
+  narrow-banded ones; sparse LU otherwise.
 
 Memory is O(sum_d n_d M) (1D factors) instead of O(prod_d n_d); each direction update is a sparse solve
 of size n_d * M.  Scaling indeterminacy is removed by normalising the other directions' factors before
@@ -187,6 +195,7 @@ class SeparatedProblem:
                         labels.append(len(reps) - 1)
                 self._groups[d, l] = (reps, np.array(labels))
         self.comm = None
+        self._gcache = {}
         # optional norm for the stopping test (see _inner_field); None: Euclidean norm of each level's coefficients
         self.norm_ops = None
 
@@ -270,15 +279,40 @@ class SeparatedProblem:
         """
         L, D = self.L, self.D
         Ml = U[l][d].shape[1]
+        # single level: the Gram products U_e^T A U_e and U_e^T F_e of each direction are kept between the
+        # direction solves of a sweep (one product per distinct 1D matrix, redone only when U_e changes;
+        # the column normalisation rescales them).  ``_gcache`` is reset by :meth:`solve`.
+        gc = self._gcache if L == 1 else None
         for e in range(D):
             if e != d:
                 nrm = np.linalg.norm(U[l][e], axis=0)
                 nrm[nrm == 0] = 1.0
                 U[l][e] /= nrm
+                if gc is not None and e in gc:
+                    for key in gc[e]:
+                        gc[e][key] = gc[e][key] / nrm[:, None] if key == "load" else gc[e][key] / np.outer(nrm, nrm)
+
+        def gram(t, e, lp):
+            if gc is None:
+                return self._gram(t, e, l, lp, U[l][e], U[lp][e])
+            key = id(self.ops[t][e][l][lp])
+            ge = gc.setdefault(e, {})
+            if key not in ge:
+                ge[key] = self._gram(t, e, l, lp, U[l][e], U[lp][e])
+            return ge[key]
+
         H = np.ones((Ml, self.loads[l][d].shape[1]))
         for e in range(D):
             if e != d:
-                H *= U[l][e].T @ self.loads[l][e]
+                if gc is None:
+                    H *= U[l][e].T @ self.loads[l][e]
+                else:
+                    ge = gc.setdefault(e, {})
+                    if "load" not in ge:
+                        ge["load"] = U[l][e].T @ self.loads[l][e]
+                    H *= ge["load"]
+        if gc is not None:
+            gc.pop(d, None)  # U_d is about to change
         r = self.loads[l][d] @ H.T
         nT = len(self.ops)
         Gs = np.empty((nT, Ml, Ml))
@@ -287,7 +321,7 @@ class SeparatedProblem:
                 G = np.full((Ml, U[lp][d].shape[1]), self.coefs[t])
                 for e in range(D):
                     if e != d:
-                        G *= self._gram(t, e, l, lp, U[l][e], U[lp][e])
+                        G *= gram(t, e, lp)
                 if lp == l:
                     Gs[t] = G
                 else:
@@ -428,6 +462,7 @@ class SeparatedProblem:
             raise ValueError(f"method must be 'greedy', 'subspace' or 'fast', got {method!r}")
         rng = np.random.default_rng(seed)
         self.history = []
+        self._gcache = {}
         if method == "fast":
             U = init if init is not None else self._init(modes, rng)
             for it in range(max_iter):
