@@ -165,26 +165,16 @@ class SeparatedProblem:
             if len(term) != self.D:
                 raise ValueError(f"ops[{t}]: need {self.D} directions, got {len(term)}")
         self.history = []
-        # union sparsity pattern of every (direction, level pair) over the terms, and each term's values on it:
-        # the direction systems are then assembled in one vectorised step per iteration (no per-term kron)
-        self._pattern = {}
-        for d in range(self.D):
-            for l in range(self.L):
-                for lp in range(self.L):
-                    S = None
-                    for term in ops:
-                        A = abs(sp.csr_matrix(term[d][l][lp]))
-                        S = A if S is None else S + A
-                    S = S.tocoo()
-                    r, c = S.row.astype(np.int64), S.col.astype(np.int64)
-                    vals = np.stack([np.asarray(sp.csr_matrix(term[d][l][lp])[r, c]).ravel() for term in ops])
-                    self._pattern[d, l, lp] = (r, c, vals)
+        self._pattern = {}  # union sparsity patterns, built on first use (see _pattern_of)
         # terms sharing the same 1D matrix in direction d on the diagonal level block (for the fast solver)
         self._groups = {}
         for d in range(self.D):
             for l in range(self.L):
-                reps, labels = [], []
+                reps, labels, ids = [], [], []
                 for term in ops:
+                    if id(term[d][l][l]) in ids:  # the very same matrix object
+                        labels.append(ids.index(id(term[d][l][l])))
+                        continue
                     A = sp.csr_matrix(term[d][l][l])
                     for k, B in enumerate(reps):
                         if A.shape == B.shape and abs(A - B).max() <= 1e-14 * max(abs(B).max(), 1e-300):
@@ -192,12 +182,27 @@ class SeparatedProblem:
                             break
                     else:
                         reps.append(A)
+                        ids.append(id(term[d][l][l]))
                         labels.append(len(reps) - 1)
                 self._groups[d, l] = (reps, np.array(labels))
         self.comm = None
         self._gcache = {}
         # optional norm for the stopping test (see _inner_field); None: Euclidean norm of each level's coefficients
         self.norm_ops = None
+
+    def _pattern_of(self, d, l, lp):
+        """Union sparsity pattern of block (d, l, lp) over the terms and each term's values on it: the coupled
+        direction systems are then assembled in one vectorised step per iteration (no per-term kron)."""
+        if (d, l, lp) not in self._pattern:
+            S = None
+            for term in self.ops:
+                A = abs(sp.csr_matrix(term[d][l][lp]))
+                S = A if S is None else S + A
+            S = S.tocoo()
+            r, c = S.row.astype(np.int64), S.col.astype(np.int64)
+            vals = np.stack([np.asarray(sp.csr_matrix(term[d][l][lp])[r, c]).ravel() for term in self.ops])
+            self._pattern[d, l, lp] = (r, c, vals)
+        return self._pattern[d, l, lp]
 
     @classmethod
     def single_level(cls, ops, coefs, load):
@@ -247,7 +252,7 @@ class SeparatedProblem:
                     if fix[lp].size:
                         r -= self.ops[t][d][l][lp] @ U[lp][d][:, fix[lp]] @ G[:, fix[lp]].T
                 # row-major vec (index i * M + m): (A (x) G) vec_r(U) = vec_r(A U G^T); banded ordering
-                pr, pc, pv = self._pattern[d, l, lp]
+                pr, pc, pv = self._pattern_of(d, l, lp)
                 a_, b_ = Tl.size, unk[lp].size
                 data = np.einsum("tk,tab->kab", pv, Gs[:, :, unk[lp]])
                 R_.append((row_off[l] + pr[:, None, None] * a_ + np.arange(a_)[None, :, None]
@@ -351,7 +356,7 @@ class SeparatedProblem:
                     Y = np.concatenate(parts, axis=1)
                 U[l][d] = np.real(Y @ np.linalg.inv(Q))
                 return
-        pr, pc, pv = self._pattern[d, l, l]
+        pr, pc, pv = self._pattern_of(d, l, l)
         data = np.einsum("tk,tab->kab", pv, Gs)
         R_ = (pr[:, None, None] * Ml + np.arange(Ml)[None, :, None] + 0 * np.arange(Ml)[None, None, :]).ravel()
         C_ = (pc[:, None, None] * Ml + np.arange(Ml)[None, None, :] + 0 * np.arange(Ml)[None, :, None]).ravel()
