@@ -39,6 +39,13 @@ Discretisation (documented choices)
   sum_l n_{d,l}).  Linear dependence is handled per direction as in :class:`pde.multilevel.MultilevelSpace`:
   a level-l 1D dof whose support lies inside level l+1's interval is removed (exact for nested Lagrange
   levels, well-conditioned for C-HiDeNN).  The time basis is shared by all levels in both variants.
+  With ``constant_mode`` (default) the summed-space constant 1(x) 1(y) 1(z) is added as a frozen mode
+  whose time factor is solved with the others: the energy test function is then in the time-direction
+  Galerkin conditions and stored heat + boundary loss = absorbed energy holds for the TD solution itself
+  (otherwise only as the modes converge; on a large block the coarse far field spoils it by a few %).
+* Loads of every level are integrated on the union of all level vertices (composite rule, as in
+  :class:`pde.multilevel.MultilevelSpace`), each element split in 8 (4 for x-t): a coarse level's load of
+  a 50 um beam is integrated on the finest elements, not on its own (up to 0.4 m) ones.
 * The x-t load B[i, n] = int int phi_i psi_n eta P(t) g_x(x - x_s(t)) is compressed by truncated SVD with
   relative Frobenius tolerance ``svd_tol``; y and z loads are exact 1D projections.
 """
@@ -50,6 +57,7 @@ import time
 
 import numpy as np
 import scipy.sparse as sp
+import scipy.sparse.linalg as spla
 
 from gpu.config import ConfigError, load_config, param, to_dict
 
@@ -119,6 +127,8 @@ class SolverConfig:
     tol: float = param(1e-5, gt=0, doc="fixed-point tolerance")
     max_iter: int = param(30, ge=1, doc="fixed-point iterations (per mode for greedy)")
     warm_start: bool = param(True, doc="start each time slab's fixed point from the previous slab's factors")
+    constant_mode: bool = param(True, doc="shared level modes: add the frozen spatial mode 1(x)1(y)1(z) (its time "
+                                            "factor solved), so the energy test function is in the Galerkin space")
     svd_tol: float = param(1e-4, gt=0, lt=1, doc="x-t source SVD truncation (relative Frobenius)")
     ridge: float = param(0.0, ge=0, doc="ridge on fine-level mass (level split)")
 
@@ -246,6 +256,8 @@ class LPBFProblem:
                     keep = np.unique(V.elem_conn[~inside])
                     free[l][dd] = np.intersect1d(free[l][dd], keep[keep >= 0])
         self.free = free
+        # composite load quadrature: every level's load integrated on the union of all level vertices
+        self._union_axes = [np.unique(np.concatenate([self.axes[l][dd] for l in range(L)])) for dd in range(3)]
         # 1D matrices per direction and level pair
         Ms = [[[None] * L for _ in range(L)] for _ in range(3)]
         Ks = [[[None] * L for _ in range(L)] for _ in range(3)]
@@ -335,15 +347,16 @@ class LPBFProblem:
         ranks = []
         for l in range(L):
             Vx, Vy, Vz = spaces[l]
-            Bxt = load_2d_xt(Vx, Vt, lambda x, t: b.gx_t(x, t), support=self._x_support(t_a, t_b))[free[l][0]][:, tfree]
+            Bxt = load_2d_xt(Vx, Vt, lambda x, t: b.gx_t(x, t), support=self._x_support(t_a, t_b),
+                             quad_axis=self._union_axes[0])[free[l][0]][:, tfree]
             if np.abs(Bxt).max() > 0:
                 Ax, At = truncated_svd(Bxt, s.svd_tol)
             else:  # beam off during this slab
                 Ax, At = np.zeros((len(free[l][0]), 1)), np.zeros((len(tfree), 1))
             R = Ax.shape[1]
-            by = load_1d(Vy, b.gy, n_sub=8)[free[l][1]]
+            by = load_1d(Vy, b.gy, n_sub=8, quad_axis=self._union_axes[1])[free[l][1]]
             if b.penetration_depth > 0:
-                bz = load_1d(Vz, b.fz, n_sub=8)[free[l][2]]
+                bz = load_1d(Vz, b.fz, n_sub=8, quad_axis=self._union_axes[2])[free[l][2]]
             else:
                 bz = self.top_vec[l][:, None]
             fac = [[Ax], [np.repeat(by, R, axis=1)], [np.repeat(bz, R, axis=1)], [At]]
@@ -382,16 +395,18 @@ class LPBFProblem:
             coefs.append(self.h_eff)
         sup = self._x_support(Vt.mesh.lower[0], Vt.mesh.upper[0])
         Bxt = np.vstack([load_2d_xt(self.spaces[l][0], Vt, lambda x, t: b.gx_t(x, t),
-                                    support=sup)[self.free[l][0]][:, tfree]
+                                    support=sup, quad_axis=self._union_axes[0])[self.free[l][0]][:, tfree]
                          for l in range(L)])
         if np.abs(Bxt).max() > 0:
             Ax, At = truncated_svd(Bxt, s.svd_tol)
         else:
             Ax, At = np.zeros((Bxt.shape[0], 1)), np.zeros((len(tfree), 1))
         R = Ax.shape[1]
-        by = np.concatenate([load_1d(self.spaces[l][1], b.gy, n_sub=8)[self.free[l][1]] for l in range(L)])
+        by = np.concatenate([load_1d(self.spaces[l][1], b.gy, n_sub=8, quad_axis=self._union_axes[1])[self.free[l][1]]
+                             for l in range(L)])
         if b.penetration_depth > 0:
-            bz = np.concatenate([load_1d(self.spaces[l][2], b.fz, n_sub=8)[self.free[l][2]] for l in range(L)])
+            bz = np.concatenate([load_1d(self.spaces[l][2], b.fz, n_sub=8, quad_axis=self._union_axes[2])[
+                self.free[l][2]] for l in range(L)])
         else:
             bz = self.top_vec[-1][:, None]
         fac = [[Ax], [np.repeat(by, R, axis=1)], [np.repeat(bz, R, axis=1)], [At]]
@@ -406,6 +421,13 @@ class LPBFProblem:
         problem = SeparatedProblem.single_level(ops, coefs, [np.hstack(f) for f in fac])
         problem.comm = self.comm
         problem.norm_ops = [[[Mc[0]]], [[Mc[1]]], [[Mc[2]]], [[Mt]]]
+        if s.constant_mode:
+            # the constant in each summed 1D space (L2 projection of 1: M a = int phi), frozen as one extra mode
+            # whose time factor is solved with the others.  The time-direction Galerkin conditions then include
+            # the test functions 1(x) 1(y) 1(z) psi_n(t): stored heat + boundary loss = absorbed energy holds
+            # for the TD solution itself, not only in the limit of many modes (the coarse far field of a huge
+            # block otherwise carries tiny but volume-integrated errors)
+            problem.frozen = [spla.spsolve(Mc[dd].tocsc(), self.w_space[-1][dd])[:, None] for dd in range(3)]
         return problem
 
     def _x_support(self, t_a, t_b):

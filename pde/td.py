@@ -81,21 +81,36 @@ def matrices_1d(Va, Vb, quad_order=None):
     return M.tocsr(), K.tocsr(), C.tocsr()
 
 
-def load_1d(V, func, n_sub: int = 8, quad_order: int = 6):
-    """b_i = int phi_i(x) f(x) dx with each element split into ``n_sub`` pieces (sharp sources).
-
-    ``func`` maps an (n,) array of coordinates to values (n,) or to (n, R) for R load columns."""
-    a = V.mesh.axes[0]
+def _quad_points(V, n_sub, quad_order, quad_axis=None):
+    """Gauss points of every element of ``quad_axis`` (default: V's own vertices) split into ``n_sub`` pieces,
+    restricted to V's interval.  A multilevel run passes the union of all level vertices (the composite rule
+    of :class:`pde.multilevel.MultilevelSpace`), so a coarse level's load is integrated on the finest
+    elements where a sharp source lives."""
+    a = V.mesh.axes[0] if quad_axis is None else np.asarray(quad_axis, float)
     t = np.linspace(0, 1, n_sub + 1)[:-1]
     sub = StructuredMesh([np.concatenate([(a[:-1, None] + np.diff(a)[:, None] * t).ravel(), a[-1:]])])
     q = Quadrature(sub, quad_order)
+    if quad_axis is not None:
+        lo, hi = V.mesh.lower[0], V.mesh.upper[0]
+        tol = 1e-12 * (hi - lo)
+        keep = (q.points[:, 0] >= lo - tol) & (q.points[:, 0] <= hi + tol)
+        q.points, q.weights = q.points[keep], q.weights[keep]
+    return q
+
+
+def load_1d(V, func, n_sub: int = 8, quad_order: int = 6, quad_axis=None):
+    """b_i = int phi_i(x) f(x) dx with each element split into ``n_sub`` pieces (sharp sources).
+
+    ``func`` maps an (n,) array of coordinates to values (n,) or to (n, R) for R load columns; ``quad_axis``:
+    see :func:`_quad_points`."""
+    q = _quad_points(V, n_sub, quad_order, quad_axis)
     ev = V.evaluate(q.points)
     vals = func(q.points[:, 0])
     vals = vals[:, None] if vals.ndim == 1 else vals
     return np.stack([assemble_load(ev, q.weights, vals[:, r], V.n_dofs) for r in range(vals.shape[1])], axis=1)
 
 
-def load_2d_xt(Vx, Vt, func, n_sub: int = 4, quad_order: int = 5, support=None):
+def load_2d_xt(Vx, Vt, func, n_sub: int = 4, quad_order: int = 5, support=None, quad_axis=None):
     """B[i, n] = int int phi_i(x) psi_n(t) f(x, t) dx dt for a non-separable x-t source (moving beam).
 
     ``support = (lo, hi)``: f is negligible for x outside [lo, hi] (e.g. a Gaussian beam beyond 12 sigma of
@@ -107,7 +122,7 @@ def load_2d_xt(Vx, Vt, func, n_sub: int = 4, quad_order: int = 5, support=None):
         sub = StructuredMesh([np.concatenate([(a[:-1, None] + np.diff(a)[:, None] * s).ravel(), a[-1:]])])
         return Quadrature(sub, quad_order)
 
-    qx, qt = fine_points(Vx), fine_points(Vt)
+    qx, qt = _quad_points(Vx, n_sub, quad_order, quad_axis), fine_points(Vt)
     if support is not None:
         keep = (qx.points[:, 0] >= support[0]) & (qx.points[:, 0] <= support[1])
         if not keep.any():
@@ -187,6 +202,12 @@ class SeparatedProblem:
                 self._groups[d, l] = (reps, np.array(labels))
         self.comm = None
         self._gcache = {}
+        # optional frozen spatial modes (single level, method 'fast'): list over the directions 0..D-2 of
+        # (n_d, k) factors kept fixed while their last-direction (time) factors are solved with the other modes;
+        # e.g. the constant 1(x) 1(y) 1(z), which puts the energy test function into the time-direction
+        # Galerkin test space (see pde.lpbf).  solve() appends them after the ``modes`` free modes.
+        self.frozen = None
+        self._nfrozen = 0
         # optional norm for the stopping test (see _inner_field); None: Euclidean norm of each level's coefficients
         self.norm_ops = None
 
@@ -288,10 +309,13 @@ class SeparatedProblem:
         # direction solves of a sweep (one product per distinct 1D matrix, redone only when U_e changes;
         # the column normalisation rescales them).  ``_gcache`` is reset by :meth:`solve`.
         gc = self._gcache if L == 1 else None
+        kf = self._nfrozen if L == 1 else 0  # frozen spatial modes: the last kf columns (see solve)
         for e in range(D):
             if e != d:
                 nrm = np.linalg.norm(U[l][e], axis=0)
                 nrm[nrm == 0] = 1.0
+                if kf:
+                    nrm[Ml - kf:] = 1.0  # a frozen mode keeps its factors
                 U[l][e] /= nrm
                 if gc is not None and e in gc:
                     for key in gc[e]:
@@ -331,6 +355,13 @@ class SeparatedProblem:
                     Gs[t] = G
                 else:
                     r -= self.ops[t][d][l][lp] @ U[lp][d] @ G.T
+        cols = slice(0, Ml)
+        if kf and d < D - 1:  # space directions: frozen columns move to the right-hand side
+            cols = slice(0, Ml - kf)
+            Uf = U[l][d][:, Ml - kf:]
+            r = r[:, cols] - sum(self.ops[t][d][l][l] @ Uf @ Gs[t][cols, Ml - kf:].T for t in range(nT))
+            Gs = np.ascontiguousarray(Gs[:, cols, cols])
+            Ml = Ml - kf
         reps, labels = self._groups[d, l]
         Gg = [Gs[labels == k].sum(axis=0) for k in range(len(reps))]
         n = self.n[l][d]
@@ -354,14 +385,14 @@ class SeparatedProblem:
                 if size > 1:
                     parts = comm.allgather(Y[:, lo:hi])
                     Y = np.concatenate(parts, axis=1)
-                U[l][d] = np.real(Y @ np.linalg.inv(Q))
+                U[l][d][:, cols] = np.real(Y @ np.linalg.inv(Q))
                 return
         pr, pc, pv = self._pattern_of(d, l, l)
         data = np.einsum("tk,tab->kab", pv, Gs)
         R_ = (pr[:, None, None] * Ml + np.arange(Ml)[None, :, None] + 0 * np.arange(Ml)[None, None, :]).ravel()
         C_ = (pc[:, None, None] * Ml + np.arange(Ml)[None, None, :] + 0 * np.arange(Ml)[None, :, None]).ravel()
         A = sp.csc_matrix((data.ravel(), (R_, C_)), shape=(n * Ml, n * Ml))
-        U[l][d] = spla.spsolve(A, r.ravel()).reshape(n, Ml)
+        U[l][d][:, cols] = spla.spsolve(A, r.ravel()).reshape(n, Ml)
 
     # largest 1D size solved densely (all modes in one batched LAPACK call) in the fast diagonalisation
     DENSE_MAX = 400
@@ -468,8 +499,15 @@ class SeparatedProblem:
         rng = np.random.default_rng(seed)
         self.history = []
         self._gcache = {}
+        self._nfrozen = 0
         if method == "fast":
             U = init if init is not None else self._init(modes, rng)
+            if self.frozen is not None and self.L == 1:
+                kf = self.frozen[0].shape[1]
+                if init is None or U[0][0].shape[1] == modes:  # append the frozen modes (time factor 0)
+                    U = [[np.hstack([U[0][d], self.frozen[d]]) for d in range(self.D - 1)]
+                         + [np.hstack([U[0][-1], np.zeros((self.n[0][-1], kf))])]]
+                self._nfrozen = kf
             for it in range(max_iter):
                 Uold = [[a.copy() for a in Ul] for Ul in U]
                 for d in range(self.D):

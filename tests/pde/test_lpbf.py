@@ -166,11 +166,14 @@ def test_time_slab_marching_matches_green_and_conserves_energy():
     assert R2.stored_energy(t) + R2.boundary_loss(t) == pytest.approx(R2.absorbed_energy(t), rel=0.015)
 
 
-@pytest.mark.parametrize("scale, levels", [(1, 2), (4, 3)])
+@pytest.mark.parametrize("scale, levels", [(1, 2), (4, 3), (16, 4)])
 def test_shared_level_modes_match_green_and_conserve_energy(scale, levels):
     """Modes shared by the levels (1D factors in the summed multilevel 1D spaces, fast-diagonalisation
-    direction solves): against the exact Green's function at every slab end (< 4 % of the peak rise) and
-    stored = absorbed (adiabatic) within 1 %, on the default block and on a 4x larger one with 3 levels."""
+    direction solves): against the exact Green's function at every slab end (< 4 % of the peak rise), and
+    stored = absorbed (adiabatic) to 1e-4: the frozen constant mode puts the energy test function into the
+    time-direction Galerkin conditions and the composite load quadrature integrates the coarse levels' loads
+    on the fine elements, so the balance is exact up to the solver (measured < 4e-6; without them 2-4 % on
+    the 16x block, whose coarse elements are 1.6 mm long for a 50 um beam)."""
     L = np.array([1.2e-3, 0.8e-3, 0.4e-3]) * scale
     cfg = {"domain": {"length": float(L[0]), "width": float(L[1]), "depth": float(L[2]), "t_end": 0.45e-3},
            "laser": {"start_x": float((L[0] - 0.6e-3) / 2)},
@@ -181,10 +184,9 @@ def test_shared_level_modes_match_green_and_conserve_energy(scale, levels):
     assert P.shared and len(R.slabs[2]["init"]) == 2  # one shared piece per previous slab
     for t in (0.15e-3, 0.3e-3, 0.45e-3):
         assert R.green_error(t)["rms_rel"] < 0.04
-        assert R.stored_energy(t) == pytest.approx(R.absorbed_energy(t), rel=0.01)
+        assert R.stored_energy(t) == pytest.approx(R.absorbed_energy(t), rel=1e-4)
     s = R.summary()
-    nt = len(P.tfree)  # per slab; the stored factors hold 3 slabs
-    assert s["level_modes"] == "shared" and s["dofs"]["td_unknowns"] == (P.n_1d - nt + 3 * nt) * 24
+    assert s["level_modes"] == "shared" and R.U[0][0].shape[1] == 24 + 1  # + the frozen constant mode
 
 
 def test_shared_fem_levels_span_the_graded_space_and_lose_heat_correctly():
@@ -213,7 +215,8 @@ def test_shared_fem_levels_span_the_graded_space_and_lose_heat_correctly():
     R = P.solve()
     t = 0.45e-3
     assert R.boundary_loss(t) > 0.05 * R.absorbed_energy(t)
-    assert R.stored_energy(t) + R.boundary_loss(t) == pytest.approx(R.absorbed_energy(t), rel=0.015)
+    # exact with the frozen constant mode, up to the 8-point Gauss rule of boundary_loss in time
+    assert R.stored_energy(t) + R.boundary_loss(t) == pytest.approx(R.absorbed_energy(t), rel=1e-3)
 
 
 def LPBFResult_basis(V, x):
