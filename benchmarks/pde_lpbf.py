@@ -67,7 +67,8 @@ def run_td(scale, solver):
     t0 = time.perf_counter()
     R = P.solve()
     dt = time.perf_counter() - t0
-    return {"time_s": dt, "err": R.green_error(T_EVAL)["rms_rel"], "dofs": P.equivalent_dofs(),
+    imb = 1.0 - (R.stored_energy(T_EVAL) + R.boundary_loss(T_EVAL)) / R.absorbed_energy(T_EVAL)
+    return {"time_s": dt, "err": R.green_error(T_EVAL)["rms_rel"], "dofs": P.equivalent_dofs(), "energy_imbalance": imb,
             "iterations": int(sum(P.sweeps)), "sweeps": list(P.sweeps), "build_s": R.timings["build_s"],
             "solve_s": R.timings["solve_s"],
             "n1d": P.n_1d}
@@ -209,7 +210,8 @@ def main(argv=None) -> int:
             print(f"S={S:<4d} (c) vs (b) FEM-TD h={b['h_um']:.2f}um  {c['time_s']:7.2f}  {b['time_s']:8.2f}  "
                   f"{b['time_s'] / c['time_s']:7.1f}x  err_c={c['err']:.4f} err_b={b['err']:.4f} sweeps={c['iterations']}/"
                   f"{b['iterations']} per-sweep={sw_c * 1e3:.1f}/{sw_b * 1e3:.1f}ms build={c['build_s']:.2f}/"
-                  f"{b['build_s']:.2f}s 1D={c['n1d']}/{b['n1d']} equiv_dofs={eq:.2e}{c0s}", flush=True)
+                  f"{b['build_s']:.2f}s 1D={c['n1d']}/{b['n1d']} energy_imb={c['energy_imbalance']:.1e}/"
+                  f"{b['energy_imbalance']:.1e} equiv_dofs={eq:.2e}{c0s}", flush=True)
         else:
             print(f"S={S:<4d} (c) ML C-HiDeNN-TD            {c['time_s']:7.2f}       n/a      n/a  err_c={c['err']:.4f} "
                   f"sweeps={c['iterations']} per-sweep={sw_c * 1e3:.1f}ms 1D={c['n1d']} equiv_dofs={eq:.2e}{c0s}",
