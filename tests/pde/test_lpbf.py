@@ -147,6 +147,12 @@ def test_cli_writes_hdf5_and_json(tmp_path):
     assert s["basis"] == "fem" and s["levels"] == 2 and s["material"]["name"] == "IN718"
     assert s["melt_pool"]["peak_T"] > 300
     assert main(["lpbf", str(tmp_path / "missing.toml"), "--quiet"]) == 2
+    # shared level modes from the command line: factors stored once per slab (not per level)
+    rc = main(["lpbf", str(cfg), "--out", str(out), "--json", str(js), "--levels", "2", "--modes", "8",
+               "--level-modes", "shared", "--method", "fast", "--quiet"])
+    assert rc == 0
+    data, _ = read_results(out)
+    assert json.loads(js.read_text())["level_modes"] == "shared" and "factors/slab0/shared/x" in data
 
 
 def test_time_slab_marching_matches_green_and_conserves_energy():
