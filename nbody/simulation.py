@@ -71,6 +71,7 @@ from gpu.progress import progress
 from .ics import PTYPE_BH, PTYPE_DM, PTYPE_STAR, ParticleData, galaxy_merger, spherical_galaxy
 from .ketju import NewtonianFewBody, RegularizedRegionIntegrator, binary_elements
 from .softening import SPLINE_H_OVER_EPS
+from .domain import DomainKDK
 from .timestepping import HierarchicalKDK
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,9 @@ class GravityConfig:
     eps_star: float = param(0.01, gt=0, doc="Plummer-equivalent softening of stars [length units]")
     eps_dm: float = param(0.03, gt=0, doc="softening of dark matter")
     eps_bh: float = param(0.01, gt=0, doc="softening of SMBHs (only felt outside regions)")
+    decomposition: str = param("replicated", choices=("replicated", "domain"),
+                               doc="MPI: 'replicated' (every rank holds all particles) or 'domain' (each rank "
+                               "owns a space-filling-curve domain; see nbody.domain)")
 
 
 @dataclasses.dataclass
@@ -331,7 +335,8 @@ class Simulation:
             acc_mag = np.asarray(acc_mag)[order]
         validate(self.cfg, has_bh=bool(np.any(p.ptype == PTYPE_BH)))
         g, tm, k = self.cfg.gravity, self.cfg.time, self.cfg.ketju
-        self.engine = HierarchicalKDK(
+        engine_cls = DomainKDK if g.decomposition == "domain" else HierarchicalKDK
+        self.engine = engine_cls(
             p.pos, p.vel, p.mass, p.ptype, self._softening(p.ptype), ids=p.ids, dt_max=tm.dt_max, eta=tm.eta,
             max_bin=tm.max_bin, gravity=g.method, theta=g.theta, criterion=g.criterion, alpha=g.alpha,
             leaf_size=g.leaf_size, quadrupole=g.quadrupole, r_ketju=k.r_ketju if k.enabled else None,
@@ -341,7 +346,7 @@ class Simulation:
     # ------------------------------------------------------------------ state
     @property
     def particles(self) -> ParticleData:
-        e = self.engine
+        e = self.engine.state()  # the domain engine gathers all ranks' particles (collective)
         return ParticleData(e.pos.copy(), e.vel.copy(), e.mass.copy(), e.ptype.copy(), e.ids.copy())
 
     @property
@@ -349,7 +354,7 @@ class Simulation:
         return self.engine.t if self.engine is not None else 0.0
 
     def _log_bh(self):
-        e = self.engine
+        e = self.engine.state(PTYPE_BH)
         bh = np.flatnonzero(e.ptype == PTYPE_BH)
         pairs, sep, a, ecc = [], [], [], []
         for i in range(len(bh)):
@@ -375,7 +380,8 @@ class Simulation:
         self.energy_log["time"].append(self.engine.t)
         self.energy_log["kinetic"].append(K)
         self.energy_log["potential"].append(W)
-        self.energy_log["lost"].append(float(sum(ev.get("energy_lost", 0.0) for ev in self.engine.merger_events)))
+        events = self.engine.state(PTYPE_BH).merger_events
+        self.energy_log["lost"].append(float(sum(ev.get("energy_lost", 0.0) for ev in events)))
 
     def bh_arrays(self) -> dict:
         """The SMBH orbit log as arrays: time (T,), sep/a/e (T, n_pairs) padded with NaN after mergers."""
@@ -398,7 +404,7 @@ class Simulation:
         from .snapshot import ParticleSet, Snapshot, write_snapshot
 
         t0 = time.perf_counter()
-        e = self.engine
+        e = self.engine.state()
         parts = {}
         for t in (PTYPE_DM, PTYPE_STAR, PTYPE_BH):
             s = e.ptype == t
@@ -420,8 +426,8 @@ class Simulation:
 
         t0 = time.perf_counter()
         path = self.outdir / "checkpoint.hdf5"
+        e = self.engine.state()
         if self.rank == 0:
-            e = self.engine
             with atomic_path(path) as tmp:
                 with h5py.File(tmp, "w") as f:
                     f.attrs["time"] = e.t
@@ -474,7 +480,8 @@ class Simulation:
                 mergers = _json_load(f.attrs["mergers"])
             p = ParticleData(st["pos"], st["vel"], st["mass"], st["ptype"], st["ids"])
             self._build_engine(p, t, acc_mag=st["acc_mag"])
-            self.engine.merger_events = mergers
+            # the domain engine keeps each event on one rank (its state() gathers them)
+            self.engine.merger_events = mergers if not self.engine.domain or self.rank == 0 else []
             self.engine.initialize(a_full=st["last_a_full"])
         else:
             p = particles_from_snapshot(restart)
@@ -521,9 +528,10 @@ class Simulation:
         snap_every = every(cfg.output.snapshot_interval)
         en_every = every(cfg.output.energy_interval) or snap_every
         ck_every = every(cfg.output.checkpoint_interval) or snap_every
+        n_total, n_bh = self.engine.n_total, len(self.engine.state(PTYPE_BH).ids)
         if self.rank == 0:
-            log.info("nbody run: N = %d (%d SMBHs), t = %g -> %g, dt_max = %g, output in %s", len(self.engine.mass),
-                     int(np.sum(self.engine.ptype == PTYPE_BH)), self.engine.t, t_end, dt, self.outdir)
+            log.info("nbody run: N = %d (%d SMBHs), t = %g -> %g, dt_max = %g, output in %s", n_total,
+                     n_bh, self.engine.t, t_end, dt, self.outdir)
         bar = progress(total=max(nblocks_total - self.block, 0), desc="nbody run", comm=self.comm,
                        quiet=cfg.output.quiet)
         while self.block < nblocks_total:
@@ -551,12 +559,13 @@ class Simulation:
         files = {"snapshots": sorted(str(p) for p in self.outdir.glob("snap_*.hdf5")),
                  "bh_orbits": str(self.outdir / "bh_orbits.hdf5"), "energy": str(self.outdir / "energy.hdf5"),
                  "checkpoint": str(self.outdir / "checkpoint.hdf5"), "summary": str(self.outdir / "summary.json")}
+        events = self.engine.state(PTYPE_BH).merger_events
+        particles = self.particles
         if self.rank == 0:
-            write_json(self.outdir / "summary.json", {"time": self.engine.t, "n": len(self.engine.mass),
-                                                      "profile": profile, "mergers": self.engine.merger_events,
+            write_json(self.outdir / "summary.json", {"time": self.engine.t, "n": len(particles.mass),
+                                                      "profile": profile, "mergers": events,
                                                       "units": {k: str(v) for k, v in self.unit_quantities().items()}})
-        return SimulationResult(self.particles, self.engine.t, energy, self.bh_arrays(),
-                                list(self.engine.merger_events), profile, files)
+        return SimulationResult(particles, self.engine.t, energy, self.bh_arrays(), list(events), profile, files)
 
 
 def particles_from_snapshot(path) -> ParticleData:

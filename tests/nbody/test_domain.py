@@ -1,0 +1,248 @@
+"""Domain decomposition (nbody.domain): space-filling-curve domains, top trees, exported walks, DomainKDK."""
+import numpy as np
+import pytest
+
+from gpu.config import ConfigError
+from gpu.mpi import SerialComm
+from nbody import Simulation
+from nbody.direct import direct_forces
+from nbody.domain import DomainKDK, _top_tree, domain_forces, keys_of, top_tree
+from nbody.ics import spherical_galaxy
+from nbody.softening import spline_radius
+from nbody.timestepping import HierarchicalKDK
+from nbody.tree import Octree
+from nbody._kernels.domain import remote_top_nodes
+
+
+def test_morton_top_tree_cells_partition_the_curve():
+    p = spherical_galaxy(3000, "hernquist", seed=4)
+    lo, hi = p.pos.min(axis=0), p.pos.max(axis=0)
+    keys = np.sort(keys_of(p.pos, lo, hi))
+    assert keys.min() >= 0 and keys.max() < 2**63
+    start, end, leaf, nxt = _top_tree(keys, 40)
+    # the leaves tile [0, N) in order, hold at most 40 keys, and each is one octree cell (common prefix)
+    assert start[leaf][0] == 0 and end[leaf][-1] == len(keys)
+    assert np.array_equal(start[leaf][1:], end[leaf][:-1])
+    assert np.all(end[leaf] - start[leaf] <= 40)
+    for a, b in zip(start[leaf], end[leaf]):
+        # the smallest octree cell holding the leaf's keys (common prefix in whole 3-bit levels) holds no
+        # key outside the leaf (a leaf is a cell or lies inside one)
+        shift = 3 * (((int(keys[a]) ^ int(keys[b - 1])).bit_length() + 2) // 3)
+        cell = int(keys[a]) >> shift
+        if a > 0:
+            assert int(keys[a - 1]) >> shift != cell
+        if b < len(keys):
+            assert int(keys[b]) >> shift != cell
+    # preorder skip pointers: a node's subtree is the next nodes up to nxt, nested in its key range
+    for i in np.flatnonzero(~leaf):
+        sub = np.arange(i + 1, nxt[i])
+        assert len(sub) and start[sub].min() == start[i] and end[sub].max() == end[i]
+    # spatial locality: neighbours on the curve are near in space (Z-order), unlike a random order
+    o = np.argsort(keys_of(p.pos, lo, hi))
+    step = np.median(np.linalg.norm(np.diff(p.pos[o], axis=0), axis=1))
+    assert step < 0.2 * np.median(np.linalg.norm(np.diff(p.pos, axis=0), axis=1))
+
+
+def test_remote_top_tree_far_field_and_exports():
+    # a "remote" domain (x > 0 half of a Hernquist sphere) seen from targets at various distances
+    p = spherical_galaxy(6000, "hernquist", seed=5)
+    eps = 0.01
+    far = p.pos[:, 0] > 0
+    src_pos, src_m = p.pos[far], p.mass[far]
+    h = spline_radius(np.full(len(src_m), eps))
+    cells, nxt, leaf = top_tree(src_pos, src_m, h, keys_of(src_pos, p.pos.min(0), p.pos.max(0)), 64)
+    rng = np.random.default_rng(1)
+    tpos = rng.normal(size=(400, 3))
+    tpos *= (10 ** rng.uniform(-1, 2.5, 400) / np.linalg.norm(tpos, axis=1))[:, None]
+    acc, pot, export = remote_top_nodes(tpos, np.full(400, spline_radius(eps)), np.zeros(400), cells, nxt, leaf,
+                                        np.array([0]), np.array([len(cells)]), -1, 1.0, 0.5, 0.005, 0, True)
+    ex = export[:, 0]
+    assert 0 < ex.sum() < 400  # near targets are exported, far ones are not
+    ref, pref = _direct_at(tpos[~ex], src_pos, src_m, eps)
+    err = np.linalg.norm(acc[~ex] - ref, axis=1) / np.linalg.norm(ref, axis=1)
+    assert np.median(err) < 1e-3 and np.max(err) < 2e-2
+    assert np.median(np.abs(pot[~ex] / pref - 1)) < 1e-3
+    assert np.all(acc[ex] == 0)  # exported targets keep nothing of this rank's top tree
+
+
+def _direct_at(tpos, spos, smass, eps):
+    from nbody._kernels.direct import direct_accel_sources
+
+    h = spline_radius(eps)
+    return direct_accel_sources(tpos, np.full(len(tpos), h), spos, smass, np.full(len(smass), h), 1.0, True,
+                                np.full(len(tpos), -1))
+
+
+def test_domain_forces_on_one_rank_are_the_tree():
+    p = spherical_galaxy(2000, "plummer", seed=2)
+    t = np.arange(0, 2000, 7)
+    acc, pot, info = domain_forces(p.pos, p.mass, 0.02, t, SerialComm(), theta=0.6)
+    ref, pref = Octree(p.pos, p.mass, 0.02).accelerations(t, theta=0.6)
+    assert np.array_equal(acc, ref) and np.array_equal(pot, pref)
+    assert info["exported"] == 0 and np.all(info["interactions"] > 0)
+    acc, pot, _ = domain_forces(p.pos, p.mass, 0.02, t, SerialComm(), method="direct")
+    ref, pref = direct_forces(p.pos, p.mass, 0.02, targets=t)
+    assert np.array_equal(acc, ref)
+    with pytest.raises(ValueError, match="method"):
+        domain_forces(p.pos, p.mass, 0.02, method="fmm")
+    with pytest.raises(ValueError, match="a_old"):
+        domain_forces(p.pos, p.mass, 0.02, criterion="relative")
+
+
+def test_domain_engine_on_one_rank_is_the_replicated_engine():
+    p = spherical_galaxy(300, "plummer", seed=3)
+    kw = dict(dt_max=1 / 16, eta=0.02, max_bin=12, gravity="tree", comm=SerialComm())
+    a = HierarchicalKDK(p.pos, p.vel, p.mass, p.ptype, 0.05, ids=p.ids, **kw)
+    b = DomainKDK(p.pos, p.vel, p.mass, p.ptype, 0.05, ids=p.ids, **kw)
+    for _ in range(3):
+        a.advance_block()
+        b.advance_block()
+    assert np.array_equal(a.pos, b.state().pos) and np.array_equal(a.vel, b.state().vel)
+    assert sum(a.energy()) == sum(b.energy())
+    with pytest.raises(ValueError, match="redecompose_every"):
+        DomainKDK(p.pos, p.vel, p.mass, p.ptype, 0.05, redecompose_every=0, **kw)
+
+
+def test_decomposition_config_key_is_validated(tmp_path):
+    from tests.nbody.test_simulation import BASE
+
+    text = BASE.replace("OUT", str(tmp_path)).replace("[gravity]", '[gravity]\ndecomposition = "slab"')
+    with pytest.raises(ConfigError, match="gravity.decomposition"):
+        Simulation(text)
+
+
+MPI_SCRIPT = r"""
+import time
+import numpy as np
+from mpi4py import MPI
+from gpu.mpi import SerialComm
+from nbody import Simulation
+from nbody.direct import direct_forces
+from nbody.domain import DomainKDK, domain_forces, exchange, global_box, key_splits, keys_of
+from nbody.ics import spherical_galaxy
+from nbody.snapshot import read_snapshot
+from nbody.timestepping import HierarchicalKDK
+from nbody.tree import tree_forces
+
+comm = MPI.COMM_WORLD
+rank, size = comm.rank, comm.size
+out = {}
+
+def rel(a, b):
+    return np.linalg.norm(a - b, axis=1) / np.linalg.norm(b, axis=1)
+
+# ---- 1. forces: Hernquist N = 5000 split into Morton domains balanced by count
+p = spherical_galaxy(5000, "hernquist", seed=7)
+N = len(p.mass)
+lo, hi = rank * N // size, (rank + 1) * N // size
+ids = p.ids[lo:hi]
+box = global_box(comm, p.pos[lo:hi])
+keys = keys_of(p.pos[lo:hi], *box)
+dest = np.searchsorted(key_splits(comm, keys, np.ones(hi - lo)), keys, side="right")
+got, _, _ = exchange(comm, dest, {"pos": p.pos[lo:hi], "mass": p.mass[lo:hi], "ids": ids})
+counts = comm.allgather(len(got["ids"]))
+acc, pot, info = domain_forces(got["pos"], got["mass"], 0.01, comm=comm)
+accr, _, _ = domain_forces(got["pos"], got["mass"], 0.01, comm=comm, criterion="relative", alpha=0.002,
+                           a_old=np.linalg.norm(acc, axis=1))
+accd, potd, _ = domain_forces(got["pos"], got["mass"], 0.01, comm=comm, method="direct")
+g = comm.gather((got["ids"], acc, pot, accr, accd, potd, info["exported"]), root=0)
+if rank == 0:
+    gid = np.concatenate([x[0] for x in g])
+    o = np.argsort(gid)
+    A, P, AR, AD, PD = (np.concatenate([x[k] for x in g])[o] for k in (1, 2, 3, 4, 5))
+    assert np.array_equal(gid[o], p.ids), "IDs lost or duplicated by the migration"
+    assert max(counts) - min(counts) <= 1, counts
+    ref, pref = direct_forces(p.pos, p.mass, 0.01)
+    at, pt = tree_forces(p.pos, p.mass, 0.01)
+    out["median_err_domain"] = np.median(rel(A, ref))
+    out["median_err_serial_tree"] = np.median(rel(at, ref))
+    out["p99_err_domain"] = np.percentile(rel(A, ref), 99)
+    out["p99_err_serial_tree"] = np.percentile(rel(at, ref), 99)
+    out["median_diff_domain_vs_serial_tree"] = np.median(rel(A, at))
+    out["median_pot_err_domain"] = np.median(np.abs(P / pref - 1))
+    out["median_err_relative"] = np.median(rel(AR, ref))
+    out["direct_maxdiff"] = np.max(np.abs(AD - ref)) / np.max(np.abs(ref))
+    out["direct_pot_maxdiff"] = np.max(np.abs(PD / pref - 1))
+    out["exported_fraction"] = sum(x[6] for x in g) / N
+
+# ---- 2. a short Plummer run (N = 1000, tree, 8 blocks): 2 ranks vs serial
+q = spherical_galaxy(1000, "plummer", seed=5)
+kw = dict(dt_max=1 / 16, eta=0.02, max_bin=12, theta=0.5)
+d = DomainKDK(q.pos, q.vel, q.mass, q.ptype, 0.05, ids=q.ids, comm=comm, gravity="tree", **kw)
+E0 = sum(d.energy())
+for _ in range(8):
+    d.advance_block()
+E1 = sum(d.energy())
+st = d.state()
+out_counts = comm.allgather(len(d.mass))
+if rank == 0:
+    runs = {}
+    for grav in ("tree", "direct"):
+        s = HierarchicalKDK(q.pos, q.vel, q.mass, q.ptype, 0.05, ids=q.ids, comm=SerialComm(), gravity=grav, **kw)
+        S0 = sum(s.energy())
+        for _ in range(8):
+            s.advance_block()
+        runs[grav] = (s, sum(s.energy()) / S0 - 1)
+    s = runs["tree"][0]
+    assert np.array_equal(st.ids, s.ids)
+    out["plummer_dE_domain"] = abs(E1 / E0 - 1)
+    out["plummer_dE_serial_tree"] = abs(runs["tree"][1])
+    out["plummer_dE_serial_direct"] = abs(runs["direct"][1])
+    out["plummer_rms_dx_domain_vs_tree"] = np.sqrt(np.mean((st.pos - s.pos) ** 2))
+    out["plummer_rms_dx_tree_vs_direct"] = np.sqrt(np.mean((runs["direct"][0].pos - s.pos) ** 2))
+    out["plummer_counts"] = out_counts
+
+# ---- 3. the simulation driver: merger with two KETJU regions, distributed direct sum (round-off only)
+text = open("cfg_domain.toml").read()
+res = Simulation(text, comm=comm).run()
+if rank == 0:
+    ser = Simulation(open("cfg_serial.toml").read(), comm=SerialComm()).run()
+    out["sim_maxdiff"] = np.max(np.abs(res.particles.pos - ser.particles.pos))
+    out["sim_sep"] = (float(res.bh_log["sep"][-1][0]), float(ser.bh_log["sep"][-1][0]))
+    a, b = read_snapshot(res.files["snapshots"][-1]), read_snapshot(ser.files["snapshots"][-1])
+    for t in (4, 5):
+        assert np.array_equal(a.particles[t].ids, b.particles[t].ids)
+        out[f"snap_maxdiff_{t}"] = np.max(np.abs(a.particles[t].pos - b.particles[t].pos))
+    out["sim_region_steps"] = res.profile["region_steps"]
+    print("RESULTS", repr({k: (float(v) if np.ndim(v) == 0 else v) for k, v in out.items()}))
+"""
+
+
+@pytest.mark.mpi
+def test_two_ranks_domain_decomposition(tmp_path):
+    from tests.mpi_harness import run_mpi
+    from tests.nbody.test_simulation import BASE
+
+    def cfg(name, dec):
+        return (BASE.replace("OUT", str(tmp_path / name))
+                .replace("[gravity]", f'[gravity]\nmethod = "direct"\ndecomposition = "{dec}"'))
+
+    (tmp_path / "cfg_domain.toml").write_text(cfg("domain", "domain"))
+    (tmp_path / "cfg_serial.toml").write_text(cfg("serial", "replicated"))
+    proc = run_mpi(MPI_SCRIPT, 2, tmp_path, timeout=400)
+    line = [x for x in proc.stdout.splitlines() if x.startswith("RESULTS")][0]
+    r = eval(line[len("RESULTS"):])  # noqa: S307 (our own script's repr of floats)
+    print(r)
+    # forces: the issue's tree accuracy on 2 ranks, and no worse than the serial tree (same criterion,
+    # remote domains enter through nodes that pass it): measured 3.1e-4 vs 3.3e-4 (N = 4000)
+    assert r["median_err_domain"] < 1e-3
+    assert r["median_err_domain"] < 1.3 * r["median_err_serial_tree"]
+    assert r["p99_err_domain"] < 1.5 * r["p99_err_serial_tree"]
+    # the difference to the serial tree is of the size of the tree's own error (different node sets)
+    assert r["median_diff_domain_vs_serial_tree"] < 2 * r["median_err_serial_tree"]
+    assert r["median_pot_err_domain"] < 1e-3
+    assert r["median_err_relative"] < 1e-3
+    assert r["exported_fraction"] > 0  # the export path was exercised
+    # distributed direct sum: the serial sum up to the order of the additions
+    assert r["direct_maxdiff"] < 1e-12 and r["direct_pot_maxdiff"] < 1e-12
+    # Plummer run: energy conserved like the serial runs (the leapfrog's error, eta = 0.02, dominates);
+    # the trajectories differ from the serial tree's by no more than the serial tree's differ from the
+    # direct sum's over the same time (both differences are driven by force errors of the tree's size)
+    assert r["plummer_dE_domain"] < 3 * max(r["plummer_dE_serial_tree"], r["plummer_dE_serial_direct"], 1e-5)
+    assert r["plummer_rms_dx_domain_vs_tree"] < 2 * r["plummer_rms_dx_tree_vs_direct"]
+    assert min(r["plummer_counts"]) > 0
+    # the driver with KETJU regions gathered on their ranks: same trajectories as serial to round-off,
+    # the gathered snapshots hold the same particles
+    assert r["sim_maxdiff"] < 1e-12
+    assert r["snap_maxdiff_4"] < 1e-12 and r["snap_maxdiff_5"] < 1e-12
+    assert r["sim_region_steps"] > 0
