@@ -283,25 +283,33 @@ class DomainKDK(HierarchicalKDK):
 
     Takes the same arguments (the full initial particle set on every rank: each rank keeps a block of it
     and the first decomposition migrates the particles to their domains) plus ``redecompose_every``
-    (full synchronisations between re-decompositions). ``pos``, ``vel``, ... hold this rank's particles
+    (full synchronisations between re-decompositions) and ``layout`` (a checkpoint's ``owner``, ``row``
+    and ``cost`` per particle: each rank takes back exactly its former particles in their former order
+    and skips the first decomposition, so a restart repeats the uninterrupted run bit for bit). ``pos``, ``vel``, ... hold this rank's particles
     only; :meth:`state` gathers all of them in GADGET order (type, then ID).
     """
 
     domain = True
     _particle_arrays = HierarchicalKDK._particle_arrays + ("cost",)
 
-    def __init__(self, *args, redecompose_every: int = 1, **kw):
+    def __init__(self, *args, redecompose_every: int = 1, layout=None, **kw):
         super().__init__(*args, **kw)
         if not (isinstance(redecompose_every, (int, np.integer)) and redecompose_every >= 1):
             raise ValueError(f"redecompose_every must be an integer >= 1, got {redecompose_every!r}")
         self.redecompose_every = int(redecompose_every)
         size, rank = _size_rank(self.comm)
-        self._slice = block_range(len(self.mass), size, rank)
-        lo, hi = self._slice
         self.cost = np.ones(len(self.mass))
-        for name in HierarchicalKDK._particle_arrays:
-            setattr(self, name, np.ascontiguousarray(getattr(self, name)[lo:hi]))
-        self.cost = np.ascontiguousarray(self.cost[lo:hi])
+        self._skip_decompose = False
+        if layout is not None:
+            mine = np.flatnonzero(np.asarray(layout["owner"]) == rank)
+            self._sel = mine[np.argsort(np.asarray(layout["row"])[mine], kind="stable")]
+            self.cost = np.asarray(layout["cost"], dtype=np.float64).copy()
+            self._skip_decompose = True
+        else:
+            lo, hi = block_range(len(self.mass), size, rank)
+            self._sel = np.arange(lo, hi)
+        for name in self._particle_arrays:
+            setattr(self, name, np.ascontiguousarray(getattr(self, name)[self._sel]))
         self._full_syncs = 0
         self._tags = None
         self._region_keys: list[int] = []
@@ -366,8 +374,7 @@ class DomainKDK(HierarchicalKDK):
     # ------------------------------------------------------------------ sync bookkeeping
     def initialize(self, a_full=None):
         if a_full is not None and len(a_full) != len(self.mass):
-            lo, hi = self._slice
-            a_full = np.asarray(a_full)[lo:hi]
+            a_full = np.asarray(a_full)[self._sel]
         super().initialize(a_full)
 
     def _post_sync(self, ti, ending, a_full):
@@ -379,7 +386,9 @@ class DomainKDK(HierarchicalKDK):
         extra = {"mask": mask, "A": A}
         if ti == 0:
             self._full_syncs += 1
-            if (self._full_syncs - 1) % self.redecompose_every == 0:
+            if self._skip_decompose:  # restored from a checkpoint: already decomposed
+                self._skip_decompose = False
+            elif (self._full_syncs - 1) % self.redecompose_every == 0:
                 extra = self.decompose(extra)
         if self.r_ketju > 0 and self._is_region_step(extra["mask"]):
             t0 = time.perf_counter()
@@ -491,16 +500,27 @@ class DomainKDK(HierarchicalKDK):
         parts = self._allgather((K, W))
         return float(sum(p[0] for p in parts)), float(sum(p[1] for p in parts))
 
-    def state(self, ptype=None):
-        """All particles (or those of type ``ptype``) gathered on every rank, in GADGET order (collective).
+    def state(self, ptype=None, root=None):
+        """All particles (or those of type ``ptype``) in GADGET order (type, then ID); collective.
 
-        Returns a namespace with pos, vel, mass, ptype, ids, eps, acc_mag, last_a_full, t, G, merger_events.
+        ``root=None``: gathered on every rank; ``root=r``: only on rank r (the others get None), so
+        output needs O(N) memory on the writing rank only. Returns a namespace with pos, vel, mass,
+        ptype, ids, eps, acc_mag, last_a_full, t, G, merger_events, and the layout (owner rank, row
+        there, cost) that a checkpoint stores.
         """
         sel = np.ones(len(self.mass), dtype=bool) if ptype is None else self.ptype == ptype
         la = self.last_a_full if self.last_a_full is not None and len(self.last_a_full) == len(self.mass) \
             else np.zeros((len(self.mass), 3))
-        names = ("pos", "vel", "mass", "ptype", "ids", "eps", "acc_mag")
-        parts = self._allgather(({k: getattr(self, k)[sel] for k in names}, la[sel], self.merger_events))
+        names = ("pos", "vel", "mass", "ptype", "ids", "eps", "acc_mag", "cost", "owner", "row")
+        n = len(self.mass)
+        src = {"owner": np.full(n, _size_rank(self.comm)[1], dtype=np.int64), "row": np.arange(n)}
+        mine = ({k: (src[k] if k in src else getattr(self, k))[sel] for k in names}, la[sel], self.merger_events)
+        if root is None:
+            parts = self._allgather(mine)
+        else:
+            parts = self.comm.gather(mine, root=root) if _size_rank(self.comm)[0] > 1 else [mine]
+            if parts is None:
+                return None
         out = {k: np.concatenate([p[0][k] for p in parts]) for k in names}
         out["last_a_full"] = np.concatenate([p[1] for p in parts]).reshape(-1, 3)
         o = np.lexsort((out["ids"], out["ptype"]))

@@ -328,11 +328,14 @@ class Simulation:
         g = self.cfg.gravity
         return np.where(ptype == PTYPE_BH, g.eps_bh, np.where(ptype == PTYPE_DM, g.eps_dm, g.eps_star))
 
-    def _build_engine(self, p: ParticleData, t: float, acc_mag=None):
+    def _build_engine(self, p: ParticleData, t: float, acc_mag=None, layout=None):
         order = np.lexsort((p.ids, p.ptype))  # GADGET order: by type, then ID
         p = ParticleData(p.pos[order], p.vel[order], p.mass[order], p.ptype[order], p.ids[order])
         if acc_mag is not None:
             acc_mag = np.asarray(acc_mag)[order]
+        extra = {}
+        if self.cfg.gravity.decomposition == "domain":
+            extra["layout"] = None if layout is None else {k: np.asarray(v)[order] for k, v in layout.items()}
         validate(self.cfg, has_bh=bool(np.any(p.ptype == PTYPE_BH)))
         g, tm, k = self.cfg.gravity, self.cfg.time, self.cfg.ketju
         engine_cls = DomainKDK if g.decomposition == "domain" else HierarchicalKDK
@@ -341,7 +344,7 @@ class Simulation:
             max_bin=tm.max_bin, gravity=g.method, theta=g.theta, criterion=g.criterion, alpha=g.alpha,
             leaf_size=g.leaf_size, quadrupole=g.quadrupole, r_ketju=k.r_ketju if k.enabled else None,
             region_integrator=self._make_integrator() if k.enabled else None, eta_region=k.eta_region,
-            buffer_factor=k.buffer_factor, comm=self.comm, t=t, acc_mag=acc_mag)
+            buffer_factor=k.buffer_factor, comm=self.comm, t=t, acc_mag=acc_mag, **extra)
 
     # ------------------------------------------------------------------ state
     @property
@@ -404,7 +407,10 @@ class Simulation:
         from .snapshot import ParticleSet, Snapshot, write_snapshot
 
         t0 = time.perf_counter()
-        e = self.engine.state()
+        e = self.engine.state(root=0)  # the domain engine gathers on rank 0 only (None elsewhere)
+        if e is None:
+            self.timers["io"] += time.perf_counter() - t0
+            return self.snapshot_path(number)
         parts = {}
         for t in (PTYPE_DM, PTYPE_STAR, PTYPE_BH):
             s = e.ptype == t
@@ -426,7 +432,7 @@ class Simulation:
 
         t0 = time.perf_counter()
         path = self.outdir / "checkpoint.hdf5"
-        e = self.engine.state()
+        e = self.engine.state(root=0)
         if self.rank == 0:
             with atomic_path(path) as tmp:
                 with h5py.File(tmp, "w") as f:
@@ -436,6 +442,10 @@ class Simulation:
                     f.attrs["config"] = self.config_text or repr(to_dict(self.cfg))
                     for k in ("pos", "vel", "mass", "ptype", "ids", "acc_mag", "last_a_full"):
                         f.create_dataset(k, data=getattr(e, k))
+                    if self.engine.domain:  # which rank held each particle, in which row (exact restart)
+                        f.attrs["domain_size"] = getattr(self.comm, "size", 1)
+                        for k in ("owner", "row", "cost"):
+                            f.create_dataset(f"domain/{k}", data=getattr(e, k))
                     for k in ("time", "kinetic", "potential", "lost"):
                         f.create_dataset(f"energy/{k}", data=np.asarray(self.energy_log[k], dtype=float))
                     f.attrs["bh_log"] = _json_dump(self.bh_log)
@@ -478,8 +488,11 @@ class Simulation:
                     self.energy_log[k] = f[f"energy/{k}"][()].tolist()
                 self.bh_log = _json_load(f.attrs["bh_log"])
                 mergers = _json_load(f.attrs["mergers"])
+                layout = None
+                if "domain" in f and int(f.attrs["domain_size"]) == getattr(self.comm, "size", 1):
+                    layout = {k: f[f"domain/{k}"][()] for k in ("owner", "row", "cost")}
             p = ParticleData(st["pos"], st["vel"], st["mass"], st["ptype"], st["ids"])
-            self._build_engine(p, t, acc_mag=st["acc_mag"])
+            self._build_engine(p, t, acc_mag=st["acc_mag"], layout=layout)
             # the domain engine keeps each event on one rank (its state() gathers them)
             self.engine.merger_events = mergers if not self.engine.domain or self.rank == 0 else []
             self.engine.initialize(a_full=st["last_a_full"])

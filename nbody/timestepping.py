@@ -364,9 +364,9 @@ class HierarchicalKDK:
             W += region_energy_correction(self.pos[r], self.vel[r], self.mass[r], h[r], self.G)
         return K, W
 
-    def state(self, ptype=None):
+    def state(self, ptype=None, root=None):
         """The particles (all, or those of type ``ptype``) with t, G and merger_events; the domain engine
-        gathers them from all ranks (same interface)."""
+        gathers them from all ranks (to every rank, or to ``root`` only), same interface."""
         if ptype is None:
             return self
         import types
