@@ -213,6 +213,28 @@ resumed = Simulation(open("cfg_tree_half.toml").read().replace("t_end = 0.25", "
 if rank == 0:
     out["restart_maxdiff"] = np.max(np.abs(resumed.particles.pos - full.particles.pos))
     out["restart_vel_maxdiff"] = np.max(np.abs(resumed.particles.vel - full.particles.vel))
+
+# ---- 5. a PN-driven SMBH merger inside a region (the regularized integrator on the owning rank)
+from nbody.ketju import RegularizedRegionIntegrator
+from tests.nbody.test_ketju import _eccentric_binary_with_far_stars
+
+def binary_run(cls, c):
+    pos, vel, mass, ptype = _eccentric_binary_with_far_stars()
+    eng = cls(pos, vel, mass, ptype, 0.005, gravity="direct", dt_max=1 / 128, max_bin=12, eta=0.01, comm=c,
+              r_ketju=0.02, region_integrator=RegularizedRegionIntegrator(tolerance=1e-10, pn=("2.5PN",), c=60.0,
+                                                                          merger_radius_rs=3.0))
+    for _ in range(20):
+        eng.advance_block()
+    return eng
+
+st = binary_run(DomainKDK, comm).state()
+if rank == 0:
+    s = binary_run(HierarchicalKDK, SerialComm())
+    o, od = np.argsort(s.ids), np.argsort(st.ids)
+    assert np.array_equal(st.ids[od], s.ids[o]) and len(st.ids) == 3
+    out["merger_events"] = [len(st.merger_events), len(s.merger_events)]
+    out["merger_remnant"] = [st.merger_events[0]["remnant_mass"], s.merger_events[0]["remnant_mass"]]
+    out["merger_maxdiff"] = np.max(np.abs(st.pos[od] - s.pos[o]))
     print("RESULTS", repr({k: (float(v) if np.ndim(v) == 0 else v) for k, v in out.items()}))
 """
 
@@ -260,3 +282,6 @@ def test_two_ranks_domain_decomposition(tmp_path):
     assert r["sim_region_steps"] > 0
     # a checkpoint restores each particle to its rank and row: the restart repeats the run bit for bit
     assert r["restart_maxdiff"] == 0 and r["restart_vel_maxdiff"] == 0
+    # an SMBH merger in a region on its rank: one event, the swallowed SMBH removed, as in serial
+    assert r["merger_events"] == [1, 1] and r["merger_remnant"][0] == r["merger_remnant"][1] < 1.0
+    assert r["merger_maxdiff"] < 1e-12
