@@ -11,25 +11,25 @@ with all their state (IDs included) through ``Alltoallv``.
 Forces on local targets (:func:`domain_forces`):
 
 1. the local tree of the rank's own particles is walked for them;
-2. every rank publishes its *top nodes* (allgather): the multipole record of the
-   whole domain (mass, centre of mass, traceless quadrupole, bounding cube,
-   largest softening radius) and of a few dozen top cells of its key range
-   (the sub-ranges of the Morton curve that are octree cells of the global box,
-   split until they hold at most 1/64 of the domain);
-3. for every local target and remote rank: if the domain node passes the tree's
-   own opening test (the same geometric / relative criterion, box and softening
-   tests as :mod:`nbody._kernels.tree`) its monopole + quadrupole is used;
-   otherwise, if all of that rank's top cells pass, their sum; otherwise the
-   target is *exported*: its position, softening and |a_old| go to that rank
-   (``Alltoallv``), which walks its local tree for it and sends back the partial
-   acceleration, potential and interaction count.
+2. every rank publishes its *top tree* (allgather): the multipole records
+   (mass, centre of mass, traceless quadrupole about it, bounding cube of the
+   particles, largest softening radius) of the octree cells of the global box
+   that its Morton key range covers, refined until a top leaf holds at most
+   1/``TOP_CELLS`` of the domain, in preorder with skip pointers;
+3. every local target walks every remote rank's top tree with the tree's own
+   opening test (the same geometric / relative criterion, box and softening
+   tests as :mod:`nbody._kernels.tree`): accepted cells contribute their
+   monopole + quadrupole; if a top *leaf* must be opened the target is
+   *exported* to that rank instead (its position, softening and |a_old| go
+   there by ``Alltoallv``), which walks its local tree for it and sends back the
+   partial acceleration, potential and interaction count.
 
 So every force is a sum of exact particle-particle terms and accepted multipoles
 that pass the same criterion as the serial tree: the error is the tree's own
 (tests: median relative error vs direct summation < 1e-3 on 2 ranks, and the
 difference to the serial tree of the same order as the tree's error). Memory
-per rank: the local particles, the top-node table (O(ranks * 64)) and the
-imported targets.
+per rank: the local particles, the top-tree table (O(ranks * TOP_CELLS)) and
+the imported targets.
 
 :class:`DomainKDK` is :class:`nbody.timestepping.HierarchicalKDK` on a domain
 decomposition: kicks and drifts on owned particles, the next synchronisation
@@ -58,8 +58,10 @@ from .softening import spline_radius
 from .timestepping import HierarchicalKDK, bin_of_dt
 from .tree import CRITERIA, Octree
 
-#: number of top cells a domain is split into (at most ~8x this many)
-TOP_CELLS = 64
+#: a domain's top leaves hold at most 1/TOP_CELLS of its particles (the published table has ~1.2 TOP_CELLS
+#: records per rank). Finer top trees mean fewer exported targets but a larger table walked by every target:
+#: Hernquist N = 2e4 on 8 ranks exports 4.8 / 4.1 / 0.5 targets per particle with 64 / 256 / 1024.
+TOP_CELLS = 256
 
 
 def _size_rank(comm):
@@ -174,11 +176,12 @@ def _top_tree(sk, max_count):
             np.array(nxt, dtype=np.int64))
 
 
-def top_tree(pos, mass, h, keys, n_cells=TOP_CELLS):
+def top_tree(pos, mass, h, keys, n_cells=None):
     """This rank's top tree: (records (n, 16), next, leaf) -- see :func:`_top_tree` and the module docstring."""
     if len(mass) == 0:
         return np.zeros((0, 16)), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
     order = np.argsort(keys, kind="stable")
+    n_cells = TOP_CELLS if n_cells is None else int(n_cells)
     start, end, leaf, nxt = _top_tree(keys[order], max(1, -(-len(mass) // n_cells)))
     cells = segment_nodes(np.ascontiguousarray(pos[order]), np.ascontiguousarray(mass[order]),
                           np.ascontiguousarray(h[order]), start, end)
@@ -187,11 +190,12 @@ def top_tree(pos, mass, h, keys, n_cells=TOP_CELLS):
 
 # ---------------------------------------------------------------------------------------- forces
 def domain_forces(pos, mass, eps, targets=None, comm=None, G=1.0, method="tree", theta=0.5,
-                  criterion="geometric", alpha=0.005, a_old=None, leaf_size=8, quadrupole=True):
+                  criterion="geometric", alpha=0.005, a_old=None, leaf_size=8, quadrupole=True, top_cells=None):
     """Softened accelerations and potentials on this rank's ``targets`` from the particles of all ranks.
 
     ``pos``, ``mass``, ``eps``: this rank's particles; ``targets``: indices into them (default all).
     ``method="tree"``: local tree + remote top nodes + exported walks (module docstring).
+    ``top_cells``: see :data:`TOP_CELLS` (the default).
     ``method="direct"``: a distributed direct sum (every target is sent to every other rank), equal to
     the serial direct sum up to the order of the additions.
     Collective: every rank of ``comm`` must call it. Returns (acc, pot, info) with
@@ -238,17 +242,18 @@ def domain_forces(pos, mass, eps, targets=None, comm=None, G=1.0, method="tree",
     # ---- remote domains
     if method == "tree":
         lo, hi = global_box(comm, pos)
-        table = comm.allgather(top_tree(pos, mass, h, keys_of(pos, lo, hi)))
+        table = comm.allgather(top_tree(pos, mass, h, keys_of(pos, lo, hi), top_cells))
         ncell = np.array([len(c[0]) for c in table], dtype=np.int64)
         cend = np.cumsum(ncell)
         cstart = cend - ncell
         cells = np.ascontiguousarray(np.concatenate([c[0] for c in table]))
         nxt = np.ascontiguousarray(np.concatenate([c[1] + o for c, o in zip(table, cstart)]))
         leaf = np.ascontiguousarray(np.concatenate([c[2] for c in table]))
-        far_a, far_p, export = remote_top_nodes(tpos, th, aold, cells, nxt, leaf, cstart, cend, rank, float(G),
+        far_a, far_p, export, far_n = remote_top_nodes(tpos, th, aold, cells, nxt, leaf, cstart, cend, rank, float(G),
                                                 float(theta), float(alpha), CRITERIA[criterion], bool(quadrupole))
         acc = acc + far_a
         pot = pot + far_p
+        nint += far_n
     else:
         masses = np.array(comm.allgather(float(mass.sum()) if n else 0.0))
         export = np.zeros((len(t), size), dtype=bool)
@@ -290,6 +295,10 @@ class DomainKDK(HierarchicalKDK):
     """
 
     domain = True
+    #: share of the work (interactions x force evaluations per block) in the balance; the rest is the count
+    work_fraction = 0.5
+    #: top leaves per domain (None: :data:`TOP_CELLS`)
+    top_cells = None
     _particle_arrays = HierarchicalKDK._particle_arrays + ("cost",)
 
     def __init__(self, *args, redecompose_every: int = 1, layout=None, **kw):
@@ -348,7 +357,8 @@ class DomainKDK(HierarchicalKDK):
             work = self.cost * np.exp2(self.bins.astype(np.float64))
             W = float(self.comm.allreduce(float(work.sum())))
             N = int(self.comm.allreduce(len(work)))
-            mix = 0.5 * work / W + 0.5 / N if W > 0 else np.ones(len(work))
+            f = self.work_fraction
+            mix = f * work / W + (1 - f) / N if W > 0 else np.ones(len(work))
             splits = key_splits(self.comm, keys, mix)
             dest = np.searchsorted(splits, keys, side="right").astype(np.int64)
             extra = self._migrate(dest, extra)
@@ -363,7 +373,8 @@ class DomainKDK(HierarchicalKDK):
         relative = self.criterion == "relative" and all(self._allgather(bool(np.all(self.acc_mag[targets] > 0))))
         acc, pot, info = domain_forces(self.pos, self.mass, self.eps, targets, self.comm, self.G, self.gravity,
                                        self.theta, "relative" if relative else "geometric", self.alpha,
-                                       self.acc_mag[targets] if relative else None, self.leaf_size, self.quadrupole)
+                                       self.acc_mag[targets] if relative else None, self.leaf_size, self.quadrupole,
+                                       self.top_cells)
         self.cost[targets] = np.maximum(info["interactions"], 1)
         self.timers["forces"] += time.perf_counter() - t0
         self.counters["force_evaluations"] += len(targets)

@@ -176,13 +176,14 @@ def remote_top_nodes(tpos, th, aold, cells, nxt, leaf, cstart, cend, me, G, thet
     subtree, ``leaf``: top leaf). For target k and rank q != ``me`` the top tree is walked with the tree's
     opening test: accepted nodes contribute their multipole field; if a top *leaf* must be opened the
     target is exported to q (``export[k, q]``) and q's accepted nodes are discarded (q walks its whole
-    local tree for the target). Returns (acc, pot, export).
+    local tree for the target). Returns (acc, pot, export, accepted nodes per target).
     """
     nt = tpos.shape[0]
     nr = cstart.shape[0]
     acc = np.zeros((nt, 3))
     pot = np.zeros(nt)
     export = np.zeros((nt, nr), dtype=np.bool_)
+    nacc = np.zeros(nt, dtype=np.int64)
     for k in prange(nt):
         xi = tpos[k, 0]
         yi = tpos[k, 1]
@@ -195,6 +196,7 @@ def remote_top_nodes(tpos, th, aold, cells, nxt, leaf, cstart, cend, me, G, thet
             az = 0.0
             p = 0.0
             ok = True
+            na = 0
             node = cstart[q]
             while node < cend[q]:
                 if cells[node, T_M] <= 0.0:
@@ -207,6 +209,7 @@ def remote_top_nodes(tpos, th, aold, cells, nxt, leaf, cstart, cend, me, G, thet
                     ay += by
                     az += bz
                     p += pc
+                    na += 1
                     node = nxt[node]
                 elif leaf[node]:
                     ok = False
@@ -220,7 +223,8 @@ def remote_top_nodes(tpos, th, aold, cells, nxt, leaf, cstart, cend, me, G, thet
             acc[k, 1] += ay
             acc[k, 2] += az
             pot[k] += p
-    return acc, pot, export
+            nacc[k] += na
+    return acc, pot, export, nacc
 
 
 @njit(parallel=True, cache=True, fastmath=True)

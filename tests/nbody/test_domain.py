@@ -54,7 +54,7 @@ def test_remote_top_tree_far_field_and_exports():
     rng = np.random.default_rng(1)
     tpos = rng.normal(size=(400, 3))
     tpos *= (10 ** rng.uniform(-1, 2.5, 400) / np.linalg.norm(tpos, axis=1))[:, None]
-    acc, pot, export = remote_top_nodes(tpos, np.full(400, spline_radius(eps)), np.zeros(400), cells, nxt, leaf,
+    acc, pot, export, nacc = remote_top_nodes(tpos, np.full(400, spline_radius(eps)), np.zeros(400), cells, nxt, leaf,
                                         np.array([0]), np.array([len(cells)]), -1, 1.0, 0.5, 0.005, 0, True)
     ex = export[:, 0]
     assert 0 < ex.sum() < 400  # near targets are exported, far ones are not
@@ -62,7 +62,8 @@ def test_remote_top_tree_far_field_and_exports():
     err = np.linalg.norm(acc[~ex] - ref, axis=1) / np.linalg.norm(ref, axis=1)
     assert np.median(err) < 1e-3 and np.max(err) < 2e-2
     assert np.median(np.abs(pot[~ex] / pref - 1)) < 1e-3
-    assert np.all(acc[ex] == 0)  # exported targets keep nothing of this rank's top tree
+    assert np.all(acc[ex] == 0) and np.all(nacc[ex] == 0)  # exported targets keep nothing of this top tree
+    assert np.all(nacc[~ex] >= 1)
 
 
 def _direct_at(tpos, spos, smass, eps):
@@ -241,6 +242,16 @@ if rank == 0:
 
 @pytest.mark.mpi
 def test_two_ranks_domain_decomposition(tmp_path):
+    _check_ranks(tmp_path, 2)
+
+
+@pytest.mark.mpi
+@pytest.mark.slow
+def test_three_ranks_domain_decomposition(tmp_path):
+    _check_ranks(tmp_path, 3)  # two SMBH regions on ranks 0 and 1, rank 2 exports to two domains
+
+
+def _check_ranks(tmp_path, nranks):
     from tests.mpi_harness import run_mpi
     from tests.nbody.test_simulation import BASE
 
@@ -253,7 +264,7 @@ def test_two_ranks_domain_decomposition(tmp_path):
     (tmp_path / "cfg_tree_full.toml").write_text(cfg("tree_full", "domain", "tree"))
     (tmp_path / "cfg_tree_half.toml").write_text(cfg("tree_half", "domain", "tree").replace("t_end = 0.5",
                                                                                             "t_end = 0.25"))
-    proc = run_mpi(MPI_SCRIPT, 2, tmp_path, timeout=400)
+    proc = run_mpi(MPI_SCRIPT, nranks, tmp_path, timeout=600)
     line = [x for x in proc.stdout.splitlines() if x.startswith("RESULTS")][0]
     r = eval(line[len("RESULTS"):])  # noqa: S307 (our own script's repr of floats)
     print(r)
