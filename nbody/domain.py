@@ -50,7 +50,7 @@ import numpy as np
 
 from gpu import block_range, get_comm
 
-from ._kernels.domain import KEY_BITS, morton_keys, remote_top_nodes, segment_nodes, tree_accel_foreign
+from ._kernels.domain import KEY_BITS, hilbert_keys, morton_keys, remote_top_nodes, segment_nodes, tree_accel_foreign
 from ._kernels.direct import direct_accel_sources
 from .direct import direct_forces
 from .ketju import find_regions, region_energy_correction, region_timestep
@@ -58,6 +58,9 @@ from .softening import spline_radius
 from .timestepping import HierarchicalKDK, bin_of_dt
 from .tree import CRITERIA, Octree
 
+#: the space-filling curve of the domains: "hilbert" (Peano-Hilbert, GADGET-2's choice: consecutive keys are
+#: face neighbours, so domains are more compact) or "morton" (Z-order)
+CURVE = "hilbert"
 #: a domain's top leaves hold at most 1/TOP_CELLS of its particles (the published table has ~1.2 TOP_CELLS
 #: records per rank). Finer top trees mean fewer exported targets but a larger table walked by every target:
 #: Hernquist N = 2e4 on 8 ranks exports 4.8 / 4.1 / 0.5 targets per particle with 64 / 256 / 1024.
@@ -117,12 +120,17 @@ def global_box(comm, pos):
     return lo, hi
 
 
-def keys_of(pos, lo, hi):
-    """Morton keys in the box (lo, hi) (cube of the largest side)."""
+def keys_of(pos, lo, hi, curve=None):
+    """Space-filling-curve keys (``curve`` "hilbert" or "morton", default :data:`CURVE`) in the box (lo, hi)
+    (the cube of its largest side)."""
+    curve = CURVE if curve is None else curve
+    if curve not in ("hilbert", "morton"):
+        raise ValueError(f"curve must be 'hilbert' or 'morton', got {curve!r}")
     side = float(np.max(hi - lo)) if np.all(np.isfinite(hi - lo)) else 1.0
     side = side * (1 + 1e-9) if side > 0 else 1.0
     scale = float(1 << KEY_BITS) / side
-    return morton_keys(np.ascontiguousarray(pos, dtype=np.float64), np.asarray(lo, dtype=np.float64), scale)
+    fn = hilbert_keys if curve == "hilbert" else morton_keys
+    return fn(np.ascontiguousarray(pos, dtype=np.float64), np.asarray(lo, dtype=np.float64), scale)
 
 
 def key_splits(comm, keys, cost):

@@ -49,6 +49,52 @@ def morton_keys(pos, lo, scale):
 
 
 @njit(cache=True)
+def hilbert_keys(pos, lo, scale):
+    """63-bit Peano-Hilbert keys of ``pos`` (integer coordinates as in :func:`morton_keys`).
+
+    Skilling (2004, AIP Conf. Proc. 707, 381), "Programming the Hilbert curve": the coordinates are
+    transformed in place into the "transpose" of the Hilbert index (inverse undo of the excess work,
+    then Gray encoding), whose bits interleaved as for the Morton key give the index. Consecutive keys
+    are face-neighbouring cells, and every 3-bit prefix is an octree cell (as for Morton keys).
+    """
+    n = pos.shape[0]
+    keys = np.empty(n, dtype=np.int64)
+    top = (1 << KEY_BITS) - 1
+    X = np.empty(3, dtype=np.int64)
+    M = 1 << (KEY_BITS - 1)
+    for i in range(n):
+        for d in range(3):
+            v = int((pos[i, d] - lo[d]) * scale)
+            X[d] = min(max(v, 0), top)
+        Q = M
+        while Q > 1:
+            P = Q - 1
+            for d in range(3):
+                if X[d] & Q:
+                    X[0] ^= P
+                else:
+                    t = (X[0] ^ X[d]) & P
+                    X[0] ^= t
+                    X[d] ^= t
+            Q >>= 1
+        X[1] ^= X[0]
+        X[2] ^= X[1]
+        t = 0
+        Q = M
+        while Q > 1:
+            if X[2] & Q:
+                t ^= Q - 1
+            Q >>= 1
+        for d in range(3):
+            X[d] ^= t
+        key = 0
+        for b in range(KEY_BITS - 1, -1, -1):
+            key = (key << 3) | (((X[0] >> b) & 1) << 2) | (((X[1] >> b) & 1) << 1) | ((X[2] >> b) & 1)
+        keys[i] = key
+    return keys
+
+
+@njit(cache=True)
 def top_node(pos, mass, h):
     """The record of a domain's top node (see the module docstring); zeros for an empty domain."""
     out = np.zeros(T_FIELDS)

@@ -43,6 +43,30 @@ def test_morton_top_tree_cells_partition_the_curve():
     assert step < 0.2 * np.median(np.linalg.norm(np.diff(p.pos, axis=0), axis=1))
 
 
+@pytest.mark.parametrize("curve", ["hilbert", "morton"])
+def test_space_filling_curves(curve):
+    from nbody._kernels.domain import KEY_BITS
+
+    # every cell of an 8^3 grid: one key each, octants (and their sub-cells) are contiguous key ranges
+    g = np.arange(8)
+    X = np.array(np.meshgrid(g, g, g, indexing="ij")).reshape(3, -1).T.astype(float)
+    k = keys_of(X + 0.5, np.zeros(3), np.full(3, 8.0 * (1 - 1e-9)), curve=curve)
+    # keys_of scales the box side to 2^21: the cells sit on the level-3 grid
+    assert len(np.unique(k)) == 512 and np.all(k >= 0)
+    o = np.argsort(k)
+    for level in (1, 2):
+        cell = (X[o] // (8 >> level)) @ [64, 8, 1]
+        assert len(np.flatnonzero(np.diff(cell))) + 1 == 8**level
+        assert np.array_equal(k[o] >> (3 * (KEY_BITS - level)), np.repeat(np.arange(8**level), 8 ** (3 - level)))
+    steps = np.abs(np.diff(X[o], axis=0)).sum(axis=1)
+    if curve == "hilbert":
+        assert np.all(steps == 1)  # Peano-Hilbert: consecutive cells are face neighbours
+    else:
+        assert steps.max() > 1  # Z-order jumps
+    with pytest.raises(ValueError, match="curve"):
+        keys_of(X, np.zeros(3), np.ones(3), curve="peano")
+
+
 def test_remote_top_tree_far_field_and_exports():
     # a "remote" domain (x > 0 half of a Hernquist sphere) seen from targets at various distances
     p = spherical_galaxy(6000, "hernquist", seed=5)
