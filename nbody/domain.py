@@ -547,6 +547,12 @@ class DomainKDK(HierarchicalKDK):
         events = sorted((ev for p in parts for ev in p[2]), key=lambda ev: float(ev.get("time", 0.0)))
         return types.SimpleNamespace(t=self.t, G=self.G, merger_events=events, **out)
 
+    def global_counters(self) -> dict:
+        """The counters summed over ranks (region steps, migrations, exports, ...); collective."""
+        parts = self._allgather(dict(self.counters))
+        same = ("syncs", "decompositions")  # counted alike on every rank
+        return {k: (max if k in same else sum)(p.get(k, 0) for p in parts) for k in self.counters}
+
     @property
     def n_total(self) -> int:
         return int(sum(self._allgather(len(self.mass))))

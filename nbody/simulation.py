@@ -567,7 +567,7 @@ class Simulation:
         profile = dict(self.engine.timers)
         profile.update(self.timers)
         profile["wall"] = wall
-        profile.update(self.engine.counters)
+        profile.update(self.engine.global_counters())
         energy = {k: np.asarray(v) for k, v in self.energy_log.items()}
         files = {"snapshots": sorted(str(p) for p in self.outdir.glob("snap_*.hdf5")),
                  "bh_orbits": str(self.outdir / "bh_orbits.hdf5"), "energy": str(self.outdir / "energy.hdf5"),

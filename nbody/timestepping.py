@@ -376,6 +376,10 @@ class HierarchicalKDK:
         return types.SimpleNamespace(t=self.t, G=self.G, merger_events=self.merger_events,
                                      **{k: getattr(self, k)[sel] for k in names})
 
+    def global_counters(self) -> dict:
+        """The counters of all ranks (the domain engine sums them; here every rank has the same)."""
+        return dict(self.counters)
+
     @property
     def n_total(self) -> int:
         """Number of particles (on all ranks)."""

@@ -228,7 +228,8 @@ if rank == 0:
     for t in (4, 5):
         assert np.array_equal(a.particles[t].ids, b.particles[t].ids)
         out[f"snap_maxdiff_{t}"] = np.max(np.abs(a.particles[t].pos - b.particles[t].pos))
-    out["sim_region_steps"] = res.profile["region_steps"]
+    out["sim_region_steps"] = [res.profile["region_steps"], ser.profile["region_steps"]]
+    out["sim_syncs"] = [res.profile["syncs"], ser.profile["syncs"]]
 
 # ---- 4. checkpoint restart with the tree on 2 ranks: the layout is restored, the run repeats exactly
 full = Simulation(open("cfg_tree_full.toml").read(), comm=comm).run()
@@ -314,7 +315,8 @@ def _check_ranks(tmp_path, nranks):
     # the gathered snapshots hold the same particles
     assert r["sim_maxdiff"] < 1e-12
     assert r["snap_maxdiff_4"] < 1e-12 and r["snap_maxdiff_5"] < 1e-12
-    assert r["sim_region_steps"] > 0
+    assert r["sim_region_steps"][0] == r["sim_region_steps"][1] > 0  # every region step, once
+    assert r["sim_syncs"][0] == r["sim_syncs"][1]
     # a checkpoint restores each particle to its rank and row: the restart repeats the run bit for bit
     assert r["restart_maxdiff"] == 0 and r["restart_vel_maxdiff"] == 0
     # an SMBH merger in a region on its rank: one event, the swallowed SMBH removed, as in serial
