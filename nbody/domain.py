@@ -50,7 +50,7 @@ import numpy as np
 
 from gpu import block_range, get_comm
 
-from ._kernels.domain import KEY_BITS, hilbert_keys, morton_keys, remote_top_nodes, segment_nodes, tree_accel_foreign
+from ._kernels.domain import KEY_BITS, T_C, T_COM, T_DELTA, T_HALF, hilbert_keys, morton_keys, remote_top_nodes, segment_nodes, tree_accel_foreign
 from ._kernels.direct import direct_accel_sources
 from .direct import direct_forces
 from .ketju import find_regions, region_energy_correction, region_timestep
@@ -120,15 +120,20 @@ def global_box(comm, pos):
     return lo, hi
 
 
+def _grid_scale(lo, hi):
+    """Integer grid of the keys: cell (i, j, k) = floor((x - lo) * scale), 2^21 cells along the cube's side."""
+    side = float(np.max(hi - lo)) if np.all(np.isfinite(hi - lo)) else 1.0
+    side = side * (1 + 1e-9) if side > 0 else 1.0
+    return float(1 << KEY_BITS) / side
+
+
 def keys_of(pos, lo, hi, curve=None):
     """Space-filling-curve keys (``curve`` "hilbert" or "morton", default :data:`CURVE`) in the box (lo, hi)
     (the cube of its largest side)."""
     curve = CURVE if curve is None else curve
     if curve not in ("hilbert", "morton"):
         raise ValueError(f"curve must be 'hilbert' or 'morton', got {curve!r}")
-    side = float(np.max(hi - lo)) if np.all(np.isfinite(hi - lo)) else 1.0
-    side = side * (1 + 1e-9) if side > 0 else 1.0
-    scale = float(1 << KEY_BITS) / side
+    scale = _grid_scale(lo, hi)
     fn = hilbert_keys if curve == "hilbert" else morton_keys
     return fn(np.ascontiguousarray(pos, dtype=np.float64), np.asarray(lo, dtype=np.float64), scale)
 
@@ -160,8 +165,9 @@ def key_splits(comm, keys, cost):
 
 def _top_tree(sk, max_count):
     """The top tree of sorted keys ``sk``: octree cells (contiguous key runs) split until they hold at most
-    ``max_count`` particles, in preorder: (start, end, leaf, next) with next = index after the subtree."""
-    start, end, leaf, nxt = [], [], [], []
+    ``max_count`` particles, in preorder: (start, end, leaf, next, level) with next = index after the
+    subtree and level the octree level of the cell (0: the global cube)."""
+    start, end, leaf, nxt, lev = [], [], [], [], []
 
     def rec(a, b, level):
         i = len(start)
@@ -169,6 +175,7 @@ def _top_tree(sk, max_count):
         end.append(b)
         leaf.append(b - a <= max_count or level >= KEY_BITS)
         nxt.append(-1)
+        lev.append(level)
         if not leaf[i]:
             shift = 3 * (KEY_BITS - level - 1)
             base = (int(sk[a]) >> (shift + 3)) << 3
@@ -181,18 +188,34 @@ def _top_tree(sk, max_count):
 
     rec(0, len(sk), 0)
     return (np.array(start, dtype=np.int64), np.array(end, dtype=np.int64), np.array(leaf, dtype=bool),
-            np.array(nxt, dtype=np.int64))
+            np.array(nxt, dtype=np.int64), np.array(lev, dtype=np.int64))
 
 
-def top_tree(pos, mass, h, keys, n_cells=None):
-    """This rank's top tree: (records (n, 16), next, leaf) -- see :func:`_top_tree` and the module docstring."""
+def top_tree(pos, mass, h, lo, hi, n_cells=None, curve=None):
+    """This rank's top tree in the global box (lo, hi): (records (n, 16), next, leaf).
+
+    Nodes are the octree cells of the global cube (:func:`_top_tree`); a record holds the mass, centre of
+    mass, quadrupole and largest softening radius of the cell's particles and the cell's *geometric*
+    centre and half side (as the nodes of :mod:`nbody._kernels.tree`, so that the opening test has the
+    same meaning and accuracy: a box fitted tightly around a handful of particles would be accepted
+    closer to the target than the tree's cell, with larger errors).
+    """
     if len(mass) == 0:
         return np.zeros((0, 16)), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+    keys = keys_of(pos, lo, hi, curve)
     order = np.argsort(keys, kind="stable")
     n_cells = TOP_CELLS if n_cells is None else int(n_cells)
-    start, end, leaf, nxt = _top_tree(keys[order], max(1, -(-len(mass) // n_cells)))
-    cells = segment_nodes(np.ascontiguousarray(pos[order]), np.ascontiguousarray(mass[order]),
-                          np.ascontiguousarray(h[order]), start, end)
+    start, end, leaf, nxt, level = _top_tree(keys[order], max(1, -(-len(mass) // n_cells)))
+    spos = np.ascontiguousarray(pos[order])
+    cells = segment_nodes(spos, np.ascontiguousarray(mass[order]), np.ascontiguousarray(h[order]), start, end)
+    scale = _grid_scale(lo, hi)
+    ijk = np.clip(np.floor((spos[start] - lo) * scale), 0, (1 << KEY_BITS) - 1).astype(np.int64)
+    shift = KEY_BITS - level
+    size = np.exp2(shift.astype(np.float64)) / scale
+    centre = lo + ((ijk >> shift[:, None]) + 0.5) * (np.exp2(shift.astype(np.float64)) / scale)[:, None]
+    cells[:, T_C:T_C + 3] = centre
+    cells[:, T_HALF] = 0.5 * size
+    cells[:, T_DELTA] = np.linalg.norm(cells[:, T_COM:T_COM + 3] - centre, axis=1)
     return cells, nxt, leaf
 
 
@@ -250,7 +273,7 @@ def domain_forces(pos, mass, eps, targets=None, comm=None, G=1.0, method="tree",
     # ---- remote domains
     if method == "tree":
         lo, hi = global_box(comm, pos)
-        table = comm.allgather(top_tree(pos, mass, h, keys_of(pos, lo, hi), top_cells))
+        table = comm.allgather(top_tree(pos, mass, h, lo, hi, top_cells))
         ncell = np.array([len(c[0]) for c in table], dtype=np.int64)
         cend = np.cumsum(ncell)
         cstart = cend - ncell
