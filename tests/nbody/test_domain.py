@@ -117,6 +117,30 @@ def _direct_at(tpos, spos, smass, eps):
                                 np.full(len(tpos), -1))
 
 
+def test_foreign_targets_walk_the_tree():
+    # positions exported by another rank (not particles of this tree): the tree's accuracy, and for a
+    # target at a particle's position the walk equals that particle's own walk up to its self term
+    from nbody._kernels.domain import tree_accel_foreign
+
+    p = spherical_galaxy(3000, "hernquist", seed=6)
+    t = Octree(p.pos, p.mass, 0.01)
+    rng = np.random.default_rng(3)
+    tpos = p.pos[:300] + rng.normal(scale=0.05, size=(300, 3))
+    th = np.full(300, spline_radius(0.01))
+    acc, pot, nint = tree_accel_foreign(tpos, th, np.zeros(300), t._spos, t._smass, t._sh, 1.0, 0.5, 0.005, 0, True,
+                                        t.nodes[0], t._f, t._g)
+    ref, pref = _direct_at(tpos, p.pos, p.mass, 0.01)
+    assert np.median(np.linalg.norm(acc - ref, axis=1) / np.linalg.norm(ref, axis=1)) < 1e-3
+    assert np.median(np.abs(pot / pref - 1)) < 1e-3 and np.all(nint > 0)
+    own, own_pot = t.accelerations(np.arange(50))
+    acc, pot, _ = tree_accel_foreign(np.ascontiguousarray(p.pos[:50]), np.full(50, spline_radius(0.01)), np.zeros(50),
+                                     t._spos, t._smass, t._sh, 1.0, 0.5, 0.005, 0, True, t.nodes[0], t._f, t._g)
+    assert np.allclose(acc, own, rtol=1e-12, atol=1e-12)  # the self pair (r = 0) exerts no force
+    from nbody.softening import potential_kernel
+
+    assert np.allclose(pot - own_pot, -p.mass[:50] * potential_kernel(0.0, 0.01), rtol=1e-10)  # g(0) = 1/eps
+
+
 def test_domain_forces_on_one_rank_are_the_tree():
     p = spherical_galaxy(2000, "plummer", seed=2)
     t = np.arange(0, 2000, 7)
