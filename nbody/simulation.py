@@ -34,6 +34,7 @@ Example config (every key optional except the galaxies)::
 
     [gravity]
     eps_star = 0.01
+    decomposition = "replicated"  # MPI: or "domain" (space-filling-curve domains, nbody.domain)
 
     [time]
     t_end = 50.0
