@@ -1,7 +1,8 @@
 """Domain decomposition of the softened bulk over MPI ranks (GADGET-2 style).
 
 Each rank owns the particles of one contiguous range of a space-filling curve
-(Morton / Z-order keys, Warren & Salmon 1993), the ranges chosen so that every
+(Peano-Hilbert keys as in GADGET-2, Skilling 2004 for the index; Morton / Z-order
+keys, Warren & Salmon 1993, optional), the ranges chosen so that every
 rank gets an equal share of the work (Springel 2005, MNRAS 364, 1105, sec. 5.1:
 the cost of a particle is the number of interactions of its last force
 evaluation times its number of force evaluations per block, mixed half and half
@@ -11,11 +12,12 @@ with all their state (IDs included) through ``Alltoallv``.
 Forces on local targets (:func:`domain_forces`):
 
 1. the local tree of the rank's own particles is walked for them;
-2. every rank publishes its *top tree* (allgather): the multipole records
-   (mass, centre of mass, traceless quadrupole about it, bounding cube of the
-   particles, largest softening radius) of the octree cells of the global box
-   that its Morton key range covers, refined until a top leaf holds at most
-   1/``TOP_CELLS`` of the domain, in preorder with skip pointers;
+2. every rank publishes its *top tree* (allgather): the records (mass, centre
+   of mass, traceless quadrupole about it, largest softening radius of the
+   particles, and the cell's geometric centre and half side, as the tree's
+   nodes) of the octree cells of the global cube that its key range covers,
+   refined until a top leaf holds at most 1/``TOP_CELLS`` of the domain, in
+   preorder with skip pointers;
 3. every local target walks every remote rank's top tree with the tree's own
    opening test (the same geometric / relative criterion, box and softening
    tests as :mod:`nbody._kernels.tree`): accepted cells contribute their
@@ -50,7 +52,8 @@ import numpy as np
 
 from gpu import block_range, get_comm
 
-from ._kernels.domain import KEY_BITS, T_C, T_COM, T_DELTA, T_HALF, hilbert_keys, morton_keys, remote_top_nodes, segment_nodes, tree_accel_foreign
+from ._kernels.domain import (KEY_BITS, T_C, T_COM, T_DELTA, T_HALF, hilbert_keys, morton_keys, remote_top_nodes,
+                              segment_nodes, tree_accel_foreign)
 from ._kernels.direct import direct_accel_sources
 from .direct import direct_forces
 from .ketju import find_regions, region_energy_correction, region_timestep
@@ -326,8 +329,9 @@ class DomainKDK(HierarchicalKDK):
     and the first decomposition migrates the particles to their domains) plus ``redecompose_every``
     (full synchronisations between re-decompositions) and ``layout`` (a checkpoint's ``owner``, ``row``
     and ``cost`` per particle: each rank takes back exactly its former particles in their former order
-    and skips the first decomposition, so a restart repeats the uninterrupted run bit for bit). ``pos``, ``vel``, ... hold this rank's particles
-    only; :meth:`state` gathers all of them in GADGET order (type, then ID).
+    and skips the first decomposition, so a restart repeats the uninterrupted run bit for bit).
+    ``pos``, ``vel``, ... hold this rank's particles only; :meth:`state` gathers all of them in GADGET
+    order (type, then ID).
     """
 
     domain = True
