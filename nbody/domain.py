@@ -15,7 +15,7 @@ Forces on local targets (:func:`domain_forces`):
 2. every rank publishes its *top tree* (allgather): the records (mass, centre
    of mass, traceless quadrupole about it, largest softening radius of the
    particles, and the cell's geometric centre and half side, as the tree's
-   nodes) of the octree cells of the cube around its own particles,
+   nodes) of the octree cells of the global cube that its key range covers,
    refined until a top leaf holds at most 1/``TOP_CELLS`` of the domain, in
    preorder with skip pointers;
 3. every local target walks every remote rank's top tree with the tree's own
@@ -196,10 +196,9 @@ def _top_tree(sk, max_count):
 
 
 def top_tree(pos, mass, h, lo, hi, n_cells=None, curve=None):
-    """This rank's top tree in the box (lo, hi): (records (n, 16), next, leaf).
+    """This rank's top tree in the global box (lo, hi): (records (n, 16), next, leaf).
 
-    Nodes are the octree cells of the cube of the box's largest side at ``lo`` (:func:`_top_tree`; any box
-    holding the particles: :func:`domain_forces` uses the rank's own bounding box, so no collective); a record holds the mass, centre of
+    Nodes are the octree cells of the global cube (:func:`_top_tree`); a record holds the mass, centre of
     mass, quadrupole and largest softening radius of the cell's particles and the cell's *geometric*
     centre and half side (as the nodes of :mod:`nbody._kernels.tree`, so that the opening test has the
     same meaning and accuracy: a box fitted tightly around a handful of particles would be accepted
@@ -277,8 +276,7 @@ def domain_forces(pos, mass, eps, targets=None, comm=None, G=1.0, method="tree",
         return acc, pot, info
     # ---- remote domains
     if method == "tree":
-        # each rank's top tree lives in the cube of its own particles (records are self-contained)
-        lo, hi = (pos.min(axis=0), pos.max(axis=0)) if n else (np.zeros(3), np.ones(3))
+        lo, hi = global_box(comm, pos)
         table = comm.allgather(top_tree(pos, mass, h, lo, hi, top_cells))
         ncell = np.array([len(c[0]) for c in table], dtype=np.int64)
         cend = np.cumsum(ncell)
@@ -303,7 +301,7 @@ def domain_forces(pos, mass, eps, targets=None, comm=None, G=1.0, method="tree",
         ra, rp, rn = np.zeros((m, 3)), np.zeros(m), np.zeros(m, dtype=np.int64)
     elif method == "tree":
         # walk the imported targets in curve order (consecutive walks share their nodes: cache locality)
-        o = np.argsort(keys_of(recv["pos"], recv["pos"].min(axis=0), recv["pos"].max(axis=0)), kind="stable")
+        o = np.argsort(keys_of(recv["pos"], lo, hi), kind="stable")
         sa, sp, sn = tree_accel_foreign(np.ascontiguousarray(recv["pos"][o]), np.ascontiguousarray(recv["h"][o]),
                                         np.ascontiguousarray(recv["aold"][o]), tree._spos, tree._smass, tree._sh,
                                         float(G), float(theta), float(alpha), CRITERIA[criterion], bool(quadrupole),
