@@ -277,7 +277,7 @@ def domain_forces(pos, mass, eps, targets=None, comm=None, G=1.0, method="tree",
     # ---- remote domains
     if method == "tree":
         # top trees in the common cube of all particles: with each rank's own cube the exports per particle
-        # grew from 2.4 / 4.5 to 2.7 / 5.7 on 4 / 8 ranks (Hernquist N = 2e4), for one allgather saved
+        # grew from 2.5 / 4.8 to 2.7 / 5.7 on 4 / 8 ranks (Hernquist N = 2e4, TOP_CELLS = 64), for one allgather saved
         lo, hi = global_box(comm, pos)
         table = comm.allgather(top_tree(pos, mass, h, lo, hi, top_cells))
         ncell = np.array([len(c[0]) for c in table], dtype=np.int64)
