@@ -34,6 +34,7 @@ Example config (every key optional except the galaxies)::
 
     [gravity]
     eps_star = 0.01
+    decomposition = "replicated"  # MPI: or "domain" (space-filling-curve domains, nbody.domain)
 
     [time]
     t_end = 50.0
@@ -71,6 +72,7 @@ from gpu.progress import progress
 from .ics import PTYPE_BH, PTYPE_DM, PTYPE_STAR, ParticleData, galaxy_merger, spherical_galaxy
 from .ketju import NewtonianFewBody, RegularizedRegionIntegrator, binary_elements
 from .softening import SPLINE_H_OVER_EPS
+from .domain import DomainKDK
 from .timestepping import HierarchicalKDK
 
 log = logging.getLogger(__name__)
@@ -128,6 +130,9 @@ class GravityConfig:
     eps_star: float = param(0.01, gt=0, doc="Plummer-equivalent softening of stars [length units]")
     eps_dm: float = param(0.03, gt=0, doc="softening of dark matter")
     eps_bh: float = param(0.01, gt=0, doc="softening of SMBHs (only felt outside regions)")
+    decomposition: str = param("replicated", choices=("replicated", "domain"),
+                               doc="MPI: 'replicated' (every rank holds all particles) or 'domain' (each rank "
+                               "owns a space-filling-curve domain; see nbody.domain)")
 
 
 @dataclasses.dataclass
@@ -324,24 +329,28 @@ class Simulation:
         g = self.cfg.gravity
         return np.where(ptype == PTYPE_BH, g.eps_bh, np.where(ptype == PTYPE_DM, g.eps_dm, g.eps_star))
 
-    def _build_engine(self, p: ParticleData, t: float, acc_mag=None):
+    def _build_engine(self, p: ParticleData, t: float, acc_mag=None, layout=None):
         order = np.lexsort((p.ids, p.ptype))  # GADGET order: by type, then ID
         p = ParticleData(p.pos[order], p.vel[order], p.mass[order], p.ptype[order], p.ids[order])
         if acc_mag is not None:
             acc_mag = np.asarray(acc_mag)[order]
+        extra = {}
+        if self.cfg.gravity.decomposition == "domain":
+            extra["layout"] = None if layout is None else {k: np.asarray(v)[order] for k, v in layout.items()}
         validate(self.cfg, has_bh=bool(np.any(p.ptype == PTYPE_BH)))
         g, tm, k = self.cfg.gravity, self.cfg.time, self.cfg.ketju
-        self.engine = HierarchicalKDK(
+        engine_cls = DomainKDK if g.decomposition == "domain" else HierarchicalKDK
+        self.engine = engine_cls(
             p.pos, p.vel, p.mass, p.ptype, self._softening(p.ptype), ids=p.ids, dt_max=tm.dt_max, eta=tm.eta,
             max_bin=tm.max_bin, gravity=g.method, theta=g.theta, criterion=g.criterion, alpha=g.alpha,
             leaf_size=g.leaf_size, quadrupole=g.quadrupole, r_ketju=k.r_ketju if k.enabled else None,
             region_integrator=self._make_integrator() if k.enabled else None, eta_region=k.eta_region,
-            buffer_factor=k.buffer_factor, comm=self.comm, t=t, acc_mag=acc_mag)
+            buffer_factor=k.buffer_factor, comm=self.comm, t=t, acc_mag=acc_mag, **extra)
 
     # ------------------------------------------------------------------ state
     @property
     def particles(self) -> ParticleData:
-        e = self.engine
+        e = self.engine.state()  # the domain engine gathers all ranks' particles (collective)
         return ParticleData(e.pos.copy(), e.vel.copy(), e.mass.copy(), e.ptype.copy(), e.ids.copy())
 
     @property
@@ -349,7 +358,7 @@ class Simulation:
         return self.engine.t if self.engine is not None else 0.0
 
     def _log_bh(self):
-        e = self.engine
+        e = self.engine.state(PTYPE_BH)
         bh = np.flatnonzero(e.ptype == PTYPE_BH)
         pairs, sep, a, ecc = [], [], [], []
         for i in range(len(bh)):
@@ -375,7 +384,8 @@ class Simulation:
         self.energy_log["time"].append(self.engine.t)
         self.energy_log["kinetic"].append(K)
         self.energy_log["potential"].append(W)
-        self.energy_log["lost"].append(float(sum(ev.get("energy_lost", 0.0) for ev in self.engine.merger_events)))
+        events = self.engine.state(PTYPE_BH).merger_events
+        self.energy_log["lost"].append(float(sum(ev.get("energy_lost", 0.0) for ev in events)))
 
     def bh_arrays(self) -> dict:
         """The SMBH orbit log as arrays: time (T,), sep/a/e (T, n_pairs) padded with NaN after mergers."""
@@ -398,7 +408,10 @@ class Simulation:
         from .snapshot import ParticleSet, Snapshot, write_snapshot
 
         t0 = time.perf_counter()
-        e = self.engine
+        e = self.engine.state(root=0)  # the domain engine gathers on rank 0 only (None elsewhere)
+        if e is None:
+            self.timers["io"] += time.perf_counter() - t0
+            return self.snapshot_path(number)
         parts = {}
         for t in (PTYPE_DM, PTYPE_STAR, PTYPE_BH):
             s = e.ptype == t
@@ -420,8 +433,8 @@ class Simulation:
 
         t0 = time.perf_counter()
         path = self.outdir / "checkpoint.hdf5"
+        e = self.engine.state(root=0)
         if self.rank == 0:
-            e = self.engine
             with atomic_path(path) as tmp:
                 with h5py.File(tmp, "w") as f:
                     f.attrs["time"] = e.t
@@ -430,6 +443,10 @@ class Simulation:
                     f.attrs["config"] = self.config_text or repr(to_dict(self.cfg))
                     for k in ("pos", "vel", "mass", "ptype", "ids", "acc_mag", "last_a_full"):
                         f.create_dataset(k, data=getattr(e, k))
+                    if self.engine.domain:  # which rank held each particle, in which row (exact restart)
+                        f.attrs["domain_size"] = getattr(self.comm, "size", 1)
+                        for k in ("owner", "row", "cost"):
+                            f.create_dataset(f"domain/{k}", data=getattr(e, k))
                     for k in ("time", "kinetic", "potential", "lost"):
                         f.create_dataset(f"energy/{k}", data=np.asarray(self.energy_log[k], dtype=float))
                     f.attrs["bh_log"] = _json_dump(self.bh_log)
@@ -472,9 +489,13 @@ class Simulation:
                     self.energy_log[k] = f[f"energy/{k}"][()].tolist()
                 self.bh_log = _json_load(f.attrs["bh_log"])
                 mergers = _json_load(f.attrs["mergers"])
+                layout = None
+                if "domain" in f and int(f.attrs["domain_size"]) == getattr(self.comm, "size", 1):
+                    layout = {k: f[f"domain/{k}"][()] for k in ("owner", "row", "cost")}
             p = ParticleData(st["pos"], st["vel"], st["mass"], st["ptype"], st["ids"])
-            self._build_engine(p, t, acc_mag=st["acc_mag"])
-            self.engine.merger_events = mergers
+            self._build_engine(p, t, acc_mag=st["acc_mag"], layout=layout)
+            # the domain engine keeps each event on one rank (its state() gathers them)
+            self.engine.merger_events = mergers if not self.engine.domain or self.rank == 0 else []
             self.engine.initialize(a_full=st["last_a_full"])
         else:
             p = particles_from_snapshot(restart)
@@ -521,9 +542,10 @@ class Simulation:
         snap_every = every(cfg.output.snapshot_interval)
         en_every = every(cfg.output.energy_interval) or snap_every
         ck_every = every(cfg.output.checkpoint_interval) or snap_every
+        n_total, n_bh = self.engine.n_total, len(self.engine.state(PTYPE_BH).ids)
         if self.rank == 0:
-            log.info("nbody run: N = %d (%d SMBHs), t = %g -> %g, dt_max = %g, output in %s", len(self.engine.mass),
-                     int(np.sum(self.engine.ptype == PTYPE_BH)), self.engine.t, t_end, dt, self.outdir)
+            log.info("nbody run: N = %d (%d SMBHs), t = %g -> %g, dt_max = %g, output in %s", n_total,
+                     n_bh, self.engine.t, t_end, dt, self.outdir)
         bar = progress(total=max(nblocks_total - self.block, 0), desc="nbody run", comm=self.comm,
                        quiet=cfg.output.quiet)
         while self.block < nblocks_total:
@@ -546,17 +568,18 @@ class Simulation:
         profile = dict(self.engine.timers)
         profile.update(self.timers)
         profile["wall"] = wall
-        profile.update(self.engine.counters)
+        profile.update(self.engine.global_counters())
         energy = {k: np.asarray(v) for k, v in self.energy_log.items()}
         files = {"snapshots": sorted(str(p) for p in self.outdir.glob("snap_*.hdf5")),
                  "bh_orbits": str(self.outdir / "bh_orbits.hdf5"), "energy": str(self.outdir / "energy.hdf5"),
                  "checkpoint": str(self.outdir / "checkpoint.hdf5"), "summary": str(self.outdir / "summary.json")}
+        events = self.engine.state(PTYPE_BH).merger_events
+        particles = self.particles
         if self.rank == 0:
-            write_json(self.outdir / "summary.json", {"time": self.engine.t, "n": len(self.engine.mass),
-                                                      "profile": profile, "mergers": self.engine.merger_events,
+            write_json(self.outdir / "summary.json", {"time": self.engine.t, "n": len(particles.mass),
+                                                      "profile": profile, "mergers": events,
                                                       "units": {k: str(v) for k, v in self.unit_quantities().items()}})
-        return SimulationResult(self.particles, self.engine.t, energy, self.bh_arrays(),
-                                list(self.engine.merger_events), profile, files)
+        return SimulationResult(particles, self.engine.t, energy, self.bh_arrays(), list(events), profile, files)
 
 
 def particles_from_snapshot(path) -> ParticleData:

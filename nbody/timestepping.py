@@ -59,8 +59,16 @@ class HierarchicalKDK:
     r_ketju : region radius (None or 0: no regions, SMBHs are softened particles)
     region_integrator : object with ``integrate(mass, pos, vel, is_bh, ids, dt)`` (see :mod:`nbody.ketju`)
     eta_region, buffer_factor : region timestep parameters (see :func:`nbody.ketju.region_timestep`)
-    comm : MPI communicator (forces of the active set and region integrations are split over ranks)
+    comm : MPI communicator (replicated data: every rank holds all particles; the forces of the active set
+        and the region integrations are split over ranks; :class:`nbody.domain.DomainKDK` is the
+        domain-decomposed variant)
     """
+
+    #: per-particle state arrays (kept aligned by removals and, in the domain engine, migrations)
+    _particle_arrays = ("pos", "vel", "mass", "ptype", "eps", "ids", "acc_mag", "bins", "ti_begin", "acc_kick",
+                        "region_of")
+    #: True for the domain-decomposed engine (arrays hold this rank's particles only)
+    domain = False
 
     def __init__(self, pos, vel, mass, ptype, eps, ids=None, G=1.0, dt_max=0.01, eta=0.025, max_bin=28,
                  gravity="tree", theta=0.5, criterion="geometric", alpha=0.005, leaf_size=8, quadrupole=True,
@@ -162,49 +170,10 @@ class HierarchicalKDK:
         bins_full = self.bins.copy()
         bins_full[ending] = new_bins
         if self.r_ketju > 0:
-            bh = np.flatnonzero(self.ptype == 5)
             ending_mask = np.zeros(len(self.mass), dtype=bool)
             ending_mask[ending] = True
-            if np.all(ending_mask[bh]):
-                # region step: rebuild the regions among the synchronised particles
-                self.regions = find_regions(self.pos, bh, self.r_ketju, candidates=ending)
-                self.region_of[:] = -1
-                for k, r in enumerate(self.regions):
-                    self.region_of[r] = k
-                # particles inside a sphere that could not join (not synchronised)
-                for r in self.regions:
-                    c = self.pos[r[np.isin(r, bh)]]
-                    d2 = np.min(np.sum((self.pos[:, None, :] - c[None]) ** 2, axis=2), axis=1)
-                    self.counters["late_joiners"] += int(np.sum((d2 < self.r_ketju**2) & (self.region_of < 0)))
-                pos_in_ending = {int(i): k for k, i in enumerate(ending)}
-                k_region = 0
-                buf2 = (self.buffer_factor * self.r_ketju) ** 2
-                neighbours_all = []
-                for r in self.regions:
-                    a_int, _ = self._internal(r)
-                    rows = np.array([pos_in_ending[int(i)] for i in r])
-                    self.acc_kick[r] = a_full[rows] - a_int
-                    c = self.pos[r[self.ptype[r] == 5]]
-                    d2 = np.min(np.sum((self.pos[:, None, :] - c[None]) ** 2, axis=2), axis=1)
-                    nb = np.flatnonzero((d2 < buf2) & (self.region_of < 0))
-                    neighbours_all.append(nb)
-                    m = self.mass[r]
-                    a_cm = m @ self.acc_kick[r] / m.sum()
-                    stars = r[self.ptype[r] != 5]
-                    eps_cm = self.eps[stars].min() if len(stars) else self.eps[r].min()
-                    if eps_cm == 0:
-                        eps_cm = self.r_ketju / 2.8
-                    dt_r = region_timestep(self.pos, self.vel, self.mass, self.ptype == 5, r, nb, self.eta_region,
-                                           self.r_ketju, a_cm, eps_cm, self.eta)
-                    k = bin_of_dt(dt_r, self.dt_max, self.max_bin)
-                    if len(nb):
-                        k = max(k, int(bins_full[nb].max()))
-                    k_region = max(k_region, k)
-                for nb in neighbours_all:
-                    nb_end = nb[ending_mask[nb]]
-                    bins_full[nb_end] = np.maximum(bins_full[nb_end], k_region)
-                for r in self.regions:
-                    bins_full[r] = k_region
+            if self._is_region_step(ending_mask):
+                self._region_step(ending, ending_mask, a_full, bins_full)
         # alignment: a step may only begin at a multiple of its length
         b = bins_full[ending]
         while True:
@@ -215,6 +184,52 @@ class HierarchicalKDK:
         self.bins[ending] = b
         self.ti_begin[ending] = ti
         self.timers["bookkeeping"] += time.perf_counter() - t0
+
+    def _is_region_step(self, ending_mask):
+        """All SMBHs end their steps now (they share one bin): regions are rebuilt."""
+        return bool(np.all(ending_mask[self.ptype == 5]))
+
+    def _region_step(self, ending, ending_mask, a_full, bins_full):
+        """Rebuild the regions among the synchronised particles, set their kick accelerations and common bin."""
+        bh = np.flatnonzero(self.ptype == 5)
+        self.regions = find_regions(self.pos, bh, self.r_ketju, candidates=ending)
+        self.region_of[:] = -1
+        for k, r in enumerate(self.regions):
+            self.region_of[r] = k
+        # particles inside a sphere that could not join (not synchronised)
+        for r in self.regions:
+            c = self.pos[r[np.isin(r, bh)]]
+            d2 = np.min(np.sum((self.pos[:, None, :] - c[None]) ** 2, axis=2), axis=1)
+            self.counters["late_joiners"] += int(np.sum((d2 < self.r_ketju**2) & (self.region_of < 0)))
+        pos_in_ending = {int(i): k for k, i in enumerate(ending)}
+        k_region = 0
+        buf2 = (self.buffer_factor * self.r_ketju) ** 2
+        neighbours_all = []
+        for r in self.regions:
+            a_int, _ = self._internal(r)
+            rows = np.array([pos_in_ending[int(i)] for i in r])
+            self.acc_kick[r] = a_full[rows] - a_int
+            c = self.pos[r[self.ptype[r] == 5]]
+            d2 = np.min(np.sum((self.pos[:, None, :] - c[None]) ** 2, axis=2), axis=1)
+            nb = np.flatnonzero((d2 < buf2) & (self.region_of < 0))
+            neighbours_all.append(nb)
+            m = self.mass[r]
+            a_cm = m @ self.acc_kick[r] / m.sum()
+            stars = r[self.ptype[r] != 5]
+            eps_cm = self.eps[stars].min() if len(stars) else self.eps[r].min()
+            if eps_cm == 0:
+                eps_cm = self.r_ketju / 2.8
+            dt_r = region_timestep(self.pos, self.vel, self.mass, self.ptype == 5, r, nb, self.eta_region,
+                                   self.r_ketju, a_cm, eps_cm, self.eta)
+            k = bin_of_dt(dt_r, self.dt_max, self.max_bin)
+            if len(nb):
+                k = max(k, int(bins_full[nb].max()))
+            k_region = max(k_region, k)
+        for nb in neighbours_all:
+            nb_end = nb[ending_mask[nb]]
+            bins_full[nb_end] = np.maximum(bins_full[nb_end], k_region)
+        for r in self.regions:
+            bins_full[r] = k_region
 
     def initialize(self, a_full=None):
         """Forces, regions and timestep bins at the current (synchronised) state.
@@ -231,12 +246,29 @@ class HierarchicalKDK:
         self._initialized = True
 
     # ------------------------------------------------------------------ the step
+    def _owns_region(self, k):
+        """Replicated data: region k is integrated by rank k mod size."""
+        size, rank = getattr(self.comm, "size", 1), getattr(self.comm, "rank", 0)
+        return k % size == rank
+
+    def _share_region_results(self, results):
+        """Replicated data: every rank needs every region's result."""
+        if getattr(self.comm, "size", 1) > 1:
+            merged = {}
+            for part in self.comm.allgather(results):
+                merged.update(part)
+            results = merged
+        return results
+
+    def _next_time(self, ti_end):
+        """The next time (integer timeline) at which any step ends."""
+        return int(ti_end.min())
+
     def _integrate_regions(self, dt):
         t0 = time.perf_counter()
-        size, rank = getattr(self.comm, "size", 1), getattr(self.comm, "rank", 0)
         results = {}
         for k, r in enumerate(self.regions):
-            if k % size != rank:
+            if not self._owns_region(k):
                 continue
             m = self.mass[r]
             M = m.sum()
@@ -247,11 +279,7 @@ class HierarchicalKDK:
             res.pos = res.pos + xc + vc * dt
             res.vel = res.vel + vc
             results[k] = res
-        if size > 1:
-            merged = {}
-            for part in self.comm.allgather(results):
-                merged.update(part)
-            results = merged
+        results = self._share_region_results(results)
         dead = []
         for k, r in enumerate(self.regions):
             res = results[k]
@@ -274,8 +302,7 @@ class HierarchicalKDK:
         keep = np.ones(len(self.mass), dtype=bool)
         keep[dead] = False
         newidx = np.cumsum(keep) - 1
-        for name in ("pos", "vel", "mass", "ptype", "eps", "ids", "acc_mag", "bins", "ti_begin", "acc_kick",
-                     "region_of"):
+        for name in self._particle_arrays:
             setattr(self, name, np.ascontiguousarray(getattr(self, name)[keep]))
         self.regions = [newidx[r[keep[r]]] for r in self.regions]
 
@@ -293,7 +320,7 @@ class HierarchicalKDK:
             if len(opening):
                 kick(self.vel, self.acc_kick[opening], opening, 0.5 * base * dti[opening].astype(np.float64))
             ti_end = self.ti_begin + dti
-            ti_next = int(ti_end.min())
+            ti_next = self._next_time(ti_end)
             dt = (ti_next - ti) * base
             in_region = self.region_of >= 0
             free = np.flatnonzero(~in_region)
@@ -336,3 +363,24 @@ class HierarchicalKDK:
         for r in self.regions:
             W += region_energy_correction(self.pos[r], self.vel[r], self.mass[r], h[r], self.G)
         return K, W
+
+    def state(self, ptype=None, root=None):
+        """The particles (all, or those of type ``ptype``) with t, G and merger_events; the domain engine
+        gathers them from all ranks (to every rank, or to ``root`` only), same interface."""
+        if ptype is None:
+            return self
+        import types
+
+        sel = self.ptype == ptype
+        names = ("pos", "vel", "mass", "ptype", "ids", "eps", "acc_mag")
+        return types.SimpleNamespace(t=self.t, G=self.G, merger_events=self.merger_events,
+                                     **{k: getattr(self, k)[sel] for k in names})
+
+    def global_counters(self) -> dict:
+        """The counters of all ranks (the domain engine sums them; here every rank has the same)."""
+        return dict(self.counters)
+
+    @property
+    def n_total(self) -> int:
+        """Number of particles (on all ranks)."""
+        return len(self.mass)
