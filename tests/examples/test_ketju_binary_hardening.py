@@ -24,6 +24,42 @@ def test_ketju_binary_hardening_quick(tmp_path):
     assert s["remnant_mass"] < 2 * s["m_bh"]
 
 
+def _load():
+    spec = importlib.util.spec_from_file_location("ketju_hb", EX)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_measure_hardening_synthetic():
+    """The example's H measurement on a synthetic orbit log with a known H and a scouring background."""
+    import numpy as np
+
+    mod = _load()
+    m = 0.005
+    t = np.arange(1, 385) / 32.0
+    ti = np.arange(1, 49) / 4.0
+    rho_i = 1.2 * np.exp(-ti / 10)  # the nucleus is scoured: rho within r_infl falls with time
+    infl = {"t": ti, "r_infl": 0.16 + 0.002 * ti, "rho_within": rho_i, "sigma_within": np.full(ti.size, 0.38),
+            "rho_at": 0.6 * rho_i, "sigma_at": np.full(ti.size, 0.35)}
+    H0 = 12.0  # d(1/a)/dt = H0 rho/sigma (G = 1) with rho inside r_infl, from 1/a = 20 at t = 0
+    inv_a = 20 + H0 / 0.38 * 1.2 * 10 * (1 - np.exp(-t / 10))
+    log = {"t": t, "a": 1 / inv_a, "e": np.full(t.size, 0.3)}
+    out = mod.measure_hardening(log, infl, m, m)
+    a_h = (0.16 + 0.002 * t) / 16
+    assert out["t_hard"] == pytest.approx(t[np.argmax(1 / inv_a < a_h)])
+    assert out["t_window_end"] == t[-1]
+    assert out["H_within"] == pytest.approx(H0, rel=1e-3)
+    assert out["H_at"] == pytest.approx(H0 * 0.35 / 0.38 / 0.6, rel=1e-3)
+    assert out["hardening_rate_H"] == out["H_within"]
+    # with a (low) speed of light the window stops where Peters' GW decay reaches 10 % of the stellar rate
+    pn = mod.measure_hardening(log, infl, m, m, c=15.0, pn=True)
+    assert pn["t_hard"] == out["t_hard"] and pn["t_window_end"] < out["t_window_end"]
+    assert pn["H_within"] == pytest.approx(H0, rel=1e-3)
+    # no hard phase: nothing measured
+    assert mod.measure_hardening({"t": t, "a": np.full(t.size, 0.05), "e": log["e"]}, infl, m, m) == {}
+
+
 @pytest.mark.slow
 def test_ketju_binary_hardening_rate(tmp_path):
     """N = 10000, no PN: the binary becomes hard and hardens at the scattering-experiment rate.
