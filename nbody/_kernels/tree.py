@@ -21,6 +21,13 @@ G M l^2 / r^4 <= alpha |a_old|, and in both cases open any node whose cube
 (enlarged by 20 %, GADGET's 0.6 l test) contains the particle, and any node
 that may hold particles within the softening length (so accepted nodes are
 exactly Newtonian and particle pairs are spline-softened).
+
+Two walks: :func:`tree_accel` walks once per target; :func:`tree_accel_grouped` (the default of
+:class:`nbody.tree.Octree`) walks once per group of nearby particles and applies the tests to the
+group's bounding box (see the section "Grouped walks" below). The grouped test is what makes
+pytreegrav's (grouped) walk ~1.6x more accurate than our per-target walk at equal theta: with
+``group_size=1`` pytreegrav's median error equals ours (2.15e-4 at theta = 0.5, 5.8e-4 at 0.7, Hernquist
+N = 1e5); the opening formula, node sizes, CoM quadrupole and softening treatment are the same.
 """
 from __future__ import annotations
 
@@ -716,3 +723,89 @@ def tree_accel_grouped_serial(targets, seg, gid, pos, mass, h, G, theta, alpha, 
     _grouped_block(0, seg.shape[0] - 1, seg, gid, targets, pos, mass, h, G, theta, alpha, aold, criterion,
                    use_quad, f, g, gbox, ghmax, acc, pot, nint)
     return acc, pot, nint
+
+
+@njit(cache=True)
+def refit_nodes(spos, smass, f, g, half0):
+    """Update the packed nodes ``f`` in place for new positions ``spos`` (tree order), same topology.
+
+    GADGET-style reuse of a tree between rebuilds (Springel 2005, sec. 3.1: nodes are drifted instead of
+    rebuilt while few particles are active): centres of mass, quadrupoles and the Barnes offsets are
+    recomputed exactly from the current positions (bottom-up, parallel-axis theorem), and each node's
+    cube keeps its geometric centre but its half-side grows to ``max(half0, extent)`` so that it always
+    contains its particles -- the opening tests (which assume that) stay valid and exactly as
+    conservative as for a fresh tree of the same cubes; the cost is more openings as particles move.
+    Masses and supports are unchanged (the caller rebuilds when they change).
+    """
+    nn = g.shape[0]
+    parent = np.full(nn, -1, dtype=np.int64)
+    for i in range(nn):
+        if g[i, 3] == 0:
+            c = i + 1
+            end = g[i, 2]
+            while c != end and c != -1:
+                parent[c] = i
+                c = g[c, 2]
+    com = np.zeros((nn, 3))
+    ext = np.zeros(nn)
+    for i in range(nn - 1, -1, -1):
+        if g[i, 3] == 1:
+            e = 0.0
+            for k in range(g[i, 0], g[i, 0] + g[i, 1]):
+                for d in range(3):
+                    com[i, d] += smass[k] * spos[k, d]
+                    v = abs(spos[k, d] - f[i, N_CX + d])
+                    if v > e:
+                        e = v
+            ext[i] = e
+        h = half0[i] if half0[i] > ext[i] else ext[i]
+        f[i, N_HALF] = h
+        q = parent[i]
+        if q >= 0:
+            for d in range(3):
+                com[q, d] += com[i, d]
+            e = h + max(abs(f[i, N_CX] - f[q, N_CX]), abs(f[i, N_CY] - f[q, N_CY]), abs(f[i, N_CZ] - f[q, N_CZ]))
+            if e > ext[q]:
+                ext[q] = e
+    for i in range(nn):
+        M = f[i, N_MASS]
+        dd = 0.0
+        for d in range(3):
+            com[i, d] = com[i, d] / M if M > 0 else f[i, N_CX + d]
+            f[i, N_COMX + d] = com[i, d]
+            dd += (com[i, d] - f[i, N_CX + d]) ** 2
+        f[i, N_DELTA] = np.sqrt(dd)
+    S = np.zeros((nn, 6))
+    for i in range(nn - 1, -1, -1):
+        if g[i, 3] == 1:
+            for k in range(g[i, 0], g[i, 0] + g[i, 1]):
+                x = spos[k, 0] - com[i, 0]
+                y = spos[k, 1] - com[i, 1]
+                z = spos[k, 2] - com[i, 2]
+                m = smass[k]
+                S[i, 0] += m * x * x
+                S[i, 1] += m * y * y
+                S[i, 2] += m * z * z
+                S[i, 3] += m * x * y
+                S[i, 4] += m * x * z
+                S[i, 5] += m * y * z
+        q = parent[i]
+        if q >= 0:
+            x = com[i, 0] - com[q, 0]
+            y = com[i, 1] - com[q, 1]
+            z = com[i, 2] - com[q, 2]
+            m = f[i, N_MASS]
+            S[q, 0] += S[i, 0] + m * x * x
+            S[q, 1] += S[i, 1] + m * y * y
+            S[q, 2] += S[i, 2] + m * z * z
+            S[q, 3] += S[i, 3] + m * x * y
+            S[q, 4] += S[i, 4] + m * x * z
+            S[q, 5] += S[i, 5] + m * y * z
+    for i in range(nn):
+        tr = S[i, 0] + S[i, 1] + S[i, 2]
+        f[i, N_Q] = 3.0 * S[i, 0] - tr
+        f[i, N_Q + 1] = 3.0 * S[i, 1] - tr
+        f[i, N_Q + 2] = 3.0 * S[i, 2] - tr
+        f[i, N_Q + 3] = 3.0 * S[i, 3]
+        f[i, N_Q + 4] = 3.0 * S[i, 4]
+        f[i, N_Q + 5] = 3.0 * S[i, 5]
