@@ -38,10 +38,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 CLOCK = time.perf_counter
+REPEAT = 3
 
 
-def timed(f, *a, repeat=3, **k):
+def timed(f, *a, repeat=None, **k):
     best, out = np.inf, None
+    repeat = repeat or REPEAT
     for _ in range(repeat):
         t0 = CLOCK()
         out = f(*a, **k)
@@ -64,6 +66,7 @@ def main(argv=None) -> int:
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                     help="time.perf_counter (wall) or time.process_time (CPU time of all threads)")
     ap.add_argument("--group-size", type=int, default=None, help="our grouped walk's group size")
+    ap.add_argument("--repeat", type=int, default=3, help="best of this many timings per case")
     args = ap.parse_args(argv)
     import numba
 
@@ -75,8 +78,9 @@ def main(argv=None) -> int:
     if args.threads:
         numba.set_num_threads(args.threads)
     nthreads = numba.get_num_threads()
-    global CLOCK
+    global CLOCK, REPEAT
     CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
+    REPEAT = args.repeat
     from nbody.direct import direct_forces
     from nbody.ics import spherical_galaxy
     from nbody.softening import spline_radius
