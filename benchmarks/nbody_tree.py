@@ -61,6 +61,7 @@ def main(argv=None) -> int:
     ap.add_argument("--merger", type=int, default=0, metavar="N",
                     help="instead: profile a two-galaxy merger of N particles with two SMBHs over --t-end")
     ap.add_argument("--t-end", type=float, default=0.25)
+    ap.add_argument("--theta", type=float, default=0.5, help="opening angle of the --merger run")
     ap.add_argument("--equal-error", action="store_true",
                     help="also scan theta for both codes and compare times at equal median force error")
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
@@ -73,7 +74,7 @@ def main(argv=None) -> int:
     if args.merger:
         if args.threads:
             numba.set_num_threads(args.threads)
-        return merger_profile(args.merger, args.t_end, args.clock)
+        return merger_profile(args.merger, args.t_end, args.clock, args.theta)
 
     if args.threads:
         numba.set_num_threads(args.threads)
@@ -172,7 +173,7 @@ def main(argv=None) -> int:
     return 0
 
 
-def merger_profile(n, t_end, clock="wall"):
+def merger_profile(n, t_end, clock="wall", theta=0.5):
     """Time a KETJU galaxy merger (two Dehnen gamma = 1 galaxies, SMBHs of 0.5 % of the stellar mass).
 
     ``clock="cpu"``: the simulation's phase timers read the process CPU time (all threads) instead of
@@ -211,6 +212,7 @@ rp = 0.5
 e = 1.0
 [gravity]
 eps_star = 0.01
+theta = {theta}
 [time]
 t_end = {t_end}
 dt_max = 0.0625
@@ -227,7 +229,7 @@ quiet = true
     wall = time.perf_counter() - t0
     cpu = time.process_time() - c0
     prof = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in res.profile.items()}
-    print(json.dumps({"n": n, "t_end": t_end, "clock_of_profile": clock, "wall_s": round(wall, 1),
+    print(json.dumps({"n": n, "t_end": t_end, "theta": theta, "clock_of_profile": clock, "wall_s": round(wall, 1),
                       "cpu_s": round(cpu, 1), "profile": prof, "wall_per_time_unit_s": round(wall / t_end, 1),
                       "cpu_per_time_unit_s": round(cpu / t_end, 1)}, indent=2))
     return 0
