@@ -165,9 +165,12 @@ class HierarchicalKDK:
             tree = self._tree_for(len(targets))
             t1 = time.perf_counter()
             self.timers["tree_build"] += t1 - t0
-            if self.criterion == "relative" and np.all(self.acc_mag[mine] > 0):
+            if self.criterion == "relative" and np.all(self.acc_mag > 0):
+                # a_old_all: each group's criterion uses its particles' minimum |a_old|, so the forces do
+                # not depend on how the active set is split over ranks
                 acc, pot = tree.accelerations(mine, criterion="relative", alpha=self.alpha,
-                                              a_old=self.acc_mag[mine], quadrupole=self.quadrupole)
+                                              a_old=self.acc_mag[mine], quadrupole=self.quadrupole,
+                                              a_old_all=self.acc_mag)
             else:
                 acc, pot = tree.accelerations(mine, theta=self.theta, quadrupole=self.quadrupole)
         else:

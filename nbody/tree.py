@@ -100,7 +100,7 @@ class Octree:
 
     def accelerations(self, targets=None, theta: float = 0.5, criterion: str = "geometric",
                       alpha: float = 0.005, a_old=None, quadrupole: bool = True, grouped: bool = True,
-                      group_size: int | None = None):
+                      group_size: int | None = None, a_old_all=None):
         """Accelerations and potentials (self term excluded) on ``targets`` (default all).
 
         ``criterion="geometric"``: open nodes with l / (r - delta) > theta (``theta`` in (0, 1.5]).
@@ -112,7 +112,9 @@ class Octree:
         (more conservative than per target, hence a smaller error at equal ``theta``; see
         :mod:`nbody._kernels.tree`). With the geometric criterion a particle's force depends only on the
         tree and the particle, not on the other targets. With the relative criterion the group uses the
-        smallest ``a_old`` of its targets in this call. ``grouped=False``: one walk per target.
+        smallest ``a_old`` of its targets in this call, or, if ``a_old_all`` (|a_old| of all N particles)
+        is given, the smallest over all the group's particles -- then again independent of the other
+        targets (MPI splits). ``grouped=False``: one walk per target.
         """
         if criterion not in CRITERIA:
             raise ValueError(f"criterion must be one of {sorted(CRITERIA)}, got {criterion!r}")
@@ -137,6 +139,13 @@ class Octree:
                 raise ValueError(f"group_size must be an integer >= 1, got {group_size!r}")
             grp_of, gbox, ghmax = self.groups(int(group_size))
             gid_t = grp_of[srank]
+            if criterion == "relative" and a_old_all is not None:
+                aa = np.asarray(a_old_all, dtype=np.float64)
+                if aa.shape != (len(self.mass),):
+                    raise ValueError(f"a_old_all must have shape ({len(self.mass)},), got {aa.shape}")
+                # groups are contiguous ranges in tree order: minimum per group, then per target
+                starts = np.concatenate(([0], np.flatnonzero(np.diff(grp_of)) + 1))
+                saold = np.ascontiguousarray(np.minimum.reduceat(aa[perm_of(self)], starts)[gid_t])
             cut = np.flatnonzero(np.diff(gid_t)) + 1
             seg = np.concatenate(([0], cut, [len(srank)])).astype(np.int64)
             gid = np.ascontiguousarray(gid_t[seg[:-1]]) if len(srank) else np.zeros(0, dtype=np.int64)

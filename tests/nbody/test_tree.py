@@ -203,3 +203,19 @@ def test_grouped_walk_long_interaction_lists_converge_to_direct():
     err = np.linalg.norm(a - a0, axis=1) / np.linalg.norm(a0, axis=1)
     assert np.median(err) < 1e-6
     assert np.max(np.abs(pot - p0) / np.abs(p0)) < 1e-6
+
+
+def test_grouped_relative_criterion_with_a_old_all_is_independent_of_the_targets(hernquist5k):
+    p = hernquist5k
+    eps = 0.01
+    a0, _ = direct_forces(p.pos, p.mass, eps)
+    amag = np.linalg.norm(a0, axis=1)
+    tree = Octree(p.pos, p.mass, eps)
+    a_all, _ = tree.accelerations(criterion="relative", alpha=0.002, a_old=amag, a_old_all=amag)
+    err = np.linalg.norm(a_all - a0, axis=1) / np.linalg.norm(a0, axis=1)
+    assert np.median(err) < 1e-3
+    idx = np.arange(2500, 2600)  # a block of indices, as an MPI rank gets
+    a, _ = tree.accelerations(idx, criterion="relative", alpha=0.002, a_old=amag[idx], a_old_all=amag)
+    assert np.array_equal(a, a_all[idx])
+    with pytest.raises(ValueError, match="a_old_all"):
+        tree.accelerations(idx, criterion="relative", alpha=0.002, a_old=amag[idx], a_old_all=amag[:10])

@@ -75,3 +75,40 @@ def test_hierarchical_run_with_tree_reuse_matches_rebuilding_every_step():
     assert np.median(np.linalg.norm(x1 - x0, axis=1)) < 1e-6
     with pytest.raises(ValueError, match="tree_rebuild_fraction"):
         HierarchicalKDK(p.pos, p.vel, p.mass, p.ptype, 0.02, tree_rebuild_fraction=2.0)
+
+
+@pytest.mark.mpi
+def test_two_ranks_reproduce_serial_with_relative_criterion_and_tree_reuse(tmp_path):
+    """Grouped walks + relative criterion (each group's |a_old| minimum over all its particles) + refits:
+    the active sets are split over ranks in index blocks that cut groups, yet the forces are the same."""
+    from tests.mpi_harness import run_mpi
+
+    p = spherical_galaxy(1500, "plummer", seed=6, r_max=20)
+    np.savez(tmp_path / "ics.npz", pos=p.pos, vel=p.vel, mass=p.mass, ptype=p.ptype)
+    kw = "dt_max=1 / 16, eta=0.02, max_bin=8, criterion='relative', alpha=0.002, tree_rebuild_fraction=0.2"
+
+    def run(eng):
+        eng.initialize()
+        for _ in range(4):
+            eng.advance_block()
+        return eng
+
+    serial = run(eval(f"HierarchicalKDK(p.pos, p.vel, p.mass, p.ptype, 0.02, {kw})"))
+    assert serial.counters["tree_refits"] > 0
+    np.save(tmp_path / "serial_pos.npy", serial.pos)
+    script = f"""
+import numpy as np
+from mpi4py import MPI
+from nbody.timestepping import HierarchicalKDK
+d = np.load({str(tmp_path / 'ics.npz')!r})
+eng = HierarchicalKDK(d["pos"], d["vel"], d["mass"], d["ptype"], 0.02, comm=MPI.COMM_WORLD, {kw})
+eng.initialize()
+for _ in range(4):
+    eng.advance_block()
+if MPI.COMM_WORLD.rank == 0:
+    diff = np.abs(eng.pos - np.load({str(tmp_path / 'serial_pos.npy')!r})).max()
+    print("MAXDIFF", diff)
+    assert diff < 1e-12, diff
+"""
+    proc = run_mpi(script, 2, tmp_path, timeout=300)
+    assert "MAXDIFF" in proc.stdout
