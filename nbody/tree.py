@@ -108,8 +108,9 @@ class Octree:
         acceleration magnitudes of the previous step for the targets).
 
         ``grouped=True`` (default): one walk per group of nearby particles (the maximal tree nodes with
-        at most ``group_size`` particles, default :data:`GROUP_SIZE`), with the opening tests applied to the group's bounding box
-        (more conservative than per target, hence a smaller error at equal ``theta``; see
+        at most ``group_size`` particles, default :data:`GROUP_SIZE`), with the opening tests applied to
+        the group's bounding box (more conservative than per target, hence a smaller error at equal
+        ``theta``; see
         :mod:`nbody._kernels.tree`). With the geometric criterion a particle's force depends only on the
         tree and the particle, not on the other targets. With the relative criterion the group uses the
         smallest ``a_old`` of its targets in this call, or, if ``a_old_all`` (|a_old| of all N particles)
