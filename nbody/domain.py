@@ -225,12 +225,15 @@ def top_tree(pos, mass, h, lo, hi, n_cells=None, curve=None):
 
 # ---------------------------------------------------------------------------------------- forces
 def domain_forces(pos, mass, eps, targets=None, comm=None, G=1.0, method="tree", theta=0.5,
-                  criterion="geometric", alpha=0.005, a_old=None, leaf_size=8, quadrupole=True, top_cells=None):
+                  criterion="geometric", alpha=0.005, a_old=None, leaf_size=8, quadrupole=True, top_cells=None,
+                  group_size=0):
     """Softened accelerations and potentials on this rank's ``targets`` from the particles of all ranks.
 
     ``pos``, ``mass``, ``eps``: this rank's particles; ``targets``: indices into them (default all).
     ``method="tree"``: local tree + remote top nodes + exported walks (module docstring).
     ``top_cells``: see :data:`TOP_CELLS` (the default).
+    ``group_size``: grouped local walks (:meth:`nbody.tree.Octree.accelerations`); 0 (default): one walk per
+    target, the accuracy of the exported walks, so a target's force has one accuracy whatever its rank.
     ``method="direct"``: a distributed direct sum (every target is sent to every other rank), equal to
     the serial direct sum up to the order of the additions.
     Collective: every rank of ``comm`` must call it. Returns (acc, pot, info) with
@@ -262,9 +265,11 @@ def domain_forces(pos, mass, eps, targets=None, comm=None, G=1.0, method="tree",
         if len(t):
             if criterion == "relative":
                 acc, pot = tree.accelerations(t, criterion="relative", alpha=alpha, a_old=aold,
-                                              quadrupole=quadrupole)
+                                              quadrupole=quadrupole, grouped=group_size > 0,
+                                              group_size=group_size or None)
             else:
-                acc, pot = tree.accelerations(t, theta=theta, quadrupole=quadrupole)
+                acc, pot = tree.accelerations(t, theta=theta, quadrupole=quadrupole, grouped=group_size > 0,
+                                              group_size=group_size or None)
             nint += tree.last_interactions
         else:
             acc, pot = np.zeros((0, 3)), np.zeros(0)
@@ -416,7 +421,7 @@ class DomainKDK(HierarchicalKDK):
         acc, pot, info = domain_forces(self.pos, self.mass, self.eps, targets, self.comm, self.G, self.gravity,
                                        self.theta, "relative" if relative else "geometric", self.alpha,
                                        self.acc_mag[targets] if relative else None, self.leaf_size, self.quadrupole,
-                                       self.top_cells)
+                                       self.top_cells, self.group_size)
         self.cost[targets] = np.maximum(info["interactions"], 1)
         self.timers["forces"] += time.perf_counter() - t0
         self.counters["force_evaluations"] += len(targets)

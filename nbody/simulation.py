@@ -127,6 +127,10 @@ class GravityConfig:
     alpha: float = param(0.005, gt=0, doc="relative opening criterion accuracy")
     leaf_size: int = param(8, ge=1)
     quadrupole: bool = param(True)
+    group_size: int = param(64, ge=0, doc="particles sharing one tree walk (0: one walk per particle; the domain "
+                            "decomposition's exported targets are always walked one by one)")
+    tree_rebuild_fraction: float = param(0.1, ge=0, le=1, doc="rebuild the tree once the force evaluations since "
+                                         "the last build reach this fraction of N; refit it in between")
     eps_star: float = param(0.01, gt=0, doc="Plummer-equivalent softening of stars [length units]")
     eps_dm: float = param(0.03, gt=0, doc="softening of dark matter")
     eps_bh: float = param(0.01, gt=0, doc="softening of SMBHs (only felt outside regions)")
@@ -343,7 +347,8 @@ class Simulation:
         self.engine = engine_cls(
             p.pos, p.vel, p.mass, p.ptype, self._softening(p.ptype), ids=p.ids, dt_max=tm.dt_max, eta=tm.eta,
             max_bin=tm.max_bin, gravity=g.method, theta=g.theta, criterion=g.criterion, alpha=g.alpha,
-            leaf_size=g.leaf_size, quadrupole=g.quadrupole, r_ketju=k.r_ketju if k.enabled else None,
+            leaf_size=g.leaf_size, quadrupole=g.quadrupole, group_size=g.group_size,
+            tree_rebuild_fraction=g.tree_rebuild_fraction, r_ketju=k.r_ketju if k.enabled else None,
             region_integrator=self._make_integrator() if k.enabled else None, eta_region=k.eta_region,
             buffer_factor=k.buffer_factor, comm=self.comm, t=t, acc_mag=acc_mag, **extra)
 

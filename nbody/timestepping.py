@@ -32,7 +32,7 @@ from ._kernels.leapfrog import drift, kick, timestep_bins
 from .direct import direct_forces
 from .ketju import find_regions, internal_softened_accelerations, region_energy_correction, region_timestep
 from .softening import spline_radius
-from .tree import Octree
+from .tree import GROUP_SIZE, Octree
 
 
 def bin_of_dt(dt, dt_max, max_bin):
@@ -62,6 +62,14 @@ class HierarchicalKDK:
     comm : MPI communicator (replicated data: every rank holds all particles; the forces of the active set
         and the region integrations are split over ranks; :class:`nbody.domain.DomainKDK` is the
         domain-decomposed variant)
+    tree_rebuild_fraction : the tree is rebuilt when the force evaluations since its build would exceed
+        this fraction of N (GADGET's ``TreeDomainUpdateFrequency``, Springel 2005 sec. 3.1), so always at
+        full synchronisations; in between it is refitted to the drifted positions
+        (:meth:`nbody.tree.Octree.refit`: exact moments, node cubes grown to contain their particles, so
+        the opening tests keep bounding the error; the walks get longer as particles drift). 0 rebuilds
+        at every force call.
+    group_size : particles sharing one tree walk (:meth:`nbody.tree.Octree.accelerations`); 0: one walk per
+        target (the domain engine's exported targets are always walked one by one)
     """
 
     #: per-particle state arrays (kept aligned by removals and, in the domain engine, migrations)
@@ -73,7 +81,7 @@ class HierarchicalKDK:
     def __init__(self, pos, vel, mass, ptype, eps, ids=None, G=1.0, dt_max=0.01, eta=0.025, max_bin=28,
                  gravity="tree", theta=0.5, criterion="geometric", alpha=0.005, leaf_size=8, quadrupole=True,
                  r_ketju=None, region_integrator=None, eta_region=0.1, buffer_factor=2.0, comm=None, t=0.0,
-                 acc_mag=None):
+                 acc_mag=None, tree_rebuild_fraction=0.1, group_size=GROUP_SIZE):
         self.pos = np.ascontiguousarray(pos, dtype=np.float64).copy()
         self.vel = np.ascontiguousarray(vel, dtype=np.float64).copy()
         self.mass = np.ascontiguousarray(mass, dtype=np.float64).copy()
@@ -96,6 +104,15 @@ class HierarchicalKDK:
         self.TB = 1 << self.max_bin
         self.gravity, self.theta, self.criterion, self.alpha = gravity, float(theta), criterion, float(alpha)
         self.leaf_size, self.quadrupole = int(leaf_size), bool(quadrupole)
+        if not (0 <= tree_rebuild_fraction <= 1):
+            raise ValueError(f"tree_rebuild_fraction must be in [0, 1], got {tree_rebuild_fraction}")
+        self.tree_rebuild_fraction = float(tree_rebuild_fraction)
+        if not (isinstance(group_size, (int, np.integer)) and group_size >= 0):
+            raise ValueError(f"group_size must be an integer >= 0, got {group_size!r}")
+        self.group_size = int(group_size)
+        self._tree = None
+        self._tree_mass = None
+        self._since_build = 0
         self.r_ketju = float(r_ketju) if r_ketju else 0.0
         self.region_integrator = region_integrator
         if self.r_ketju > 0:
@@ -118,7 +135,7 @@ class HierarchicalKDK:
         self.regions: list[np.ndarray] = []
         self.timers = {"tree_build": 0.0, "forces": 0.0, "regions": 0.0, "kick_drift": 0.0, "bookkeeping": 0.0}
         self.counters = {"force_evaluations": 0, "syncs": 0, "region_steps": 0, "region_substeps": 0,
-                         "late_joiners": 0}
+                         "late_joiners": 0, "tree_builds": 0, "tree_refits": 0}
         self.merger_events: list[dict] = []
         self._initialized = False
         self.last_a_full = None
@@ -129,6 +146,30 @@ class HierarchicalKDK:
     def _h(self):
         return spline_radius(self.eps)
 
+    def _tree_for(self, n_targets):
+        """The tree for a force call on ``n_targets`` particles: rebuilt or refitted (see
+        ``tree_rebuild_fraction``). The decision depends only on the global call sequence, so every MPI
+        rank makes the same one."""
+        n = len(self.mass)
+        t = self._tree
+        if (t is None or len(t.mass) != n or self._since_build + n_targets > self.tree_rebuild_fraction * n
+                or not np.array_equal(self._tree_mass, self.mass)):
+            self._build_tree()
+        else:
+            t.refit(self.pos)
+            self._since_build += n_targets
+            self.counters["tree_refits"] += 1
+        return self._tree
+
+    def _walk_kw(self):
+        return {"grouped": self.group_size > 0, "group_size": self.group_size or None}
+
+    def _build_tree(self):
+        self._tree = Octree(self.pos, self.mass, self.eps, leaf_size=self.leaf_size, G=self.G)
+        self._tree_mass = self.mass.copy()
+        self._since_build = 0
+        self.counters["tree_builds"] += 1
+
     def forces(self, targets, potential=False):
         """Softened accelerations (and potentials) on ``targets`` from all particles; split over ranks."""
         targets = np.ascontiguousarray(targets, dtype=np.int64)
@@ -137,14 +178,18 @@ class HierarchicalKDK:
         mine = targets[lo:hi]
         t0 = time.perf_counter()
         if self.gravity == "tree":
-            tree = Octree(self.pos, self.mass, self.eps, leaf_size=self.leaf_size, G=self.G)
+            tree = self._tree_for(len(targets))
             t1 = time.perf_counter()
             self.timers["tree_build"] += t1 - t0
-            if self.criterion == "relative" and np.all(self.acc_mag[mine] > 0):
+            if self.criterion == "relative" and np.all(self.acc_mag > 0):
+                # a_old_all: each group's criterion uses its particles' minimum |a_old|, so the forces do
+                # not depend on how the active set is split over ranks
                 acc, pot = tree.accelerations(mine, criterion="relative", alpha=self.alpha,
-                                              a_old=self.acc_mag[mine], quadrupole=self.quadrupole)
+                                              a_old=self.acc_mag[mine], quadrupole=self.quadrupole,
+                                              a_old_all=self.acc_mag, **self._walk_kw())
             else:
-                acc, pot = tree.accelerations(mine, theta=self.theta, quadrupole=self.quadrupole)
+                acc, pot = tree.accelerations(mine, theta=self.theta, quadrupole=self.quadrupole,
+                                              **self._walk_kw())
         else:
             t1 = t0
             acc, pot = direct_forces(self.pos, self.mass, self.eps, self.G, targets=mine, potential=potential)
@@ -240,6 +285,9 @@ class HierarchicalKDK:
         everyone = np.arange(len(self.mass))
         if a_full is None:
             a_full, _ = self.forces(everyone)
+        elif self.gravity == "tree":
+            # a restart: the tree of the uninterrupted run was built at this synchronised state
+            self._build_tree()
         a_full = np.ascontiguousarray(a_full, dtype=np.float64)
         self.last_a_full = a_full
         self._post_sync(0, everyone, a_full)

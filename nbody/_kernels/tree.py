@@ -21,6 +21,13 @@ G M l^2 / r^4 <= alpha |a_old|, and in both cases open any node whose cube
 (enlarged by 20 %, GADGET's 0.6 l test) contains the particle, and any node
 that may hold particles within the softening length (so accepted nodes are
 exactly Newtonian and particle pairs are spline-softened).
+
+Two walks: :func:`tree_accel` walks once per target; :func:`tree_accel_grouped` (the default of
+:class:`nbody.tree.Octree`) walks once per group of nearby particles and applies the tests to the
+group's bounding box (see the section "Grouped walks" below). The grouped test is what makes
+pytreegrav's (grouped) walk ~1.6x more accurate than our per-target walk at equal theta: with
+``group_size=1`` pytreegrav's median error equals ours (2.15e-4 at theta = 0.5, 5.8e-4 at 0.7, Hernquist
+N = 1e5); the opening formula, node sizes, CoM quadrupole and softening treatment are the same.
 """
 from __future__ import annotations
 
@@ -419,3 +426,386 @@ def tree_accel_serial(targets, pos, mass, h, G, theta, alpha, aold, criterion, u
         pot[k] = p
         nint[k] = ni
     return acc, pot, nint
+
+
+# ---------------------------------------------------------------------------------------------------
+# Grouped walks (Barnes 1990, J. Comput. Phys. 87, 161: one walk per group of nearby targets; GADGET-4's
+# and pytreegrav's ``grouped_treewalk``). Groups are fixed by the tree alone -- the maximal nodes that hold
+# at most ``group_size`` particles -- and each group's box is the bounding box of *all* its particles, so
+# the force on a particle depends only on the tree and on that particle, never on which other particles
+# are active or on how the targets are split over MPI ranks.
+#
+# A node is accepted for the whole group only if the single-target tests hold for every point of the
+# group box: the box must not overlap the node's cube enlarged by 20 % (GADGET's 0.6 l test), and the
+# distance r_min from the node's centre of mass to the box must pass the opening test (geometric:
+# r_min > l/theta + delta; relative: G M l^2 / r_min^4 <= alpha min|a_old|) and the softening test
+# r_min > max(h) + sqrt(3)/2 l + delta. As r_min <= r for every target this is strictly more
+# conservative than the per-target walk: more accurate at equal theta, with more interactions per
+# target but one walk per group. The accepted nodes and the particles of the opened leaves go into an
+# interaction list that is then summed for every target of the group in branch-free, SIMD-friendly loops.
+# ---------------------------------------------------------------------------------------------------
+L_X, L_Y, L_Z, L_M = 0, 1, 2, 3  # rows of the node list (then 6 quadrupole rows)
+
+
+@njit(cache=True)
+def build_groups(f, g, spos, sh, group_size):
+    """Groups of the grouped walk: maximal nodes with <= ``group_size`` particles (or leaves).
+
+    Returns (grp_of[n] group id per tree-order particle, gbox[ng, 6] = (min xyz, max xyz) of the group's
+    particles, ghmax[ng] their largest support radius).
+    """
+    n = spos.shape[0]
+    nn = g.shape[0]
+    grp_of = np.empty(n, dtype=np.int64)
+    gbox = np.empty((nn, 6))
+    ghmax = np.empty(nn)
+    ng = 0
+    node = 0
+    while node != -1:
+        if g[node, 1] <= group_size or g[node, 3] == 1:
+            s = g[node, 0]
+            c = g[node, 1]
+            for d in range(3):
+                gbox[ng, d] = spos[s, d]
+                gbox[ng, 3 + d] = spos[s, d]
+            hm = 0.0
+            for k in range(s, s + c):
+                grp_of[k] = ng
+                for d in range(3):
+                    v = spos[k, d]
+                    if v < gbox[ng, d]:
+                        gbox[ng, d] = v
+                    if v > gbox[ng, 3 + d]:
+                        gbox[ng, 3 + d] = v
+                if sh[k] > hm:
+                    hm = sh[k]
+            ghmax[ng] = hm
+            ng += 1
+            node = g[node, 2]
+        else:
+            node += 1
+    return grp_of, gbox[:ng].copy(), ghmax[:ng].copy()
+
+
+@njit(cache=True, fastmath=True, error_model="numpy")
+def _group_list(bx0, by0, bz0, bx1, by1, bz1, hg, amin, pos, mass, G, theta, alpha, criterion, use_quad, f, g,
+                nl, pl, qk):
+    """Interaction list of one group (box b*, largest support hg): accepted nodes -> ``nl`` (com, mass,
+    quadrupole rows), particles of far leaves -> ``pl`` (x, y, z, m), of near leaves -> ``qk`` (indices).
+    Returns (n nodes, n far, n near, fitted); fitted is False if a buffer was too small (caller grows it
+    and repeats: no reallocation inside the walk loop, which would cost reference counting per node)."""
+    nn = 0
+    npl = 0
+    nnear = 0
+    node = 0
+    while node != -1:
+        l = 2.0 * f[node, N_HALF]
+        ext = 0.6 * l
+        cx = f[node, N_CX]
+        cy = f[node, N_CY]
+        cz = f[node, N_CZ]
+        overlap = (bx1 > cx - ext and bx0 < cx + ext and by1 > cy - ext and by0 < cy + ext
+                   and bz1 > cz - ext and bz0 < cz + ext)
+        accept = False
+        if not overlap:
+            mx = f[node, N_COMX]
+            my = f[node, N_COMY]
+            mz = f[node, N_COMZ]
+            dx = 0.0
+            if mx < bx0:
+                dx = bx0 - mx
+            elif mx > bx1:
+                dx = mx - bx1
+            dy = 0.0
+            if my < by0:
+                dy = by0 - my
+            elif my > by1:
+                dy = my - by1
+            dz = 0.0
+            if mz < bz0:
+                dz = bz0 - mz
+            elif mz > bz1:
+                dz = mz - bz1
+            r2 = dx * dx + dy * dy + dz * dz
+            r = np.sqrt(r2)
+            hp = hg if hg > f[node, N_HMAX] else f[node, N_HMAX]
+            dl = f[node, N_DELTA]
+            if r > hp + 0.8660254037844386 * l + dl:
+                if criterion == 0:
+                    accept = r * theta > l + theta * dl
+                else:
+                    accept = G * f[node, N_MASS] * l * l <= alpha * amin * r2 * r2
+        if accept:
+            if nn == nl.shape[1]:
+                return nn, npl, nnear, False
+            nl[L_X, nn] = f[node, N_COMX]
+            nl[L_Y, nn] = f[node, N_COMY]
+            nl[L_Z, nn] = f[node, N_COMZ]
+            nl[L_M, nn] = f[node, N_MASS]
+            for q in range(6):
+                nl[4 + q, nn] = f[node, N_Q + q] if use_quad else 0.0
+            nn += 1
+            node = g[node, 2]
+        elif g[node, 3] == 1:
+            k0 = g[node, 0]
+            c = g[node, 1]
+            # leaf: its particles go to the far list (every pair with the group Newtonian: the gap
+            # between the group box and the leaf's cube exceeds both supports) or the near list
+            hl = f[node, N_HALF]
+            gx = max(0.0, cx - hl - bx1, bx0 - cx - hl)
+            gy = max(0.0, cy - hl - by1, by0 - cy - hl)
+            gz = max(0.0, cz - hl - bz1, bz0 - cz - hl)
+            hp = hg if hg > f[node, N_HMAX] else f[node, N_HMAX]
+            if gx * gx + gy * gy + gz * gz > hp * hp:
+                if npl + c > pl.shape[1]:
+                    return nn, npl, nnear, False
+                for k in range(k0, k0 + c):
+                    pl[L_X, npl] = pos[k, 0]
+                    pl[L_Y, npl] = pos[k, 1]
+                    pl[L_Z, npl] = pos[k, 2]
+                    pl[L_M, npl] = mass[k]
+                    npl += 1
+            else:
+                if nnear + c > qk.shape[0]:
+                    return nn, npl, nnear, False
+                for k in range(k0, k0 + c):
+                    qk[nnear] = k
+                    nnear += 1
+            node = g[node, 2]
+        else:
+            node = node + 1
+    return nn, npl, nnear, True
+
+
+@njit(cache=True, fastmath=True, error_model="numpy")
+def _grouped_block(s0, s1, seg, gid, targets, pos, mass, h, G, theta, alpha, aold, criterion, use_quad,
+                   f, g, gbox, ghmax, acc, pot, nint):
+    """Walk and sum segments s0..s1-1 (each = the targets of one group, ``targets[seg[s]:seg[s+1]]``)."""
+    nl = np.empty((10, 1024))
+    pl = np.empty((4, 1024))
+    qk = np.empty(256, dtype=np.int64)
+    for s in range(s0, s1):
+        a = seg[s]
+        e = seg[s + 1]
+        gi = gid[s]
+        bx0 = gbox[gi, 0]
+        by0 = gbox[gi, 1]
+        bz0 = gbox[gi, 2]
+        bx1 = gbox[gi, 3]
+        by1 = gbox[gi, 4]
+        bz1 = gbox[gi, 5]
+        hg = ghmax[gi]
+        amin = 0.0
+        if criterion == 1:
+            amin = aold[a]
+            for t in range(a + 1, e):
+                if aold[t] < amin:
+                    amin = aold[t]
+        # ---- walk: the interaction list of the group (grow the buffers and repeat if they overflow)
+        while True:
+            nn, npl, nnear, fitted = _group_list(bx0, by0, bz0, bx1, by1, bz1, hg, amin, pos, mass, G, theta,
+                                                 alpha, criterion, use_quad, f, g, nl, pl, qk)
+            if fitted:
+                break
+            # (rare) which buffer overflowed is not reported: double all three
+            nl = np.empty((10, 2 * nl.shape[1]))
+            pl = np.empty((4, 2 * pl.shape[1]))
+            qk = np.empty(2 * qk.shape[0], dtype=np.int64)
+        # ---- sum the list for every target of the group
+        for t in range(a, e):
+            i = targets[t]
+            xi = pos[i, 0]
+            yi = pos[i, 1]
+            zi = pos[i, 2]
+            hi = h[i]
+            ax = 0.0
+            ay = 0.0
+            az = 0.0
+            p = 0.0
+            # accepted nodes: monopole + quadrupole (Hernquist 1987 eqs. 2.3-2.5), r = x_i - com
+            for j in range(nn):
+                rx = xi - nl[L_X, j]
+                ry = yi - nl[L_Y, j]
+                rz = zi - nl[L_Z, j]
+                rr = rx * rx + ry * ry + rz * rz
+                rinv = 1.0 / np.sqrt(rr)
+                rinv2 = rinv * rinv
+                m = nl[L_M, j]
+                mr3 = m * rinv * rinv2
+                qxx = nl[4, j]
+                qyy = nl[5, j]
+                qzz = nl[6, j]
+                qxy = nl[7, j]
+                qxz = nl[8, j]
+                qyz = nl[9, j]
+                qx = qxx * rx + qxy * ry + qxz * rz
+                qy = qxy * rx + qyy * ry + qyz * rz
+                qz = qxz * rx + qyz * ry + qzz * rz
+                rqr = rx * qx + ry * qy + rz * qz
+                rinv5 = rinv2 * rinv2 * rinv
+                c = 2.5 * rqr * rinv5 * rinv2 + mr3
+                ax += qx * rinv5 - c * rx
+                ay += qy * rinv5 - c * ry
+                az += qz * rinv5 - c * rz
+                p -= m * rinv + 0.5 * rqr * rinv5
+            # particles of far leaves: Newtonian, branch-free
+            for j in range(npl):
+                ddx = pl[L_X, j] - xi
+                ddy = pl[L_Y, j] - yi
+                ddz = pl[L_Z, j] - zi
+                rr2 = ddx * ddx + ddy * ddy + ddz * ddz
+                rinvk = 1.0 / np.sqrt(rr2)
+                mr = pl[L_M, j] * rinvk
+                fk = mr * rinvk * rinvk
+                ax += fk * ddx
+                ay += fk * ddy
+                az += fk * ddz
+                p -= mr
+            # particles of near leaves (the group's own leaf among them): spline inside the support,
+            # the self pair skipped by index
+            ni = nn + npl + nnear
+            for j in range(nnear):
+                k = qk[j]
+                if k == i:
+                    ni -= 1
+                    continue
+                ddx = pos[k, 0] - xi
+                ddy = pos[k, 1] - yi
+                ddz = pos[k, 2] - zi
+                rr2 = ddx * ddx + ddy * ddy + ddz * ddz
+                hij = hi if hi > h[k] else h[k]
+                if rr2 >= hij * hij:
+                    if rr2 == 0.0:
+                        ni -= 1
+                        continue
+                    rinvk = 1.0 / np.sqrt(rr2)
+                    mr = mass[k] * rinvk
+                    fk = mr * rinvk * rinvk
+                    p -= mr
+                else:
+                    fk = mass[k] * spline_force_factor(rr2, hij)
+                    p -= mass[k] * spline_potential_factor(rr2, hij)
+                ax += fk * ddx
+                ay += fk * ddy
+                az += fk * ddz
+            acc[t, 0] = G * ax
+            acc[t, 1] = G * ay
+            acc[t, 2] = G * az
+            pot[t] = G * p
+            nint[t] = ni
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def tree_accel_grouped(targets, seg, gid, pos, mass, h, G, theta, alpha, aold, criterion, use_quad, f, g,
+                       gbox, ghmax, nblocks):
+    """Grouped-walk twin of :func:`tree_accel`: ``targets`` (tree-order indices, sorted) are split into
+    segments ``seg`` (offsets, one segment per group ``gid``); segments are dealt to ``nblocks`` threads'
+    blocks. Returns (acc, pot, interactions per target)."""
+    nt = targets.shape[0]
+    acc = np.empty((nt, 3))
+    pot = np.empty(nt)
+    nint = np.empty(nt, dtype=np.int64)
+    nseg = seg.shape[0] - 1
+    for b in prange(nblocks):
+        _grouped_block(b * nseg // nblocks, (b + 1) * nseg // nblocks, seg, gid, targets, pos, mass, h, G,
+                       theta, alpha, aold, criterion, use_quad, f, g, gbox, ghmax, acc, pot, nint)
+    return acc, pot, nint
+
+
+@njit(cache=True, error_model="numpy")
+def tree_accel_grouped_serial(targets, seg, gid, pos, mass, h, G, theta, alpha, aold, criterion, use_quad, f,
+                              g, gbox, ghmax):
+    """Serial twin of :func:`tree_accel_grouped` (small active sets)."""
+    nt = targets.shape[0]
+    acc = np.empty((nt, 3))
+    pot = np.empty(nt)
+    nint = np.empty(nt, dtype=np.int64)
+    _grouped_block(0, seg.shape[0] - 1, seg, gid, targets, pos, mass, h, G, theta, alpha, aold, criterion,
+                   use_quad, f, g, gbox, ghmax, acc, pot, nint)
+    return acc, pot, nint
+
+
+@njit(cache=True)
+def refit_nodes(spos, smass, f, g, half0):
+    """Update the packed nodes ``f`` in place for new positions ``spos`` (tree order), same topology.
+
+    GADGET-style reuse of a tree between rebuilds (Springel 2005, sec. 3.1: nodes are drifted instead of
+    rebuilt while few particles are active): centres of mass, quadrupoles and the Barnes offsets are
+    recomputed exactly from the current positions (bottom-up, parallel-axis theorem), and each node's
+    cube keeps its geometric centre but its half-side grows to ``max(half0, extent)`` so that it always
+    contains its particles -- the opening tests (which assume that) stay valid and exactly as
+    conservative as for a fresh tree of the same cubes; the cost is more openings as particles move.
+    Masses and supports are unchanged (the caller rebuilds when they change).
+    """
+    nn = g.shape[0]
+    parent = np.full(nn, -1, dtype=np.int64)
+    for i in range(nn):
+        if g[i, 3] == 0:
+            c = i + 1
+            end = g[i, 2]
+            while c != end and c != -1:
+                parent[c] = i
+                c = g[c, 2]
+    com = np.zeros((nn, 3))
+    ext = np.zeros(nn)
+    for i in range(nn - 1, -1, -1):
+        if g[i, 3] == 1:
+            e = 0.0
+            for k in range(g[i, 0], g[i, 0] + g[i, 1]):
+                for d in range(3):
+                    com[i, d] += smass[k] * spos[k, d]
+                    v = abs(spos[k, d] - f[i, N_CX + d])
+                    if v > e:
+                        e = v
+            ext[i] = e
+        h = half0[i] if half0[i] > ext[i] else ext[i]
+        f[i, N_HALF] = h
+        q = parent[i]
+        if q >= 0:
+            for d in range(3):
+                com[q, d] += com[i, d]
+            e = h + max(abs(f[i, N_CX] - f[q, N_CX]), abs(f[i, N_CY] - f[q, N_CY]), abs(f[i, N_CZ] - f[q, N_CZ]))
+            if e > ext[q]:
+                ext[q] = e
+    for i in range(nn):
+        M = f[i, N_MASS]
+        dd = 0.0
+        for d in range(3):
+            com[i, d] = com[i, d] / M if M > 0 else f[i, N_CX + d]
+            f[i, N_COMX + d] = com[i, d]
+            dd += (com[i, d] - f[i, N_CX + d]) ** 2
+        f[i, N_DELTA] = np.sqrt(dd)
+    S = np.zeros((nn, 6))
+    for i in range(nn - 1, -1, -1):
+        if g[i, 3] == 1:
+            for k in range(g[i, 0], g[i, 0] + g[i, 1]):
+                x = spos[k, 0] - com[i, 0]
+                y = spos[k, 1] - com[i, 1]
+                z = spos[k, 2] - com[i, 2]
+                m = smass[k]
+                S[i, 0] += m * x * x
+                S[i, 1] += m * y * y
+                S[i, 2] += m * z * z
+                S[i, 3] += m * x * y
+                S[i, 4] += m * x * z
+                S[i, 5] += m * y * z
+        q = parent[i]
+        if q >= 0:
+            x = com[i, 0] - com[q, 0]
+            y = com[i, 1] - com[q, 1]
+            z = com[i, 2] - com[q, 2]
+            m = f[i, N_MASS]
+            S[q, 0] += S[i, 0] + m * x * x
+            S[q, 1] += S[i, 1] + m * y * y
+            S[q, 2] += S[i, 2] + m * z * z
+            S[q, 3] += S[i, 3] + m * x * y
+            S[q, 4] += S[i, 4] + m * x * z
+            S[q, 5] += S[i, 5] + m * y * z
+    for i in range(nn):
+        tr = S[i, 0] + S[i, 1] + S[i, 2]
+        f[i, N_Q] = 3.0 * S[i, 0] - tr
+        f[i, N_Q + 1] = 3.0 * S[i, 1] - tr
+        f[i, N_Q + 2] = 3.0 * S[i, 2] - tr
+        f[i, N_Q + 3] = 3.0 * S[i, 3]
+        f[i, N_Q + 4] = 3.0 * S[i, 4]
+        f[i, N_Q + 5] = 3.0 * S[i, 5]

@@ -152,3 +152,70 @@ def test_potential_energy_of_plummer_sphere():
     W = potential_energy(p.pos, p.mass, eps=1e-3)
     # W = -3 pi G M^2 / (32 a) for a Plummer sphere; sampling noise ~ 1/sqrt(N)
     assert W == pytest.approx(-3 * np.pi / 32, rel=0.03)
+
+
+def test_grouped_walk_force_depends_only_on_the_particle(hernquist5k):
+    """Groups and group boxes are fixed by the tree: a particle's force is bitwise the same whatever the
+    other targets of the call (active subsets, MPI blocks)."""
+    p = hernquist5k
+    tree = Octree(p.pos, p.mass, 0.01)
+    a_all, p_all = tree.accelerations(theta=0.5)
+    rng = np.random.default_rng(3)
+    for idx in (rng.choice(5000, 37, replace=False), np.arange(1234, 2345), np.array([4999, 0, 17])):
+        a, pot = tree.accelerations(idx, theta=0.5)
+        assert np.array_equal(a, a_all[idx]) and np.array_equal(pot, p_all[idx])
+
+
+def test_grouped_walk_is_more_accurate_than_per_target_walk_at_equal_theta(hernquist5k):
+    """The group test uses the box's nearest distance r_min <= r: a superset of nodes opens, so the error
+    at equal theta is smaller (pytreegrav's grouped walk, group_size 8: 1.2e-4 vs 2.2e-4 at N = 1e5)."""
+    p = hernquist5k
+    eps = 0.01
+    a0, p0 = direct_forces(p.pos, p.mass, eps)
+    tree = Octree(p.pos, p.mass, eps)
+    errs = {}
+    for grouped in (False, True):
+        a, pot = tree.accelerations(theta=0.7, grouped=grouped)
+        errs[grouped] = np.median(np.linalg.norm(a - a0, axis=1) / np.linalg.norm(a0, axis=1))
+        assert np.median(np.abs(pot - p0) / np.abs(p0)) < 1e-3
+        nint = tree.last_interactions
+        if grouped:
+            assert nint.mean() > nint_single  # the price: longer interaction lists
+        else:
+            nint_single = nint.mean()
+    assert errs[True] < errs[False] < 2e-3
+    # group size 1 still groups whole leaves; error stays below the per-target walk's
+    a1, _ = tree.accelerations(theta=0.7, group_size=1)
+    assert np.median(np.linalg.norm(a1 - a0, axis=1) / np.linalg.norm(a0, axis=1)) <= errs[False]
+    with pytest.raises(ValueError, match="group_size"):
+        tree.accelerations(theta=0.7, group_size=0)
+
+
+def test_grouped_walk_long_interaction_lists_converge_to_direct():
+    """theta = 0.1: interaction lists of thousands of entries (the list buffers start at 1024 nodes,
+    1024 far and 256 near particles and must grow); the tree then reproduces direct summation closely."""
+    p = spherical_galaxy(3000, "plummer", seed=8, r_max=20)
+    eps = 0.02
+    a0, p0 = direct_forces(p.pos, p.mass, eps)
+    tree = Octree(p.pos, p.mass, eps)
+    a, pot = tree.accelerations(theta=0.1)
+    assert tree.last_interactions.max() > 1024 + 1024 + 256  # some buffer overflowed and was grown
+    err = np.linalg.norm(a - a0, axis=1) / np.linalg.norm(a0, axis=1)
+    assert np.median(err) < 1e-6
+    assert np.max(np.abs(pot - p0) / np.abs(p0)) < 1e-6
+
+
+def test_grouped_relative_criterion_with_a_old_all_is_independent_of_the_targets(hernquist5k):
+    p = hernquist5k
+    eps = 0.01
+    a0, _ = direct_forces(p.pos, p.mass, eps)
+    amag = np.linalg.norm(a0, axis=1)
+    tree = Octree(p.pos, p.mass, eps)
+    a_all, _ = tree.accelerations(criterion="relative", alpha=0.002, a_old=amag, a_old_all=amag)
+    err = np.linalg.norm(a_all - a0, axis=1) / np.linalg.norm(a0, axis=1)
+    assert np.median(err) < 1e-3
+    idx = np.arange(2500, 2600)  # a block of indices, as an MPI rank gets
+    a, _ = tree.accelerations(idx, criterion="relative", alpha=0.002, a_old=amag[idx], a_old_all=amag)
+    assert np.array_equal(a, a_all[idx])
+    with pytest.raises(ValueError, match="a_old_all"):
+        tree.accelerations(idx, criterion="relative", alpha=0.002, a_old=amag[idx], a_old_all=amag[:10])
