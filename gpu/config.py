@@ -11,6 +11,10 @@ Declare a config as a dataclass whose fields use :func:`param`::
 
 Nested dataclass fields map to TOML tables. Unknown keys, wrong types and
 out-of-range values raise :class:`ConfigError` naming the dotted key.
+
+A field declared with ``unit=`` (an astropy unit string, e.g. ``param(50e-6, gt=0, unit="m")``) also
+accepts an :class:`astropy.units.Quantity` (from Python) or a quantity string (from TOML, e.g.
+``radius = "50 um"``); it is converted to that unit before validation, so kernels see plain SI floats.
 """
 from __future__ import annotations
 
@@ -30,9 +34,10 @@ class ConfigError(ValueError):
 
 
 def param(default=dataclasses.MISSING, *, gt=None, ge=None, lt=None, le=None, choices=None,
-          doc: str = "", default_factory=dataclasses.MISSING):
-    """A dataclass field carrying its valid range / choices for :func:`load_config`."""
-    meta = {"gt": gt, "ge": ge, "lt": lt, "le": le, "choices": choices, "doc": doc}
+          doc: str = "", default_factory=dataclasses.MISSING, unit: str | None = None):
+    """A dataclass field carrying its valid range / choices (and optional astropy ``unit``) for
+    :func:`load_config`."""
+    meta = {"gt": gt, "ge": ge, "lt": lt, "le": le, "choices": choices, "doc": doc, "unit": unit}
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -75,6 +80,22 @@ def check_value(key: str, value, meta: dict) -> None:
         )
         if bad:
             raise ConfigError(f"config key '{key}' = {value!r} is out of range; it must be {_range_text(meta)}")
+
+
+def _to_unit(key: str, value, unit: str):
+    """A Quantity or a quantity string converted to a plain number in ``unit``; other values unchanged."""
+    is_str = isinstance(value, str)
+    if not is_str and not hasattr(value, "unit"):
+        return value
+    from astropy import units as u
+
+    try:
+        q = u.Quantity(value)
+        if is_str and q.unit == u.dimensionless_unscaled:
+            raise TypeError("no unit")
+        return float(q.to_value(u.Unit(unit)))
+    except (TypeError, ValueError, u.UnitConversionError) as exc:
+        raise ConfigError(f"config key '{key}' = {value!r} cannot be read as a quantity in {unit} ({exc})") from exc
 
 
 def _coerce(key: str, value, tp):
@@ -139,7 +160,10 @@ def from_dict(data: dict, cls, prefix: str = ""):
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise ConfigError(f"config key '{key}' is required")
             continue
-        value = _coerce(key, data[name], hints.get(name, typing.Any))
+        raw = data[name]
+        if f.metadata.get("unit"):
+            raw = _to_unit(key, raw, f.metadata["unit"])
+        value = _coerce(key, raw, hints.get(name, typing.Any))
         if not dataclasses.is_dataclass(value):
             check_value(key, value, f.metadata)
         kwargs[name] = value

@@ -77,31 +77,31 @@ SIGMA_SB = 5.670374419e-8  # W m^-2 K^-4 (CODATA 2018)
 @dataclasses.dataclass
 class MaterialConfig:
     name: str = param("Ti6Al4V", choices=("Ti6Al4V", "IN718"), doc="alloy")
-    density: float | None = param(None, gt=0, doc="override rho [kg/m^3]")
-    heat_capacity: float | None = param(None, gt=0, doc="override c_p [J/kg/K]")
-    conductivity: float | None = param(None, gt=0, doc="override k [W/m/K]")
+    density: float | None = param(None, gt=0, unit="kg/m3", doc="override rho [kg/m^3]")
+    heat_capacity: float | None = param(None, gt=0, unit="J/(kg K)", doc="override c_p [J/kg/K]")
+    conductivity: float | None = param(None, gt=0, unit="W/(m K)", doc="override k [W/m/K]")
 
 
 @dataclasses.dataclass
 class LaserConfig:
-    power: float = param(200.0, gt=0, doc="laser power P [W]")
+    power: float = param(200.0, gt=0, unit="W", doc="laser power P [W]")
     absorptivity: float = param(0.4, gt=0, le=1, doc="absorbed fraction eta")
-    radius: float = param(50e-6, gt=0, doc="1/e^2 beam radius r_b [m]")
-    penetration_depth: float = param(40e-6, ge=0, doc="1/e^2 depth of the volumetric source [m]; 0 = surface")
-    speed: float = param(1.0, gt=0, doc="scan speed v [m/s]")
-    start_x: float = param(0.3e-3, doc="track start x [m]")
-    length: float = param(0.6e-3, gt=0, doc="track length [m]")
+    radius: float = param(50e-6, gt=0, unit="m", doc="1/e^2 beam radius r_b [m]")
+    penetration_depth: float = param(40e-6, ge=0, unit="m", doc="1/e^2 depth of the volumetric source [m]; 0 = surface")
+    speed: float = param(1.0, gt=0, unit="m/s", doc="scan speed v [m/s]")
+    start_x: float = param(0.3e-3, unit="m", doc="track start x [m]")
+    length: float = param(0.6e-3, gt=0, unit="m", doc="track length [m]")
 
 
 @dataclasses.dataclass
 class DomainConfig:
-    length: float = param(1.2e-3, gt=0, doc="block length along x [m]")
-    width: float = param(0.8e-3, gt=0, doc="block width along y [m] (centred on the track)")
-    depth: float = param(0.4e-3, gt=0, doc="block depth along -z [m]")
-    T0: float = param(300.0, gt=0, doc="initial / ambient temperature [K]")
-    h_conv: float = param(0.0, ge=0, doc="top-surface convection coefficient [W/m^2/K]")
+    length: float = param(1.2e-3, gt=0, unit="m", doc="block length along x [m]")
+    width: float = param(0.8e-3, gt=0, unit="m", doc="block width along y [m] (centred on the track)")
+    depth: float = param(0.4e-3, gt=0, unit="m", doc="block depth along -z [m]")
+    T0: float = param(300.0, gt=0, unit="K", doc="initial / ambient temperature [K]")
+    h_conv: float = param(0.0, ge=0, unit="W/(m2 K)", doc="top-surface convection coefficient [W/m^2/K]")
     emissivity: float = param(0.0, ge=0, le=1, doc="top-surface emissivity (radiation linearised about T0)")
-    t_end: float | None = param(None, gt=0, doc="end time [s]; default = end of the scan")
+    t_end: float | None = param(None, gt=0, unit="s", doc="end time [s]; default = end of the scan")
 
 
 @dataclasses.dataclass

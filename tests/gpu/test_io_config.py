@@ -95,3 +95,24 @@ def test_cli_dispatch_runs_command_and_rejects_unknown(tmp_path, capsys):
     with _pytest.raises(SystemExit) as exc:
         cli.dispatch("python -m nbody", "test", COMMANDS, ["no-such-command"])
     assert exc.value.code == 2
+
+
+@dataclasses.dataclass
+class _Beam:
+    radius: float = param(50e-6, gt=0, unit="m")
+    power: float | None = param(None, gt=0, unit="W")
+
+
+def test_config_quantities_convert_to_the_declared_unit():
+    from astropy import units as u
+
+    c = load_config({"radius": 35 * u.um, "power": "0.2 kW"}, _Beam)
+    assert c.radius == pytest.approx(35e-6, rel=1e-15) and c.power == pytest.approx(200.0, rel=1e-15)
+    assert load_config('radius = "40 um"\n', _Beam).radius == pytest.approx(40e-6, rel=1e-15)
+    assert load_config({"radius": 2e-5}, _Beam).radius == 2e-5  # plain numbers are already in the unit
+    with pytest.raises(ConfigError, match="'radius'.*in m"):
+        load_config({"radius": 3 * u.s}, _Beam)  # wrong dimension
+    with pytest.raises(ConfigError, match="'radius'"):
+        load_config({"radius": "fifty"}, _Beam)
+    with pytest.raises(ConfigError, match="'radius'.*out of range"):
+        load_config({"radius": -1 * u.mm}, _Beam)  # the range applies after conversion

@@ -117,6 +117,16 @@ def test_energy_balance_with_surface_losses():
     assert R.stored_energy(t) + loss == pytest.approx(E_in, rel=0.015)
 
 
+def test_config_takes_astropy_quantities():
+    from astropy import units as u
+
+    P = LPBFProblem({"laser": {"power": 0.15 * u.kW, "radius": "45 um", "speed": 80 * u.cm / u.s}})
+    L = P.config.laser
+    assert (L.power, L.radius, L.speed) == pytest.approx((150.0, 45e-6, 0.8), rel=1e-14)
+    with pytest.raises(ConfigError, match="laser.speed"):
+        LPBFProblem({"laser": {"speed": 3 * u.W}})
+
+
 def test_bad_input_names_parameter():
     with pytest.raises(ConfigError, match="material.conductivity"):
         LPBFProblem({"material": {"conductivity": -3.0}})
