@@ -274,8 +274,45 @@ def _wsum(w, s0, s1):
 
 
 @njit(cache=True, error_model="numpy")
-def _flush(m, fb, sb, pb, qq, cnt, off, r2edges, tab, tinv, counts, wcounts, mom, hist, auto, unitw, mode,
-           nmax, wl, wd, ws, wt, wh, hsym, hedges, huni, hlo, hinv):
+def _hbin(x, n, hedges, huni, hlo, hinv, nh, hout):
+    """Histogram bin of ``x[q]`` for q < n into ``hout`` (``nh`` = outside ``[e_0, e_nh)``).
+
+    Uniform edges: ``t = (x - e_0) nh / (e_nh - e_0)`` and ``k = floor(t)`` in a branch-free,
+    vectorised loop; values with ``t`` within 1e-6 (+1e-11 nh) of an integer, i.e. within
+    round-off reach of an edge (the edges are uniform to 1e-12 relative per step, see
+    ``cosmo.pairwise._uniform``), are flagged and binned again exactly against the actual
+    edges (:func:`_bin_index`), so the half-open bins ``[e_k, e_k+1)`` are exact. Values
+    outside ``[e_0, e_nh)`` are decided by exact comparisons. Other edges: bisection."""
+    if huni:
+        e0 = hedges[0]
+        en = hedges[nh]
+        top = nh - 1.0
+        eps = 1e-6 + 1e-11 * nh
+        nflag = 0
+        for q in range(n):
+            xx = x[q]
+            t = min(max((xx - hlo) * hinv, 0.0), top + 0.5)
+            k = min(int(t), nh - 1)
+            f = t - k
+            inside = (xx >= e0) & (xx < en)
+            near = ((f < eps) | (f > 1.0 - eps)) & inside
+            h = k if inside else nh
+            hout[q] = -1 - h if near else h
+            nflag += near
+        if nflag > 0:
+            for q in range(n):
+                if hout[q] < 0:
+                    k = _bin_index(x[q], hedges, huni, hlo, hinv)
+                    hout[q] = k if k >= 0 else nh
+    else:
+        for q in range(n):
+            k = _bin_index(x[q], hedges, huni, hlo, hinv)
+            hout[q] = k if k >= 0 else nh
+
+
+@njit(cache=True, error_model="numpy")
+def _flush(m, fb, sb, pb, qq, hq, cnt, off, r2edges, tab, tinv, counts, wcounts, mom, hist, hedge, auto, unitw,
+           mode, nmax, wl, wd, ws, wt, wh, hsym, hedges, huni, hlo, hinv):
     """Accumulate the ``m`` buffered in-range pairs of one chunk (columns of ``fb``, fields
     ``_F*``, see :func:`pair_pass`) into this chunk's accumulator slices ``counts``, ``wcounts``,
     ``mom`` and ``hist``.
@@ -289,30 +326,37 @@ def _flush(m, fb, sb, pb, qq, cnt, off, r2edges, tab, tinv, counts, wcounts, mom
     """
     if m == 0:
         return
-    nb = cnt.shape[0]
+    nb = cnt.shape[1]
     br = fb[_FR]
     bw = fb[_FW]
-    for b in range(nb):
-        cnt[b] = 0
+    # r bins; four interleaved sub-counters (cnt[p & 3, b]) so that runs of pairs in the same bin
+    # do not form one serial chain of read-modify-writes on a single counter
+    for k in range(4):
+        for b in range(nb):
+            cnt[k, b] = 0
     for p in range(m):
         b = _r2_bin(br[p], r2edges, tab, tinv)
         pb[p] = b
-        cnt[b] += 1
+        cnt[p & 3, b] += 1
     if mode == MODE_COUNT:
         for b in range(nb):
-            counts[b] += cnt[b]
-        if unitw:
-            for b in range(nb):
-                wcounts[b] += cnt[b]
-        else:
+            nbin = cnt[0, b] + cnt[1, b] + cnt[2, b] + cnt[3, b]
+            counts[b] += nbin
+            if unitw:
+                wcounts[b] += nbin
+        if not unitw:
             for p in range(m):
                 wcounts[pb[p]] += bw[p]
         return
-    # counting sort by r bin
+    # counting sort by r bin: bin b occupies [off[b], off[b+1]), split in the four sub-streams
     off[0] = 0
     for b in range(nb):
-        off[b + 1] = off[b] + cnt[b]
-        cnt[b] = off[b]
+        q = off[b]
+        for k in range(4):
+            c = cnt[k, b]
+            cnt[k, b] = q
+            q += c
+        off[b + 1] = q
     ba = fb[_FA]
     bc = fb[_FC]
     b1 = fb[_F1]
@@ -328,27 +372,30 @@ def _flush(m, fb, sb, pb, qq, cnt, off, r2edges, tab, tinv, counts, wcounts, mom
     if mode == MODE_DU:
         for p in range(m):
             b = pb[p]
-            q = cnt[b]
-            cnt[b] = q + 1
+            q = cnt[p & 3, b]
+            cnt[p & 3, b] = q + 1
             sr[q] = br[p]
-            sw[q] = bw[p]
+            if not unitw:
+                sw[q] = bw[p]
             sa[q] = ba[p]
     elif mode == MODE_L:
         for p in range(m):
             b = pb[p]
-            q = cnt[b]
-            cnt[b] = q + 1
+            q = cnt[p & 3, b]
+            cnt[p & 3, b] = q + 1
             sr[q] = br[p]
-            sw[q] = bw[p]
+            if not unitw:
+                sw[q] = bw[p]
             sa[q] = ba[p]
             sc[q] = bc[p]
     else:
         for p in range(m):
             b = pb[p]
-            q = cnt[b]
-            cnt[b] = q + 1
+            q = cnt[p & 3, b]
+            cnt[p & 3, b] = q + 1
             sr[q] = br[p]
-            sw[q] = bw[p]
+            if not unitw:
+                sw[q] = bw[p]
             sa[q] = ba[p]
             sc[q] = bc[p]
             s1[q] = b1[p]
@@ -389,6 +436,15 @@ def _flush(m, fb, sb, pb, qq, cnt, off, r2edges, tab, tinv, counts, wcounts, mom
             qu[q] = np.sqrt(max(s2[q] - ulp * ulp, 0.0))
             qv[q] = np.sqrt(max(sd[q] - du * du, 0.0))
     nh = max(hedges.shape[0] - 1, 1)
+    ha = hq[0]
+    hbq = hq[1]
+    hs = hq[2]
+    hd = hq[3]
+    if wh and auto and hsym:
+        _hbin(qa, m, hedges, huni, hlo, hinv, nh, ha)
+        _hbin(qb, m, hedges, huni, hlo, hinv, nh, hbq)
+        _hbin(qs, m, hedges, huni, hlo, hinv, nh, hs)
+        _hbin(qd, m, hedges, huni, hlo, hinv, nh, hd)
     for b in range(nb):
         s0 = off[b]
         s1_ = off[b + 1]
@@ -417,34 +473,26 @@ def _flush(m, fb, sb, pb, qq, cnt, off, r2edges, tab, tinv, counts, wcounts, mom
             continue
         hb = hist[b]
         if auto and hsym:
-            # antisymmetric edges: the bin of -x follows from the bin of x
+            # antisymmetric edges: only u_L and -u_L' (quantity 0), Sigma u_L (3) and Delta u_L (2)
+            # are binned here; the mirror images (u_L' = -(quantity 0), -Sigma u_L) are added at the
+            # end from these histograms and the weights of values exactly on an edge (``hedge``),
+            # see :func:`_mirror_hist`. Outside values go to the spare column nh.
+            eb = hedge[b]
             for q in range(s0, s1_):
                 w = sw[q]
-                ul = qa[q]
-                ulp = -qb[q]
-                su = qs[q]
-                du = qd[q]
-                ha = _bin_index(ul, hedges, huni, hlo, hinv)
-                hc = _bin_index(ulp, hedges, huni, hlo, hinv)
-                hs = _bin_index(su, hedges, huni, hlo, hinv)
-                hd = _bin_index(du, hedges, huni, hlo, hinv)
-                if ha >= 0:
-                    hb[0, ha] += w
-                if hc >= 0:
-                    hb[1, hc] += w
-                if hs >= 0:
-                    hb[3, hs] += w
-                if hd >= 0:
-                    hb[2, hd] += 2.0 * w
-                h = _mirror_bin(hc, ulp, hedges, nh)
-                if h >= 0:
-                    hb[0, h] += w
-                h = _mirror_bin(ha, ul, hedges, nh)
-                if h >= 0:
-                    hb[1, h] += w
-                h = _mirror_bin(hs, su, hedges, nh)
-                if h >= 0:
-                    hb[3, h] += w
+                h = ha[q]
+                hb[0, h] += w
+                if qa[q] == hedges[h]:
+                    eb[0, h] += w
+                h = hbq[q]
+                hb[0, h] += w
+                if qb[q] == hedges[h]:
+                    eb[0, h] += w
+                h = hs[q]
+                hb[3, h] += w
+                if qs[q] == hedges[h]:
+                    eb[3, h] += w
+                hb[2, hd[q]] += 2.0 * w
         elif auto:
             for q in range(s0, s1_):
                 w = sw[q]
@@ -466,6 +514,28 @@ def _flush(m, fb, sb, pb, qq, cnt, off, r2edges, tab, tinv, counts, wcounts, mom
                 _hist(hist, b, 1, w, qb[q], hedges, huni, hlo, hinv)
                 _hist(hist, b, 3, w, qs[q], hedges, huni, hlo, hinv)
                 _hist(hist, b, 2, w, qd[q], hedges, huni, hlo, hinv)
+
+
+@njit(cache=True)
+def _mirror_hist(hist, hedge, nh):
+    """Complete the auto-pair histograms binned on the antisymmetric-edge path of :func:`_flush`.
+
+    For a set X of values with weights, H[k] = weight in [e_k, e_k+1) and E[k] = weight exactly
+    at e_k (k = 0..nh). With ``e_k = -e_(nh-k)`` the histogram of -X is
+    ``H'[j] = H[nh-1-j] - E[nh-1-j] + E[nh-j]`` (the half-open bins move the edge values).
+    Quantity 1 (u_L' and -u_L) is the mirror of quantity 0 (u_L and -u_L'); quantity 3 (Sigma u_L,
+    both orientations) is Sigma u_L plus its mirror."""
+    for ch in range(hist.shape[0]):
+        for b in range(hist.shape[1]):
+            h0 = hist[ch, b, 0]
+            e0 = hedge[ch, b, 0]
+            h3 = hist[ch, b, 3]
+            e3 = hedge[ch, b, 3]
+            hs = h3[:nh].copy()
+            for j in range(nh):
+                k = nh - 1 - j
+                hist[ch, b, 1, j] = h0[k] - e0[k] + e0[k + 1]
+                h3[j] = hs[j] + (hs[k] - e3[k] + e3[k + 1])
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
@@ -517,7 +587,9 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
     counts = np.zeros((nchunks, nb), dtype=np.float64)
     wcounts = np.zeros((nchunks, nb), dtype=np.float64)
     mom = np.zeros((nchunks, nb, NQ, nm + 1), dtype=np.float64)
-    hist = np.zeros((nchunks, nb, NH, nh), dtype=np.float64)
+    # one spare column (index nh) collects the values outside the histogram range
+    hist = np.zeros((nchunks, nb, NH, nh + 1), dtype=np.float64)
+    hedge = np.zeros((nchunks, nb, NH, nh + 1), dtype=np.float64)
     half = 0.5 * box
     r2min = r2edges[0]
     r2max = r2edges[nb]
@@ -561,6 +633,8 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
     v2sq = v2x * v2x + v2y * v2y + v2z * v2z
     mi = periodic and nc < 3
     prune = not mi
+    # in range: r2lo <= r^2 < r2max, with r2lo > 0 (pairs at zero separation have no direction)
+    r2lo = r2min if r2min > 0.0 else 5e-324
     # round-off margin of the pruning tests: particles sit inside their cell up to ~1e-12 cs
     tol = 1e-9 * cs
     ncol = nc * nc
@@ -577,6 +651,7 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
         fb[_FW, :] = 1.0
         pb = np.empty(cap, dtype=np.int64)
         qq = np.empty((7, cap))
+        hq = np.empty((4, cap), dtype=np.int64)
         # row views made once (each view creation costs reference counting)
         fr = fb[_FR]
         fw = fb[_FW]
@@ -585,13 +660,14 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
         f1 = fb[_F1]
         f2 = fb[_F2]
         fd = fb[_FD]
-        cnt = np.empty(nb, dtype=np.int64)
+        cnt = np.empty((4, nb), dtype=np.int64)
         off = np.empty(nb + 1, dtype=np.int64)
         m = 0
         ccounts = counts[ch]
         cwcounts = wcounts[ch]
         cmom = mom[ch]
         chist = hist[ch]
+        chedge = hedge[ch]
         for c in range(bounds[ch], bounds[ch + 1]):
             i0 = start1[c]
             i1 = start1[c + 1]
@@ -704,8 +780,8 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                             if nj <= 0:
                                 continue
                             if m + nj > cap:  # never nj > cap - CAP
-                                _flush(m, fb, sb, pb, qq, cnt, off, r2edges, tab, tinv, ccounts, cwcounts, cmom,
-                                       chist, auto, unitw, mode, nmax, wl, wd, ws, wt, wh, hsym, hedges, huni, hlo,
+                                _flush(m, fb, sb, pb, qq, hq, cnt, off, r2edges, tab, tinv, ccounts, cwcounts, cmom,
+                                       chist, chedge, auto, unitw, mode, nmax, wl, wd, ws, wt, wh, hsym, hedges, huni, hlo,
                                        hinv)
                                 m = 0
                             zi = zu - sz
@@ -717,7 +793,8 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                     rz = _mi(z2[j] - zi, box, half)
                                     r2 = rx * rx + ry * ry + rz * rz
                                     fr[m] = r2
-                                    fw[m] = wi * w2[j]
+                                    if not unitw:
+                                        fw[m] = wi * w2[j]
                                     if mode == MODE_DU:
                                         fa[m] = (v2x[j] - vxi) * rx + (v2y[j] - vyi) * ry + (v2z[j] - vzi) * rz
                                     else:
@@ -729,7 +806,7 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                     dvy = v2y[j] - vyi
                                     dvz = v2z[j] - vzi
                                     fd[m] = dvx * dvx + dvy * dvy + dvz * dvz
-                                    m += (r2 < r2max) & (r2 >= r2min) & (r2 > 0.0)
+                                    m += (r2 < r2max) & (r2 >= r2lo)
                             elif mode == MODE_COUNT:
                                 for j in range(ja, jb):
                                     rx = x2[j] - xi
@@ -737,8 +814,9 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                     rz = z2[j] - zi
                                     r2 = rx * rx + ry * ry + rz * rz
                                     fr[m] = r2
-                                    fw[m] = wi * w2[j]
-                                    m += (r2 < r2max) & (r2 >= r2min) & (r2 > 0.0)
+                                    if not unitw:
+                                        fw[m] = wi * w2[j]
+                                    m += (r2 < r2max) & (r2 >= r2lo)
                             elif mode == MODE_DU:
                                 for j in range(ja, jb):
                                     rx = x2[j] - xi
@@ -746,9 +824,10 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                     rz = z2[j] - zi
                                     r2 = rx * rx + ry * ry + rz * rz
                                     fr[m] = r2
-                                    fw[m] = wi * w2[j]
+                                    if not unitw:
+                                        fw[m] = wi * w2[j]
                                     fa[m] = (v2x[j] - vxi) * rx + (v2y[j] - vyi) * ry + (v2z[j] - vzi) * rz
-                                    m += (r2 < r2max) & (r2 >= r2min) & (r2 > 0.0)
+                                    m += (r2 < r2max) & (r2 >= r2lo)
                             elif mode == MODE_L:
                                 for j in range(ja, jb):
                                     rx = x2[j] - xi
@@ -756,10 +835,11 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                     rz = z2[j] - zi
                                     r2 = rx * rx + ry * ry + rz * rz
                                     fr[m] = r2
-                                    fw[m] = wi * w2[j]
+                                    if not unitw:
+                                        fw[m] = wi * w2[j]
                                     fa[m] = vxi * rx + vyi * ry + vzi * rz
                                     fc[m] = v2x[j] * rx + v2y[j] * ry + v2z[j] * rz
-                                    m += (r2 < r2max) & (r2 >= r2min) & (r2 > 0.0)
+                                    m += (r2 < r2max) & (r2 >= r2lo)
                             else:
                                 for j in range(ja, jb):
                                     rx = x2[j] - xi
@@ -767,7 +847,8 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                     rz = z2[j] - zi
                                     r2 = rx * rx + ry * ry + rz * rz
                                     fr[m] = r2
-                                    fw[m] = wi * w2[j]
+                                    if not unitw:
+                                        fw[m] = wi * w2[j]
                                     fa[m] = vxi * rx + vyi * ry + vzi * rz
                                     fc[m] = v2x[j] * rx + v2y[j] * ry + v2z[j] * rz
                                     f1[m] = vsi
@@ -776,10 +857,13 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                     dvy = v2y[j] - vyi
                                     dvz = v2z[j] - vzi
                                     fd[m] = dvx * dvx + dvy * dvy + dvz * dvz
-                                    m += (r2 < r2max) & (r2 >= r2min) & (r2 > 0.0)
-        _flush(m, fb, sb, pb, qq, cnt, off, r2edges, tab, tinv, ccounts, cwcounts, cmom, chist, auto, unitw, mode,
+                                    m += (r2 < r2max) & (r2 >= r2lo)
+        _flush(m, fb, sb, pb, qq, hq, cnt, off, r2edges, tab, tinv, ccounts, cwcounts, cmom, chist, chedge, auto,
+               unitw, mode,
                nmax, wl, wd, ws, wt, wh, hsym, hedges, huni, hlo, hinv)
-    return counts, wcounts, mom, hist
+    if wh and auto and hsym:
+        _mirror_hist(hist, hedge, nh)
+    return counts, wcounts, mom, np.ascontiguousarray(hist[:, :, :, :nh])
 
 
 @njit(parallel=True, cache=True)
