@@ -786,6 +786,10 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                 m = 0
                             zi = zu - sz
                             # compaction: every candidate is written at m, m advances for in-range pairs
+                            # unsigned indices: provably non-negative, so no wrap-around selects in the loads
+                            uja = np.uint64(ja)
+                            unj = np.uint64(nj)
+                            um = np.uint64(m)
                             if mi:
                                 for j in range(ja, jb):
                                     rx = _mi(x2[j] - xi, box, half)
@@ -808,56 +812,62 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                     fd[m] = dvx * dvx + dvy * dvy + dvz * dvz
                                     m += (r2 < r2max) & (r2 >= r2lo)
                             elif mode == MODE_COUNT:
-                                for j in range(ja, jb):
-                                    rx = x2[j] - xi
-                                    ry = y2[j] - yi
-                                    rz = z2[j] - zi
+                                for kq in range(unj):
+                                    ju = uja + kq
+                                    rx = x2[ju] - xi
+                                    ry = y2[ju] - yi
+                                    rz = z2[ju] - zi
                                     r2 = rx * rx + ry * ry + rz * rz
-                                    fr[m] = r2
+                                    fr[um] = r2
                                     if not unitw:
-                                        fw[m] = wi * w2[j]
-                                    m += (r2 < r2max) & (r2 >= r2lo)
+                                        fw[um] = wi * w2[ju]
+                                    um += np.uint64((r2 < r2max) & (r2 >= r2lo))
                             elif mode == MODE_DU:
-                                for j in range(ja, jb):
-                                    rx = x2[j] - xi
-                                    ry = y2[j] - yi
-                                    rz = z2[j] - zi
+                                for kq in range(unj):
+                                    ju = uja + kq
+                                    rx = x2[ju] - xi
+                                    ry = y2[ju] - yi
+                                    rz = z2[ju] - zi
                                     r2 = rx * rx + ry * ry + rz * rz
-                                    fr[m] = r2
+                                    fr[um] = r2
                                     if not unitw:
-                                        fw[m] = wi * w2[j]
-                                    fa[m] = (v2x[j] - vxi) * rx + (v2y[j] - vyi) * ry + (v2z[j] - vzi) * rz
-                                    m += (r2 < r2max) & (r2 >= r2lo)
+                                        fw[um] = wi * w2[ju]
+                                    fa[um] = (v2x[ju] - vxi) * rx + (v2y[ju] - vyi) * ry + (v2z[ju] - vzi) * rz
+                                    um += np.uint64((r2 < r2max) & (r2 >= r2lo))
                             elif mode == MODE_L:
-                                for j in range(ja, jb):
-                                    rx = x2[j] - xi
-                                    ry = y2[j] - yi
-                                    rz = z2[j] - zi
+                                for kq in range(unj):
+                                    ju = uja + kq
+                                    rx = x2[ju] - xi
+                                    ry = y2[ju] - yi
+                                    rz = z2[ju] - zi
                                     r2 = rx * rx + ry * ry + rz * rz
-                                    fr[m] = r2
+                                    fr[um] = r2
                                     if not unitw:
-                                        fw[m] = wi * w2[j]
-                                    fa[m] = vxi * rx + vyi * ry + vzi * rz
-                                    fc[m] = v2x[j] * rx + v2y[j] * ry + v2z[j] * rz
-                                    m += (r2 < r2max) & (r2 >= r2lo)
+                                        fw[um] = wi * w2[ju]
+                                    fa[um] = vxi * rx + vyi * ry + vzi * rz
+                                    fc[um] = v2x[ju] * rx + v2y[ju] * ry + v2z[ju] * rz
+                                    um += np.uint64((r2 < r2max) & (r2 >= r2lo))
                             else:
-                                for j in range(ja, jb):
-                                    rx = x2[j] - xi
-                                    ry = y2[j] - yi
-                                    rz = z2[j] - zi
+                                for kq in range(unj):
+                                    ju = uja + kq
+                                    rx = x2[ju] - xi
+                                    ry = y2[ju] - yi
+                                    rz = z2[ju] - zi
                                     r2 = rx * rx + ry * ry + rz * rz
-                                    fr[m] = r2
+                                    fr[um] = r2
                                     if not unitw:
-                                        fw[m] = wi * w2[j]
-                                    fa[m] = vxi * rx + vyi * ry + vzi * rz
-                                    fc[m] = v2x[j] * rx + v2y[j] * ry + v2z[j] * rz
-                                    f1[m] = vsi
-                                    f2[m] = v2sq[j]
-                                    dvx = v2x[j] - vxi
-                                    dvy = v2y[j] - vyi
-                                    dvz = v2z[j] - vzi
-                                    fd[m] = dvx * dvx + dvy * dvy + dvz * dvz
-                                    m += (r2 < r2max) & (r2 >= r2lo)
+                                        fw[um] = wi * w2[ju]
+                                    fa[um] = vxi * rx + vyi * ry + vzi * rz
+                                    fc[um] = v2x[ju] * rx + v2y[ju] * ry + v2z[ju] * rz
+                                    f1[um] = vsi
+                                    f2[um] = v2sq[ju]
+                                    dvx = v2x[ju] - vxi
+                                    dvy = v2y[ju] - vyi
+                                    dvz = v2z[ju] - vzi
+                                    fd[um] = dvx * dvx + dvy * dvy + dvz * dvz
+                                    um += np.uint64((r2 < r2max) & (r2 >= r2lo))
+                            if not mi:
+                                m = np.int64(um)
         _flush(m, fb, sb, pb, qq, hq, cnt, off, r2edges, tab, tinv, ccounts, cwcounts, cmom, chist, chedge, auto,
                unitw, mode,
                nmax, wl, wd, ws, wt, wh, hsym, hedges, huni, hlo, hinv)
