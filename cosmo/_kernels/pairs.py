@@ -478,21 +478,25 @@ def _flush(m, fb, sb, pb, qq, hq, cnt, off, r2edges, tab, tinv, counts, wcounts,
             # end from these histograms and the weights of values exactly on an edge (``hedge``),
             # see :func:`_mirror_hist`. Outside values go to the spare column nh.
             eb = hedge[b]
-            for q in range(s0, s1_):
+            # unsigned indices (all >= 0 here): no wrap-around selects. -u_L' goes to the scratch
+            # row 1 (overwritten by the mirror step, after being added to row 0), so that u_L and
+            # -u_L' of one pair, often in the same bin, do not update the same counter back to back
+            for qi in range(np.uint64(s1_ - s0)):
+                q = np.uint64(s0) + qi
                 w = sw[q]
-                h = ha[q]
+                h = np.uint64(ha[q])
                 hb[0, h] += w
                 if qa[q] == hedges[h]:
                     eb[0, h] += w
-                h = hbq[q]
-                hb[0, h] += w
+                h = np.uint64(hbq[q])
+                hb[1, h] += w
                 if qb[q] == hedges[h]:
-                    eb[0, h] += w
-                h = hs[q]
+                    eb[1, h] += w
+                h = np.uint64(hs[q])
                 hb[3, h] += w
                 if qs[q] == hedges[h]:
                     eb[3, h] += w
-                hb[2, hd[q]] += 2.0 * w
+                hb[2, np.uint64(hd[q])] += 2.0 * w
         elif auto:
             for q in range(s0, s1_):
                 w = sw[q]
@@ -529,6 +533,10 @@ def _mirror_hist(hist, hedge, nh):
         for b in range(hist.shape[1]):
             h0 = hist[ch, b, 0]
             e0 = hedge[ch, b, 0]
+            # row 1 held the -u_L' values: merge them into row 0 first
+            for j in range(nh + 1):
+                h0[j] += hist[ch, b, 1, j]
+                e0[j] += hedge[ch, b, 1, j]
             h3 = hist[ch, b, 3]
             e3 = hedge[ch, b, 3]
             hs = h3[:nh].copy()
