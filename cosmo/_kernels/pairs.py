@@ -7,7 +7,8 @@ Conventions (see :mod:`cosmo.pairwise` for the physics):
 * ``u_L = v_i . rhat``, ``u_L' = v_j . rhat``, ``Delta u_L = u_L' - u_L`` (negative for
   approaching pairs, halotools' v12), ``Sigma u_L = u_L' + u_L``;
 * ``u_T = |v_i - u_L rhat|`` (transverse speed of the first particle) and
-  ``Delta u_T = |(v_j - v_i) - Delta u_L rhat|`` (transverse relative speed);
+  ``Delta u_T = |(v_j - v_i) - Delta u_L rhat|`` (transverse relative speed), computed as
+  ``sqrt(|v_i|^2 - u_L^2)`` and ``sqrt(|v_j - v_i|^2 - Delta u_L^2)``;
 * auto pairs (one sample) stand for BOTH orientations, (i, j) and (j, i), each with the
   pair weight: under the swap ``u_L -> -u_L'``, ``u_L' -> -u_L``, ``Delta u_L`` is unchanged
   and ``Sigma u_L -> -Sigma u_L``, so odd moments of ``Sigma u_L`` vanish identically and
@@ -18,6 +19,40 @@ Conventions (see :mod:`cosmo.pairwise` for the physics):
 
 Quantity index: 0 u_L, 1 u_L', 2 Delta u_L, 3 Sigma u_L, 4 u_T, 5 Delta u_T.
 Histograms are kept for quantities 0-3.
+
+How the work is organised (see :func:`pair_pass`, :func:`_flush`); the cost is per candidate
+and per in-range pair, so each step removes work or serial dependencies from that loop:
+
+* cell list with cells of about r_max/2, particles sorted by cell as separate coordinate
+  arrays; the z-cells of one (x, y) column are one contiguous range, and for every particle
+  only the z-cells that can hold a partner closer than r_max (from its x-y distance to the
+  column) are scanned; each unordered auto pair is met once;
+* the scan is branch-free: every candidate is written to a per-thread buffer and the fill
+  pointer advances only for pairs in ``[r_min, r_max)``; what is written depends on what was
+  asked (counts: r^2; Delta u_L only: r^2 and ``(v2 - v1) . r``; longitudinal: r^2,
+  ``v1 . r``, ``v2 . r``; with transverse speeds also ``|v1|^2``, ``|v2|^2``,
+  ``|v2 - v1|^2``), with unsigned indices (no wrap-around checks) and the pair weight
+  only when the weights are not all 1;
+* full buffers (:data:`CAP` pairs) are binned in r from r^2 by a lookup table plus exact
+  comparisons with the squared edges (no sqrt, no log), counting-sorted by r bin (four
+  interleaved counters per bin, so runs in one bin are not a serial chain), and the
+  quantities are computed in contiguous vectorised loops (``u_L = (v1 . r)/|r|`` etc.;
+  transverse speeds by Pythagoras, ``u_T^2 = |v1|^2 - u_L^2``, clipped at 0);
+* per r bin the power sums are register accumulations unrolled for 1, 2, 4 or 8 orders
+  (only up to the largest order asked; a generic loop above 8), vectorised across pairs
+  with ``fastmath={'reassoc', 'nsz'}`` on those sums only: each term ``w x^n`` is the
+  same product chain, only the order of the additions changes (round-off);
+* histograms: vectorised uniform-bin arithmetic with an exact fix-up of values within
+  round-off of an edge; for auto pairs and antisymmetric edges only u_L, -u_L',
+  Sigma u_L and Delta u_L are binned, and the mirrored histograms come from these plus
+  the weights of values exactly on edges (:func:`_mirror_hist`);
+* per-chunk private accumulators (chunks of similar estimated work), summed at the end;
+  no atomics, no shared writes.
+
+Precision: float64 throughout (no float32 distance test). Counts and histograms of values
+not within round-off of an edge are exact and independent of the summation order; moments
+differ from a sequential sum by round-off only (~1e-15 relative), and between numbers of
+threads or MPI ranks likewise.
 """
 from __future__ import annotations
 
@@ -106,39 +141,6 @@ def _mi(d, box, half):
     if d < -half:
         return d + box
     return d
-
-
-@njit(cache=True, inline="always")
-def _powers(mom, ch, b, k, w, x, nmax):
-    """mom[ch, b, k, n] += w x^n for n = 1..nmax (incremental powers, no array views)."""
-    p = w
-    for n in range(1, nmax + 1):
-        p *= x
-        mom[ch, b, k, n] += p
-
-
-@njit(cache=True, inline="always")
-def _powers2(mom, ch, b, k, w, x, y, nmax):
-    """mom[ch, b, k, n] += w (x^n + y^n) for n = 1..nmax."""
-    p = w
-    q = w
-    for n in range(1, nmax + 1):
-        p *= x
-        q *= y
-        mom[ch, b, k, n] += p + q
-
-
-@njit(cache=True, inline="always")
-def _mirror_bin(h, x, edges, nh):
-    """Bin of ``-x`` given the bin ``h`` of ``x`` (-1: outside), for exactly antisymmetric edges
-    (``edges[k] == -edges[nh - k]``), honouring the half-open bins ``[e_k, e_k+1)``."""
-    if h < 0:
-        # only x == e_nh (outside) maps inside: -x == e_0
-        return 0 if x == edges[nh] else -1
-    if x == edges[h]:
-        # -x == e_(nh-h) is the lower edge of bin nh - h (outside for h == 0)
-        return nh - h if h > 0 else -1
-    return nh - 1 - h
 
 
 @njit(cache=True, inline="always")
