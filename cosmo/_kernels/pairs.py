@@ -648,12 +648,9 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
     # round-off margin of the pruning tests: particles sit inside their cell up to ~1e-12 cs
     tol = 1e-9 * cs
     ncol = nc * nc
-    # buffer capacity: CAP plus the largest column, so one column scan always fits after a flush
-    # (no reallocation inside the walk: array (re)assignment in the loop costs reference counting)
-    maxcol = 0
-    for col in range(ncol):
-        maxcol = max(maxcol, start2[(col + 1) * nc] - start2[col * nc])
-    cap = CAP + maxcol
+    # fixed buffer capacity (no reallocation inside the walk: array (re)assignment in the loop
+    # costs reference counting)
+    cap = CAP
     for ch in prange(nchunks):
         fb = np.empty((NF, cap))
         sb = np.empty((NF, cap))
@@ -789,95 +786,104 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                             nj = jb - ja
                             if nj <= 0:
                                 continue
-                            if m + nj > cap:  # never nj > cap - CAP
-                                _flush(m, fb, sb, pb, qq, hq, cnt, off, r2edges, tab, tinv, ccounts, cwcounts, cmom,
-                                       chist, chedge, auto, unitw, mode, nmax, wl, wd, ws, wt, wh, hsym, hedges, huni, hlo,
-                                       hinv)
-                                m = 0
                             zi = zu - sz
-                            # compaction: every candidate is written at m, m advances for in-range pairs
-                            # unsigned indices: provably non-negative, so no wrap-around selects in the loads
-                            uja = np.uint64(ja)
-                            unj = np.uint64(nj)
-                            um = np.uint64(m)
-                            if mi:
-                                for j in range(ja, jb):
-                                    rx = _mi(x2[j] - xi, box, half)
-                                    ry = _mi(y2[j] - yi, box, half)
-                                    rz = _mi(z2[j] - zi, box, half)
-                                    r2 = rx * rx + ry * ry + rz * rz
-                                    fr[m] = r2
-                                    if not unitw:
-                                        fw[m] = wi * w2[j]
-                                    if mode == MODE_DU:
-                                        fa[m] = (v2x[j] - vxi) * rx + (v2y[j] - vyi) * ry + (v2z[j] - vzi) * rz
-                                    else:
-                                        fa[m] = vxi * rx + vyi * ry + vzi * rz
-                                    fc[m] = v2x[j] * rx + v2y[j] * ry + v2z[j] * rz
-                                    f1[m] = vsi
-                                    f2[m] = v2sq[j]
-                                    dvx = v2x[j] - vxi
-                                    dvy = v2y[j] - vyi
-                                    dvz = v2z[j] - vzi
-                                    fd[m] = dvx * dvx + dvy * dvy + dvz * dvz
-                                    m += (r2 < r2max) & (r2 >= r2lo)
-                            elif mode == MODE_COUNT:
-                                for kq in range(unj):
-                                    ju = uja + kq
-                                    rx = x2[ju] - xi
-                                    ry = y2[ju] - yi
-                                    rz = z2[ju] - zi
-                                    r2 = rx * rx + ry * ry + rz * rz
-                                    fr[um] = r2
-                                    if not unitw:
-                                        fw[um] = wi * w2[ju]
-                                    um += np.uint64((r2 < r2max) & (r2 >= r2lo))
-                            elif mode == MODE_DU:
-                                for kq in range(unj):
-                                    ju = uja + kq
-                                    rx = x2[ju] - xi
-                                    ry = y2[ju] - yi
-                                    rz = z2[ju] - zi
-                                    r2 = rx * rx + ry * ry + rz * rz
-                                    fr[um] = r2
-                                    if not unitw:
-                                        fw[um] = wi * w2[ju]
-                                    fa[um] = (v2x[ju] - vxi) * rx + (v2y[ju] - vyi) * ry + (v2z[ju] - vzi) * rz
-                                    um += np.uint64((r2 < r2max) & (r2 >= r2lo))
-                            elif mode == MODE_L:
-                                for kq in range(unj):
-                                    ju = uja + kq
-                                    rx = x2[ju] - xi
-                                    ry = y2[ju] - yi
-                                    rz = z2[ju] - zi
-                                    r2 = rx * rx + ry * ry + rz * rz
-                                    fr[um] = r2
-                                    if not unitw:
-                                        fw[um] = wi * w2[ju]
-                                    fa[um] = vxi * rx + vyi * ry + vzi * rz
-                                    fc[um] = v2x[ju] * rx + v2y[ju] * ry + v2z[ju] * rz
-                                    um += np.uint64((r2 < r2max) & (r2 >= r2lo))
-                            else:
-                                for kq in range(unj):
-                                    ju = uja + kq
-                                    rx = x2[ju] - xi
-                                    ry = y2[ju] - yi
-                                    rz = z2[ju] - zi
-                                    r2 = rx * rx + ry * ry + rz * rz
-                                    fr[um] = r2
-                                    if not unitw:
-                                        fw[um] = wi * w2[ju]
-                                    fa[um] = vxi * rx + vyi * ry + vzi * rz
-                                    fc[um] = v2x[ju] * rx + v2y[ju] * ry + v2z[ju] * rz
-                                    f1[um] = vsi
-                                    f2[um] = v2sq[ju]
-                                    dvx = v2x[ju] - vxi
-                                    dvy = v2y[ju] - vyi
-                                    dvz = v2z[ju] - vzi
-                                    fd[um] = dvx * dvx + dvy * dvy + dvz * dvz
-                                    um += np.uint64((r2 < r2max) & (r2 >= r2lo))
-                            if not mi:
-                                m = np.int64(um)
+                            # the scan goes in pieces that fit the buffer (flushed when nearly full), so
+                            # the buffers stay small (cache-resident) however crowded a column is
+                            jend = jb
+                            while ja < jend:
+                                room = cap - m
+                                if room < jend - ja and room < CAP // 4:
+                                    _flush(m, fb, sb, pb, qq, hq, cnt, off, r2edges, tab, tinv, ccounts, cwcounts,
+                                           cmom, chist, chedge, auto, unitw, mode, nmax, wl, wd, ws, wt, wh, hsym,
+                                           hedges, huni, hlo, hinv)
+                                    m = 0
+                                    room = cap
+                                jb = min(jend, ja + room)
+                                nj = jb - ja
+                                # compaction: every candidate is written at m, m advances for in-range pairs
+                                # unsigned indices: provably non-negative, so no wrap-around selects in the loads
+                                uja = np.uint64(ja)
+                                unj = np.uint64(nj)
+                                um = np.uint64(m)
+                                if mi:
+                                    for j in range(ja, jb):
+                                        rx = _mi(x2[j] - xi, box, half)
+                                        ry = _mi(y2[j] - yi, box, half)
+                                        rz = _mi(z2[j] - zi, box, half)
+                                        r2 = rx * rx + ry * ry + rz * rz
+                                        fr[m] = r2
+                                        if not unitw:
+                                            fw[m] = wi * w2[j]
+                                        if mode == MODE_DU:
+                                            fa[m] = (v2x[j] - vxi) * rx + (v2y[j] - vyi) * ry + (v2z[j] - vzi) * rz
+                                        else:
+                                            fa[m] = vxi * rx + vyi * ry + vzi * rz
+                                        fc[m] = v2x[j] * rx + v2y[j] * ry + v2z[j] * rz
+                                        f1[m] = vsi
+                                        f2[m] = v2sq[j]
+                                        dvx = v2x[j] - vxi
+                                        dvy = v2y[j] - vyi
+                                        dvz = v2z[j] - vzi
+                                        fd[m] = dvx * dvx + dvy * dvy + dvz * dvz
+                                        m += (r2 < r2max) & (r2 >= r2lo)
+                                elif mode == MODE_COUNT:
+                                    for kq in range(unj):
+                                        ju = uja + kq
+                                        rx = x2[ju] - xi
+                                        ry = y2[ju] - yi
+                                        rz = z2[ju] - zi
+                                        r2 = rx * rx + ry * ry + rz * rz
+                                        fr[um] = r2
+                                        if not unitw:
+                                            fw[um] = wi * w2[ju]
+                                        um += np.uint64((r2 < r2max) & (r2 >= r2lo))
+                                elif mode == MODE_DU:
+                                    for kq in range(unj):
+                                        ju = uja + kq
+                                        rx = x2[ju] - xi
+                                        ry = y2[ju] - yi
+                                        rz = z2[ju] - zi
+                                        r2 = rx * rx + ry * ry + rz * rz
+                                        fr[um] = r2
+                                        if not unitw:
+                                            fw[um] = wi * w2[ju]
+                                        fa[um] = (v2x[ju] - vxi) * rx + (v2y[ju] - vyi) * ry + (v2z[ju] - vzi) * rz
+                                        um += np.uint64((r2 < r2max) & (r2 >= r2lo))
+                                elif mode == MODE_L:
+                                    for kq in range(unj):
+                                        ju = uja + kq
+                                        rx = x2[ju] - xi
+                                        ry = y2[ju] - yi
+                                        rz = z2[ju] - zi
+                                        r2 = rx * rx + ry * ry + rz * rz
+                                        fr[um] = r2
+                                        if not unitw:
+                                            fw[um] = wi * w2[ju]
+                                        fa[um] = vxi * rx + vyi * ry + vzi * rz
+                                        fc[um] = v2x[ju] * rx + v2y[ju] * ry + v2z[ju] * rz
+                                        um += np.uint64((r2 < r2max) & (r2 >= r2lo))
+                                else:
+                                    for kq in range(unj):
+                                        ju = uja + kq
+                                        rx = x2[ju] - xi
+                                        ry = y2[ju] - yi
+                                        rz = z2[ju] - zi
+                                        r2 = rx * rx + ry * ry + rz * rz
+                                        fr[um] = r2
+                                        if not unitw:
+                                            fw[um] = wi * w2[ju]
+                                        fa[um] = vxi * rx + vyi * ry + vzi * rz
+                                        fc[um] = v2x[ju] * rx + v2y[ju] * ry + v2z[ju] * rz
+                                        f1[um] = vsi
+                                        f2[um] = v2sq[ju]
+                                        dvx = v2x[ju] - vxi
+                                        dvy = v2y[ju] - vyi
+                                        dvz = v2z[ju] - vzi
+                                        fd[um] = dvx * dvx + dvy * dvy + dvz * dvz
+                                        um += np.uint64((r2 < r2max) & (r2 >= r2lo))
+                                if not mi:
+                                    m = np.int64(um)
+                                ja = jb
         _flush(m, fb, sb, pb, qq, hq, cnt, off, r2edges, tab, tinv, ccounts, cwcounts, cmom, chist, chedge, auto,
                unitw, mode,
                nmax, wl, wd, ws, wt, wh, hsym, hedges, huni, hlo, hinv)
