@@ -20,6 +20,15 @@ All models here carry a location ``mu`` (pairwise velocities have a mean streami
   (This parametrisation has exactly the limits stated in arXiv:2110.03126; the same
   family written as ``exp(-sqrt(beta^2 + x^2/w^2))`` has beta = alpha^2, w = v0/alpha.)
 
+  **Caveat (open):** the functional form above is an assumption. The equation of the X
+  distribution in arXiv:2110.03126 could not be checked when this was written; the family
+  was chosen because it has the properties the issue states (two parameters, Gaussian core,
+  exponential wings, Laplace as alpha -> 0, Gaussian as alpha -> infinity). If Xu's X
+  distribution is a different family with these limits, or normalises alpha differently,
+  fitted alpha values are not directly comparable with his (the example's alpha = 1.30 near
+  his 1.33 at small r is suggestive, not a check). Gaussian, logistic and Laplace fits are
+  unaffected.
+
 Generalised kurtosis (Xu 2022, sec. 4): ``K_n = <x^{2n}> / <x^2>^n`` of the centred
 variable; Gaussian ``(2n-1)!!``, Laplace ``(2n)!/2^n``, X
 ``(2n-1)!! K_{n+1}(z) K_1(z)^{n-1} / K_2(z)^n`` with z = alpha^2 (moments of the

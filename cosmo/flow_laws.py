@@ -13,6 +13,10 @@ km/s per Mpc/h, so the physical separation is ``a r`` and ``H a r`` is in km/s.
   scales, epsilon_u < 0 the rate of the inverse kinetic-energy cascade (Xu finds about
   -4.6e-7 m^2/s^3). Only the combination ``beta2 (-epsilon_u)^{2/3}`` is measured by the
   amplitude, so ``epsilon_u`` is reported for a user-chosen constant ``beta2``.
+  **Caveat (open):** Xu's value of the constant ``beta2`` is not recorded in the project's
+  references and was not verified; the default ``beta2 = 1`` is a placeholder, not his
+  value. ``epsilon_u`` scales as ``beta2^{-3/2}``, so compare with Xu's -4.6e-7 m^2/s^3 only
+  after setting his ``beta2``. The fitted slope and amplitude do not depend on it.
 * Odd moments (Xu 2022, eq. 34): ``<(Delta u_L)^{2n+1}> = (2n+1) <(Delta u_L)^{2n}> <Delta u_L>``
   on small scales.
 """

@@ -7,7 +7,8 @@ Conventions (see :mod:`cosmo.pairwise` for the physics):
 * ``u_L = v_i . rhat``, ``u_L' = v_j . rhat``, ``Delta u_L = u_L' - u_L`` (negative for
   approaching pairs, halotools' v12), ``Sigma u_L = u_L' + u_L``;
 * ``u_T = |v_i - u_L rhat|`` (transverse speed of the first particle) and
-  ``Delta u_T = |(v_j - v_i) - Delta u_L rhat|`` (transverse relative speed);
+  ``Delta u_T = |(v_j - v_i) - Delta u_L rhat|`` (transverse relative speed), computed as
+  ``sqrt(|v_i|^2 - u_L^2)`` and ``sqrt(|v_j - v_i|^2 - Delta u_L^2)``;
 * auto pairs (one sample) stand for BOTH orientations, (i, j) and (j, i), each with the
   pair weight: under the swap ``u_L -> -u_L'``, ``u_L' -> -u_L``, ``Delta u_L`` is unchanged
   and ``Sigma u_L -> -Sigma u_L``, so odd moments of ``Sigma u_L`` vanish identically and
@@ -18,6 +19,40 @@ Conventions (see :mod:`cosmo.pairwise` for the physics):
 
 Quantity index: 0 u_L, 1 u_L', 2 Delta u_L, 3 Sigma u_L, 4 u_T, 5 Delta u_T.
 Histograms are kept for quantities 0-3.
+
+How the work is organised (see :func:`pair_pass`, :func:`_flush`); the cost is per candidate
+and per in-range pair, so each step removes work or serial dependencies from that loop:
+
+* cell list with cells of about r_max/2, particles sorted by cell as separate coordinate
+  arrays; the z-cells of one (x, y) column are one contiguous range, and for every particle
+  only the z-cells that can hold a partner closer than r_max (from its x-y distance to the
+  column) are scanned; each unordered auto pair is met once;
+* the scan is branch-free: every candidate is written to a per-thread buffer and the fill
+  pointer advances only for pairs in ``[r_min, r_max)``; what is written depends on what was
+  asked (counts: r^2; Delta u_L only: r^2 and ``(v2 - v1) . r``; longitudinal: r^2,
+  ``v1 . r``, ``v2 . r``; with transverse speeds also ``|v1|^2``, ``|v2|^2``,
+  ``|v2 - v1|^2``), with unsigned indices (no wrap-around checks) and the pair weight
+  only when the weights are not all 1;
+* full buffers (:data:`CAP` pairs) are binned in r from r^2 by a lookup table plus exact
+  comparisons with the squared edges (no sqrt, no log), counting-sorted by r bin (four
+  interleaved counters per bin, so runs in one bin are not a serial chain), and the
+  quantities are computed in contiguous vectorised loops (``u_L = (v1 . r)/|r|`` etc.;
+  transverse speeds by Pythagoras, ``u_T^2 = |v1|^2 - u_L^2``, clipped at 0);
+* per r bin the power sums are register accumulations unrolled for 1, 2, 4 or 8 orders
+  (only up to the largest order asked; a generic loop above 8), vectorised across pairs
+  with ``fastmath={'reassoc', 'nsz'}`` on those sums only: each term ``w x^n`` is the
+  same product chain, only the order of the additions changes (round-off);
+* histograms: vectorised uniform-bin arithmetic with an exact fix-up of values within
+  round-off of an edge; for auto pairs and antisymmetric edges only u_L, -u_L',
+  Sigma u_L and Delta u_L are binned, and the mirrored histograms come from these plus
+  the weights of values exactly on edges (:func:`_mirror_hist`);
+* per-chunk private accumulators (chunks of similar estimated work), summed at the end;
+  no atomics, no shared writes.
+
+Precision: float64 throughout (no float32 distance test). Counts and histograms of values
+not within round-off of an edge are exact and independent of the summation order; moments
+differ from a sequential sum by round-off only (~1e-15 relative), and between numbers of
+threads or MPI ranks likewise.
 """
 from __future__ import annotations
 
@@ -109,43 +144,10 @@ def _mi(d, box, half):
 
 
 @njit(cache=True, inline="always")
-def _powers(mom, ch, b, k, w, x, nmax):
-    """mom[ch, b, k, n] += w x^n for n = 1..nmax (incremental powers, no array views)."""
-    p = w
-    for n in range(1, nmax + 1):
-        p *= x
-        mom[ch, b, k, n] += p
-
-
-@njit(cache=True, inline="always")
-def _powers2(mom, ch, b, k, w, x, y, nmax):
-    """mom[ch, b, k, n] += w (x^n + y^n) for n = 1..nmax."""
-    p = w
-    q = w
-    for n in range(1, nmax + 1):
-        p *= x
-        q *= y
-        mom[ch, b, k, n] += p + q
-
-
-@njit(cache=True, inline="always")
-def _mirror_bin(h, x, edges, nh):
-    """Bin of ``-x`` given the bin ``h`` of ``x`` (-1: outside), for exactly antisymmetric edges
-    (``edges[k] == -edges[nh - k]``), honouring the half-open bins ``[e_k, e_k+1)``."""
-    if h < 0:
-        # only x == e_nh (outside) maps inside: -x == e_0
-        return 0 if x == edges[nh] else -1
-    if x == edges[h]:
-        # -x == e_(nh-h) is the lower edge of bin nh - h (outside for h == 0)
-        return nh - h if h > 0 else -1
-    return nh - 1 - h
-
-
-@njit(cache=True, inline="always")
-def _hist(hist, ch, b, k, w, x, hedges, huni, hlo, hinv):
+def _hist(hist, b, k, w, x, hedges, huni, hlo, hinv):
     h = _bin_index(x, hedges, huni, hlo, hinv)
     if h >= 0:
-        hist[ch, b, k, h] += w
+        hist[b, k, h] += w
 
 
 #: bits of the ``want`` mask of :func:`pair_pass`
@@ -155,8 +157,398 @@ WANT_S = 4   # Sigma u_L
 WANT_T = 8   # u_T and Delta u_T
 WANT_H = 16  # histograms
 
+#: pairs buffered per thread chunk before a flush (sorted by r bin, then accumulated)
+CAP = 2048
+#: per-pair fields kept in the buffers (rows of ``fb``/``sb``): r^2, pair weight, then
+#: ``a = v1 . r`` (mode 1: ``d = (v2 - v1) . r``), ``c = v2 . r``, ``|v1|^2``, ``|v2|^2``, ``|v2 - v1|^2``
+NF = 7
+_FR, _FW, _FA, _FC, _F1, _F2, _FD = 0, 1, 2, 3, 4, 5, 6
+#: rows of the quantity buffer ``qq``: u_L, u_L' (auto: -u_L'), Delta u_L, Sigma u_L, u_T, u_T', Delta u_T
+_QA, _QB, _QD, _QS, _QT, _QU, _QV = 0, 1, 2, 3, 4, 5, 6
+#: how much the walk stores per candidate (see :func:`pair_pass`)
+MODE_COUNT, MODE_DU, MODE_L, MODE_T = 0, 1, 2, 3
 
-@njit(parallel=True, cache=True)
+
+@njit(cache=True, fastmath={"reassoc", "nsz"}, error_model="numpy")
+def _psum(xx_, ww_, s0, s1, nmax, out):
+    """``out[n] += sum_{s0 <= q < s1} w[q] x[q]^n`` for n = 1..nmax.
+
+    Each pair's term ``w x^n`` is the same chain of products as a direct loop; only the order of
+    the additions is left free (``fastmath={'reassoc', 'nsz'}`` on this function alone), which
+    lets LLVM vectorise the sums across pairs. Results differ from sequential summation by
+    round-off only (relative ~1e-16 per addition).
+    """
+    if s1 <= s0:
+        return
+    # slices, so the loops run from 0 (provably non-negative indices: no wrap-around selects)
+    x = xx_[s0:s1]
+    w = ww_[s0:s1]
+    nq = s1 - s0
+    if nmax == 1:
+        a1 = 0.0
+        for q in range(nq):
+            a1 += w[q] * x[q]
+        out[1] += a1
+    elif nmax == 2:
+        a1 = 0.0
+        a2 = 0.0
+        for q in range(nq):
+            p1 = w[q] * x[q]
+            a1 += p1
+            a2 += p1 * x[q]
+        out[1] += a1
+        out[2] += a2
+    elif nmax <= 4:
+        a1 = 0.0
+        a2 = 0.0
+        a3 = 0.0
+        a4 = 0.0
+        for q in range(nq):
+            xx = x[q]
+            p1 = w[q] * xx
+            p2 = p1 * xx
+            p3 = p2 * xx
+            a1 += p1
+            a2 += p2
+            a3 += p3
+            a4 += p3 * xx
+        out[1] += a1
+        out[2] += a2
+        out[3] += a3
+        if nmax == 4:
+            out[4] += a4
+    elif nmax <= 8:
+        a1 = 0.0
+        a2 = 0.0
+        a3 = 0.0
+        a4 = 0.0
+        a5 = 0.0
+        a6 = 0.0
+        a7 = 0.0
+        a8 = 0.0
+        for q in range(nq):
+            xx = x[q]
+            p1 = w[q] * xx
+            p2 = p1 * xx
+            p3 = p2 * xx
+            p4 = p3 * xx
+            p5 = p4 * xx
+            p6 = p5 * xx
+            p7 = p6 * xx
+            a1 += p1
+            a2 += p2
+            a3 += p3
+            a4 += p4
+            a5 += p5
+            a6 += p6
+            a7 += p7
+            a8 += p7 * xx
+        out[1] += a1
+        out[2] += a2
+        out[3] += a3
+        out[4] += a4
+        if nmax >= 5:
+            out[5] += a5
+        if nmax >= 6:
+            out[6] += a6
+        if nmax >= 7:
+            out[7] += a7
+        if nmax == 8:
+            out[8] += a8
+    else:
+        p = w.copy()
+        for n in range(1, nmax + 1):
+            a = 0.0
+            for q in range(nq):
+                p[q] *= x[q]
+                a += p[q]
+            out[n] += a
+
+
+@njit(cache=True, fastmath={"reassoc", "nsz"}, error_model="numpy")
+def _wsum(w, s0, s1):
+    """Sum of ``w[s0:s1]`` (vectorised, reassociated)."""
+    ws = w[s0:s1]
+    a = 0.0
+    for q in range(s1 - s0):
+        a += ws[q]
+    return a
+
+
+@njit(cache=True, error_model="numpy")
+def _hbin(x, n, hedges, huni, hlo, hinv, nh, hout):
+    """Histogram bin of ``x[q]`` for q < n into ``hout`` (``nh`` = outside ``[e_0, e_nh)``).
+
+    Uniform edges: ``t = (x - e_0) nh / (e_nh - e_0)`` and ``k = floor(t)`` in a branch-free,
+    vectorised loop; values with ``t`` within 1e-6 (+1e-11 nh) of an integer, i.e. within
+    round-off reach of an edge (the edges are uniform to 1e-12 relative per step, see
+    ``cosmo.pairwise._uniform``), are flagged and binned again exactly against the actual
+    edges (:func:`_bin_index`), so the half-open bins ``[e_k, e_k+1)`` are exact. Values
+    outside ``[e_0, e_nh)`` are decided by exact comparisons. Other edges: bisection."""
+    if huni:
+        e0 = hedges[0]
+        en = hedges[nh]
+        top = nh - 1.0
+        eps = 1e-6 + 1e-11 * nh
+        nflag = 0
+        for q in range(n):
+            xx = x[q]
+            t = min(max((xx - hlo) * hinv, 0.0), top + 0.5)
+            k = min(int(t), nh - 1)
+            f = t - k
+            inside = (xx >= e0) & (xx < en)
+            near = ((f < eps) | (f > 1.0 - eps)) & inside
+            h = k if inside else nh
+            hout[q] = -1 - h if near else h
+            nflag += near
+        if nflag > 0:
+            for q in range(n):
+                if hout[q] < 0:
+                    k = _bin_index(x[q], hedges, huni, hlo, hinv)
+                    hout[q] = k if k >= 0 else nh
+    else:
+        for q in range(n):
+            k = _bin_index(x[q], hedges, huni, hlo, hinv)
+            hout[q] = k if k >= 0 else nh
+
+
+@njit(cache=True, error_model="numpy")
+def _flush(m, fb, sb, pb, qq, hq, cnt, off, r2edges, tab, tinv, counts, wcounts, mom, hist, hedge, auto, unitw,
+           mode, nmax, wl, wd, ws, wt, wh, hsym, hedges, huni, hlo, hinv):
+    """Accumulate the ``m`` buffered in-range pairs of one chunk (columns of ``fb``, fields
+    ``_F*``, see :func:`pair_pass`) into this chunk's accumulator slices ``counts``, ``wcounts``,
+    ``mom`` and ``hist``.
+
+    Steps: r bin of every pair from r^2 (:func:`_r2_bin`); a counting sort by bin into ``sb``;
+    the velocity quantities of all pairs in one contiguous, branch-free (vectorisable) loop:
+    ``u_L = (v1 . r)/|r|``, ``u_L' = (v2 . r)/|r|``, ``Delta u_L``, ``Sigma u_L`` and the
+    transverse speeds ``u_T = sqrt(|v1|^2 - u_L^2)``, ``u_T' = sqrt(|v2|^2 - u_L'^2)``,
+    ``Delta u_T = sqrt(|v2 - v1|^2 - Delta u_L^2)`` (Pythagoras; clipped at 0 against round-off);
+    then per r bin the power sums (:func:`_psum`, accumulated in registers) and histograms.
+    """
+    if m == 0:
+        return
+    nb = cnt.shape[1]
+    br = fb[_FR]
+    bw = fb[_FW]
+    # r bins; four interleaved sub-counters (cnt[p & 3, b]) so that runs of pairs in the same bin
+    # do not form one serial chain of read-modify-writes on a single counter
+    for k in range(4):
+        for b in range(nb):
+            cnt[k, b] = 0
+    for p in range(m):
+        b = _r2_bin(br[p], r2edges, tab, tinv)
+        pb[p] = b
+        cnt[p & 3, b] += 1
+    if mode == MODE_COUNT:
+        for b in range(nb):
+            nbin = cnt[0, b] + cnt[1, b] + cnt[2, b] + cnt[3, b]
+            counts[b] += nbin
+            if unitw:
+                wcounts[b] += nbin
+        if not unitw:
+            for p in range(m):
+                wcounts[pb[p]] += bw[p]
+        return
+    # counting sort by r bin: bin b occupies [off[b], off[b+1]), split in the four sub-streams
+    off[0] = 0
+    for b in range(nb):
+        q = off[b]
+        for k in range(4):
+            c = cnt[k, b]
+            cnt[k, b] = q
+            q += c
+        off[b + 1] = q
+    ba = fb[_FA]
+    bc = fb[_FC]
+    b1 = fb[_F1]
+    b2 = fb[_F2]
+    bd = fb[_FD]
+    sr = sb[_FR]
+    sw = sb[_FW]
+    sa = sb[_FA]
+    sc = sb[_FC]
+    s1 = sb[_F1]
+    s2 = sb[_F2]
+    sd = sb[_FD]
+    if mode == MODE_DU:
+        for p in range(m):
+            b = pb[p]
+            q = cnt[p & 3, b]
+            cnt[p & 3, b] = q + 1
+            sr[q] = br[p]
+            if not unitw:
+                sw[q] = bw[p]
+            sa[q] = ba[p]
+    elif mode == MODE_L:
+        for p in range(m):
+            b = pb[p]
+            q = cnt[p & 3, b]
+            cnt[p & 3, b] = q + 1
+            sr[q] = br[p]
+            if not unitw:
+                sw[q] = bw[p]
+            sa[q] = ba[p]
+            sc[q] = bc[p]
+    else:
+        for p in range(m):
+            b = pb[p]
+            q = cnt[p & 3, b]
+            cnt[p & 3, b] = q + 1
+            sr[q] = br[p]
+            if not unitw:
+                sw[q] = bw[p]
+            sa[q] = ba[p]
+            sc[q] = bc[p]
+            s1[q] = b1[p]
+            s2[q] = b2[p]
+            sd[q] = bd[p]
+    # per-pair quantities, in bin order (contiguous, branch-free: vectorised)
+    qa = qq[_QA]
+    qb = qq[_QB]
+    qd = qq[_QD]
+    qs = qq[_QS]
+    qt = qq[_QT]
+    qu = qq[_QU]
+    qv = qq[_QV]
+    sgn = -1.0 if auto else 1.0
+    if mode == MODE_DU:
+        for q in range(m):
+            qd[q] = sa[q] / np.sqrt(sr[q])
+    elif mode == MODE_L:
+        for q in range(m):
+            r = np.sqrt(sr[q])
+            ul = sa[q] / r
+            ulp = sc[q] / r
+            qa[q] = ul
+            qb[q] = sgn * ulp
+            qd[q] = ulp - ul
+            qs[q] = ulp + ul
+    else:
+        for q in range(m):
+            r = np.sqrt(sr[q])
+            ul = sa[q] / r
+            ulp = sc[q] / r
+            du = ulp - ul
+            qa[q] = ul
+            qb[q] = sgn * ulp
+            qd[q] = du
+            qs[q] = ulp + ul
+            qt[q] = np.sqrt(max(s1[q] - ul * ul, 0.0))
+            qu[q] = np.sqrt(max(s2[q] - ulp * ulp, 0.0))
+            qv[q] = np.sqrt(max(sd[q] - du * du, 0.0))
+    nh = max(hedges.shape[0] - 1, 1)
+    ha = hq[0]
+    hbq = hq[1]
+    hs = hq[2]
+    hd = hq[3]
+    if wh and auto and hsym:
+        _hbin(qa, m, hedges, huni, hlo, hinv, nh, ha)
+        _hbin(qb, m, hedges, huni, hlo, hinv, nh, hbq)
+        _hbin(qs, m, hedges, huni, hlo, hinv, nh, hs)
+        _hbin(qd, m, hedges, huni, hlo, hinv, nh, hd)
+    for b in range(nb):
+        s0 = off[b]
+        s1_ = off[b + 1]
+        if s1_ == s0:
+            continue
+        counts[b] += s1_ - s0
+        if unitw:
+            wcounts[b] += s1_ - s0
+        else:
+            wcounts[b] += _wsum(sw, s0, s1_)
+        if nmax > 0:
+            mb = mom[b]
+            if wl:
+                _psum(qa, sw, s0, s1_, nmax, mb[0])
+                _psum(qb, sw, s0, s1_, nmax, mb[0] if auto else mb[1])
+            if wd:
+                _psum(qd, sw, s0, s1_, nmax, mb[2])
+            if ws:
+                _psum(qs, sw, s0, s1_, nmax, mb[3])
+            if wt:
+                _psum(qt, sw, s0, s1_, nmax, mb[4])
+                if auto:
+                    _psum(qu, sw, s0, s1_, nmax, mb[4])
+                _psum(qv, sw, s0, s1_, nmax, mb[5])
+        if not wh:
+            continue
+        hb = hist[b]
+        if auto and hsym:
+            # antisymmetric edges: only u_L and -u_L' (quantity 0), Sigma u_L (3) and Delta u_L (2)
+            # are binned here; the mirror images (u_L' = -(quantity 0), -Sigma u_L) are added at the
+            # end from these histograms and the weights of values exactly on an edge (``hedge``),
+            # see :func:`_mirror_hist`. Outside values go to the spare column nh.
+            eb = hedge[b]
+            # unsigned indices (all >= 0 here): no wrap-around selects. -u_L' goes to the scratch
+            # row 1 (overwritten by the mirror step, after being added to row 0), so that u_L and
+            # -u_L' of one pair, often in the same bin, do not update the same counter back to back
+            for qi in range(np.uint64(s1_ - s0)):
+                q = np.uint64(s0) + qi
+                w = sw[q]
+                h = np.uint64(ha[q])
+                hb[0, h] += w
+                if qa[q] == hedges[h]:
+                    eb[0, h] += w
+                h = np.uint64(hbq[q])
+                hb[1, h] += w
+                if qb[q] == hedges[h]:
+                    eb[1, h] += w
+                h = np.uint64(hs[q])
+                hb[3, h] += w
+                if qs[q] == hedges[h]:
+                    eb[3, h] += w
+                hb[2, np.uint64(hd[q])] += 2.0 * w
+        elif auto:
+            for q in range(s0, s1_):
+                w = sw[q]
+                ul = qa[q]
+                ulp = -qb[q]
+                su = qs[q]
+                du = qd[q]
+                _hist(hist, b, 0, w, ul, hedges, huni, hlo, hinv)
+                _hist(hist, b, 1, w, ulp, hedges, huni, hlo, hinv)
+                _hist(hist, b, 3, w, su, hedges, huni, hlo, hinv)
+                _hist(hist, b, 2, 2.0 * w, du, hedges, huni, hlo, hinv)
+                _hist(hist, b, 0, w, -ulp, hedges, huni, hlo, hinv)
+                _hist(hist, b, 1, w, -ul, hedges, huni, hlo, hinv)
+                _hist(hist, b, 3, w, -su, hedges, huni, hlo, hinv)
+        else:
+            for q in range(s0, s1_):
+                w = sw[q]
+                _hist(hist, b, 0, w, qa[q], hedges, huni, hlo, hinv)
+                _hist(hist, b, 1, w, qb[q], hedges, huni, hlo, hinv)
+                _hist(hist, b, 3, w, qs[q], hedges, huni, hlo, hinv)
+                _hist(hist, b, 2, w, qd[q], hedges, huni, hlo, hinv)
+
+
+@njit(cache=True)
+def _mirror_hist(hist, hedge, nh):
+    """Complete the auto-pair histograms binned on the antisymmetric-edge path of :func:`_flush`.
+
+    For a set X of values with weights, H[k] = weight in [e_k, e_k+1) and E[k] = weight exactly
+    at e_k (k = 0..nh). With ``e_k = -e_(nh-k)`` the histogram of -X is
+    ``H'[j] = H[nh-1-j] - E[nh-1-j] + E[nh-j]`` (the half-open bins move the edge values).
+    Quantity 1 (u_L' and -u_L) is the mirror of quantity 0 (u_L and -u_L'); quantity 3 (Sigma u_L,
+    both orientations) is Sigma u_L plus its mirror."""
+    for ch in range(hist.shape[0]):
+        for b in range(hist.shape[1]):
+            h0 = hist[ch, b, 0]
+            e0 = hedge[ch, b, 0]
+            # row 1 held the -u_L' values: merge them into row 0 first
+            for j in range(nh + 1):
+                h0[j] += hist[ch, b, 1, j]
+                e0[j] += hedge[ch, b, 1, j]
+            h3 = hist[ch, b, 3]
+            e3 = hedge[ch, b, 3]
+            hs = h3[:nh].copy()
+            for j in range(nh):
+                k = nh - 1 - j
+                hist[ch, b, 1, j] = h0[k] - e0[k] + e0[k + 1]
+                h3[j] = hs[j] + (hs[k] - e3[k] + e3[k + 1])
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
 def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ext, box, periodic, auto,
               r2edges, nmax, hedges, huni, bounds, want, lo, cs):
     """Accumulate pair statistics for the i-cells ``bounds[0] <= c < bounds[-1]``.
@@ -164,24 +556,36 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
     ``bounds`` (length nchunks + 1) splits those cells into chunks of similar work, one
     accumulator slot per chunk (chunks run in parallel threads). Positions are given as
     separate coordinate arrays sorted by cell; ``start[c]:start[c+1]`` are the particles of
-    cell ``c = (ix*nc + iy)*nc + iz``. Neighbour cells are those within ``ext`` cells in each
-    direction; in a periodic box a wrapped neighbour cell is visited with the constant image
-    shift of +-box (valid because ``r_max <= box/2`` and ``nc >= 2 ext + 1``), so the inner
-    loop has no minimum-image branches; ``nc < 3`` falls back to the explicit minimum image.
-    Cell ``(ix, iy, iz)`` spans ``lo + [i, i+1) * cs`` per axis; a neighbour cell whose box lies
-    farther than ``r_max`` from particle ``i`` is skipped for that particle (with a round-off
-    margin), and the squared distances of the remaining candidates are computed in a
-    branch-free vectorisable loop and compacted to the in-range pairs before any sqrt.
-    For ``auto`` only half of the neighbour shell is visited (offsets lexicographically > 0,
-    plus j > i within the cell), so every unordered pair is met exactly once.
+    cell ``c = (ix*nc + iy)*nc + iz``, so the cells ``iz-ext..iz+ext`` of one (x, y) column are
+    one contiguous particle range.
+
+    Walk: for every particle i of cell c and every neighbour column (dx, dy) within ``ext``
+    cells, the column's z-cells that can hold a partner closer than ``r_max`` are found from
+    i's distance to the column in x and y (cell bounds ``lo + [k, k+1) cs``, conservative
+    1e-9 cs round-off margin), and that contiguous j range (split at most in two where it wraps
+    through the periodic boundary, each piece with its constant image shift of +-box, valid as
+    ``r_max <= box/2`` and ``nc >= 2 ext + 1``) is scanned in one branch-free loop that computes
+    ``r = x_j - x_i`` and ``r^2`` and appends the pairs with ``r_min^2 <= r^2 < r_max^2``,
+    ``r^2 > 0`` to a per-chunk buffer (compaction: every candidate is written, the fill
+    pointer advances only for the in-range ones). ``nc < 3`` (periodic) falls back to the
+    explicit minimum image. For ``auto`` only half of the neighbour columns are visited
+    ((dx, dy) lexicographically > 0 with all z, plus the own column from the own z-cell up with
+    j > i), so every unordered pair is met exactly once.
+
+    When the buffer is full (``CAP`` pairs) it is flushed (:func:`_flush`): r bins from r^2 (lookup
+    table on r^2, exact comparisons against squared edges), a counting sort by bin, the
+    per-pair quantities computed in a vectorisable loop, and per bin the power sums and
+    histograms. The per-bin power sums stay in registers (no read-modify-write of the
+    accumulators per pair) and are vectorised across pairs.
 
     ``want`` (bit mask WANT_*) selects the quantities. Raw sums returned (q^n summed with the
     pair weight w for n = 1..nmax, mom[..., 0] unused):
 
     * cross pairs (one orientation): k = 0 u_L, 1 u_L', 2 Delta u_L, 3 Sigma u_L, 4 u_T, 5 Delta u_T;
     * auto pairs: k = 0 holds u_L^n + (-u_L')^n (both orientations), k = 1 is left empty (the
-      driver sets it to (-1)^n k = 0), k = 2 Delta u_L^n, k = 3 Sigma u_L^n for even n only,
-      k = 4 u_T^n + u_T'^n, k = 5 Delta u_T^n (the driver doubles k = 2, 3, 5 for the second orientation).
+      driver sets it to (-1)^n k = 0), k = 2 Delta u_L^n, k = 3 Sigma u_L^n (the driver keeps the
+      even orders only: odd ones vanish over both orientations), k = 4 u_T^n + u_T'^n,
+      k = 5 Delta u_T^n (the driver doubles k = 2, 3, 5 for the second orientation).
 
     Histograms (both orientations for auto pairs, each with weight w): k = 0..3 as above.
     Returns ``(counts[nchunks, nb], wcounts[nchunks, nb], mom[nchunks, nb, NQ, nmax+1], hist[nchunks, nb, NH, nh])``.
@@ -193,7 +597,9 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
     counts = np.zeros((nchunks, nb), dtype=np.float64)
     wcounts = np.zeros((nchunks, nb), dtype=np.float64)
     mom = np.zeros((nchunks, nb, NQ, nm + 1), dtype=np.float64)
-    hist = np.zeros((nchunks, nb, NH, nh), dtype=np.float64)
+    # one spare column (index nh) collects the values outside the histogram range
+    hist = np.zeros((nchunks, nb, NH, nh + 1), dtype=np.float64)
+    hedge = np.zeros((nchunks, nb, NH, nh + 1), dtype=np.float64)
     half = 0.5 * box
     r2min = r2edges[0]
     r2max = r2edges[nb]
@@ -213,218 +619,277 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
     wt = (want & WANT_T) != 0 and nmax > 0
     wh = (want & WANT_H) != 0 and hedges.shape[0] > 1
     vel_needed = wl or wd or ws or wt or wh
+    unitw = True
+    for i in range(w1.shape[0]):
+        if w1[i] != 1.0:
+            unitw = False
+    for i in range(w2.shape[0]):
+        if w2[i] != 1.0:
+            unitw = False
+    if not vel_needed:
+        mode = MODE_COUNT
+    elif wd and not (wl or ws or wt or wh):
+        mode = MODE_DU
+    elif not wt:
+        mode = MODE_L
+    else:
+        mode = MODE_T
+    v1x = np.ascontiguousarray(vel1[:, 0])
+    v1y = np.ascontiguousarray(vel1[:, 1])
+    v1z = np.ascontiguousarray(vel1[:, 2])
+    v2x = np.ascontiguousarray(vel2[:, 0])
+    v2y = np.ascontiguousarray(vel2[:, 1])
+    v2z = np.ascontiguousarray(vel2[:, 2])
+    v2sq = v2x * v2x + v2y * v2y + v2z * v2z
     mi = periodic and nc < 3
     prune = not mi
-    # round-off margin of the pruning test: particles sit inside their cell up to ~1e-12 cs
+    # in range: r2lo <= r^2 < r2max, with r2lo > 0 (pairs at zero separation have no direction)
+    r2lo = r2min if r2min > 0.0 else 5e-324
+    # round-off margin of the pruning tests: particles sit inside their cell up to ~1e-12 cs
     tol = 1e-9 * cs
-    rmax = np.sqrt(r2max)
+    ncol = nc * nc
+    # fixed buffer capacity (no reallocation inside the walk: array (re)assignment in the loop
+    # costs reference counting)
+    cap = CAP
     for ch in prange(nchunks):
-        buf = np.empty(256)
+        fb = np.empty((NF, cap))
+        sb = np.empty((NF, cap))
+        sb[_FW, :] = 1.0
+        fb[_FW, :] = 1.0
+        pb = np.empty(cap, dtype=np.int64)
+        qq = np.empty((7, cap))
+        hq = np.empty((4, cap), dtype=np.int64)
+        # row views made once (each view creation costs reference counting)
+        fr = fb[_FR]
+        fw = fb[_FW]
+        fa = fb[_FA]
+        fc = fb[_FC]
+        f1 = fb[_F1]
+        f2 = fb[_F2]
+        fd = fb[_FD]
+        cnt = np.empty((4, nb), dtype=np.int64)
+        off = np.empty(nb + 1, dtype=np.int64)
+        m = 0
+        ccounts = counts[ch]
+        cwcounts = wcounts[ch]
+        cmom = mom[ch]
+        chist = hist[ch]
+        chedge = hedge[ch]
         for c in range(bounds[ch], bounds[ch + 1]):
             i0 = start1[c]
             i1 = start1[c + 1]
             if i1 == i0:
                 continue
-            ix = c // (nc * nc)
+            ix = c // ncol
             iy = (c // nc) % nc
             iz = c % nc
             for dx in range(-ext, ext + 1):
+                if auto and dx < 0:
+                    continue
+                gx = max(abs(dx) - 1, 0) * cs
+                jx = ix + dx
+                sx = 0.0
+                if periodic:
+                    if jx < 0:
+                        jx += nc
+                        sx = -box
+                    elif jx >= nc:
+                        jx -= nc
+                        sx = box
+                elif jx < 0 or jx >= nc:
+                    continue
+                bxlo = lo[0] + (ix + dx) * cs
                 for dy in range(-ext, ext + 1):
-                    for dz in range(-ext, ext + 1):
-                        if auto:
-                            if dx < 0 or (dx == 0 and (dy < 0 or (dy == 0 and dz < 0))):
+                    if auto and dx == 0 and dy < 0:
+                        continue
+                    gy = max(abs(dy) - 1, 0) * cs
+                    # whole column out of reach
+                    if prune and gx * gx + gy * gy > r2max * (1.0 + 1e-9) + tol:
+                        continue
+                    jy = iy + dy
+                    sy = 0.0
+                    if periodic:
+                        if jy < 0:
+                            jy += nc
+                            sy = -box
+                        elif jy >= nc:
+                            jy -= nc
+                            sy = box
+                    elif jy < 0 or jy >= nc:
+                        continue
+                    bylo = lo[1] + (iy + dy) * cs
+                    colbase = (jx * nc + jy) * nc
+                    own = auto and dx == 0 and dy == 0
+                    kzmin = iz if own else iz - ext
+                    kzmax = iz + ext
+                    for i in range(i0, i1):
+                        xu = x1[i]
+                        yu = y1[i]
+                        zu = z1[i]
+                        vxi = v1x[i]
+                        vyi = v1y[i]
+                        vzi = v1z[i]
+                        vsi = vxi * vxi + vyi * vyi + vzi * vzi
+                        wi = w1[i]
+                        k0 = kzmin
+                        k1 = kzmax
+                        if prune:
+                            # distance from particle i (frame of cell c) to the column in x and y
+                            ex_ = 0.0
+                            if dx > 0:
+                                ex_ = bxlo - xu - tol
+                            elif dx < 0:
+                                ex_ = xu - (bxlo + cs) - tol
+                            ey_ = 0.0
+                            if dy > 0:
+                                ey_ = bylo - yu - tol
+                            elif dy < 0:
+                                ey_ = yu - (bylo + cs) - tol
+                            ex_ = max(ex_, 0.0)
+                            ey_ = max(ey_, 0.0)
+                            rem = r2max - ex_ * ex_ - ey_ * ey_
+                            if rem <= 0.0:
                                 continue
-                        # cell-to-cell gap: skip neighbour cells entirely out of reach
-                        gx = (max(abs(dx) - 1, 0)) * cs
-                        gy = (max(abs(dy) - 1, 0)) * cs
-                        gz = (max(abs(dz) - 1, 0)) * cs
-                        if prune and gx * gx + gy * gy + gz * gz > r2max * (1.0 + 1e-9) + tol:
-                            continue
-                        jx = ix + dx
-                        jy = iy + dy
-                        jz = iz + dz
-                        sx = 0.0
-                        sy = 0.0
-                        sz = 0.0
-                        if periodic:
-                            if jx < 0:
-                                jx += nc
-                                sx = -box
-                            elif jx >= nc:
-                                jx -= nc
-                                sx = box
-                            if jy < 0:
-                                jy += nc
-                                sy = -box
-                            elif jy >= nc:
-                                jy -= nc
-                                sy = box
-                            if jz < 0:
-                                jz += nc
-                                sz = -box
-                            elif jz >= nc:
-                                jz -= nc
-                                sz = box
-                        elif jx < 0 or jx >= nc or jy < 0 or jy >= nc or jz < 0 or jz >= nc:
-                            continue
-                        c2 = (jx * nc + jy) * nc + jz
-                        j1 = start2[c2 + 1]
-                        if j1 == start2[c2]:
-                            continue
-                        same = auto and dx == 0 and dy == 0 and dz == 0
-                        # neighbour cell bounds in the frame of cell c (image shift folded in)
-                        bxlo = lo[0] + (ix + dx) * cs
-                        bylo = lo[1] + (iy + dy) * cs
-                        bzlo = lo[2] + (iz + dz) * cs
-                        for i in range(i0, i1):
-                            xi = x1[i] - sx
-                            yi = y1[i] - sy
-                            zi = z1[i] - sz
-                            if prune:
-                                # distance from particle i (unshifted, frame of cell c) to the neighbour box
-                                ex_ = 0.0
-                                if dx > 0:
-                                    ex_ = bxlo - x1[i] - tol
-                                elif dx < 0:
-                                    ex_ = x1[i] - (bxlo + cs) - tol
-                                ey_ = 0.0
-                                if dy > 0:
-                                    ey_ = bylo - y1[i] - tol
-                                elif dy < 0:
-                                    ey_ = y1[i] - (bylo + cs) - tol
-                                ez_ = 0.0
-                                if dz > 0:
-                                    ez_ = bzlo - z1[i] - tol
-                                elif dz < 0:
-                                    ez_ = z1[i] - (bzlo + cs) - tol
-                                ex_ = max(ex_, 0.0)
-                                ey_ = max(ey_, 0.0)
-                                ez_ = max(ez_, 0.0)
-                                if ex_ * ex_ + ey_ * ey_ + ez_ * ez_ >= r2max:
+                            dzr = np.sqrt(rem) * (1.0 + 1e-9) + tol
+                            kk0 = int(np.floor((zu - dzr - lo[2]) / cs))
+                            kk1 = int(np.floor((zu + dzr - lo[2]) / cs))
+                            k0 = max(k0, kk0)
+                            k1 = min(k1, kk1)
+                            if k0 > k1:
+                                continue
+                        xi = xu - sx
+                        yi = yu - sy
+                        for seg in range(3):
+                            # seg 0: cells wrapped from below (shift -box), 1: unwrapped, 2: wrapped from above
+                            if seg == 0:
+                                if not periodic or k0 >= 0:
                                     continue
-                            j0 = i + 1 if same else start2[c2]
-                            nj = j1 - j0
+                                a = k0 + nc
+                                bb = min(k1, -1) + nc
+                                sz = -box
+                            elif seg == 1:
+                                a = max(k0, 0)
+                                bb = min(k1, nc - 1)
+                                sz = 0.0
+                            else:
+                                if not periodic or k1 < nc:
+                                    continue
+                                a = max(k0, nc) - nc
+                                bb = k1 - nc
+                                sz = box
+                            if a > bb:
+                                continue
+                            ja = start2[colbase + a]
+                            jb = start2[colbase + bb + 1]
+                            if own and seg == 1:
+                                ja = max(ja, i + 1)
+                            nj = jb - ja
                             if nj <= 0:
                                 continue
-                            if nj > buf.shape[0]:
-                                buf = np.empty(2 * nj)
-                            # pass 1: all squared distances (branch-free, vectorisable)
-                            if mi:
-                                for jj in range(nj):
-                                    j = j0 + jj
-                                    rx = _mi(x2[j] - xi, box, half)
-                                    ry = _mi(y2[j] - yi, box, half)
-                                    rz = _mi(z2[j] - zi, box, half)
-                                    buf[jj] = rx * rx + ry * ry + rz * rz
-                            else:
-                                for jj in range(nj):
-                                    j = j0 + jj
-                                    rx = x2[j] - xi
-                                    ry = y2[j] - yi
-                                    rz = z2[j] - zi
-                                    buf[jj] = rx * rx + ry * ry + rz * rz
-                            wi = w1[i]
-                            # pass 2: the pairs inside [r_min, r_max), r > 0
-                            for jj in range(nj):
-                                r2 = buf[jj]
-                                if r2 >= r2max:
-                                    continue
-                                if r2 < r2min or r2 == 0.0:
-                                    continue
-                                j = j0 + jj
-                                b = _r2_bin(r2, r2edges, tab, tinv)
-                                w = wi * w2[j]
-                                counts[ch, b] += 1.0
-                                wcounts[ch, b] += w
-                                if not vel_needed:
-                                    continue
-                                rx = x2[j] - xi
-                                ry = y2[j] - yi
-                                rz = z2[j] - zi
+                            zi = zu - sz
+                            # the scan goes in pieces that fit the buffer (flushed when nearly full), so
+                            # the buffers stay small (cache-resident) however crowded a column is
+                            jend = jb
+                            while ja < jend:
+                                room = cap - m
+                                if room < jend - ja and room < CAP // 4:
+                                    _flush(m, fb, sb, pb, qq, hq, cnt, off, r2edges, tab, tinv, ccounts, cwcounts,
+                                           cmom, chist, chedge, auto, unitw, mode, nmax, wl, wd, ws, wt, wh, hsym,
+                                           hedges, huni, hlo, hinv)
+                                    m = 0
+                                    room = cap
+                                jb = min(jend, ja + room)
+                                nj = jb - ja
+                                # compaction: every candidate is written at m, m advances for in-range pairs
+                                # unsigned indices: provably non-negative, so no wrap-around selects in the loads
+                                uja = np.uint64(ja)
+                                unj = np.uint64(nj)
+                                um = np.uint64(m)
                                 if mi:
-                                    rx = _mi(rx, box, half)
-                                    ry = _mi(ry, box, half)
-                                    rz = _mi(rz, box, half)
-                                inv = 1.0 / np.sqrt(r2)
-                                ex = rx * inv
-                                ey = ry * inv
-                                ez = rz * inv
-                                ul = vel1[i, 0] * ex + vel1[i, 1] * ey + vel1[i, 2] * ez
-                                ulp = vel2[j, 0] * ex + vel2[j, 1] * ey + vel2[j, 2] * ez
-                                du = ulp - ul
-                                su = ulp + ul
-                                if auto:
-                                    if wl:
-                                        _powers2(mom, ch, b, 0, w, ul, -ulp, nmax)
-                                    if wd:
-                                        _powers(mom, ch, b, 2, w, du, nmax)
-                                    if ws:
-                                        s2 = su * su
-                                        p = w
-                                        for n in range(2, nmax + 1, 2):
-                                            p *= s2
-                                            mom[ch, b, 3, n] += p
+                                    for j in range(ja, jb):
+                                        rx = _mi(x2[j] - xi, box, half)
+                                        ry = _mi(y2[j] - yi, box, half)
+                                        rz = _mi(z2[j] - zi, box, half)
+                                        r2 = rx * rx + ry * ry + rz * rz
+                                        fr[m] = r2
+                                        if not unitw:
+                                            fw[m] = wi * w2[j]
+                                        if mode == MODE_DU:
+                                            fa[m] = (v2x[j] - vxi) * rx + (v2y[j] - vyi) * ry + (v2z[j] - vzi) * rz
+                                        else:
+                                            fa[m] = vxi * rx + vyi * ry + vzi * rz
+                                        fc[m] = v2x[j] * rx + v2y[j] * ry + v2z[j] * rz
+                                        f1[m] = vsi
+                                        f2[m] = v2sq[j]
+                                        dvx = v2x[j] - vxi
+                                        dvy = v2y[j] - vyi
+                                        dvz = v2z[j] - vzi
+                                        fd[m] = dvx * dvx + dvy * dvy + dvz * dvz
+                                        m += (r2 < r2max) & (r2 >= r2lo)
+                                elif mode == MODE_COUNT:
+                                    for kq in range(unj):
+                                        ju = uja + kq
+                                        rx = x2[ju] - xi
+                                        ry = y2[ju] - yi
+                                        rz = z2[ju] - zi
+                                        r2 = rx * rx + ry * ry + rz * rz
+                                        fr[um] = r2
+                                        if not unitw:
+                                            fw[um] = wi * w2[ju]
+                                        um += np.uint64((r2 < r2max) & (r2 >= r2lo))
+                                elif mode == MODE_DU:
+                                    for kq in range(unj):
+                                        ju = uja + kq
+                                        rx = x2[ju] - xi
+                                        ry = y2[ju] - yi
+                                        rz = z2[ju] - zi
+                                        r2 = rx * rx + ry * ry + rz * rz
+                                        fr[um] = r2
+                                        if not unitw:
+                                            fw[um] = wi * w2[ju]
+                                        fa[um] = (v2x[ju] - vxi) * rx + (v2y[ju] - vyi) * ry + (v2z[ju] - vzi) * rz
+                                        um += np.uint64((r2 < r2max) & (r2 >= r2lo))
+                                elif mode == MODE_L:
+                                    for kq in range(unj):
+                                        ju = uja + kq
+                                        rx = x2[ju] - xi
+                                        ry = y2[ju] - yi
+                                        rz = z2[ju] - zi
+                                        r2 = rx * rx + ry * ry + rz * rz
+                                        fr[um] = r2
+                                        if not unitw:
+                                            fw[um] = wi * w2[ju]
+                                        fa[um] = vxi * rx + vyi * ry + vzi * rz
+                                        fc[um] = v2x[ju] * rx + v2y[ju] * ry + v2z[ju] * rz
+                                        um += np.uint64((r2 < r2max) & (r2 >= r2lo))
                                 else:
-                                    if wl:
-                                        _powers(mom, ch, b, 0, w, ul, nmax)
-                                        _powers(mom, ch, b, 1, w, ulp, nmax)
-                                    if wd:
-                                        _powers(mom, ch, b, 2, w, du, nmax)
-                                    if ws:
-                                        _powers(mom, ch, b, 3, w, su, nmax)
-                                if wt:
-                                    t1x = vel1[i, 0] - ul * ex
-                                    t1y = vel1[i, 1] - ul * ey
-                                    t1z = vel1[i, 2] - ul * ez
-                                    t2x = vel2[j, 0] - ulp * ex
-                                    t2y = vel2[j, 1] - ulp * ey
-                                    t2z = vel2[j, 2] - ulp * ez
-                                    ut1 = np.sqrt(t1x * t1x + t1y * t1y + t1z * t1z)
-                                    dtx = t2x - t1x
-                                    dty = t2y - t1y
-                                    dtz = t2z - t1z
-                                    dut = np.sqrt(dtx * dtx + dty * dty + dtz * dtz)
-                                    if auto:
-                                        ut2 = np.sqrt(t2x * t2x + t2y * t2y + t2z * t2z)
-                                        _powers2(mom, ch, b, 4, w, ut1, ut2, nmax)
-                                    else:
-                                        _powers(mom, ch, b, 4, w, ut1, nmax)
-                                    _powers(mom, ch, b, 5, w, dut, nmax)
-                                if wh and auto and hsym:
-                                    # antisymmetric edges: the bin of -x follows from the bin of x
-                                    ha = _bin_index(ul, hedges, huni, hlo, hinv)
-                                    hc = _bin_index(ulp, hedges, huni, hlo, hinv)
-                                    hs = _bin_index(su, hedges, huni, hlo, hinv)
-                                    hd = _bin_index(du, hedges, huni, hlo, hinv)
-                                    if ha >= 0:
-                                        hist[ch, b, 0, ha] += w
-                                    if hc >= 0:
-                                        hist[ch, b, 1, hc] += w
-                                    if hs >= 0:
-                                        hist[ch, b, 3, hs] += w
-                                    if hd >= 0:
-                                        hist[ch, b, 2, hd] += 2.0 * w
-                                    h = _mirror_bin(hc, ulp, hedges, nh)
-                                    if h >= 0:
-                                        hist[ch, b, 0, h] += w
-                                    h = _mirror_bin(ha, ul, hedges, nh)
-                                    if h >= 0:
-                                        hist[ch, b, 1, h] += w
-                                    h = _mirror_bin(hs, su, hedges, nh)
-                                    if h >= 0:
-                                        hist[ch, b, 3, h] += w
-                                elif wh:
-                                    _hist(hist, ch, b, 0, w, ul, hedges, huni, hlo, hinv)
-                                    _hist(hist, ch, b, 1, w, ulp, hedges, huni, hlo, hinv)
-                                    _hist(hist, ch, b, 3, w, su, hedges, huni, hlo, hinv)
-                                    if auto:
-                                        _hist(hist, ch, b, 2, 2.0 * w, du, hedges, huni, hlo, hinv)
-                                        _hist(hist, ch, b, 0, w, -ulp, hedges, huni, hlo, hinv)
-                                        _hist(hist, ch, b, 1, w, -ul, hedges, huni, hlo, hinv)
-                                        _hist(hist, ch, b, 3, w, -su, hedges, huni, hlo, hinv)
-                                    else:
-                                        _hist(hist, ch, b, 2, w, du, hedges, huni, hlo, hinv)
-    return counts, wcounts, mom, hist
+                                    for kq in range(unj):
+                                        ju = uja + kq
+                                        rx = x2[ju] - xi
+                                        ry = y2[ju] - yi
+                                        rz = z2[ju] - zi
+                                        r2 = rx * rx + ry * ry + rz * rz
+                                        fr[um] = r2
+                                        if not unitw:
+                                            fw[um] = wi * w2[ju]
+                                        fa[um] = vxi * rx + vyi * ry + vzi * rz
+                                        fc[um] = v2x[ju] * rx + v2y[ju] * ry + v2z[ju] * rz
+                                        f1[um] = vsi
+                                        f2[um] = v2sq[ju]
+                                        dvx = v2x[ju] - vxi
+                                        dvy = v2y[ju] - vyi
+                                        dvz = v2z[ju] - vzi
+                                        fd[um] = dvx * dvx + dvy * dvy + dvz * dvz
+                                        um += np.uint64((r2 < r2max) & (r2 >= r2lo))
+                                if not mi:
+                                    m = np.int64(um)
+                                ja = jb
+        _flush(m, fb, sb, pb, qq, hq, cnt, off, r2edges, tab, tinv, ccounts, cwcounts, cmom, chist, chedge, auto,
+               unitw, mode,
+               nmax, wl, wd, ws, wt, wh, hsym, hedges, huni, hlo, hinv)
+    if wh and auto and hsym:
+        _mirror_hist(hist, hedge, nh)
+    return counts, wcounts, mom, np.ascontiguousarray(hist[:, :, :, :nh])
 
 
 @njit(parallel=True, cache=True)

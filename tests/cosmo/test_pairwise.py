@@ -115,7 +115,17 @@ def test_pdf_values_exactly_on_bin_edges():
     vel[:, 0] = 0.25 * rng.integers(-20, 21, n)  # multiples of the bin width, some at +-4 and beyond
     vel[:, 1:] = rng.normal(size=(n, 2))
     rb = np.array([0.1, 1.0, 3.0, 4.9])
-    for hedges in (np.linspace(-4, 4, 33), np.linspace(-4, 4.5, 35)):  # antisymmetric, then not
+    # antisymmetric, then not; then edges with a step that binary floating point cannot hold
+    # (0.1; exactly antisymmetric, then a plain linspace that is not), with values on them: the
+    # uniform-bin arithmetic misplaces some of these by round-off and the kernel's exact edge
+    # fix-up must catch them
+    half = np.linspace(0.0, 1.3, 14)
+    sets = [(np.linspace(-4, 4, 33), vel), (np.linspace(-4, 4.5, 35), vel)]
+    for awkward in (np.concatenate([-half[::-1], half[1:]]), np.linspace(-1.3, 1.3, 27)):
+        vel_awk = vel.copy()
+        vel_awk[:, 0] = rng.choice(np.concatenate([awkward, awkward[[0, -1]] * 1.5]), n)
+        sets.append((awkward, vel_awk))
+    for hedges, vel in sets:
         st = pair_moments(pos, vel, 10.0, rb, orders=(1,), pdf_bins=hedges)
         nh = len(hedges) - 1
         ref = {k: np.zeros((len(rb) - 1, nh)) for k in ("u_L", "u_L'", "du_L", "su_L")}
@@ -126,8 +136,9 @@ def test_pdf_values_exactly_on_bin_edges():
                 b = np.searchsorted(rb, abs(d), side="right") - 1
                 if not 0 <= b < len(rb) - 1:
                     continue
-                e = np.sign(d)
-                ul, ulp = vel[i, 0] * e, vel[j, 0] * e
+                # u_L = (v . r)/|r|, the kernel's formula (one rounding in the product, one in the
+                # division; equal to +-v_x exactly whenever v_x d is exact, as for the first two sets)
+                ul, ulp = (vel[i, 0] * d) / abs(d), (vel[j, 0] * d) / abs(d)
                 for k, vals in (("u_L", (ul, -ulp)), ("u_L'", (ulp, -ul)), ("du_L", (ulp - ul, ulp - ul)),
                                 ("su_L", (ulp + ul, -(ulp + ul)))):
                     for x in vals:
@@ -137,6 +148,67 @@ def test_pdf_values_exactly_on_bin_edges():
         for k in ref:
             got = st.pdf[k] * (2.0 * st.weighted_counts[:, None]) * np.diff(hedges)
             assert np.allclose(got, ref[k], rtol=1e-12, atol=1e-9), k
+
+
+@pytest.mark.parametrize("orders, quantities", [((1, 2), ("du_L",)), ((1, 2, 3), None), ((1, 5, 12), None),
+                                                 ((2, 4), ("u_L", "su_L"))])
+def test_specialised_paths_match_brute_force(sample, orders, quantities):
+    """The kernel specialises on what is asked (Delta u_L only: one stored projection per pair;
+    power sums unrolled to 1, 2, 4 or 8 orders, a generic loop above 8): each matches brute force."""
+    pos, vel = sample
+    rb = np.logspace(-1, np.log10(4.9), 7)
+    st = pair_moments(pos, vel, 10.0, rb, orders=orders, quantities=quantities)
+    cnt, mom, _ = brute_force(pos, vel, 10.0, rb, orders=orders)
+    assert np.array_equal(st.counts, cnt)
+    assert set(st.moments) == set(quantities or QUANTITIES)
+    for k in st.moments:
+        close(st.moments[k], mom[k])
+
+
+def test_pdfs_cross_pairs_and_nonuniform_edges_match_brute_force(sample):
+    """Histogram paths other than uniform antisymmetric edges: cross pairs (no mirroring),
+    antisymmetric but non-uniform edges (bisection, then mirroring with edge weights) and
+    non-antisymmetric uniform edges; plus values just next to uniform edges (round-off fix-up)."""
+    pos, vel = sample
+    rng = np.random.default_rng(9)
+    rb = np.logspace(-1, np.log10(4.9), 6)
+    half = np.geomspace(0.05, 4.0, 12)
+    edge_sets = [np.concatenate([-half[::-1], half]), np.linspace(-3.0, 4.0, 29)]
+    # velocities a hair away from the uniform edges of the second set
+    vnear = vel.copy()
+    vnear[:100] = np.round(vel[:100] * 4) / 4 + rng.choice([-1e-13, 0.0, 1e-13], (100, 3))
+    for v in (vel, vnear):
+        for hedges in edge_sets + [np.linspace(-4, 4, 33)]:
+            st = pair_moments(pos, v, 10.0, rb, orders=(1,), pdf_bins=hedges)
+            _, _, pdf = brute_force(pos, v, 10.0, rb, orders=(1,), hedges=hedges)
+            for k in pdf:
+                close(st.pdf[k], pdf[k])
+    pos2, vel2 = rng.uniform(0, 10, (150, 3)), rng.normal(0, 1.5, (150, 3))
+    for hedges in edge_sets:
+        st = pair_moments(pos, vel, 10.0, rb, orders=(1,), pdf_bins=hedges, pos2=pos2, vel2=vel2)
+        _, _, pdf = brute_force(pos, vel, 10.0, rb, orders=(1,), pos2=pos2, vel2=vel2, hedges=hedges)
+        for k in pdf:
+            close(st.pdf[k], pdf[k])
+
+
+def test_large_sample_many_flushes_matches_brute_force():
+    """Enough pairs to fill the per-thread pair buffers many times (and a dense clump, so a
+    column holds many particles), periodic with a cell grid (no explicit minimum image)."""
+    rng = np.random.default_rng(21)
+    pos = rng.uniform(0, 30.0, (2500, 3))
+    pos[:500] = (15.0 + 0.4 * rng.normal(size=(500, 3))) % 30.0
+    vel = rng.normal(0, 1.0, (2500, 3))
+    rb = np.logspace(-1.5, np.log10(6.0), 9)
+    hedges = np.linspace(-4, 4, 41)
+    st = pair_moments(pos, vel, 30.0, rb, pdf_bins=hedges)
+    cnt, mom, pdf = brute_force(pos, vel, 30.0, rb, hedges=hedges)
+    assert cnt.sum() > 20 * 2048
+    assert np.array_equal(st.counts, cnt)
+    for k in QUANTITIES:
+        close(st.moments[k], mom[k])
+    for k in pdf:
+        close(st.pdf[k], pdf[k])
+    assert np.array_equal(pair_counts(pos, 30.0, rb), cnt)
 
 
 def test_cross_pairs_and_weights_match_brute_force(sample):
