@@ -296,38 +296,102 @@ def retree(y, n, par_old, order_old, par_new):
 # ----------------------------------------------------------------------------------------------
 # forces and energies
 # ----------------------------------------------------------------------------------------------
+@njit(cache=True, fastmath={"reassoc", "contract", "nsz", "arcp"}, error_model="numpy")
+def _far_rows(xs, ys, zs, mass, w, i, n, ax_, ay_, az_):
+    """Row i of the pair sum over j > i in absolute coordinates, weighted by w[j] (0: pair skipped).
+
+    Branch-free and contiguous (structure-of-arrays) so that LLVM vectorises it; only the order of
+    the floating-point sums is free (reassociation/contraction), the arithmetic is that of the scalar
+    loop. Returns (a_i, sum_j w m_i m_j / r) and subtracts the reaction from (ax_, ay_, az_)[j].
+    """
+    xi = xs[i]
+    yi = ys[i]
+    zi = zs[i]
+    mi = mass[i]
+    ax = 0.0
+    ay = 0.0
+    az = 0.0
+    u = 0.0
+    for j in range(i + 1, n):
+        dx = xs[j] - xi
+        dy = ys[j] - yi
+        dz = zs[j] - zi
+        r2 = dx * dx + dy * dy + dz * dz
+        inv = w[j] / math.sqrt(r2)
+        inv3 = inv * inv * inv
+        mj = mass[j]
+        u += mj * inv
+        fj = mj * inv3
+        fi = mi * inv3
+        ax += fj * dx
+        ay += fj * dy
+        az += fj * dz
+        ax_[j] -= fi * dx
+        ay_[j] -= fi * dy
+        az_[j] -= fi * dz
+    return ax, ay, az, mi * u
+
+
 @njit(cache=True)
 def newton_acc(Q, x, par, mass, acc):
-    """Newtonian accelerations (G = 1) into ``acc``; returns U = sum_{i<j} m_i m_j / r_ij."""
+    """Newtonian accelerations (G = 1) into ``acc``; returns U = sum_{i<j} m_i m_j / r_ij.
+
+    Pairs at tree distance <= 2 (the MSTAR rule, :func:`nbody.pn._sep`) take their separation from
+    the tree edge vectors Q; all other pairs from the absolute positions x, in a vectorised row
+    kernel (:func:`_far_rows`) with those near pairs weighted out. Same sums as the scalar pair
+    loop up to the order of additions.
+    """
     n = mass.shape[0]
+    xs = np.empty(n)
+    ys = np.empty(n)
+    zs = np.empty(n)
+    ax_ = np.zeros(n)
+    ay_ = np.zeros(n)
+    az_ = np.zeros(n)
+    w = np.ones(n)
     for i in range(n):
-        acc[i, 0] = 0.0
-        acc[i, 1] = 0.0
-        acc[i, 2] = 0.0
+        xs[i] = x[i, 0]
+        ys[i] = x[i, 1]
+        zs[i] = x[i, 2]
     U = 0.0
     for i in range(n):
-        mi = mass[i]
-        ax = 0.0
-        ay = 0.0
-        az = 0.0
+        pi = par[i]
+        gi = par[pi] if pi >= 0 else -1
+        # near partners j > i: parent, grandparent, children, grandchildren, siblings
+        nnear = 0
         for j in range(i + 1, n):
-            dx, dy, dz = pair_sep3(i, j, Q, x, par)
-            r2 = dx * dx + dy * dy + dz * dz
-            inv = 1.0 / math.sqrt(r2)
-            inv3 = inv * inv * inv
-            mj = mass[j]
-            U += mi * mj * inv
-            fj = mj * inv3
-            fi = mi * inv3
-            ax += fj * dx
-            ay += fj * dy
-            az += fj * dz
-            acc[j, 0] -= fi * dx
-            acc[j, 1] -= fi * dy
-            acc[j, 2] -= fi * dz
-        acc[i, 0] += ax
-        acc[i, 1] += ay
-        acc[i, 2] += az
+            pj = par[j]
+            if j == pi or j == gi or pj == i or (pi >= 0 and pj == pi) or (pj >= 0 and par[pj] == i):
+                w[j] = 0.0
+                nnear += 1
+        ax, ay, az, u = _far_rows(xs, ys, zs, mass, w, i, n, ax_, ay_, az_)
+        U += u
+        if nnear > 0:
+            mi = mass[i]
+            for j in range(i + 1, n):
+                if w[j] == 0.0:
+                    w[j] = 1.0
+                    dx, dy, dz = pair_sep3(i, j, Q, x, par)
+                    r2 = dx * dx + dy * dy + dz * dz
+                    inv = 1.0 / math.sqrt(r2)
+                    inv3 = inv * inv * inv
+                    mj = mass[j]
+                    U += mi * mj * inv
+                    fj = mj * inv3
+                    fi = mi * inv3
+                    ax += fj * dx
+                    ay += fj * dy
+                    az += fj * dz
+                    ax_[j] -= fi * dx
+                    ay_[j] -= fi * dy
+                    az_[j] -= fi * dz
+        ax_[i] += ax
+        ay_[i] += ay
+        az_[i] += az
+    for i in range(n):
+        acc[i, 0] = ax_[i]
+        acc[i, 1] = ay_[i]
+        acc[i, 2] = az_[i]
     return U
 
 
