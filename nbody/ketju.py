@@ -205,6 +205,8 @@ class RegularizedRegionIntegrator:
         # regions are distributed over ranks by the driver, one rank per region: the integrator must not
         # run collectives on COMM_WORLD (only the owning rank calls it), unless a sub-communicator is given
         kw.setdefault("comm", SerialComm())
+        # every region step ends at a given time: land with one untransformed GBS step when it converges
+        kw.setdefault("physical_landing", True)
         self._particles = Particles
         self.integrator = RegularizedIntegrator(tolerance=tolerance, pn=pn, c=c, merger_radius_rs=merger_radius_rs,
                                                 **kw)

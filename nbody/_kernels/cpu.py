@@ -44,7 +44,7 @@ from ..pn import _sep, eih_accel, pn_pair_accel, spin_precession_pair
 # indices into the float parameter vector ``prm``
 P_ALPHA, P_BETA, P_GAMMA, P_C, P_TOL, P_MERGE, P_NPRM = 0, 1, 2, 3, 4, 5, 6
 # indices into the integer flag vector ``flg``
-F_1PN, F_2PN, F_25PN, F_3PN, F_35PN, F_SPIN, F_CROSS, F_KMIN, F_KMAX, F_ANYPN, F_NFLG = range(11)
+F_1PN, F_2PN, F_25PN, F_3PN, F_35PN, F_SPIN, F_CROSS, F_KMIN, F_KMAX, F_ANYPN, F_PHYSLAND, F_NFLG = range(12)
 
 MAXK = 12
 
@@ -824,6 +824,17 @@ def integrate_to(y, n, t_target, H, k, mass, isbh, par, order, prm, flg, mode, m
     if H * direction < 0:
         H = -H
     landing = False
+    # physical-time landing (flg[F_PHYSLAND]): when the next step is predicted to pass t_target, first try
+    # one GBS step of the untransformed leapfrog (alpha, beta, gamma) = (0, 0, 1) over exactly the
+    # remaining physical time; if its extrapolation error passes the same test, it lands without the
+    # regula-falsi iterations; else the time-transformed landing below takes over
+    physland = flg[F_PHYSLAND] != 0
+    prm_phys = prm.copy()
+    prm_phys[P_ALPHA] = 0.0
+    prm_phys[P_BETA] = 0.0
+    prm_phys[P_GAMMA] = 1.0
+    dh_ratio = 0.0  # physical time per fictitious time of the last accepted step
+    tried_phys = False
     Hsave = H
     H_lo = 0.0
     D_lo = 0.0
@@ -839,6 +850,36 @@ def integrate_to(y, n, t_target, H, k, mass, isbh, par, order, prm, flg, mode, m
             return 0, y, H, k, par, order
         if nsteps >= max_steps:
             return 2, y, H, k, par, order
+        if physland and not tried_phys and not landing and dh_ratio > 0.0 and abs(H) * dh_ratio >= rem:
+            tried_phys = True
+            acc, kc, ncomp, nf = gbs_step(y, n, rem * direction, k, mass, isbh, par, order, prm_phys, flg, nseq,
+                                          table, errs, hfac)
+            counters[2] += nf
+            if acc:
+                counters[0] += 1
+                nsteps += 1
+                y = table[kc - 1, kc - 1].copy()
+                y[0] = t_target
+                if mode != 2:
+                    Qa = y[3:3 + 3 * n].reshape((n, 3))
+                    xa = np.empty((n, 3))
+                    to_absolute(Qa, par, order, xa)
+                    par_new, order_new = build_mst(xa, mass, mode)
+                    changed = False
+                    for i in range(n):
+                        if par_new[i] != par[i]:
+                            changed = True
+                            break
+                    if changed:
+                        y = retree(y, n, par, order, par_new)
+                        par = par_new
+                        order = order_new
+                bi, bj = merger_check(y, n, par, order, mass, isbh, prm)
+                if bi >= 0:
+                    return 1, y, H, k, par, order
+                return 0, y, H, k, par, order
+            counters[1] += 1
+            continue
         acc, kc, ncomp, nf = gbs_step(y, n, H, k, mass, isbh, par, order, prm, flg, nseq, table, errs, hfac)
         counters[2] += nf
         ynew = table[max(kc, 1) - 1, max(kc, 1) - 1]
@@ -872,6 +913,8 @@ def integrate_to(y, n, t_target, H, k, mass, isbh, par, order, prm, flg, mode, m
         t_old = y[0]
         y = ynew.copy()
         y[0] += t_old
+        dh_ratio = D / abs(H)
+        tried_phys = False
         if landing:
             Hnext = max(abs(Hsave), abs(Hnext)) * direction
             landing = False
