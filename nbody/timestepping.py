@@ -230,6 +230,12 @@ class HierarchicalKDK:
         self.ti_begin[ending] = ti
         self.timers["bookkeeping"] += time.perf_counter() - t0
 
+    def _row_map(self, ending):
+        """row_of[i] = position of particle i in ``ending`` (-1 if absent): an array, not a dict."""
+        row_of = np.full(len(self.mass), -1, dtype=np.int64)
+        row_of[ending] = np.arange(len(ending))
+        return row_of
+
     def _is_region_step(self, ending_mask):
         """All SMBHs end their steps now (they share one bin): regions are rebuilt."""
         return bool(np.all(ending_mask[self.ptype == 5]))
@@ -241,21 +247,24 @@ class HierarchicalKDK:
         self.region_of[:] = -1
         for k, r in enumerate(self.regions):
             self.region_of[r] = k
-        # particles inside a sphere that could not join (not synchronised)
+        # squared distance of every particle to the nearest SMBH of each region (one O(N) scan per region)
+        d2_all = []
         for r in self.regions:
-            c = self.pos[r[np.isin(r, bh)]]
-            d2 = np.min(np.sum((self.pos[:, None, :] - c[None]) ** 2, axis=2), axis=1)
+            c = self.pos[r[self.ptype[r] == 5]]
+            d2 = np.sum((self.pos - c[0]) ** 2, axis=1)
+            for cj in c[1:]:
+                d2 = np.minimum(d2, np.sum((self.pos - cj) ** 2, axis=1))
+            d2_all.append(d2)
+            # particles inside a sphere that could not join (not synchronised)
             self.counters["late_joiners"] += int(np.sum((d2 < self.r_ketju**2) & (self.region_of < 0)))
-        pos_in_ending = {int(i): k for k, i in enumerate(ending)}
+        row_of = self._row_map(ending)
         k_region = 0
         buf2 = (self.buffer_factor * self.r_ketju) ** 2
         neighbours_all = []
-        for r in self.regions:
+        for r, d2 in zip(self.regions, d2_all):
             a_int, _ = self._internal(r)
-            rows = np.array([pos_in_ending[int(i)] for i in r])
+            rows = row_of[r]
             self.acc_kick[r] = a_full[rows] - a_int
-            c = self.pos[r[self.ptype[r] == 5]]
-            d2 = np.min(np.sum((self.pos[:, None, :] - c[None]) ** 2, axis=2), axis=1)
             nb = np.flatnonzero((d2 < buf2) & (self.region_of < 0))
             neighbours_all.append(nb)
             m = self.mass[r]
@@ -385,12 +394,11 @@ class HierarchicalKDK:
             t0 = time.perf_counter()
             a_close = a_full.copy()
             if self.regions:
-                rows = {int(i): k for k, i in enumerate(ending)}
+                row_of = self._row_map(ending)
                 for r in self.regions:
-                    if len(r) and int(r[0]) in rows:
+                    if len(r) and row_of[r[0]] >= 0:
                         a_int, _ = self._internal(r)
-                        idx = np.array([rows[int(i)] for i in r])
-                        a_close[idx] -= a_int
+                        a_close[row_of[r]] -= a_int
             kick(self.vel, a_close, ending, 0.5 * base * dti[ending].astype(np.float64))
             self.timers["kick_drift"] += time.perf_counter() - t0
             self.counters["syncs"] += 1
