@@ -59,6 +59,7 @@ class HierarchicalKDK:
     r_ketju : region radius (None or 0: no regions, SMBHs are softened particles)
     region_integrator : object with ``integrate(mass, pos, vel, is_bh, ids, dt)`` (see :mod:`nbody.ketju`)
     eta_region, buffer_factor : region timestep parameters (see :func:`nbody.ketju.region_timestep`)
+    region_member_criterion : 'speed' (default) or 'boundary' (see :func:`nbody.ketju.region_timestep`)
     comm : MPI communicator (replicated data: every rank holds all particles; the forces of the active set
         and the region integrations are split over ranks; :class:`nbody.domain.DomainKDK` is the
         domain-decomposed variant)
@@ -81,7 +82,7 @@ class HierarchicalKDK:
     def __init__(self, pos, vel, mass, ptype, eps, ids=None, G=1.0, dt_max=0.01, eta=0.025, max_bin=28,
                  gravity="tree", theta=0.5, criterion="geometric", alpha=0.005, leaf_size=8, quadrupole=True,
                  r_ketju=None, region_integrator=None, eta_region=0.1, buffer_factor=2.0, comm=None, t=0.0,
-                 acc_mag=None, tree_rebuild_fraction=0.1, group_size=GROUP_SIZE):
+                 acc_mag=None, tree_rebuild_fraction=0.1, group_size=GROUP_SIZE, region_member_criterion="speed"):
         self.pos = np.ascontiguousarray(pos, dtype=np.float64).copy()
         self.vel = np.ascontiguousarray(vel, dtype=np.float64).copy()
         self.mass = np.ascontiguousarray(mass, dtype=np.float64).copy()
@@ -125,6 +126,9 @@ class HierarchicalKDK:
             if not np.any(self.ptype == 5):
                 raise ValueError("r_ketju > 0 but there is no SMBH (particle type 5)")
         self.eta_region, self.buffer_factor = float(eta_region), float(buffer_factor)
+        if region_member_criterion not in ("speed", "boundary"):
+            raise ValueError(f"region_member_criterion must be 'speed' or 'boundary', got {region_member_criterion!r}")
+        self.region_member_criterion = region_member_criterion
         self.comm = get_comm(comm)
         self.t = float(t)
         self.acc_mag = np.zeros(n) if acc_mag is None else np.asarray(acc_mag, dtype=np.float64).copy()
@@ -274,7 +278,7 @@ class HierarchicalKDK:
             if eps_cm == 0:
                 eps_cm = self.r_ketju / 2.8
             dt_r = region_timestep(self.pos, self.vel, self.mass, self.ptype == 5, r, nb, self.eta_region,
-                                   self.r_ketju, a_cm, eps_cm, self.eta)
+                                   self.r_ketju, a_cm, eps_cm, self.eta, self.region_member_criterion)
             k = bin_of_dt(dt_r, self.dt_max, self.max_bin)
             if len(nb):
                 k = max(k, int(bins_full[nb].max()))
