@@ -134,7 +134,7 @@ def region_energy_correction(pos, vel, mass, h, G=1.0):
 
 
 def region_timestep(pos, vel, mass, is_bh, members, neighbours, eta_region, r_ketju, acc_ext_cm, eps_cm,
-                    eta):
+                    eta, member_criterion="speed"):
     """The KETJU region timestep (Rantala et al. 2017, sec. 3.3, generalised).
 
     min of
@@ -144,7 +144,16 @@ def region_timestep(pos, vel, mass, is_bh, members, neighbours, eta_region, r_ke
         mean velocity v_* of the neighbours, and of their 1D dispersion sigma_*: no particle moves more
         than a fraction eta_region of r_ketju relative to the region in one step, so membership
         (entering and leaving stars) is updated often enough.
+
+    ``member_criterion="boundary"`` (opt-in) replaces the member-speed term by the exit condition that
+    it is there for: a member star at distance r_i from its nearest region SMBH, receding from it at
+    most at |v_i - v_BH|, ends the step inside (1 + eta_region) r_ketju, i.e.
+    dt <= ((1 + eta_region) r_ketju - r_i) / |v_i - v_BH| -- the same bound on how far a leaving star
+    overshoots the sphere, without limiting the step by fast stars deep in the cusp. The SMBH,
+    neighbour and dispersion terms are unchanged.
     """
+    if member_criterion not in ("speed", "boundary"):
+        raise ValueError(f"member_criterion must be 'speed' or 'boundary', got {member_criterion!r}")
     m = mass[members]
     vcm = m @ vel[members] / m.sum()
     dt = np.inf
@@ -152,8 +161,21 @@ def region_timestep(pos, vel, mass, is_bh, members, neighbours, eta_region, r_ke
     if a > 0:
         dt = np.sqrt(2 * eta * eps_cm / a)
     vmax = 0.0
-    if len(members) > 1:
+    if len(members) > 1 and member_criterion == "speed":
         vmax = float(np.max(np.linalg.norm(vel[members] - vcm, axis=1)))
+    elif len(members) > 1:
+        bhs = members[is_bh[members]]
+        stars = members[~is_bh[members]]
+        if len(bhs) > 1:  # the SMBHs' own motion relative to the CoM still bounds the step
+            vmax = float(np.max(np.linalg.norm(vel[bhs] - vcm, axis=1)))
+        if len(stars):
+            d2 = np.sum((pos[stars][:, None, :] - pos[bhs][None, :, :]) ** 2, axis=2)
+            near = np.argmin(d2, axis=1)
+            r_i = np.sqrt(d2[np.arange(len(stars)), near])
+            v_i = np.linalg.norm(vel[stars] - vel[bhs][near], axis=1)
+            room = np.maximum((1.0 + eta_region) * r_ketju - r_i, eta_region * r_ketju)
+            with np.errstate(divide="ignore"):
+                dt = min(dt, float(np.min(room / v_i)))
     if len(neighbours) >= 1:
         vmax = max(vmax, float(np.max(np.linalg.norm(vel[neighbours] - vcm, axis=1))))
     if len(neighbours) >= 2:
@@ -205,6 +227,8 @@ class RegularizedRegionIntegrator:
         # regions are distributed over ranks by the driver, one rank per region: the integrator must not
         # run collectives on COMM_WORLD (only the owning rank calls it), unless a sub-communicator is given
         kw.setdefault("comm", SerialComm())
+        # every region step ends at a given time: land with one untransformed GBS step when it converges
+        kw.setdefault("physical_landing", True)
         self._particles = Particles
         self.integrator = RegularizedIntegrator(tolerance=tolerance, pn=pn, c=c, merger_radius_rs=merger_radius_rs,
                                                 **kw)

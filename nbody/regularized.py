@@ -143,6 +143,13 @@ class RegularizedIntegrator:
         Apply the remnant recoil kick at mergers.
     max_steps : int
         Step budget for one ``integrate`` call.
+    physical_landing : bool
+        When the next step would pass an output or end time, first try one GBS step of the
+        untransformed leapfrog over exactly the remaining physical time (accepted only if its
+        extrapolation error passes the same tolerance test); else, and always when False, the
+        time-transformed step is iterated onto the time by regula falsi (several GBS steps). Saves
+        most of those iterations when many short integrations end at given times (KETJU regions).
+        Not used with TTL (its omega variable is carried by the transformed leapfrog only).
     step_safety : float in (0, 1]
         The GBS local error test uses ``max(step_safety * tolerance, 1e-14)``: the
         extrapolation error of one step is systematic (not symplectic), so local
@@ -153,7 +160,7 @@ class RegularizedIntegrator:
 
     def __init__(self, tolerance=1e-10, pn="none", c=None, merger_radius_rs=12, units=None, comm=None,
                  coordinates="mstar", time_transform="logh", cross_terms=True, k_min=2, k_max=10,
-                 recoil=True, max_steps=100_000_000, step_safety=1e-3, backend="cpu"):
+                 recoil=True, max_steps=100_000_000, step_safety=1e-3, backend="cpu", physical_landing=False):
         try:
             tolerance = float(tolerance)
         except (TypeError, ValueError) as exc:
@@ -193,6 +200,7 @@ class RegularizedIntegrator:
                 and 2 <= k_min <= k_max <= K.MAXK):
             raise ValueError(f"k_min, k_max must be integers with 2 <= k_min <= k_max <= {K.MAXK}, got {k_min}, {k_max}")
         self.k_min, self.k_max = int(k_min), int(k_max)
+        self.physical_landing = bool(physical_landing)
         self.cross_terms = bool(cross_terms)
         self.recoil = bool(recoil)
         if int(max_steps) < 1:
@@ -253,6 +261,7 @@ class RegularizedIntegrator:
         flg[K.F_KMIN] = self.k_min
         flg[K.F_KMAX] = self.k_max
         flg[K.F_ANYPN] = int(bool(self.pn))
+        flg[K.F_PHYSLAND] = int(self.physical_landing and self.abg[1] == 0.0)
         return prm, flg
 
     def _energy(self, p: Particles, c):

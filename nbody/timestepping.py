@@ -59,6 +59,7 @@ class HierarchicalKDK:
     r_ketju : region radius (None or 0: no regions, SMBHs are softened particles)
     region_integrator : object with ``integrate(mass, pos, vel, is_bh, ids, dt)`` (see :mod:`nbody.ketju`)
     eta_region, buffer_factor : region timestep parameters (see :func:`nbody.ketju.region_timestep`)
+    region_member_criterion : 'speed' (default) or 'boundary' (see :func:`nbody.ketju.region_timestep`)
     comm : MPI communicator (replicated data: every rank holds all particles; the forces of the active set
         and the region integrations are split over ranks; :class:`nbody.domain.DomainKDK` is the
         domain-decomposed variant)
@@ -81,7 +82,7 @@ class HierarchicalKDK:
     def __init__(self, pos, vel, mass, ptype, eps, ids=None, G=1.0, dt_max=0.01, eta=0.025, max_bin=28,
                  gravity="tree", theta=0.5, criterion="geometric", alpha=0.005, leaf_size=8, quadrupole=True,
                  r_ketju=None, region_integrator=None, eta_region=0.1, buffer_factor=2.0, comm=None, t=0.0,
-                 acc_mag=None, tree_rebuild_fraction=0.1, group_size=GROUP_SIZE):
+                 acc_mag=None, tree_rebuild_fraction=0.1, group_size=GROUP_SIZE, region_member_criterion="speed"):
         self.pos = np.ascontiguousarray(pos, dtype=np.float64).copy()
         self.vel = np.ascontiguousarray(vel, dtype=np.float64).copy()
         self.mass = np.ascontiguousarray(mass, dtype=np.float64).copy()
@@ -125,6 +126,9 @@ class HierarchicalKDK:
             if not np.any(self.ptype == 5):
                 raise ValueError("r_ketju > 0 but there is no SMBH (particle type 5)")
         self.eta_region, self.buffer_factor = float(eta_region), float(buffer_factor)
+        if region_member_criterion not in ("speed", "boundary"):
+            raise ValueError(f"region_member_criterion must be 'speed' or 'boundary', got {region_member_criterion!r}")
+        self.region_member_criterion = region_member_criterion
         self.comm = get_comm(comm)
         self.t = float(t)
         self.acc_mag = np.zeros(n) if acc_mag is None else np.asarray(acc_mag, dtype=np.float64).copy()
@@ -230,6 +234,12 @@ class HierarchicalKDK:
         self.ti_begin[ending] = ti
         self.timers["bookkeeping"] += time.perf_counter() - t0
 
+    def _row_map(self, ending):
+        """row_of[i] = position of particle i in ``ending`` (-1 if absent): an array, not a dict."""
+        row_of = np.full(len(self.mass), -1, dtype=np.int64)
+        row_of[ending] = np.arange(len(ending))
+        return row_of
+
     def _is_region_step(self, ending_mask):
         """All SMBHs end their steps now (they share one bin): regions are rebuilt."""
         return bool(np.all(ending_mask[self.ptype == 5]))
@@ -241,21 +251,24 @@ class HierarchicalKDK:
         self.region_of[:] = -1
         for k, r in enumerate(self.regions):
             self.region_of[r] = k
-        # particles inside a sphere that could not join (not synchronised)
+        # squared distance of every particle to the nearest SMBH of each region (one O(N) scan per region)
+        d2_all = []
         for r in self.regions:
-            c = self.pos[r[np.isin(r, bh)]]
-            d2 = np.min(np.sum((self.pos[:, None, :] - c[None]) ** 2, axis=2), axis=1)
+            c = self.pos[r[self.ptype[r] == 5]]
+            d2 = np.sum((self.pos - c[0]) ** 2, axis=1)
+            for cj in c[1:]:
+                d2 = np.minimum(d2, np.sum((self.pos - cj) ** 2, axis=1))
+            d2_all.append(d2)
+            # particles inside a sphere that could not join (not synchronised)
             self.counters["late_joiners"] += int(np.sum((d2 < self.r_ketju**2) & (self.region_of < 0)))
-        pos_in_ending = {int(i): k for k, i in enumerate(ending)}
+        row_of = self._row_map(ending)
         k_region = 0
         buf2 = (self.buffer_factor * self.r_ketju) ** 2
         neighbours_all = []
-        for r in self.regions:
+        for r, d2 in zip(self.regions, d2_all):
             a_int, _ = self._internal(r)
-            rows = np.array([pos_in_ending[int(i)] for i in r])
+            rows = row_of[r]
             self.acc_kick[r] = a_full[rows] - a_int
-            c = self.pos[r[self.ptype[r] == 5]]
-            d2 = np.min(np.sum((self.pos[:, None, :] - c[None]) ** 2, axis=2), axis=1)
             nb = np.flatnonzero((d2 < buf2) & (self.region_of < 0))
             neighbours_all.append(nb)
             m = self.mass[r]
@@ -265,7 +278,7 @@ class HierarchicalKDK:
             if eps_cm == 0:
                 eps_cm = self.r_ketju / 2.8
             dt_r = region_timestep(self.pos, self.vel, self.mass, self.ptype == 5, r, nb, self.eta_region,
-                                   self.r_ketju, a_cm, eps_cm, self.eta)
+                                   self.r_ketju, a_cm, eps_cm, self.eta, self.region_member_criterion)
             k = bin_of_dt(dt_r, self.dt_max, self.max_bin)
             if len(nb):
                 k = max(k, int(bins_full[nb].max()))
@@ -385,12 +398,11 @@ class HierarchicalKDK:
             t0 = time.perf_counter()
             a_close = a_full.copy()
             if self.regions:
-                rows = {int(i): k for k, i in enumerate(ending)}
+                row_of = self._row_map(ending)
                 for r in self.regions:
-                    if len(r) and int(r[0]) in rows:
+                    if len(r) and row_of[r[0]] >= 0:
                         a_int, _ = self._internal(r)
-                        idx = np.array([rows[int(i)] for i in r])
-                        a_close[idx] -= a_int
+                        a_close[row_of[r]] -= a_int
             kick(self.vel, a_close, ending, 0.5 * base * dti[ending].astype(np.float64))
             self.timers["kick_drift"] += time.perf_counter() - t0
             self.counters["syncs"] += 1

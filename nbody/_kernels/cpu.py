@@ -44,7 +44,7 @@ from ..pn import _sep, eih_accel, pn_pair_accel, spin_precession_pair
 # indices into the float parameter vector ``prm``
 P_ALPHA, P_BETA, P_GAMMA, P_C, P_TOL, P_MERGE, P_NPRM = 0, 1, 2, 3, 4, 5, 6
 # indices into the integer flag vector ``flg``
-F_1PN, F_2PN, F_25PN, F_3PN, F_35PN, F_SPIN, F_CROSS, F_KMIN, F_KMAX, F_ANYPN, F_NFLG = range(11)
+F_1PN, F_2PN, F_25PN, F_3PN, F_35PN, F_SPIN, F_CROSS, F_KMIN, F_KMAX, F_ANYPN, F_PHYSLAND, F_NFLG = range(12)
 
 MAXK = 12
 
@@ -296,38 +296,102 @@ def retree(y, n, par_old, order_old, par_new):
 # ----------------------------------------------------------------------------------------------
 # forces and energies
 # ----------------------------------------------------------------------------------------------
+@njit(cache=True, fastmath={"reassoc", "contract", "nsz", "arcp"}, error_model="numpy")
+def _far_rows(xs, ys, zs, mass, w, i, n, ax_, ay_, az_):
+    """Row i of the pair sum over j > i in absolute coordinates, weighted by w[j] (0: pair skipped).
+
+    Branch-free and contiguous (structure-of-arrays) so that LLVM vectorises it; only the order of
+    the floating-point sums is free (reassociation/contraction), the arithmetic is that of the scalar
+    loop. Returns (a_i, sum_j w m_i m_j / r) and subtracts the reaction from (ax_, ay_, az_)[j].
+    """
+    xi = xs[i]
+    yi = ys[i]
+    zi = zs[i]
+    mi = mass[i]
+    ax = 0.0
+    ay = 0.0
+    az = 0.0
+    u = 0.0
+    for j in range(i + 1, n):
+        dx = xs[j] - xi
+        dy = ys[j] - yi
+        dz = zs[j] - zi
+        r2 = dx * dx + dy * dy + dz * dz
+        inv = w[j] / math.sqrt(r2)
+        inv3 = inv * inv * inv
+        mj = mass[j]
+        u += mj * inv
+        fj = mj * inv3
+        fi = mi * inv3
+        ax += fj * dx
+        ay += fj * dy
+        az += fj * dz
+        ax_[j] -= fi * dx
+        ay_[j] -= fi * dy
+        az_[j] -= fi * dz
+    return ax, ay, az, mi * u
+
+
 @njit(cache=True)
 def newton_acc(Q, x, par, mass, acc):
-    """Newtonian accelerations (G = 1) into ``acc``; returns U = sum_{i<j} m_i m_j / r_ij."""
+    """Newtonian accelerations (G = 1) into ``acc``; returns U = sum_{i<j} m_i m_j / r_ij.
+
+    Pairs at tree distance <= 2 (the MSTAR rule, :func:`nbody.pn._sep`) take their separation from
+    the tree edge vectors Q; all other pairs from the absolute positions x, in a vectorised row
+    kernel (:func:`_far_rows`) with those near pairs weighted out. Same sums as the scalar pair
+    loop up to the order of additions.
+    """
     n = mass.shape[0]
+    xs = np.empty(n)
+    ys = np.empty(n)
+    zs = np.empty(n)
+    ax_ = np.zeros(n)
+    ay_ = np.zeros(n)
+    az_ = np.zeros(n)
+    w = np.ones(n)
     for i in range(n):
-        acc[i, 0] = 0.0
-        acc[i, 1] = 0.0
-        acc[i, 2] = 0.0
+        xs[i] = x[i, 0]
+        ys[i] = x[i, 1]
+        zs[i] = x[i, 2]
     U = 0.0
     for i in range(n):
-        mi = mass[i]
-        ax = 0.0
-        ay = 0.0
-        az = 0.0
+        pi = par[i]
+        gi = par[pi] if pi >= 0 else -1
+        # near partners j > i: parent, grandparent, children, grandchildren, siblings
+        nnear = 0
         for j in range(i + 1, n):
-            dx, dy, dz = pair_sep3(i, j, Q, x, par)
-            r2 = dx * dx + dy * dy + dz * dz
-            inv = 1.0 / math.sqrt(r2)
-            inv3 = inv * inv * inv
-            mj = mass[j]
-            U += mi * mj * inv
-            fj = mj * inv3
-            fi = mi * inv3
-            ax += fj * dx
-            ay += fj * dy
-            az += fj * dz
-            acc[j, 0] -= fi * dx
-            acc[j, 1] -= fi * dy
-            acc[j, 2] -= fi * dz
-        acc[i, 0] += ax
-        acc[i, 1] += ay
-        acc[i, 2] += az
+            pj = par[j]
+            if j == pi or j == gi or pj == i or (pi >= 0 and pj == pi) or (pj >= 0 and par[pj] == i):
+                w[j] = 0.0
+                nnear += 1
+        ax, ay, az, u = _far_rows(xs, ys, zs, mass, w, i, n, ax_, ay_, az_)
+        U += u
+        if nnear > 0:
+            mi = mass[i]
+            for j in range(i + 1, n):
+                if w[j] == 0.0:
+                    w[j] = 1.0
+                    dx, dy, dz = pair_sep3(i, j, Q, x, par)
+                    r2 = dx * dx + dy * dy + dz * dz
+                    inv = 1.0 / math.sqrt(r2)
+                    inv3 = inv * inv * inv
+                    mj = mass[j]
+                    U += mi * mj * inv
+                    fj = mj * inv3
+                    fi = mi * inv3
+                    ax += fj * dx
+                    ay += fj * dy
+                    az += fj * dz
+                    ax_[j] -= fi * dx
+                    ay_[j] -= fi * dy
+                    az_[j] -= fi * dz
+        ax_[i] += ax
+        ay_[i] += ay
+        az_[i] += az
+    for i in range(n):
+        acc[i, 0] = ax_[i]
+        acc[i, 1] = ay_[i]
+        acc[i, 2] = az_[i]
     return U
 
 
@@ -760,6 +824,17 @@ def integrate_to(y, n, t_target, H, k, mass, isbh, par, order, prm, flg, mode, m
     if H * direction < 0:
         H = -H
     landing = False
+    # physical-time landing (flg[F_PHYSLAND]): when the next step is predicted to pass t_target, first try
+    # one GBS step of the untransformed leapfrog (alpha, beta, gamma) = (0, 0, 1) over exactly the
+    # remaining physical time; if its extrapolation error passes the same test, it lands without the
+    # regula-falsi iterations; else the time-transformed landing below takes over
+    physland = flg[F_PHYSLAND] != 0
+    prm_phys = prm.copy()
+    prm_phys[P_ALPHA] = 0.0
+    prm_phys[P_BETA] = 0.0
+    prm_phys[P_GAMMA] = 1.0
+    dh_ratio = 0.0  # physical time per fictitious time of the last accepted step
+    tried_phys = False
     Hsave = H
     H_lo = 0.0
     D_lo = 0.0
@@ -775,6 +850,36 @@ def integrate_to(y, n, t_target, H, k, mass, isbh, par, order, prm, flg, mode, m
             return 0, y, H, k, par, order
         if nsteps >= max_steps:
             return 2, y, H, k, par, order
+        if physland and not tried_phys and not landing and dh_ratio > 0.0 and abs(H) * dh_ratio >= rem:
+            tried_phys = True
+            acc, kc, ncomp, nf = gbs_step(y, n, rem * direction, k, mass, isbh, par, order, prm_phys, flg, nseq,
+                                          table, errs, hfac)
+            counters[2] += nf
+            if acc:
+                counters[0] += 1
+                nsteps += 1
+                y = table[kc - 1, kc - 1].copy()
+                y[0] = t_target
+                if mode != 2:
+                    Qa = y[3:3 + 3 * n].reshape((n, 3))
+                    xa = np.empty((n, 3))
+                    to_absolute(Qa, par, order, xa)
+                    par_new, order_new = build_mst(xa, mass, mode)
+                    changed = False
+                    for i in range(n):
+                        if par_new[i] != par[i]:
+                            changed = True
+                            break
+                    if changed:
+                        y = retree(y, n, par, order, par_new)
+                        par = par_new
+                        order = order_new
+                bi, bj = merger_check(y, n, par, order, mass, isbh, prm)
+                if bi >= 0:
+                    return 1, y, H, k, par, order
+                return 0, y, H, k, par, order
+            counters[1] += 1
+            continue
         acc, kc, ncomp, nf = gbs_step(y, n, H, k, mass, isbh, par, order, prm, flg, nseq, table, errs, hfac)
         counters[2] += nf
         ynew = table[max(kc, 1) - 1, max(kc, 1) - 1]
@@ -808,6 +913,8 @@ def integrate_to(y, n, t_target, H, k, mass, isbh, par, order, prm, flg, mode, m
         t_old = y[0]
         y = ynew.copy()
         y[0] += t_old
+        dh_ratio = D / abs(H)
+        tried_phys = False
         if landing:
             Hnext = max(abs(Hsave), abs(Hnext)) * direction
             landing = False

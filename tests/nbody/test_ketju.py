@@ -79,7 +79,8 @@ def test_unsoftened_binary_inside_softening_keeps_kepler_orbit():
     assert np.max(np.abs(soft[:, 0] / a_bin - 1)) > 0.5
 
 
-def test_star_crossing_region_boundary_conserves_energy():
+@pytest.mark.parametrize("member_criterion", ["speed", "boundary"])
+def test_star_crossing_region_boundary_conserves_energy(member_criterion):
     """A star on a flyby enters and leaves a region: the energy has no jump at the membership changes.
 
     With r_ketju >= 2.8 eps the softened star-SMBH force is Newtonian at the boundary, so switching
@@ -92,7 +93,7 @@ def test_star_crossing_region_boundary_conserves_energy():
     mass = np.array([1.0, 1e-3])
     eng = HierarchicalKDK(pos, vel, mass, np.array([5, 4]), eps, gravity="direct", dt_max=1 / 64, max_bin=20,
                           eta=0.0005, r_ketju=r_k, region_integrator=NewtonianFewBody(eta=0.002),
-                          buffer_factor=3.0, eta_region=0.05)
+                          buffer_factor=3.0, eta_region=0.05, region_member_criterion=member_criterion)
     eng.initialize()
     E0 = sum(eng.energy())
     hist = []
@@ -172,3 +173,27 @@ def test_pn_driven_merger_only_with_radiation_reaction(pn):
         assert (eng.ptype == 5).sum() == 1 and len(eng.merger_events) == 1
         assert eng.merger_events[0]["remnant_mass"] < 1.0  # mass radiated in GWs
         assert len(eng.mass) == 3
+
+
+def test_region_timestep_boundary_criterion():
+    """'boundary': a member may recede from its SMBH only to (1 + eta_region) r_ketju in one step."""
+    from nbody.ketju import region_timestep
+
+    r_k, eta_r = 0.03, 0.1
+    pos = np.array([[0.0, 0, 0], [0.02, 0, 0], [0.001, 0, 0]])
+    vel = np.array([[0.0, 0, 0], [0.5, 0, 0], [0.0, 5.0, 0]])  # star 2: fast but deep inside
+    mass = np.array([1e-2, 1e-5, 1e-5])
+    is_bh = np.array([True, False, False])
+    members, nb = np.arange(3), np.array([], dtype=np.int64)
+    kw = dict(acc_ext_cm=np.zeros(3), eps_cm=0.01, eta=0.025)
+    dt_b = region_timestep(pos, vel, mass, is_bh, members, nb, eta_r, r_k, member_criterion="boundary", **kw)
+    assert dt_b == pytest.approx(min(((1 + eta_r) * r_k - 0.02) / 0.5, ((1 + eta_r) * r_k - 0.001) / 5.0))
+    dt_s = region_timestep(pos, vel, mass, is_bh, members, nb, eta_r, r_k, **kw)
+    vcm = mass @ vel / mass.sum()
+    assert dt_s == pytest.approx(eta_r * r_k / np.max(np.linalg.norm(vel - vcm, axis=1)))
+    assert dt_b > 4 * dt_s  # the fast inner star no longer sets the step
+    with pytest.raises(ValueError, match="member_criterion"):
+        region_timestep(pos, vel, mass, is_bh, members, nb, eta_r, r_k, member_criterion="bogus", **kw)
+    with pytest.raises(ValueError, match="region_member_criterion"):
+        HierarchicalKDK(pos, vel, mass, np.array([5, 4, 4]), 0.01, gravity="direct", r_ketju=r_k,
+                        region_integrator=NewtonianFewBody(), region_member_criterion="bogus")
