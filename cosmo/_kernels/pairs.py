@@ -24,9 +24,11 @@ How the work is organised (see :func:`pair_pass`, :func:`_flush`); the cost is p
 and per in-range pair, so each step removes work or serial dependencies from that loop:
 
 * cell list with cells of about r_max/2, particles sorted by cell as separate coordinate
-  arrays; the z-cells of one (x, y) column are one contiguous range, and for every particle
-  only the z-cells that can hold a partner closer than r_max (from its x-y distance to the
-  column) are scanned; each unordered auto pair is met once;
+  arrays, each cell sorted by z (so every (x, y) column is sorted by z); the z-cells of one
+  column are one contiguous range, and for every particle only the partners within the exact
+  z-window ``|z_j - z_i| <= sqrt(r_max^2 - d_xy^2)`` (d_xy: its x-y distance to the column,
+  with a 1e-9 round-off margin) are scanned, found by binary search in the first and last
+  z-cell of the window (as in Corrfunc); each unordered auto pair is met once;
 * the scan is branch-free: every candidate is written to a per-thread buffer and the fill
   pointer advances only for pairs in ``[r_min, r_max)``; what is written depends on what was
   asked (counts: r^2; Delta u_L only: r^2 and ``(v2 - v1) . r``; longitudinal: r^2,
@@ -562,7 +564,9 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
     Walk: for every particle i of cell c and every neighbour column (dx, dy) within ``ext``
     cells, the column's z-cells that can hold a partner closer than ``r_max`` are found from
     i's distance to the column in x and y (cell bounds ``lo + [k, k+1) cs``, conservative
-    1e-9 cs round-off margin), and that contiguous j range (split at most in two where it wraps
+    1e-9 cs round-off margin) and, the cells being sorted by z (:func:`zsort_cells`), narrowed
+    to the exact z-window ``|z_j - z_i| <= sqrt(r_max^2 - d_xy^2)`` (same margin) by binary
+    search in its first and last cell; that contiguous j range (split at most in two where it wraps
     through the periodic boundary, each piece with its constant image shift of +-box, valid as
     ``r_max <= box/2`` and ``nc >= 2 ext + 1``) is scanned in one branch-free loop that computes
     ``r = x_j - x_i`` and ``r^2`` and appends the pairs with ``r_min^2 <= r^2 < r_max^2``,
@@ -733,6 +737,7 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                         wi = w1[i]
                         k0 = kzmin
                         k1 = kzmax
+                        dzr = 0.0
                         if prune:
                             # distance from particle i (frame of cell c) to the column in x and y
                             ex_ = 0.0
@@ -781,12 +786,38 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                 continue
                             ja = start2[colbase + a]
                             jb = start2[colbase + bb + 1]
+                            zi = zu - sz
+                            if prune:
+                                # exact z-window: the column is sorted by z (cells in z order, each
+                                # cell sorted by z), so the partners with |z_j - z_i| <= dzr are one
+                                # contiguous range; binary search in the first and the last cell only
+                                zlo = zi - dzr
+                                zhi = zi + dzr
+                                p0 = ja
+                                n0 = start2[colbase + a + 1] - ja
+                                while n0 > 0:
+                                    h2 = n0 >> 1
+                                    if z2[p0 + h2] < zlo:
+                                        p0 += h2 + 1
+                                        n0 -= h2 + 1
+                                    else:
+                                        n0 = h2
+                                p1 = start2[colbase + bb]
+                                n1 = jb - p1
+                                while n1 > 0:
+                                    h2 = n1 >> 1
+                                    if z2[p1 + h2] <= zhi:
+                                        p1 += h2 + 1
+                                        n1 -= h2 + 1
+                                    else:
+                                        n1 = h2
+                                ja = p0
+                                jb = p1
                             if own and seg == 1:
                                 ja = max(ja, i + 1)
                             nj = jb - ja
                             if nj <= 0:
                                 continue
-                            zi = zu - sz
                             # the scan goes in pieces that fit the buffer (flushed when nearly full), so
                             # the buffers stay small (cache-resident) however crowded a column is
                             jend = jb
@@ -890,6 +921,25 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
     if wh and auto and hsym:
         _mirror_hist(hist, hedge, nh)
     return counts, wcounts, mom, np.ascontiguousarray(hist[:, :, :, :nh])
+
+
+@njit(parallel=True, cache=True)
+def zsort_cells(order, z, start):
+    """Sort the particle indices ``order[start[c]:start[c+1]]`` of every cell ``c`` by ``z[order]``
+    in place (stable), so that each (x, y) column of a cell list (consecutive z-cells) is sorted
+    by z: :func:`pair_pass` then finds the exact z-window of a particle by binary search."""
+    nc3 = start.shape[0] - 1
+    for c in prange(nc3):
+        s0 = start[c]
+        s1 = start[c + 1]
+        if s1 - s0 < 2:
+            continue
+        seg = order[s0:s1].copy()
+        zz = z[seg]
+        k = np.argsort(zz, kind="mergesort")
+        for q in range(s1 - s0):
+            order[s0 + q] = seg[k[q]]
+    return order
 
 
 @njit(parallel=True, cache=True)
