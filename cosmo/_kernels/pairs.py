@@ -286,7 +286,11 @@ def _hbin(x, n, hedges, huni, hlo, hinv, nh, hout):
     round-off reach of an edge (the edges are uniform to 1e-12 relative per step, see
     ``cosmo.pairwise._uniform``), are flagged and binned again exactly against the actual
     edges (:func:`_bin_index`), so the half-open bins ``[e_k, e_k+1)`` are exact. Values
-    outside ``[e_0, e_nh)`` are decided by exact comparisons. Other edges: bisection."""
+    outside ``[e_0, e_nh)`` are decided by exact comparisons. Other edges: bisection.
+
+    Returns the number of values exactly on an edge (``e_0..e_nh``), so that the caller can skip
+    the per-value edge bookkeeping of :func:`_mirror_hist` when there are none."""
+    nexact = 0
     if huni:
         e0 = hedges[0]
         en = hedges[nh]
@@ -303,15 +307,22 @@ def _hbin(x, n, hedges, huni, hlo, hinv, nh, hout):
             h = k if inside else nh
             hout[q] = -1 - h if near else h
             nflag += near
+            nexact += xx == en
         if nflag > 0:
             for q in range(n):
                 if hout[q] < 0:
                     k = _bin_index(x[q], hedges, huni, hlo, hinv)
                     hout[q] = k if k >= 0 else nh
+                    if k >= 0 and x[q] == hedges[k]:
+                        nexact += 1
     else:
         for q in range(n):
-            k = _bin_index(x[q], hedges, huni, hlo, hinv)
+            xx = x[q]
+            k = _bin_index(xx, hedges, huni, hlo, hinv)
             hout[q] = k if k >= 0 else nh
+            if (k >= 0 and xx == hedges[k]) or xx == hedges[nh]:
+                nexact += 1
+    return nexact
 
 
 @njit(cache=True, error_model="numpy")
@@ -444,10 +455,11 @@ def _flush(m, fb, sb, pb, qq, hq, cnt, off, r2edges, tab, tinv, counts, wcounts,
     hbq = hq[1]
     hs = hq[2]
     hd = hq[3]
+    nexact = 0
     if wh and auto and hsym:
-        _hbin(qa, m, hedges, huni, hlo, hinv, nh, ha)
-        _hbin(qb, m, hedges, huni, hlo, hinv, nh, hbq)
-        _hbin(qs, m, hedges, huni, hlo, hinv, nh, hs)
+        nexact += _hbin(qa, m, hedges, huni, hlo, hinv, nh, ha)
+        nexact += _hbin(qb, m, hedges, huni, hlo, hinv, nh, hbq)
+        nexact += _hbin(qs, m, hedges, huni, hlo, hinv, nh, hs)
         _hbin(qd, m, hedges, huni, hlo, hinv, nh, hd)
     for b in range(nb):
         s0 = off[b]
@@ -485,6 +497,16 @@ def _flush(m, fb, sb, pb, qq, hq, cnt, off, r2edges, tab, tinv, counts, wcounts,
             # unsigned indices (all >= 0 here): no wrap-around selects. -u_L' goes to the scratch
             # row 1 (overwritten by the mirror step, after being added to row 0), so that u_L and
             # -u_L' of one pair, often in the same bin, do not update the same counter back to back
+            if nexact == 0:
+                # no value of this flush lies exactly on an edge (the usual case): no edge bookkeeping
+                for qi in range(np.uint64(s1_ - s0)):
+                    q = np.uint64(s0) + qi
+                    w = sw[q]
+                    hb[0, np.uint64(ha[q])] += w
+                    hb[1, np.uint64(hbq[q])] += w
+                    hb[3, np.uint64(hs[q])] += w
+                    hb[2, np.uint64(hd[q])] += 2.0 * w
+                continue
             for qi in range(np.uint64(s1_ - s0)):
                 q = np.uint64(s0) + qi
                 w = sw[q]
