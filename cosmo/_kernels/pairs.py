@@ -159,6 +159,9 @@ WANT_S = 4   # Sigma u_L
 WANT_T = 8   # u_T and Delta u_T
 WANT_H = 16  # histograms
 
+#: the exact z-window (binary search, see :func:`pair_pass`) is looked up only for candidate
+#: ranges longer than this (for short ranges the search costs more than the candidates it removes)
+ZWIN = 16
 #: pairs buffered per thread chunk before a flush (sorted by r bin, then accumulated)
 CAP = 2048
 #: per-pair fields kept in the buffers (rows of ``fb``/``sb``): r^2, pair weight, then
@@ -809,7 +812,7 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                             ja = start2[colbase + a]
                             jb = start2[colbase + bb + 1]
                             zi = zu - sz
-                            if prune:
+                            if prune and jb - ja > ZWIN:
                                 # exact z-window: the column is sorted by z (cells in z order, each
                                 # cell sorted by z), so the partners with |z_j - z_i| <= dzr are one
                                 # contiguous range; binary search in the first and the last cell only
@@ -955,6 +958,17 @@ def zsort_cells(order, z, start):
         s0 = start[c]
         s1 = start[c + 1]
         if s1 - s0 < 2:
+            continue
+        if s1 - s0 <= 32:
+            # small cell: stable insertion sort in place (no allocations)
+            for q in range(s0 + 1, s1):
+                oq = order[q]
+                zq = z[oq]
+                r = q
+                while r > s0 and z[order[r - 1]] > zq:
+                    order[r] = order[r - 1]
+                    r -= 1
+                order[r] = oq
             continue
         seg = order[s0:s1].copy()
         zz = z[seg]
