@@ -47,7 +47,8 @@ and per in-range pair, so each step removes work or serial dependencies from tha
 * histograms: vectorised uniform-bin arithmetic with an exact fix-up of values within
   round-off of an edge; for auto pairs and antisymmetric edges only u_L, -u_L',
   Sigma u_L and Delta u_L are binned, and the mirrored histograms come from these plus
-  the weights of values exactly on edges (:func:`_mirror_hist`);
+  the weights of values exactly on edges (:func:`_mirror_hist`), a bookkeeping skipped in
+  the flushes where no value lies exactly on an edge (the usual case);
 * per-chunk private accumulators (chunks of similar estimated work), summed at the end;
   no atomics, no shared writes.
 
