@@ -139,6 +139,10 @@ def _sort_into_cells(pos, lo, cs, nc):
     order = np.argsort(cid, kind="stable")
     start = np.zeros(nc ** 3 + 1, dtype=np.int64)
     np.cumsum(np.bincount(cid, minlength=nc ** 3), out=start[1:])
+    # within each cell by z: every (x, y) column is then sorted by z (exact z-windows in the kernel)
+    from ._kernels import pairs as K
+
+    K.zsort_cells(order, np.ascontiguousarray(pos[:, 2], dtype=np.float64), start)
     return order, start
 
 

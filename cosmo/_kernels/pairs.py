@@ -24,9 +24,11 @@ How the work is organised (see :func:`pair_pass`, :func:`_flush`); the cost is p
 and per in-range pair, so each step removes work or serial dependencies from that loop:
 
 * cell list with cells of about r_max/2, particles sorted by cell as separate coordinate
-  arrays; the z-cells of one (x, y) column are one contiguous range, and for every particle
-  only the z-cells that can hold a partner closer than r_max (from its x-y distance to the
-  column) are scanned; each unordered auto pair is met once;
+  arrays, each cell sorted by z (so every (x, y) column is sorted by z); the z-cells of one
+  column are one contiguous range, and for every particle only the partners within the exact
+  z-window ``|z_j - z_i| <= sqrt(r_max^2 - d_xy^2)`` (d_xy: its x-y distance to the column,
+  with a 1e-9 round-off margin) are scanned, found by binary search in the first and last
+  z-cell of the window (as in Corrfunc); each unordered auto pair is met once;
 * the scan is branch-free: every candidate is written to a per-thread buffer and the fill
   pointer advances only for pairs in ``[r_min, r_max)``; what is written depends on what was
   asked (counts: r^2; Delta u_L only: r^2 and ``(v2 - v1) . r``; longitudinal: r^2,
@@ -45,7 +47,8 @@ and per in-range pair, so each step removes work or serial dependencies from tha
 * histograms: vectorised uniform-bin arithmetic with an exact fix-up of values within
   round-off of an edge; for auto pairs and antisymmetric edges only u_L, -u_L',
   Sigma u_L and Delta u_L are binned, and the mirrored histograms come from these plus
-  the weights of values exactly on edges (:func:`_mirror_hist`);
+  the weights of values exactly on edges (:func:`_mirror_hist`), a bookkeeping skipped in
+  the flushes where no value lies exactly on an edge (the usual case);
 * per-chunk private accumulators (chunks of similar estimated work), summed at the end;
   no atomics, no shared writes.
 
@@ -157,6 +160,9 @@ WANT_S = 4   # Sigma u_L
 WANT_T = 8   # u_T and Delta u_T
 WANT_H = 16  # histograms
 
+#: the exact z-window (binary search, see :func:`pair_pass`) is looked up only for candidate
+#: ranges longer than this (for short ranges the search costs more than the candidates it removes)
+ZWIN = 16
 #: pairs buffered per thread chunk before a flush (sorted by r bin, then accumulated)
 CAP = 2048
 #: per-pair fields kept in the buffers (rows of ``fb``/``sb``): r^2, pair weight, then
@@ -284,7 +290,11 @@ def _hbin(x, n, hedges, huni, hlo, hinv, nh, hout):
     round-off reach of an edge (the edges are uniform to 1e-12 relative per step, see
     ``cosmo.pairwise._uniform``), are flagged and binned again exactly against the actual
     edges (:func:`_bin_index`), so the half-open bins ``[e_k, e_k+1)`` are exact. Values
-    outside ``[e_0, e_nh)`` are decided by exact comparisons. Other edges: bisection."""
+    outside ``[e_0, e_nh)`` are decided by exact comparisons. Other edges: bisection.
+
+    Returns the number of values exactly on an edge (``e_0..e_nh``), so that the caller can skip
+    the per-value edge bookkeeping of :func:`_mirror_hist` when there are none."""
+    nexact = 0
     if huni:
         e0 = hedges[0]
         en = hedges[nh]
@@ -301,15 +311,22 @@ def _hbin(x, n, hedges, huni, hlo, hinv, nh, hout):
             h = k if inside else nh
             hout[q] = -1 - h if near else h
             nflag += near
+            nexact += xx == en
         if nflag > 0:
             for q in range(n):
                 if hout[q] < 0:
                     k = _bin_index(x[q], hedges, huni, hlo, hinv)
                     hout[q] = k if k >= 0 else nh
+                    if k >= 0 and x[q] == hedges[k]:
+                        nexact += 1
     else:
         for q in range(n):
-            k = _bin_index(x[q], hedges, huni, hlo, hinv)
+            xx = x[q]
+            k = _bin_index(xx, hedges, huni, hlo, hinv)
             hout[q] = k if k >= 0 else nh
+            if (k >= 0 and xx == hedges[k]) or xx == hedges[nh]:
+                nexact += 1
+    return nexact
 
 
 @njit(cache=True, error_model="numpy")
@@ -442,10 +459,11 @@ def _flush(m, fb, sb, pb, qq, hq, cnt, off, r2edges, tab, tinv, counts, wcounts,
     hbq = hq[1]
     hs = hq[2]
     hd = hq[3]
+    nexact = 0
     if wh and auto and hsym:
-        _hbin(qa, m, hedges, huni, hlo, hinv, nh, ha)
-        _hbin(qb, m, hedges, huni, hlo, hinv, nh, hbq)
-        _hbin(qs, m, hedges, huni, hlo, hinv, nh, hs)
+        nexact += _hbin(qa, m, hedges, huni, hlo, hinv, nh, ha)
+        nexact += _hbin(qb, m, hedges, huni, hlo, hinv, nh, hbq)
+        nexact += _hbin(qs, m, hedges, huni, hlo, hinv, nh, hs)
         _hbin(qd, m, hedges, huni, hlo, hinv, nh, hd)
     for b in range(nb):
         s0 = off[b]
@@ -483,6 +501,16 @@ def _flush(m, fb, sb, pb, qq, hq, cnt, off, r2edges, tab, tinv, counts, wcounts,
             # unsigned indices (all >= 0 here): no wrap-around selects. -u_L' goes to the scratch
             # row 1 (overwritten by the mirror step, after being added to row 0), so that u_L and
             # -u_L' of one pair, often in the same bin, do not update the same counter back to back
+            if nexact == 0:
+                # no value of this flush lies exactly on an edge (the usual case): no edge bookkeeping
+                for qi in range(np.uint64(s1_ - s0)):
+                    q = np.uint64(s0) + qi
+                    w = sw[q]
+                    hb[0, np.uint64(ha[q])] += w
+                    hb[1, np.uint64(hbq[q])] += w
+                    hb[3, np.uint64(hs[q])] += w
+                    hb[2, np.uint64(hd[q])] += 2.0 * w
+                continue
             for qi in range(np.uint64(s1_ - s0)):
                 q = np.uint64(s0) + qi
                 w = sw[q]
@@ -562,7 +590,9 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
     Walk: for every particle i of cell c and every neighbour column (dx, dy) within ``ext``
     cells, the column's z-cells that can hold a partner closer than ``r_max`` are found from
     i's distance to the column in x and y (cell bounds ``lo + [k, k+1) cs``, conservative
-    1e-9 cs round-off margin), and that contiguous j range (split at most in two where it wraps
+    1e-9 cs round-off margin) and, the cells being sorted by z (:func:`zsort_cells`), narrowed
+    to the exact z-window ``|z_j - z_i| <= sqrt(r_max^2 - d_xy^2)`` (same margin) by binary
+    search in its first and last cell; that contiguous j range (split at most in two where it wraps
     through the periodic boundary, each piece with its constant image shift of +-box, valid as
     ``r_max <= box/2`` and ``nc >= 2 ext + 1``) is scanned in one branch-free loop that computes
     ``r = x_j - x_i`` and ``r^2`` and appends the pairs with ``r_min^2 <= r^2 < r_max^2``,
@@ -733,6 +763,7 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                         wi = w1[i]
                         k0 = kzmin
                         k1 = kzmax
+                        dzr = 0.0
                         if prune:
                             # distance from particle i (frame of cell c) to the column in x and y
                             ex_ = 0.0
@@ -781,12 +812,38 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                 continue
                             ja = start2[colbase + a]
                             jb = start2[colbase + bb + 1]
+                            zi = zu - sz
+                            if prune and jb - ja > ZWIN:
+                                # exact z-window: the column is sorted by z (cells in z order, each
+                                # cell sorted by z), so the partners with |z_j - z_i| <= dzr are one
+                                # contiguous range; binary search in the first and the last cell only
+                                zlo = zi - dzr
+                                zhi = zi + dzr
+                                p0 = ja
+                                n0 = start2[colbase + a + 1] - ja
+                                while n0 > 0:
+                                    h2 = n0 >> 1
+                                    if z2[p0 + h2] < zlo:
+                                        p0 += h2 + 1
+                                        n0 -= h2 + 1
+                                    else:
+                                        n0 = h2
+                                p1 = start2[colbase + bb]
+                                n1 = jb - p1
+                                while n1 > 0:
+                                    h2 = n1 >> 1
+                                    if z2[p1 + h2] <= zhi:
+                                        p1 += h2 + 1
+                                        n1 -= h2 + 1
+                                    else:
+                                        n1 = h2
+                                ja = p0
+                                jb = p1
                             if own and seg == 1:
                                 ja = max(ja, i + 1)
                             nj = jb - ja
                             if nj <= 0:
                                 continue
-                            zi = zu - sz
                             # the scan goes in pieces that fit the buffer (flushed when nearly full), so
                             # the buffers stay small (cache-resident) however crowded a column is
                             jend = jb
@@ -890,6 +947,36 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
     if wh and auto and hsym:
         _mirror_hist(hist, hedge, nh)
     return counts, wcounts, mom, np.ascontiguousarray(hist[:, :, :, :nh])
+
+
+@njit(parallel=True, cache=True)
+def zsort_cells(order, z, start):
+    """Sort the particle indices ``order[start[c]:start[c+1]]`` of every cell ``c`` by ``z[order]``
+    in place (stable), so that each (x, y) column of a cell list (consecutive z-cells) is sorted
+    by z: :func:`pair_pass` then finds the exact z-window of a particle by binary search."""
+    nc3 = start.shape[0] - 1
+    for c in prange(nc3):
+        s0 = start[c]
+        s1 = start[c + 1]
+        if s1 - s0 < 2:
+            continue
+        if s1 - s0 <= 32:
+            # small cell: stable insertion sort in place (no allocations)
+            for q in range(s0 + 1, s1):
+                oq = order[q]
+                zq = z[oq]
+                r = q
+                while r > s0 and z[order[r - 1]] > zq:
+                    order[r] = order[r - 1]
+                    r -= 1
+                order[r] = oq
+            continue
+        seg = order[s0:s1].copy()
+        zz = z[seg]
+        k = np.argsort(zz, kind="mergesort")
+        for q in range(s1 - s0):
+            order[s0 + q] = seg[k[q]]
+    return order
 
 
 @njit(parallel=True, cache=True)
