@@ -62,6 +62,9 @@ def main(argv=None) -> int:
                     help="instead: profile a two-galaxy merger of N particles with two SMBHs over --t-end")
     ap.add_argument("--t-end", type=float, default=0.25)
     ap.add_argument("--theta", type=float, default=0.5, help="opening angle of the --merger run")
+    ap.add_argument("--until-binary", action="store_true",
+                    help="--merger: run in chunks of one time unit up to --t-end and stop once the SMBHs form a "
+                         "bound binary (a > 0, a < 0.15, separation < 0.3); prints a line per chunk")
     ap.add_argument("--equal-error", action="store_true",
                     help="also scan theta for both codes and compare times at equal median force error")
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
@@ -74,7 +77,7 @@ def main(argv=None) -> int:
     if args.merger:
         if args.threads:
             numba.set_num_threads(args.threads)
-        return merger_profile(args.merger, args.t_end, args.clock, args.theta)
+        return merger_profile(args.merger, args.t_end, args.clock, args.theta, args.until_binary)
 
     if args.threads:
         numba.set_num_threads(args.threads)
@@ -173,7 +176,7 @@ def main(argv=None) -> int:
     return 0
 
 
-def merger_profile(n, t_end, clock="wall", theta=0.5):
+def merger_profile(n, t_end, clock="wall", theta=0.5, until_binary=False):
     """Time a KETJU galaxy merger (two Dehnen gamma = 1 galaxies, SMBHs of 0.5 % of the stellar mass).
 
     ``clock="cpu"``: the simulation's phase timers read the process CPU time (all threads) instead of
@@ -225,7 +228,23 @@ quiet = true
     t0 = time.perf_counter()
     c0 = time.process_time()
     sim = Simulation(cfg)
-    res = sim.run()
+    if until_binary:
+        # binary formation: the two-body elements of the SMBH pair bound (a > 0) with a below ~the influence
+        # radius of the pair (M_*(<r) = 2 M_BH at r ~ 0.16 in each Hernquist galaxy) and the pair close
+        T = 0.0
+        while T < t_end:
+            T = min(T + 1.0, t_end)
+            res = sim.run(t_end=T)
+            L = sim.bh_log
+            sep, a, e = (L["sep"][-1][0], L["a"][-1][0], L["e"][-1][0]) if L["sep"][-1] else (np.nan,) * 3
+            print(json.dumps({"t": T, "wall_s": round(time.perf_counter() - t0, 1),
+                              "cpu_s": round(time.process_time() - c0, 1), "sep": sep, "a": a, "e": e}), flush=True)
+            if 0 < a < 0.15 and e < 1 and sep < 0.3:
+                print(f"binary formed by t = {T}", flush=True)
+                break
+    else:
+        res = sim.run()
+    t_end = sim.time
     wall = time.perf_counter() - t0
     cpu = time.process_time() - c0
     prof = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in res.profile.items()}
