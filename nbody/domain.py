@@ -507,11 +507,16 @@ class DomainKDK(HierarchicalKDK):
             nb_local.append(nb)
             send.append((self.pos[nb], self.vel[nb], self.mass[nb], bins_full[nb]))
         gathered = self._allgather(send)
-        pos_in_ending = {int(i): j for j, i in enumerate(ending)}
+        # row of each synchronised particle in ``ending`` / ``a_full`` (an index array: a dict over all of them
+        # cost O(N) Python work per region step)
+        row_in_ending = np.full(len(self.mass), -1, dtype=np.int64)
+        row_in_ending[ending] = np.arange(len(ending))
         k_region = 0
         for k, r in zip(keys, self.regions):
             a_int, _ = self._internal(r)
-            rows = np.array([pos_in_ending[int(i)] for i in r])
+            rows = row_in_ending[r]
+            if np.any(rows < 0):  # members are synchronised by construction; never kick with a stale row
+                raise RuntimeError("KETJU region member not synchronised at its region step")
             self.acc_kick[r] = a_full[rows] - a_int
             nbp = np.concatenate([s[k][0] for s in gathered]).reshape(-1, 3)
             nbv = np.concatenate([s[k][1] for s in gathered]).reshape(-1, 3)
