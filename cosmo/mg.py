@@ -15,6 +15,7 @@ ODE of :mod:`cosmo.growth`. In GR, E_G = Omega_m0 / f(z). Omega_m0 here is the t
 """
 from __future__ import annotations
 
+import abc
 import dataclasses
 
 import numpy as np
@@ -25,16 +26,18 @@ from .background import C_KMS, background
 H0_OVER_C = 100.0 / C_KMS
 
 
-class GravityModel:
-    """Base class: ``mu(k, a)``, ``sigma(k, a)`` (broadcasting arrays), ``name``, ``label``."""
+class GravityModel(abc.ABC):
+    """Abstract base: ``mu(k, a)``, ``sigma(k, a)`` (broadcasting arrays), ``name``, ``label``."""
 
     name = "model"
 
-    def mu(self, k, a):  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def mu(self, k, a):
+        """Poisson modification of the growth equation, mu(k, a)."""
 
-    def sigma(self, k, a):  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def sigma(self, k, a):
+        """Lensing-potential modification, Sigma(k, a)."""
 
     @property
     def is_gr(self) -> bool:
