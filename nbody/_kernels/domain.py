@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .tree import _walk_one
+from .tree import _walk_one, multipole_field, point_accepts
 
 KEY_BITS = 21
 #: top-node record: M, com(3), Q(6: xx yy zz xy xz yz), centre(3), half, hmax, delta
@@ -162,55 +162,18 @@ def segment_nodes(pos, mass, h, starts, ends):
 
 @njit(inline="always")
 def _node_field(tops, q, xi, yi, zi, hi, aold, G, theta, alpha, criterion, use_quad):
-    """(accepted, ax, ay, az, pot) of top node ``tops[q]`` at (xi, yi, zi), the tests of the tree walk."""
-    l = 2.0 * tops[q, T_HALF]
+    """(accepted, ax, ay, az, pot) of top node ``tops[q]`` at (xi, yi, zi), with the tree walk's own opening
+    test and multipole field (:func:`nbody._kernels.tree.point_accepts`, :func:`multipole_field`)."""
     dx = tops[q, T_COM] - xi
     dy = tops[q, T_COM + 1] - yi
     dz = tops[q, T_COM + 2] - zi
-    r2 = dx * dx + dy * dy + dz * dz
-    inside = (abs(tops[q, T_C] - xi) < 0.6 * l and abs(tops[q, T_C + 1] - yi) < 0.6 * l
-              and abs(tops[q, T_C + 2] - zi) < 0.6 * l)
-    accept = False
-    r = 0.0
-    if not inside:
-        r = np.sqrt(r2)
-        hp = max(hi, tops[q, T_HMAX])
-        dl = tops[q, T_DELTA]
-        if r > hp + 0.8660254037844386 * l + dl:
-            if criterion == 0:
-                accept = r * theta > l + theta * dl
-            else:
-                accept = G * tops[q, T_M] * l * l <= alpha * aold * r2 * r2
+    accept, r = point_accepts(xi, yi, zi, hi, dx, dy, dz, tops[q, T_C], tops[q, T_C + 1], tops[q, T_C + 2],
+                              2.0 * tops[q, T_HALF], tops[q, T_HMAX], tops[q, T_DELTA], tops[q, T_M], G, theta,
+                              alpha, aold, criterion)
     if not accept:
         return False, 0.0, 0.0, 0.0, 0.0
-    m = tops[q, T_M]
-    rinv = 1.0 / r
-    rinv2 = rinv * rinv
-    rinv3 = rinv * rinv2
-    ax = m * dx * rinv3
-    ay = m * dy * rinv3
-    az = m * dz * rinv3
-    p = -m * rinv
-    if use_quad:
-        rx = -dx
-        ry = -dy
-        rz = -dz
-        qxx = tops[q, T_Q]
-        qyy = tops[q, T_Q + 1]
-        qzz = tops[q, T_Q + 2]
-        qxy = tops[q, T_Q + 3]
-        qxz = tops[q, T_Q + 4]
-        qyz = tops[q, T_Q + 5]
-        qx = qxx * rx + qxy * ry + qxz * rz
-        qy = qxy * rx + qyy * ry + qyz * rz
-        qz = qxz * rx + qyz * ry + qzz * rz
-        rqr = rx * qx + ry * qy + rz * qz
-        rinv5 = rinv3 * rinv2
-        c = 2.5 * rqr * rinv5 * rinv2
-        ax += qx * rinv5 - c * rx
-        ay += qy * rinv5 - c * ry
-        az += qz * rinv5 - c * rz
-        p -= 0.5 * rqr * rinv5
+    ax, ay, az, p = multipole_field(tops[q, T_M], dx, dy, dz, r, tops[q, T_Q], tops[q, T_Q + 1], tops[q, T_Q + 2],
+                                    tops[q, T_Q + 3], tops[q, T_Q + 4], tops[q, T_Q + 5], use_quad)
     return True, G * ax, G * ay, G * az, G * p
 
 

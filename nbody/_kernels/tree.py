@@ -295,6 +295,51 @@ def pack_nodes(center, half, M, com, Q, hmax, delta, start, count, isleaf, nxt):
 
 
 @njit(cache=True, inline="always")
+def point_accepts(xi, yi, zi, hi, dx, dy, dz, cx, cy, cz, l, hmax, delta, mass, G, theta, alpha, aold, criterion):
+    """(accepted, r) of a node for one target: the opening tests of the module docstring (0.6 l box test,
+    no particle within the softening, then the geometric or relative criterion). (dx, dy, dz) = com - x."""
+    if abs(cx - xi) < 0.6 * l and abs(cy - yi) < 0.6 * l and abs(cz - zi) < 0.6 * l:
+        return False, 0.0
+    r2 = dx * dx + dy * dy + dz * dz
+    r = np.sqrt(r2)
+    hp = hi if hi > hmax else hmax
+    if r > hp + 0.8660254037844386 * l + delta:
+        if criterion == 0:
+            return r * theta > l + theta * delta, r
+        return G * mass * l * l <= alpha * aold * r2 * r2, r
+    return False, r
+
+
+@njit(cache=True, inline="always")
+def multipole_field(m, dx, dy, dz, r, qxx, qyy, qzz, qxy, qxz, qyz, use_quad):
+    """(ax, ay, az, pot) / G of a node of mass m and traceless quadrupole Q about its CoM at distance r,
+    (dx, dy, dz) = com - x: Hernquist (1987) eqs. 2.3-2.5 (module docstring)."""
+    rinv = 1.0 / r
+    rinv2 = rinv * rinv
+    rinv3 = rinv * rinv2
+    # r_vec points from com to the particle: (-dx, -dy, -dz)
+    ax = m * dx * rinv3
+    ay = m * dy * rinv3
+    az = m * dz * rinv3
+    pot = -m * rinv
+    if use_quad:
+        rx = -dx
+        ry = -dy
+        rz = -dz
+        qx = qxx * rx + qxy * ry + qxz * rz
+        qy = qxy * rx + qyy * ry + qyz * rz
+        qz = qxz * rx + qyz * ry + qzz * rz
+        rqr = rx * qx + ry * qy + rz * qz
+        rinv5 = rinv3 * rinv2
+        c = 2.5 * rqr * rinv5 * rinv2
+        ax += qx * rinv5 - c * rx
+        ay += qy * rinv5 - c * ry
+        az += qz * rinv5 - c * rz
+        pot -= 0.5 * rqr * rinv5
+    return ax, ay, az, pot
+
+
+@njit(cache=True, inline="always")
 def _walk_one(xi, yi, zi, hi, self_k, pos, mass, h, G, theta, alpha, aold, criterion, use_quad, perm, f, g):
     ax = 0.0
     ay = 0.0
@@ -307,51 +352,17 @@ def _walk_one(xi, yi, zi, hi, self_k, pos, mass, h, G, theta, alpha, aold, crite
         dx = f[node, N_COMX] - xi
         dy = f[node, N_COMY] - yi
         dz = f[node, N_COMZ] - zi
-        r2 = dx * dx + dy * dy + dz * dz
-        # is the particle inside the node's cube enlarged by 20 %?
-        inside = (abs(f[node, N_CX] - xi) < 0.6 * l and abs(f[node, N_CY] - yi) < 0.6 * l
-                  and abs(f[node, N_CZ] - zi) < 0.6 * l)
-        accept = False
-        r = 0.0
-        if not inside:
-            r = np.sqrt(r2)
-            hp = hi if hi > f[node, N_HMAX] else f[node, N_HMAX]
-            dl = f[node, N_DELTA]
-            if r > hp + 0.8660254037844386 * l + dl:
-                if criterion == 0:
-                    accept = r * theta > l + theta * dl
-                else:
-                    accept = G * f[node, N_MASS] * l * l <= alpha * aold * r2 * r2
+        accept, r = point_accepts(xi, yi, zi, hi, dx, dy, dz, f[node, N_CX], f[node, N_CY], f[node, N_CZ], l,
+                                  f[node, N_HMAX], f[node, N_DELTA], f[node, N_MASS], G, theta, alpha, aold,
+                                  criterion)
         if accept:
-            rinv = 1.0 / r
-            rinv2 = rinv * rinv
-            rinv3 = rinv * rinv2
-            m = f[node, N_MASS]
-            # r_vec points from com to the particle: (-dx, -dy, -dz)
-            ax += m * dx * rinv3
-            ay += m * dy * rinv3
-            az += m * dz * rinv3
-            pot -= m * rinv
-            if use_quad:
-                rx = -dx
-                ry = -dy
-                rz = -dz
-                qxx = f[node, N_Q]
-                qyy = f[node, N_Q + 1]
-                qzz = f[node, N_Q + 2]
-                qxy = f[node, N_Q + 3]
-                qxz = f[node, N_Q + 4]
-                qyz = f[node, N_Q + 5]
-                qx = qxx * rx + qxy * ry + qxz * rz
-                qy = qxy * rx + qyy * ry + qyz * rz
-                qz = qxz * rx + qyz * ry + qzz * rz
-                rqr = rx * qx + ry * qy + rz * qz
-                rinv5 = rinv3 * rinv2
-                c = 2.5 * rqr * rinv5 * rinv2
-                ax += qx * rinv5 - c * rx
-                ay += qy * rinv5 - c * ry
-                az += qz * rinv5 - c * rz
-                pot -= 0.5 * rqr * rinv5
+            fx, fy, fz, fp = multipole_field(f[node, N_MASS], dx, dy, dz, r, f[node, N_Q], f[node, N_Q + 1],
+                                             f[node, N_Q + 2], f[node, N_Q + 3], f[node, N_Q + 4],
+                                             f[node, N_Q + 5], use_quad)
+            ax += fx
+            ay += fy
+            az += fz
+            pot += fp
             ninter += 1
             node = g[node, 2]
         elif g[node, 3] == 1:
