@@ -133,12 +133,7 @@ def integrate_to_mpi(y, n, t_target, H, k, mass, isbh, par, order, prm, flg, mod
         if snap:
             y[0] = t_target
         if mode != 2:
-            xa = np.empty((n, 3))
-            K.to_absolute(y[3:3 + 3 * n].reshape((n, 3)), par, order, xa)
-            par_new, order_new = K.build_mst(xa, mass, mode)
-            if np.any(par_new != par):
-                y = K.retree(y, n, par, order, par_new)
-                par, order = par_new, order_new
+            y, par, order = K.refresh_tree(y, n, par, order, mass, mode)
         bi, _ = K.merger_check(y, n, par, order, mass, isbh, prm)
         if bi >= 0:
             return 1, y, H, k, par, order

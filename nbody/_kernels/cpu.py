@@ -293,6 +293,19 @@ def retree(y, n, par_old, order_old, par_new):
     return out
 
 
+@njit(cache=True)
+def refresh_tree(y, n, par, order, mass, mode):
+    """After an accepted step: rebuild the minimum spanning tree of the new positions (Rantala et al. 2020,
+    arXiv:2001.03180, sect. 2.3) and, if it changed, re-express the state in it. Returns (y, par, order)."""
+    xa = np.empty((n, 3))
+    to_absolute(y[3:3 + 3 * n].reshape((n, 3)), par, order, xa)
+    par_new, order_new = build_mst(xa, mass, mode)
+    for i in range(n):
+        if par_new[i] != par[i]:
+            return retree(y, n, par, order, par_new), par_new, order_new
+    return y, par, order
+
+
 # ----------------------------------------------------------------------------------------------
 # forces and energies
 # ----------------------------------------------------------------------------------------------
@@ -861,19 +874,7 @@ def integrate_to(y, n, t_target, H, k, mass, isbh, par, order, prm, flg, mode, m
                 y = table[kc - 1, kc - 1].copy()
                 y[0] = t_target
                 if mode != 2:
-                    Qa = y[3:3 + 3 * n].reshape((n, 3))
-                    xa = np.empty((n, 3))
-                    to_absolute(Qa, par, order, xa)
-                    par_new, order_new = build_mst(xa, mass, mode)
-                    changed = False
-                    for i in range(n):
-                        if par_new[i] != par[i]:
-                            changed = True
-                            break
-                    if changed:
-                        y = retree(y, n, par, order, par_new)
-                        par = par_new
-                        order = order_new
+                    y, par, order = refresh_tree(y, n, par, order, mass, mode)
                 bi, bj = merger_check(y, n, par, order, mass, isbh, prm)
                 if bi >= 0:
                     return 1, y, H, k, par, order
@@ -924,19 +925,7 @@ def integrate_to(y, n, t_target, H, k, mass, isbh, par, order, prm, flg, mode, m
             y[0] = t_target
         # rebuild the tree (MSTAR coordinates) every step: exact path sums, cheap next to a GBS step
         if mode != 2:
-            Qa = y[3:3 + 3 * n].reshape((n, 3))
-            xa = np.empty((n, 3))
-            to_absolute(Qa, par, order, xa)
-            par_new, order_new = build_mst(xa, mass, mode)
-            changed = False
-            for i in range(n):
-                if par_new[i] != par[i]:
-                    changed = True
-                    break
-            if changed:
-                y = retree(y, n, par, order, par_new)
-                par = par_new
-                order = order_new
+            y, par, order = refresh_tree(y, n, par, order, mass, mode)
         bi, bj = merger_check(y, n, par, order, mass, isbh, prm)
         if bi >= 0:
             return 1, y, H, k, par, order
