@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .cells import half_shell_neighbour
+
 
 @njit(cache=True, inline="always")
 def _find(parent, i):
@@ -50,18 +52,9 @@ def fof_link(pos, idx, start, nc, ext, box, periodic, ll2, cell_lo, cell_hi, par
         for dx in range(-ext, ext + 1):
             for dy in range(-ext, ext + 1):
                 for dz in range(-ext, ext + 1):
-                    if dx < 0 or (dx == 0 and (dy < 0 or (dy == 0 and dz < 0))):
+                    c2 = half_shell_neighbour(ix, iy, iz, dx, dy, dz, nc, periodic)
+                    if c2 < 0:
                         continue
-                    jx = ix + dx
-                    jy = iy + dy
-                    jz = iz + dz
-                    if periodic:
-                        jx %= nc
-                        jy %= nc
-                        jz %= nc
-                    elif jx < 0 or jx >= nc or jy < 0 or jy >= nc or jz < 0 or jz >= nc:
-                        continue
-                    c2 = (jx * nc + jy) * nc + jz
                     same = dx == 0 and dy == 0 and dz == 0
                     for i in range(i0, i1):
                         j0 = i + 1 if same else start[c2]

@@ -62,6 +62,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from .cells import half_shell_neighbour
+
 NQ = 6
 NH = 4
 
@@ -1007,18 +1009,9 @@ def scalar_pair_pass(pos, s, start, nc, ext, box, periodic, r2edges, bounds):
             for dx in range(-ext, ext + 1):
                 for dy in range(-ext, ext + 1):
                     for dz in range(-ext, ext + 1):
-                        if dx < 0 or (dx == 0 and (dy < 0 or (dy == 0 and dz < 0))):
+                        c2 = half_shell_neighbour(ix, iy, iz, dx, dy, dz, nc, periodic)
+                        if c2 < 0:
                             continue
-                        jx = ix + dx
-                        jy = iy + dy
-                        jz = iz + dz
-                        if periodic:
-                            jx %= nc
-                            jy %= nc
-                            jz %= nc
-                        elif jx < 0 or jx >= nc or jy < 0 or jy >= nc or jz < 0 or jz >= nc:
-                            continue
-                        c2 = (jx * nc + jy) * nc + jz
                         j1 = start[c2 + 1]
                         same = dx == 0 and dy == 0 and dz == 0
                         for i in range(i0, i1):
