@@ -23,7 +23,9 @@ synchronised with it when they arrive.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
+import numba
 import numpy as np
 
 from gpu import block_range, get_comm
@@ -33,6 +35,17 @@ from .direct import direct_forces
 from .ketju import find_regions, internal_softened_accelerations, region_energy_correction, region_timestep
 from .softening import spline_radius
 from .tree import GROUP_SIZE, Octree
+
+_REGION_POOL = None
+
+
+def _region_pool():
+    """One process-wide thread pool for integrating KETJU regions side by side (lazily created)."""
+    global _REGION_POOL
+    if _REGION_POOL is None:
+        _REGION_POOL = ThreadPoolExecutor(max_workers=numba.config.NUMBA_NUM_THREADS,
+                                          thread_name_prefix="ketju-region")
+    return _REGION_POOL
 
 
 def bin_of_dt(dt, dt_max, max_bin):
@@ -325,21 +338,29 @@ class HierarchicalKDK:
         """The next time (integer timeline) at which any step ends."""
         return int(ti_end.min())
 
+    def _integrate_region(self, k, dt):
+        """Region k over dt in its centre-of-mass frame (KETJU: the CoM drifts; the tidal field entered
+        through the kicks)."""
+        r = self.regions[k]
+        m = self.mass[r]
+        M = m.sum()
+        xc = m @ self.pos[r] / M
+        vc = m @ self.vel[r] / M
+        res = self.region_integrator.integrate(m, self.pos[r] - xc, self.vel[r] - vc, self.ptype[r] == 5,
+                                               self.ids[r], dt)
+        res.pos = res.pos + xc + vc * dt
+        res.vel = res.vel + vc
+        return res
+
     def _integrate_regions(self, dt):
         t0 = time.perf_counter()
-        results = {}
-        for k, r in enumerate(self.regions):
-            if not self._owns_region(k):
-                continue
-            m = self.mass[r]
-            M = m.sum()
-            xc = m @ self.pos[r] / M
-            vc = m @ self.vel[r] / M
-            res = self.region_integrator.integrate(m, self.pos[r] - xc, self.vel[r] - vc, self.ptype[r] == 5,
-                                                   self.ids[r], dt)
-            res.pos = res.pos + xc + vc * dt
-            res.vel = res.vel + vc
-            results[k] = res
+        mine = [k for k in range(len(self.regions)) if self._owns_region(k)]
+        if len(mine) > 1 and numba.get_num_threads() > 1:
+            # regions are independent and the integrator's kernel releases the GIL: integrate them
+            # side by side on the Numba threads' cores (same results as one after the other)
+            results = dict(zip(mine, _region_pool().map(lambda k: self._integrate_region(k, dt), mine)))
+        else:
+            results = {k: self._integrate_region(k, dt) for k in mine}
         results = self._share_region_results(results)
         dead = []
         for k, r in enumerate(self.regions):

@@ -22,8 +22,8 @@ import numpy as np
 
 import numba
 
-from ._kernels.tree import (N_HALF, build_groups, build_tree, pack_nodes, refit_nodes, tree_accel,
-                            tree_accel_grouped, tree_accel_grouped_serial, tree_accel_serial)
+from ._kernels.tree import (N_HALF, build_tree, group_boxes, group_nodes, pack_nodes, refit_nodes, tree_accel,
+                            tree_accel_grouped, tree_accel_grouped_serial, tree_accel_serial, tree_parents)
 from .direct import _as_eps, check_particles
 
 #: below this many targets the serial walk is used (thread start-up costs more than it saves)
@@ -66,6 +66,8 @@ class Octree:
         self._f, self._g = pack_nodes(center, half, M, com, Q, hmax, delta, start, count, isleaf, nxt)
         self.last_interactions = None
         self._groups = {}
+        self._group_topology = {}
+        self._parents = None
         self._half0 = self._f[:, N_HALF].copy()
         #: number of :meth:`refit` calls since the build
         self.refits = 0
@@ -86,8 +88,11 @@ class Octree:
         if not np.all(np.isfinite(pos)):
             raise ValueError("pos must be finite")
         self.pos = np.ascontiguousarray(pos)
-        self._spos = np.ascontiguousarray(self.pos[perm_of(self)])
-        refit_nodes(self._spos, self._smass, self._f, self._g, self._half0)
+        if self._parents is None:
+            self._parents = tree_parents(self._g)
+        # a fresh array: callers may still hold the previous tree-order positions
+        self._spos = np.empty_like(self._spos)
+        refit_nodes(self.pos, perm_of(self), self._spos, self._smass, self._f, self._g, self._half0, *self._parents)
         self._groups = {}
         self.refits += 1
         return self
@@ -95,7 +100,10 @@ class Octree:
     def groups(self, group_size: int):
         """(group id per tree-order particle, group boxes, group max support radii), cached per size."""
         if group_size not in self._groups:
-            self._groups[group_size] = build_groups(self._f, self._g, self._spos, self._sh, int(group_size))
+            if group_size not in self._group_topology:  # survives refits: only the boxes move
+                self._group_topology[group_size] = group_nodes(self._g, int(group_size))
+            grp_of, gnode = self._group_topology[group_size]
+            self._groups[group_size] = (grp_of, *group_boxes(gnode, self._g, self._spos, self._sh))
         return self._groups[group_size]
 
     @property

@@ -811,7 +811,7 @@ def merger_check(y, n, par, order, mass, isbh, prm):
     return -1, -1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def integrate_to(y, n, t_target, H, k, mass, isbh, par, order, prm, flg, mode, max_steps, counters):
     """Advance ``y`` to physical time ``t_target`` (exact landing) with GBS steps.
 

@@ -459,43 +459,54 @@ L_X, L_Y, L_Z, L_M = 0, 1, 2, 3  # rows of the node list (then 6 quadrupole rows
 
 
 @njit(cache=True)
-def build_groups(f, g, spos, sh, group_size):
-    """Groups of the grouped walk: maximal nodes with <= ``group_size`` particles (or leaves).
+def group_nodes(g, group_size):
+    """The groups of the grouped walk: maximal nodes with <= ``group_size`` particles (or leaves).
 
-    Returns (grp_of[n] group id per tree-order particle, gbox[ng, 6] = (min xyz, max xyz) of the group's
-    particles, ghmax[ng] their largest support radius).
+    Topology only (it survives :func:`refit_nodes`). Returns (grp_of[n] group id per tree-order particle,
+    gnode[ng] the node of each group).
     """
-    n = spos.shape[0]
-    nn = g.shape[0]
+    n = g[0, 1]
     grp_of = np.empty(n, dtype=np.int64)
-    gbox = np.empty((nn, 6))
-    ghmax = np.empty(nn)
+    gnode = np.empty(g.shape[0], dtype=np.int64)
     ng = 0
     node = 0
     while node != -1:
         if g[node, 1] <= group_size or g[node, 3] == 1:
             s = g[node, 0]
-            c = g[node, 1]
-            for d in range(3):
-                gbox[ng, d] = spos[s, d]
-                gbox[ng, 3 + d] = spos[s, d]
-            hm = 0.0
-            for k in range(s, s + c):
+            for k in range(s, s + g[node, 1]):
                 grp_of[k] = ng
-                for d in range(3):
-                    v = spos[k, d]
-                    if v < gbox[ng, d]:
-                        gbox[ng, d] = v
-                    if v > gbox[ng, 3 + d]:
-                        gbox[ng, 3 + d] = v
-                if sh[k] > hm:
-                    hm = sh[k]
-            ghmax[ng] = hm
+            gnode[ng] = node
             ng += 1
             node = g[node, 2]
         else:
             node += 1
-    return grp_of, gbox[:ng].copy(), ghmax[:ng].copy()
+    return grp_of, gnode[:ng].copy()
+
+
+@njit(parallel=True, cache=True)
+def group_boxes(gnode, g, spos, sh):
+    """(gbox[ng, 6] = (min xyz, max xyz) of each group's particles, ghmax[ng] their largest support)."""
+    ng = gnode.shape[0]
+    gbox = np.empty((ng, 6))
+    ghmax = np.empty(ng)
+    for q in prange(ng):
+        s = g[gnode[q], 0]
+        c = g[gnode[q], 1]
+        for d in range(3):
+            gbox[q, d] = spos[s, d]
+            gbox[q, 3 + d] = spos[s, d]
+        hm = 0.0
+        for k in range(s, s + c):
+            for d in range(3):
+                v = spos[k, d]
+                if v < gbox[q, d]:
+                    gbox[q, d] = v
+                if v > gbox[q, 3 + d]:
+                    gbox[q, 3 + d] = v
+            if sh[k] > hm:
+                hm = sh[k]
+        ghmax[q] = hm
+    return gbox, ghmax
 
 
 @njit(cache=True, fastmath=True, error_model="numpy")
@@ -737,7 +748,31 @@ def tree_accel_grouped_serial(targets, seg, gid, pos, mass, h, G, theta, alpha, 
 
 
 @njit(cache=True)
-def refit_nodes(spos, smass, f, g, half0):
+def tree_parents(g):
+    """(parent[nn] node index or -1 for the root, leaves: the leaf node indices) of a packed tree."""
+    nn = g.shape[0]
+    parent = np.full(nn, -1, dtype=np.int64)
+    nleaf = 0
+    for i in range(nn):
+        if g[i, 3] == 0:
+            c = i + 1
+            end = g[i, 2]
+            while c != end and c != -1:
+                parent[c] = i
+                c = g[c, 2]
+        else:
+            nleaf += 1
+    leaves = np.empty(nleaf, dtype=np.int64)
+    nleaf = 0
+    for i in range(nn):
+        if g[i, 3] == 1:
+            leaves[nleaf] = i
+            nleaf += 1
+    return parent, leaves
+
+
+@njit(parallel=True, cache=True)
+def refit_nodes(pos, perm, spos, smass, f, g, half0, parent, leaves):
     """Update the packed nodes ``f`` in place for new positions ``spos`` (tree order), same topology.
 
     GADGET-style reuse of a tree between rebuilds (Springel 2005, sec. 3.1: nodes are drifted instead of
@@ -747,28 +782,28 @@ def refit_nodes(spos, smass, f, g, half0):
     contains its particles -- the opening tests (which assume that) stay valid and exactly as
     conservative as for a fresh tree of the same cubes; the cost is more openings as particles move.
     Masses and supports are unchanged (the caller rebuilds when they change).
+
+    ``spos`` (tree order) is overwritten with ``pos[perm]``; ``parent`` and ``leaves`` come from
+    :func:`tree_parents`. Leaves are independent (gathered and reduced in parallel); the bottom-up sums
+    over nodes keep the serial order, so the result does not depend on the thread count.
     """
     nn = g.shape[0]
-    parent = np.full(nn, -1, dtype=np.int64)
-    for i in range(nn):
-        if g[i, 3] == 0:
-            c = i + 1
-            end = g[i, 2]
-            while c != end and c != -1:
-                parent[c] = i
-                c = g[c, 2]
     com = np.zeros((nn, 3))
     ext = np.zeros(nn)
+    S = np.zeros((nn, 6))
+    for q in prange(leaves.shape[0]):
+        i = leaves[q]
+        e = 0.0
+        for k in range(g[i, 0], g[i, 0] + g[i, 1]):
+            for d in range(3):
+                x = pos[perm[k], d]
+                spos[k, d] = x
+                com[i, d] += smass[k] * x
+                v = abs(x - f[i, N_CX + d])
+                if v > e:
+                    e = v
+        ext[i] = e
     for i in range(nn - 1, -1, -1):
-        if g[i, 3] == 1:
-            e = 0.0
-            for k in range(g[i, 0], g[i, 0] + g[i, 1]):
-                for d in range(3):
-                    com[i, d] += smass[k] * spos[k, d]
-                    v = abs(spos[k, d] - f[i, N_CX + d])
-                    if v > e:
-                        e = v
-            ext[i] = e
         h = half0[i] if half0[i] > ext[i] else ext[i]
         f[i, N_HALF] = h
         q = parent[i]
@@ -778,7 +813,7 @@ def refit_nodes(spos, smass, f, g, half0):
             e = h + max(abs(f[i, N_CX] - f[q, N_CX]), abs(f[i, N_CY] - f[q, N_CY]), abs(f[i, N_CZ] - f[q, N_CZ]))
             if e > ext[q]:
                 ext[q] = e
-    for i in range(nn):
+    for i in prange(nn):
         M = f[i, N_MASS]
         dd = 0.0
         for d in range(3):
@@ -786,20 +821,20 @@ def refit_nodes(spos, smass, f, g, half0):
             f[i, N_COMX + d] = com[i, d]
             dd += (com[i, d] - f[i, N_CX + d]) ** 2
         f[i, N_DELTA] = np.sqrt(dd)
-    S = np.zeros((nn, 6))
+    for q in prange(leaves.shape[0]):
+        i = leaves[q]
+        for k in range(g[i, 0], g[i, 0] + g[i, 1]):
+            x = spos[k, 0] - com[i, 0]
+            y = spos[k, 1] - com[i, 1]
+            z = spos[k, 2] - com[i, 2]
+            m = smass[k]
+            S[i, 0] += m * x * x
+            S[i, 1] += m * y * y
+            S[i, 2] += m * z * z
+            S[i, 3] += m * x * y
+            S[i, 4] += m * x * z
+            S[i, 5] += m * y * z
     for i in range(nn - 1, -1, -1):
-        if g[i, 3] == 1:
-            for k in range(g[i, 0], g[i, 0] + g[i, 1]):
-                x = spos[k, 0] - com[i, 0]
-                y = spos[k, 1] - com[i, 1]
-                z = spos[k, 2] - com[i, 2]
-                m = smass[k]
-                S[i, 0] += m * x * x
-                S[i, 1] += m * y * y
-                S[i, 2] += m * z * z
-                S[i, 3] += m * x * y
-                S[i, 4] += m * x * z
-                S[i, 5] += m * y * z
         q = parent[i]
         if q >= 0:
             x = com[i, 0] - com[q, 0]
@@ -812,7 +847,7 @@ def refit_nodes(spos, smass, f, g, half0):
             S[q, 3] += S[i, 3] + m * x * y
             S[q, 4] += S[i, 4] + m * x * z
             S[q, 5] += S[i, 5] + m * y * z
-    for i in range(nn):
+    for i in prange(nn):
         tr = S[i, 0] + S[i, 1] + S[i, 2]
         f[i, N_Q] = 3.0 * S[i, 0] - tr
         f[i, N_Q + 1] = 3.0 * S[i, 1] - tr
