@@ -125,6 +125,7 @@ class HierarchicalKDK:
             raise ValueError(f"group_size must be an integer >= 0, got {group_size!r}")
         self.group_size = int(group_size)
         self._tree = None
+        self._tree_synced = False  # True while the tree holds self.pos (from a force call to the next drift)
         self._tree_mass = None
         self._since_build = 0
         self.r_ketju = float(r_ketju) if r_ketju else 0.0
@@ -196,6 +197,7 @@ class HierarchicalKDK:
         t0 = time.perf_counter()
         if self.gravity == "tree":
             tree = self._tree_for(len(targets))
+            self._tree_synced = True  # the tree holds the current positions until the next drift
             t1 = time.perf_counter()
             self.timers["tree_build"] += t1 - t0
             if self.criterion == "relative" and np.all(self.acc_mag > 0):
@@ -257,6 +259,22 @@ class HierarchicalKDK:
         """All SMBHs end their steps now (they share one bin): regions are rebuilt."""
         return bool(np.all(ending_mask[self.ptype == 5]))
 
+    def _near_smbhs(self, bh_pos, radius):
+        """(indices, squared distance to the nearest of the SMBHs at ``bh_pos``) of a set of particles
+        containing all within ``radius`` of one of them (ascending indices). Uses the tree refitted at
+        this sync's force call when there is one (O(log N) per SMBH), else a scan of all particles;
+        the distances are computed by the same expression either way, so the selections agree exactly.
+        """
+        if self._tree_synced:
+            near = np.unique(np.concatenate([self._tree.ball(c, radius) for c in bh_pos]))
+        else:
+            near = np.arange(len(self.mass))
+        x = self.pos[near]
+        d2 = np.sum((x - bh_pos[0]) ** 2, axis=1)
+        for cj in bh_pos[1:]:
+            d2 = np.minimum(d2, np.sum((x - cj) ** 2, axis=1))
+        return near, d2
+
     def _region_step(self, ending, ending_mask, a_full, bins_full):
         """Rebuild the regions among the synchronised particles, set their kick accelerations and common bin."""
         bh = np.flatnonzero(self.ptype == 5)
@@ -264,25 +282,22 @@ class HierarchicalKDK:
         self.region_of[:] = -1
         for k, r in enumerate(self.regions):
             self.region_of[r] = k
-        # squared distance of every particle to the nearest SMBH of each region (one O(N) scan per region)
-        d2_all = []
+        # squared distance to the nearest SMBH of each region, for the particles near the region
+        buf2 = (self.buffer_factor * self.r_ketju) ** 2
+        near_all = []
         for r in self.regions:
-            c = self.pos[r[self.ptype[r] == 5]]
-            d2 = np.sum((self.pos - c[0]) ** 2, axis=1)
-            for cj in c[1:]:
-                d2 = np.minimum(d2, np.sum((self.pos - cj) ** 2, axis=1))
-            d2_all.append(d2)
+            near, d2 = self._near_smbhs(self.pos[r[self.ptype[r] == 5]], np.sqrt(buf2))
+            near_all.append((near, d2))
             # particles inside a sphere that could not join (not synchronised)
-            self.counters["late_joiners"] += int(np.sum((d2 < self.r_ketju**2) & (self.region_of < 0)))
+            self.counters["late_joiners"] += int(np.sum((d2 < self.r_ketju**2) & (self.region_of[near] < 0)))
         row_of = self._row_map(ending)
         k_region = 0
-        buf2 = (self.buffer_factor * self.r_ketju) ** 2
         neighbours_all = []
-        for r, d2 in zip(self.regions, d2_all):
+        for r, (near, d2) in zip(self.regions, near_all):
             a_int, _ = self._internal(r)
             rows = row_of[r]
             self.acc_kick[r] = a_full[rows] - a_int
-            nb = np.flatnonzero((d2 < buf2) & (self.region_of < 0))
+            nb = near[(d2 < buf2) & (self.region_of[near] < 0)]
             neighbours_all.append(nb)
             m = self.mass[r]
             a_cm = m @ self.acc_kick[r] / m.sum()
@@ -381,6 +396,7 @@ class HierarchicalKDK:
             self._remove(np.array(sorted(dead), dtype=np.int64))
 
     def _remove(self, dead):
+        self._tree_synced = False
         keep = np.ones(len(self.mass), dtype=bool)
         keep[dead] = False
         newidx = np.cumsum(keep) - 1
@@ -407,6 +423,7 @@ class HierarchicalKDK:
             in_region = self.region_of >= 0
             free = np.flatnonzero(~in_region)
             drift(self.pos, self.vel, free, dt)
+            self._tree_synced = False
             self.timers["kick_drift"] += time.perf_counter() - t0
             if self.regions:
                 self._integrate_regions(dt)

@@ -22,7 +22,7 @@ import numpy as np
 
 import numba
 
-from ._kernels.tree import (N_HALF, build_tree, group_boxes, group_nodes, pack_nodes, refit_nodes, tree_accel,
+from ._kernels.tree import (N_HALF, ball_candidates, build_tree, group_boxes, group_nodes, pack_nodes, refit_nodes, tree_accel,
                             tree_accel_grouped, tree_accel_grouped_serial, tree_accel_serial, tree_parents)
 from .direct import _as_eps, check_particles
 
@@ -105,6 +105,12 @@ class Octree:
             grp_of, gnode = self._group_topology[group_size]
             self._groups[group_size] = (grp_of, *group_boxes(gnode, self._g, self._spos, self._sh))
         return self._groups[group_size]
+
+    def ball(self, centre, radius: float):
+        """Indices of the particles within ``radius`` of ``centre`` (plus possibly a few just outside,
+        within a relative 1e-12: apply the exact test to the result), in ascending order; O(log N + k)."""
+        cx, cy, cz = (float(v) for v in centre)
+        return ball_candidates(self._f, self._g, self._spos, perm_of(self), cx, cy, cz, float(radius))
 
     @property
     def n_nodes(self) -> int:

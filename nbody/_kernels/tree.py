@@ -855,3 +855,37 @@ def refit_nodes(pos, perm, spos, smass, f, g, half0, parent, leaves):
         f[i, N_Q + 3] = 3.0 * S[i, 3]
         f[i, N_Q + 4] = 3.0 * S[i, 4]
         f[i, N_Q + 5] = 3.0 * S[i, 5]
+
+
+@njit(cache=True)
+def ball_candidates(f, g, spos, perm, cx, cy, cz, r):
+    """Indices (input order) of the particles within distance ``r`` of (cx, cy, cz), found by a walk
+    that skips every node whose cube (refitted cubes contain their particles) lies farther than ``r``.
+
+    The particle test is padded by a relative 1e-12 (the caller applies its exact test to the result),
+    so the set is a superset of the exact one whatever the rounding.
+    """
+    out = np.empty(g[0, 1], dtype=np.int64)
+    n = 0
+    r2 = (r * (1.0 + 1e-12)) ** 2
+    node = 0
+    while node != -1:
+        h = f[node, N_HALF]
+        dx = max(abs(cx - f[node, N_CX]) - h, 0.0)
+        dy = max(abs(cy - f[node, N_CY]) - h, 0.0)
+        dz = max(abs(cz - f[node, N_CZ]) - h, 0.0)
+        if dx * dx + dy * dy + dz * dz > r2:
+            node = g[node, 2]
+        elif g[node, 3] == 1:
+            for k in range(g[node, 0], g[node, 0] + g[node, 1]):
+                ex = spos[k, 0] - cx
+                ey = spos[k, 1] - cy
+                ez = spos[k, 2] - cz
+                if ex * ex + ey * ey + ez * ez <= r2:
+                    out[n] = perm[k]
+                    n += 1
+            node = g[node, 2]
+        else:
+            node += 1
+    return np.sort(out[:n])
+

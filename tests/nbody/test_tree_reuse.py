@@ -112,3 +112,57 @@ if MPI.COMM_WORLD.rank == 0:
 """
     proc = run_mpi(script, 2, tmp_path, timeout=300)
     assert "MAXDIFF" in proc.stdout
+
+
+def test_ball_query_finds_exactly_the_particles_in_the_sphere(hernquist):
+    """Octree.ball against a brute-force distance test, on a fresh and on a refitted (drifted) tree;
+    spheres in the dense centre, at the edge, empty, and around a particle position."""
+    from nbody.tree import Octree
+
+    pos, mass = hernquist.pos, hernquist.mass
+    t = Octree(pos, mass, 0.01)
+    rng = np.random.default_rng(5)
+    moved = pos + 0.05 * rng.standard_normal(pos.shape)
+    for tree, x in ((t, pos), (Octree(pos, mass, 0.01).refit(moved), moved)):
+        for c, r in ((np.zeros(3), 0.05), (np.zeros(3), 0.5), (x[7], 0.06), (np.array([30.0, 0, 0]), 1.0),
+                     (np.array([1.0, -0.5, 0.2]), 0.3)):
+            got = tree.ball(c, r)
+            d2 = np.sum((x[got] - c) ** 2, axis=1)
+            exact = np.flatnonzero(np.sum((x - c) ** 2, axis=1) <= r * r)
+            assert np.all(np.diff(got) > 0)
+            assert set(exact) <= set(got.tolist())                 # nothing inside is missed
+            assert np.all(d2 <= (r * (1 + 1e-11)) ** 2)            # only round-off-close extras
+    assert len(t.ball(np.array([30.0, 0, 0]), 1.0)) == 0
+
+
+def test_region_bookkeeping_with_the_tree_equals_the_full_scan():
+    """The region step finds its buffer-zone neighbours with a tree ball query when the tree holds the
+    current positions; the run must be bit-for-bit the run that scans all particles."""
+    from nbody.ics import spherical_galaxy
+    from nbody.ketju import NewtonianFewBody
+    from nbody.timestepping import HierarchicalKDK
+
+    p = spherical_galaxy(3000, "hernquist", m_bh=0.01, seed=4, r_max=20)
+
+    def run(use_tree):
+        eng = HierarchicalKDK(p.pos, p.vel, p.mass, p.ptype, 0.02, gravity="tree", r_ketju=0.06, dt_max=1 / 16,
+                              max_bin=12, region_integrator=NewtonianFewBody(eta=0.01))
+        calls = []
+        orig = eng._near_smbhs
+
+        def spy(bh_pos, radius):
+            if not use_tree:
+                eng._tree_synced = False
+            calls.append(eng._tree_synced)
+            return orig(bh_pos, radius)
+
+        eng._near_smbhs = spy
+        for _ in range(3):
+            eng.advance_block()
+        return eng, calls
+
+    a, calls_a = run(True)
+    b, calls_b = run(False)
+    assert any(calls_a) and not any(calls_b)
+    assert a.counters["region_steps"] == b.counters["region_steps"] > 0
+    assert np.array_equal(a.pos, b.pos) and np.array_equal(a.vel, b.vel) and np.array_equal(a.bins, b.bins)
