@@ -549,6 +549,9 @@ class DomainKDK(HierarchicalKDK):
     def _owns_region(self, k):
         return True
 
+    def _splits_regions(self):
+        return False  # a region's members live on its owner rank
+
     def _share_region_results(self, results):
         return results
 

@@ -23,6 +23,7 @@ Region integrators implement ``integrate(mass, pos, vel, is_bh, ids, dt) -> Regi
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import numpy as np
@@ -235,7 +236,12 @@ class RegularizedRegionIntegrator:
         self.spins: dict[int, np.ndarray] = {}
         self.last_record = None
 
-    def integrate(self, mass, pos, vel, is_bh, ids, dt) -> RegionResult:
+    #: the timestepping engine may hand a communicator to :meth:`integrate` (a region split over ranks)
+    accepts_comm = True
+
+    def integrate(self, mass, pos, vel, is_bh, ids, dt, comm=None) -> RegionResult:
+        """Integrate one region over ``dt`` (CoM frame). ``comm``: the ranks that share this region's GBS
+        substep sequences (:func:`nbody.gbs.integrate_to_mpi`; bitwise the serial result)."""
         mass = np.asarray(mass, dtype=np.float64)
         n = len(mass)
         ids = np.asarray(ids).astype(np.int64)
@@ -245,7 +251,11 @@ class RegularizedRegionIntegrator:
         spin = np.array([self.spins.get(int(i), np.zeros(3)) for i in ids])
         P = self._particles(mass, np.asarray(pos, float), np.asarray(vel, float), spin=spin,
                             is_bh=np.asarray(is_bh, bool), ids=ids, time=0.0)
-        out, rec = self.integrator.integrate(P, float(dt))
+        integ = self.integrator
+        if comm is not None:
+            integ = copy.copy(integ)
+            integ.comm = comm
+        out, rec = integ.integrate(P, float(dt))
         self.last_record = rec
         row = {int(i): k for k, i in enumerate(np.asarray(out.ids))}
         alive = np.array([int(i) in row for i in ids])

@@ -125,6 +125,7 @@ class HierarchicalKDK:
             raise ValueError(f"group_size must be an integer >= 0, got {group_size!r}")
         self.group_size = int(group_size)
         self._tree = None
+        self._region_comms = {}
         self._tree_synced = False  # True while the tree holds self.pos (from a force call to the next drift)
         self._tree_mass = None
         self._since_build = 0
@@ -335,14 +336,38 @@ class HierarchicalKDK:
         self._initialized = True
 
     # ------------------------------------------------------------------ the step
+    def _splits_regions(self):
+        """Replicated data with fewer regions than ranks and an integrator that shares its GBS substeps
+        over a communicator: each region is integrated by a group of ranks (KETJU splits large regions
+        over tasks the same way; the MPI GBS is bitwise the serial one)."""
+        size = getattr(self.comm, "size", 1)
+        return (size > 1 and 0 < len(self.regions) < size
+                and getattr(self.region_integrator, "accepts_comm", False))
+
+    def _region_comm(self, k):
+        """The sub-communicator of the ranks integrating region k (collective; cached per region count),
+        or None when a region is integrated by one rank."""
+        if not self._splits_regions():
+            return None
+        n = len(self.regions)
+        if n not in self._region_comms:
+            rank = self.comm.rank
+            self._region_comms[n] = self.comm.Split(color=rank % n, key=rank)
+        return self._region_comms[n]
+
     def _owns_region(self, k):
-        """Replicated data: region k is integrated by rank k mod size."""
+        """Replicated data: region k is integrated by rank k mod size, or, with fewer regions than ranks
+        (see :meth:`_splits_regions`), by the ranks r with r mod n_regions == k."""
         size, rank = getattr(self.comm, "size", 1), getattr(self.comm, "rank", 0)
+        if self._splits_regions():
+            return rank % len(self.regions) == k
         return k % size == rank
 
     def _share_region_results(self, results):
-        """Replicated data: every rank needs every region's result."""
+        """Replicated data: every rank needs every region's result (one copy from each rank group)."""
         if getattr(self.comm, "size", 1) > 1:
+            if self._splits_regions():
+                results = {k: v for k, v in results.items() if self._region_comm(k).rank == 0}
             merged = {}
             for part in self.comm.allgather(results):
                 merged.update(part)
@@ -361,14 +386,18 @@ class HierarchicalKDK:
         M = m.sum()
         xc = m @ self.pos[r] / M
         vc = m @ self.vel[r] / M
+        sub = self._region_comm(k)
+        kw = {} if sub is None else {"comm": sub}
         res = self.region_integrator.integrate(m, self.pos[r] - xc, self.vel[r] - vc, self.ptype[r] == 5,
-                                               self.ids[r], dt)
+                                               self.ids[r], dt, **kw)
         res.pos = res.pos + xc + vc * dt
         res.vel = res.vel + vc
         return res
 
     def _integrate_regions(self, dt):
         t0 = time.perf_counter()
+        if self._splits_regions():
+            self._region_comm(0)  # collective: every rank creates the split before any rank uses it
         mine = [k for k in range(len(self.regions)) if self._owns_region(k)]
         if len(mine) > 1 and numba.get_num_threads() > 1:
             # regions are independent and the integrator's kernel releases the GIL: integrate them

@@ -195,3 +195,37 @@ if MPI.COMM_WORLD.rank == 0:
     (tmp_path / "cfg.toml").write_text(_cfg(tmp_path, "mpi", **reg).replace("t_end = 0.5", "t_end = 0.125"))
     proc = run_mpi(script, 2, tmp_path, timeout=300)
     assert "MAXDIFF" in proc.stdout
+
+
+@pytest.mark.mpi
+def test_a_region_split_over_two_ranks_reproduces_serial(tmp_path):
+    """One galaxy, one KETJU region, two ranks: both ranks share the region's GBS substeps (the region
+    is split over ranks, not given to one of them); the trajectories equal the serial run's."""
+    from tests.mpi_harness import run_mpi
+
+    one = _cfg(tmp_path, "serial", **{'integrator = "fewbody"': 'integrator = "regularized"'})
+    one = one.replace("t_end = 0.5", "t_end = 0.125")
+    one = one[:one.index("[[ics.galaxies]]", 10)] + one[one.index("[ics.merger]"):]
+    one = one.replace("enabled = true", "enabled = false").replace("n = 300", "n = 3000")
+    one = one.replace("r_ketju = 0.06", "r_ketju = 0.1")
+    sim = Simulation(one)
+    serial = sim.run()
+    assert len(sim.engine.regions) == 1 and len(sim.engine.regions[0]) > 2
+    np.save(tmp_path / "serial_pos.npy", serial.particles.pos)
+    script = f"""
+import numpy as np
+from mpi4py import MPI
+from nbody import Simulation
+sim = Simulation(open({str(tmp_path / 'cfg.toml')!r}).read(), comm=MPI.COMM_WORLD)
+res = sim.run()
+assert list(sim.engine._region_comms) == [1] and sim.engine._region_comms[1].size == 2
+if MPI.COMM_WORLD.rank == 0:
+    d = np.abs(res.particles.pos - np.load({str(tmp_path / 'serial_pos.npy')!r})).max()
+    print("MAXDIFF", d)
+    assert d < 1e-12, d
+"""
+    (tmp_path / "cfg.toml").write_text(one.replace(str(tmp_path / "serial"), str(tmp_path / "mpi")))
+    proc = run_mpi(script, 2, tmp_path, timeout=300)
+    assert "MAXDIFF" in proc.stdout
+
+
