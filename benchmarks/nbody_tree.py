@@ -62,6 +62,9 @@ def main(argv=None) -> int:
                     help="instead: profile a two-galaxy merger of N particles with two SMBHs over --t-end")
     ap.add_argument("--t-end", type=float, default=0.25)
     ap.add_argument("--theta", type=float, default=0.5, help="opening angle of the --merger run")
+    ap.add_argument("--orbit", type=float, nargs=3, default=(5.0, 0.5, 1.0), metavar=("R0", "RP", "E"),
+                    help="--merger orbit: initial separation, pericentre, eccentricity (default parabolic from 5)")
+    ap.add_argument("--mpi", action="store_true", help="--merger under mpiexec: use COMM_WORLD")
     ap.add_argument("--until-binary", action="store_true",
                     help="--merger: run in chunks of one time unit up to --t-end and stop once the SMBHs form a "
                          "bound binary (a > 0, a < 0.15, separation < 0.3); prints a line per chunk")
@@ -77,7 +80,13 @@ def main(argv=None) -> int:
     if args.merger:
         if args.threads:
             numba.set_num_threads(args.threads)
-        return merger_profile(args.merger, args.t_end, args.clock, args.theta, args.until_binary)
+        comm = None
+        if args.mpi:
+            from mpi4py import MPI
+
+            comm = MPI.COMM_WORLD
+        return merger_profile(args.merger, args.t_end, args.clock, args.theta, args.until_binary, *args.orbit,
+                              comm=comm)
 
     if args.threads:
         numba.set_num_threads(args.threads)
@@ -176,8 +185,14 @@ def main(argv=None) -> int:
     return 0
 
 
-def merger_profile(n, t_end, clock="wall", theta=0.5, until_binary=False):
-    """Time a KETJU galaxy merger (two Dehnen gamma = 1 galaxies, SMBHs of 0.5 % of the stellar mass).
+def merger_profile(n, t_end, clock="wall", theta=0.5, until_binary=False, r0=5.0, rp=0.5, e=1.0, comm=None):
+    """Time a KETJU galaxy merger (two Dehnen gamma = 1 galaxies, SMBHs of 0.5 % of the stellar mass),
+    the galaxies ``r0`` apart on a Keplerian orbit of pericentre ``rp`` and eccentricity ``e``.
+
+    Orbits measured at N = 2e4 (theta 0.7): parabolic r0 = 5 (the default) has its first pericentre at
+    t ~ 5 and then an apocentre of ~8.6 at t ~ 40, so the SMBHs pair only after t ~ 60; the bound orbit
+    e = 0.8 started at its apocentre r0 = 4.5 (``--orbit 4.5 0.5 0.8``) passes pericentre at t ~ 12 and
+    ~ 17 and forms the SMBH binary at t ~ 21.
 
     ``clock="cpu"``: the simulation's phase timers read the process CPU time (all threads) instead of
     the wall clock (the nbody modules' ``time`` is swapped for a shim), so that the profile measures the
@@ -210,9 +225,9 @@ m_bh = 0.005
 seed = 2
 [ics.merger]
 enabled = true
-r0 = 5.0
-rp = 0.5
-e = 1.0
+r0 = {r0}
+rp = {rp}
+e = {e}
 [gravity]
 eps_star = 0.01
 theta = {theta}
@@ -227,7 +242,8 @@ quiet = true
 """
     t0 = time.perf_counter()
     c0 = time.process_time()
-    sim = Simulation(cfg)
+    sim = Simulation(cfg, comm=comm)
+    rank = getattr(sim.comm, "rank", 0)
     if until_binary:
         # binary formation: the two-body elements of the SMBH pair bound (a > 0) with a below ~the influence
         # radius of the pair (M_*(<r) = 2 M_BH at r ~ 0.16 in each Hernquist galaxy) and the pair close
@@ -237,10 +253,13 @@ quiet = true
             res = sim.run(t_end=T)
             L = sim.bh_log
             sep, a, e = (L["sep"][-1][0], L["a"][-1][0], L["e"][-1][0]) if L["sep"][-1] else (np.nan,) * 3
-            print(json.dumps({"t": T, "wall_s": round(time.perf_counter() - t0, 1),
-                              "cpu_s": round(time.process_time() - c0, 1), "sep": sep, "a": a, "e": e}), flush=True)
+            if rank == 0:
+                print(json.dumps({"t": T, "wall_s": round(time.perf_counter() - t0, 1),
+                                  "cpu_s": round(time.process_time() - c0, 1), "sep": sep, "a": a, "e": e,
+                                  "syncs": res.profile.get("syncs")}), flush=True)
             if 0 < a < 0.15 and e < 1 and sep < 0.3:
-                print(f"binary formed by t = {T}", flush=True)
+                if rank == 0:
+                    print(f"binary formed by t = {T}", flush=True)
                 break
     else:
         res = sim.run()
@@ -248,6 +267,8 @@ quiet = true
     wall = time.perf_counter() - t0
     cpu = time.process_time() - c0
     prof = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in res.profile.items()}
+    if rank != 0:
+        return 0
     print(json.dumps({"n": n, "t_end": t_end, "theta": theta, "clock_of_profile": clock, "wall_s": round(wall, 1),
                       "cpu_s": round(cpu, 1), "profile": prof, "wall_per_time_unit_s": round(wall / t_end, 1),
                       "cpu_per_time_unit_s": round(cpu / t_end, 1)}, indent=2))
