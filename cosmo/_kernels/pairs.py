@@ -29,8 +29,11 @@ and per in-range pair, so each step removes work or serial dependencies from tha
   z-window ``|z_j - z_i| <= sqrt(r_max^2 - d_xy^2)`` (d_xy: its x-y distance to the column,
   with a 1e-9 round-off margin) are scanned, found by binary search in the first and last
   z-cell of the window (as in Corrfunc); each unordered auto pair is met once;
-* the scan is branch-free: every candidate is written to a per-thread buffer and the fill
-  pointer advances only for pairs in ``[r_min, r_max)``; what is written depends on what was
+* the scan of one contiguous candidate range is two loops: the per-candidate fields (r^2 and the
+  projections below) in a contiguous, vectorised loop into a small scratch buffer, then a
+  branch-free compaction: every candidate is copied to a per-thread buffer and the fill
+  pointer advances only for pairs in ``[r_min, r_max)`` (one loop doing both ran scalar, about
+  twice the cost per candidate); what is written depends on what was
   asked (counts: r^2; Delta u_L only: r^2 and ``(v2 - v1) . r``; longitudinal: r^2,
   ``v1 . r``, ``v2 . r``; with transverse speeds also ``|v1|^2``, ``|v2|^2``,
   ``|v2 - v1|^2``), with unsigned indices (no wrap-around checks) and the pair weight
@@ -699,6 +702,12 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
         f1 = fb[_F1]
         f2 = fb[_F2]
         fd = fb[_FD]
+        # per-candidate fields of one scan piece, computed in a vectorised loop before the compaction
+        tb = np.empty((4, cap))
+        tr = tb[0]
+        ta = tb[1]
+        tc = tb[2]
+        td = tb[3]
         cnt = np.empty((4, nb), dtype=np.int64)
         off = np.empty(nb + 1, dtype=np.int64)
         m = 0
@@ -886,15 +895,19 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                         fd[m] = dvx * dvx + dvy * dvy + dvz * dvz
                                         m += (r2 < r2max) & (r2 >= r2lo)
                                 elif mode == MODE_COUNT:
+                                    # two loops: r^2 of every candidate (contiguous, vectorised), then the
+                                    # compaction (scalar: the fill pointer is a serial dependency)
                                     for kq in range(unj):
                                         ju = uja + kq
                                         rx = x2[ju] - xi
                                         ry = y2[ju] - yi
                                         rz = z2[ju] - zi
-                                        r2 = rx * rx + ry * ry + rz * rz
+                                        tr[kq] = rx * rx + ry * ry + rz * rz
+                                    for kq in range(unj):
+                                        r2 = tr[kq]
                                         fr[um] = r2
                                         if not unitw:
-                                            fw[um] = wi * w2[ju]
+                                            fw[um] = wi * w2[uja + kq]
                                         um += np.uint64((r2 < r2max) & (r2 >= r2lo))
                                 elif mode == MODE_DU:
                                     for kq in range(unj):
@@ -902,11 +915,14 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                         rx = x2[ju] - xi
                                         ry = y2[ju] - yi
                                         rz = z2[ju] - zi
-                                        r2 = rx * rx + ry * ry + rz * rz
+                                        tr[kq] = rx * rx + ry * ry + rz * rz
+                                        ta[kq] = (v2x[ju] - vxi) * rx + (v2y[ju] - vyi) * ry + (v2z[ju] - vzi) * rz
+                                    for kq in range(unj):
+                                        r2 = tr[kq]
                                         fr[um] = r2
                                         if not unitw:
-                                            fw[um] = wi * w2[ju]
-                                        fa[um] = (v2x[ju] - vxi) * rx + (v2y[ju] - vyi) * ry + (v2z[ju] - vzi) * rz
+                                            fw[um] = wi * w2[uja + kq]
+                                        fa[um] = ta[kq]
                                         um += np.uint64((r2 < r2max) & (r2 >= r2lo))
                                 elif mode == MODE_L:
                                     for kq in range(unj):
@@ -914,12 +930,16 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                         rx = x2[ju] - xi
                                         ry = y2[ju] - yi
                                         rz = z2[ju] - zi
-                                        r2 = rx * rx + ry * ry + rz * rz
+                                        tr[kq] = rx * rx + ry * ry + rz * rz
+                                        ta[kq] = vxi * rx + vyi * ry + vzi * rz
+                                        tc[kq] = v2x[ju] * rx + v2y[ju] * ry + v2z[ju] * rz
+                                    for kq in range(unj):
+                                        r2 = tr[kq]
                                         fr[um] = r2
                                         if not unitw:
-                                            fw[um] = wi * w2[ju]
-                                        fa[um] = vxi * rx + vyi * ry + vzi * rz
-                                        fc[um] = v2x[ju] * rx + v2y[ju] * ry + v2z[ju] * rz
+                                            fw[um] = wi * w2[uja + kq]
+                                        fa[um] = ta[kq]
+                                        fc[um] = tc[kq]
                                         um += np.uint64((r2 < r2max) & (r2 >= r2lo))
                                 else:
                                     for kq in range(unj):
@@ -927,18 +947,24 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                         rx = x2[ju] - xi
                                         ry = y2[ju] - yi
                                         rz = z2[ju] - zi
-                                        r2 = rx * rx + ry * ry + rz * rz
-                                        fr[um] = r2
-                                        if not unitw:
-                                            fw[um] = wi * w2[ju]
-                                        fa[um] = vxi * rx + vyi * ry + vzi * rz
-                                        fc[um] = v2x[ju] * rx + v2y[ju] * ry + v2z[ju] * rz
-                                        f1[um] = vsi
-                                        f2[um] = v2sq[ju]
+                                        tr[kq] = rx * rx + ry * ry + rz * rz
+                                        ta[kq] = vxi * rx + vyi * ry + vzi * rz
+                                        tc[kq] = v2x[ju] * rx + v2y[ju] * ry + v2z[ju] * rz
                                         dvx = v2x[ju] - vxi
                                         dvy = v2y[ju] - vyi
                                         dvz = v2z[ju] - vzi
-                                        fd[um] = dvx * dvx + dvy * dvy + dvz * dvz
+                                        td[kq] = dvx * dvx + dvy * dvy + dvz * dvz
+                                    for kq in range(unj):
+                                        ju = uja + kq
+                                        r2 = tr[kq]
+                                        fr[um] = r2
+                                        if not unitw:
+                                            fw[um] = wi * w2[ju]
+                                        fa[um] = ta[kq]
+                                        fc[um] = tc[kq]
+                                        f1[um] = vsi
+                                        f2[um] = v2sq[ju]
+                                        fd[um] = td[kq]
                                         um += np.uint64((r2 < r2max) & (r2 >= r2lo))
                                 if not mi:
                                     m = np.int64(um)
