@@ -361,10 +361,19 @@ def _flush(m, fb, sb, pb, qq, hq, cnt, off, r2edges, tab, tinv, counts, wcounts,
     for k in range(4):
         for b in range(nb):
             cnt[k, b] = 0
-    for p in range(m):
-        b = _r2_bin(br[p], r2edges, tab, tinv)
+    # table lookup in a vectorised loop (r^2 is in [r2lo, r2max): the index is in [0, NTAB]); the
+    # few pairs in table cells that straddle an edge (negative entries) are binned exactly after
+    nneg = 0
+    for p in range(np.uint64(m)):
+        b = tab[np.uint64(br[p] * tinv)]
         pb[p] = b
-        cnt[p & 3, b] += 1
+        nneg += b < 0
+    if nneg > 0:
+        for p in range(m):
+            if pb[p] < 0:
+                pb[p] = _r2_bin(br[p], r2edges, tab, tinv)
+    for p in range(m):
+        cnt[p & 3, pb[p]] += 1
     if mode == MODE_COUNT:
         for b in range(nb):
             nbin = cnt[0, b] + cnt[1, b] + cnt[2, b] + cnt[3, b]
