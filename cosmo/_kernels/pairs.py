@@ -29,8 +29,13 @@ and per in-range pair, so each step removes work or serial dependencies from tha
   z-window ``|z_j - z_i| <= sqrt(r_max^2 - d_xy^2)`` (d_xy: its x-y distance to the column,
   with a 1e-9 round-off margin) are scanned, found by binary search in the first and last
   z-cell of the window (as in Corrfunc); each unordered auto pair is met once;
-* the scan is branch-free: every candidate is written to a per-thread buffer and the fill
-  pointer advances only for pairs in ``[r_min, r_max)``; what is written depends on what was
+* the scan of one contiguous candidate range is two loops: the per-candidate fields (r^2 and the
+  projections below) in a contiguous, vectorised loop into a small scratch buffer, then the
+  compaction of the pairs in ``[r_min, r_max)`` into a per-thread buffer: with AVX-512, 8
+  candidates per step (a range mask and one compressing store per field, :mod:`.simd`), else
+  (and for the last < 8 candidates) branch-free scalar: every candidate is copied and the fill
+  pointer advances only for the in-range ones. One loop doing both ran scalar at about twice the
+  cost per candidate; the compressing store halves the compaction again. What is written depends on what was
   asked (counts: r^2; Delta u_L only: r^2 and ``(v2 - v1) . r``; longitudinal: r^2,
   ``v1 . r``, ``v2 . r``; with transverse speeds also ``|v1|^2``, ``|v2|^2``,
   ``|v2 - v1|^2``), with unsigned indices (no wrap-around checks) and the pair weight
@@ -63,6 +68,7 @@ import numpy as np
 from numba import njit, prange
 
 from .cells import half_shell_neighbour
+from .simd import HAVE_AVX512, compress8, inrange8, popcount
 
 NQ = 6
 NH = 4
@@ -355,10 +361,19 @@ def _flush(m, fb, sb, pb, qq, hq, cnt, off, r2edges, tab, tinv, counts, wcounts,
     for k in range(4):
         for b in range(nb):
             cnt[k, b] = 0
-    for p in range(m):
-        b = _r2_bin(br[p], r2edges, tab, tinv)
+    # table lookup in a vectorised loop (r^2 is in [r2lo, r2max): the index is in [0, NTAB]); the
+    # few pairs in table cells that straddle an edge (negative entries) are binned exactly after
+    nneg = 0
+    for p in range(np.uint64(m)):
+        b = tab[np.uint64(br[p] * tinv)]
         pb[p] = b
-        cnt[p & 3, b] += 1
+        nneg += b < 0
+    if nneg > 0:
+        for p in range(m):
+            if pb[p] < 0:
+                pb[p] = _r2_bin(br[p], r2edges, tab, tinv)
+    for p in range(m):
+        cnt[p & 3, pb[p]] += 1
     if mode == MODE_COUNT:
         for b in range(nb):
             nbin = cnt[0, b] + cnt[1, b] + cnt[2, b] + cnt[3, b]
@@ -699,6 +714,14 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
         f1 = fb[_F1]
         f2 = fb[_F2]
         fd = fb[_FD]
+        # per-candidate fields of one scan piece, computed in a vectorised loop before the compaction
+        tb = np.empty((6, cap))
+        tr = tb[0]
+        ta = tb[1]
+        tc = tb[2]
+        td = tb[3]
+        t1 = tb[4]
+        tw = tb[5]
         cnt = np.empty((4, nb), dtype=np.int64)
         off = np.empty(nb + 1, dtype=np.int64)
         m = 0
@@ -885,16 +908,32 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                         dvz = v2z[j] - vzi
                                         fd[m] = dvx * dvx + dvy * dvy + dvz * dvz
                                         m += (r2 < r2max) & (r2 >= r2lo)
+                                # two loops: the fields of every candidate (contiguous, vectorised), then the
+                                # compaction (with AVX-512: 8 candidates per step; else scalar, branch-free)
                                 elif mode == MODE_COUNT:
                                     for kq in range(unj):
                                         ju = uja + kq
                                         rx = x2[ju] - xi
                                         ry = y2[ju] - yi
                                         rz = z2[ju] - zi
-                                        r2 = rx * rx + ry * ry + rz * rz
+                                        tr[kq] = rx * rx + ry * ry + rz * rz
+                                        if not unitw:
+                                            tw[kq] = wi * w2[ju]
+                                    kc = np.uint64(0)
+                                    if HAVE_AVX512:
+                                        # 8 candidates at a time: range mask, then one compressing store per field
+                                        kc = unj & ~np.uint64(7)
+                                        for k8 in range(np.uint64(0), kc, np.uint64(8)):
+                                            msk = inrange8(tr, k8, r2lo, r2max)
+                                            compress8(tr, k8, fr, um, msk)
+                                            if not unitw:
+                                                compress8(tw, k8, fw, um, msk)
+                                            um += popcount(msk)
+                                    for kq in range(kc, unj):
+                                        r2 = tr[kq]
                                         fr[um] = r2
                                         if not unitw:
-                                            fw[um] = wi * w2[ju]
+                                            fw[um] = tw[kq]
                                         um += np.uint64((r2 < r2max) & (r2 >= r2lo))
                                 elif mode == MODE_DU:
                                     for kq in range(unj):
@@ -902,11 +941,27 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                         rx = x2[ju] - xi
                                         ry = y2[ju] - yi
                                         rz = z2[ju] - zi
-                                        r2 = rx * rx + ry * ry + rz * rz
+                                        tr[kq] = rx * rx + ry * ry + rz * rz
+                                        if not unitw:
+                                            tw[kq] = wi * w2[ju]
+                                        ta[kq] = (v2x[ju] - vxi) * rx + (v2y[ju] - vyi) * ry + (v2z[ju] - vzi) * rz
+                                    kc = np.uint64(0)
+                                    if HAVE_AVX512:
+                                        # 8 candidates at a time: range mask, then one compressing store per field
+                                        kc = unj & ~np.uint64(7)
+                                        for k8 in range(np.uint64(0), kc, np.uint64(8)):
+                                            msk = inrange8(tr, k8, r2lo, r2max)
+                                            compress8(tr, k8, fr, um, msk)
+                                            if not unitw:
+                                                compress8(tw, k8, fw, um, msk)
+                                            compress8(ta, k8, fa, um, msk)
+                                            um += popcount(msk)
+                                    for kq in range(kc, unj):
+                                        r2 = tr[kq]
                                         fr[um] = r2
                                         if not unitw:
-                                            fw[um] = wi * w2[ju]
-                                        fa[um] = (v2x[ju] - vxi) * rx + (v2y[ju] - vyi) * ry + (v2z[ju] - vzi) * rz
+                                            fw[um] = tw[kq]
+                                        fa[um] = ta[kq]
                                         um += np.uint64((r2 < r2max) & (r2 >= r2lo))
                                 elif mode == MODE_L:
                                     for kq in range(unj):
@@ -914,12 +969,30 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                         rx = x2[ju] - xi
                                         ry = y2[ju] - yi
                                         rz = z2[ju] - zi
-                                        r2 = rx * rx + ry * ry + rz * rz
+                                        tr[kq] = rx * rx + ry * ry + rz * rz
+                                        if not unitw:
+                                            tw[kq] = wi * w2[ju]
+                                        ta[kq] = vxi * rx + vyi * ry + vzi * rz
+                                        tc[kq] = v2x[ju] * rx + v2y[ju] * ry + v2z[ju] * rz
+                                    kc = np.uint64(0)
+                                    if HAVE_AVX512:
+                                        # 8 candidates at a time: range mask, then one compressing store per field
+                                        kc = unj & ~np.uint64(7)
+                                        for k8 in range(np.uint64(0), kc, np.uint64(8)):
+                                            msk = inrange8(tr, k8, r2lo, r2max)
+                                            compress8(tr, k8, fr, um, msk)
+                                            if not unitw:
+                                                compress8(tw, k8, fw, um, msk)
+                                            compress8(ta, k8, fa, um, msk)
+                                            compress8(tc, k8, fc, um, msk)
+                                            um += popcount(msk)
+                                    for kq in range(kc, unj):
+                                        r2 = tr[kq]
                                         fr[um] = r2
                                         if not unitw:
-                                            fw[um] = wi * w2[ju]
-                                        fa[um] = vxi * rx + vyi * ry + vzi * rz
-                                        fc[um] = v2x[ju] * rx + v2y[ju] * ry + v2z[ju] * rz
+                                            fw[um] = tw[kq]
+                                        fa[um] = ta[kq]
+                                        fc[um] = tc[kq]
                                         um += np.uint64((r2 < r2max) & (r2 >= r2lo))
                                 else:
                                     for kq in range(unj):
@@ -927,18 +1000,41 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                         rx = x2[ju] - xi
                                         ry = y2[ju] - yi
                                         rz = z2[ju] - zi
-                                        r2 = rx * rx + ry * ry + rz * rz
-                                        fr[um] = r2
+                                        tr[kq] = rx * rx + ry * ry + rz * rz
                                         if not unitw:
-                                            fw[um] = wi * w2[ju]
-                                        fa[um] = vxi * rx + vyi * ry + vzi * rz
-                                        fc[um] = v2x[ju] * rx + v2y[ju] * ry + v2z[ju] * rz
-                                        f1[um] = vsi
-                                        f2[um] = v2sq[ju]
+                                            tw[kq] = wi * w2[ju]
+                                        ta[kq] = vxi * rx + vyi * ry + vzi * rz
+                                        tc[kq] = v2x[ju] * rx + v2y[ju] * ry + v2z[ju] * rz
                                         dvx = v2x[ju] - vxi
                                         dvy = v2y[ju] - vyi
                                         dvz = v2z[ju] - vzi
-                                        fd[um] = dvx * dvx + dvy * dvy + dvz * dvz
+                                        td[kq] = dvx * dvx + dvy * dvy + dvz * dvz
+                                        t1[kq] = vsi
+                                    kc = np.uint64(0)
+                                    if HAVE_AVX512:
+                                        # 8 candidates at a time: range mask, then one compressing store per field
+                                        kc = unj & ~np.uint64(7)
+                                        for k8 in range(np.uint64(0), kc, np.uint64(8)):
+                                            msk = inrange8(tr, k8, r2lo, r2max)
+                                            compress8(tr, k8, fr, um, msk)
+                                            if not unitw:
+                                                compress8(tw, k8, fw, um, msk)
+                                            compress8(ta, k8, fa, um, msk)
+                                            compress8(tc, k8, fc, um, msk)
+                                            compress8(t1, k8, f1, um, msk)
+                                            compress8(v2sq, uja + k8, f2, um, msk)
+                                            compress8(td, k8, fd, um, msk)
+                                            um += popcount(msk)
+                                    for kq in range(kc, unj):
+                                        r2 = tr[kq]
+                                        fr[um] = r2
+                                        if not unitw:
+                                            fw[um] = tw[kq]
+                                        fa[um] = ta[kq]
+                                        fc[um] = tc[kq]
+                                        f1[um] = vsi
+                                        f2[um] = v2sq[uja + kq]
+                                        fd[um] = td[kq]
                                         um += np.uint64((r2 < r2max) & (r2 >= r2lo))
                                 if not mi:
                                     m = np.int64(um)
