@@ -56,7 +56,7 @@ from ._kernels.domain import (KEY_BITS, T_C, T_COM, T_DELTA, T_HALF, hilbert_key
                               segment_nodes, tree_accel_foreign)
 from ._kernels.direct import direct_accel_sources
 from .direct import direct_forces
-from .ketju import find_regions, region_energy_correction, region_timestep
+from .ketju import find_regions, region_timestep
 from .softening import spline_radius
 from .timestepping import HierarchicalKDK, bin_of_dt
 from .tree import CRITERIA, Octree
@@ -557,13 +557,8 @@ class DomainKDK(HierarchicalKDK):
 
     # ------------------------------------------------------------------ diagnostics and output
     def energy(self):
-        K = 0.5 * float(np.sum(self.mass * np.sum(self.vel**2, axis=1)))
-        _, pot = self.forces(np.arange(len(self.mass)), potential=True)
-        W = 0.5 * float(np.sum(self.mass * pot))
-        h = self._h()
-        for r in self.regions:
-            W += region_energy_correction(self.pos[r], self.vel[r], self.mass[r], h[r], self.G)
-        parts = self._allgather((K, W))
+        """The base engine's (kinetic, potential) of this rank's particles, summed over ranks."""
+        parts = self._allgather(super().energy())
         return float(sum(p[0] for p in parts)), float(sum(p[1] for p in parts))
 
     def state(self, ptype=None, root=None):

@@ -340,6 +340,19 @@ def multipole_field(m, dx, dy, dz, r, qxx, qyy, qzz, qxy, qxz, qyz, use_quad):
 
 
 @njit(cache=True, inline="always")
+def _pair_term(mk, rr2, hij):
+    """(force factor, potential) of one particle of mass ``mk`` at squared distance ``rr2`` (G = 1; rr2 > 0
+    unless hij > 0):
+    Newtonian outside the spline support ``hij`` (one square root, one division), else GADGET's
+    cubic-spline kernel (Springel 2005, MNRAS 364, 1105, eq. 4; :mod:`nbody._kernels.direct`)."""
+    if rr2 >= hij * hij:
+        rinvk = 1.0 / np.sqrt(rr2)
+        mr = mk * rinvk
+        return mr * rinvk * rinvk, mr
+    return mk * spline_force_factor(rr2, hij), mk * spline_potential_factor(rr2, hij)
+
+
+@njit(cache=True, inline="always")
 def _walk_one(xi, yi, zi, hi, self_k, pos, mass, h, G, theta, alpha, aold, criterion, use_quad, perm, f, g):
     ax = 0.0
     ay = 0.0
@@ -375,17 +388,10 @@ def _walk_one(xi, yi, zi, hi, self_k, pos, mass, h, G, theta, alpha, aold, crite
                 ddz = pos[k, 2] - zi
                 rr2 = ddx * ddx + ddy * ddy + ddz * ddz
                 hij = hi if hi > h[k] else h[k]
-                if rr2 >= hij * hij:
-                    if rr2 == 0.0:
-                        continue
-                    # outside the kernel: Newtonian, one square root and one division
-                    rinvk = 1.0 / np.sqrt(rr2)
-                    mr = mass[k] * rinvk
-                    fk = mr * rinvk * rinvk
-                    pot -= mr
-                else:
-                    fk = mass[k] * spline_force_factor(rr2, hij)
-                    pot -= mass[k] * spline_potential_factor(rr2, hij)
+                if rr2 == 0.0 and hij == 0.0:  # unsoftened coincident pair: no defined force
+                    continue
+                fk, pk = _pair_term(mass[k], rr2, hij)
+                pot -= pk
                 ax += fk * ddx
                 ay += fk * ddy
                 az += fk * ddz
@@ -696,17 +702,11 @@ def _grouped_block(s0, s1, seg, gid, targets, pos, mass, h, G, theta, alpha, aol
                 ddz = pos[k, 2] - zi
                 rr2 = ddx * ddx + ddy * ddy + ddz * ddz
                 hij = hi if hi > h[k] else h[k]
-                if rr2 >= hij * hij:
-                    if rr2 == 0.0:
-                        ni -= 1
-                        continue
-                    rinvk = 1.0 / np.sqrt(rr2)
-                    mr = mass[k] * rinvk
-                    fk = mr * rinvk * rinvk
-                    p -= mr
-                else:
-                    fk = mass[k] * spline_force_factor(rr2, hij)
-                    p -= mass[k] * spline_potential_factor(rr2, hij)
+                if rr2 == 0.0 and hij == 0.0:
+                    ni -= 1
+                    continue
+                fk, pk = _pair_term(mass[k], rr2, hij)
+                p -= pk
                 ax += fk * ddx
                 ay += fk * ddy
                 az += fk * ddz
