@@ -30,10 +30,12 @@ and per in-range pair, so each step removes work or serial dependencies from tha
   with a 1e-9 round-off margin) are scanned, found by binary search in the first and last
   z-cell of the window (as in Corrfunc); each unordered auto pair is met once;
 * the scan of one contiguous candidate range is two loops: the per-candidate fields (r^2 and the
-  projections below) in a contiguous, vectorised loop into a small scratch buffer, then a
-  branch-free compaction: every candidate is copied to a per-thread buffer and the fill
-  pointer advances only for pairs in ``[r_min, r_max)`` (one loop doing both ran scalar, about
-  twice the cost per candidate); what is written depends on what was
+  projections below) in a contiguous, vectorised loop into a small scratch buffer, then the
+  compaction of the pairs in ``[r_min, r_max)`` into a per-thread buffer: with AVX-512, 8
+  candidates per step (a range mask and one compressing store per field, :mod:`.simd`), else
+  (and for the last < 8 candidates) branch-free scalar: every candidate is copied and the fill
+  pointer advances only for the in-range ones. One loop doing both ran scalar at about twice the
+  cost per candidate; the compressing store halves the compaction again. What is written depends on what was
   asked (counts: r^2; Delta u_L only: r^2 and ``(v2 - v1) . r``; longitudinal: r^2,
   ``v1 . r``, ``v2 . r``; with transverse speeds also ``|v1|^2``, ``|v2|^2``,
   ``|v2 - v1|^2``), with unsigned indices (no wrap-around checks) and the pair weight
@@ -66,6 +68,7 @@ import numpy as np
 from numba import njit, prange
 
 from .cells import half_shell_neighbour
+from .simd import HAVE_AVX512, compress8, inrange8, popcount
 
 NQ = 6
 NH = 4
@@ -712,11 +715,13 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
         f2 = fb[_F2]
         fd = fb[_FD]
         # per-candidate fields of one scan piece, computed in a vectorised loop before the compaction
-        tb = np.empty((4, cap))
+        tb = np.empty((6, cap))
         tr = tb[0]
         ta = tb[1]
         tc = tb[2]
         td = tb[3]
+        t1 = tb[4]
+        tw = tb[5]
         cnt = np.empty((4, nb), dtype=np.int64)
         off = np.empty(nb + 1, dtype=np.int64)
         m = 0
@@ -903,20 +908,36 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                         dvz = v2z[j] - vzi
                                         fd[m] = dvx * dvx + dvy * dvy + dvz * dvz
                                         m += (r2 < r2max) & (r2 >= r2lo)
+                                # two loops: the fields of every candidate (contiguous, vectorised), then the
+                                # compaction (with AVX-512: 8 candidates per step; else scalar, branch-free)
                                 elif mode == MODE_COUNT:
-                                    # two loops: r^2 of every candidate (contiguous, vectorised), then the
-                                    # compaction (scalar: the fill pointer is a serial dependency)
                                     for kq in range(unj):
                                         ju = uja + kq
                                         rx = x2[ju] - xi
                                         ry = y2[ju] - yi
                                         rz = z2[ju] - zi
                                         tr[kq] = rx * rx + ry * ry + rz * rz
-                                    for kq in range(unj):
+                                    if not unitw:
+                                        # a loop of its own: inside the loop above, LLVM turns the test into
+                                        # masked AVX-512 loads/stores, whose masked-off lanes (w2 is a dummy
+                                        # array when unit weights) cost microcode assists (3x slower on 2 threads)
+                                        for kq in range(unj):
+                                            tw[kq] = wi * w2[uja + kq]
+                                    kc = np.uint64(0)
+                                    if HAVE_AVX512:
+                                        # 8 candidates at a time: range mask, then one compressing store per field
+                                        kc = unj & ~np.uint64(7)
+                                        for k8 in range(np.uint64(0), kc, np.uint64(8)):
+                                            msk = inrange8(tr, k8, r2lo, r2max)
+                                            compress8(tr, k8, fr, um, msk)
+                                            if not unitw:
+                                                compress8(tw, k8, fw, um, msk)
+                                            um += popcount(msk)
+                                    for kq in range(kc, unj):
                                         r2 = tr[kq]
                                         fr[um] = r2
                                         if not unitw:
-                                            fw[um] = wi * w2[uja + kq]
+                                            fw[um] = tw[kq]
                                         um += np.uint64((r2 < r2max) & (r2 >= r2lo))
                                 elif mode == MODE_DU:
                                     for kq in range(unj):
@@ -926,11 +947,28 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                         rz = z2[ju] - zi
                                         tr[kq] = rx * rx + ry * ry + rz * rz
                                         ta[kq] = (v2x[ju] - vxi) * rx + (v2y[ju] - vyi) * ry + (v2z[ju] - vzi) * rz
-                                    for kq in range(unj):
+                                    if not unitw:
+                                        # a loop of its own: inside the loop above, LLVM turns the test into
+                                        # masked AVX-512 loads/stores, whose masked-off lanes (w2 is a dummy
+                                        # array when unit weights) cost microcode assists (3x slower on 2 threads)
+                                        for kq in range(unj):
+                                            tw[kq] = wi * w2[uja + kq]
+                                    kc = np.uint64(0)
+                                    if HAVE_AVX512:
+                                        # 8 candidates at a time: range mask, then one compressing store per field
+                                        kc = unj & ~np.uint64(7)
+                                        for k8 in range(np.uint64(0), kc, np.uint64(8)):
+                                            msk = inrange8(tr, k8, r2lo, r2max)
+                                            compress8(tr, k8, fr, um, msk)
+                                            if not unitw:
+                                                compress8(tw, k8, fw, um, msk)
+                                            compress8(ta, k8, fa, um, msk)
+                                            um += popcount(msk)
+                                    for kq in range(kc, unj):
                                         r2 = tr[kq]
                                         fr[um] = r2
                                         if not unitw:
-                                            fw[um] = wi * w2[uja + kq]
+                                            fw[um] = tw[kq]
                                         fa[um] = ta[kq]
                                         um += np.uint64((r2 < r2max) & (r2 >= r2lo))
                                 elif mode == MODE_L:
@@ -942,11 +980,29 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                         tr[kq] = rx * rx + ry * ry + rz * rz
                                         ta[kq] = vxi * rx + vyi * ry + vzi * rz
                                         tc[kq] = v2x[ju] * rx + v2y[ju] * ry + v2z[ju] * rz
-                                    for kq in range(unj):
+                                    if not unitw:
+                                        # a loop of its own: inside the loop above, LLVM turns the test into
+                                        # masked AVX-512 loads/stores, whose masked-off lanes (w2 is a dummy
+                                        # array when unit weights) cost microcode assists (3x slower on 2 threads)
+                                        for kq in range(unj):
+                                            tw[kq] = wi * w2[uja + kq]
+                                    kc = np.uint64(0)
+                                    if HAVE_AVX512:
+                                        # 8 candidates at a time: range mask, then one compressing store per field
+                                        kc = unj & ~np.uint64(7)
+                                        for k8 in range(np.uint64(0), kc, np.uint64(8)):
+                                            msk = inrange8(tr, k8, r2lo, r2max)
+                                            compress8(tr, k8, fr, um, msk)
+                                            if not unitw:
+                                                compress8(tw, k8, fw, um, msk)
+                                            compress8(ta, k8, fa, um, msk)
+                                            compress8(tc, k8, fc, um, msk)
+                                            um += popcount(msk)
+                                    for kq in range(kc, unj):
                                         r2 = tr[kq]
                                         fr[um] = r2
                                         if not unitw:
-                                            fw[um] = wi * w2[uja + kq]
+                                            fw[um] = tw[kq]
                                         fa[um] = ta[kq]
                                         fc[um] = tc[kq]
                                         um += np.uint64((r2 < r2max) & (r2 >= r2lo))
@@ -963,16 +1019,37 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                         dvy = v2y[ju] - vyi
                                         dvz = v2z[ju] - vzi
                                         td[kq] = dvx * dvx + dvy * dvy + dvz * dvz
-                                    for kq in range(unj):
-                                        ju = uja + kq
+                                        t1[kq] = vsi
+                                    if not unitw:
+                                        # a loop of its own: inside the loop above, LLVM turns the test into
+                                        # masked AVX-512 loads/stores, whose masked-off lanes (w2 is a dummy
+                                        # array when unit weights) cost microcode assists (3x slower on 2 threads)
+                                        for kq in range(unj):
+                                            tw[kq] = wi * w2[uja + kq]
+                                    kc = np.uint64(0)
+                                    if HAVE_AVX512:
+                                        # 8 candidates at a time: range mask, then one compressing store per field
+                                        kc = unj & ~np.uint64(7)
+                                        for k8 in range(np.uint64(0), kc, np.uint64(8)):
+                                            msk = inrange8(tr, k8, r2lo, r2max)
+                                            compress8(tr, k8, fr, um, msk)
+                                            if not unitw:
+                                                compress8(tw, k8, fw, um, msk)
+                                            compress8(ta, k8, fa, um, msk)
+                                            compress8(tc, k8, fc, um, msk)
+                                            compress8(t1, k8, f1, um, msk)
+                                            compress8(v2sq, uja + k8, f2, um, msk)
+                                            compress8(td, k8, fd, um, msk)
+                                            um += popcount(msk)
+                                    for kq in range(kc, unj):
                                         r2 = tr[kq]
                                         fr[um] = r2
                                         if not unitw:
-                                            fw[um] = wi * w2[ju]
+                                            fw[um] = tw[kq]
                                         fa[um] = ta[kq]
                                         fc[um] = tc[kq]
                                         f1[um] = vsi
-                                        f2[um] = v2sq[ju]
+                                        f2[um] = v2sq[uja + kq]
                                         fd[um] = td[kq]
                                         um += np.uint64((r2 < r2max) & (r2 >= r2lo))
                                 if not mi:
