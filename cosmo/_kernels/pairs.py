@@ -166,7 +166,8 @@ WANT_L = 1   # u_L and u_L'
 WANT_D = 2   # Delta u_L
 WANT_S = 4   # Sigma u_L
 WANT_T = 8   # u_T and Delta u_T
-WANT_H = 16  # histograms
+WANT_H = 16  # histograms (all four)
+WANT_HD = 32  # the Delta u_L histogram only (ignored with WANT_H)
 
 #: the exact z-window (binary search, see :func:`pair_pass`) is looked up only for candidate
 #: ranges longer than this (for short ranges the search costs more than the candidates it removes)
@@ -339,7 +340,7 @@ def _hbin(x, n, hedges, huni, hlo, hinv, nh, hout):
 
 @njit(cache=True, error_model="numpy")
 def _flush(m, fb, sb, pb, qq, hq, cnt, off, r2edges, tab, tinv, counts, wcounts, mom, hist, hedge, auto, unitw,
-           mode, nmax, wl, wd, ws, wt, wh, hsym, hedges, huni, hlo, hinv):
+           mode, nmax, wl, wd, ws, wt, wh, whd, hsym, hedges, huni, hlo, hinv):
     """Accumulate the ``m`` buffered in-range pairs of one chunk (columns of ``fb``, fields
     ``_F*``, see :func:`pair_pass`) into this chunk's accumulator slices ``counts``, ``wcounts``,
     ``mom`` and ``hist``.
@@ -477,6 +478,9 @@ def _flush(m, fb, sb, pb, qq, hq, cnt, off, r2edges, tab, tinv, counts, wcounts,
     hs = hq[2]
     hd = hq[3]
     nexact = 0
+    if whd:
+        # the Delta u_L histogram alone (label-swap invariant: no mirror bookkeeping)
+        _hbin(qd, m, hedges, huni, hlo, hinv, nh, hd)
     if wh and auto and hsym:
         nexact += _hbin(qa, m, hedges, huni, hlo, hinv, nh, ha)
         nexact += _hbin(qb, m, hedges, huni, hlo, hinv, nh, hbq)
@@ -506,6 +510,13 @@ def _flush(m, fb, sb, pb, qq, hq, cnt, off, r2edges, tab, tinv, counts, wcounts,
                 if auto:
                     _psum(qu, sw, s0, s1_, nmax, mb[4])
                 _psum(qv, sw, s0, s1_, nmax, mb[5])
+        if whd:
+            # both orientations of an auto pair have the same Delta u_L: weight 2w
+            hb = hist[b]
+            fw2 = 2.0 if auto else 1.0
+            for qi in range(np.uint64(s1_ - s0)):
+                q = np.uint64(s0) + qi
+                hb[2, np.uint64(hd[q])] += fw2 * sw[q]
         if not wh:
             continue
         hb = hist[b]
@@ -665,7 +676,8 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
     ws = (want & WANT_S) != 0 and nmax > 0
     wt = (want & WANT_T) != 0 and nmax > 0
     wh = (want & WANT_H) != 0 and hedges.shape[0] > 1
-    vel_needed = wl or wd or ws or wt or wh
+    whd = (want & WANT_HD) != 0 and hedges.shape[0] > 1 and not wh
+    vel_needed = wl or wd or ws or wt or wh or whd
     unitw = True
     for i in range(w1.shape[0]):
         if w1[i] != 1.0:
@@ -675,7 +687,7 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
             unitw = False
     if not vel_needed:
         mode = MODE_COUNT
-    elif wd and not (wl or ws or wt or wh):
+    elif (wd or whd) and not (wl or ws or wt or wh):
         mode = MODE_DU
     elif not wt:
         mode = MODE_L
@@ -876,7 +888,7 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                 room = cap - m
                                 if room < jend - ja and room < CAP // 4:
                                     _flush(m, fb, sb, pb, qq, hq, cnt, off, r2edges, tab, tinv, ccounts, cwcounts,
-                                           cmom, chist, chedge, auto, unitw, mode, nmax, wl, wd, ws, wt, wh, hsym,
+                                           cmom, chist, chedge, auto, unitw, mode, nmax, wl, wd, ws, wt, wh, whd, hsym,
                                            hedges, huni, hlo, hinv)
                                     m = 0
                                     room = cap
@@ -1057,7 +1069,7 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                 ja = jb
         _flush(m, fb, sb, pb, qq, hq, cnt, off, r2edges, tab, tinv, ccounts, cwcounts, cmom, chist, chedge, auto,
                unitw, mode,
-               nmax, wl, wd, ws, wt, wh, hsym, hedges, huni, hlo, hinv)
+               nmax, wl, wd, ws, wt, wh, whd, hsym, hedges, huni, hlo, hinv)
     if wh and auto and hsym:
         _mirror_hist(hist, hedge, nh)
     return counts, wcounts, mom, np.ascontiguousarray(hist[:, :, :, :nh])

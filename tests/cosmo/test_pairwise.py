@@ -127,8 +127,11 @@ def test_pdf_values_exactly_on_bin_edges():
         sets.append((awkward, vel_awk))
     for hedges, vel in sets:
         st = pair_moments(pos, vel, 10.0, rb, orders=(1,), pdf_bins=hedges)
+        # the Delta u_L-only pass (its own formula: ((v' - v) . r)/|r|, one projection per pair)
+        st_d = pair_moments(pos, vel, 10.0, rb, orders=(1,), pdf_bins=hedges, quantities=("du_L",))
         nh = len(hedges) - 1
         ref = {k: np.zeros((len(rb) - 1, nh)) for k in ("u_L", "u_L'", "du_L", "su_L")}
+        ref_d = np.zeros((len(rb) - 1, nh))
         for i in range(n):
             for j in range(i + 1, n):
                 d = pos[j, 0] - pos[i, 0]
@@ -145,9 +148,15 @@ def test_pdf_values_exactly_on_bin_edges():
                         h = np.searchsorted(hedges, x, side="right") - 1
                         if 0 <= h < nh:
                             ref[k][b, h] += 1.0
+                h = np.searchsorted(hedges, ((vel[j, 0] - vel[i, 0]) * d) / abs(d), side="right") - 1
+                if 0 <= h < nh:
+                    ref_d[b, h] += 2.0  # both orientations
         for k in ref:
             got = st.pdf[k] * (2.0 * st.weighted_counts[:, None]) * np.diff(hedges)
             assert np.allclose(got, ref[k], rtol=1e-12, atol=1e-9), k
+        assert set(st_d.pdf) == {"du_L"}
+        got = st_d.pdf["du_L"] * (2.0 * st_d.weighted_counts[:, None]) * np.diff(hedges)
+        assert np.allclose(got, ref_d, rtol=1e-12, atol=1e-9)
 
 
 @pytest.mark.parametrize("orders, quantities", [((1, 2), ("du_L",)), ((1, 2, 3), None), ((1, 5, 12), None),
@@ -189,6 +198,31 @@ def test_pdfs_cross_pairs_and_nonuniform_edges_match_brute_force(sample):
         _, _, pdf = brute_force(pos, vel, 10.0, rb, orders=(1,), pos2=pos2, vel2=vel2, hedges=hedges)
         for k in pdf:
             close(st.pdf[k], pdf[k])
+
+
+@pytest.mark.parametrize("case", ["periodic", "open", "weighted", "cross"])
+def test_pairwise_velocity_pdf_only_pass_matches_brute_force(sample, case):
+    """``quantities=("du_L",)`` with ``pdf_bins`` runs the kernel's Delta u_L-only pass (one stored
+    projection per pair, one histogram): moments and the Delta u_L PDF match brute force, and the
+    other PDFs are not returned."""
+    pos, vel = sample
+    rng = np.random.default_rng(5)
+    box = None if case == "open" else 10.0
+    rb = np.logspace(-1.5, 0.9, 8) if case == "open" else np.logspace(-1, np.log10(4.9), 7)
+    hedges = np.linspace(-4, 4, 33)
+    kw, ref_kw = {}, {}
+    if case == "weighted":
+        w = rng.uniform(0.2, 2.0, len(pos))
+        kw, ref_kw = {"weights": w}, {"w": w}
+    if case == "cross":
+        pos2, vel2 = rng.uniform(0, 10, (150, 3)), rng.normal(0, 1.5, (150, 3))
+        kw = ref_kw = {"pos2": pos2, "vel2": vel2}
+    st = pair_moments(pos, vel, box, rb, orders=ORDERS, pdf_bins=hedges, quantities=("du_L",), **kw)
+    cnt, mom, pdf = brute_force(pos, vel, box, rb, hedges=hedges, **ref_kw)
+    assert np.array_equal(st.counts, cnt)
+    assert set(st.moments) == {"du_L"} and set(st.pdf) == {"du_L"}
+    close(st.moments["du_L"], mom["du_L"])
+    close(st.pdf["du_L"], pdf["du_L"])
 
 
 def test_large_sample_many_flushes_matches_brute_force():
