@@ -407,11 +407,14 @@ def _flush(m, fb, sb, pb, qq, hq, cnt, off, r2edges, tab, tinv, counts, wcounts,
     s2 = sb[_F2]
     sd = sb[_FD]
     if mode == MODE_DU:
+        # Delta u_L = ((v2 - v1) . r)/|r| before the sort (same operations, contiguous loop), so that
+        # only it and the weight are moved
+        for p in range(m):
+            ba[p] = ba[p] / np.sqrt(br[p])
         for p in range(m):
             b = pb[p]
             q = cnt[p & 3, b]
             cnt[p & 3, b] = q + 1
-            sr[q] = br[p]
             if not unitw:
                 sw[q] = bw[p]
             sa[q] = ba[p]
@@ -448,8 +451,7 @@ def _flush(m, fb, sb, pb, qq, hq, cnt, off, r2edges, tab, tinv, counts, wcounts,
     qv = qq[_QV]
     sgn = -1.0 if auto else 1.0
     if mode == MODE_DU:
-        for q in range(m):
-            qd[q] = sa[q] / np.sqrt(sr[q])
+        qd = sa  # computed before the sort
     elif mode == MODE_L:
         for q in range(m):
             r = np.sqrt(sr[q])
