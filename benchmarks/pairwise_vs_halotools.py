@@ -7,11 +7,16 @@ Cases (one line each: ``case  ours_s  anchor_s  ratio  agreement``):
   ``halotools.mock_observables.mean_radial_velocity_vs_r``;
 * ``pvd``  radial pairwise dispersion vs r vs ``radial_pvd_vs_r`` (ours: the same pass as v12);
 * ``DD``   pair counts vs ``Corrfunc.theory.DD`` (Corrfunc counts ordered pairs: 2x ours);
+* ``du8pdf`` moments 1..8 of the pairwise velocity Delta u_L plus its PDF vs Corrfunc's DD time;
 * ``mom8`` all moments 1..8 of six quantities (no PDFs) vs Corrfunc's DD time;
 * ``full`` all moments 1..8 of six quantities plus four PDFs vs Corrfunc's DD time.
 
-Targets (issue 6): v12 and pvd each >= 4x faster than halotools; ``full`` within 2x of Corrfunc's
-DD time (i.e. ratio column >= 0.5). The last lines say whether this run met them. Our calls and
+Targets (issue 6): v12 and pvd each >= 4x faster than halotools; "within 2x of Corrfunc's
+pair-count time while computing moments up to order 8 and the PDFs" (ratio column >= 0.5),
+checked in two readings: for the pairwise velocity of the halotools comparison (``du8pdf``) and
+for all six quantities and four PDFs (``full``). The last lines say whether this run met them
+(``benchmarks/pairwise_floor.py`` measures why ``full`` cannot: its per-pair arithmetic alone
+costs more than Corrfunc's whole DD). Our calls and
 the anchors alternate within each round (best of ``--repeat``), so load changes on a shared
 machine hit both sides of a ratio alike.
 
@@ -88,6 +93,7 @@ def main(argv=None) -> int:
     cases = {
         "two": lambda: pair_moments(pos, vel, args.box, rb, orders=(1, 2), quantities=("du_L",)),
         "full": lambda: pair_moments(pos, vel, args.box, rb, orders=range(1, 9), pdf_bins=hb),
+        "du8pdf": lambda: pair_moments(pos, vel, args.box, rb, orders=range(1, 9), pdf_bins=hb, quantities=("du_L",)),
         "dd": lambda: pair_counts(pos, args.box, rb),
         "m8": lambda: pair_moments(pos, vel, args.box, rb, orders=range(1, 9)),
     }
@@ -128,6 +134,7 @@ def main(argv=None) -> int:
         t_c, res = t["c"], out["c"]
         same = np.array_equal(res["npairs"].astype(np.float64), 2 * dd)
         line("DD", t_dd, t_c, "identical counts" if same else f"DIFFERENT: {np.abs(res['npairs'] - 2 * dd).max()}")
+        line("du8pdf", t["du8pdf"], t_c, "moments 1..8 of Delta u_L + its PDF vs Corrfunc DD")
         line("mom8", t_m8, t_c, "moments 1..8 of 6 quantities, no PDFs, vs Corrfunc DD")
         line("full", t_full, t_c, "moments 1..8 of 6 quantities + 4 PDFs vs Corrfunc DD (ratio < 1: slower)")
     else:
@@ -138,8 +145,12 @@ def main(argv=None) -> int:
         r1, r2 = t["h1"] / t_two, t["h2"] / t_two
         print(f"# target v12, pvd >= 4x halotools: {r1:.2f}x, {r2:.2f}x -> {'met' if min(r1, r2) >= 4 else 'NOT met'}")
     if "c" in cases:
+        rd = t["du8pdf"] / t["c"]
+        print(f"# target Delta u_L moments 1..8 + PDF <= 2x Corrfunc DD time: {rd:.2f}x -> "
+              f"{'met' if rd <= 2 else 'NOT met'}")
         rf = t_full / t["c"]
-        print(f"# target full <= 2x Corrfunc DD time: {rf:.2f}x -> {'met' if rf <= 2 else 'NOT met'}")
+        print(f"# target full (6 quantities, 4 PDFs) <= 2x Corrfunc DD time: {rf:.2f}x -> "
+              f"{'met' if rf <= 2 else 'NOT met'}")
     return 0
 
 

@@ -31,6 +31,9 @@ def add_arguments(p):
     p.add_argument("--linear", action="store_true", help="linear instead of log bins with --rbins")
     p.add_argument("--pdf-bins", default=None, help="'vmin,vmax,n' velocity histogram (default +-6 sigma_1D, 120 bins)")
     p.add_argument("--orders", type=int, default=8, help="highest moment order (default 8)")
+    p.add_argument("--quantities", default=None,
+                   help="comma-separated subset of u_L,u_L',du_L,su_L,u_T,du_T whose moments and PDFs are kept "
+                        "(default all; du_L is always kept; 'du_L' alone is the fastest pass)")
     p.add_argument("--type", type=int, default=1, help="GADGET particle type (default 1, dark matter)")
     p.add_argument("--halo-split", action="store_true", help="FoF halo / out-of-halo split")
     p.add_argument("--b", type=float, default=0.2, help="FoF linking parameter (mean separations, default 0.2)")
@@ -52,8 +55,9 @@ def _edges(args, box, n):
 
 def summarise(st, fits=None) -> dict:
     out = {"r": st.r, "counts": st.counts, "mean_du_L": st.mean("du_L"), "std_du_L": st.std("du_L"),
-           "skewness_du_L": st.skewness("du_L"), "kurtosis_du_L": st.kurtosis("du_L"),
-           "std_u_L": st.std("u_L")}
+           "skewness_du_L": st.skewness("du_L"), "kurtosis_du_L": st.kurtosis("du_L")}
+    if "u_L" in st.moments:
+        out["std_u_L"] = st.std("u_L")
     if fits is not None:
         out["x_alpha"] = [None if f is None else f.params["alpha"] for f in fits["x"]]
         out["aic"] = {m: [None if f is None else f.aic for f in v] for m, v in fits.items()}
@@ -83,6 +87,16 @@ def run(args) -> int:
     hb = (np.linspace(-6 * sig, 6 * sig, 121) if args.pdf_bins is None
           else np.linspace(*_floats(args.pdf_bins, "pdf-bins")[:2], int(_floats(args.pdf_bins, "pdf-bins")[2]) + 1))
     orders = range(1, args.orders + 1)
+    quantities = None
+    if args.quantities:
+        from .pairwise import QUANTITIES
+
+        quantities = [q.strip() for q in args.quantities.split(",") if q.strip()]
+        bad = [q for q in quantities if q not in QUANTITIES]
+        if bad:
+            raise SystemExit(f"--quantities: unknown {bad}; valid: {','.join(QUANTITIES)}")
+        if "du_L" not in quantities:
+            quantities.append("du_L")  # the summary and the fits are about Delta u_L
     samples = {"all": (pos, vel, None, None)}
     params = {"snapshot": str(args.snapshot), "BoxSize": box, "Redshift": float(snap.header["Redshift"]),
               "Time": float(snap.header["Time"]), "npart": len(pos), "units": snap.describe_units()}
@@ -101,7 +115,8 @@ def run(args) -> int:
     for name, (p1, v1, p2, v2) in samples.items():
         if len(p1) < 2 or (p2 is not None and len(p2) < 1):
             continue
-        st = pair_moments(p1, v1, box, rb, orders=orders, pdf_bins=hb, comm=comm, pos2=p2, vel2=v2)
+        st = pair_moments(p1, v1, box, rb, orders=orders, pdf_bins=hb, comm=comm, pos2=p2, vel2=v2,
+                          quantities=quantities)
         for k, v in st.to_datasets().items():
             datasets[f"{name}/{k}"] = v
         fits = None

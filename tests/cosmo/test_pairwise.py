@@ -409,6 +409,17 @@ def test_cli_pairwise_with_halo_split(tmp_path):
     g = data["fof/group"]
     assert np.array_equal(data["halo/counts"] + data["out/counts"] + data["cross/counts"], ref.counts)
     assert header["n_groups"] == g.max() + 1
+    # --quantities du_L: the Delta u_L-only pass, same moments and PDF, the other quantities absent
+    rc = main(["pairwise", str(tmp_path / "snap_000.hdf5"), "--rbins", "0.1,5,6", "--quantities", "du_L",
+               "--fit", "--out", str(tmp_path / "d.h5"), "--quiet"])
+    assert rc == 0
+    d, _ = read_results(tmp_path / "d.h5")
+    assert np.array_equal(d["all/counts"], ref.counts)
+    close(d["all/moments/duL"], ref.moments["du_L"])
+    close(d["all/pdf/duL"], data["all/pdf/duL"])
+    assert "all/moments/uL" not in d and "all/pdf/uL" not in d
+    with pytest.raises(SystemExit, match="--quantities"):
+        main(["pairwise", str(tmp_path / "snap_000.hdf5"), "--quantities", "v12", "--out", str(tmp_path / "x.h5")])
 
 
 @pytest.mark.parametrize("periodic", [True, False])

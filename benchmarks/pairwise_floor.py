@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""Arithmetic floor of the full pair statistics, against Corrfunc's pair-count time (issue 6).
+
+Issue 6 asks for the full statistics (moments 1..8 of the six pair quantities and four PDFs per
+separation bin) within 2x of Corrfunc's ``DD`` time. This script measures how much of that budget
+the per-pair arithmetic alone takes, with the pair search assumed free: the pairs are already
+found, binned in r and sorted by bin, sitting in a cache-resident buffer of ``CAP`` pairs that is
+processed again and again. Per pair that is the irreducible work of any exact float64 method:
+
+* ``quantities``: ``|r|``, ``u_L = v1.r/|r|``, ``u_L'``, ``Delta u_L``, ``Sigma u_L`` and the three
+  transverse speeds by Pythagoras (3 square roots and one square root + 2 divisions);
+* ``power sums``: orders 1..8 of the seven value streams of an auto pass (u_L and -u_L', Delta u_L,
+  Sigma u_L, u_T and u_T', Delta u_T), per r bin, with the kernel's own :func:`_psum`;
+* ``hist bins``: the histogram bin of the four binned values (u_L, -u_L', Sigma u_L, Delta u_L),
+  with the kernel's own :func:`_hbin`;
+* ``hist scatter``: adding the pair weight to those four histogram cells.
+
+The stages are run separately (each ``--reps`` times over the buffer, in parallel over chunks as in
+``pair_pass``), timed, scaled to the number of pairs of the benchmark sample (the distinct pairs
+that ``pair_counts`` finds) and compared with ``Corrfunc.theory.DD`` on the same sample and
+threads. Output: one line per stage with its time for the whole sample and its ratio to
+Corrfunc's DD time, then the total ("floor") and what remains of the 2x budget for the pair
+search itself. Usage::
+
+    python benchmarks/pairwise_floor.py [--n 1000000] [--box 250] [--rmax 20] [--threads 2]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from numba import njit, prange
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.pairwise_vs_halotools import sample  # noqa: E402
+from cosmo._kernels.pairs import CAP, _hbin, _psum  # noqa: E402
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def stage_quantities(fb, qq, reps, nchunks):
+    """The quantities loop of ``_flush`` (auto pairs, transverse speeds on), ``reps`` times per chunk."""
+    m = fb.shape[1]
+    chk = 0.0
+    for ch in prange(nchunks):
+        q_ = qq[ch]
+        for _ in range(reps):
+            for q in range(m):
+                r = np.sqrt(fb[0, q])
+                ul = fb[2, q] / r
+                ulp = fb[3, q] / r
+                du = ulp - ul
+                q_[0, q] = ul
+                q_[1, q] = -ulp
+                q_[2, q] = du
+                q_[3, q] = ulp + ul
+                q_[4, q] = np.sqrt(max(fb[4, q] - ul * ul, 0.0))
+                q_[5, q] = np.sqrt(max(fb[5, q] - ulp * ulp, 0.0))
+                q_[6, q] = np.sqrt(max(fb[6, q] - du * du, 0.0))
+        chk += q_[0, 0]
+    return chk
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def stage_powers(qq, w, off, reps, nchunks):
+    """Power sums of orders 1..8 of the seven streams per r bin (``_psum``), ``reps`` times per chunk."""
+    nb = off.shape[0] - 1
+    mom = np.zeros((nchunks, nb, 7, 9))
+    for ch in prange(nchunks):
+        for _ in range(reps):
+            for b in range(nb):
+                for k in range(7):
+                    _psum(qq[ch, k], w, off[b], off[b + 1], 8, mom[ch, b, k])
+    return mom.sum()
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def stage_hist_bins(qq, hedges, hq, reps, nchunks):
+    """Histogram bins of the four binned values (``_hbin``), ``reps`` times per chunk."""
+    m = qq.shape[2]
+    nh = hedges.shape[0] - 1
+    hlo = hedges[0]
+    hinv = nh / (hedges[nh] - hedges[0])
+    n = 0
+    for ch in prange(nchunks):
+        for _ in range(reps):
+            for k in range(4):
+                n += _hbin(qq[ch, k], m, hedges, True, hlo, hinv, nh, hq[ch, k])
+    return n
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def stage_hist_scatter(hq, w, off, nh, reps, nchunks):
+    """Add each pair's weight to its four histogram cells per r bin, ``reps`` times per chunk."""
+    nb = off.shape[0] - 1
+    hist = np.zeros((nchunks, nb, 4, nh + 1))
+    for ch in prange(nchunks):
+        h_ = hq[ch]
+        for _ in range(reps):
+            for b in range(nb):
+                hb = hist[ch, b]
+                for qi in range(np.uint64(off[b + 1] - off[b])):
+                    q = np.uint64(off[b]) + qi
+                    ww = w[q]
+                    hb[0, np.uint64(h_[0, q])] += ww
+                    hb[1, np.uint64(h_[1, q])] += ww
+                    hb[3, np.uint64(h_[2, q])] += ww
+                    hb[2, np.uint64(h_[3, q])] += 2.0 * ww
+    return hist.sum()
+
+
+def buffer_from_sample(pos, vel, box, rb, rng):
+    """``CAP`` real pairs of the sample (random particles and their neighbours), sorted by r bin:
+    the per-pair fields of the kernel's buffer (r^2, w, v1.r, v2.r, |v1|^2, |v2|^2, |v2-v1|^2)."""
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(pos, boxsize=box)
+    i = rng.integers(0, len(pos), 4 * CAP)
+    d, j = tree.query(pos[i], k=64, distance_upper_bound=rb[-1])
+    ok = np.isfinite(d) & (d >= rb[0]) & (d > 0)
+    ii = np.repeat(i, 64).reshape(-1, 64)[ok]
+    jj = j[ok]
+    sel = rng.choice(len(ii), CAP, replace=False)
+    ii, jj = ii[sel], jj[sel]
+    r = pos[jj] - pos[ii]
+    r -= box * np.round(r / box)
+    r2 = (r * r).sum(1)
+    order = np.argsort(np.searchsorted(rb * rb, r2, side="right"), kind="stable")
+    ii, jj, r, r2 = ii[order], jj[order], r[order], r2[order]
+    v1, v2 = vel[ii], vel[jj]
+    fb = np.stack([r2, np.ones(CAP), (v1 * r).sum(1), (v2 * r).sum(1), (v1 * v1).sum(1), (v2 * v2).sum(1),
+                   ((v2 - v1) ** 2).sum(1)])
+    off = np.searchsorted(np.searchsorted(rb * rb, r2, side="right") - 1, np.arange(len(rb)))
+    return np.ascontiguousarray(fb), off.astype(np.int64)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=1_000_000)
+    ap.add_argument("--box", type=float, default=250.0)
+    ap.add_argument("--rmax", type=float, default=20.0)
+    ap.add_argument("--nbins", type=int, default=15)
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--reps", type=int, default=2000, help="passes over the buffer per chunk")
+    args = ap.parse_args(argv)
+    import numba
+
+    from cosmo.pairwise import pair_counts
+
+    if args.threads:
+        numba.set_num_threads(args.threads)
+    nt = numba.get_num_threads()
+    pos, vel = sample(args.n, args.box)
+    rb = np.logspace(-1, np.log10(args.rmax), args.nbins + 1)
+    hedges = np.linspace(-3000, 3000, 121)
+    rng = np.random.default_rng(2)
+    fb, off = buffer_from_sample(pos, vel, args.box, rb, rng)
+    w = fb[1].copy()
+    nchunks = nt
+    qq = np.zeros((nchunks, 7, CAP))
+    hq = np.zeros((nchunks, 4, CAP), dtype=np.int64)
+    npairs = pair_counts(pos, args.box, rb).sum()
+    from Corrfunc.theory.DD import DD
+
+    t_c = np.inf
+    for _ in range(2):
+        t0 = time.perf_counter()
+        DD(1, nt, rb, pos[:, 0], pos[:, 1], pos[:, 2], periodic=True, boxsize=args.box, verbose=False)
+        t_c = min(t_c, time.perf_counter() - t0)
+    stages = {
+        "quantities": lambda r: stage_quantities(fb, qq, r, nchunks),
+        "power sums": lambda r: stage_powers(qq, w, off, r, nchunks),
+        "hist bins": lambda r: stage_hist_bins(qq, hedges, hq, r, nchunks),
+        "hist scatter": lambda r: stage_hist_scatter(hq, w, off, len(hedges) - 1, r, nchunks),
+    }
+    print(f"# N = {args.n}, box = {args.box}, {npairs:.3g} distinct pairs, {nt} threads; "
+          f"Corrfunc DD {t_c:.3f} s ({t_c * nt / npairs * 1e9:.2f} ns CPU per pair)")
+    print("stage          ns/pair(CPU)  s(sample)  /Corrfunc_DD")
+    total = 0.0
+    for name, fn in stages.items():
+        fn(1)  # compile
+        best = np.inf
+        for _ in range(3):
+            t0 = time.perf_counter()
+            fn(args.reps)
+            best = min(best, time.perf_counter() - t0)
+        per_pair = best / (args.reps * CAP)  # wall s per pair per thread (each thread ran reps x CAP)
+        t_sample = per_pair * npairs / nt
+        total += t_sample
+        print(f"{name:14s} {per_pair * 1e9:10.2f} {t_sample:10.3f} {t_sample / t_c:10.2f}")
+    print(f"{'floor':14s} {'':10s} {total:10.3f} {total / t_c:10.2f}")
+    left = 2 * t_c - total
+    print(f"# 2x Corrfunc budget {2 * t_c:.3f} s; left for the pair search after the floor: {left:.3f} s "
+          f"({left / t_c:.2f}x Corrfunc's whole DD)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
