@@ -647,7 +647,9 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
       even orders only: odd ones vanish over both orientations), k = 4 u_T^n + u_T'^n,
       k = 5 Delta u_T^n (the driver doubles k = 2, 3, 5 for the second orientation).
 
-    Histograms (both orientations for auto pairs, each with weight w): k = 0..3 as above.
+    Histograms (both orientations for auto pairs, each with weight w): k = 0..3 as above; with
+    ``WANT_HD`` instead of ``WANT_H`` only k = 2 (Delta u_L) is filled, from the Delta u_L-only
+    buffer (one projection per pair), the cheapest pass with a PDF.
     Returns ``(counts[nchunks, nb], wcounts[nchunks, nb], mom[nchunks, nb, NQ, nmax+1], hist[nchunks, nb, NH, nh])``.
     """
     nb = r2edges.shape[0] - 1
