@@ -903,6 +903,13 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                 uja = np.uint64(ja)
                                 unj = np.uint64(nj)
                                 um = np.uint64(m)
+                                if not unitw and not mi:
+                                    # pair weights in a loop of their own, shared by the modes below: inside
+                                    # a vectorised field loop LLVM turns the test into masked AVX-512 loads/
+                                    # stores, whose masked-off lanes (w2 is a dummy array with unit weights)
+                                    # cost microcode assists (measured 4x slower on 2 threads)
+                                    for kq in range(unj):
+                                        tw[kq] = wi * w2[uja + kq]
                                 if mi:
                                     for j in range(ja, jb):
                                         rx = _mi(x2[j] - xi, box, half)
@@ -933,12 +940,6 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                         ry = y2[ju] - yi
                                         rz = z2[ju] - zi
                                         tr[kq] = rx * rx + ry * ry + rz * rz
-                                    if not unitw:
-                                        # a loop of its own: inside the loop above, LLVM turns the test into
-                                        # masked AVX-512 loads/stores, whose masked-off lanes (w2 is a dummy
-                                        # array when unit weights) cost microcode assists (3x slower on 2 threads)
-                                        for kq in range(unj):
-                                            tw[kq] = wi * w2[uja + kq]
                                     kc = np.uint64(0)
                                     if HAVE_AVX512:
                                         # 8 candidates at a time: range mask, then one compressing store per field
@@ -963,12 +964,6 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                         rz = z2[ju] - zi
                                         tr[kq] = rx * rx + ry * ry + rz * rz
                                         ta[kq] = (v2x[ju] - vxi) * rx + (v2y[ju] - vyi) * ry + (v2z[ju] - vzi) * rz
-                                    if not unitw:
-                                        # a loop of its own: inside the loop above, LLVM turns the test into
-                                        # masked AVX-512 loads/stores, whose masked-off lanes (w2 is a dummy
-                                        # array when unit weights) cost microcode assists (3x slower on 2 threads)
-                                        for kq in range(unj):
-                                            tw[kq] = wi * w2[uja + kq]
                                     kc = np.uint64(0)
                                     if HAVE_AVX512:
                                         # 8 candidates at a time: range mask, then one compressing store per field
@@ -996,12 +991,6 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                         tr[kq] = rx * rx + ry * ry + rz * rz
                                         ta[kq] = vxi * rx + vyi * ry + vzi * rz
                                         tc[kq] = v2x[ju] * rx + v2y[ju] * ry + v2z[ju] * rz
-                                    if not unitw:
-                                        # a loop of its own: inside the loop above, LLVM turns the test into
-                                        # masked AVX-512 loads/stores, whose masked-off lanes (w2 is a dummy
-                                        # array when unit weights) cost microcode assists (3x slower on 2 threads)
-                                        for kq in range(unj):
-                                            tw[kq] = wi * w2[uja + kq]
                                     kc = np.uint64(0)
                                     if HAVE_AVX512:
                                         # 8 candidates at a time: range mask, then one compressing store per field
@@ -1036,12 +1025,6 @@ def pair_pass(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ex
                                         dvz = v2z[ju] - vzi
                                         td[kq] = dvx * dvx + dvy * dvy + dvz * dvz
                                         t1[kq] = vsi
-                                    if not unitw:
-                                        # a loop of its own: inside the loop above, LLVM turns the test into
-                                        # masked AVX-512 loads/stores, whose masked-off lanes (w2 is a dummy
-                                        # array when unit weights) cost microcode assists (3x slower on 2 threads)
-                                        for kq in range(unj):
-                                            tw[kq] = wi * w2[uja + kq]
                                     kc = np.uint64(0)
                                     if HAVE_AVX512:
                                         # 8 candidates at a time: range mask, then one compressing store per field
