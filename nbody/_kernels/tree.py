@@ -56,6 +56,31 @@ def _grow(a, newlen):
     return b
 
 
+@njit(cache=True, inline="always")
+def _point_moment(S, i, m, x, y, z):
+    """Add a point mass m at (x, y, z) from node i's centre of mass to its second moments
+    ``S_ab = sum m x_a x_b`` (rows xx, yy, zz, xy, xz, yz); the traceless quadrupole of a node is
+    ``Q = 3 S - tr(S) I`` (Hernquist 1987, ApJS 64, 715, quadrupole moments of tree cells)."""
+    S[i, 0] += m * x * x
+    S[i, 1] += m * y * y
+    S[i, 2] += m * z * z
+    S[i, 3] += m * x * y
+    S[i, 4] += m * x * z
+    S[i, 5] += m * y * z
+
+
+@njit(cache=True, inline="always")
+def _parallel_axis(S, q, i, m, x, y, z):
+    """Parallel-axis theorem: add child i (mass m, centre of mass at (x, y, z) from parent q's) to
+    q's second moments, ``S_q += S_i + m x x^T`` (same source as :func:`_point_moment`)."""
+    S[q, 0] += S[i, 0] + m * x * x
+    S[q, 1] += S[i, 1] + m * y * y
+    S[q, 2] += S[i, 2] + m * z * z
+    S[q, 3] += S[i, 3] + m * x * y
+    S[q, 4] += S[i, 4] + m * x * z
+    S[q, 5] += S[i, 5] + m * y * z
+
+
 @njit(cache=True)
 def build_tree(pos, mass, h, leaf_size):
     """Build the octree. Returns (perm, node arrays...) -- see :func:`tree_accel` for the order."""
@@ -221,25 +246,13 @@ def build_tree(pos, mass, h, leaf_size):
                 x = pos[p, 0] - com[i, 0]
                 y = pos[p, 1] - com[i, 1]
                 z = pos[p, 2] - com[i, 2]
-                m = mass[p]
-                S[i, 0] += m * x * x
-                S[i, 1] += m * y * y
-                S[i, 2] += m * z * z
-                S[i, 3] += m * x * y
-                S[i, 4] += m * x * z
-                S[i, 5] += m * y * z
+                _point_moment(S, i, mass[p], x, y, z)
         if i > 0:
             q = parent[i]
             x = com[i, 0] - com[q, 0]
             y = com[i, 1] - com[q, 1]
             z = com[i, 2] - com[q, 2]
-            m = M[i]
-            S[q, 0] += S[i, 0] + m * x * x
-            S[q, 1] += S[i, 1] + m * y * y
-            S[q, 2] += S[i, 2] + m * z * z
-            S[q, 3] += S[i, 3] + m * x * y
-            S[q, 4] += S[i, 4] + m * x * z
-            S[q, 5] += S[i, 5] + m * y * z
+            _parallel_axis(S, q, i, M[i], x, y, z)
     # traceless quadrupole Q = 3 S - tr(S) I
     Q = np.empty((nn, 6))
     for i in range(nn):
@@ -827,26 +840,14 @@ def refit_nodes(pos, perm, spos, smass, f, g, half0, parent, leaves):
             x = spos[k, 0] - com[i, 0]
             y = spos[k, 1] - com[i, 1]
             z = spos[k, 2] - com[i, 2]
-            m = smass[k]
-            S[i, 0] += m * x * x
-            S[i, 1] += m * y * y
-            S[i, 2] += m * z * z
-            S[i, 3] += m * x * y
-            S[i, 4] += m * x * z
-            S[i, 5] += m * y * z
+            _point_moment(S, i, smass[k], x, y, z)
     for i in range(nn - 1, -1, -1):
         q = parent[i]
         if q >= 0:
             x = com[i, 0] - com[q, 0]
             y = com[i, 1] - com[q, 1]
             z = com[i, 2] - com[q, 2]
-            m = f[i, N_MASS]
-            S[q, 0] += S[i, 0] + m * x * x
-            S[q, 1] += S[i, 1] + m * y * y
-            S[q, 2] += S[i, 2] + m * z * z
-            S[q, 3] += S[i, 3] + m * x * y
-            S[q, 4] += S[i, 4] + m * x * z
-            S[q, 5] += S[i, 5] + m * y * z
+            _parallel_axis(S, q, i, f[i, N_MASS], x, y, z)
     for i in prange(nn):
         tr = S[i, 0] + S[i, 1] + S[i, 2]
         f[i, N_Q] = 3.0 * S[i, 0] - tr
