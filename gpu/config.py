@@ -30,14 +30,24 @@ else:  # pragma: no cover
 
 
 class ConfigError(ValueError):
-    """A configuration value is missing, unknown, of the wrong type or out of range."""
+    """A configuration value is missing, unknown, of the wrong type or out of range.
+
+    It is the project's one "bad input" error: ``python -m <package>`` prints its message as one
+    ``error: ...`` line and exits 2 (``gpu.cli``). Subclasses name the kind of input.
+    """
 
 
 def param(default=dataclasses.MISSING, *, gt=None, ge=None, lt=None, le=None, choices=None,
-          doc: str = "", default_factory=dataclasses.MISSING, unit: str | None = None):
+          doc: str = "", default_factory=dataclasses.MISSING, unit: str | None = None,
+          allow_inf: bool = False):
     """A dataclass field carrying its valid range / choices (and optional astropy ``unit``) for
-    :func:`load_config`."""
-    meta = {"gt": gt, "ge": ge, "lt": lt, "le": le, "choices": choices, "doc": doc, "unit": unit}
+    :func:`load_config`.
+
+    Numbers must be finite unless ``allow_inf=True`` (NaN is never accepted): an infinite step,
+    power or viscosity passes every one-sided range check and then yields NaN or zero steps.
+    """
+    meta = {"gt": gt, "ge": ge, "lt": lt, "le": le, "choices": choices, "doc": doc, "unit": unit,
+            "allow_inf": allow_inf}
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -71,7 +81,11 @@ def check_value(key: str, value, meta: dict) -> None:
         return
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if value != value:
-            raise ConfigError(f"config key '{key}' is NaN")
+            raise ConfigError(f"config key '{key}' is NaN; it must be a finite number"
+                              + (f" {_range_text(meta)}" if _range_text(meta) else ""))
+        if value in (float("inf"), float("-inf")) and not meta.get("allow_inf"):
+            raise ConfigError(f"config key '{key}' = {value!r} is not finite; it must be a finite number"
+                              + (f" {_range_text(meta)}" if _range_text(meta) else ""))
         bad = (
             (meta.get("gt") is not None and not value > meta["gt"])
             or (meta.get("ge") is not None and not value >= meta["ge"])
@@ -167,22 +181,37 @@ def from_dict(data: dict, cls, prefix: str = ""):
         if not dataclasses.is_dataclass(value):
             check_value(key, value, f.metadata)
         kwargs[name] = value
-    obj = cls(**kwargs)
+    try:
+        obj = cls(**kwargs)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:  # a __post_init__ check: name the section it belongs to
+        raise ConfigError(f"config section '{prefix.rstrip('.') or '<root>'}': {exc}") from exc
     # defaults are validated too, so a dataclass default can never be out of range silently
     for name, f in fields.items():
         if name not in data:
             v = getattr(obj, name)
             if not dataclasses.is_dataclass(v):
                 check_value(prefix + name, v, f.metadata)
+    # cross-key constraints: a config class may define check_config(self, prefix) raising ConfigError
+    # (it names the keys involved); it runs after every key of its section is valid on its own
+    check = getattr(obj, "check_config", None)
+    if callable(check):
+        check(prefix)
     return obj
 
 
 def load_toml(path) -> tuple[dict, str]:
     """Read a TOML file: (parsed dict, raw text). Errors name the file and line."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"config file '{path}' is a directory; give a TOML file")
     if not path.is_file():
         raise ConfigError(f"config file '{path}' does not exist")
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file '{path}' cannot be read as UTF-8 text ({exc.__class__.__name__}: {exc})") from exc
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:
@@ -206,3 +235,21 @@ def load_config(source, cls):
 def to_dict(obj) -> dict:
     """A config dataclass as a plain dict (for headers and JSON summaries)."""
     return dataclasses.asdict(obj)
+
+
+def check_arg(name: str, value, *, gt=None, ge=None, lt=None, le=None, allow_inf: bool = False):
+    """Validate one number passed to a library API (not through a config): finite and in range.
+
+    Raises :class:`ConfigError` naming the argument, e.g. ``check_arg("t_end", t, gt=t_now)``;
+    returns the value as a float.
+    """
+    try:
+        v = float(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"argument '{name}' must be a number, got {value!r}") from exc
+    meta = {"gt": gt, "ge": ge, "lt": lt, "le": le, "allow_inf": allow_inf}
+    try:
+        check_value(name, v, meta)
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace(f"config key '{name}'", f"argument '{name}'", 1)) from None
+    return v

@@ -1,14 +1,24 @@
 """MPI plumbing shared by all drivers: optional mpi4py, serial stand-in, block decomposition.
 
-mpi4py is optional at import (shared/DESIGN.md, "MPI"): ``get_comm(None)``
-returns ``MPI.COMM_WORLD`` when mpi4py imports, and a :class:`SerialComm` that
-implements the handful of collectives the drivers use otherwise.
+mpi4py is optional at import: ``get_comm(None)`` returns ``MPI.COMM_WORLD`` when mpi4py
+imports, and a :class:`SerialComm` that implements the handful of collectives the drivers use
+otherwise.
+
+An uncaught exception on one rank must end the whole job, not leave the other ranks waiting in a
+collective forever. :func:`get_comm` therefore installs, once, a ``sys.excepthook`` that prints the
+traceback with the rank and calls ``MPI.COMM_WORLD.Abort(1)`` whenever more than one rank runs
+(the behaviour ``python -m mpi4py script.py`` gives, now also for ``python -m <package>`` and for
+library drivers called from a user's script under ``mpirun``).
 """
 from __future__ import annotations
 
 import os
+import sys
+import traceback
 
 import numpy as np
+
+_ABORT_HOOK_INSTALLED = False
 
 
 class MPIUnavailableError(RuntimeError):
@@ -96,7 +106,65 @@ def get_comm(comm=None, require: bool = False):
                 "install scaleforge[mpi] (cluster MPI) or scaleforge[mpi-wheel]"
             ) from exc
         return SerialComm()
+    if MPI.COMM_WORLD.Get_size() > 1:
+        install_abort_hook()
     return MPI.COMM_WORLD
+
+
+def abort_job(code: int = 1, message: str | None = None) -> None:
+    """End the whole MPI job now with exit status ``code`` (serial: ``SystemExit(code)``).
+
+    Prints ``message`` (one line, with the rank) to stderr first. Used when one rank meets an error
+    the others cannot know of, so that nobody waits in a collective forever.
+    """
+    if message:
+        print(message, file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    try:
+        from mpi4py import MPI
+
+        if MPI.Is_initialized() and not MPI.Is_finalized() and MPI.COMM_WORLD.Get_size() > 1:
+            MPI.COMM_WORLD.Abort(code)
+    except ImportError:
+        pass
+    raise SystemExit(code)
+
+
+def world_size() -> int:
+    """Ranks in ``MPI.COMM_WORLD`` if MPI is initialised, else 1 (never initialises MPI itself)."""
+    mpi = sys.modules.get("mpi4py.MPI")
+    if mpi is None:
+        return 1
+    try:
+        return mpi.COMM_WORLD.Get_size() if mpi.Is_initialized() and not mpi.Is_finalized() else 1
+    except Exception:
+        return 1
+
+
+def world_rank() -> int:
+    """This process's rank in ``MPI.COMM_WORLD`` if MPI is initialised, else 0."""
+    mpi = sys.modules.get("mpi4py.MPI")
+    if mpi is None or world_size() == 1:
+        return 0
+    return mpi.COMM_WORLD.Get_rank()
+
+
+def install_abort_hook() -> None:
+    """Make an uncaught exception on any rank abort every rank (idempotent)."""
+    global _ABORT_HOOK_INSTALLED
+    if _ABORT_HOOK_INSTALLED:
+        return
+    _ABORT_HOOK_INSTALLED = True
+    previous = sys.excepthook
+
+    def hook(exc_type, exc, tb):
+        if issubclass(exc_type, (KeyboardInterrupt, SystemExit)) or world_size() == 1:
+            return previous(exc_type, exc, tb)
+        lines = traceback.format_exception(exc_type, exc, tb)
+        sys.stderr.write(f"[rank {world_rank()}] uncaught exception; aborting all ranks\n" + "".join(lines))
+        abort_job(1)
+
+    sys.excepthook = hook
 
 
 def block_range(n: int, size: int, rank: int) -> tuple[int, int]:
