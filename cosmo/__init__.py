@@ -7,53 +7,44 @@ velocities in km/s; astropy Quantities are accepted at the API edge.
 >>> res = VGForecast().run()          # ACT DR6 and SO x DESI LRG/ELG/QSO, GR + f(R) + chameleon
 >>> res["SO_baseline x DESI_LRG"]["snr"], res["SO_baseline x DESI_LRG"]["delta_chi2"]
 """
-from .background import Background, background, get_cosmology
-from .forecast import VGConfig, VGForecast, load_vg_config
-from .growth import growth_factor, growth_factor_k, growth_rate, growth_rate_k, solve_growth
-from .mg import GR, BertschingerZukin, HuSawicki, MuSigma, e_g, make_model
-from .power import linear_power, nonlinear_power, sigma_R
-from .surveys import load_surveys
 
-__all__ = [
-    "Background",
-    "BertschingerZukin",
-    "GR",
-    "HuSawicki",
-    "MuSigma",
-    "VGConfig",
-    "VGForecast",
-    "background",
-    "e_g",
-    "get_cosmology",
-    "growth_factor",
-    "growth_factor_k",
-    "growth_rate",
-    "growth_rate_k",
-    "linear_power",
-    "load_surveys",
-    "load_vg_config",
-    "make_model",
-    "nonlinear_power",
-    "sigma_R",
-    "solve_growth",
-]
+import gpu  # noqa: F401,E402  first: caps Numba threads per MPI rank before Numba loads (gpu.threads)
+from gpu.lazy import lazy_exports  # noqa: E402
 
-# --- dark-matter flow statistics (issue 6) ---
-from .distributions import fit_histogram, fit_pdfs, fit_samples, generalized_kurtosis  # noqa: E402
-from .dtfe import dtfe_density  # noqa: E402
-from .fof import FoFCatalogue, friends_of_friends  # noqa: E402
-from .pairwise import PairStatistics, density_pair_statistics, pair_counts, pair_moments  # noqa: E402
-
-__all__ += [
-    "FoFCatalogue",
-    "PairStatistics",
-    "density_pair_statistics",
-    "dtfe_density",
-    "fit_histogram",
-    "fit_pdfs",
-    "fit_samples",
-    "friends_of_friends",
-    "generalized_kurtosis",
-    "pair_counts",
-    "pair_moments",
-]
+#: public name -> submodule defining it (imported on first use; see gpu.lazy)
+_EXPORTS = {
+    "Background": ".background",
+    "background": ".background",
+    "get_cosmology": ".background",
+    "VGConfig": ".forecast",
+    "VGForecast": ".forecast",
+    "load_vg_config": ".forecast",
+    "growth_factor": ".growth",
+    "growth_factor_k": ".growth",
+    "growth_rate": ".growth",
+    "growth_rate_k": ".growth",
+    "solve_growth": ".growth",
+    "GR": ".mg",
+    "BertschingerZukin": ".mg",
+    "HuSawicki": ".mg",
+    "MuSigma": ".mg",
+    "e_g": ".mg",
+    "make_model": ".mg",
+    "linear_power": ".power",
+    "nonlinear_power": ".power",
+    "sigma_R": ".power",
+    "load_surveys": ".surveys",
+    "fit_histogram": ".distributions",
+    "fit_pdfs": ".distributions",
+    "fit_samples": ".distributions",
+    "generalized_kurtosis": ".distributions",
+    "dtfe_density": ".dtfe",
+    "FoFCatalogue": ".fof",
+    "friends_of_friends": ".fof",
+    "PairStatistics": ".pairwise",
+    "density_pair_statistics": ".pairwise",
+    "pair_counts": ".pairwise",
+    "pair_moments": ".pairwise",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

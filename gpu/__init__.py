@@ -22,6 +22,11 @@ import os as _os
 # Passive waiting costs nothing measurable on an idle machine. Users may override it in the environment.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+# Under mpirun, one Numba thread pool per rank sized to the rank's share of the node (gpu.threads).
+from .threads import cap_threads as _cap_threads  # noqa: E402
+
+_cap_threads()
+
 from .backend import (  # noqa: E402
     GPUUnavailableError,
     available,
