@@ -44,6 +44,10 @@ from .mpi import (  # noqa: E402
     mpi_available,
 )
 from .progress import progress  # noqa: E402
+from .io import code_version as _code_version  # noqa: E402
+
+#: version of the installed scaleforge distribution (from the package metadata)
+__version__ = _code_version()
 
 __all__ = [
     "GPUUnavailableError",

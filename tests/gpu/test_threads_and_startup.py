@@ -62,3 +62,14 @@ def test_lazy_exports_resolve():
     assert hasattr(nbody.orbits, "elements")
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         nbody.nope
+
+
+def test_version_comes_from_the_package_metadata():
+    from importlib.metadata import version
+
+    import clouds
+    import cosmo
+    import nbody
+    import pde
+
+    assert {nbody.__version__, cosmo.__version__, pde.__version__, clouds.__version__} == {version("scaleforge")}
