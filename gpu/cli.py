@@ -91,6 +91,13 @@ def dispatch(prog: str, description: str, commands: dict, argv=None) -> int:
     Errors are reported as described in the module docstring; under MPI (more than one rank) any
     error aborts every rank.
     """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:  # `python -m <pkg>` alone: what it can do, one line per command
+        print(f"usage: {prog} <command> [options]   ({prog} <command> --help for its options)\n\n"
+              f"{description}\n\ncommands:")
+        for name, (_, help_) in commands.items():
+            print(f"  {name:12s} {help_}")
+        return 0
     args = build_parser(prog, description, commands).parse_args(argv)
     debug = bool(getattr(args, "debug", False))
     try:
