@@ -20,7 +20,7 @@ COMMANDS = {
 
 
 #: the package's one-line summary, shown by ``python -m clouds`` and ``--help``
-_DESCRIPTION = importlib.import_module("clouds").__doc__.strip().splitlines()[0]
+_DESCRIPTION = " ".join(importlib.import_module("clouds").__doc__.strip().split("\n\n")[0].split())
 
 
 def build_parser():

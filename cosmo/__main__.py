@@ -18,7 +18,7 @@ COMMANDS = {
 
 
 #: the package's one-line summary, shown by ``python -m cosmo`` and ``--help``
-_DESCRIPTION = importlib.import_module("cosmo").__doc__.strip().splitlines()[0]
+_DESCRIPTION = " ".join(importlib.import_module("cosmo").__doc__.strip().split("\n\n")[0].split())
 
 
 def build_parser():
