@@ -1,6 +1,7 @@
 """Numba kernels: implicit droplet growth, trilinear interpolation/deposition, droplet motion.
 
-All arrays float64 in SI units. No objects, no I/O (shared/DESIGN.md, "kernels").
+All arrays float64 in SI units. No objects, no I/O. Thermodynamic formulas are the Numba twins
+of the ones in :mod:`clouds.thermo` (written once there).
 
 Implicit growth (backward Euler in x = r^2, unconditionally stable)::
 
@@ -21,6 +22,8 @@ import types
 import numba
 import numpy as np
 from numba import njit, prange
+
+from ..thermo import hydrostatic_pressure_jit, supersaturation_pqT_jit
 
 #: below this many droplets the thread start-up of a parallel loop costs more than it saves
 PARALLEL_MIN = 4096
@@ -325,17 +328,16 @@ def move_droplets(pos, vel, u_at, tau_p, v_settle, dt, box, inertial):
 
 
 @_dual(0)
-def droplet_supersaturation(vals, T0, p0, iT, iq, out):
+def droplet_supersaturation(vals, T0, p0, iT, iq, iz, out):
     """S = e / e_s(T) - 1 at droplets from interpolated theta (column iT, T = T0 + theta) and q_v.
 
-    e = p0 q / (eps + q), e_s from Bolton (1980) eq. 10 (same as :mod:`clouds.thermo`).
+    e = p q / (eps + q) with the local pressure p = p0 exp(-g zeta / (R_d T0)) of fluid displaced
+    vertically by zeta (column iz; iz < 0: p = p0); formulas from :mod:`clouds.thermo`
+    (:func:`~clouds.thermo.supersaturation_pqT`, :func:`~clouds.thermo.hydrostatic_pressure`).
     """
-    eps = 287.04 / 461.5
     for p in prange(vals.shape[0]):
-        T = T0 + vals[p, iT]
-        q = vals[p, iq]
-        es = 611.2 * math.exp(17.67 * (T - 273.15) / (T - 29.65))
-        out[p] = (p0 * q / (eps + q)) / es - 1.0
+        pl = hydrostatic_pressure_jit(p0, T0, vals[p, iz]) if iz >= 0 else p0
+        out[p] = supersaturation_pqT_jit(pl, T0 + vals[p, iT], vals[p, iq])
 
 
 @_dual(0)
@@ -370,19 +372,16 @@ def cell_index(pos, dx, n):
 
 
 @_dual(1)
-def condense(vals, r, rd, kappa, mult, T0, p0, G, A, dt, iT, iq, r_out, dm_out, S_out):
-    """Fused DNS droplet step: local S from interpolated (theta, q_v), implicit growth, mass change.
+def condense(vals, r, rd, kappa, mult, T0, p0, G, A, dt, iT, iq, iz, r_out, dm_out, S_out):
+    """Fused DNS droplet step: local S from interpolated (theta, q_v, zeta), implicit growth, mass change.
 
     S as in :func:`droplet_supersaturation`; r_out from :func:`implicit_radius`;
     dm_out = mult (4/3) pi rho_w (r1^3 - r0^3) [kg] (water gained by the droplets).
     """
-    eps = 287.04 / 461.5
     c = 4.0 / 3.0 * math.pi * 1000.0
     for p in prange(r.shape[0]):
-        T = T0 + vals[p, iT]
-        q = vals[p, iq]
-        es = 611.2 * math.exp(17.67 * (T - 273.15) / (T - 29.65))
-        S = (p0 * q / (eps + q)) / es - 1.0
+        pl = hydrostatic_pressure_jit(p0, T0, vals[p, iz]) if iz >= 0 else p0
+        S = supersaturation_pqT_jit(pl, T0 + vals[p, iT], vals[p, iq])
         S_out[p] = S
         r1 = implicit_radius(r[p], rd[p], kappa[p], S, G, A, dt)
         dm_out[p] = mult[p] * c * (r1 * r1 * r1 - r[p] * r[p] * r[p])
