@@ -156,10 +156,17 @@ def grow_uniform(r, rd, kappa, S_prime, S, G, A, dt, mult, r_out):
 
 @_dual(0)
 def grow_uniform_d(r, rd, kappa, S_prime, S, G, A, dt, mult, r_out):
-    """As :func:`grow_uniform`, also returning d/dS of sum mult r1^3 (for the Newton coupling).
+    """Trapezoidal (Crank-Nicolson) growth of all droplets at the common S + S_prime[i]; returns
+    (sum mult (r1^3 - r0^3), its derivative d/dS) for the Newton coupling of the parcel model.
 
-    ``G`` is an array of length 1 (common G) or len(r) (per droplet, e.g. with gas-kinetic
-    corrections). From f(r1; S) = 0: dr1/dS = 2 dt G / (2 r1 + 2 dt G S_eq'(r1)); zero if clamped.
+    The growth law d(r^2)/dt = 2 G (S - S_eq(r)) is integrated with the trapezoidal rule in x = r^2
+    (second order; A-stable, so stiff haze droplets stay bounded)::
+
+        r1^2 = r0^2 + dt G (2 S - S_eq(r0) - S_eq(r1)),
+
+    which is :func:`implicit_radius` with S' = 2 S - S_eq(r0) over dt / 2. ``G`` is an array of length
+    1 (common G) or len(r) (per droplet, e.g. with gas-kinetic corrections). From f(r1; S) = 0:
+    dr1/dS = 2 dt G / (2 r1 + dt G S_eq'(r1)); zero if clamped.
     """
     n = r.shape[0]
     acc = 0.0
@@ -167,15 +174,20 @@ def grow_uniform_d(r, rd, kappa, S_prime, S, G, A, dt, mult, r_out):
     per = G.shape[0] > 1
     for i in prange(n):
         g = G[i] if per else G[0]
-        c = 2.0 * dt * g
-        r1 = implicit_radius(r[i], rd[i], kappa[i], S + S_prime[i], g, A, dt)
+        c = dt * g
+        r0 = r[i]
+        rd3 = rd[i] * rd[i] * rd[i]
+        seq0 = 0.0
+        if r0 > 0.0:
+            seq0, _ = _seq_and_deriv(r0, rd3, kappa[i], A)
+        r1 = implicit_radius(r0, rd[i], kappa[i], 2.0 * (S + S_prime[i]) - seq0, g, A, 0.5 * dt)
         r_out[i] = r1
-        acc += mult[i] * (r1 * r1 * r1 - r[i] * r[i] * r[i])
+        acc += mult[i] * (r1 * r1 * r1 - r0 * r0 * r0)
         if r1 > rd[i] and r1 > 0.0:
-            _, dseq = _seq_and_deriv(r1, rd[i] * rd[i] * rd[i], kappa[i], A)
+            _, dseq = _seq_and_deriv(r1, rd3, kappa[i], A)
             den = 2.0 * r1 + c * dseq
             if den > 0.0:
-                dacc += mult[i] * 3.0 * r1 * r1 * c / den
+                dacc += mult[i] * 3.0 * r1 * r1 * 2.0 * c / den
     return acc, dacc
 
 
