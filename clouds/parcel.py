@@ -232,7 +232,8 @@ class ParcelModel:
         Tv = Tm * (1.0 + self.qv / th.EPS) / (1.0 + self.qt)
         p1 = float(th.hydrostatic_pressure(p0, Tv, dz))
         pm = float(np.sqrt(p0 * p1))
-        # 2. condensation with latent heating, trapezoidal in S and in the growth law; G and A at
+        # 2. condensation with latent heating, trapezoidal in S, fitted theta-method in the growth law
+        #    (:func:`clouds._kernels.cpu.grow_uniform_d`); G and A at
         #    the mid-step state
         if self.kinetic:
             G = np.ascontiguousarray(growth.growth_parameter(Tm, pm, r=np.maximum(self.pop.r, 1e-9), kinetic=True,
