@@ -122,9 +122,14 @@ class CellResult:
 class VGForecast:
     """The V_G forecast for every (CMB experiment x galaxy sample), GR and modified gravity.
 
-    >>> fc = VGForecast()                    # the paper's setup (ACT DR6, SO baseline x DESI LRG/ELG/QSO)
+    ``VGForecast()`` is the paper's set-up (ACT DR6, SO baseline x DESI LRG/ELG/QSO; CAMB); a config
+    (TOML path, dict or :class:`VGConfig`) selects others, e.g. a coarse single cell:
+
+    >>> fc = VGForecast({"forecast": {"experiments": ["SO_baseline"], "samples": ["DESI_LRG"],
+    ...                               "power_method": "eh", "n_bins": 5, "n_k": 4, "n_mu": 8}, "models": []})
     >>> res = fc.run()
-    >>> res["SO_baseline x DESI_LRG"]["snr"]
+    >>> sorted(res), round(res["SO_baseline x DESI_LRG"]["snr"])
+    (['SO_baseline x DESI_LRG'], 10)
     """
 
     def __init__(self, config=None, comm=None, quiet: bool = True):

@@ -39,7 +39,7 @@ Example
 >>> rng = np.random.default_rng(1)
 >>> pos = rng.uniform(0, 100.0, (2000, 3)); vel = rng.normal(0, 300.0, (2000, 3))
 >>> st = pair_moments(pos, vel, box=100.0, rbins=np.logspace(0, 1.5, 8))
->>> st.mean("du_L").shape, st.counts.sum() > 0
+>>> st.mean("du_L").shape, bool(st.counts.sum() > 0)
 ((7,), True)
 
 MPI: every rank holds all particles; the cells of the first sample are split in

@@ -6,14 +6,19 @@ missing GPU or a missing MPI produces one clear error in one place.
 Backends
 --------
 >>> import gpu
->>> gpu.get_backend("auto")        # "cuda" if CuPy and a device work, else "cpu"
->>> xp = gpu.xp("cpu")             # numpy (or cupy for "cuda")
->>> gpu.get_backend("cuda")        # raises gpu.GPUUnavailableError(reason) here
+>>> gpu.get_backend("auto") in ("cpu", "cuda")   # "cuda" if CuPy and a device work, else "cpu"
+True
+>>> gpu.xp("cpu").__name__                       # the array module (cupy for "cuda")
+'numpy'
+
+``gpu.get_backend("cuda")`` on a machine without a usable GPU raises
+:class:`gpu.GPUUnavailableError` with the reason; it never falls back silently.
 
 MPI
 ---
->>> comm = gpu.get_comm()          # serial stand-in without mpi4py / mpiexec
->>> lo, hi = gpu.block_range(n, comm.size, comm.rank)
+>>> comm = gpu.get_comm()          # MPI.COMM_WORLD under mpiexec, a serial stand-in otherwise
+>>> gpu.block_range(10, 3, 0), gpu.block_range(10, 3, 2)   # items [lo, hi) of ranks 0 and 2 of 3
+((0, 4), (7, 10))
 """
 import os as _os
 
