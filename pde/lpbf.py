@@ -148,6 +148,44 @@ class LPBFConfig:
     output: OutputConfig = dataclasses.field(default_factory=OutputConfig)
 
 
+def time_grid(t_end: float, n_elements: int, breaks=()) -> np.ndarray:
+    """Time nodes on [0, t_end]: ``n_elements`` uniform elements with a node exactly at every source
+    discontinuity in ``breaks`` (laser on / off, turns of a scan path) inside (0, t_end).
+
+    A time element containing a jump of the source integrates it like a smooth load: its energy is off
+    by up to the jump times the quadrature weight of the element (+0.5 P dt at the nodes of a P1 basis)
+    and the Galerkin time basis smears the jump over the element (field errors of several % before a
+    switch-off, with slabs too).  So the uniform node nearest each break is moved onto it (elements stay
+    within [dt/2, 3 dt/2]); a break closer than dt/2 to 0 or t_end, or to a break placed already, gets an
+    extra node instead.
+    """
+    nodes = np.linspace(0.0, t_end, n_elements + 1)
+    dt = t_end / n_elements
+    tol = 1e-12 * t_end
+    moved = {0, n_elements}
+    extra = []
+    for b in sorted(float(b) for b in breaks):
+        if not tol < b < t_end - tol:
+            continue
+        i = int(round(b / dt))
+        if i in moved or abs(nodes[i] - b) <= tol:
+            if abs(nodes[i] - b) > tol:
+                extra.append(b)
+            moved.add(i)
+            continue
+        nodes[i] = b
+        moved.add(i)
+    return np.unique(np.concatenate([nodes, extra]))
+
+
+def _resample_rows(A, n):
+    """Columns of A linearly resampled from len(A) to n rows (a warm start between slabs of different sizes)."""
+    if len(A) == n:
+        return A.copy()
+    s_old, s_new = np.linspace(0, 1, len(A)), np.linspace(0, 1, n)
+    return np.stack([np.interp(s_new, s_old, a) for a in A.T], axis=1)
+
+
 def _space_1d(axis, basis, order, dilation):
     mesh = StructuredMesh([axis])
     if basis == "fem" or mesh.n_elements < order:
@@ -220,7 +258,11 @@ class LPBFProblem:
             parent = m
         self.meshes = meshes
         self.axes = [m.axes for m in meshes]
-        self.time_axis = np.linspace(0.0, self.t_end, s.time_elements + 1)
+        self.time_axis = time_grid(self.t_end, s.time_elements, self.beam.discontinuities())
+        # slabs: consecutive groups of time elements (every slab >= 2 elements: check_config)
+        n = len(self.time_axis) - 1
+        self.slab_nodes = np.round(np.linspace(0, n, s.time_slabs + 1)).astype(int)
+        self.slab_edges = self.time_axis[self.slab_nodes]
 
     def build(self):
         """Assemble 1D matrices (all level pairs), loads and the separated operator."""
@@ -298,7 +340,6 @@ class LPBFProblem:
         self.w_space = [[self._integral_vec(spaces[l][dd], free[l][dd]) for dd in range(3)] for l in range(L)]
         if self.shared:
             self.w_space.append([np.concatenate([self.w_space[l][dd] for l in range(L)]) for dd in range(3)])
-        self.slab_edges = np.linspace(0.0, self.t_end, s.time_slabs + 1)
         self.problem, self.Vt, self.tfree = self._slab_problem(0, [])
         return self.problem
 
@@ -315,9 +356,9 @@ class LPBFProblem:
         L = len(self.meshes)
         Ms, Ks, Btop = self._Ms, self._Ks, self._Btop
         spaces, free = self.spaces, self.free
-        n_el = max(2, int(round(s.time_elements / s.time_slabs)))
         t_a, t_b = self.slab_edges[k], self.slab_edges[k + 1]
-        Vt = _space_1d(np.linspace(t_a, t_b, n_el + 1), s.time_basis, s.time_order, s.dilation)
+        Vt = _space_1d(self.time_axis[self.slab_nodes[k]:self.slab_nodes[k + 1] + 1], s.time_basis, s.time_order,
+                       s.dilation)
         tfree = np.arange(1, Vt.n_dofs)
         Mt_full, _, Ct = matrices_1d(Vt, Vt)
         mt_one = np.asarray(Mt_full[tfree] @ np.ones(Vt.n_dofs)).ravel()
@@ -477,7 +518,10 @@ class LPBFProblem:
             if k > 0:
                 self.problem, self.Vt, self.tfree = self._slab_problem(k, init)
             # warm start: the previous slab's factors (same sizes; the beam moved by a fraction of the box)
-            warm = [[a.copy() for a in Ul] for Ul in slabs[-1]["U"]] if (slabs and s.warm_start) else None
+            warm = None
+            if slabs and s.warm_start:
+                nt = len(self.tfree)  # slabs may differ by a time element: resample the time factors
+                warm = [[a.copy() for a in Ul[:3]] + [_resample_rows(Ul[3], nt)] for Ul in slabs[-1]["U"]]
             U = self.problem.solve(s.modes, s.method, tol=s.tol, max_iter=s.max_iter, init=warm)
             self.sweeps.append(len(self.problem.history))
             self.residuals.append(self.problem.residual_norm(U))
@@ -496,7 +540,9 @@ class LPBFProblem:
         dom = self.config.domain
         hf = [np.diff(ax).min() for ax in self.axes[-1]]
         n_full = (dom.length / hf[0] + 1) * (dom.width / hf[1] + 1) * (dom.depth / hf[2] + 1)
-        nt = len(self.tfree) * self.config.solver.time_slabs
+        res = getattr(self, "result", None)
+        nt = (sum(len(sl["tfree"]) for sl in res.slabs) if res is not None
+              else len(self.tfree) * self.config.solver.time_slabs)
         if self.shared:
             td = (sum(len(f) for fl in self.free for f in fl) + nt) * self.config.solver.modes
         else:
