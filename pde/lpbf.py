@@ -825,6 +825,11 @@ class LPBFResult:
         }
 
     def summary(self) -> dict:
+        """Run summary (the JSON of ``python -m pde lpbf`` and the HDF5 header).
+
+        ``status`` is "ok" when every check of :meth:`checks` passes, else "failed" with ``reason`` naming the
+        failed checks and their numbers; ``converged`` is true only for an accepted solution whose fixed point
+        also reached ``solver.tol`` in every slab (``fixed_point_converged``, ``fixed_point_change``)."""
         p = self.problem
         t_end = p.t_end
         mp = self.melt_pool(min(t_end, p.beam.t_off))
