@@ -84,7 +84,13 @@ CASES = [
 
 
 @pytest.mark.parametrize("text, extra, needle", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, text, extra, needle):
+def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, monkeypatch, text, extra, needle):
+    import pde.lpbf
+
+    def no_solve(self, *a, **k):
+        raise AssertionError("bad input must be refused before the solve")
+
+    monkeypatch.setattr(pde.lpbf.LPBFProblem, "solve", no_solve)
     outdir = tmp_path / "out"
     out, js = outdir / "r.h5", outdir / "s.json"
     blocker = tmp_path / "plainfile"
