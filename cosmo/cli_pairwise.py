@@ -122,9 +122,9 @@ def read_particles(path, ptype):
 
     try:
         snap = read_snapshot(path)
-    except (FileNotFoundError, PermissionError, IsADirectoryError, ConfigError):
+    except (FileNotFoundError, ConfigError):
         raise
-    except (ValueError, OSError) as exc:  # SnapshotFormatError and h5py/OS read errors: a bad file
+    except (ValueError, OSError) as exc:  # SnapshotFormatError, h5py and OS read errors: a bad file
         raise ConfigError(f"snapshot '{path}' cannot be read: {' '.join(str(exc).split())}") from exc
     if ptype not in snap.particles or len(snap.particles[ptype].pos) == 0:
         raise ConfigError(f"option '--type' = {ptype}: snapshot '{path}' has no particles of that type; types "

@@ -142,9 +142,10 @@ class ForecastResultError(RuntimeError):
     """A forecast result is not a finite number (NaN or infinite): nothing is returned or written."""
 
 
-#: per-entry results that must be finite (scalars or per-bin lists); model dicts are checked per model
-_FINITE_KEYS = ("z_eff", "snr", "E_G_GR", "k", "ell", "V_G", "sigma_V_G", "frac_err_num", "frac_err_den", "rho",
-                "fsky_overlap", "N_vv_white")
+#: per-entry results that must be finite (scalars or per-bin lists), inputs of the derived numbers first
+#: (so the error names the root cause); model dicts are checked per model
+_FINITE_KEYS = ("z_eff", "k", "ell", "fsky_overlap", "N_vv_white", "V_G", "frac_err_num", "frac_err_den", "rho",
+                "sigma_V_G", "E_G_GR", "snr")
 _FINITE_MODEL_KEYS = ("V_G_models", "delta_chi2", "delta_chi2_amp_marg")
 
 
