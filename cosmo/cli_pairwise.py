@@ -109,7 +109,8 @@ def check_options(args) -> dict:
         q = [v.strip() for v in args.quantities.split(",") if v.strip()]
         bad = [v for v in q if v not in QUANTITIES]
         if bad or not q:
-            raise ConfigError(f"option '--quantities': unknown {bad or args.quantities!r}; valid: {','.join(QUANTITIES)}")
+            raise ConfigError(f"option '--quantities': unknown {bad or args.quantities!r}; "
+                              f"valid: {','.join(QUANTITIES)}")
         if "du_L" not in q:
             q.append("du_L")  # the summary and the fits are about Delta u_L
         opts["quantities"] = q

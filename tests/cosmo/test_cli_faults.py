@@ -76,8 +76,8 @@ FORECAST_BAD_CONFIGS = {
     "zero bins": (_replace("n_bins = 3", "n_bins = 0"), ("n_bins",)),
     "k_min >= k_max": (_replace("n_bins = 3", "n_bins = 3\nk_min = 0.1\nk_max = 0.1"), ("k_max", "k_min")),
     "negative k_min": (_replace("n_bins = 3", "n_bins = 3\nk_min = -0.01"), ("k_min",)),
-    "k_max beyond lensing grid": (_replace("n_bins = 3", "n_bins = 3\nk_max = 0.95").replace('"DESI_LRG"', '"DESI_QSO"'),
-                                  ("k_max", "DESI_QSO")),
+    "k_max beyond lensing grid": (_replace("n_bins = 3", "n_bins = 3\nk_max = 0.95")
+                                  .replace('"DESI_LRG"', '"DESI_QSO"'), ("k_max", "DESI_QSO")),
     "no experiments": (_replace('experiments = ["SO_goal"]', "experiments = []"), ("experiments",)),
     "repeated sample": (_replace('samples = ["DESI_LRG"]', 'samples = ["DESI_LRG", "DESI_LRG"]'), ("samples",)),
     "unknown experiment": (_replace('"SO_goal"', '"Planck_HFI"'), ("Planck_HFI",)),
@@ -449,3 +449,15 @@ def test_forecast_failure_on_rank1_only_ends_the_mpi_job(tmp_path):
     assert proc.returncode != 0, proc.stdout + proc.stderr
     assert "[rank 1] error: FloatingPointError: rank 1 cell overflow" in proc.stderr
     assert not (tmp_path / "s.json").exists() and wall < 150
+
+
+@pytest.mark.mpi
+def test_pairwise_output_unwritable_on_rank0_ends_the_mpi_job(snapfile, tmp_path):
+    """``mpiexec -n 2 python -m cosmo pairwise``: only rank 0 writes, so only rank 0 checks and fails;
+    rank 1 goes on to the pair pass and its Allreduce, and must be ended by rank 0's abort."""
+    (tmp_path / "blocker").write_text("x")
+    proc, wall = _plain_mpiexec(["-m", "cosmo", "pairwise", str(snapfile), "--rbins", "0.5,2,3",
+                                 "--out", str(tmp_path / "blocker" / "st.h5"), "--quiet"], tmp_path)
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    assert "[rank 0] error: cannot write output" in proc.stderr and "blocker" in proc.stderr
+    assert wall < 150
