@@ -14,7 +14,8 @@ Errors are handled here, once, for every command:
 * under MPI with more than one rank the error ends the whole job (``MPI_Abort``) with the same
   status, so no rank is left waiting in a collective.
 
-Negative numbers in scientific notation (``--k-min -1e-3``) are taken as values, as users write them.
+Negative numbers in scientific notation (``--k-min -1e-3``) and comma-separated number lists that
+start with one (``--pdf-bins -500,500,100``) are taken as values, as users write them.
 """
 from __future__ import annotations
 
@@ -24,8 +25,10 @@ import re
 import sys
 import traceback
 
-#: argparse's own pattern misses "-1e-3" and "-.5e2": those would be read as unknown options
-_NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+#: argparse's own pattern misses "-1e-3" and "-.5e2", and comma-separated lists that start with a
+#: negative number ("-500,500,100"): those would be read as unknown options
+_NUMBER = r"(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?"
+_NEGATIVE_NUMBER = re.compile(rf"^-{_NUMBER}(\s*,\s*[-+]?{_NUMBER})*$")
 
 
 def _version() -> str:
