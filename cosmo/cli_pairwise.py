@@ -21,9 +21,10 @@ import math
 import numpy as np
 
 from gpu.config import ConfigError
+from gpu.io import ResultError
 
 
-class PairwiseResultError(RuntimeError):
+class PairwiseResultError(ResultError):
     """A moment of a bin that has pairs is not finite (overflow or a kernel fault)."""
 
 

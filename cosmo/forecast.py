@@ -47,6 +47,7 @@ import numpy as np
 import gpu
 import gpu.io
 from gpu.config import ConfigError, from_dict, load_toml, param
+from gpu.io import ResultError
 
 from ._kernels.forecast import cross_covariance_sum, velocity_fisher
 from .background import background, get_cosmology
@@ -138,7 +139,7 @@ def load_vg_config(source=None) -> tuple[VGConfig, str]:
     return from_dict(flat, VGConfig), text
 
 
-class ForecastResultError(RuntimeError):
+class ForecastResultError(ResultError):
     """A forecast result is not a finite number (NaN or infinite): nothing is returned or written."""
 
 

@@ -41,13 +41,20 @@ def _fix_negative_numbers(parser: argparse.ArgumentParser) -> None:
     parser._negative_number_matcher = _NEGATIVE_NUMBER
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the project's error format: one line ``error: ...`` and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser(prog: str, description: str, commands: dict) -> argparse.ArgumentParser:
     """An argparse parser with one subcommand per entry of ``commands``."""
-    ap = argparse.ArgumentParser(prog=prog, description=description)
+    ap = _Parser(prog=prog, description=description)
     ap.add_argument("--version", action="version", version=_version())
     ap.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     _fix_negative_numbers(ap)
-    sub = ap.add_subparsers(dest="command", required=True)
+    sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name, (module, help_) in commands.items():
         p = sub.add_parser(name, help=help_, description=help_)
         importlib.import_module(module).add_arguments(p)
@@ -83,6 +90,11 @@ def report_error(exc: BaseException, debug: bool = False) -> int:
     if _is_input_error(exc):
         print(f"{where}error: {_one_line(exc)}", file=sys.stderr, flush=True)
         return 2
+    from .io import ResultError
+
+    if isinstance(exc, ResultError):  # the run finished but its own checks failed: not a bug, not input
+        print(f"{where}error: {_one_line(exc)}", file=sys.stderr, flush=True)
+        return 1
     print(f"{where}error: {exc.__class__.__name__}: {_one_line(exc)} (internal error; rerun with --debug "
           "for the traceback)", file=sys.stderr, flush=True)
     return 1

@@ -35,6 +35,11 @@ class OutputError(ConfigError):
     """An output file or folder cannot be written (unwritable, full disk, another run's folder)."""
 
 
+class ResultError(RuntimeError):
+    """A computation finished but failed its own checks (non-finite values, a conservation or
+    convergence test): the numbers are not a result. Commands report it in one line, exit 1."""
+
+
 def _output_error(path, exc: OSError) -> OutputError:
     if exc.errno in _SPACE_ERRNOS:
         why = "no space left on the device or file-size limit reached"

@@ -195,7 +195,7 @@ def test_forecast_non_finite_result_fails_and_writes_nothing(nan_in, name, tmp_p
     monkeypatch.setattr(cosmo.forecast.VGForecast, "_cell", _fake_cells(nan_in))
     rc, lines = _run(["forecast", str(cfg), "--out", str(out), "--json", str(js), "--quiet"], capsys)
     assert rc == 1 and len(lines) == 1, lines
-    assert "ForecastResultError" in lines[0] and f"'{name}'" in lines[0] and "not finite" in lines[0]
+    assert lines[0].startswith("error: forecast result ") and "internal error" not in lines[0] and f"'{name}'" in lines[0] and "not finite" in lines[0]
     assert not out.exists() and not js.exists()
     # the same stand-in without the NaN: exit 0 and a strict JSON file (no NaN tokens)
     monkeypatch.setattr(cosmo.forecast.VGForecast, "_cell", _fake_cells(None))
@@ -383,7 +383,7 @@ def test_pairwise_non_finite_moment_fails_and_writes_nothing(snapfile, tmp_path,
     rc, lines = _run(["pairwise", str(snapfile), "--rbins", "0.5,2,3", "--quantities", "du_L",
                       "--out", str(out), "--json", str(js), "--quiet"], capsys)
     assert rc == 1 and len(lines) == 1, lines
-    assert "PairwiseResultError" in lines[0] and "du_L" in lines[0] and "bin 1" in lines[0]
+    assert lines[0].startswith("error: ") and "internal error" not in lines[0] and "du_L" in lines[0] and "bin 1" in lines[0]
     assert not out.exists() and not js.exists()
 
 

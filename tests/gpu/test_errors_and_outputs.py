@@ -259,3 +259,21 @@ def test_package_without_arguments_lists_its_commands(capsys):
     out = capsys.readouterr().out
     for name, (_, help_) in COMMANDS.items():
         assert f"  {name:12s} {help_}" in out
+
+
+def test_option_errors_are_one_line_too(fake_commands, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.dispatch("python -m fake", "fake", fake_commands, ["go", "ok", "--x", "two"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert e.value.code == 2 and len(err) == 1 and err[0].startswith("error: ") and "--x" in err[0]
+
+
+def test_result_errors_exit_1_without_the_internal_error_hint(tmp_path, monkeypatch, capsys):
+    (tmp_path / "sf_result_cmd.py").write_text(
+        "from gpu.io import ResultError\n"
+        "def add_arguments(p):\n    pass\n"
+        "def run(args):\n    raise ResultError('energy balance off by 81 %; output marked failed')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    rc = cli.dispatch("python -m fake", "fake", {"go": ("sf_result_cmd", "x")}, ["go"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 1 and err == ["error: energy balance off by 81 %; output marked failed"]
