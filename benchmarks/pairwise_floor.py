@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Arithmetic floor of the full pair statistics, against Corrfunc's pair-count time (issue 6).
+"""Arithmetic floor of the full pair statistics, against Corrfunc's pair-count time.
 
-Issue 6 asks for the full statistics (moments 1..8 of the six pair quantities and four PDFs per
+The speed goal asks for the full statistics (moments 1..8 of the six pair quantities and four PDFs per
 separation bin) within 2x of Corrfunc's ``DD`` time. This script measures how much of that budget
 the per-pair arithmetic alone takes, with the pair search assumed free: the pairs are already
 found, binned in r and sorted by bin, sitting in a cache-resident buffer of ``CAP`` pairs that is

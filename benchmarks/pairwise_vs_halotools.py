@@ -11,7 +11,7 @@ Cases (one line each: ``case  ours_s  anchor_s  ratio  agreement``):
 * ``mom8`` all moments 1..8 of six quantities (no PDFs) vs Corrfunc's DD time;
 * ``full`` all moments 1..8 of six quantities plus four PDFs vs Corrfunc's DD time.
 
-Targets (issue 6): v12 and pvd each >= 4x faster than halotools; "within 2x of Corrfunc's
+Targets (the project's speed goals): v12 and pvd each >= 4x faster than halotools; "within 2x of Corrfunc's
 pair-count time while computing moments up to order 8 and the PDFs" (ratio column >= 0.5),
 checked in two readings: for the pairwise velocity of the halotools comparison (``du8pdf``) and
 for all six quantities and four PDFs (``full``). The last lines say whether this run met them
@@ -140,7 +140,7 @@ def main(argv=None) -> int:
     else:
         line("DD", t_dd, None, "")
     print(f"# ours: {stf.counts.sum():.3g} distinct pairs; full statistics {stf.counts.sum() / t_full / 1e6:.1f} Mpairs/s")
-    # the issue's targets: each halotools moment >= 4x faster; full statistics <= 2x Corrfunc's DD time
+    # the speed goals: each halotools moment >= 4x faster; full statistics <= 2x Corrfunc's DD time
     if "h1" in cases:
         r1, r2 = t["h1"] / t_two, t["h2"] / t_two
         print(f"# target v12, pvd >= 4x halotools: {r1:.2f}x, {r2:.2f}x -> {'met' if min(r1, r2) >= 4 else 'NOT met'}")

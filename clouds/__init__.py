@@ -2,7 +2,7 @@
 
 After Bhowmik, Hazra, Wang & Rao (arXiv:2303.00987), built from the standard formulation of the
 model family (Vaillancourt et al. 2001; Kumar, Schumacher & Shaw 2013/2014; Götzfried et al. 2017;
-Sardina et al. 2015; Grabowski & Abade 2017). Layers (shared/DESIGN.md):
+Sardina et al. 2015; Grabowski & Abade 2017). Layers (docs/architecture.md):
 
 * physics: :mod:`clouds.thermo`, :mod:`clouds.growth`, :mod:`clouds.koehler`,
   :mod:`clouds.autoconversion`, :mod:`clouds.diagnostics`, :mod:`clouds.observations`;

@@ -22,7 +22,7 @@ All models here carry a location ``mu`` (pairwise velocities have a mean streami
 
   **Caveat (open):** the functional form above is an assumption. The equation of the X
   distribution in arXiv:2110.03126 could not be checked when this was written; the family
-  was chosen because it has the properties the issue states (two parameters, Gaussian core,
+  was chosen because it has the properties described in arXiv:2110.03126's abstract (two parameters, Gaussian core,
   exponential wings, Laplace as alpha -> 0, Gaussian as alpha -> infinity). If Xu's X
   distribution is a different family with these limits, or normalises alpha differently,
   fitted alpha values are not directly comparable with his (the example's alpha = 1.30 near

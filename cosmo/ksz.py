@@ -8,8 +8,8 @@ weight (Smith et al. 2018, arXiv:1810.13423, eq. 4; Deutsch et al. 2018, arXiv:1
 n_e0 = (1 - Y_He/2) Omega_b0 rho_crit0 / m_p the comoving electron density (helium fully
 ionised, x_e = 1), tau(z) = sigma_T n_e0 int_0^z (1+z')^2 c dz'/H(z').
 
-Reconstruction noise of the radial velocity (Smith et al. 2018, eq. 29, in the form of
-REFERENCES.md), for a galaxy shell at comoving distance chi_*:
+Reconstruction noise of the radial velocity (Smith et al. 2018, arXiv:1810.13423, eq. 29; Deutsch
+et al. 2018, arXiv:1707.08129), for a galaxy shell at comoving distance chi_*:
 
     N_vv(k, mu) = chi_*^2 / (K_*^2 mu^2) [ int k' dk' / (2 pi) P_ge(k')^2 / (P_gg^tot(k') C^TT,tot_{l = k' chi_*}) ]^-1
 

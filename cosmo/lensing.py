@@ -1,7 +1,7 @@
 """CMB spectra (CAMB) and CMB-lensing reconstruction noise from the quadratic estimator.
 
 Lensing kernel (e.g. Lewis & Challinor 2006, Phys. Rep. 429, 1, eq. 4.2 with the
-Poisson equation; REFERENCES.md):
+Poisson equation):
 
     W_kappa(chi) = (3/2) (H0/c)^2 Omega_m0 (1 + z) chi (chi* - chi) / chi*     [h/Mpc]
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-#: every reproduction the project plans, with the issue that brings it
+#: every reproduction the project plans, with the package that provides it
 PLANNED = {
     "ketju_pn_inspiral": "nbody: regularized integrator with PN terms",
     "ketju_binary_hardening": "nbody: KETJU galaxy simulations",

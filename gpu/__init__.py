@@ -23,7 +23,8 @@ MPI
 import os as _os
 
 # Numba's OpenMP workers busy-wait after each parallel loop by default; on shared 2-core machines and
-# oversubscribed MPI ranks that spinning slowed hierarchical-timestep runs 10-20x (issue 4 measurements).
+# oversubscribed MPI ranks that spinning slowed hierarchical-timestep runs 10-20x (measured on
+# 2 cores with 2 ranks).
 # Passive waiting costs nothing measurable on an idle machine. Users may override it in the environment.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 

@@ -1,6 +1,6 @@
 """Backend selection: NumPy/Numba on the CPU, or CUDA through CuPy / numba.cuda.
 
-Rules (shared/DESIGN.md, "The gpu package"):
+Rules (docs/architecture.md, "GPU"):
 
 * ``get_backend("cuda")`` without a usable device raises
   :class:`GPUUnavailableError` naming the reason -- never a silent fallback;

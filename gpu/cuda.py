@@ -2,7 +2,7 @@
 
 Kernels written with ``numba.cuda`` run on a real device, or on the CPU under
 ``NUMBA_ENABLE_CUDASIM=1`` (the CUDA simulator), which is how CI exercises them
-(shared/DESIGN.md). Import of this module never requires a GPU; launching a
+(docs/architecture.md). Import of this module never requires a GPU; launching a
 kernel without a device and without the simulator raises
 :class:`gpu.GPUUnavailableError`.
 """

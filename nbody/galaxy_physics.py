@@ -6,7 +6,8 @@
       a_df = -4 pi G^2 M rho lnLambda chi(X) / v^2,  chi(X) = erf(X) - 2X/sqrt(pi) exp(-X^2),  X = v / (sqrt 2 sigma).
 * Orbital decay of a circular orbit: with L = r v_c(r), dL/dt = r a_df gives
       dr/dt = -4 pi G^2 M rho lnLambda chi r / (v_c^3 (1 + dln v_c / dln r));
-  for a Plummer sphere 1 + dln v_c/dln r = (1 + 3/(1 + r^2/a^2)) / 2 (REFERENCES.md).
+  for a Plummer (1911) sphere, v_c^2 = G M r^2 / (r^2 + a^2)^(3/2) gives
+  1 + dln v_c/dln r = (1 + 3/(1 + r^2/a^2)) / 2.
 * Coulomb logarithm lnLambda = ln(b_max / b_min), b_min = G M / v_c^2 (b_90 of a point mass), with
   b_max = min(rho / |d rho/dr|, r) (Just & Penarrubia 2005, MNRAS 361, 794; Petts, Gualandris & Read
   2015, MNRAS 454, 3778, eq. 5) or b_max = r (Hashimoto, Funato & Makino 2003, ApJ 582, 196).

@@ -19,7 +19,8 @@ Orders and sources
   (G M/r)^2 rdot^2 terms of A and by -2 k in the (G M/r)^2 rdot term of B, k = 22 nu / 3,
   which is how the coefficients below relate to the logarithmic harmonic ones);
   the 3.5PN coefficient printed with ``G^3 M^3 / r^6`` in Nissanke & Blanchet (2005)
-  is the misprint noted in the issue and uses ``r^5`` here.
+  is taken as a misprint for ``r^5``, as the dimension of the term requires, and ``r^5`` is
+  used here.
   The 2.5PN part is Damour & Deruelle's radiation reaction,
   ``(8/5) nu G^2 M^2 / (c^5 r^3) [rdot n (3 v^2 + 17 G M / (3 r)) - v (v^2 + 3 G M / r)]``
   (Kidder 1995, PRD 52, 821, harmonic gauge; Blanchet 2014 eq. 203).

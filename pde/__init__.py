@@ -1,7 +1,7 @@
 """pde: the MultiLevel Variational MultiScale (ML-VMS) method with the C-HiDeNN basis and the space-time
 tensor-decomposition ROM, for laser powder-bed-fusion heat transfer.
 
-Layers (shared/DESIGN.md): physics/analytic references (:mod:`pde.analytic`, :mod:`pde.heat_source`,
+Layers (docs/architecture.md): physics/analytic references (:mod:`pde.analytic`, :mod:`pde.heat_source`,
 :mod:`pde.materials`), bases and meshes (:mod:`pde.mesh`, :mod:`pde.fem`, :mod:`pde.chidenn`), solvers
 (:mod:`pde.multilevel`, :mod:`pde.td`), the LPBF driver (:mod:`pde.lpbf`) and the CLI
 (``python -m pde lpbf``).  Numba kernels live in :mod:`pde._kernels.cpu`.

@@ -1,7 +1,8 @@
 """Thermophysical properties of LPBF alloys (constant, room-temperature values first).
 
-Room-temperature rho, c_p, k from shared/REFERENCES.md ("Materials"): Ti-6Al-4V rho 4430 kg/m3,
-c_p 526 J/kg/K, k 6.7 W/m/K; IN718 rho 8190 kg/m3, c_p 435 J/kg/K, k 11.4 W/m/K.
+Room-temperature rho, c_p, k: Ti-6Al-4V rho 4430 kg/m3, c_p 526 J/kg/K, k 6.7 W/m/K (Boyer, Welsch &
+Collings, *Materials Properties Handbook: Titanium Alloys*, ASM 1994); IN718 rho 8190 kg/m3,
+c_p 435 J/kg/K, k 11.4 W/m/K (Special Metals, *Inconel alloy 718* data sheet SMC-045, 2007).
 Solidus/liquidus temperatures: Ti-6Al-4V 1878 / 1928 K, IN718 1533 / 1609 K (K. C. Mills,
 *Recommended values of thermophysical properties for selected commercial alloys*, Woodhead 2002).
 The solver is linear (constant properties, no latent heat); temperature-dependent properties are

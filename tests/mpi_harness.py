@@ -1,4 +1,4 @@
-"""Run a Python script under ``mpiexec -n N`` from the same environment (shared/DESIGN.md, "MPI").
+"""Run a Python script under ``mpiexec -n N`` from the same environment (docs/architecture.md, "MPI").
 
 The script runs as ``python -m mpi4py script.py`` so an uncaught exception on
 any rank aborts all ranks instead of hanging; ``NUMBA_NUM_THREADS=1`` per rank

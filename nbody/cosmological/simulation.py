@@ -113,7 +113,7 @@ class PMSimulation:
 
     # -- set-up ---------------------------------------------------------------------------
     def linear_power(self, k):
-        """Linear P(k) at a = 1 [(Mpc/h)^3] (issue-5 ``cosmo.power.linear_power``)."""
+        """Linear P(k) at a = 1 [(Mpc/h)^3] (from ``cosmo.power.linear_power``)."""
         from cosmo.power import linear_power
 
         return linear_power(k, 0.0, self.cosmo, method=self.config.power_method, sigma8=self.config.cosmology.sigma8)

@@ -18,7 +18,7 @@ def test_saturation_vapour_pressure_reference_values():
 
 
 def test_transport_coefficients_near_freezing():
-    # REFERENCES.md: D ~ 2.26e-5 m^2/s... at 273 K and 1000 hPa; K ~ 2.4e-2 W/m/K
+    # Pruppacher & Klett 1997 (eqs. 13.3, 13.18) / Rogers & Yau 1989 table 7.1: D ~ 2.26e-5 m^2/s... at 273 K and 1000 hPa; K ~ 2.4e-2 W/m/K
     assert th.vapor_diffusivity(273.15, 1e5) == pytest.approx(2.11e-5 * 1.01325, rel=1e-12)
     assert th.vapor_diffusivity(273.15, 1e5) == pytest.approx(2.2e-5, rel=0.05)
     assert th.thermal_conductivity(273.15) == pytest.approx(2.4e-2, rel=0.01)

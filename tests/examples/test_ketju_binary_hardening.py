@@ -68,7 +68,7 @@ def test_ketju_binary_hardening_rate(tmp_path):
     with rho(t), sigma(t) the stellar density and 1D dispersion within r_infl (M_*(<r_infl) = 2 M_bin)
     sampled during the hardening. Reference: the scattering experiments of Sesana, Haardt & Madau
     (2006, Table 1, q = 1) give H(a) = 14.55 (1 + a/(3.48 a_h))^-0.95, i.e. 11.5 at a = a_h, rising to
-    the asymptotic 14.6 (Quinlan: ~16; the issue's "15-20") only for a << a_h; over the range
+    the asymptotic 14.6 (Quinlan: ~16; Sesana & Khan 2015's "15-20") only for a << a_h; over the range
     a_h > a > ~0.35 a_h that a 12-time-unit run covers it averages ~12.4 (``H_SHM06_within``).
     Sesana & Khan (2015) found N-body hardening equal to the scattering rate once rho and sigma are
     those near r_infl; at N = 1e4 two-body relaxation and the binary's Brownian wandering (~0.3 r_infl)
@@ -101,5 +101,5 @@ def test_ketju_binary_hardening_rate(tmp_path):
     # within r_infl (N-body convention): the scattering value within the realisation scatter
     assert 0.6 < s["H_within"] / s["H_SHM06_within"] < 1.7
     assert s["hardening_rate_H"] == s["H_within"]
-    # at r_infl (Sesana & Khan 2015): the issue's "about 15-20", same scatter
+    # at r_infl (Sesana & Khan 2015): their "about 15-20", same scatter
     assert 12 < s["H_at"] < 32

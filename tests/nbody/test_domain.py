@@ -369,7 +369,7 @@ def _check_ranks(tmp_path, nranks):
     line = [x for x in proc.stdout.splitlines() if x.startswith("RESULTS")][0]
     r = eval(line[len("RESULTS"):])  # noqa: S307 (our own script's repr of floats)
     print(r)
-    # forces: the tree accuracy on 2 ranks, and no worse than the serial tree (same criterion,
+    # forces: the tree's accuracy target on 2 ranks, and no worse than the serial tree (same criterion,
     # remote domains enter through nodes that pass it): measured 3.1e-4 vs 3.3e-4 (N = 4000)
     assert r["median_err_domain"] < 1e-3
     assert r["median_err_domain"] < 1.3 * r["median_err_serial_tree"]
