@@ -3,7 +3,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gpu.config import ConfigError, from_dict, load_toml
 from gpu.io import OutputError, check_writable
+
+
+def read_config(path, cls):
+    """(parsed dict, validated ``cls`` instance, raw text) of a TOML config file.
+
+    An empty file (no tables or keys, e.g. a truncated copy) is refused rather than silently run
+    with every default.
+    """
+    data, text = load_toml(path)
+    if not data:
+        raise ConfigError(f"config file '{path}' is empty (no tables or keys); give at least one section, "
+                          "e.g. an empty table such as [run] to run with every default")
+    return data, from_dict(data, cls), text
 
 
 def check_outputs(paths, overwrite=False, existing=(), allowed=()):

@@ -26,10 +26,10 @@ import json
 import sys
 from pathlib import Path
 
-from gpu.config import ConfigError, from_dict, load_toml, to_dict
+from gpu.config import ConfigError, to_dict
 from gpu.io import remove_stale_tmp, write_json
 
-from ._cliutil import check_outputs
+from ._cliutil import check_outputs, read_config
 
 
 def add_arguments(p):
@@ -75,8 +75,7 @@ def run(args) -> int:
 
     from .dns import DNS, DNSConfig
 
-    data, text = load_toml(args.config)
-    cfg = from_dict(data, DNSConfig)
+    data, cfg, text = read_config(args.config, DNSConfig)
     out = Path(args.out)
     ckpt = checkpoint_path(out)
     if args.restart:

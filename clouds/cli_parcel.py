@@ -14,10 +14,10 @@ import argparse
 import json
 import sys
 
-from gpu.config import load_toml, from_dict, to_dict
+from gpu.config import to_dict
 from gpu.io import write_json, write_results
 
-from ._cliutil import check_outputs
+from ._cliutil import check_outputs, read_config
 
 
 def add_arguments(p):
@@ -35,8 +35,7 @@ def add_arguments(p):
 def run(args) -> int:
     from .parcel import ParcelConfig, ParcelModel
 
-    data, text = load_toml(args.config)
-    cfg = from_dict(data, ParcelConfig)
+    data, cfg, text = read_config(args.config, ParcelConfig)
     check_outputs([("--out", args.out), ("--json", args.json)], args.overwrite, existing=("--out",))
     model = ParcelModel.from_config(cfg)
     h = model.run(cfg.parcel.t_end, progress=not args.quiet)

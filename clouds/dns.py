@@ -540,7 +540,9 @@ class DNS:
         if not self.history:
             self._record()
         for i in gpu.progress(range(nsteps), desc="dns", comm=self.comm, quiet=not progress):
-            self.step(steps[i])
+            # the shorter last step is measured from the time reached, so that a run restarted from a
+            # checkpoint takes bit for bit the same last step as the uninterrupted run
+            self.step(steps[i] if steps[i] == c.run.dt else t_end - self.t)
             if i == nsteps - 1:
                 self.t = t_end          # no round-off drift of the summed steps at the end
             if self.nstep % c.run.diag_every == 0 or i == nsteps - 1:

@@ -315,8 +315,8 @@ class ParcelModel:
         self._check_validity()
         it = gpu.progress(range(n), desc="parcel", comm=self.comm, quiet=not progress)
         for i in it:
-            if i == n_full:            # the shorter last step
-                self.dt = rest
+            if i == n_full:            # the shorter last step, measured from the time reached
+                self.dt = t_end - self.t
                 try:
                     self.step()
                 finally:
