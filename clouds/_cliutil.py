@@ -1,6 +1,8 @@
 """Output checks shared by the ``python -m clouds`` commands (run before any computation)."""
 from __future__ import annotations
 
+import contextlib
+import warnings
 from pathlib import Path
 
 from gpu.config import ConfigError, from_dict, load_toml
@@ -40,3 +42,14 @@ def check_outputs(paths, overwrite=False, existing=(), allowed=()):
         if flag in existing and Path(path).exists() and not overwrite and key not in allowed:
             raise OutputError(f"output file '{path}' ({flag}) already exists (another run's result); "
                               "choose a new name or pass --overwrite")
+
+
+@contextlib.contextmanager
+def one_line_warnings():
+    """Warnings printed while running a command read ``warning: <message>`` (one line, no source)."""
+    old = warnings.formatwarning
+    warnings.formatwarning = lambda message, category, *a, **k: f"warning: {message}\n"
+    try:
+        yield
+    finally:
+        warnings.formatwarning = old

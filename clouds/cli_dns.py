@@ -29,7 +29,7 @@ from pathlib import Path
 from gpu.config import ConfigError, to_dict
 from gpu.io import remove_stale_tmp, write_json
 
-from ._cliutil import check_outputs, read_config
+from ._cliutil import check_outputs, one_line_warnings, read_config
 
 
 def add_arguments(p):
@@ -92,8 +92,9 @@ def run(args) -> int:
         sim = DNS.restart(args.restart, comm=comm, run=to_dict(cfg)["run"])
     else:
         sim = DNS(cfg, comm=comm, config_text=text)
-    h = sim.run(sim.cfg.run.t_end, progress=not args.quiet,
-                checkpoint=ckpt if sim.cfg.run.checkpoint_every else None)
+    with one_line_warnings():
+        h = sim.run(sim.cfg.run.t_end, progress=not args.quiet,
+                    checkpoint=ckpt if sim.cfg.run.checkpoint_every else None)
     reason = sim.check_result()
     status = "complete" if reason is None else "failed"
     sim.save(out, status=status, reason=reason)

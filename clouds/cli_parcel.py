@@ -17,7 +17,7 @@ import sys
 from gpu.config import to_dict
 from gpu.io import write_json, write_results
 
-from ._cliutil import check_outputs, read_config
+from ._cliutil import check_outputs, one_line_warnings, read_config
 
 
 def add_arguments(p):
@@ -38,7 +38,8 @@ def run(args) -> int:
     data, cfg, text = read_config(args.config, ParcelConfig)
     check_outputs([("--out", args.out), ("--json", args.json)], args.overwrite, existing=("--out",))
     model = ParcelModel.from_config(cfg)
-    h = model.run(cfg.parcel.t_end, progress=not args.quiet)
+    with one_line_warnings():
+        h = model.run(cfg.parcel.t_end, progress=not args.quiet)
     reason = model.check_result()
     status = "complete" if reason is None else "failed"
     s = model.summary()

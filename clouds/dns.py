@@ -57,8 +57,8 @@ from .spectral import Spectral
 log = logging.getLogger(__name__)
 
 
-class CFLError(ValueError):
-    """The time step violates the advective CFL limit."""
+class CFLError(ConfigError):
+    """The time step violates the advective CFL limit (an input error: run.dt is too large)."""
 
 
 @dataclasses.dataclass

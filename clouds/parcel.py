@@ -330,10 +330,22 @@ class ParcelModel:
                 self._record()
         return {k: np.array(v) for k, v in self.history.items()}
 
+    #: the run stops (ConfigError) below this temperature [K]: one more step (at most 500 m of dry
+    #: ascent at the largest allowed w and dt, ~5 K) must stay above the 150 K where the
+    #: thermodynamic functions of clouds.thermo refuse to evaluate
+    T_STOP = 160.0
+
     def _check_validity(self):
-        """Warn once per run (and remember) when the temperature leaves the formulas' range."""
+        """Warn once per run (and remember) when the temperature leaves the formulas' range; stop
+        with a ConfigError naming the inputs before it leaves the thermodynamic functions' domain."""
         import warnings
 
+        from gpu.config import ConfigError
+
+        if not self.T > self.T_STOP:
+            raise ConfigError(f"the parcel cooled to T = {self.T:.1f} K at t = {self.t:g} s (height {self.z:.0f} m, "
+                              f"p = {self.p / 100:.0f} hPa), below {self.T_STOP:g} K where the model's thermodynamics "
+                              "end; shorten the run (t_end) or lower the updraft (w)")
         self.warnings = getattr(self, "warnings", [])
         if any(w.startswith("parcel temperature") for w in self.warnings):
             return

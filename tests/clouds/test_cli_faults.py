@@ -474,3 +474,35 @@ def test_dns_error_on_one_rank_ends_the_mpi_job(tmp_path):
     assert "[rank 0] error: cannot write output" in proc.stderr and "r.json" in proc.stderr
     assert "[rank 1]" not in proc.stderr and time.monotonic() - t0 < 100
     assert not (tmp_path / "r.h5").exists()
+
+
+def test_dns_restart_from_a_complete_result_in_place(tmp_path, capsys):
+    """--restart r.h5 --out r.h5 extends a finished run; equal to running to the later t_end at once."""
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text(DNS_OK)
+    out = tmp_path / "r.h5"
+    assert main(["dns", str(cfg), "--out", str(out), "--quiet"]) == 0
+    cfg.write_text(DNS_OK.replace("t_end = 0.02", "t_end = 0.04"))
+    assert main(["dns", str(cfg), "--out", str(out), "--restart", str(out), "--quiet"]) == 0
+    assert main(["dns", str(cfg), "--out", str(tmp_path / "once.h5"), "--quiet"]) == 0
+    a, ha = read_results(out)
+    b, hb = read_results(tmp_path / "once.h5")
+    assert ha["complete"] and float(ha["time"]) == 0.04 and ha["step"] == hb["step"] == 8
+    for k in ("spectral/u", "spectral/qv", "droplets/radius", "droplets/position", "history/water_kg"):
+        assert np.array_equal(a[k], b[k]), k
+
+
+def test_parcel_stops_with_a_clear_error_before_the_thermodynamics_end(tmp_path, capsys):
+    # 50 m/s for 1000 s would lift the parcel 50 km: it is stopped (exit 2, nothing written) at
+    # clouds.parcel.ParcelModel.T_STOP, with the numbers, instead of a crash inside clouds.thermo
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text(PARCEL_OK.replace("w = 2.0", "w = 50.0").replace("dt = 0.5", "dt = 10.0")
+                   .replace("t_end = 2.0", "t_end = 1000.0"))
+    with pytest.warns(th.ValidityWarning):
+        _run_bad(tmp_path, capsys, ["parcel", str(cfg), "--json", str(tmp_path / "s.json"), "--quiet"], "t_end")
+
+
+def test_dns_cfl_violation_is_an_input_error(tmp_path, capsys):
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text(DNS_OK.replace("u_rms = 0.02", "u_rms = 5.0"))
+    _run_bad(tmp_path, capsys, ["dns", str(cfg), "--out", str(tmp_path / "r.h5"), "--quiet"], "run.dt")
