@@ -508,11 +508,11 @@ class DNS:
             self.history.setdefault(k, []).append(float(v))
 
     def steps_to(self, t_end):
-        """Step lengths that take the run from its current time exactly to ``t_end``.
+        """(number of whole ``run.dt`` steps, length of the shorter last step or 0) from now to ``t_end``.
 
-        Whole steps of ``run.dt``, then one shorter step that lands on ``t_end`` when it is not a
-        multiple of ``run.dt`` away (the integrating-factor RK3 and the implicit droplet growth take
-        any step length). Raises :class:`ConfigError` if ``t_end`` is not after the current time.
+        The shorter step lands on ``t_end`` when it is not a multiple of ``run.dt`` away (the
+        integrating-factor RK3 and the implicit droplet growth take any step length). Raises
+        :class:`ConfigError` if ``t_end`` is not after the current time.
         """
         dt = self.cfg.run.dt
         t_end = check_arg("run.t_end", t_end)
@@ -523,7 +523,7 @@ class DNS:
                               "a restart needs run.t_end later than the restart file's time")
         n_full = int(math.floor(remaining / dt + 1e-9))
         rest = remaining - n_full * dt
-        return [dt] * n_full + ([rest] if rest > 1e-9 * dt else [])
+        return n_full, (rest if rest > 1e-9 * dt else 0.0)
 
     def run(self, t_end=None, progress=False, checkpoint=None):
         """Advance to t_end (default run.t_end) exactly; returns the diagnostics history as arrays.
@@ -534,15 +534,15 @@ class DNS:
         """
         c = self.cfg
         t_end = c.run.t_end if t_end is None else float(t_end)
-        steps = self.steps_to(t_end)
-        nsteps = len(steps)
+        n_full, rest = self.steps_to(t_end)
+        nsteps = n_full + (rest > 0)
         self._check_validity()
         if not self.history:
             self._record()
         for i in gpu.progress(range(nsteps), desc="dns", comm=self.comm, quiet=not progress):
             # the shorter last step is measured from the time reached, so that a run restarted from a
             # checkpoint takes bit for bit the same last step as the uninterrupted run
-            self.step(steps[i] if steps[i] == c.run.dt else t_end - self.t)
+            self.step(c.run.dt if i < n_full else t_end - self.t)
             if i == nsteps - 1:
                 self.t = t_end          # no round-off drift of the summed steps at the end
             if self.nstep % c.run.diag_every == 0 or i == nsteps - 1:
@@ -680,6 +680,8 @@ class DNS:
         Raises :class:`ConfigError` naming the file for a failed run's output or a file that is not
         a DNS result (FileNotFoundError if it does not exist).
         """
+        import os
+
         import h5py
 
         path = str(path)
@@ -689,7 +691,7 @@ class DNS:
                     raise ConfigError(f"restart file '{path}' has no /Header: not a clouds DNS result or checkpoint")
                 header = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f["Header"].attrs.items()}
         except OSError as exc:
-            if not __import__("os").path.exists(path):
+            if not os.path.exists(path):
                 raise FileNotFoundError(f"restart file '{path}' does not exist") from exc
             raise ConfigError(f"restart file '{path}' cannot be read as HDF5 ({exc})") from exc
         status = header.get("status", "complete")     # files from before the status attribute

@@ -35,6 +35,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 import gpu
+from gpu.config import ConfigError, check_arg, load_config, param
 
 from . import diagnostics, growth, koehler
 from . import thermo as th
@@ -301,8 +302,6 @@ class ParcelModel:
         outside :data:`clouds.thermo.T_VALID_K`) a :class:`clouds.thermo.ValidityWarning` is issued
         once per run, with the numbers, and kept in :attr:`warnings` (and in :meth:`summary`).
         """
-        from gpu.config import ConfigError, check_arg
-
         t_end = check_arg("t_end", _si(t_end, "s", "t_end"))
         dt = self.dt
         remaining = t_end - self.t
@@ -340,9 +339,7 @@ class ParcelModel:
         with a ConfigError naming the inputs before it leaves the thermodynamic functions' domain."""
         import warnings
 
-        from gpu.config import ConfigError
-
-        if not self.T > self.T_STOP:
+        if np.isfinite(self.T) and not self.T > self.T_STOP:
             raise ConfigError(f"the parcel cooled to T = {self.T:.1f} K at t = {self.t:g} s (height {self.z:.0f} m, "
                               f"p = {self.p / 100:.0f} hPa), below {self.T_STOP:g} K where the model's thermodynamics "
                               "end; shorten the run (t_end) or lower the updraft (w)")
@@ -398,7 +395,6 @@ class ParcelModel:
 
 
 # ---------------------------------------------------------------------------- configuration
-from gpu.config import ConfigError, load_config, param  # noqa: E402  (config schema, kept apart from the model)
 
 #: the example of ``python -m clouds parcel --help`` (valid TOML; a test loads exactly this text)
 EXAMPLE_CONFIG = """\
