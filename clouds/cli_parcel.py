@@ -1,7 +1,7 @@
 """``python -m clouds parcel config.toml [--json summary.json] [--out history.h5]``: run the parcel model.
 
 The config is :class:`clouds.parcel.ParcelConfig` in TOML (every key optional); ``--help`` prints a
-complete example (:data:`clouds.parcel.EXAMPLE_CONFIG`) with units and ranges.
+complete example (:data:`EXAMPLE_CONFIG`) with units and ranges.
 
 Outputs are checked for writability before the run; an existing ``--out`` file (another run's
 result) is refused unless ``--overwrite``. The JSON summary and the HDF5 Header carry ``status``
@@ -20,9 +20,39 @@ from gpu.io import write_json, write_results
 from ._cliutil import check_outputs, one_line_warnings, read_config
 
 
-def add_arguments(p):
-    from .parcel import EXAMPLE_CONFIG
+#: the example config shown by ``--help`` (valid TOML for clouds.parcel.ParcelConfig; a test loads exactly
+#: this text). Kept here, not in clouds.parcel, so that --help does not load the model's kernels.
+EXAMPLE_CONFIG = """\
+[parcel]
+p_hPa = 900.0         # initial pressure
+T_K = 285.0           # initial temperature
+w = 1.0               # updraft [m/s], 0 <= w <= 50
+rh = 1.0              # initial relative humidity (1 = saturated)
+dt = 0.1              # time step [s]
+t_end = 300.0         # end time [s], reached exactly
+curvature = true      # Kelvin term in the growth law
 
+[spectrum]            # what the superdroplets start from
+kind = "lognormal"    # lognormal (dry aerosol) | gamma (droplets) | monodisperse | observed
+N_cm3 = 100.0         # number concentration at the initial state [cm^-3]
+r_um = 0.05           # lognormal median dry radius / gamma or monodisperse mean radius [um]
+sigma_g = 1.5         # lognormal geometric standard deviation
+shape = 50.0          # gamma shape (dispersion 1/sqrt(shape))
+kappa = 0.6           # hygroscopicity
+r_dry_um = 0.0        # dry radius of droplet spectra (gamma/monodisperse/observed) [um]
+n_sd = 256            # number of superdroplets
+file = ""             # observed: clouds.observations layout ("" = shipped synthetic spectrum)
+time_index = 0        # observed: time row of the file
+
+[eddy_hopping]        # Grabowski & Abade (2017) fluctuations
+enabled = false
+epsilon = 0.01        # TKE dissipation rate [m^2/s^3]
+length = 50.0         # eddy scale [m]
+seed = 0
+"""
+
+
+def add_arguments(p):
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = "example config (TOML; every key optional, defaults shown):\n\n" + EXAMPLE_CONFIG
     p.add_argument("config", help="TOML config (clouds.parcel.ParcelConfig; example below)")

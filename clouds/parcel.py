@@ -396,37 +396,6 @@ class ParcelModel:
 
 # ---------------------------------------------------------------------------- configuration
 
-#: the example of ``python -m clouds parcel --help`` (valid TOML; a test loads exactly this text)
-EXAMPLE_CONFIG = """\
-[parcel]
-p_hPa = 900.0         # initial pressure
-T_K = 285.0           # initial temperature
-w = 1.0               # updraft [m/s], 0 <= w <= 50
-rh = 1.0              # initial relative humidity (1 = saturated)
-dt = 0.1              # time step [s]
-t_end = 300.0         # end time [s], reached exactly
-curvature = true      # Kelvin term in the growth law
-
-[spectrum]            # what the superdroplets start from
-kind = "lognormal"    # lognormal (dry aerosol) | gamma (droplets) | monodisperse | observed
-N_cm3 = 100.0         # number concentration at the initial state [cm^-3]
-r_um = 0.05           # lognormal median dry radius / gamma or monodisperse mean radius [um]
-sigma_g = 1.5         # lognormal geometric standard deviation
-shape = 50.0          # gamma shape (dispersion 1/sqrt(shape))
-kappa = 0.6           # hygroscopicity
-r_dry_um = 0.0        # dry radius of droplet spectra (gamma/monodisperse/observed) [um]
-n_sd = 256            # number of superdroplets
-file = ""             # observed: clouds.observations layout ("" = shipped synthetic spectrum)
-time_index = 0        # observed: time row of the file
-
-[eddy_hopping]        # Grabowski & Abade (2017) fluctuations
-enabled = false
-epsilon = 0.01        # TKE dissipation rate [m^2/s^3]
-length = 50.0         # eddy scale [m]
-seed = 0
-"""
-
-
 @dataclasses.dataclass
 class ParcelSection:
     p_hPa: float = param(900.0, gt=100, lt=1100, doc="initial pressure [hPa]")

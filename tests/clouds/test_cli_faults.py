@@ -18,7 +18,8 @@ from clouds import thermo as th
 from clouds.__main__ import main
 from clouds.cli_dns import checkpoint_path
 from clouds.dns import DNS, make_config
-from clouds.parcel import EXAMPLE_CONFIG, ParcelConfig, ParcelModel
+from clouds.cli_parcel import EXAMPLE_CONFIG
+from clouds.parcel import ParcelConfig, ParcelModel
 from gpu.config import ConfigError, from_dict, to_dict
 from gpu.io import read_results
 
