@@ -55,7 +55,7 @@ import math
 import numpy as np
 
 import gpu
-from gpu.config import ConfigError, load_config, param, to_dict
+from gpu.config import ConfigError, check_arg, load_config, param, to_dict
 
 from . import droplets as dmod
 from . import growth, koehler
@@ -66,8 +66,8 @@ from .spectral import Spectral
 log = logging.getLogger(__name__)
 
 
-class CFLError(ValueError):
-    """The time step violates the advective CFL limit."""
+class CFLError(ConfigError):
+    """The time step violates the advective CFL limit (an input error: run.dt is too large)."""
 
 
 @dataclasses.dataclass
@@ -121,10 +121,11 @@ class DropletConfig:
 @dataclasses.dataclass
 class RunConfig:
     dt: float = param(2e-3, gt=0, doc="time step [s]")
-    t_end: float = param(1.0, gt=0, doc="end time [s]")
+    t_end: float = param(1.0, gt=0, doc="end time [s], reached exactly: a last step shorter than run.dt lands on it")
     cfl_max: float = param(1.0, gt=0, le=2.0, doc="largest allowed advective CFL number")
     diag_every: int = param(10, ge=1, doc="steps between diagnostics")
-    checkpoint_every: int = param(0, ge=0, doc="steps between restart files (0 = none)")
+    checkpoint_every: int = param(0, ge=0, doc="steps between restart files (0 = none); written to a separate "
+                                              "checkpoint file, never under the final result's name")
     seed: int = param(1, ge=0)
     backend: str = param("cpu", choices=("cpu", "cuda", "auto"))
     decomposition: str = param("slab", choices=("slab", "replicated"),
@@ -451,11 +452,12 @@ class DNS:
                            f"(now {dt:g} s) below {dt * self.cfg.run.cfl_max / cfl:.3g} s")
 
     # ------------------------------------------------------------------ one step
-    def step(self):
+    def step(self, dt=None):
+        """Advance one step of length ``dt`` (default ``run.dt``; :meth:`run` shortens the last step)."""
         import time as _time
 
         c, sp, xp = self.cfg, self.sp, self.xp
-        dt = c.run.dt
+        dt = c.run.dt if dt is None else dt
         n = c.grid.n
         if self.n_total:
             t0 = _time.perf_counter()
@@ -557,20 +559,119 @@ class DNS:
         for k, v in self.diagnostics().items():
             self.history.setdefault(k, []).append(float(v))
 
+    def steps_to(self, t_end):
+        """(number of whole ``run.dt`` steps, length of the shorter last step or 0) from now to ``t_end``.
+
+        The shorter step lands on ``t_end`` when it is not a multiple of ``run.dt`` away (the
+        integrating-factor RK3 and the implicit droplet growth take any step length). Raises
+        :class:`ConfigError` if ``t_end`` is not after the current time.
+        """
+        dt = self.cfg.run.dt
+        t_end = check_arg("run.t_end", t_end)
+        remaining = t_end - self.t
+        if not remaining > 1e-9 * dt:
+            raise ConfigError(f"config key 'run.t_end' = {t_end:g} s is not after the time the run starts from, "
+                              f"t = {self.t:g} s (step {self.nstep}, run.dt = {dt:g} s): there is nothing to run; "
+                              "a restart needs run.t_end later than the restart file's time")
+        n_full = int(math.floor(remaining / dt + 1e-9))
+        rest = remaining - n_full * dt
+        return n_full, (rest if rest > 1e-9 * dt else 0.0)
+
     def run(self, t_end=None, progress=False, checkpoint=None):
-        """Advance to t_end (default run.t_end); returns the diagnostics history as arrays."""
+        """Advance to t_end (default run.t_end) exactly; returns the diagnostics history as arrays.
+
+        ``checkpoint``: path of the restart file written every ``run.checkpoint_every`` steps
+        (atomically, Header ``status = "checkpoint"``, ``complete = False``); the final state is
+        not written here (see :meth:`save`).
+        """
         c = self.cfg
         t_end = c.run.t_end if t_end is None else float(t_end)
-        nsteps = int(round((t_end - self.t) / c.run.dt))
+        n_full, rest = self.steps_to(t_end)
+        nsteps = n_full + (rest > 0)
+        self._check_validity()
         if not self.history:
             self._record()
         for i in gpu.progress(range(nsteps), desc="dns", comm=self.comm, quiet=not progress):
-            self.step()
+            # the shorter last step is measured from the time reached, so that a run restarted from a
+            # checkpoint takes bit for bit the same last step as the uninterrupted run
+            self.step(c.run.dt if i < n_full else t_end - self.t)
+            if i == nsteps - 1:
+                self.t = t_end          # no round-off drift of the summed steps at the end
             if self.nstep % c.run.diag_every == 0 or i == nsteps - 1:
                 self._record()
-            if checkpoint and c.run.checkpoint_every and self.nstep % c.run.checkpoint_every == 0:
-                self.save(checkpoint)
+            if checkpoint and c.run.checkpoint_every and self.nstep % c.run.checkpoint_every == 0 \
+                    and i < nsteps - 1:
+                self.save(checkpoint, status="checkpoint")
+        self._check_validity()
         return {k: np.array(v) for k, v in self.history.items()}
+
+    def _check_validity(self):
+        """Warn once per run (and keep in :attr:`warnings`) when T0 + theta leaves the formulas' range.
+
+        The thermodynamics use Bolton's e_s (clouds.thermo.T_VALID_K); checked at the start and at
+        the end of :meth:`run` (one inverse FFT and a min/max reduction).
+        """
+        import warnings
+
+        self.warnings = getattr(self, "warnings", [])
+        if self.warnings:
+            return
+        theta = self.xp.asarray(self.sp.inverse(self.thh)).real
+        lo, hi = float(self.xp.min(theta)), float(self.xp.max(theta))
+        if self.slab:
+            from mpi4py import MPI
+
+            lo = self.comm.allreduce(lo, op=MPI.MIN)
+            hi = self.comm.allreduce(hi, op=MPI.MAX)
+        for T, what in ((self.T0 + lo, "DNS temperature min(T0 + theta)"), (self.T0 + hi, "DNS temperature max(T0 + theta)")):
+            msg = th.temperature_range_message(T, what) if math.isfinite(T) else None
+            if msg is not None:
+                msg += f" (at t = {self.t:g} s)"
+                self.warnings.append(msg)
+                if self.rank == 0:
+                    warnings.warn(msg, th.ValidityWarning, stacklevel=3)
+                return
+
+    #: relative drift of total water and of c_p <theta> + L0 q_t allowed by :meth:`check_result`;
+    #: both are conserved to round-off by the coupling (measured < 1e-13 in the tests)
+    BUDGET_RTOL = 1e-9
+
+    def check_result(self):
+        """The solver's own checks after a run: None if they pass, else the reason (a string).
+
+        Fails on non-finite fields, droplets or diagnostics, and on a drift of the total water or
+        of the moist static energy (both conserved exactly by the coupling, module docstring) larger
+        than :attr:`BUDGET_RTOL` relative to the total water (times L0 for the energy). Collective
+        under MPI; every rank gets the same answer.
+        """
+        xp = self.xp
+        bad_fields = [name for name, a in (("u", self.uh), ("theta", self.thh), ("q_v", self.qh))
+                      if not bool(xp.all(xp.isfinite(a)))]
+        bad_drops = [name for name, a in (("position", self.pos), ("radius", self.r), ("velocity", self.vel))
+                     if not np.all(np.isfinite(a))]
+        flags = np.array([len(bad_fields), len(bad_drops)], dtype=float)
+        if self.size > 1:
+            flags = gpu.allreduce_sum(self.comm, flags)
+        if flags[0] or flags[1]:
+            names = bad_fields + bad_drops
+            return (f"non-finite values in the solution ({', '.join(names) if names else 'on another rank'}) "
+                    f"at t = {self.t:g} s; reduce run.dt or check the config")
+        h = {k: np.asarray(v, dtype=float) for k, v in self.history.items()}
+        bad_hist = sorted(k for k, v in h.items() if not np.all(np.isfinite(v)))
+        if bad_hist:
+            return f"non-finite diagnostics ({', '.join(bad_hist)}) at t = {self.t:g} s"
+        if "water_kg" in h and h["water_kg"].size > 1:
+            w = h["water_kg"]
+            scale = max(abs(w[0]), 1e-300)
+            dw = abs(w[-1] - w[0]) / scale
+            de = abs(h["mse_J"][-1] - h["mse_J"][0]) / (self.L0 * scale)
+            if dw > self.BUDGET_RTOL:
+                return (f"water budget check failed: total water changed by {dw:.3g} (relative) from "
+                        f"t = {h['t'][0]:g} to {h['t'][-1]:g} s, allowed {self.BUDGET_RTOL:g}")
+            if de > self.BUDGET_RTOL:
+                return (f"energy budget check failed: c_p <theta> + L0 q_t changed by {de:.3g} (relative to "
+                        f"L0 times the water) from t = {h['t'][0]:g} to {h['t'][-1]:g} s, allowed {self.BUDGET_RTOL:g}")
+        return None
 
     # ------------------------------------------------------------------ output and restart
     def _gather_droplets(self):
@@ -580,8 +681,16 @@ class DNS:
         parts = self.comm.allgather(arrs)
         return tuple(np.concatenate([p[i] for p in parts]) for i in range(6))
 
-    def save(self, path):
-        """Write fields, droplets, history and config to HDF5 (restartable, atomic)."""
+    def save(self, path, status="complete", reason=None):
+        """Write fields, droplets, history and config to HDF5 (restartable, atomic).
+
+        Header attributes ``status`` ("complete": a finished result; "checkpoint": an intermediate
+        restart file; "failed": the solver's checks failed, ``reason`` says why) and ``complete``
+        (True only for "complete"). :meth:`restart` reads "complete" and "checkpoint" files.
+        """
+        if status not in ("complete", "checkpoint", "failed"):
+            raise ValueError(f"status must be 'complete', 'checkpoint' or 'failed', got {status!r}")
+        self._save_status = (status, reason)
         pos, vel, r, rd, kap, mult = self._gather_droplets()
         f = self._physical()
         uh, thh, qh = gpu.to_host(self.uh), gpu.to_host(self.thh), gpu.to_host(self.qh)
@@ -612,11 +721,44 @@ class DNS:
         for k, v in self.history.items():
             data[f"history/{k}"] = np.array(v)
         params = {"time": self.t, "step": self.nstep, "config_json": __import__("json").dumps(to_dict(self.cfg))}
+        status, reason = getattr(self, "_save_status", ("complete", None))
+        params.update(status=status, complete=status == "complete", reason=reason or "")
         units = {"fields/u": "m/s", "fields/theta": "K", "fields/qv": "kg/kg", "fields/zeta": "m", "droplets/position": "m",
                  "droplets/velocity": "m/s", "droplets/radius": "m", "droplets/dry_radius": "m",
                  "droplets/multiplicity": "1", "history/t": "s"}
         write_results(path, data, params=params, units=units, config_text=self.config_text)
         return path
+
+    @staticmethod
+    def read_header(path):
+        """Header attributes of a restart file, checked: a "complete" result or a "checkpoint".
+
+        Raises :class:`ConfigError` naming the file for a failed run's output or a file that is not
+        a DNS result (FileNotFoundError if it does not exist).
+        """
+        import os
+
+        import h5py
+
+        path = str(path)
+        try:
+            with h5py.File(path, "r") as f:
+                if "Header" not in f:
+                    raise ConfigError(f"restart file '{path}' has no /Header: not a clouds DNS result or checkpoint")
+                header = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f["Header"].attrs.items()}
+        except OSError as exc:
+            if not os.path.exists(path):
+                raise FileNotFoundError(f"restart file '{path}' does not exist") from exc
+            raise ConfigError(f"restart file '{path}' cannot be read as HDF5 ({exc})") from exc
+        status = header.get("status", "complete")     # files from before the status attribute
+        if status not in ("complete", "checkpoint"):
+            raise ConfigError(f"restart file '{path}' is marked status = {status!r} "
+                              f"({header.get('reason') or 'no reason recorded'}); restart from its checkpoint "
+                              "or from a complete result")
+        if "config_json" not in header or "time" not in header:
+            raise ConfigError(f"restart file '{path}' is not a clouds DNS result or checkpoint "
+                              "(no Header config_json/time)")
+        return header
 
     @classmethod
     def restart(cls, path, comm=None, **overrides):
@@ -625,6 +767,7 @@ class DNS:
 
         from gpu.io import read_results
 
+        cls.read_header(path)
         data, header = read_results(path)
         cfgd = json.loads(header["config_json"])
         for sec, vals in overrides.items():

@@ -49,6 +49,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 import gpu
+from gpu.config import ConfigError, check_arg, load_config, param
 
 from . import diagnostics, growth, koehler
 from . import thermo as th
@@ -169,6 +170,11 @@ class ParcelModel:
         pop = Population(r, np.broadcast_to(r_dry, r.shape), np.broadcast_to(kappa, r.shape),
                          np.broadcast_to(N, r.shape) / rho_d)
         return ParcelModel(pf, Tf, population=pop, rh=rh, **kw)
+
+    @staticmethod
+    def from_config(config, comm=None) -> "ParcelModel":
+        """Build a parcel from a :class:`ParcelConfig` (or a TOML path / text / dict of one)."""
+        return _model_from_config(config, comm)
 
     # ------------------------------------------------------------------ internals
     def _allsum(self, x):
@@ -302,17 +308,80 @@ class ParcelModel:
         self.t += dt
 
     def run(self, t_end, record_every=1, progress=False):
-        """Integrate to time t_end [s]; returns the history dict of arrays."""
-        t_end = _si(t_end, "s", "t_end")
-        n = int(round((t_end - self.t) / self.dt))
-        if n < 0:
-            raise ValueError("t_end must not precede the current time")
+        """Integrate to time t_end [s] exactly; returns the history dict of arrays.
+
+        Whole steps of ``dt``, then one shorter step that lands on ``t_end`` when it is not a
+        multiple of ``dt`` away. When the state leaves the range of the formulas (temperature
+        outside :data:`clouds.thermo.T_VALID_K`) a :class:`clouds.thermo.ValidityWarning` is issued
+        once per run, with the numbers, and kept in :attr:`warnings` (and in :meth:`summary`).
+        """
+        t_end = check_arg("t_end", _si(t_end, "s", "t_end"))
+        dt = self.dt
+        remaining = t_end - self.t
+        if not remaining > 1e-9 * dt:
+            raise ConfigError(f"t_end = {t_end:g} s is not after the parcel's current time {self.t:g} s "
+                              f"(dt = {dt:g} s): there is nothing to run")
+        n_full = int(np.floor(remaining / dt + 1e-9))
+        rest = remaining - n_full * dt
+        n = n_full + (1 if rest > 1e-9 * dt else 0)
+        self._check_validity()
         it = gpu.progress(range(n), desc="parcel", comm=self.comm, quiet=not progress)
         for i in it:
-            self.step()
+            if i == n_full:            # the shorter last step, measured from the time reached
+                self.dt = t_end - self.t
+                try:
+                    self.step()
+                finally:
+                    self.dt = dt
+            else:
+                self.step()
+            if i == n - 1:
+                self.t = t_end         # no round-off drift of the summed steps at the end
+            self._check_validity()
             if (i + 1) % record_every == 0 or i == n - 1:
                 self._record()
         return {k: np.array(v) for k, v in self.history.items()}
+
+    #: the run stops (ConfigError) below this temperature [K]: one more step (at most 500 m of dry
+    #: ascent at the largest allowed w and dt, ~5 K) must stay above the 150 K where the
+    #: thermodynamic functions of clouds.thermo refuse to evaluate
+    T_STOP = 160.0
+
+    def _check_validity(self):
+        """Warn once per run (and remember) when the temperature leaves the formulas' range; stop
+        with a ConfigError naming the inputs before it leaves the thermodynamic functions' domain."""
+        import warnings
+
+        if np.isfinite(self.T) and not self.T > self.T_STOP:
+            raise ConfigError(f"the parcel cooled to T = {self.T:.1f} K at t = {self.t:g} s (height {self.z:.0f} m, "
+                              f"p = {self.p / 100:.0f} hPa), below {self.T_STOP:g} K where the model's thermodynamics "
+                              "end; shorten the run (t_end) or lower the updraft (w)")
+        self.warnings = getattr(self, "warnings", [])
+        if any(w.startswith("parcel temperature") for w in self.warnings):
+            return
+        msg = th.temperature_range_message(self.T, "parcel temperature T")
+        if msg is not None:
+            msg += f" (at t = {self.t:g} s, height z = {self.z:.0f} m, p = {self.p / 100:.0f} hPa)"
+            self.warnings.append(msg)
+            if getattr(self.comm, "rank", 0) == 0:
+                warnings.warn(msg, th.ValidityWarning, stacklevel=3)
+
+    def check_result(self):
+        """The model's own checks after a run: None if they pass, else the reason (a string).
+
+        Fails on non-finite history values or radii, and on a total-water drift larger than
+        1e-12 kg/kg (q_v is diagnosed from the conserved q_t, so the drift is round-off).
+        """
+        bad = sorted(k for k, v in self.history.items() if not np.all(np.isfinite(np.asarray(v, dtype=float))))
+        r, n = self.spectrum()
+        if not (np.all(np.isfinite(r)) and np.all(np.isfinite(n))):
+            bad.append("radius")
+        if bad:
+            return f"non-finite values in the parcel solution ({', '.join(bad)}) at t = {self.t:g} s; reduce dt"
+        drift = abs(self.qv + self._ql() - self.qt)
+        if not drift <= 1e-12:
+            return f"water budget check failed: total water drifted by {drift:.3g} kg/kg (allowed 1e-12)"
+        return None
 
     def spectrum(self):
         """Gathered (radius [m], multiplicity per kg) of all superdroplets."""
@@ -334,4 +403,86 @@ class ParcelModel:
                           "relative_dispersion": float(h["epsilon"][-1]),
                           "growth_coefficient_cm_s": diagnostics.growth_coefficient(r, self.T, self.p, n),
                           "effective_radius_um": 1e6 * diagnostics.effective_radius(r, n)},
-                "total_water_drift": float(self.qv + self._ql() - self.qt)}
+                "total_water_drift": float(self.qv + self._ql() - self.qt),
+                "warnings": list(getattr(self, "warnings", []))}
+
+
+# ---------------------------------------------------------------------------- configuration
+
+@dataclasses.dataclass
+class ParcelSection:
+    p_hPa: float = param(900.0, gt=100, lt=1100, doc="initial pressure [hPa]")
+    T_K: float = param(285.0, gt=200, lt=330, doc="initial temperature [K]")
+    w: float = param(1.0, ge=0, le=50, doc="updraft [m/s]; 50 m/s is about the strongest updraft observed in "
+                                           "deep convection (Houze 2014, Cloud Dynamics, 2nd ed.); a run that "
+                                           "leaves the formulas' temperature range is warned about")
+    rh: float = param(1.0, ge=0, le=1.2, doc="initial relative humidity")
+    dt: float = param(0.1, gt=0, le=10, doc="time step [s]")
+    t_end: float = param(300.0, gt=0, doc="end time [s], reached exactly (shorter last step)")
+    curvature: bool = param(True, doc="Kelvin term in the growth law")
+
+
+@dataclasses.dataclass
+class SpectrumSection:
+    kind: str = param("lognormal", choices=("lognormal", "gamma", "monodisperse", "observed"))
+    N_cm3: float = param(100.0, gt=0, doc="number concentration at the initial state [cm^-3]")
+    r_um: float = param(0.05, gt=0, doc="lognormal median dry radius / gamma or monodisperse mean radius [um]")
+    sigma_g: float = param(1.5, gt=1, doc="lognormal geometric standard deviation")
+    shape: float = param(50.0, gt=0, doc="gamma shape (dispersion 1/sqrt(shape))")
+    kappa: float = param(0.6, ge=0, le=1.5, doc="hygroscopicity")
+    r_dry_um: float = param(0.0, ge=0, doc="dry radius of droplet spectra (gamma/monodisperse/observed) [um]")
+    n_sd: int = param(256, ge=1, doc="number of superdroplets")
+    file: str = param("", doc="observed spectrum file (clouds.observations layout); '' = shipped synthetic")
+    time_index: int = param(0, ge=0, doc="time row of the observed spectrum")
+
+
+@dataclasses.dataclass
+class EddySection:
+    enabled: bool = param(False)
+    epsilon: float = param(0.01, gt=0, doc="TKE dissipation rate [m^2/s^3]")
+    length: float = param(50.0, gt=0, doc="eddy scale [m]")
+    seed: int = param(0, ge=0)
+
+
+@dataclasses.dataclass
+class ParcelConfig:
+    """``python -m clouds parcel`` config: sections [parcel], [spectrum], [eddy_hopping]."""
+
+    parcel: ParcelSection = dataclasses.field(default_factory=ParcelSection)
+    spectrum: SpectrumSection = dataclasses.field(default_factory=SpectrumSection)
+    eddy_hopping: EddySection = dataclasses.field(default_factory=EddySection)
+
+
+def _model_from_config(cfg, comm=None) -> ParcelModel:
+    from . import droplets
+
+    if not isinstance(cfg, ParcelConfig):
+        cfg = load_config(cfg, ParcelConfig)
+    P, S = cfg.parcel, cfg.spectrum
+    p, T = P.p_hPa * 100.0, P.T_K
+    qv = float(th.mixing_ratio_from_rh(p, T, P.rh))
+    rho_d = float(th.dry_air_density(p, T, qv))
+    N = S.N_cm3 * 1e6
+    if S.kind == "lognormal":
+        rd, n = droplets.lognormal(N, S.r_um * 1e-6, S.sigma_g, S.n_sd)
+        r = droplets.equilibrium_radii(min(P.rh - 1.0, 0.0), rd, S.kappa, T) if S.kappa > 0 else rd
+        pop = droplets.Population(r, rd, S.kappa, n / rho_d)
+    else:
+        if S.kind == "gamma":
+            r, n = droplets.gamma(N, S.r_um * 1e-6, S.shape, S.n_sd)
+        elif S.kind == "monodisperse":
+            r, n = np.full(1, S.r_um * 1e-6), np.full(1, N)
+        else:
+            from .observations import SYNTHETIC, read_spectrum
+
+            obs = read_spectrum(S.file or SYNTHETIC)
+            if S.time_index >= obs.concentration.shape[0]:
+                raise ConfigError(f"config key 'spectrum.time_index' = {S.time_index} is out of range; the "
+                                  f"spectrum file has {obs.concentration.shape[0]} time rows (0..."
+                                  f"{obs.concentration.shape[0] - 1})")
+            r, n = droplets.from_histogram(obs.edges, obs.concentration[S.time_index],
+                                           n_per_bin=max(1, S.n_sd // (obs.edges.size - 1)))
+        pop = droplets.Population(r, S.r_dry_um * 1e-6, S.kappa if S.r_dry_um > 0 else 0.0, n / rho_d)
+    eh = EddyHopping(cfg.eddy_hopping.epsilon, cfg.eddy_hopping.length, cfg.eddy_hopping.seed) \
+        if cfg.eddy_hopping.enabled else None
+    return ParcelModel(p, T, P.w, pop, rh=P.rh, dt=P.dt, curvature=P.curvature, eddy_hopping=eh, comm=comm)

@@ -206,3 +206,25 @@ def mixing_ratio_from_rh(p, T, rh):
         raise ValueError(f"relative humidity rh must be >= 0, got {rh}")
     e = rh * saturation_vapor_pressure(T)
     return EPS * e / (_check_p(p) - e)
+
+
+# ---------------------------------------------------------------------------- validity ranges
+#: temperatures [K] over which the formulas above are used within their stated accuracy: Bolton's
+#: e_s (1980, eq. 10) is within 0.1 % of Wexler's values for -30 C <= T <= 35 C, and the models have
+#: no ice phase (supercooled water only), so a state outside this range is outside the models' physics
+T_VALID_K = (243.15, 308.15)
+
+
+class ValidityWarning(RuntimeWarning):
+    """A model state left the range in which its formulas are valid (see :data:`T_VALID_K`)."""
+
+
+def temperature_range_message(T, what="temperature T"):
+    """None if T [K] is inside :data:`T_VALID_K`, else a message with the value and the range."""
+    lo, hi = T_VALID_K
+    T = float(T)
+    if lo <= T <= hi:
+        return None
+    return (f"{what} = {T:.2f} K ({T - T_0C:.1f} C) is outside {lo:.2f}..{hi:.2f} K "
+            f"({lo - T_0C:.0f}..{hi - T_0C:.0f} C), the range of Bolton's (1980) saturation vapour pressure fit "
+            "and of the liquid-only microphysics; results beyond it are extrapolation")
