@@ -48,9 +48,9 @@ def run(args) -> int:
     logging.basicConfig(level=logging.WARNING)
     comm = gpu.get_comm()
     cfg, text = load(args)
+    sim = PMSimulation(cfg, comm=comm, quiet=args.quiet)  # checks the keys' combinations; no work yet
     if args.json and getattr(comm, "rank", 0) == 0:
         check_writable(args.json)
-    sim = PMSimulation(cfg, comm=comm, quiet=args.quiet)
     t0 = time.perf_counter()
     paths = sim.run()  # claims cfg.output_dir before any work
     dt = time.perf_counter() - t0

@@ -541,6 +541,7 @@ class Simulation:
         written again). ``result.files`` lists the files of the manifest, which ends ``complete``
         (or ``failed`` with the reason).
         """
+        existed = self.outdir.exists()
         if self.folder is None:
             self._claim_output(restart)
         else:
@@ -549,7 +550,10 @@ class Simulation:
             res = self._run(t_end, restart)
         except BaseException as exc:
             with contextlib.suppress(Exception):  # e.g. a full disk: the original error is the one to report
-                self.folder.finish(ok=False, reason=f"{exc.__class__.__name__}: {' '.join(str(exc).split())}")
+                if not restart and not self.folder.files:  # failed before writing anything: leave no trace
+                    _unclaim(self.folder, remove_dir=not existed)
+                else:
+                    self.folder.finish(ok=False, reason=f"{exc.__class__.__name__}: {' '.join(str(exc).split())}")
             raise
         res.files = self.output_files()
         self.folder.finish(ok=True, time=float(res.time))
@@ -560,6 +564,10 @@ class Simulation:
             path = self.outdir / "checkpoint.hdf5"
             if not path.exists():
                 raise FileNotFoundError(f"restart requested but '{path}' does not exist")
+        elif restart:
+            from .snapshot import _resolve_files
+
+            _resolve_files(restart)  # a missing or unreadable snapshot is reported before the folder is touched
         self.folder = RunFolder(self.outdir, command="nbody run", overwrite=self.cfg.output.overwrite,
                                 restart=bool(restart), own_patterns=OUTPUT_PATTERNS, comm=self.comm).claim()
 
@@ -671,6 +679,15 @@ def particles_from_snapshot(path) -> ParticleData:
                      np.concatenate([q.mass for q in parts]), np.concatenate([q.ptype for q in parts]),
                      np.concatenate([q.ids for q in parts]))
     return p
+
+
+def _unclaim(folder: RunFolder, remove_dir: bool) -> None:
+    """Undo a claim of a run that failed before writing a file: its manifest (and the folder it created)."""
+    if folder.rank == 0:
+        (folder.path / folder.MANIFEST).unlink(missing_ok=True)
+        if remove_dir:
+            with contextlib.suppress(OSError):
+                folder.path.rmdir()
 
 
 def _snap_number_of(path) -> int:

@@ -176,6 +176,7 @@ class PMSimulation:
         from gpu.io import RunFolder
 
         folder = Path(output_dir or self.config.output_dir)
+        existed = folder.exists()
         run_folder = None
         if write:
             run_folder = RunFolder(folder, command="nbody pm", overwrite=self.config.overwrite,
@@ -187,7 +188,12 @@ class PMSimulation:
                 import contextlib
 
                 with contextlib.suppress(Exception):  # a full disk: the original error is the one to report
-                    run_folder.finish(ok=False, reason=f"{exc.__class__.__name__}: {' '.join(str(exc).split())}")
+                    if not run_folder.files:  # failed before writing anything: leave no trace
+                        from nbody.simulation import _unclaim
+
+                        _unclaim(run_folder, remove_dir=not existed)
+                    else:
+                        run_folder.finish(ok=False, reason=f"{exc.__class__.__name__}: {' '.join(str(exc).split())}")
             raise
         if run_folder is not None:
             run_folder.finish(ok=True, a=float(self.a))
