@@ -479,3 +479,42 @@ def test_mpiexec_run_with_an_error_on_one_rank_ends(tmp_path, hook, message):
     assert message in proc.stderr, proc.stderr
     assert '"files"' not in proc.stdout and wall < 110
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+SNAPSHOT_FULL_DISK = r'''
+import resource, signal, sys
+import numpy as np
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+from gpu.io import OutputError
+from nbody.snapshot import ParticleSet, Snapshot, write_snapshot
+path = sys.argv[1]
+
+def snap(n):
+    rng = np.random.default_rng(n)
+    return Snapshot(particles={4: ParticleSet(rng.random((n, 3)), rng.random((n, 3)), np.arange(n), rng.random(n))})
+
+write_snapshot(path, snap(10), num_files=2)
+resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+try:
+    write_snapshot(path, snap(20_000), num_files=2)  # two files of ~0.6 MB each
+except OutputError as exc:
+    print("OutputError:", exc)
+    sys.exit(3)
+'''
+
+
+def test_snapshot_writer_under_a_file_size_limit_keeps_the_old_snapshot(tmp_path):
+    """A multi-file snapshot that does not fit: OutputError, no .tmp, the earlier snapshot's files intact."""
+    from nbody.snapshot import read_snapshot
+
+    script = tmp_path / "full.py"
+    script.write_text(SNAPSHOT_FULL_DISK)
+    path = tmp_path / "snap_000.hdf5"
+    proc = subprocess.run([sys.executable, str(script), str(path)], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert proc.returncode == 3, proc.stderr  # a clean OutputError, no crash (-11) in h5py
+    assert "file-size limit" in proc.stdout
+    files = sorted(p.name for p in (tmp_path / "snapdir_000").iterdir())
+    assert files == ["snap_000.0.hdf5", "snap_000.1.hdf5"]
+    s = read_snapshot(tmp_path / "snapdir_000")
+    assert len(s.particles[4]) == 10
