@@ -294,6 +294,7 @@ class Simulation:
         self._region_integrator = region_integrator
         self.engine = None
         self.folder = None  # gpu.io.RunFolder of output.dir, claimed by run()
+        self._continuing = False  # run() continues the run recorded in output.dir (restart)
         self.block = 0
         self.bh_log = {"time": [], "pairs": [], "sep": [], "a": [], "e": [], "bh_pos": [], "bh_vel": [], "bh_ids": []}
         self.energy_log = {"time": [], "kinetic": [], "potential": [], "lost": []}
@@ -550,7 +551,7 @@ class Simulation:
             res = self._run(t_end, restart)
         except BaseException as exc:
             with contextlib.suppress(Exception):  # e.g. a full disk: the original error is the one to report
-                if not restart and not self.folder.files:  # failed before writing anything: leave no trace
+                if not self._continuing and not self.folder.files:  # failed before writing anything: no trace
                     _unclaim(self.folder, remove_dir=not existed)
                 else:
                     self.folder.finish(ok=False, reason=f"{exc.__class__.__name__}: {' '.join(str(exc).split())}")
@@ -560,16 +561,22 @@ class Simulation:
         return res
 
     def _claim_output(self, restart) -> None:
+        """Claim output.dir: a restart from the checkpoint, or from a snapshot inside output.dir, continues the
+        folder's run; a new run, or one started from another folder's snapshot, needs a folder of its own."""
         if restart is True or restart == "checkpoint":  # checked before the folder is touched
             path = self.outdir / "checkpoint.hdf5"
             if not path.exists():
                 raise FileNotFoundError(f"restart requested but '{path}' does not exist")
+            self._continuing = True
         elif restart:
             from .snapshot import _resolve_files
 
-            _resolve_files(restart)  # a missing or unreadable snapshot is reported before the folder is touched
+            first = _resolve_files(restart)[0][0]  # a missing or unreadable snapshot is reported here
+            self._continuing = self.outdir.resolve() in (first.resolve().parent, first.resolve().parent.parent)
+        else:
+            self._continuing = False
         self.folder = RunFolder(self.outdir, command="nbody run", overwrite=self.cfg.output.overwrite,
-                                restart=bool(restart), own_patterns=OUTPUT_PATTERNS, comm=self.comm).claim()
+                                restart=self._continuing, own_patterns=OUTPUT_PATTERNS, comm=self.comm).claim()
 
     def _restart_outputs(self) -> None:
         """After a restart: remove the snapshots the continued run writes again; list the earlier ones."""

@@ -518,3 +518,21 @@ def test_snapshot_writer_under_a_file_size_limit_keeps_the_old_snapshot(tmp_path
     assert files == ["snap_000.0.hdf5", "snap_000.1.hdf5"]
     s = read_snapshot(tmp_path / "snapdir_000")
     assert len(s.particles[4]) == 10
+
+
+def test_restart_from_another_folders_snapshot_needs_a_folder_of_its_own(tmp_path, capsys):
+    first = _run_cfg(tmp_path)
+    assert main(["run", str(first), "--quiet"]) == 0
+    other = tmp_path / "other.toml"
+    other.write_text(SHORT.replace("OUT", str(tmp_path / "other")).replace("t_end = 0.125", "t_end = 0.1875"))
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "snap_007.hdf5").write_text("an older run")
+    snap = str(tmp_path / "out" / "snap_001.hdf5")
+    capsys.readouterr()
+    assert main(["run", str(other), "--quiet", "--restart", snap]) == 2
+    _one_error_line(capsys, "already holds", str(tmp_path / "other"))
+    assert main(["run", str(other), "--quiet", "--restart", snap, "--overwrite"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [Path(p).name for p in out["files"]["snapshots"]] == ["snap_002.hdf5", "snap_003.hdf5"]
+    assert not (tmp_path / "other" / "snap_007.hdf5").exists()
+    _manifest_lists_exactly_the_files(tmp_path / "other")
