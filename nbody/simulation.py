@@ -46,7 +46,7 @@ Example config (every key optional except the galaxies)::
     pn = "none"
 
     [output]
-    dir = "run1"
+    dir = "run1"              # refused if it holds another run's files, unless overwrite = true
     snapshot_interval = 5.0
 
 Outputs in ``output.dir`` (claimed by one run, see :class:`gpu.io.RunFolder`: a new run refuses a
