@@ -535,3 +535,20 @@ def test_restart_from_another_folders_snapshot_needs_a_folder_of_its_own(tmp_pat
     assert [Path(p).name for p in out["files"]["snapshots"]] == ["snap_002.hdf5", "snap_003.hdf5"]
     assert not (tmp_path / "other" / "snap_007.hdf5").exists()
     _manifest_lists_exactly_the_files(tmp_path / "other")
+
+
+def test_library_t_end_is_checked_before_the_folder_is_claimed(tmp_path):
+    from gpu.config import ConfigError
+    from nbody import Simulation
+
+    sim = Simulation(SHORT.replace("OUT", str(tmp_path / "out")))
+    for bad in (float("nan"), float("inf"), -0.125, 0.0):
+        with pytest.raises(ConfigError, match="'t_end'"):
+            sim.run(t_end=bad)
+    assert not (tmp_path / "out").exists()
+
+
+def test_debug_shows_the_traceback(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "missing.toml"), "--debug"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and err.strip().splitlines()[-1].startswith("error: ")
