@@ -12,8 +12,19 @@ Sardina et al. 2015; Grabowski & Abade 2017). Layers (shared/DESIGN.md):
 
 Internal units are SI (m, s, K, Pa, kg); drivers accept astropy Quantities at the edge.
 """
-from .dns import DNS, DNSConfig, make_config
-from .droplets import Population
-from .parcel import EddyHopping, ParcelModel
 
-__all__ = ["DNS", "DNSConfig", "EddyHopping", "ParcelModel", "Population", "make_config"]
+import gpu  # noqa: F401,E402  first: caps Numba threads per MPI rank before Numba loads (gpu.threads)
+from gpu.lazy import lazy_exports  # noqa: E402
+
+#: public name -> submodule defining it (imported on first use; see gpu.lazy)
+_EXPORTS = {
+    "DNS": ".dns",
+    "DNSConfig": ".dns",
+    "make_config": ".dns",
+    "Population": ".droplets",
+    "EddyHopping": ".parcel",
+    "ParcelModel": ".parcel",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)
+__version__ = gpu.__version__

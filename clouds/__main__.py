@@ -5,6 +5,7 @@ Each command lives in its own module ``clouds.cli_<name>`` exposing ``add_argume
 """
 from __future__ import annotations
 
+import importlib
 import sys
 
 from gpu import cli
@@ -18,12 +19,16 @@ COMMANDS = {
 }
 
 
+#: the package's one-line summary, shown by ``python -m clouds`` and ``--help``
+_DESCRIPTION = " ".join(importlib.import_module("clouds").__doc__.strip().split("\n\n")[0].split())
+
+
 def build_parser():
-    return cli.build_parser("python -m clouds", __doc__.splitlines()[0], COMMANDS)
+    return cli.build_parser("python -m clouds", _DESCRIPTION, COMMANDS)
 
 
 def main(argv=None) -> int:
-    return cli.dispatch("python -m clouds", __doc__.splitlines()[0], COMMANDS, argv)
+    return cli.dispatch("python -m clouds", _DESCRIPTION, COMMANDS, argv)
 
 
 if __name__ == "__main__":

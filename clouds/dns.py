@@ -8,15 +8,24 @@ Götzfried et al. 2017 JFM 814:452; Bhowmik et al. arXiv:2303.00987), triply per
     dtheta/dt + div(u theta) = kappa lap theta + (L0 / c_p) C_d,
     dq_v/dt  + div(u q_v)   = D lap q_v - C_d,
 
-optionally with the adiabatic term -(g/c_p) w in the theta equation (``thermo.lapse``), which ties
-supersaturation fluctuations to vertical velocity as in a rising cloud volume (Götzfried et al. 2017;
-Sardina et al. 2015, there as dS'/dt = A1 w - S'/tau_phase).
+optionally (``thermo.lapse``) with the adiabatic term -(g/c_p) w in the theta equation and the
+vertical displacement zeta of the fluid,
+
+    dzeta/dt + div(u zeta) = kappa lap zeta + w,
+
+which sets the local pressure p = p0 exp(-g zeta / (R_d T0)) (hydrostatic, dp/dz = -rho g) used in
+the supersaturation S = e(p, q_v) / e_s(T) - 1. Together they tie supersaturation fluctuations to
+vertical velocity as in a rising cloud volume, dS/dt = A1 w with the full A1 = g/(R_d T) (L R_d /
+(c_p R_v T) - 1) of Rogers & Yau (1989, eq. 7.23) (Götzfried et al. 2017; Sardina et al. 2015, there as
+dS'/dt = A1 w - S'/tau_phase); without the pressure term the coupling would be L R_d / (c_p R_v T) /
+(L R_d / (c_p R_v T) - 1) ~ 1.23 times too strong. zeta diffuses with kappa so that theta + (g/c_p)
+zeta, the dry static energy, is a passive scalar away from droplets, exactly as theta without lapse.
 
 with theta = T - T0 and C_d the condensation rate per unit mass of air, obtained by depositing
 each droplet's water-mass change onto the grid with cloud-in-cell (trilinear) weights — the
 adjoint of the trilinear interpolation used to sample u, theta and q_v at droplets. Latent heat
-is the constant L0 = L(T0) (Boussinesq), so c_p <theta> + L0 (<q_v> + q_l) and total water are
-conserved exactly in the closed box (tests check both to round-off).
+is the constant L0 = L(T0) (Boussinesq), so c_p <theta> + g <zeta> + L0 (<q_v> + q_l) and total water
+are conserved exactly in the closed box (tests check both to round-off).
 
 Numerics
 --------
@@ -90,8 +99,9 @@ class ThermoConfig:
     rh_cloud: float = param(1.0, ge=0, le=1.1, doc="relative humidity in the cloud")
     rh_clear: float = param(0.7, ge=0, le=1.1, doc="relative humidity of the clear air (slab)")
     slab_fraction: float = param(0.4, gt=0, lt=1, doc="fraction of the box (in x) that is cloudy")
-    lapse: bool = param(False, doc="adiabatic term -(g/c_p) w in the temperature equation (rising box; "
-                                   "Götzfried et al. 2017, Sardina et al. 2015): S fluctuations follow w")
+    lapse: bool = param(False, doc="adiabatic term -(g/c_p) w in the temperature equation and the hydrostatic "
+                                   "pressure of vertically displaced fluid in S (rising box; Götzfried et al. "
+                                   "2017, Sardina et al. 2015): S fluctuations follow A1 w")
 
 
 @dataclasses.dataclass
@@ -178,6 +188,8 @@ class DNS:
         self.G0 = float(growth.growth_parameter(self.T0, self.p0))
         self.A0 = float(koehler.curvature_A(self.T0))
         self.history: dict[str, list] = {}
+        #: spectral vertical displacement zeta (``thermo.lapse`` only; None otherwise)
+        self.zh = None
         self.timing = {"fluid": 0.0, "interpolate": 0.0, "growth": 0.0, "move": 0.0, "deposit": 0.0}
         if _init:
             self._init_fields()
@@ -215,6 +227,7 @@ class DNS:
         q = np.broadcast_to(q1[sp.x_lo:sp.x_hi, None, None], sp.local_shape).copy()
         self.thh = sp.forward(xp.zeros(sp.local_shape))
         self.qh = sp.forward(xp.asarray(q)) * sp.dealias
+        self.zh = sp.forward(xp.zeros(sp.local_shape)) if c.thermo.lapse else None
 
     def _init_droplets(self):
         c = self.cfg
@@ -247,7 +260,7 @@ class DNS:
         self.vel = np.zeros_like(self.pos)
         u, nxg, xoff = self._ghosted(self._physical())
         if len(self.r):
-            vals = np.empty((len(self.r), 5))
+            vals = np.empty((len(self.r), u.shape[0]))
             K.interpolate(u, self.pos, self.sp.dx, vals, nxg, xoff)
             self.vel[:] = vals[:, :3]
         self.n_total = m
@@ -327,11 +340,36 @@ class DNS:
         return gpu.allreduce_sum(self.comm, np.asarray(a))
 
     def _physical(self):
-        """Host array (5, nx_local, n, n): u, v, w, theta, q_v in real space (this rank's slab)."""
+        """Host array (5, nx_local, n, n): u, v, w, theta, q_v in real space (this rank's slab);
+        (6, ...) with the vertical displacement zeta last when ``thermo.lapse``."""
         sp = self.sp
-        f = self.xp.stack([sp.inverse(self.uh[0]), sp.inverse(self.uh[1]), sp.inverse(self.uh[2]),
-                           sp.inverse(self.thh), sp.inverse(self.qh)])
+        hats = [self.uh[0], self.uh[1], self.uh[2], self.thh, self.qh]
+        if self.zh is not None:
+            hats.append(self.zh)
+        f = self.xp.stack([sp.inverse(h) for h in hats])
         return np.ascontiguousarray(gpu.to_host(f))
+
+    @property
+    def _iz(self):
+        """Column of zeta in the interpolated fields (-1: no lapse, pressure p0)."""
+        return 5 if self.zh is not None else -1
+
+    def supersaturation(self):
+        """S = e / e_s(T) - 1 on this rank's grid, with the local pressure (see module docstring)."""
+        f = self._physical()
+        vals = np.ascontiguousarray(f.reshape(f.shape[0], -1).T)
+        out = np.empty(vals.shape[0])
+        K.droplet_supersaturation(vals, self.T0, self.p0, 3, 4, self._iz, out)
+        return out.reshape(f.shape[1:])
+
+    def _droplet_supersaturation(self):
+        """S at every droplet of this rank from the current fields and positions."""
+        f, nxg, xoff = self._ghosted(self._physical())
+        vals = np.empty((len(self.r), f.shape[0]))
+        K.interpolate(f, self.pos, self.sp.dx, vals, nxg, xoff)
+        out = np.empty(len(self.r))
+        K.droplet_supersaturation(vals, self.T0, self.p0, 3, 4, self._iz, out)
+        return out
 
     def _liquid_grid(self):
         """q_l per cell [kg/kg] from the droplets (cloud-in-cell)."""
@@ -346,7 +384,7 @@ class DNS:
         return dmod.stokes_time(self.r, self.T0)
 
     # ------------------------------------------------------------------ the flow right-hand side
-    def _rhs(self, uh, thh, qh, ql_hat):
+    def _rhs(self, uh, thh, qh, ql_hat, zh=None):
         sp, xp, c = self.sp, self.xp, self.cfg
         u = xp.stack([sp.inverse(uh[i]) for i in range(3)])
         om = xp.stack([sp.inverse(w) for w in sp.curl(uh)])
@@ -370,24 +408,36 @@ class DNS:
         if c.thermo.lapse:
             Nth = Nth - (th.G_ACC / th.C_P) * uh[2]   # mean w = 0: the box mean of theta is untouched
         Nq = -sum(1j * k * sp.forward(u[i] * q) for i, k in enumerate((sp.kx, sp.ky, sp.kz))) * sp.dealias
-        return Nu, Nth, Nq, u
+        if zh is None:
+            return Nu, Nth, Nq, u
+        zeta = sp.inverse(zh)
+        Nz = -sum(1j * k * sp.forward(u[i] * zeta) for i, k in enumerate((sp.kx, sp.ky, sp.kz))) * sp.dealias
+        return Nu, Nth, Nq, Nz + uh[2], u
 
     def _advance_fluid(self, dt):
         """Lawson / integrating-factor Kutta RK3 over dt."""
         sp, xp, c = self.sp, self.xp, self.cfg
         ql_hat = sp.forward(xp.asarray(self.ql_grid)) * sp.dealias
-        diff = (c.fluid.nu, c.fluid.kappa, c.fluid.diffusivity)
+        # u, theta, q_v (and zeta, diffused like theta)
+        y0 = (self.uh, self.thh, self.qh) + (() if self.zh is None else (self.zh,))
+        m = len(y0)
+        diff = (c.fluid.nu, c.fluid.kappa, c.fluid.diffusivity, c.fluid.kappa)[:m]
         E1 = [xp.exp(-d * sp.k2 * dt) for d in diff]
         Eh = [xp.exp(-d * sp.k2 * 0.5 * dt) for d in diff]
-        y0 = (self.uh, self.thh, self.qh)
-        k1 = self._rhs(*y0, ql_hat)
-        self._check_cfl(k1[3], dt)
-        ya = tuple(Eh[j] * (y0[j] + 0.5 * dt * k1[j]) for j in range(3))
-        k2 = self._rhs(*ya, ql_hat)
-        yb = tuple(E1[j] * (y0[j] - dt * k1[j]) + 2 * dt * Eh[j] * k2[j] for j in range(3))
-        k3 = self._rhs(*yb, ql_hat)
-        out = tuple(E1[j] * (y0[j] + dt / 6 * k1[j]) + Eh[j] * (4 * dt / 6) * k2[j] + dt / 6 * k3[j] for j in range(3))
-        self.uh, self.thh, self.qh = out
+
+        def rhs(y):
+            return self._rhs(y[0], y[1], y[2], ql_hat, *y[3:])
+
+        k1 = rhs(y0)
+        self._check_cfl(k1[m], dt)
+        ya = tuple(Eh[j] * (y0[j] + 0.5 * dt * k1[j]) for j in range(m))
+        k2 = rhs(ya)
+        yb = tuple(E1[j] * (y0[j] - dt * k1[j]) + 2 * dt * Eh[j] * k2[j] for j in range(m))
+        k3 = rhs(yb)
+        out = tuple(E1[j] * (y0[j] + dt / 6 * k1[j]) + Eh[j] * (4 * dt / 6) * k2[j] + dt / 6 * k3[j] for j in range(m))
+        self.uh, self.thh, self.qh = out[:3]
+        if m == 4:
+            self.zh = out[3]
 
     def _check_cfl(self, u, dt):
         umax = [float(self.xp.max(self.xp.abs(u[i]))) for i in range(3)]
@@ -412,14 +462,14 @@ class DNS:
             if self.nstep % 25 == 0 and len(self.r) > 100000:
                 self._sort_droplets()
             f, nxg, xoff = self._ghosted(self._physical())
-            vals = np.empty((len(self.r), 5))
+            vals = np.empty((len(self.r), f.shape[0]))
             K.interpolate(f, self.pos, sp.dx, vals, nxg, xoff)
             t1 = _time.perf_counter()
             S = np.empty(len(self.r))
             r_new = np.empty_like(self.r)
             dm = np.empty_like(self.r)
             K.condense(vals, self.r, self.rd, self.kap, self.mult, self.T0, self.p0, self.G0, self.A0, dt,
-                       3, 4, r_new, dm, S)
+                       3, 4, self._iz, r_new, dm, S)
             self.r = r_new
             self.S_droplets = S
             t2 = _time.perf_counter()
@@ -477,7 +527,8 @@ class DNS:
         thmean = sp.mean(self.thh)
         liquid = float(self._allsum(np.array([np.sum(self.mult * 4 / 3 * np.pi * th.RHO_W * (self.r ** 3 - self.rd ** 3))]))[0])
         water = qmean * mass_air + liquid
-        mse = th.C_P * thmean * mass_air + self.L0 * qmean * mass_air
+        zmean = sp.mean(self.zh) if self.zh is not None else 0.0
+        mse = th.C_P * thmean * mass_air + th.G_ACC * zmean * mass_air + self.L0 * qmean * mass_air
         return {"water_kg": water, "vapour_kg": qmean * mass_air, "liquid_kg": liquid, "mse_J": mse}
 
     def diagnostics(self, r_min=1e-6):
@@ -497,8 +548,9 @@ class DNS:
              "effective_radius": s3 / s2 if s2 > 0 else 0.0,
              "growth_coefficient_cm_s": 100.0 * self.G0 * sinv / s0 if s0 > 0 else 0.0,
              "water_kg": tot["water_kg"], "mse_J": tot["mse_J"]}
-        if hasattr(self, "S_droplets") and len(self.r):
-            d["S_mean"] = float(self._allsum(np.array([self.S_droplets.sum()]))[0]) / self.n_total
+        if self.n_total:
+            # S at the droplets from the current fields and positions: the state at time t
+            d["S_mean"] = float(self._allsum(np.array([self._droplet_supersaturation().sum()]))[0]) / self.n_total
         return d
 
     def _record(self):
@@ -533,30 +585,34 @@ class DNS:
         pos, vel, r, rd, kap, mult = self._gather_droplets()
         f = self._physical()
         uh, thh, qh = gpu.to_host(self.uh), gpu.to_host(self.thh), gpu.to_host(self.qh)
+        zh = gpu.to_host(self.zh) if self.zh is not None else None
         if self.slab:
-            parts = self.comm.gather((f, uh, thh, qh), root=0)
+            parts = self.comm.gather((f, uh, thh, qh, zh), root=0)
             if self.rank == 0:
                 f = np.concatenate([p[0] for p in parts], axis=1)
                 uh = np.concatenate([p[1] for p in parts], axis=2)
                 thh = np.concatenate([p[2] for p in parts], axis=1)
                 qh = np.concatenate([p[3] for p in parts], axis=1)
+                zh = np.concatenate([p[4] for p in parts], axis=1) if zh is not None else None
         if self.rank == 0:
-            self._write(path, f, uh, thh, qh, pos, vel, r, rd, kap, mult)
+            self._write(path, f, uh, thh, qh, pos, vel, r, rd, kap, mult, zh)
         if self.size > 1:
             self.comm.Barrier()      # the file exists on return, on every rank
         return path
 
-    def _write(self, path, f, uh, thh, qh, pos, vel, r, rd, kap, mult):
+    def _write(self, path, f, uh, thh, qh, pos, vel, r, rd, kap, mult, zh=None):
         from gpu.io import write_results
 
         data = {"fields/u": f[:3], "fields/theta": f[3], "fields/qv": f[4],
                 "spectral/u": uh, "spectral/theta": thh, "spectral/qv": qh,
                 "droplets/position": pos, "droplets/velocity": vel, "droplets/radius": r,
                 "droplets/dry_radius": rd, "droplets/kappa": kap, "droplets/multiplicity": mult}
+        if zh is not None:
+            data["fields/zeta"], data["spectral/zeta"] = f[5], zh
         for k, v in self.history.items():
             data[f"history/{k}"] = np.array(v)
         params = {"time": self.t, "step": self.nstep, "config_json": __import__("json").dumps(to_dict(self.cfg))}
-        units = {"fields/u": "m/s", "fields/theta": "K", "fields/qv": "kg/kg", "droplets/position": "m",
+        units = {"fields/u": "m/s", "fields/theta": "K", "fields/qv": "kg/kg", "fields/zeta": "m", "droplets/position": "m",
                  "droplets/velocity": "m/s", "droplets/radius": "m", "droplets/dry_radius": "m",
                  "droplets/multiplicity": "1", "history/t": "s"}
         write_results(path, data, params=params, units=units, config_text=self.config_text)
@@ -581,6 +637,8 @@ class DNS:
             self.uh = xp.asarray(np.ascontiguousarray(data["spectral/u"][:, :, ys]))
             self.thh = xp.asarray(np.ascontiguousarray(data["spectral/theta"][:, ys]))
             self.qh = xp.asarray(np.ascontiguousarray(data["spectral/qv"][:, ys]))
+            if "spectral/zeta" in data:
+                self.zh = xp.asarray(np.ascontiguousarray(data["spectral/zeta"][:, ys]))
         else:                      # physical fields only (e.g. written by another tool)
             xs = slice(sp.x_lo, sp.x_hi)
             data["fields/u"] = data["fields/u"][:, xs]
@@ -590,6 +648,12 @@ class DNS:
             self.uh = xp.stack([sp.forward(xp.asarray(u[i])) for i in range(3)]) * sp.dealias
             self.thh = sp.forward(xp.asarray(data["fields/theta"])) * sp.dealias
             self.qh = sp.forward(xp.asarray(data["fields/qv"])) * sp.dealias
+            if "fields/zeta" in data:
+                self.zh = sp.forward(xp.asarray(data["fields/zeta"][xs])) * sp.dealias
+        if self.zh is None and self.cfg.thermo.lapse:     # file written without lapse: no displacement yet
+            self.zh = sp.forward(xp.zeros(sp.local_shape))
+        elif not self.cfg.thermo.lapse:
+            self.zh = None
         m = data["droplets/radius"].size
         mine = self._owned(data["droplets/position"])
         self.pos = np.ascontiguousarray(data["droplets/position"][mine])

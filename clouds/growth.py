@@ -99,9 +99,11 @@ def evaporation_time(r0, S, G):
 
 
 def A1(T, p=None):
-    """A1 = g L / (c_p R_v T^2) - g / (R_d T) [1/m], so that dS/dt = A1 w from adiabatic ascent."""
-    L = th.latent_heat(T)
-    return th.G_ACC * L / (th.C_P * th.R_V * T ** 2) - th.G_ACC / (th.R_D * T)
+    """A1 = g L / (c_p R_v T^2) - g / (R_d T) [1/m], so that dS/dt = A1 w from adiabatic ascent.
+
+    The formula is :func:`clouds.thermo.a1_coefficient` (Rogers & Yau 1989, eq. 7.23).
+    """
+    return th.A1(T)
 
 
 def A2(T, p):

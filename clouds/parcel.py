@@ -7,21 +7,35 @@ with radii r_i, dry radii, kappa and multiplicities n_i [per kg of dry air]. The
 is q_l = sum_i n_i (4/3) pi rho_w (r_i^3 - r_dry,i^3), and q_t = q_v + q_l is held fixed: q_v is
 always *diagnosed* as q_t - q_l, so total water is conserved to round-off by construction.
 
+The equations (Rogers & Yau 1989 ch. 3 and 7; Korolev & Mazin 2003, JAS 60:2957) are
+
+    c_p dT/dt = -g w + L(T) dq_l/dt,    d ln p/dt = -g w / (R_d T_v),
+    r_i dr_i/dt = G (S + S'_i - S_eq(r_i)),    dq_l/dt = sum_i n_i 4 pi rho_w r_i^2 dr_i/dt,
+
+i.e. the first law with the parcel's specific volume equal to that of its hydrostatic environment;
+they give dS/dt = A1 w - S / tau_phase with A1 of :func:`clouds.thermo.a1_coefficient`.
+
 One step of length dt:
 
-1. ascent dz = w dt in a hydrostatic environment with the parcel's virtual temperature,
-   p1 = p0 exp(-g dz / (R_d T_v,mid)), and dry-adiabatic (Poisson) cooling T* = T0 (p1/p0)^(R_d/c_p);
-2. condensation at fixed p1: every droplet grows implicitly (:func:`clouds._kernels.cpu.implicit_radius`)
-   at S_eff + S'_i, and the latent heat is released, T1 = T* + L (q_l1 - q_l0) / c_p. The common
-   S_eff is the trapezoidal mean S_eff = (S_0 + S_1(S_eff)) / 2, found by Brent's method on this
-   scalar monotone equation (a semi-implicit, second-order coupling that stays stable for
-   dt >> tau_phase);
+1. ascent dz = w dt: T* = T0 - g dz / c_p, and the hypsometric pressure p1 = p0 exp(-g dz / (R_d T_v))
+   at the mid-step virtual temperature (:func:`clouds.thermo.hydrostatic_pressure`);
+2. condensation at fixed p1: every droplet grows by the theta-method in r^2 with an exponentially
+   fitted theta (:func:`clouds._kernels.cpu.grow_uniform_d`: trapezoidal for slowly changing
+   droplets, backward Euler for stiff haze droplets) at S_eff + S'_i with G and the Kelvin
+   coefficient at the mid-step state, and the latent heat is released at the mid-step temperature,
+   c_p (T1 - T*) = L((T0 + T1) / 2) (q_l1 - q_l0). The common S_eff is the trapezoidal mean
+   S_eff = (S_0 + S_1(S_eff)) / 2, found by Newton's method on this scalar monotone equation (a
+   semi-implicit coupling that stays stable for dt >> tau_phase). The step is second order in dt:
+   measured order 1.98-2.05 of the peak supersaturation of an activating aerosol for dt = 0.5 ... 1/16 s
+   (tests/clouds/test_parcel.py);
 3. with eddy hopping, each superdroplet carries its own vertical-velocity fluctuation w'_i (an
    Ornstein-Uhlenbeck process with integral time tau_t = (L_e^2/epsilon)^(1/3) and standard deviation
    sigma_w = (epsilon L_e)^(1/3)) and supersaturation fluctuation dS'_i/dt = A1 w'_i - S'_i / tau_phase
    (Grabowski & Abade 2017, eqs. 3-5, with their tau_relax = tau_phase).
 
-Moist static energy c_p T + g z + L q_v is conserved to O(dt) with L at the step temperature.
+Energy: since L depends on T, c_p T + g z + L q_v is *not* conserved: it changes by the integral of
+q_v dL (about +40 J/kg over 360 m of cloudy ascent). The step closes this budget to round-off:
+over each step, the change of c_p T + g z + L q_v equals (q_v0 + q_v1) (L1 - L0) / 2.
 
 MPI: superdroplets are split in index blocks over ranks; the condensed mass is summed with an
 Allreduce, so every rank carries the same thermodynamic state and the result agrees with the
@@ -52,12 +66,6 @@ def _si(value, unit, name):
         except Exception as exc:
             raise ValueError(f"{name} has units {value.unit}, not convertible to {unit}") from exc
     return float(value)
-
-
-def _supersat(p, T, qv):
-    """S = e/e_s(T) - 1 without the array checks of clouds.thermo (hot scalar path, same formulas)."""
-    es = 611.2 * np.exp(17.67 * (T - 273.15) / (T - 29.65))
-    return p * qv / (th.EPS + qv) / es - 1.0
 
 
 @dataclasses.dataclass
@@ -217,21 +225,22 @@ class ParcelModel:
         w = float(self._w(self.t + 0.5 * dt))
         p0, T0 = self.p, self.T
         dz = w * dt
-        # 1. hydrostatic ascent, dry adiabatic cooling
-        Tm = T0
-        for _ in range(3):
-            Tv = Tm * (1.0 + self.qv / th.EPS) / (1.0 + self.qt)
-            p1 = p0 * np.exp(-th.G_ACC * dz / (th.R_D * Tv))
-            Ts = T0 * (p1 / p0) ** (th.R_D / th.C_P)
-            Tm = 0.5 * (T0 + Ts)
-        # 2. condensation with latent heating, trapezoidal S
+        # 1. ascent: c_p dT = -g dz (first law with the parcel's specific volume equal to that of its
+        #    hydrostatic environment); pressure from the hypsometric equation at the mid-step T_v
+        Ts = T0 - th.G_ACC * dz / th.C_P
+        Tm = 0.5 * (T0 + Ts)
+        Tv = Tm * (1.0 + self.qv / th.EPS) / (1.0 + self.qt)
+        p1 = float(th.hydrostatic_pressure(p0, Tv, dz))
+        pm = float(np.sqrt(p0 * p1))
+        # 2. condensation with latent heating, trapezoidal in S, fitted theta-method in the growth law
+        #    (:func:`clouds._kernels.cpu.grow_uniform_d`); G and A at
+        #    the mid-step state
         if self.kinetic:
-            G = np.ascontiguousarray(growth.growth_parameter(Ts, p1, r=np.maximum(self.pop.r, 1e-9), kinetic=True,
+            G = np.ascontiguousarray(growth.growth_parameter(Tm, pm, r=np.maximum(self.pop.r, 1e-9), kinetic=True,
                                                              alpha_c=self.alpha_c, alpha_t=self.alpha_t))
         else:
-            G = np.array([float(growth.growth_parameter(Ts, p1))])
-        A = float(koehler.curvature_A(Ts)) if self.curvature else 0.0
-        L = float(th.latent_heat(Ts))
+            G = np.array([float(growth.growth_parameter(Tm, pm))])
+        A = float(koehler.curvature_A(Tm)) if self.curvature else 0.0
         pop = self.pop
         rw = np.empty_like(pop.r)
         ql0 = self.qt - self.qv
@@ -240,13 +249,17 @@ class ParcelModel:
             tau = self.phase_relaxation_time() if ql0 > 0 else 1e30
             noise = self._rng.standard_normal(len(pop))
             K.ou_step(self.w_prime, self.S_prime, dt, self.eh.tau_t, self.eh.sigma_w,
-                      float(growth.A1(Ts)), min(tau, 1e30), noise)
+                      float(growth.A1(Tm)), min(tau, 1e30), noise)
         coef = (4.0 / 3.0) * np.pi * th.RHO_W
 
         def thermo_state(dql):
+            # c_p (T1 - Ts) = L(T_half) dql with T_half = (T0 + T1) / 2: L linear in T, so the
+            # fixed point converges by a factor |dL/dT dql / (2 c_p)| < 1e-4 per iteration
             qv1 = self.qv - dql
-            T1 = Ts + L * dql / th.C_P
-            return qv1, T1, _supersat(p1, T1, max(qv1, 0.0))
+            T1 = Ts
+            for _ in range(3):
+                T1 = Ts + th.latent_heat_linear(0.5 * (T0 + T1)) * dql / th.C_P
+            return qv1, T1, th.supersaturation_pqT(p1, T1, max(qv1, 0.0))
 
         def state(S_eff):
             dm, ddm = K.grow_uniform_d(pop.r, pop.r_dry, pop.kappa, self.S_prime, S_eff, G, A, dt, pop.n, rw)
@@ -260,7 +273,7 @@ class ParcelModel:
         if self._dS_eff is not None:
             S_eff = S0 + (2 * self._dS_eff - self._dS_eff_old if self._dS_eff_old is not None else self._dS_eff)
         else:
-            S_eff = float(_supersat(p1, Ts, self.qv)) * 0.5 + 0.5 * S0
+            S_eff = float(th.supersaturation_pqT(p1, Ts, self.qv)) * 0.5 + 0.5 * S0
         h = 1e-9
         dS1_dql = (thermo_state(h)[2] - thermo_state(-h)[2]) / (2 * h)
         converged = False
@@ -282,7 +295,7 @@ class ParcelModel:
         # commit: q_v diagnosed from the conserved total water
         pop.r[:] = rw
         self.qv = self.qt - self._ql()
-        self.T = Ts + L * ((self.qt - self.qv) - ql0) / th.C_P
+        self.T = float(thermo_state((self.qt - self.qv) - ql0)[1])
         self.p = p1
         self.S = float(th.supersaturation(self.p, self.T, self.qv))
         self.z += dz

@@ -16,11 +16,25 @@ Choices (each documented with its source):
 * Surface tension of water against air: ``sigma = 0.0761 - 1.55e-4 (T - 273.15)`` N/m
   (Pruppacher & Klett 1997, eq. 5.12 linearised near 0-30 C).
 
+* Supersaturation tendency of adiabatic ascent: ``A1 = g / (R_d T) (L R_d / (c_p R_v T) - 1)``
+  (Rogers & Yau 1989, eq. 7.23; Korolev & Mazin 2003, JAS 60:2957, eq. 5), from the adiabatic
+  cooling dT/dz = -g/c_p and the hydrostatic pressure fall dp/dz = -rho g, rho = p / (R_d T).
+
 Mixing ratios ``q`` are kg per kg of dry air throughout (conserved in the parcel).
+
+The formulas are written once, as plain functions of floats *or* arrays (``e_s_bolton``,
+``latent_heat_linear``, ``supersaturation_pqT``, ``hydrostatic_pressure``, ``a1_coefficient``);
+each has a Numba-compiled twin (same function, ``*_jit``) that the kernels in
+:mod:`clouds._kernels.cpu` call, so the kernels and the Python code cannot disagree. (Numba's
+on-disk cache of a kernel is keyed to its own source file: after editing a formula here, delete
+``clouds/_kernels/__pycache__`` so the cached kernels are recompiled.)
 """
 from __future__ import annotations
 
+import types
+
 import numpy as np
+from numba import njit
 
 #: gas constant of dry air [J/kg/K] (Rogers & Yau 1989)
 R_D = 287.04
@@ -37,6 +51,59 @@ RHO_W = 1000.0
 #: reference pressure for D [Pa]
 P_REF = 101325.0
 T_0C = 273.15
+
+
+_TWINS: dict = {}
+
+
+def _jit(f):
+    """Numba twin of a formula written for floats/arrays (njit, cached).
+
+    The twin is the same code object compiled with the module globals in which the formulas it
+    calls are replaced by their twins (so e.g. ``supersaturation_pqT_jit`` calls ``e_s_bolton_jit``).
+    """
+    ns = dict(f.__globals__)
+    ns.update(_TWINS)
+    g = types.FunctionType(f.__code__, ns, f.__name__ + "_jit", f.__defaults__, f.__closure__)
+    g.__qualname__ = f.__qualname__ + "_jit"
+    twin = njit(cache=True)(g)
+    _TWINS[f.__name__] = twin
+    return twin
+
+
+def e_s_bolton(T):
+    """Saturation vapour pressure over plane water [Pa], Bolton (1980, MWR 108:1046) eq. 10 (no checks)."""
+    return 611.2 * np.exp(17.67 * (T - T_0C) / (T - 29.65))
+
+
+def latent_heat_linear(T):
+    """Latent heat of vaporisation [J/kg], L = 2.501e6 - 2370 (T - 273.15) (Bolton 1980 eq. 2; no checks)."""
+    return 2.501e6 - 2370.0 * (T - T_0C)
+
+
+def supersaturation_pqT(p, T, qv):
+    """S = e / e_s(T) - 1 with e = p q_v / (eps + q_v) and Bolton's e_s (no checks)."""
+    return p * qv / (EPS + qv) / e_s_bolton(T) - 1.0
+
+
+def hydrostatic_pressure(p0, T, dz):
+    """Pressure [Pa] a height dz above p0 in a layer of (virtual) temperature T: hydrostatic
+    dp/dz = -rho g with rho = p / (R_d T), integrated at constant T (hypsometric equation;
+    Wallace & Hobbs 2006, eq. 3.29): p = p0 exp(-g dz / (R_d T)) (no checks)."""
+    return p0 * np.exp(-G_ACC * dz / (R_D * T))
+
+
+def a1_coefficient(T):
+    """A1 [1/m] of dS/dt = A1 w - S / tau_phase: A1 = g / (R_d T) (L R_d / (c_p R_v T) - 1)
+    (Rogers & Yau 1989, eq. 7.23; Korolev & Mazin 2003, eq. 5) with L = L(T) (no checks)."""
+    return G_ACC / (R_D * T) * (latent_heat_linear(T) * R_D / (C_P * R_V * T) - 1.0)
+
+
+e_s_bolton_jit = _jit(e_s_bolton)
+latent_heat_linear_jit = _jit(latent_heat_linear)
+supersaturation_pqT_jit = _jit(supersaturation_pqT)
+hydrostatic_pressure_jit = _jit(hydrostatic_pressure)
+a1_coefficient_jit = _jit(a1_coefficient)
 
 
 def _check_T(T):
@@ -56,13 +123,13 @@ def _check_p(p):
 def saturation_vapor_pressure(T):
     """Saturation vapour pressure over plane water [Pa]; Bolton (1980) eq. 10."""
     T = _check_T(T)
-    return 611.2 * np.exp(17.67 * (T - T_0C) / (T - 29.65))
+    return e_s_bolton(T)
 
 
 def latent_heat(T):
     """Latent heat of vaporisation [J/kg], linear in T (Rogers & Yau 1989, Table 2.1 fit)."""
     T = _check_T(T)
-    return 2.501e6 - 2370.0 * (T - T_0C)
+    return latent_heat_linear(T)
 
 
 def vapor_diffusivity(T, p):
@@ -123,7 +190,13 @@ def saturation_mixing_ratio(p, T):
 
 def supersaturation(p, T, qv):
     """Supersaturation S = e / e_s(T) - 1 (dimensionless; 0.01 = 1 %)."""
-    return vapor_pressure(p, qv) / saturation_vapor_pressure(T) - 1.0
+    T = _check_T(T)
+    return supersaturation_pqT(np.asarray(p, dtype=float), T, np.asarray(qv, dtype=float))
+
+
+def A1(T):
+    """A1 [1/m] of dS/dt = A1 w for adiabatic ascent; formula and sources in :func:`a1_coefficient`."""
+    return a1_coefficient(_check_T(T))
 
 
 def mixing_ratio_from_rh(p, T, rh):

@@ -3,57 +3,57 @@
 Units inside ``cosmo``: k in h/Mpc, lengths in Mpc/h, P(k) in (Mpc/h)^3, H in km/s/Mpc,
 velocities in km/s; astropy Quantities are accepted at the API edge.
 
+``VGForecast().run()`` is the paper's set-up (ACT DR6 and SO x DESI LRG/ELG/QSO, CAMB, GR + f(R) +
+chameleon; about a minute). A coarse one-cell version (Eisenstein-Hu P(k), 5 k bins, coarse
+(k, mu) sums), for a first look:
+
 >>> from cosmo import VGForecast
->>> res = VGForecast().run()          # ACT DR6 and SO x DESI LRG/ELG/QSO, GR + f(R) + chameleon
->>> res["SO_baseline x DESI_LRG"]["snr"], res["SO_baseline x DESI_LRG"]["delta_chi2"]
+>>> small = {"forecast": {"experiments": ["SO_baseline"], "samples": ["DESI_LRG"], "power_method": "eh",
+...                       "n_bins": 5, "n_k": 4, "n_mu": 8},
+...          "models": [{"type": "hu_sawicki", "fR0": 1e-4, "n": 1.0, "name": "fR_1e-4"}]}
+>>> r = VGForecast(small).run()["SO_baseline x DESI_LRG"]
+>>> round(r["z_eff"], 2), round(r["snr"]), round(r["delta_chi2"]["fR_1e-4"], 1)
+(0.76, 10, 0.5)
 """
-from .background import Background, background, get_cosmology
-from .forecast import VGConfig, VGForecast, load_vg_config
-from .growth import growth_factor, growth_factor_k, growth_rate, growth_rate_k, solve_growth
-from .mg import GR, BertschingerZukin, HuSawicki, MuSigma, e_g, make_model
-from .power import linear_power, nonlinear_power, sigma_R
-from .surveys import load_surveys
 
-__all__ = [
-    "Background",
-    "BertschingerZukin",
-    "GR",
-    "HuSawicki",
-    "MuSigma",
-    "VGConfig",
-    "VGForecast",
-    "background",
-    "e_g",
-    "get_cosmology",
-    "growth_factor",
-    "growth_factor_k",
-    "growth_rate",
-    "growth_rate_k",
-    "linear_power",
-    "load_surveys",
-    "load_vg_config",
-    "make_model",
-    "nonlinear_power",
-    "sigma_R",
-    "solve_growth",
-]
+import gpu  # noqa: F401,E402  first: caps Numba threads per MPI rank before Numba loads (gpu.threads)
+from gpu.lazy import lazy_exports  # noqa: E402
 
-# --- dark-matter flow statistics (issue 6) ---
-from .distributions import fit_histogram, fit_pdfs, fit_samples, generalized_kurtosis  # noqa: E402
-from .dtfe import dtfe_density  # noqa: E402
-from .fof import FoFCatalogue, friends_of_friends  # noqa: E402
-from .pairwise import PairStatistics, density_pair_statistics, pair_counts, pair_moments  # noqa: E402
-
-__all__ += [
-    "FoFCatalogue",
-    "PairStatistics",
-    "density_pair_statistics",
-    "dtfe_density",
-    "fit_histogram",
-    "fit_pdfs",
-    "fit_samples",
-    "friends_of_friends",
-    "generalized_kurtosis",
-    "pair_counts",
-    "pair_moments",
-]
+#: public name -> submodule defining it (imported on first use; see gpu.lazy)
+_EXPORTS = {
+    "Background": ".background",
+    "background": ".background",
+    "get_cosmology": ".background",
+    "VGConfig": ".forecast",
+    "VGForecast": ".forecast",
+    "load_vg_config": ".forecast",
+    "growth_factor": ".growth",
+    "growth_factor_k": ".growth",
+    "growth_rate": ".growth",
+    "growth_rate_k": ".growth",
+    "solve_growth": ".growth",
+    "GR": ".mg",
+    "BertschingerZukin": ".mg",
+    "HuSawicki": ".mg",
+    "MuSigma": ".mg",
+    "e_g": ".mg",
+    "make_model": ".mg",
+    "linear_power": ".power",
+    "nonlinear_power": ".power",
+    "sigma_R": ".power",
+    "load_surveys": ".surveys",
+    "fit_histogram": ".distributions",
+    "fit_pdfs": ".distributions",
+    "fit_samples": ".distributions",
+    "generalized_kurtosis": ".distributions",
+    "dtfe_density": ".dtfe",
+    "FoFCatalogue": ".fof",
+    "friends_of_friends": ".fof",
+    "PairStatistics": ".pairwise",
+    "density_pair_statistics": ".pairwise",
+    "pair_counts": ".pairwise",
+    "pair_moments": ".pairwise",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)
+__version__ = gpu.__version__

@@ -5,6 +5,7 @@ Each command lives in its own module ``cosmo.cli_<name>`` exposing
 """
 from __future__ import annotations
 
+import importlib
 import sys
 
 from gpu import cli
@@ -16,12 +17,16 @@ COMMANDS = {
 }
 
 
+#: the package's one-line summary, shown by ``python -m cosmo`` and ``--help``
+_DESCRIPTION = " ".join(importlib.import_module("cosmo").__doc__.strip().split("\n\n")[0].split())
+
+
 def build_parser():
-    return cli.build_parser("python -m cosmo", __doc__.splitlines()[0], COMMANDS)
+    return cli.build_parser("python -m cosmo", _DESCRIPTION, COMMANDS)
 
 
 def main(argv=None) -> int:
-    return cli.dispatch("python -m cosmo", __doc__.splitlines()[0], COMMANDS, argv)
+    return cli.dispatch("python -m cosmo", _DESCRIPTION, COMMANDS, argv)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,15 @@
-"""``python -m cosmo forecast [config.toml] --out forecast.h5 --json summary.json``: the V_G forecast."""
+"""``python -m cosmo forecast [config.toml] --out forecast.h5 --json summary.json``: the V_G forecast.
+
+Everything is checked before the forecast starts: the outputs can be written (rank 0 writes them),
+every config key is finite and in range (:class:`cosmo.forecast.VGConfig`). A non-finite result
+fails the command (:class:`cosmo.forecast.ForecastResultError`, exit 1) and writes nothing.
+Errors are reported by :func:`gpu.cli.dispatch` (one line, exit 2 for bad input; under
+``mpiexec`` an error on any rank ends the job).
+"""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 
 def add_arguments(p):
@@ -13,11 +21,28 @@ def add_arguments(p):
     p.add_argument("--quiet", action="store_true", help="no progress bar / table")
 
 
+def check_outputs(paths, comm) -> None:
+    """Every output path distinct and writable (checked on rank 0, the rank that writes)."""
+    from gpu.io import OutputError, check_writable
+
+    paths = [p for p in paths if p]
+    resolved = [Path(p).resolve() for p in paths]
+    if len(set(resolved)) != len(resolved):
+        raise OutputError(f"the outputs {paths} name the same file twice; give distinct --out and --json")
+    if getattr(comm, "rank", 0) == 0:
+        for p in paths:
+            check_writable(p)
+
+
 def run(args) -> int:
+    import gpu
+
     from .forecast import VGForecast
 
     logging.basicConfig(level=logging.WARNING)
-    fc = VGForecast(args.config, quiet=args.quiet)
+    comm = gpu.get_comm()
+    check_outputs((args.out, args.json), comm)
+    fc = VGForecast(args.config, comm=comm, quiet=args.quiet)
     res = fc.run()
     if args.out:
         fc.write_hdf5(args.out)

@@ -5,19 +5,45 @@ snapshot's length unit (comoving, e.g. Mpc/h or kpc/h) and peculiar velocities (
 ``--halo-split`` the particles are split by periodic friends-of-friends into halo and
 out-of-halo particles and the statistics are computed for all, halo-halo, out-out and
 halo -> out pairs. Under ``mpiexec`` the pair work is shared between ranks; rank 0 writes.
+
+Before any pair is counted: the outputs are checked writable, every option is checked (finite,
+in range, bins increasing with r_max <= box/2), the snapshot is read and its positions and
+velocities are checked finite; each problem is one ``error:`` line naming the option or file
+(exit 2, :func:`gpu.cli.dispatch`). Bins without pairs have no moments: they are ``NaN`` in the
+HDF5 file and ``null`` in the JSON summary (``counts`` says which); any other non-finite result
+fails the command (:class:`PairwiseResultError`, exit 1) and writes nothing.
 """
 from __future__ import annotations
 
 import logging
+import math
 
 import numpy as np
 
+from gpu.config import ConfigError
 
-def _floats(text, name):
+
+class PairwiseResultError(RuntimeError):
+    """A moment of a bin that has pairs is not finite (overflow or a kernel fault)."""
+
+
+def _floats(text, name, count=None):
+    """Comma-separated numbers of option ``--name`` (all finite; exactly ``count`` of them if given)."""
     try:
-        return [float(v) for v in text.split(",")]
-    except ValueError as exc:
-        raise SystemExit(f"--{name} must be comma-separated numbers, got {text!r}") from exc
+        vals = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"option '--{name}' must be comma-separated numbers, got {text!r}") from None
+    if count is not None and len(vals) != count:
+        raise ConfigError(f"option '--{name}' needs {count} comma-separated numbers, got {len(vals)} ({text!r})")
+    if not all(math.isfinite(v) for v in vals):
+        raise ConfigError(f"option '--{name}' must hold finite numbers, got {text!r}")
+    return vals
+
+
+def _count(v, name, what):
+    if v != int(v) or not 1 <= v <= 100_000:
+        raise ConfigError(f"option '--{name}': the number of {what} must be an integer in [1, 100000], got {v:g}")
+    return int(v)
 
 
 def add_arguments(p):
@@ -44,62 +70,176 @@ def add_arguments(p):
     p.add_argument("--quiet", action="store_true")
 
 
-def _edges(args, box, n):
+def check_options(args) -> dict:
+    """Everything the options alone decide, before the snapshot is read: parsed bins and the rest."""
+    from gpu.config import check_arg
+
+    from .pairwise import QUANTITIES, _MAX_ORDER
+
+    opts = {}
+    if args.rbins and args.rbins_edges:
+        raise ConfigError("options '--rbins' and '--rbins-edges' exclude each other; give one")
     if args.rbins_edges:
-        return np.asarray(_floats(args.rbins_edges, "rbins-edges"))
+        e = np.asarray(_floats(args.rbins_edges, "rbins-edges"))
+        if e.size < 2 or e[0] < 0 or np.any(np.diff(e) <= 0):
+            raise ConfigError(f"option '--rbins-edges' must be >= 2 edges, >= 0 and strictly increasing, got "
+                              f"{args.rbins_edges!r}")
+        opts["edges"] = e
+    elif args.rbins:
+        lo, hi, n = _floats(args.rbins, "rbins", 3)
+        n = _count(n, "rbins", "bins")
+        if not (lo >= 0 and hi > lo) or (not args.linear and lo <= 0):
+            raise ConfigError(f"option '--rbins' = {args.rbins!r}: need 0 {'<=' if args.linear else '<'} rmin < rmax"
+                              + ("" if args.linear else " (log bins; --linear allows rmin = 0)"))
+        opts["rbins"] = (lo, hi, n)
+    if args.pdf_bins:
+        lo, hi, n = _floats(args.pdf_bins, "pdf-bins", 3)
+        n = _count(n, "pdf-bins", "bins")
+        if not hi > lo:
+            raise ConfigError(f"option '--pdf-bins' = {args.pdf_bins!r}: need vmin < vmax")
+        opts["pdf_bins"] = np.linspace(lo, hi, n + 1)
+    check_arg("--orders", args.orders, ge=1, le=_MAX_ORDER)
+    check_arg("--type", args.type, ge=0, le=5)
+    check_arg("--b", args.b, gt=0, lt=1)
+    check_arg("--min-size", args.min_size, ge=1)
+    check_arg("--subsample", args.subsample, ge=0)
+    check_arg("--seed", args.seed, ge=0)
+    opts["quantities"] = None
+    if args.quantities:
+        q = [v.strip() for v in args.quantities.split(",") if v.strip()]
+        bad = [v for v in q if v not in QUANTITIES]
+        if bad or not q:
+            raise ConfigError(f"option '--quantities': unknown {bad or args.quantities!r}; "
+                              f"valid: {','.join(QUANTITIES)}")
+        if "du_L" not in q:
+            q.append("du_L")  # the summary and the fits are about Delta u_L
+        opts["quantities"] = q
+    return opts
+
+
+def read_particles(path, ptype):
+    """(pos, vel, header, units) of particle type ``ptype``; every problem is a ConfigError naming the file."""
+    from nbody.snapshot import read_snapshot
+
+    try:
+        snap = read_snapshot(path)
+    except (FileNotFoundError, ConfigError):
+        raise
+    except (ValueError, OSError) as exc:  # SnapshotFormatError, h5py and OS read errors: a bad file
+        raise ConfigError(f"snapshot '{path}' cannot be read: {' '.join(str(exc).split())}") from exc
+    if ptype not in snap.particles or len(snap.particles[ptype].pos) == 0:
+        raise ConfigError(f"option '--type' = {ptype}: snapshot '{path}' has no particles of that type; types "
+                          f"present: {sorted(t for t, p in snap.particles.items() if len(p.pos))}")
+    try:
+        box = float(snap.header["BoxSize"])
+    except (KeyError, TypeError, ValueError):
+        raise ConfigError(f"snapshot '{path}' has no numeric header 'BoxSize'") from None
+    if not (math.isfinite(box) and box > 0):
+        raise ConfigError(f"snapshot '{path}': header 'BoxSize' = {box} must be a finite number > 0 "
+                          "(the pairwise command needs a periodic box)")
+    ps = snap.particles[ptype]
+    pos, vel = np.asarray(ps.pos, dtype=np.float64), np.asarray(ps.vel, dtype=np.float64)
+    for name, a in (("Coordinates", pos), ("Velocities", vel)):
+        bad = ~np.isfinite(a).all(axis=1)
+        if bad.any():
+            raise ConfigError(f"snapshot '{path}': PartType{ptype}/{name} has {int(bad.sum())} particle(s) with NaN "
+                              f"or infinite values (first index {int(np.flatnonzero(bad)[0])})")
+    for key in ("Redshift", "Time"):
+        v = snap.header.get(key, 0.0)
+        if not isinstance(v, (int, float, np.number)) or not math.isfinite(float(v)):
+            raise ConfigError(f"snapshot '{path}': header '{key}' = {v!r} must be a finite number")
+    if len(pos) < 2:
+        raise ConfigError(f"snapshot '{path}' has {len(pos)} particle(s) of type {ptype}; pairs need at least 2")
+    return pos, vel, snap
+
+
+def _edges(opts, box, n):
+    if "edges" in opts:
+        return opts["edges"]
     d = box / n ** (1 / 3)
-    lo, hi, nb = (0.02 * d, box / 4, 20) if args.rbins is None else _floats(args.rbins, "rbins")
-    nb = int(nb)
-    return np.linspace(lo, hi, nb + 1) if args.linear else np.logspace(np.log10(lo), np.log10(hi), nb + 1)
+    lo, hi, nb = opts.get("rbins", (0.02 * d, box / 4, 20))
+    return np.linspace(lo, hi, nb + 1) if opts.get("linear") else np.logspace(np.log10(lo), np.log10(hi), nb + 1)
+
+
+def _json_values(a, defined):
+    """List for JSON: ``None`` where the statistic is undefined (no pairs / no spread)."""
+    a = np.asarray(a, dtype=float)
+    return [float(v) if ok else None for v, ok in zip(a, defined)]
 
 
 def summarise(st, fits=None) -> dict:
-    out = {"r": st.r, "counts": st.counts, "mean_du_L": st.mean("du_L"), "std_du_L": st.std("du_L"),
-           "skewness_du_L": st.skewness("du_L"), "kurtosis_du_L": st.kurtosis("du_L")}
+    """JSON-ready summary of one sample; ``null`` marks bins without pairs (or without spread for the
+    skewness and kurtosis)."""
+    has = np.asarray(st.counts) > 0
+    std = st.std("du_L")
+    spread = has & (std > 0)
+    out = {"r": st.r, "counts": st.counts, "mean_du_L": _json_values(st.mean("du_L"), has),
+           "std_du_L": _json_values(std, has), "skewness_du_L": _json_values(st.skewness("du_L"), spread),
+           "kurtosis_du_L": _json_values(st.kurtosis("du_L"), spread)}
     if "u_L" in st.moments:
-        out["std_u_L"] = st.std("u_L")
-    if fits is not None:
-        out["x_alpha"] = [None if f is None else f.params["alpha"] for f in fits["x"]]
-        out["aic"] = {m: [None if f is None else f.aic for f in v] for m, v in fits.items()}
+        out["std_u_L"] = _json_values(st.std("u_L"), has)
+    if fits is not None:  # null: no fit (too few pairs) or a fit that did not converge to finite numbers
+        out["x_alpha"] = [None if f is None else _finite_or_none(f.params["alpha"]) for f in fits["x"]]
+        out["aic"] = {m: [None if f is None else _finite_or_none(f.aic) for f in v] for m, v in fits.items()}
     return out
+
+
+def _finite_or_none(v):
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def check_finite_statistics(name, st) -> None:
+    """Moments and PDFs of every bin that has pairs must be finite (raise :class:`PairwiseResultError`)."""
+    has = np.asarray(st.counts) > 0
+    for kind, table in (("moments", st.moments), ("pdf", st.pdf or {})):
+        for q, v in table.items():
+            bad = has & ~np.isfinite(np.asarray(v)).all(axis=1)
+            if bad.any():
+                b = int(np.flatnonzero(bad)[0])
+                raise PairwiseResultError(f"sample '{name}': {kind} of {q} not finite in r bin {b} "
+                                          f"(r = {st.r[b]:.4g}, {int(st.counts[b])} pairs); nothing written")
 
 
 def run(args) -> int:
     import gpu
-    from nbody.snapshot import read_snapshot
+    from gpu.io import write_json, write_results
 
-    from .pairwise import pair_moments
+    from .cli_forecast import check_outputs
+    from .pairwise import check_rbins, pair_moments
 
     logging.basicConfig(level=logging.WARNING)
     comm = gpu.get_comm()
-    snap = read_snapshot(args.snapshot)
-    if args.type not in snap.particles:
-        raise SystemExit(f"snapshot has no particles of type {args.type}; types present: {sorted(snap.particles)}")
-    ps = snap.particles[args.type]
-    pos, vel = np.asarray(ps.pos, dtype=np.float64), np.asarray(ps.vel, dtype=np.float64)
+    check_outputs((args.out, args.json), comm)
+    opts = check_options(args)
+    opts["linear"] = args.linear
+    pos, vel, snap = read_particles(args.snapshot, args.type)
     box = float(snap.header["BoxSize"])
     if args.subsample and args.subsample < len(pos):
+        if args.subsample < 2:
+            raise ConfigError(f"option '--subsample' = {args.subsample}: pairs need at least 2 particles")
         idx = np.sort(np.random.default_rng(args.seed).choice(len(pos), args.subsample, replace=False))
         pos, vel = pos[idx], vel[idx]
     pos = np.mod(pos, box)
-    rb = _edges(args, box, len(pos))
-    sig = float(np.std(vel))
-    hb = (np.linspace(-6 * sig, 6 * sig, 121) if args.pdf_bins is None
-          else np.linspace(*_floats(args.pdf_bins, "pdf-bins")[:2], int(_floats(args.pdf_bins, "pdf-bins")[2]) + 1))
+    rb = _edges(opts, box, len(pos))
+    try:
+        check_rbins(rb, box, periodic=True)
+    except ConfigError as exc:
+        raise ConfigError(f"option '--rbins{'-edges' if 'edges' in opts else ''}': {exc} (BoxSize {box:g} of "
+                          f"'{args.snapshot}')") from None
+    hb = opts.get("pdf_bins")
+    if hb is None:
+        sig = float(np.std(vel))
+        if not sig > 0:
+            raise ConfigError(f"snapshot '{args.snapshot}': all velocities are equal, so the default velocity "
+                              "histogram (+-6 sigma) is empty; give --pdf-bins vmin,vmax,n")
+        hb = np.linspace(-6 * sig, 6 * sig, 121)
     orders = range(1, args.orders + 1)
-    quantities = None
-    if args.quantities:
-        from .pairwise import QUANTITIES
-
-        quantities = [q.strip() for q in args.quantities.split(",") if q.strip()]
-        bad = [q for q in quantities if q not in QUANTITIES]
-        if bad:
-            raise SystemExit(f"--quantities: unknown {bad}; valid: {','.join(QUANTITIES)}")
-        if "du_L" not in quantities:
-            quantities.append("du_L")  # the summary and the fits are about Delta u_L
+    quantities = opts["quantities"]
     samples = {"all": (pos, vel, None, None)}
-    params = {"snapshot": str(args.snapshot), "BoxSize": box, "Redshift": float(snap.header["Redshift"]),
-              "Time": float(snap.header["Time"]), "npart": len(pos), "units": snap.describe_units()}
+    params = {"snapshot": str(args.snapshot), "BoxSize": box, "Redshift": float(snap.header.get("Redshift", 0.0)),
+              "Time": float(snap.header.get("Time", 0.0)), "npart": len(pos), "units": snap.describe_units(),
+              "empty_bins": "moments and PDFs are NaN in r bins with counts = 0 (no pairs)"}
     extra = {}
     if args.halo_split:
         from .fof import friends_of_friends
@@ -111,12 +251,15 @@ def run(args) -> int:
         params.update({"fof_b": args.b, "fof_min_size": args.min_size, "halo_fraction": float(h.mean()),
                        "n_groups": cat.ngroups})
         extra.update({f"fof/{k.split('/')[-1]}": v for k, v in cat.to_datasets().items()})
-    datasets, summary = dict(extra), {"params": params, "samples": {}}
+    datasets, summary = dict(extra), {"params": params, "samples": {},
+                                      "null": "statistic undefined: no pairs in the bin (counts = 0) or, for "
+                                              "skewness and kurtosis, no spread"}
     for name, (p1, v1, p2, v2) in samples.items():
         if len(p1) < 2 or (p2 is not None and len(p2) < 1):
             continue
         st = pair_moments(p1, v1, box, rb, orders=orders, pdf_bins=hb, comm=comm, pos2=p2, vel2=v2,
                           quantities=quantities)
+        check_finite_statistics(name, st)
         for k, v in st.to_datasets().items():
             datasets[f"{name}/{k}"] = v
         fits = None
@@ -126,8 +269,6 @@ def run(args) -> int:
             fits = fit_pdfs(st, "du_L")
         summary["samples"][name] = summarise(st, fits)
     if getattr(comm, "rank", 0) == 0:
-        from gpu.io import write_json, write_results
-
         write_results(args.out, datasets, params=params,
                       units={"all/rbins": "snapshot length unit (comoving)", "all/moments/duL": "(km/s)^n"})
         if args.json:
@@ -136,7 +277,11 @@ def run(args) -> int:
             s = summary["samples"]["all"]
             print(f"{args.snapshot}: N = {len(pos)}, box = {box:g}, z = {params['Redshift']:.3f}")
             print("      r     pairs   <du_L>   std(du_L)  kurt")
+
+            def f(v, w):
+                return f"{'-':>{w}s}" if v is None else f"{v:{w}.3f}"
+
             for i in range(len(s["r"])):
-                print(f"{s['r'][i]:9.4g} {s['counts'][i]:9.0f} {s['mean_du_L'][i]:9.3f} {s['std_du_L'][i]:9.3f} "
-                      f"{s['kurtosis_du_L'][i]:6.2f}")
+                print(f"{s['r'][i]:9.4g} {s['counts'][i]:9.0f} {f(s['mean_du_L'][i], 9)} {f(s['std_du_L'][i], 9)} "
+                      f"{f(s['kurtosis_du_L'][i], 6)}")
     return 0

@@ -18,9 +18,14 @@ serial partition exactly.
 
 Example
 -------
+>>> import numpy as np
 >>> from cosmo.fof import friends_of_friends
->>> cat = friends_of_friends(pos, box=100.0, b=0.2, vel=vel)
->>> cat.in_halo.mean(), cat.npart[:5], cat.centre[:5]
+>>> rng = np.random.default_rng(1)
+>>> halo = 50 + 0.3 * rng.standard_normal((200, 3))           # one compact clump ...
+>>> pos = np.vstack([halo, rng.uniform(0, 100, (800, 3))])    # ... in a uniform field
+>>> cat = friends_of_friends(pos, box=100.0, b=0.2)
+>>> int(cat.npart[0]), cat.centre[0].round(1).tolist()         # the clump is the largest group
+(200, [50.0, 50.0, 49.9])
 """
 from __future__ import annotations
 

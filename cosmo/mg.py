@@ -20,6 +20,8 @@ import dataclasses
 
 import numpy as np
 
+from gpu.config import ConfigError, from_dict, param
+
 from .background import C_KMS, background
 
 #: H0/c in h/Mpc
@@ -205,18 +207,74 @@ MODEL_TYPES = {"gr": GR, "hu_sawicki": HuSawicki, "bertschinger_zukin": Bertschi
                "mu_sigma": MuSigma}
 
 
-def make_model(spec: dict) -> GravityModel:
-    """Build a model from a config table, e.g. ``{"type": "hu_sawicki", "fR0": 1e-5, "n": 1}``."""
+# ---------------------------------------------------------------------------------------------
+# config tables ([[models]] of the forecast): each type's keys with their valid ranges
+# ---------------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class _GRSpec:
+    name: str = "GR"
+
+
+@dataclasses.dataclass
+class _HuSawickiSpec:
+    fR0: float = param(1e-5, gt=0, lt=1, doc="|f_R0| (mu drops the 1/(1 + f_R) prefactor: |f_R0| << 1)")
+    n: float = param(1.0, gt=0, le=10, doc="Hu-Sawicki index n")
+    name: str = "HS"
+
+
+@dataclasses.dataclass
+class _BZSpec:
+    beta1: float = param(4.0 / 3.0, gt=0)
+    lambda1_sq: float = param(1.0e3, ge=0, doc="(Mpc/h)^2")
+    s: float = param(4.0, ge=0, le=20, doc="power of a (a^s -> 0 at early times)")
+    beta2: float = param(0.5, gt=-1, doc="1 + gamma > 0")
+    lambda2_sq: float = param(4.0e3 / 3.0, ge=0, doc="(Mpc/h)^2")
+    name: str = "BZ"
+
+
+@dataclasses.dataclass
+class _ChameleonSpec:
+    beta1: float = param(1.2, ge=1, doc="1 + 2 beta^2 >= 1")
+    lambda1_sq: float = param(2.0e3, ge=0, doc="(Mpc/h)^2")
+    s: float = param(4.0, ge=0, le=20)
+    name: str = "chameleon"
+
+
+@dataclasses.dataclass
+class _MuSigmaSpec:
+    mu0: float = param(0.0, gt=-1, doc="mu - 1 today (mu > 0)")
+    sigma0: float = param(0.0, gt=-1, doc="Sigma - 1 today (Sigma > 0)")
+    scale_with_de: bool = True
+    name: str = "mu_sigma"
+
+
+_MODEL_SPECS = {"gr": _GRSpec, "hu_sawicki": _HuSawickiSpec, "bertschinger_zukin": _BZSpec,
+                "chameleon": _ChameleonSpec, "mu_sigma": _MuSigmaSpec}
+
+
+def make_model(spec: dict, prefix: str = "") -> GravityModel:
+    """Build a model from a config table, e.g. ``{"type": "hu_sawicki", "fR0": 1e-5, "n": 1}``.
+
+    Every key is checked (known for the type, right type, finite, in range) and errors are
+    :class:`gpu.config.ConfigError` naming ``prefix + key`` (e.g. ``models[1].fR0``).
+    """
+    if not isinstance(spec, dict):
+        raise ConfigError(f"config key '{prefix.rstrip('.') or 'model'}' must be a table "
+                          f"(type = ..., name = ...), got {spec!r}")
     spec = dict(spec)
     t = spec.pop("type", None)
     if t not in MODEL_TYPES:
-        raise ValueError(f"gravity model type {t!r} unknown; choose from {sorted(MODEL_TYPES)}")
+        raise ConfigError(f"config key '{prefix}type' = {t!r}: gravity model type unknown; choose from "
+                          f"{sorted(MODEL_TYPES)}")
     try:
-        if t == "chameleon":
-            return BertschingerZukin.chameleon(**spec)
-        return MODEL_TYPES[t](**spec)
-    except TypeError as exc:
-        raise ValueError(f"bad parameters for gravity model {t!r}: {exc}") from exc
+        kwargs = dataclasses.asdict(from_dict(spec, _MODEL_SPECS[t], prefix=prefix))
+    except ConfigError as exc:
+        raise ConfigError(f"bad parameters for gravity model {t!r}: {exc}") from None
+    if not kwargs["name"].strip():
+        raise ConfigError(f"config key '{prefix}name' must be a non-empty string")
+    if t == "chameleon":
+        return BertschingerZukin.chameleon(**kwargs)
+    return MODEL_TYPES[t](**kwargs)
 
 
 def e_g(model, k, z, cosmology=None):

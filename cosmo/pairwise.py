@@ -39,12 +39,18 @@ Example
 >>> rng = np.random.default_rng(1)
 >>> pos = rng.uniform(0, 100.0, (2000, 3)); vel = rng.normal(0, 300.0, (2000, 3))
 >>> st = pair_moments(pos, vel, box=100.0, rbins=np.logspace(0, 1.5, 8))
->>> st.mean("du_L").shape, st.counts.sum() > 0
+>>> st.mean("du_L").shape, bool(st.counts.sum() > 0)
 ((7,), True)
 
 MPI: every rank holds all particles; the cells of the first sample are split in
 blocks of similar work between ranks and the accumulators are summed with
-``Allreduce``, so results equal the serial ones to round-off.
+``Allreduce``: pair counts (and, with unit weights, histogram counts) equal the serial ones
+exactly; moments and PDFs differ from the serial ones by the order of the additions only
+(round-off, tested to 1e-12 relative with ``mpiexec -n 2``).
+
+Bad input (NaN or infinite positions, velocities, weights or bins, mismatched shapes, r_max beyond
+half a periodic box) raises :class:`gpu.config.ConfigError` (a ``ValueError``) naming the array,
+before any kernel runs.
 """
 from __future__ import annotations
 
@@ -53,6 +59,7 @@ import dataclasses
 import numpy as np
 
 import gpu
+from gpu.config import ConfigError
 
 #: quantity names, in kernel order (cosmo/_kernels/pairs.py)
 QUANTITIES = ("u_L", "u_L'", "du_L", "su_L", "u_T", "du_T")
@@ -68,22 +75,25 @@ _MAX_ORDER = 16
 def _as_points(name, a, n=None):
     a = np.asarray(a, dtype=np.float64)
     if a.ndim != 2 or a.shape[1] != 3:
-        raise ValueError(f"{name} must have shape (N, 3), got {a.shape}")
+        raise ConfigError(f"{name} must have shape (N, 3), got {a.shape}")
     if n is not None and a.shape[0] != n:
-        raise ValueError(f"{name} has {a.shape[0]} rows but the positions have {n}; arrays must match")
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} contains NaN or infinite values")
+        raise ConfigError(f"{name} has {a.shape[0]} rows but the positions have {n}; arrays must match")
+    finite = np.isfinite(a)
+    if not np.all(finite):
+        rows = np.flatnonzero(~finite.all(axis=1))
+        raise ConfigError(f"{name} contains NaN or infinite values ({rows.size} of {a.shape[0]} rows, first row "
+                          f"{rows[0]}: {a[rows[0]].tolist()}); the pair kernels need finite numbers")
     return np.ascontiguousarray(a)
 
 
 def _check_box(box, periodic):
     if box is None:
         if periodic:
-            raise ValueError("box must be given (> 0) for periodic pairs; pass periodic=False for open samples")
+            raise ConfigError("box must be given (> 0) for periodic pairs; pass periodic=False for open samples")
         return 0.0
     box = float(box)
     if not (box > 0 and np.isfinite(box)):
-        raise ValueError(f"box must be a finite number > 0, got {box}")
+        raise ConfigError(f"box must be a finite number > 0, got {box}")
     return box
 
 
@@ -91,7 +101,7 @@ def _wrap_into_box(name, pos, box):
     """Positions in [0, box]; a coordinate equal to box is mapped to 0. Outside -> error."""
     if np.any(pos < 0) or np.any(pos > box):
         bad = pos[(pos < 0) | (pos > box)][0]
-        raise ValueError(f"{name} must lie inside the periodic box [0, {box}); found coordinate {bad}")
+        raise ConfigError(f"{name} must lie inside the periodic box [0, {box}); found coordinate {bad}")
     return np.where(pos >= box, pos - box, pos)
 
 
@@ -99,11 +109,11 @@ def check_rbins(rbins, box=None, periodic=True) -> np.ndarray:
     """Validate separation bin edges: increasing, >= 0, and r_max <= box/2 when periodic."""
     r = np.asarray(rbins, dtype=np.float64)
     if r.ndim != 1 or r.size < 2:
-        raise ValueError(f"rbins must be a 1-D array of at least 2 edges, got shape {r.shape}")
+        raise ConfigError(f"rbins must be a 1-D array of at least 2 edges, got shape {r.shape}")
     if not np.all(np.isfinite(r)) or r[0] < 0 or np.any(np.diff(r) <= 0):
-        raise ValueError(f"rbins must be finite, >= 0 and strictly increasing, got {r}")
+        raise ConfigError(f"rbins must be finite, >= 0 and strictly increasing, got {r}")
     if periodic and box is not None and r[-1] > 0.5 * box:
-        raise ValueError(f"rbins: r_max = {r[-1]} exceeds half the box ({0.5 * box}); the minimum-image "
+        raise ConfigError(f"rbins: r_max = {r[-1]} exceeds half the box ({0.5 * box}); the minimum-image "
                          "convention is ambiguous beyond box/2")
     return r
 
@@ -369,16 +379,18 @@ def pair_moments(pos, vel, box, rbins, orders=range(1, 9), pdf_bins=None, comm=N
     vel = _as_points("vel", vel, len(pos))
     auto = pos2 is None
     if auto and vel2 is not None:
-        raise ValueError("vel2 given without pos2")
+        raise ConfigError("vel2 given without pos2")
     if not auto:
         pos2 = _as_points("pos2", pos2)
         if vel2 is None:
-            raise ValueError("pos2 given without vel2")
+            raise ConfigError("pos2 given without vel2")
         vel2 = _as_points("vel2", vel2, len(pos2))
     rb = check_rbins(rbins, box, periodic)
+    orders = tuple(orders)
+    if any(isinstance(o, bool) or not isinstance(o, (int, np.integer)) or o < 1 or o > _MAX_ORDER
+                         for o in orders):
+        raise ConfigError(f"orders must be integers in [1, {_MAX_ORDER}], got {orders}")
     orders = tuple(int(o) for o in orders)
-    if any(o < 1 or o > _MAX_ORDER for o in orders):
-        raise ValueError(f"orders must be integers in [1, {_MAX_ORDER}], got {orders}")
     nmax = max(orders) if orders else 0
     w1 = _weights("weights", weights, len(pos))
     w2 = None if auto else _weights("weights2", weights2, len(pos2))
@@ -392,17 +404,17 @@ def pair_moments(pos, vel, box, rbins, orders=range(1, 9), pdf_bins=None, comm=N
     else:
         hedges = np.asarray(pdf_bins, dtype=np.float64)
         if hedges.ndim != 1 or hedges.size < 2 or np.any(np.diff(hedges) <= 0) or not np.all(np.isfinite(hedges)):
-            raise ValueError("pdf_bins must be a 1-D increasing array of at least 2 finite edges")
+            raise ConfigError("pdf_bins must be a 1-D increasing array of at least 2 finite edges")
         huni = _uniform(hedges)
     if not isinstance(cell_refine, (int, np.integer)) or not 1 <= cell_refine <= 4:
-        raise ValueError(f"cell_refine must be an integer in [1, 4], got {cell_refine!r}")
+        raise ConfigError(f"cell_refine must be an integer in [1, 4], got {cell_refine!r}")
 
     comm = gpu.get_comm(comm)
     if quantities is None:
         quantities = QUANTITIES
     bad = [q for q in quantities if q not in QUANTITIES]
     if bad:
-        raise ValueError(f"quantities must be among {QUANTITIES}, got {bad}")
+        raise ConfigError(f"quantities must be among {QUANTITIES}, got {bad}")
     want = ((K.WANT_L if ("u_L" in quantities or "u_L'" in quantities) else 0)
             | (K.WANT_D if "du_L" in quantities else 0) | (K.WANT_S if "su_L" in quantities else 0)
             | (K.WANT_T if ("u_T" in quantities or "du_T" in quantities) else 0)
@@ -466,9 +478,9 @@ def _weights(name, w, n):
         return np.ones(n)
     w = np.asarray(w, dtype=np.float64)
     if w.shape != (n,):
-        raise ValueError(f"{name} must have shape ({n},), got {w.shape}")
+        raise ConfigError(f"{name} must have shape ({n},), got {w.shape}")
     if not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise ValueError(f"{name} must be finite and >= 0")
+        raise ConfigError(f"{name} must be finite and >= 0")
     return np.ascontiguousarray(w)
 
 
@@ -514,9 +526,9 @@ def density_pair_statistics(pos, field, box, rbins, comm=None, periodic=None, ce
     pos = _as_points("pos", pos)
     s = np.asarray(field, dtype=np.float64)
     if s.shape != (len(pos),):
-        raise ValueError(f"field must have shape ({len(pos)},), got {s.shape}")
+        raise ConfigError(f"field must have shape ({len(pos)},), got {s.shape}")
     if not np.all(np.isfinite(s)):
-        raise ValueError("field contains NaN or infinite values")
+        raise ConfigError(f"field contains NaN or infinite values ({int(np.sum(~np.isfinite(s)))} of {s.size})")
     rb = check_rbins(rbins, box, periodic)
     if periodic:
         pos = _wrap_into_box("pos", pos, box)

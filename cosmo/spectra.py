@@ -102,12 +102,24 @@ class ModelSpectra:
         return limber_sum(np.asarray(ell, float), chi, wg * wg * b * b, z, self.lnp_gr, self.z_grid, self.lnk)
 
     def z_eff(self, sample, k_ref=0.05):
-        """Effective redshift of C^{kappa g}: mean z with weight W_kappa W_g b P(k_ref, z) / chi^2."""
-        z, chi, wg, b = self._shell(sample)
-        wk = lensing_kernel(chi, self.bg.chi_star, self.bg.Om0_tot, z)
-        d2 = growth_factor(1 / (1 + z), self.cosmology) ** 2
-        w = wk * wg * b * d2 / chi**2
-        return float(np.trapezoid(z * w, chi) / np.trapezoid(w, chi))
+        """Effective redshift of C^{kappa g} (:func:`effective_redshift`)."""
+        return effective_redshift(sample, self.cosmology)
+
+
+def effective_redshift(sample, cosmology=None, n=200) -> float:
+    """Effective redshift of C^{kappa g}: mean z with weight W_kappa W_g b D^2 / chi^2 over the
+    sample's shell (the GR weight W_kappa W_g b P(k_ref, z) / chi^2 with P(k_ref, z) ∝ D(z)^2).
+
+    Needs no power spectrum, so the forecast can check its multipole range before any work.
+    """
+    bg = background(cosmology)
+    z = np.linspace(sample.z_min, sample.z_max, n)
+    chi = bg.chi(z)
+    wg, b = sample.window(z, cosmology), sample.bias(z, cosmology)
+    wk = lensing_kernel(chi, bg.chi_star, bg.Om0_tot, z)
+    d2 = growth_factor(1 / (1 + z), cosmology) ** 2
+    w = wk * wg * b * d2 / chi**2
+    return float(np.trapezoid(z * w, chi) / np.trapezoid(w, chi))
 
 
 _CKK_CACHE: dict = {}

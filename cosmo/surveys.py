@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gpu.config import ConfigError, from_dict, load_toml, param
+from gpu.config import ConfigError, check_value, from_dict, load_toml, param
 
 DATA = Path(__file__).resolve().parent / "data"
 DEFAULT_SURVEYS = DATA / "surveys.toml"
@@ -60,6 +60,19 @@ class CMBExperiment:
             if v < 0 or not np.isfinite(v):
                 raise ConfigError(f"CMB experiment '{self.name}': noise_uK_arcmin must be >= 0, got {v}")
 
+    def check_config(self, prefix=""):
+        """Cross-key constraints (run at load time by :func:`gpu.config.from_dict`)."""
+        if not any(v > 0 for v in self.noise_uK_arcmin):
+            raise ConfigError(f"config key '{prefix}noise_uK_arcmin' = {self.noise_uK_arcmin}: at least one channel "
+                              "needs noise > 0 (0 marks a channel as absent)")
+        for hi in ("lensing_ell_max_T", "lensing_ell_max_P"):
+            if not getattr(self, hi) > self.lensing_ell_min:
+                raise ConfigError(f"config key '{prefix}{hi}' ({getattr(self, hi)}) must exceed "
+                                  f"'{prefix}lensing_ell_min' ({self.lensing_ell_min})")
+        if not self.ksz_ell_max > self.ksz_ell_min:
+            raise ConfigError(f"config key '{prefix}ksz_ell_max' ({self.ksz_ell_max}) must exceed "
+                              f"'{prefix}ksz_ell_min' ({self.ksz_ell_min})")
+
     @property
     def fsky(self) -> float:
         return self.area_deg2 / FULL_SKY_DEG2
@@ -98,11 +111,21 @@ class GalaxySample:
 
     def __post_init__(self):
         if not self.z_max > self.z_min:
-            raise ConfigError(f"galaxy sample '{self.name}': z_max ({self.z_max}) must exceed z_min ({self.z_min})")
+            raise ConfigError(f"config key 'galaxies.{self.name}.z_max' ({self.z_max}) must exceed "
+                              f"'galaxies.{self.name}.z_min' ({self.z_min})")
         if self.dndz:
             arr = np.asarray(self.dndz, dtype=float)
             if arr.ndim != 2 or arr.shape[1] != 2 or np.any(arr[:, 1] < 0) or np.any(np.diff(arr[:, 0]) <= 0):
                 raise ConfigError(f"galaxy sample '{self.name}': dndz must be [[z, dN/dz >= 0], ...] with increasing z")
+
+    def check_config(self, prefix=""):
+        """The dN/dz table must put galaxies inside [z_min, z_max] (else the window is 0/0)."""
+        if self.dndz:
+            tab = np.asarray(self.dndz, dtype=float)
+            zz = np.linspace(self.z_min, self.z_max, 801)
+            if tab[0, 0] < 0 or not np.trapezoid(np.interp(zz, tab[:, 0], tab[:, 1], left=0, right=0), zz) > 0:
+                raise ConfigError(f"config key '{prefix}dndz' has no galaxies inside [z_min, z_max] = "
+                                  f"[{self.z_min}, {self.z_max}] (or a z < 0); the window would be 0/0")
 
     def check_z(self, z):
         z = np.asarray(z, dtype=float)
@@ -274,9 +297,13 @@ def load_surveys(source=None, overrides: dict | None = None) -> SurveySet:
     else:
         data, _ = load_toml(source)
     data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
+    if not isinstance(overrides or {}, dict):
+        raise ConfigError(f"config key 'surveys' must be a table, got {overrides!r}")
     for sect, val in (overrides or {}).items():
         if sect not in ("cmb", "galaxies", "overlap_deg2", "foregrounds"):
             raise ConfigError(f"unknown survey section '{sect}'; valid: cmb, galaxies, overlap_deg2, foregrounds")
+        if not isinstance(val, dict):
+            raise ConfigError(f"config key 'surveys.{sect}' must be a table, got {val!r}")
         base = dict(data.get(sect, {}))
         for key, v in val.items():
             if isinstance(v, dict) and isinstance(base.get(key), dict):
@@ -289,14 +316,21 @@ def load_surveys(source=None, overrides: dict | None = None) -> SurveySet:
     unknown = set(data) - {"cmb", "galaxies", "overlap_deg2", "foregrounds"}
     if unknown:
         raise ConfigError(f"unknown survey section '{sorted(unknown)[0]}'")
+    for sect in ("cmb", "galaxies"):
+        for name, tab in data.get(sect, {}).items():
+            if not isinstance(tab, dict):
+                raise ConfigError(f"config key '{sect}.{name}' must be a table, got {tab!r}")
     cmb = {name: from_dict({**tab, "name": name}, CMBExperiment, prefix=f"cmb.{name}.")
            for name, tab in data.get("cmb", {}).items()}
     gal = {name: from_dict({**tab, "name": name}, GalaxySample, prefix=f"galaxies.{name}.")
            for name, tab in data.get("galaxies", {}).items()}
     ov = {}
     for k, v in data.get("overlap_deg2", {}).items():
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
-            raise ConfigError(f"config key 'overlap_deg2.{k}' must be a number > 0, got {v!r}")
+        if k not in cmb:
+            raise ConfigError(f"config key 'overlap_deg2.{k}': unknown CMB experiment; known: {sorted(cmb)}")
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ConfigError(f"config key 'overlap_deg2.{k}' must be a number, got {v!r}")
+        check_value(f"overlap_deg2.{k}", float(v), {"gt": 0, "le": FULL_SKY_DEG2})
         ov[k] = float(v)
     fg = from_dict(data.get("foregrounds", {}), Foregrounds, prefix="foregrounds.")
     return SurveySet(cmb, gal, ov, fg)

@@ -14,7 +14,8 @@ Errors are handled here, once, for every command:
 * under MPI with more than one rank the error ends the whole job (``MPI_Abort``) with the same
   status, so no rank is left waiting in a collective.
 
-Negative numbers in scientific notation (``--k-min -1e-3``) are taken as values, as users write them.
+Negative numbers in scientific notation (``--k-min -1e-3``) and comma-separated number lists that
+start with one (``--pdf-bins -500,500,100``) are taken as values, as users write them.
 """
 from __future__ import annotations
 
@@ -24,8 +25,10 @@ import re
 import sys
 import traceback
 
-#: argparse's own pattern misses "-1e-3" and "-.5e2": those would be read as unknown options
-_NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+#: argparse's own pattern misses "-1e-3" and "-.5e2", and comma-separated lists that start with a
+#: negative number ("-500,500,100"): those would be read as unknown options
+_NUMBER = r"(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?"
+_NEGATIVE_NUMBER = re.compile(rf"^-{_NUMBER}(\s*,\s*[-+]?{_NUMBER})*$")
 
 
 def _version() -> str:
@@ -91,6 +94,13 @@ def dispatch(prog: str, description: str, commands: dict, argv=None) -> int:
     Errors are reported as described in the module docstring; under MPI (more than one rank) any
     error aborts every rank.
     """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:  # `python -m <pkg>` alone: what it can do, one line per command
+        print(f"usage: {prog} <command> [options]   ({prog} <command> --help for its options)\n\n"
+              f"{description}\n\ncommands:")
+        for name, (_, help_) in commands.items():
+            print(f"  {name:12s} {help_}")
+        return 0
     args = build_parser(prog, description, commands).parse_args(argv)
     debug = bool(getattr(args, "debug", False))
     try:

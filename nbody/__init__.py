@@ -8,10 +8,20 @@ The regularized few-body core (Rantala et al. 2020 MSTAR; Mannerkoski et al. 202
 * :mod:`nbody.orbits` -- two-body orbital elements and Peters (1964) inspiral formulas;
 * :mod:`nbody.pn`, :mod:`nbody.mergers`, :mod:`nbody.units` -- the physics and the code units.
 """
-from . import orbits
-from .particles import Particles
-from .regularized import IntegrationRecord, MergerEvent, RegularizedIntegrator
-from .units import UnitSystem
-from .simulation import Simulation  # noqa: E402,F401  (KETJU galaxy simulations)
 
-__all__ = ["IntegrationRecord", "Simulation", "MergerEvent", "Particles", "RegularizedIntegrator", "UnitSystem", "orbits"]
+import gpu  # noqa: F401,E402  first: caps Numba threads per MPI rank before Numba loads (gpu.threads)
+from gpu.lazy import lazy_exports  # noqa: E402
+
+#: public name -> submodule defining it (imported on first use; see gpu.lazy)
+_EXPORTS = {
+    "orbits": ".orbits:",
+    "Particles": ".particles",
+    "IntegrationRecord": ".regularized",
+    "MergerEvent": ".regularized",
+    "RegularizedIntegrator": ".regularized",
+    "UnitSystem": ".units",
+    "Simulation": ".simulation",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)
+__version__ = gpu.__version__

@@ -16,9 +16,14 @@ Rantala, Pihajoki, Mannerkoski, Johansson & Naab (2020, arXiv:2001.03180), sect.
 Merritt 2008): start from the closest pair, repeatedly append the nearest free
 body at either end. ``kind="cartesian"`` makes every body its own root.
 
+>>> import numpy as np
+>>> pos = np.array([[0.0, 0, 0], [1.0, 0, 0], [1.0, 0.5, 0], [3.0, 0, 0]]); mass = np.ones(4)
 >>> tree = build_tree(pos, mass)            # Prim MST rooted near the CoM
->>> Q = tree.to_tree(pos); tree.to_absolute(Q)   # round trip
->>> tree.separation(i, j, Q)                # x_j - x_i by the MSTAR rule
+>>> Q = tree.to_tree(pos)
+>>> bool(np.array_equal(tree.to_absolute(Q), pos))   # round trip
+True
+>>> tree.separation(0, 2, Q)                # x_2 - x_0 by the MSTAR rule (sum of two edges)
+array([1. , 0.5, 0. ])
 """
 from __future__ import annotations
 

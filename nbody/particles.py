@@ -3,6 +3,8 @@
 >>> import numpy as np, astropy.units as u
 >>> from nbody import Particles
 >>> p = Particles([1e8, 5e7] * u.Msun, [[0, 0, 0], [1, 0, 0]] * u.pc, np.zeros((2, 3)) * u.km / u.s)
+>>> p.mass, p.pos[1]                      # code units: 1 Msun and 1 pc by default
+(array([1.e+08, 5.e+07]), array([1., 0., 0.]))
 
 Arrays are stored as float64 in G = 1 code units. Quantities are converted with
 ``units`` (a :class:`nbody.units.UnitSystem`; default 1 Msun and 1 pc when any

@@ -6,16 +6,29 @@ Layers (shared/DESIGN.md): physics/analytic references (:mod:`pde.analytic`, :mo
 (:mod:`pde.multilevel`, :mod:`pde.td`), the LPBF driver (:mod:`pde.lpbf`) and the CLI
 (``python -m pde lpbf``).  Numba kernels live in :mod:`pde._kernels.cpu`.
 """
-from .chidenn import CHiDeNNSpace, make_space
-from .fem import LagrangeSpace, solve_poisson
-from .lpbf import LPBFConfig, LPBFProblem, LPBFResult
-from .materials import MATERIALS, get_material
-from .mesh import Quadrature, StructuredMesh
-from .multilevel import MovingBoxHeatSolver, MultilevelSpace, refined_box_mesh, solve_poisson_multilevel
-from .td import SeparatedProblem
 
-__all__ = [
-    "CHiDeNNSpace", "LagrangeSpace", "LPBFConfig", "LPBFProblem", "LPBFResult", "MATERIALS", "MovingBoxHeatSolver",
-    "MultilevelSpace", "Quadrature", "SeparatedProblem", "StructuredMesh", "get_material", "make_space",
-    "refined_box_mesh", "solve_poisson", "solve_poisson_multilevel",
-]
+import gpu  # noqa: F401,E402  first: caps Numba threads per MPI rank before Numba loads (gpu.threads)
+from gpu.lazy import lazy_exports  # noqa: E402
+
+#: public name -> submodule defining it (imported on first use; see gpu.lazy)
+_EXPORTS = {
+    "CHiDeNNSpace": ".chidenn",
+    "make_space": ".chidenn",
+    "LagrangeSpace": ".fem",
+    "solve_poisson": ".fem",
+    "LPBFConfig": ".lpbf",
+    "LPBFProblem": ".lpbf",
+    "LPBFResult": ".lpbf",
+    "MATERIALS": ".materials",
+    "get_material": ".materials",
+    "Quadrature": ".mesh",
+    "StructuredMesh": ".mesh",
+    "MovingBoxHeatSolver": ".multilevel",
+    "MultilevelSpace": ".multilevel",
+    "refined_box_mesh": ".multilevel",
+    "solve_poisson_multilevel": ".multilevel",
+    "SeparatedProblem": ".td",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)
+__version__ = gpu.__version__

@@ -5,6 +5,7 @@ Each command lives in its own module ``pde.cli_<name>`` exposing ``add_arguments
 """
 from __future__ import annotations
 
+import importlib
 import sys
 
 from gpu import cli
@@ -15,12 +16,16 @@ COMMANDS = {
 }
 
 
+#: the package's one-line summary, shown by ``python -m pde`` and ``--help``
+_DESCRIPTION = " ".join(importlib.import_module("pde").__doc__.strip().split("\n\n")[0].split())
+
+
 def build_parser():
-    return cli.build_parser("python -m pde", __doc__.splitlines()[0], COMMANDS)
+    return cli.build_parser("python -m pde", _DESCRIPTION, COMMANDS)
 
 
 def main(argv=None) -> int:
-    return cli.dispatch("python -m pde", __doc__.splitlines()[0], COMMANDS, argv)
+    return cli.dispatch("python -m pde", _DESCRIPTION, COMMANDS, argv)
 
 
 if __name__ == "__main__":

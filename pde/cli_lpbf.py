@@ -3,12 +3,17 @@
 Runs :class:`pde.lpbf.LPBFProblem` on a TOML config (sections ``material``, ``laser``, ``domain``,
 ``solver``, ``output``; every key optional, defaults in :mod:`pde.lpbf`), writes the HDF5 result (factors,
 temperature snapshots, melt-pool history; atomic, with header) and a JSON summary.
+
+Exit status: 0 for an accepted solution; 2 for bad input (config, overrides, output paths: checked before
+the solve); 1 when the solution fails the solver's own checks (energy balance, finite fields, TD residual):
+the outputs are then written with ``status = "failed"``, ``converged = false`` and the reason.
 """
 from __future__ import annotations
 
 import json
 import logging
 import sys
+from pathlib import Path
 
 from gpu.config import ConfigError, load_config, load_toml
 
@@ -27,29 +32,47 @@ def add_arguments(p):
 
 
 def run(args) -> int:
+    """Validate the config (with the command-line overrides) and the output paths, solve, write.
+
+    Bad input raises (``gpu.cli.dispatch`` prints one ``error:`` line, exit 2).  A solution that fails the
+    solver's own checks (:meth:`pde.lpbf.LPBFResult.checks`) is still written, marked ``status = "failed"``,
+    ``converged = false`` with the reason, and the command prints one ``error:`` line and exits 1.
+    """
+    from gpu.io import OutputError, check_writable
+
     from .lpbf import LPBFConfig, LPBFProblem
 
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
-    try:
-        data, text = load_toml(args.config) if args.config else ({}, "")
-        data.setdefault("solver", {})
-        for key in ("levels", "basis", "modes", "method", "level_modes"):
-            v = getattr(args, key)
-            if v is not None:
-                data["solver"][key] = v
-        cfg = load_config(data, LPBFConfig)
-        problem = LPBFProblem(cfg)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    data, _ = load_toml(args.config) if args.config else ({}, "")
+    if args.config and not data:
+        raise ConfigError(f"config file '{args.config}' holds no settings (empty); omit it to run the built-in "
+                          "defaults")
+    solver = data.setdefault("solver", {})
+    if not isinstance(solver, dict):
+        raise ConfigError("config section 'solver' must be a table")
+    for key in ("levels", "basis", "modes", "method", "level_modes"):
+        v = getattr(args, key)
+        if v is not None:  # through the same validation as the file
+            solver[key] = v
+    cfg = load_config(data, LPBFConfig)
+    problem = LPBFProblem(cfg)
+    check_writable(args.out)
+    if args.json:
+        if Path(args.json).resolve() == Path(args.out).resolve():
+            raise OutputError(f"--json '{args.json}' and --out '{args.out}' are the same file; give two names")
+        check_writable(args.json)
     res = problem.solve()
     summ = res.write(args.out, args.json)
     mp = summ["melt_pool"]
     if not args.quiet:
         print(f"levels={summ['levels']} basis={summ['basis']} modes={summ['modes']} residual={summ['residual']:.2e} "
-              f"solve={summ['timings']['solve_s']:.2f}s")
+              f"solve={summ['timings']['solve_s']:.2f}s status={summ['status']}")
         print(f"melt pool at t={mp['time']:.3g}s: peak {mp['peak_T']:.0f} K, length {mp['length'] * 1e6:.0f} um, "
               f"width {mp['width'] * 1e6:.0f} um, depth {mp['depth'] * 1e6:.0f} um")
         print(json.dumps(summ["energy"]))
         print(f"wrote {args.out}" + (f" and {args.json}" if args.json else ""))
+    if summ["status"] != "ok":
+        print(f"error: the solution failed the solver's own checks: {summ['reason']}; written to {args.out} "
+              'with status = "failed"', file=sys.stderr, flush=True)
+        return 1
     return 0

@@ -52,6 +52,12 @@ class GaussianBeam:
     def t_off(self) -> float:
         return self.length / self.speed
 
+    def discontinuities(self) -> tuple:
+        """Times at which the source jumps: switch-on (t = 0) and switch-off (t = length / v).  The straight
+        track has no turns; a scan path with turns lists its turn times here too.  The time mesh of
+        :mod:`pde.lpbf` puts a node on each (:func:`pde.lpbf.time_grid`)."""
+        return (0.0, self.t_off)
+
     def on(self, t):
         return ((np.asarray(t) >= 0) & (np.asarray(t) <= self.t_off)).astype(float)
 

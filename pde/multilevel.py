@@ -242,8 +242,8 @@ class MovingBoxHeatSolver:
 
     Time integration: Crank-Nicolson as in arXiv:2510.00516,
     a(w, u^n) = a_hat(w, u^{n-1}) + (w, q^{n-1/2}),  a = (rho c/dt) M + (k/2) K,  a_hat = (rho c/dt) M - (k/2) K.
-    Boundaries adiabatic (natural) unless ``h_conv`` > 0 (Robin term h (T - T0) on every level-0 face,
-    added as a boundary mass matrix assembled on the faces).
+    Boundaries adiabatic (natural condition on every face); no convective or radiative loss (the space-time
+    model :class:`pde.lpbf.LPBFProblem` has the top-surface loss ``domain.h_conv`` / ``emissivity``).
 
     Each fine level l >= 1 is a box of half-widths ``halfwidths[l-1]`` centred on the source, snapped to
     its parent mesh with refinement ``ratios[l-1]``; when the source leaves the central ``recentre``

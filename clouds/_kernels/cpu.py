@@ -1,6 +1,7 @@
 """Numba kernels: implicit droplet growth, trilinear interpolation/deposition, droplet motion.
 
-All arrays float64 in SI units. No objects, no I/O (shared/DESIGN.md, "kernels").
+All arrays float64 in SI units. No objects, no I/O. Thermodynamic formulas are the Numba twins
+of the ones in :mod:`clouds.thermo` (written once there).
 
 Implicit growth (backward Euler in x = r^2, unconditionally stable)::
 
@@ -21,6 +22,8 @@ import types
 import numba
 import numpy as np
 from numba import njit, prange
+
+from ..thermo import hydrostatic_pressure_jit, supersaturation_pqT_jit
 
 #: below this many droplets the thread start-up of a parallel loop costs more than it saves
 PARALLEL_MIN = 4096
@@ -151,12 +154,35 @@ def grow_uniform(r, rd, kappa, S_prime, S, G, A, dt, mult, r_out):
     return acc
 
 
+@njit(cache=True, inline="always")
+def _fitted_theta(z):
+    """theta(z) = 1 / (1 - e^-z) - 1 / z: the theta-method with this weight damps y' = -y / tau by
+    exactly e^-z over dt = z tau (exponential fitting, Liniger & Willoughby 1970, SIAM J. Numer. Anal. 7:47).
+    theta = 1/2 + z/12 + O(z^3) for z -> 0 (trapezoidal, second order), -> 1 for z -> inf (backward
+    Euler, L-stable); 1/2 for z <= 0 (no decay)."""
+    if z <= 0.0:
+        return 0.5
+    if z < 1e-2:
+        return 0.5 + z / 12.0 - z * z * z / 720.0
+    return 1.0 / (-math.expm1(-z)) - 1.0 / z
+
+
 @_dual(0)
 def grow_uniform_d(r, rd, kappa, S_prime, S, G, A, dt, mult, r_out):
-    """As :func:`grow_uniform`, also returning d/dS of sum mult r1^3 (for the Newton coupling).
+    """Second-order, L-stable growth of all droplets at the common S + S_prime[i]; returns
+    (sum mult (r1^3 - r0^3), its derivative d/dS) for the Newton coupling of the parcel model.
 
-    ``G`` is an array of length 1 (common G) or len(r) (per droplet, e.g. with gas-kinetic
-    corrections). From f(r1; S) = 0: dr1/dS = 2 dt G / (2 r1 + 2 dt G S_eq'(r1)); zero if clamped.
+    The growth law d(r^2)/dt = 2 G (S - S_eq(r)) is integrated in x = r^2 by the theta-method::
+
+        r1^2 = r0^2 + 2 dt G (S - (1 - theta) S_eq(r0) - theta S_eq(r1)),
+
+    i.e. :func:`implicit_radius` at S' = (S - (1 - theta) S_eq(r0)) / theta over theta dt, with the
+    exponentially fitted theta = :func:`_fitted_theta` (dt / tau_i), 1 / tau_i = G S_eq'(r0) / r0 the
+    droplet's own relaxation rate: trapezoidal (second order) for droplets that change slowly
+    over a step, backward Euler (no oscillation) for stiff haze droplets that relax to
+    equilibrium within a step. ``G`` is an array of length 1 (common G) or len(r) (per droplet,
+    e.g. with gas-kinetic corrections). From f(r1; S) = 0: dr1/dS = 2 dt G / (2 r1 + c S_eq'(r1))
+    with c = 2 theta dt G; zero if clamped.
     """
     n = r.shape[0]
     acc = 0.0
@@ -164,15 +190,23 @@ def grow_uniform_d(r, rd, kappa, S_prime, S, G, A, dt, mult, r_out):
     per = G.shape[0] > 1
     for i in prange(n):
         g = G[i] if per else G[0]
-        c = 2.0 * dt * g
-        r1 = implicit_radius(r[i], rd[i], kappa[i], S + S_prime[i], g, A, dt)
+        r0 = r[i]
+        rd3 = rd[i] * rd[i] * rd[i]
+        seq0 = 0.0
+        theta = 1.0
+        if r0 > 0.0:
+            seq0, dseq0 = _seq_and_deriv(r0, rd3, kappa[i], A)
+            theta = _fitted_theta(dt * g * dseq0 / r0)
+        c = 2.0 * theta * dt * g
+        r1 = implicit_radius(r0, rd[i], kappa[i], (S + S_prime[i] - (1.0 - theta) * seq0) / theta, g, A,
+                             theta * dt)
         r_out[i] = r1
-        acc += mult[i] * (r1 * r1 * r1 - r[i] * r[i] * r[i])
+        acc += mult[i] * (r1 * r1 * r1 - r0 * r0 * r0)
         if r1 > rd[i] and r1 > 0.0:
-            _, dseq = _seq_and_deriv(r1, rd[i] * rd[i] * rd[i], kappa[i], A)
+            _, dseq = _seq_and_deriv(r1, rd3, kappa[i], A)
             den = 2.0 * r1 + c * dseq
             if den > 0.0:
-                dacc += mult[i] * 3.0 * r1 * r1 * c / den
+                dacc += mult[i] * 3.0 * r1 * r1 * (2.0 * dt * g) / den
     return acc, dacc
 
 
@@ -325,17 +359,16 @@ def move_droplets(pos, vel, u_at, tau_p, v_settle, dt, box, inertial):
 
 
 @_dual(0)
-def droplet_supersaturation(vals, T0, p0, iT, iq, out):
+def droplet_supersaturation(vals, T0, p0, iT, iq, iz, out):
     """S = e / e_s(T) - 1 at droplets from interpolated theta (column iT, T = T0 + theta) and q_v.
 
-    e = p0 q / (eps + q), e_s from Bolton (1980) eq. 10 (same as :mod:`clouds.thermo`).
+    e = p q / (eps + q) with the local pressure p = p0 exp(-g zeta / (R_d T0)) of fluid displaced
+    vertically by zeta (column iz; iz < 0: p = p0); formulas from :mod:`clouds.thermo`
+    (:func:`~clouds.thermo.supersaturation_pqT`, :func:`~clouds.thermo.hydrostatic_pressure`).
     """
-    eps = 287.04 / 461.5
     for p in prange(vals.shape[0]):
-        T = T0 + vals[p, iT]
-        q = vals[p, iq]
-        es = 611.2 * math.exp(17.67 * (T - 273.15) / (T - 29.65))
-        out[p] = (p0 * q / (eps + q)) / es - 1.0
+        pl = hydrostatic_pressure_jit(p0, T0, vals[p, iz]) if iz >= 0 else p0
+        out[p] = supersaturation_pqT_jit(pl, T0 + vals[p, iT], vals[p, iq])
 
 
 @_dual(0)
@@ -370,19 +403,16 @@ def cell_index(pos, dx, n):
 
 
 @_dual(1)
-def condense(vals, r, rd, kappa, mult, T0, p0, G, A, dt, iT, iq, r_out, dm_out, S_out):
-    """Fused DNS droplet step: local S from interpolated (theta, q_v), implicit growth, mass change.
+def condense(vals, r, rd, kappa, mult, T0, p0, G, A, dt, iT, iq, iz, r_out, dm_out, S_out):
+    """Fused DNS droplet step: local S from interpolated (theta, q_v, zeta), implicit growth, mass change.
 
     S as in :func:`droplet_supersaturation`; r_out from :func:`implicit_radius`;
     dm_out = mult (4/3) pi rho_w (r1^3 - r0^3) [kg] (water gained by the droplets).
     """
-    eps = 287.04 / 461.5
     c = 4.0 / 3.0 * math.pi * 1000.0
     for p in prange(r.shape[0]):
-        T = T0 + vals[p, iT]
-        q = vals[p, iq]
-        es = 611.2 * math.exp(17.67 * (T - 273.15) / (T - 29.65))
-        S = (p0 * q / (eps + q)) / es - 1.0
+        pl = hydrostatic_pressure_jit(p0, T0, vals[p, iz]) if iz >= 0 else p0
+        S = supersaturation_pqT_jit(pl, T0 + vals[p, iT], vals[p, iq])
         S_out[p] = S
         r1 = implicit_radius(r[p], rd[p], kappa[p], S, G, A, dt)
         dm_out[p] = mult[p] * c * (r1 * r1 * r1 - r[p] * r[p] * r[p])

@@ -1,9 +1,11 @@
 """nbody.cosmological: a cosmological particle-mesh simulation (2LPT initial conditions, FastPM
 kick-drift-kick factors, MPI slab mesh) producing GADGET-4 snapshots for ``cosmo``'s flow statistics.
 
+>>> import tempfile
 >>> from nbody.cosmological import PMConfig, PMSimulation
->>> sim = PMSimulation(PMConfig(box=128.0, nside=32, nsteps=10, output_redshifts=[1.0, 0.0]))
->>> sim.run("pm_out")
+>>> sim = PMSimulation(PMConfig(box=128.0, nside=16, nsteps=5, output_redshifts=[1.0, 0.0]))
+>>> [p.name for p in sim.run(tempfile.mkdtemp())]          # GADGET-4 HDF5 snapshots at z = 1, 0
+['snap_000.hdf5', 'snap_001.hdf5']
 """
 from .growth import GrowthTables, growth_tables
 from .ics import gaussian_field_k, lpt_displacements, lpt_particles

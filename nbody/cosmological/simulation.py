@@ -1,9 +1,12 @@
 """The cosmological PM driver: configuration, initial conditions, FastPM KDK stepping, snapshots.
 
+>>> import tempfile
 >>> from nbody.cosmological import PMConfig, PMSimulation
->>> sim = PMSimulation(PMConfig(box=128.0, nside=32, a_start=0.05, nsteps=10, output_redshifts=[0.0]))
->>> paths = sim.run("pm_out")          # GADGET-4 HDF5 snapshots, velocities u = v_pec / sqrt(a)
->>> pos, vel, ids = sim.gather()       # rank 0: comoving Mpc/h, peculiar km/s, lattice ids
+>>> sim = PMSimulation(PMConfig(box=128.0, nside=16, a_start=0.05, nsteps=5, output_redshifts=[0.0]))
+>>> paths = sim.run(tempfile.mkdtemp())  # GADGET-4 HDF5 snapshots, velocities u = v_pec / sqrt(a)
+>>> pos, vel, ids = sim.gather()         # rank 0: comoving Mpc/h, peculiar km/s, lattice ids
+>>> pos.shape, bool(((pos >= 0) & (pos < 128.0)).all())
+((4096, 3), True)
 
 Units: comoving Mpc/h, H0 = 1 internally (momentum p = a^3 E dx/da in 100 km/s), peculiar
 velocities ``v = 100 p / a`` km/s at the API edge, particle masses in 1e10 Msun/h.

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from clouds import droplets, growth
+from clouds import droplets, growth, koehler
 from clouds import thermo as th
 from clouds.parcel import EddyHopping, ParcelModel
 from tests.mpi_harness import run_mpi
@@ -29,14 +29,17 @@ def test_quasi_steady_supersaturation_and_conservation():
     rho = th.dry_air_density(m.p, m.T, m.qv)
     s0 = m.pop.n.sum() * rho
     Sqs = growth.quasi_steady_supersaturation(m.T, m.p, 1.0, s0, m.pop.r.mean())
-    # S relaxes to A1 w tau_phase; the residual -tau dS_qs/dt is below 1 %
-    assert h["S"][-1] == pytest.approx(Sqs, rel=0.01)
+    # S relaxes to S_qs = A1 w tau_phase, plus the lag -tau dS_qs/dt (measured +0.40 %); what remains
+    # (measured 0.81 %) is the approximation of the theory: A2 takes 1/q_vs for d ln e / d q_v =
+    # (1 - e/p) / q_v (0.6 %), A1 the hydrostatic term with T for T_v (0.15 %)
+    Sqs_t = growth.quasi_steady_supersaturation(h["T"], h["p"], 1.0, h["N"], h["r_mean"])
+    tau_t = growth.phase_relaxation_time(h["T"], h["p"], h["N"], h["r_mean"], h["qv"])
+    assert Sqs_t[-1] == pytest.approx(Sqs, rel=1e-12)
+    lag = -tau_t[-1] * np.gradient(Sqs_t, h["t"])[-1]
+    assert h["S"][-1] == pytest.approx(Sqs + lag, rel=0.01)
     # total water: q_v + q_l recomputed from the droplets equals the initial q_t to round-off
     ql = m.pop.liquid_mass()
     assert abs(m.qv + ql - (h["qv"][0] + h["ql"][0])) < 1e-16
-    # moist static energy c_p T + g z + L q_v conserved to O(dt dL/dT) (2e-5 relative here)
-    mse = th.C_P * h["T"] + th.G_ACC * h["z"] + th.latent_heat(h["T"]) * h["qv"]
-    assert np.ptp(mse) / mse[0] < 1e-4
     # liquid water grows at the adiabatic rate once saturated: dq_l/dz ~ (A1 / A2) ~ 2 g/kg/km
     dqdz = (h["ql"][-1] - h["ql"][len(h["ql"]) // 2]) / (h["z"][-1] - h["z"][len(h["z"]) // 2])
     assert dqdz == pytest.approx(growth.A1(m.T) / growth.A2(m.T, m.p), rel=0.05)
@@ -121,3 +124,51 @@ def test_kinetic_corrections_slow_growth_and_raise_peak():
     assert b["S"].max() > a["S"].max()
     assert b["S"].max() == pytest.approx(a["S"].max(), rel=0.1)
     assert b["r_mean"][-1] < a["r_mean"][-1]
+
+
+def _activation_parcel(dt):
+    r_dry, n = droplets.lognormal(100e6, 40e-9, 1.6, 64)
+    T, p = 283.0, 9e4
+    r_wet = droplets.equilibrium_radii(-0.01, r_dry, 0.6, T)
+    pop = droplets.Population(r_wet, r_dry, 0.6, n / th.dry_air_density(p, T, th.mixing_ratio_from_rh(p, T, 0.99)))
+    return ParcelModel(p, T, 0.5, pop, rh=0.99, dt=dt)
+
+
+def test_parcel_step_is_second_order_through_activation():
+    # dt-halving study on the peak supersaturation of an activating lognormal aerosol: the observed
+    # order log2(|S(dt) - S(dt/2)| / |S(dt/2) - S(dt/4)|) (measured 2.00 at dt = 0.5 s; 1.98-2.05 for
+    # dt = 0.5 ... 1/16 s; the backward-Euler growth law it replaces gave 1.0-1.4)
+    smax = [_activation_parcel(dt).run(120.0)["S"].max() for dt in (0.5, 0.25, 0.125)]
+    order = np.log2(abs(smax[0] - smax[1]) / abs(smax[1] - smax[2]))
+    assert order >= 1.8
+    assert abs(smax[2] / smax[1] - 1) < 2e-4        # measured 7.4e-5 at dt = 0.125 s
+
+
+def test_haze_droplets_do_not_oscillate():
+    # stiff haze droplets (tau << dt) are integrated by backward Euler (fitted theta -> 1): two
+    # identical particles that start at different radii both reach the same equilibrium radius in
+    # strongly subsaturated air at dt = 5 s (the plain trapezoidal rule leaves them oscillating about
+    # it, measured 18 % apart)
+    m = ParcelModel.from_concentration(9e4, 285.0, [3e-6, 10e-6], [100e6, 50e6], r_dry=0.05e-6, kappa=0.6,
+                                       rh=0.8, w=-2.0, dt=5.0)
+    h = m.run(200.0)
+    r_eq = koehler.equilibrium_radius(h["S"][-1], 0.05e-6, 0.6, h["T"][-1])
+    assert m.pop.r[0] == pytest.approx(m.pop.r[1], rel=1e-9)
+    # within the quasi-equilibrium lag behind the still falling S (measured 0.15 %)
+    assert m.pop.r[0] == pytest.approx(r_eq, rel=5e-3)
+
+
+def test_parcel_energy_budget_with_latent_heat_of_T():
+    # c_p dT + g dz + L(T) dq_v = 0 (Rogers & Yau 1989 ch. 3; Korolev & Mazin 2003), so with the
+    # linear L(T) the moist static energy h = c_p T + g z + L q_v is not conserved: it changes by
+    # exactly the integral of q_v dL, which the parcel step integrates as the trapezoid over each step
+    # (L at the mid-step temperature). Over 360 m the drift is ~40 J/kg at any dt; the budget closes
+    # to round-off.
+    for dt in (1.0, 0.25):
+        m = ParcelModel.from_concentration(9e4, 285.0, [10e-6], [100e6], w=1.0, dt=dt, curvature=False)
+        h = m.run(360.0)
+        L = th.latent_heat(h["T"])
+        mse = th.C_P * h["T"] + th.G_ACC * h["z"] + L * h["qv"]
+        qdL = np.concatenate([[0.0], np.cumsum(0.5 * (h["qv"][1:] + h["qv"][:-1]) * np.diff(L))])
+        assert 30.0 < mse[-1] - mse[0] < 50.0                   # measured 39.6 J/kg
+        assert np.max(np.abs(mse - mse[0] - qdL)) < 1e-6        # J/kg; round-off (measured 5e-9)

@@ -96,24 +96,37 @@ def test_b_v_reduces_snr():
     assert lo["SO_baseline x DESI_LRG"]["snr"] < hi["SO_baseline x DESI_LRG"]["snr"]
 
 
+def _leaves(obj, path=""):
+    """(path, value) of every number / string in a nested JSON structure."""
+    if isinstance(obj, dict):
+        for k in sorted(obj):
+            yield from _leaves(obj[k], f"{path}/{k}")
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _leaves(v, f"{path}[{i}]")
+    else:
+        yield path, obj
+
+
 @pytest.mark.mpi
 def test_mpi_identical_to_serial(tmp_path):
-    serial = VGForecast(SMALL).run()
+    """README / module docstring: results equal the serial run bit for bit. Both runs use the same
+    threads (1 per rank, mpi_harness), so every number of the summary must be equal, not close."""
     script = f"""
-import json
 from cosmo import VGForecast
 fc = VGForecast({SMALL!r})
 fc.run()
-fc.write_json({str(tmp_path / 'mpi.json')!r})
+fc.write_json("mpi_%d.json" % fc.comm.size)
 """
+    run_mpi(script, 1, tmp_path, timeout=600)
     run_mpi(script, 2, tmp_path, timeout=600)
-    par = json.loads((tmp_path / "mpi.json").read_text())["results"]
-    for key, r in serial.items():
-        # identical cells on any rank; only BLAS threading (1 thread per rank vs. 2 here) can move the last bit
-        for name in ("V_G", "sigma_V_G", "rho"):
-            assert np.allclose(r[name], par[key][name], rtol=1e-12, atol=0), name
-        for m, v in r["delta_chi2"].items():
-            assert v == pytest.approx(par[key]["delta_chi2"][m], rel=1e-12)
+    one, two = (json.loads((tmp_path / f"mpi_{n}.json").read_text()) for n in (1, 2))
+    a = list(_leaves({"results": one["results"], "snr_combined": one["snr_combined"]}))
+    b = list(_leaves({"results": two["results"], "snr_combined": two["snr_combined"]}))
+    assert [p for p, _ in a] == [p for p, _ in b]
+    diff = [(p, x, y) for (p, x), (_, y) in zip(a, b) if x != y]
+    assert not diff, diff[:5]
+    assert len(a) > 50  # the comparison covers the per-bin arrays, not only the scalars
 
 
 def test_cli_writes_outputs(tmp_path):

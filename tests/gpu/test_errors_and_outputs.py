@@ -250,3 +250,12 @@ def test_command_error_on_one_rank_ends_the_job(tmp_path):
     assert proc.returncode != 0  # hydra reports the abort code or its own non-zero status
     assert "[rank 1] error: output 'x' is not writable on rank 1" in proc.stderr
     assert "never here" not in proc.stdout and wall < 100
+
+
+def test_package_without_arguments_lists_its_commands(capsys):
+    from nbody.__main__ import COMMANDS, main
+
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    for name, (_, help_) in COMMANDS.items():
+        assert f"  {name:12s} {help_}" in out

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from gpu.config import ConfigError
-from pde.analytic import green_gaussian, rosenthal
+from pde.analytic import green_gaussian, green_gaussian_rate, rosenthal, rosenthal_centreline_cooling_rate
 from pde.heat_source import GaussianBeam
-from pde.lpbf import LPBFProblem
+from pde.lpbf import LPBFProblem, time_grid
 from pde.materials import get_material
 
 TI = get_material("Ti6Al4V")
@@ -101,8 +101,9 @@ def test_energy_balance_and_melt_pool(td_run):
     i1 = idx.min()
     cr_green = b.speed * (cl[i1] - cl[i1 - 1]) / (x[i1] - x[i1 - 1])
     # the rear-edge gradient is the most sensitive output (one sample spacing, steep front)
-    assert mp["cooling_rate"] == pytest.approx(cr_green, rel=0.35)
-    assert 1e6 < mp["cooling_rate"] < 1e9  # K/s: the LPBF range of a conduction model
+    assert mp["cooling_rate_quasi_steady"] == pytest.approx(cr_green, rel=0.35)
+    assert 1e6 < mp["cooling_rate_quasi_steady"] < 1e9  # K/s: the LPBF range of a conduction model
+    assert mp["thermal_gradient"] == pytest.approx(mp["cooling_rate_quasi_steady"] / b.speed)
 
 
 def test_energy_balance_with_surface_losses():
@@ -149,8 +150,8 @@ def test_cli_writes_hdf5_and_json(tmp_path):
                    'time_elements = 24\nmax_iter = 8\n[output]\nsnapshots = 2\nmelt_times = 3\n')
     out, js = tmp_path / "run.h5", tmp_path / "s.json"
     rc = main(["lpbf", str(cfg), "--out", str(out), "--json", str(js), "--levels", "2", "--basis", "fem",
-               "--modes", "6", "--quiet"])
-    assert rc == 0
+               "--modes", "10", "--quiet"])
+    assert rc == 0  # (6 modes: energy balance off by 3.2 %, a failed run, exit 1)
     data, header = read_results(out)
     assert data["snapshots/T_top"].shape == (2, 97, 65)
     s = json.loads(js.read_text())
@@ -239,3 +240,109 @@ def LPBFResult_basis(V, x):
     from pde.lpbf import LPBFResult
 
     return LPBFResult._basis(V, np.arange(V.n_dofs), x)
+
+
+# ----------------------------------------------------------------------------- source discontinuities in time
+
+
+def test_time_grid_has_a_node_at_every_source_discontinuity():
+    dt = 1.0 / 40
+    for b in (0.3 * dt, 27.5 * dt, 27.49 * dt, 39.8 * dt, 0.5):
+        nodes = time_grid(1.0, 40, (0.0, b))
+        assert np.any(nodes == b) and nodes[0] == 0.0 and nodes[-1] == 1.0
+        h = np.diff(nodes)
+        assert h.min() > 0 and h.max() <= 1.5 * dt + 1e-15
+        assert len(nodes) == 41 + (b < dt / 2 or b > 1 - dt / 2)  # moved, or inserted next to an end
+    assert np.array_equal(time_grid(1.0, 4, (0.0, 2.0)), np.linspace(0, 1, 5))  # off after t_end: uniform
+
+
+def switch_off_config(length, time_elements=40):
+    return {"domain": {"t_end": 0.45e-3}, "laser": {"length": length},
+            "solver": {"coarse_elements": [12, 8, 4], "time_elements": time_elements, "time_slabs": 3, "level_modes": "shared",
+                       "method": "fast", "modes": 24, "max_iter": 60, "tol": 1e-4}}
+
+
+def test_switch_off_inside_a_time_element_keeps_energy_and_the_field_before_it():
+    """A switch-off at 27.5 uniform time elements (inside an element of the uniform grid): the time mesh puts a
+    node on it, so stored = absorbed to the accuracy of the runs without switch-off (measured 7e-6; with the
+    switch-off inside the element 9e-3, +0.5 P dt at the element's nodes) and the field before the switch-off
+    matches the run whose beam stays on (measured <= 0.4 % of the peak rise; inside the element 2.7 %)."""
+    dt = 0.45e-3 / 40
+    off = LPBFProblem(switch_off_config(27.5 * dt))
+    assert np.any(off.time_axis == off.beam.t_off)
+    Roff = off.solve()
+    Ron = LPBFProblem(switch_off_config(0.6e-3)).solve()
+    for t in (off.beam.t_off, 0.45e-3):
+        assert Roff.stored_energy(t) == pytest.approx(Roff.absorbed_energy(t), rel=1e-4)
+    b = off.beam
+    for t in (0.2e-3, 27.0 * dt):
+        xs, _ = b.position(t)
+        x = np.linspace(xs - 8 * b.radius, xs + 3 * b.radius, 45)
+        y, z = np.linspace(0, 3 * b.radius, 7), np.linspace(-3 * b.radius, 0, 7)
+        T_off, T_on = Roff.temperature_grid(x, y, z, t), Ron.temperature_grid(x, y, z, t)
+        assert np.abs(T_off - T_on).max() < 0.01 * (T_on.max() - 300.0)
+
+
+# ----------------------------------------------------------------------------- cooling rate
+
+
+def test_green_rate_is_the_time_derivative_of_the_green_field():
+    b = GaussianBeam(200.0, 0.4, 50e-6, 40e-6, 1.0, (0.3e-3, 0.0), 0.6e-3)
+    pts = np.array([[0.5e-3, 0, 0], [0.7e-3, 20e-6, -30e-6], [0.74e-3, 0, 0]])
+    for t in (0.3e-3, 0.45e-3, 0.7e-3):  # during the scan (beam-on term) and after the switch-off
+        h = 1e-7
+        fd = (green_gaussian(pts, t + h, b, TI.rho_c, TI.diffusivity, n_t=1024)
+              - green_gaussian(pts, t - h, b, TI.rho_c, TI.diffusivity, n_t=1024)) / (2 * h)
+        an = green_gaussian_rate(pts, t, b, TI.rho_c, TI.diffusivity, n_t=1024)
+        assert np.allclose(an, fd, rtol=1e-4, atol=1e-6 * np.abs(fd).max())
+
+
+def _rear_solidus(b, t, n=4001):
+    xs, _ = b.position(t)
+    x = np.linspace(max(xs - 0.2e-3, 0.0), xs, n)
+    T = green_gaussian(np.stack([x, 0 * x, 0 * x], 1), t, b, TI.rho_c, TI.diffusivity, 300.0, n_t=2048)
+    i = np.nonzero(T >= TI.solidus)[0].min()
+    g = (T[i] - T[i - 1]) / (x[i] - x[i - 1])
+    xr = x[i - 1] + (TI.solidus - T[i - 1]) / g
+    rate = -green_gaussian_rate(np.array([[xr, 0, 0]]), t, b, TI.rho_c, TI.diffusivity, n_t=2048)[0]
+    return rate, b.speed * g
+
+
+def test_true_and_quasi_steady_cooling_rates_agree_only_at_steady_state():
+    """A nearly point-like beam (r = 2 um, 1.2 W absorbed, rear solidus 18 um behind): after a long scan the
+    exact -dT/dt at the rear solidus point, G v, and Rosenthal's 2 pi k v (T_s - T0)^2 / q agree (measured
+    within 0.15 %); 60 us after the start the pool is as long as the track so far and G v overestimates the
+    true rate (measured 14 %)."""
+    b = GaussianBeam(3.0, 0.4, 2e-6, 1e-6, 1.0, (0.0, 0.0), 30e-3)
+    rate, gv = _rear_solidus(b, 2.5e-3)
+    ros = rosenthal_centreline_cooling_rate(b, TI.conductivity, TI.solidus, 300.0)
+    assert rate == pytest.approx(ros, rel=0.01) and gv == pytest.approx(ros, rel=0.01)
+    b = GaussianBeam(3.0, 0.4, 2e-6, 1e-6, 0.5, (0.0, 0.0), 30e-3)
+    rate, gv = _rear_solidus(b, 0.06e-3)
+    assert gv > 1.1 * rate
+
+
+def test_headline_cooling_rate_is_the_true_time_derivative():
+    """The TD run's ``cooling_rate`` is -dT/dt of the TD solution at the rear solidus point; on the default
+    block the pool's rear is still the start of the track, which cools ~10x slower than G v says (exact
+    Green's function: 3.0e6 vs 4.0e7 K/s at 0.3 ms).  Measured against the exact rate at the TD's rear point:
+    -9 % at 0.3 ms, +3 % at 0.45 ms (shared modes, 3 slabs of 16 time elements); over 40-60 time elements,
+    3-5 slabs and 24-32 modes the ratio stayed within 0.72-1.22 (the TD time derivative of a point cooling by
+    ~30 K per time element is sensitive to the mode truncation; with one slab it was off by up to 3x)."""
+    P = LPBFProblem(switch_off_config(0.6e-3, time_elements=48))
+    R = P.solve()
+    b = P.beam
+    for t in (0.3e-3, 0.45e-3):
+        mp = R.melt_pool(t)
+        X = np.array([[mp["solidification_x"], 0.0, 0.0]])
+        exact = -green_gaussian_rate(X, t, b, TI.rho_c, TI.diffusivity)[0]
+        assert mp["cooling_rate"] == pytest.approx(exact, rel=0.2)
+        assert mp["cooling_rate"] == pytest.approx(-R.temperature_rate(X, t)[0])
+        # the quasi-steady estimate differs by the factor the exact field shows (9.9-13x)
+        xs, _ = b.position(t)
+        x = np.linspace(max(xs - 16 * b.radius, 0.0), xs + 3 * b.radius, 161)
+        cl = green_gaussian(np.stack([x, 0 * x, 0 * x], 1), t, b, TI.rho_c, TI.diffusivity, 300.0)
+        i1 = np.nonzero(cl >= TI.solidus)[0].min()
+        gv_g = b.speed * (cl[i1] - cl[i1 - 1]) / (x[i1] - x[i1 - 1])
+        assert mp["cooling_rate_quasi_steady"] == pytest.approx(gv_g, rel=0.2)
+        assert mp["cooling_rate_quasi_steady"] > 5 * mp["cooling_rate"]
