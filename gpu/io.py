@@ -325,11 +325,12 @@ class RunFolder:
             raise OutputError(f"output folder '{self.path}' holds files that are not outputs of "
                               f"'{self.command}' ({shown}); refusing to remove them, choose another folder")
         for name in sorted(ours):
-            with contextlib.suppress(FileNotFoundError):
-                try:
-                    (self.path / name).unlink()
-                except OSError as exc:
-                    raise _output_error(self.path / name, exc) from exc
+            try:
+                (self.path / name).unlink()
+            except FileNotFoundError:  # e.g. no manifest.json: a folder written before manifests
+                pass
+            except OSError as exc:
+                raise _output_error(self.path / name, exc) from exc
 
     def _new_manifest(self) -> dict:
         return {"code": "scaleforge", "code_version": code_version(), "command": self.command,

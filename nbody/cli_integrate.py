@@ -25,10 +25,11 @@ def add_arguments(p):
     p.add_argument("ic", help="initial conditions: GADGET snapshot (type 5 = black holes)")
     p.add_argument("--t-end", required=True, help="end time with unit, e.g. '2 Myr' (a bare number means Myr)")
     p.add_argument("--pn", default="none", help="'none', 'all' or a comma list of 1PN,2PN,2.5PN,3PN,spin")
-    p.add_argument("--tolerance", type=float, default=1e-10, help="GBS tolerance in (0, 1e-3] (default 1e-10)")
-    p.add_argument("--merger-radius-rs", type=float, default=12.0, help="merge BHs below this many r_s (default 12)")
+    # numbers are parsed in check_options (one-line errors naming the option, like config keys)
+    p.add_argument("--tolerance", default="1e-10", help="GBS tolerance in (0, 1e-3] (default 1e-10)")
+    p.add_argument("--merger-radius-rs", default="12", help="merge BHs below this many r_s, >= 0 (default 12)")
     p.add_argument("--coordinates", default="mstar", choices=("mstar", "chain", "cartesian"))
-    p.add_argument("--n-out", type=int, default=100, help="number of output times (default 100)")
+    p.add_argument("--n-out", default="100", help="number of output times, an integer >= 1 (default 100)")
     p.add_argument("--out", required=True, help="output HDF5 file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -45,7 +46,9 @@ def load_ic(path):
     uq = snap.unit_quantities()
     types = sorted(snap.particles)
     if not types:
-        raise ValueError(f"{path}: no particles")
+        from gpu.config import ConfigError
+
+        raise ConfigError(f"initial conditions '{path}' hold no particles")
     mass = np.concatenate([snap.particles[t].mass for t in types])
     pos = np.concatenate([snap.particles[t].pos for t in types]).astype(float)
     vel = np.concatenate([snap.particles[t].vel for t in types]).astype(float)
@@ -55,16 +58,45 @@ def load_ic(path):
     return Particles(mass * uq["mass"], pos * uq["length"], vel * uq["velocity"], is_bh=is_bh, ids=ids, units=units)
 
 
-def parse_time(text):
+def parse_time(text, name="--t-end"):
+    """A time from the command line ('2 Myr', '1e4 yr'; a bare number means Myr); ConfigError naming ``name``."""
     import astropy.units as u
 
+    from gpu.config import ConfigError, check_arg
+
     try:
-        return float(text) * u.Myr
+        q = float(text) * u.Myr
     except ValueError:
-        q = u.Quantity(text)
+        try:
+            q = u.Quantity(text)
+        except (TypeError, ValueError):
+            raise ConfigError(f"argument '{name}' = {text!r} is not a time with a unit (e.g. '2 Myr', '1e4 yr'; "
+                              "a bare number means Myr)") from None
         if not q.unit.is_equivalent(u.s):
-            raise ValueError(f"--t-end must be a time, got {text!r}") from None
-        return q
+            raise ConfigError(f"argument '{name}' = {text!r} must be a time (e.g. '2 Myr'), not a quantity in "
+                              f"{q.unit}") from None
+    check_arg(name, q.to_value(u.Myr), gt=0)
+    return q
+
+
+def check_options(args) -> dict:
+    """Every option validated (finite, in range) before any work; ConfigError naming the option."""
+    from gpu.config import ConfigError, check_arg
+
+    from .regularized import parse_pn
+
+    opts = {"t_end": parse_time(args.t_end),
+            "tolerance": check_arg("--tolerance", args.tolerance, gt=0, le=1e-3),
+            "merger_radius_rs": check_arg("--merger-radius-rs", args.merger_radius_rs, ge=0)}
+    n_out = check_arg("--n-out", args.n_out, ge=1)
+    if n_out != int(n_out):
+        raise ConfigError(f"argument '--n-out' = {args.n_out!r} must be an integer >= 1")
+    opts["n_out"] = int(n_out)
+    try:
+        parse_pn(args.pn)
+    except ValueError as exc:
+        raise ConfigError(f"argument '--pn' = {args.pn!r}: {exc}") from None
+    return opts
 
 
 def orbit_log(t, p, G=1.0):
@@ -83,18 +115,20 @@ def orbit_log(t, p, G=1.0):
 
 def run(args) -> int:
     import gpu
-    from gpu.io import write_results
+    from gpu.config import check_arg
+    from gpu.io import check_writable, write_results
 
     from .regularized import RegularizedIntegrator
 
-    if args.n_out < 1:
-        raise SystemExit("--n-out must be >= 1")
+    opts = check_options(args)
     p = load_ic(args.ic)
     units = p.units
-    t_end = float(units.time_to_code(parse_time(args.t_end)))
-    integ = RegularizedIntegrator(tolerance=args.tolerance, pn=args.pn, merger_radius_rs=args.merger_radius_rs,
+    t_end = float(units.time_to_code(opts["t_end"]))
+    check_arg("--t-end", t_end, gt=p.time)  # after the snapshot's time (code units)
+    check_writable(args.out)
+    integ = RegularizedIntegrator(tolerance=opts["tolerance"], pn=args.pn, merger_radius_rs=opts["merger_radius_rs"],
                                   units=units, coordinates=args.coordinates)
-    times = p.time + (t_end - p.time) * np.arange(1, args.n_out + 1) / args.n_out
+    times = p.time + (t_end - p.time) * np.arange(1, opts["n_out"] + 1) / opts["n_out"]
     bar = gpu.progress(total=len(times), desc="integrate", quiet=args.quiet, comm=integ.comm)
     logs = orbit_log(p.time, p)
     snaps = [(p.time, p)]
@@ -124,8 +158,8 @@ def run(args) -> int:
         ds["mergers/remnant_spin"] = np.array([m.remnant_spin for m in rec.mergers])
         ds["mergers/recoil"] = np.array([m.recoil for m in rec.mergers])
     summary = rec.summary()
-    params = {"ic": str(args.ic), "pn": sorted(integ.pn), "tolerance": args.tolerance,
-              "merger_radius_rs": args.merger_radius_rs, "coordinates": args.coordinates,
+    params = {"ic": str(args.ic), "pn": sorted(integ.pn), "tolerance": opts["tolerance"],
+              "merger_radius_rs": opts["merger_radius_rs"], "coordinates": args.coordinates,
               "unit_mass_msun": float(units.mass.value), "unit_length_pc": float(units.length.value),
               "unit_velocity_kms": float(units.velocity.value), "unit_time_yr": float(units.time.value),
               "c_code": float(units.c), "G": 1.0, "summary": json.dumps(summary, default=float)}

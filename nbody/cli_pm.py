@@ -2,9 +2,13 @@
 
 The TOML file holds the keys of :class:`nbody.cosmological.PMConfig` (``box``, ``nside``,
 ``nmesh``, ``a_start``, ``nsteps``, ``output_redshifts``, ``lpt_order``, ``seed``,
-``power_method``, ``stepping``, ``output_dir``, ``snapshot_base``) and an optional
+``power_method``, ``stepping``, ``output_dir``, ``overwrite``, ``snapshot_base``) and an optional
 ``[cosmology]`` table (``h``, ``Omega_m``, ``Omega_b``, ``n_s``, ``sigma8``, ``T_cmb``).
 Run under ``mpiexec -n N`` for the slab-decomposed mesh (nside and nmesh divisible by N).
+
+Command-line overrides (``--output-dir``, ``--overwrite``) are put into the config before it is
+validated; the output folder and the ``--json`` file are checked before any work; errors propagate
+to the dispatcher (:func:`gpu.cli.dispatch`: one line, exit 2, the whole MPI job ends).
 """
 from __future__ import annotations
 
@@ -15,27 +19,40 @@ import time
 def add_arguments(p):
     p.add_argument("config", nargs="?", default=None, help="TOML config (default: PMConfig defaults)")
     p.add_argument("--output-dir", default=None, help="override output_dir")
+    p.add_argument("--overwrite", action="store_true",
+                   help="remove an earlier run's snapshots from the output folder (sets overwrite)")
     p.add_argument("--json", default=None, help="JSON summary (snapshots, timing, final P(k))")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def run(args) -> int:
-    import gpu
+def load(args):
+    """The validated :class:`PMConfig` of ``args`` (file + command-line overrides) and the file's text."""
     from gpu.config import load_config, load_toml
 
-    from .cosmological import PMConfig, PMSimulation
+    from .cosmological import PMConfig
+
+    data, text = load_toml(args.config) if args.config else ({}, None)
+    if args.output_dir:
+        data["output_dir"] = args.output_dir
+    if args.overwrite:
+        data["overwrite"] = True
+    return load_config(data, PMConfig), text
+
+
+def run(args) -> int:
+    import gpu
+    from gpu.io import check_writable
+
+    from .cosmological import PMSimulation
 
     logging.basicConfig(level=logging.WARNING)
     comm = gpu.get_comm()
-    text = None
-    if args.config:
-        cfg = load_config(args.config, PMConfig)
-        _, text = load_toml(args.config)
-    else:
-        cfg = PMConfig()
-    sim = PMSimulation(cfg, comm=comm, quiet=args.quiet)
+    cfg, text = load(args)
+    sim = PMSimulation(cfg, comm=comm, quiet=args.quiet)  # checks the keys' combinations; no work yet
+    if args.json and getattr(comm, "rank", 0) == 0:
+        check_writable(args.json)
     t0 = time.perf_counter()
-    paths = sim.run(args.output_dir)
+    paths = sim.run()  # claims cfg.output_dir before any work
     dt = time.perf_counter() - t0
     k, pk, nm = sim.measure_power()
     if getattr(comm, "rank", 0) == 0:

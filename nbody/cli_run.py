@@ -1,4 +1,10 @@
-"""``python -m nbody run CONFIG.toml``: run a KETJU-style galaxy simulation (``mpirun -n N`` for MPI)."""
+"""``python -m nbody run CONFIG.toml``: run a KETJU-style galaxy simulation (``mpirun -n N`` for MPI).
+
+Command-line overrides (``--t-end``, ``--outdir``, ``--overwrite``, ``--quiet``) are put into the
+config before it is validated, so they are checked exactly like the file's keys. The output folder
+is claimed (writable, not another run's) before any work; errors propagate to the dispatcher
+(:func:`gpu.cli.dispatch`: one line, exit 2, the whole MPI job ends).
+"""
 from __future__ import annotations
 
 import json
@@ -9,30 +15,45 @@ def add_arguments(p):
     p.add_argument("config", help="TOML config (see nbody.simulation for the keys)")
     p.add_argument("--restart", nargs="?", const="checkpoint", default=None,
                    help="continue from output.dir/checkpoint.hdf5, or from the given snapshot file")
-    p.add_argument("--t-end", type=float, default=None, help="override time.t_end")
+    p.add_argument("--t-end", default=None, help="override time.t_end (> 0, a multiple of time.dt_max)")
     p.add_argument("--outdir", default=None, help="override output.dir")
+    p.add_argument("--overwrite", action="store_true",
+                   help="remove an earlier run's files from the output folder (sets output.overwrite)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def run(args) -> int:
-    from gpu.config import ConfigError, load_config, load_toml
+def _override(data: dict, section: str, key: str, value) -> None:
+    table = data.setdefault(section, {})
+    if isinstance(table, dict):  # otherwise the config check reports the section
+        table[key] = value
 
-    from .simulation import Simulation, SimulationConfig
+
+def load(args):
+    """The validated :class:`SimulationConfig` of ``args`` (file + command-line overrides) and the file's text."""
+    from gpu.config import check_arg, load_config, load_toml
+
+    from .simulation import SimulationConfig
+
+    data, text = load_toml(args.config)
+    if args.t_end is not None:
+        _override(data, "time", "t_end", check_arg("--t-end", args.t_end, gt=0))
+    if args.outdir:
+        _override(data, "output", "dir", args.outdir)
+    if args.overwrite:
+        _override(data, "output", "overwrite", True)
+    if args.quiet:
+        _override(data, "output", "quiet", True)
+    return load_config(data, SimulationConfig), text
+
+
+def run(args) -> int:
+    from .simulation import Simulation
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        data, text = load_toml(args.config)
-        if args.outdir:
-            data.setdefault("output", {})["dir"] = args.outdir
-        if args.quiet:
-            data.setdefault("output", {})["quiet"] = True
-        cfg = load_config(data, SimulationConfig)
-        sim = Simulation(cfg)
-        sim.config_text = text
-    except ConfigError as exc:
-        print(f"error: {exc}")
-        return 2
-    res = sim.run(t_end=args.t_end, restart=args.restart or False)
+    cfg, text = load(args)
+    sim = Simulation(cfg)
+    sim.config_text = text
+    res = sim.run(restart=args.restart or False)
     if sim.rank == 0:
         out = {"time": res.time, "n": len(res.particles), "mergers": len(res.mergers),
                "files": res.files, "profile_s": {k: round(v, 3) for k, v in res.profile.items()

@@ -46,10 +46,12 @@ Example config (every key optional except the galaxies)::
     pn = "none"
 
     [output]
-    dir = "run1"
+    dir = "run1"              # refused if it holds another run's files, unless overwrite = true
     snapshot_interval = 5.0
 
-Outputs in ``output.dir``: ``snap_NNN.hdf5`` (GADGET-4 HDF5, types 1 dark matter,
+Outputs in ``output.dir`` (claimed by one run, see :class:`gpu.io.RunFolder`: a new run refuses a
+folder holding another run's files unless ``output.overwrite = true``; ``manifest.json`` lists this
+run's files and its status): ``snap_NNN.hdf5`` (GADGET-4 HDF5, types 1 dark matter,
 4 stars, 5 SMBHs), ``bh_orbits.hdf5`` (time, separation, semi-major axis and
 eccentricity of every SMBH pair, SMBH positions and velocities), ``energy.hdf5``,
 ``checkpoint.hdf5`` (the full state for an exact restart) and ``summary.json``
@@ -57,6 +59,7 @@ eccentricity of every SMBH pair, SMBH positions and velocities), ``energy.hdf5``
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
@@ -66,7 +69,7 @@ import numpy as np
 
 from gpu import get_comm
 from gpu.config import ConfigError, load_config, load_toml, param, to_dict
-from gpu.io import atomic_path, write_json, write_results
+from gpu.io import RunFolder, atomic_h5, write_json, write_results
 from gpu.progress import progress
 
 from .ics import PTYPE_BH, PTYPE_DM, PTYPE_STAR, ParticleData, galaxy_merger, spherical_galaxy
@@ -168,6 +171,12 @@ class OutputConfig:
     energy_interval: float = param(0.0, ge=0, doc="time between energy diagnostics (0: every snapshot)")
     checkpoint_interval: float = param(0.0, ge=0, doc="time between checkpoints (0: every snapshot)")
     quiet: bool = param(False)
+    overwrite: bool = param(False, doc="a new run removes the files of an earlier run found in output.dir "
+                            "(otherwise a folder holding another run's files is refused)")
+
+
+#: the files ``nbody run`` writes into ``output.dir`` (those an overwrite may remove)
+OUTPUT_PATTERNS = ("snap_*.hdf5", "checkpoint.hdf5", "bh_orbits.hdf5", "energy.hdf5", "summary.json")
 
 
 @dataclasses.dataclass
@@ -284,6 +293,8 @@ class Simulation:
         self._particles = particles
         self._region_integrator = region_integrator
         self.engine = None
+        self.folder = None  # gpu.io.RunFolder of output.dir, claimed by run()
+        self._continuing = False  # run() continues the run recorded in output.dir (restart)
         self.block = 0
         self.bh_log = {"time": [], "pairs": [], "sep": [], "a": [], "e": [], "bh_pos": [], "bh_vel": [], "bh_ids": []}
         self.energy_log = {"time": [], "kinetic": [], "potential": [], "lost": []}
@@ -415,6 +426,7 @@ class Simulation:
         t0 = time.perf_counter()
         e = self.engine.state(root=0)  # the domain engine gathers on rank 0 only (None elsewhere)
         if e is None:
+            self._record(self.snapshot_path(number), time=self.time)
             self.timers["io"] += time.perf_counter() - t0
             return self.snapshot_path(number)
         parts = {}
@@ -429,33 +441,37 @@ class Simulation:
         path = self.snapshot_path(number)
         if self.rank == 0:
             write_snapshot(path, Snapshot(parts, {"Time": e.t}, units), use_mass_table=False)
+        self._record(path, time=self.time)
         self.timers["io"] += time.perf_counter() - t0
         return path
 
+    def _record(self, path, **meta):
+        """List a written file in the run folder's manifest (when run() claimed the folder)."""
+        if self.folder is not None:
+            self.folder.add(path, **meta)
+
     def write_checkpoint(self) -> Path:
         """The complete state at a synchronised time (exact restart)."""
-        import h5py
-
         t0 = time.perf_counter()
         path = self.outdir / "checkpoint.hdf5"
         e = self.engine.state(root=0)
         if self.rank == 0:
-            with atomic_path(path) as tmp:
-                with h5py.File(tmp, "w") as f:
-                    f.attrs["time"] = e.t
-                    f.attrs["block"] = self.block
-                    f.attrs["snap_number"] = self._snap_number
-                    f.attrs["config"] = self.config_text or repr(to_dict(self.cfg))
-                    for k in ("pos", "vel", "mass", "ptype", "ids", "acc_mag", "last_a_full"):
-                        f.create_dataset(k, data=getattr(e, k))
-                    if self.engine.domain:  # which rank held each particle, in which row (exact restart)
-                        f.attrs["domain_size"] = getattr(self.comm, "size", 1)
-                        for k in ("owner", "row", "cost"):
-                            f.create_dataset(f"domain/{k}", data=getattr(e, k))
-                    for k in ("time", "kinetic", "potential", "lost"):
-                        f.create_dataset(f"energy/{k}", data=np.asarray(self.energy_log[k], dtype=float))
-                    f.attrs["bh_log"] = _json_dump(self.bh_log)
-                    f.attrs["mergers"] = _json_dump(e.merger_events)
+            with atomic_h5(path) as f:
+                f.attrs["time"] = e.t
+                f.attrs["block"] = self.block
+                f.attrs["snap_number"] = self._snap_number
+                f.attrs["config"] = self.config_text or repr(to_dict(self.cfg))
+                for k in ("pos", "vel", "mass", "ptype", "ids", "acc_mag", "last_a_full"):
+                    f.create_dataset(k, data=getattr(e, k))
+                if self.engine.domain:  # which rank held each particle, in which row (exact restart)
+                    f.attrs["domain_size"] = getattr(self.comm, "size", 1)
+                    for k in ("owner", "row", "cost"):
+                        f.create_dataset(f"domain/{k}", data=getattr(e, k))
+                for k in ("time", "kinetic", "potential", "lost"):
+                    f.create_dataset(f"energy/{k}", data=np.asarray(self.energy_log[k], dtype=float))
+                f.attrs["bh_log"] = _json_dump(self.bh_log)
+                f.attrs["mergers"] = _json_dump(e.merger_events)
+        self._record(path, time=self.time)
         self.timers["io"] += time.perf_counter() - t0
         return path
 
@@ -474,6 +490,8 @@ class Simulation:
             write_results(self.outdir / "bh_orbits.hdf5", data, params=params, units=U, config_text=self.config_text)
             en = {k: np.asarray(v, dtype=float) for k, v in self.energy_log.items()}
             write_results(self.outdir / "energy.hdf5", en, units=U, config_text=self.config_text)
+        self._record(self.outdir / "bh_orbits.hdf5", time=self.time)
+        self._record(self.outdir / "energy.hdf5", time=self.time)
         self.timers["io"] += time.perf_counter() - t0
 
     # ------------------------------------------------------------------ run
@@ -517,7 +535,78 @@ class Simulation:
         ``restart``: False (start from the ICs), True / "checkpoint" (continue from
         ``output.dir/checkpoint.hdf5``, reproducing the uninterrupted run exactly), or the path of a
         snapshot to continue from (exact for the geometric opening criterion).
+
+        Before any work ``output.dir`` is claimed (:class:`gpu.io.RunFolder`): a new run refuses a
+        folder holding another run's files unless ``output.overwrite``; a restart continues the run
+        of the folder's ``manifest.json`` and removes the snapshots after the restart time (they are
+        written again). ``result.files`` lists the files of the manifest, which ends ``complete``
+        (or ``failed`` with the reason).
         """
+        if t_end is not None:
+            from gpu.config import check_arg
+
+            check_arg("t_end", t_end, gt=0)  # before the folder is claimed
+        existed = self.outdir.exists()
+        if self.folder is None:
+            self._claim_output(restart)
+        else:
+            self.folder.manifest["status"] = "running"
+        try:
+            res = self._run(t_end, restart)
+        except BaseException as exc:
+            with contextlib.suppress(Exception):  # e.g. a full disk: the original error is the one to report
+                if not self._continuing and not self.folder.files:  # failed before writing anything: no trace
+                    _unclaim(self.folder, remove_dir=not existed)
+                else:
+                    self.folder.finish(ok=False, reason=f"{exc.__class__.__name__}: {' '.join(str(exc).split())}")
+            raise
+        res.files = self.output_files()
+        self.folder.finish(ok=True, time=float(res.time))
+        return res
+
+    def _claim_output(self, restart) -> None:
+        """Claim output.dir: a restart from the checkpoint, or from a snapshot inside output.dir, continues the
+        folder's run; a new run, or one started from another folder's snapshot, needs a folder of its own."""
+        if restart is True or restart == "checkpoint":  # checked before the folder is touched
+            path = self.outdir / "checkpoint.hdf5"
+            if not path.exists():
+                raise FileNotFoundError(f"restart requested but '{path}' does not exist")
+            self._continuing = True
+        elif restart:
+            from .snapshot import _resolve_files
+
+            first = _resolve_files(restart)[0][0]  # a missing or unreadable snapshot is reported here
+            self._continuing = self.outdir.resolve() in (first.resolve().parent, first.resolve().parent.parent)
+        else:
+            self._continuing = False
+        self.folder = RunFolder(self.outdir, command="nbody run", overwrite=self.cfg.output.overwrite,
+                                restart=self._continuing, own_patterns=OUTPUT_PATTERNS, comm=self.comm).claim()
+
+    def _restart_outputs(self) -> None:
+        """After a restart: remove the snapshots the continued run writes again; list the earlier ones."""
+        names = None
+        if self.rank == 0:
+            names = sorted(p.name for p in self.outdir.glob("snap_*.hdf5"))
+        if getattr(self.comm, "size", 1) > 1:
+            names = self.comm.bcast(names, root=0)
+        for name in names:
+            if _snap_number_of(name) >= self._snap_number:
+                self.folder.remove(name)
+            elif name not in self.folder.files:
+                self.folder.add(self.outdir / name)
+
+    def output_files(self) -> dict:
+        """This run's files (from the run folder's manifest): snapshots, logs, checkpoint, summary."""
+        names = self.folder.files if self.folder is not None else []
+        snaps = sorted(n for n in names if n.startswith("snap_"))
+        files = {"snapshots": [str(self.outdir / n) for n in snaps]}
+        for key, name in (("bh_orbits", "bh_orbits.hdf5"), ("energy", "energy.hdf5"),
+                          ("checkpoint", "checkpoint.hdf5"), ("summary", "summary.json")):
+            if name in names:
+                files[key] = str(self.outdir / name)
+        return files
+
+    def _run(self, t_end, restart) -> SimulationResult:
         cfg = self.cfg
         t_end = cfg.time.t_end if t_end is None else float(t_end)
         dt = cfg.time.dt_max
@@ -527,6 +616,7 @@ class Simulation:
         if self.engine is None:
             if restart:
                 self._restore(restart)
+                self._restart_outputs()
             else:
                 t0 = time.perf_counter()
                 p = self._particles if self._particles is not None else self.make_initial_conditions()
@@ -575,15 +665,14 @@ class Simulation:
         profile["wall"] = wall
         profile.update(self.engine.global_counters())
         energy = {k: np.asarray(v) for k, v in self.energy_log.items()}
-        files = {"snapshots": sorted(str(p) for p in self.outdir.glob("snap_*.hdf5")),
-                 "bh_orbits": str(self.outdir / "bh_orbits.hdf5"), "energy": str(self.outdir / "energy.hdf5"),
-                 "checkpoint": str(self.outdir / "checkpoint.hdf5"), "summary": str(self.outdir / "summary.json")}
+        files = {}  # set by run() from the manifest
         events = self.engine.state(PTYPE_BH).merger_events
         particles = self.particles
         if self.rank == 0:
             write_json(self.outdir / "summary.json", {"time": self.engine.t, "n": len(particles.mass),
                                                       "profile": profile, "mergers": events,
                                                       "units": {k: str(v) for k, v in self.unit_quantities().items()}})
+        self._record(self.outdir / "summary.json")
         return SimulationResult(particles, self.engine.t, energy, self.bh_arrays(), list(events), profile, files)
 
 
@@ -601,6 +690,15 @@ def particles_from_snapshot(path) -> ParticleData:
                      np.concatenate([q.mass for q in parts]), np.concatenate([q.ptype for q in parts]),
                      np.concatenate([q.ids for q in parts]))
     return p
+
+
+def _unclaim(folder: RunFolder, remove_dir: bool) -> None:
+    """Undo a claim of a run that failed before writing a file: its manifest (and the folder it created)."""
+    if folder.rank == 0:
+        (folder.path / folder.MANIFEST).unlink(missing_ok=True)
+        if remove_dir:
+            with contextlib.suppress(OSError):
+                folder.path.rmdir()
 
 
 def _snap_number_of(path) -> int:

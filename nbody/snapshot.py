@@ -43,7 +43,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gpu.io import atomic_path, code_version
+from gpu.config import ConfigError
+from gpu.io import _write_bytes, atomic_path, code_version
 
 NTYPES = 6
 PTYPE_NAMES = {0: "gas", 1: "dark matter", 2: "disk", 3: "bulge", 4: "stars", 5: "black holes"}
@@ -56,8 +57,11 @@ DEFAULT_UNITS = {
 }
 
 
-class SnapshotFormatError(ValueError):
-    """The file is not a readable GADGET snapshot (truncated, foreign or inconsistent)."""
+class SnapshotFormatError(ConfigError):
+    """The file is not a readable GADGET snapshot (truncated, foreign or inconsistent).
+
+    A :class:`gpu.config.ConfigError` (hence a ``ValueError``): the commands report it as an input error.
+    """
 
 
 @dataclasses.dataclass
@@ -208,9 +212,13 @@ def write_snapshot(path, snap: Snapshot, num_files: int = 1, use_mass_table: boo
     velocities : {"peculiar", "gadget"} or None
         Convention of ``snap``'s velocities (default: ``snap.velocity_convention``).
 
-    Every file is written to a temporary name and renamed only when all files
-    are complete, so a failure never leaves a partial snapshot under the real name.
+    Every file is assembled in memory (h5py's ``core`` driver, as :func:`gpu.io.atomic_h5`), written
+    to a temporary name by plain writes, and all files are renamed only when all are complete: a full
+    disk or a file-size limit raises :class:`gpu.io.OutputError`, leaves no temporary file and no
+    partial snapshot under the real names, and never crashes inside the HDF5 library.
     """
+    import contextlib
+
     import h5py
 
     velocities = velocities or snap.velocity_convention
@@ -218,65 +226,65 @@ def write_snapshot(path, snap: Snapshot, num_files: int = 1, use_mass_table: boo
     if not isinstance(num_files, (int, np.integer)) or num_files < 1:
         raise ValueError(f"num_files must be an integer >= 1, got {num_files!r}")
     paths = snapshot_paths(path, int(num_files))
-    paths[0].parent.mkdir(parents=True, exist_ok=True)
     ntot = snap.numpart()
     low, high = _split_total(ntot)
     table = _mass_table(snap, use_mass_table)
     double = any(p.pos.dtype == np.float64 for p in snap.particles.values())
-    tmps = [p.with_name(p.name + f".{os.getpid()}.tmp") for p in paths]
-    try:
-        for ifile, tmp in enumerate(tmps):
-            with h5py.File(tmp, "w") as f:
-                this = np.zeros(NTYPES, dtype=np.uint32)
-                blocks = {}
-                for t, p in snap.particles.items():
-                    lo = len(p) * ifile // num_files
-                    hi = len(p) * (ifile + 1) // num_files
-                    blocks[int(t)] = (lo, hi)
-                    this[int(t)] = hi - lo
-                h = f.create_group("Header")
-                h.attrs["BoxSize"] = np.float64(snap.header["BoxSize"])
-                h.attrs["Time"] = np.float64(snap.header["Time"])
-                h.attrs["Redshift"] = np.float64(snap.header["Redshift"])
-                h.attrs["NumPart_ThisFile"] = this
-                h.attrs["NumPart_Total"] = low
-                h.attrs["NumPart_Total_HighWord"] = high
-                h.attrs["MassTable"] = table
-                h.attrs["NumFilesPerSnapshot"] = np.int32(num_files)
-                h.attrs["HubbleParam"] = np.float64(snap.header["HubbleParam"])
-                h.attrs["Omega0"] = np.float64(snap.header["Omega0"])
-                h.attrs["OmegaLambda"] = np.float64(snap.header["OmegaLambda"])
-                h.attrs["Flag_DoublePrecision"] = np.int32(double)
-                for k, v in (extra_header or {}).items():
-                    h.attrs[k] = v
-                par = f.create_group("Parameters")
-                for k in ("UnitLength_in_cm", "UnitMass_in_g", "UnitVelocity_in_cm_per_s"):
-                    par.attrs[k] = np.float64(snap.units[k])
-                par.attrs["ComovingIntegrationOn"] = np.int32(snap.units["ComovingIntegrationOn"])
-                par.attrs["HubbleParam"] = np.float64(snap.header["HubbleParam"])
-                par.attrs["Omega0"] = np.float64(snap.header["Omega0"])
-                par.attrs["OmegaLambda"] = np.float64(snap.header["OmegaLambda"])
-                par.attrs["BoxSize"] = np.float64(snap.header["BoxSize"])
-                cfg = f.create_group("Config")
-                cfg.attrs["WrittenBy"] = f"scaleforge {code_version()}"
-                cfg.attrs["VelocityConvention"] = "u = v_pec/sqrt(a)" if snap.cosmological else "v_pec"
-                for t, p in sorted(snap.particles.items()):
-                    lo, hi = blocks[int(t)]
-                    if ntot[int(t)] == 0:
-                        continue
-                    g = f.create_group(f"PartType{int(t)}")
-                    g.create_dataset("Coordinates", data=p.pos[lo:hi])
-                    g.create_dataset("Velocities", data=_stored_velocities(snap, p.vel[lo:hi], velocities))
-                    g.create_dataset("ParticleIDs", data=p.ids[lo:hi])
-                    if table[int(t)] == 0:
-                        g.create_dataset("Masses", data=p.mass[lo:hi])
-        for tmp, final in zip(tmps, paths):
-            os.replace(tmp, final)
-    except BaseException:
-        for tmp in tmps:
-            if tmp.exists():
-                tmp.unlink()
-        raise
+    images = []
+    for ifile, final in enumerate(paths):
+        f = h5py.File(f"{final.name}.{os.getpid()}.mem", "w", driver="core", backing_store=False)
+        try:
+            this = np.zeros(NTYPES, dtype=np.uint32)
+            blocks = {}
+            for t, p in snap.particles.items():
+                lo = len(p) * ifile // num_files
+                hi = len(p) * (ifile + 1) // num_files
+                blocks[int(t)] = (lo, hi)
+                this[int(t)] = hi - lo
+            h = f.create_group("Header")
+            h.attrs["BoxSize"] = np.float64(snap.header["BoxSize"])
+            h.attrs["Time"] = np.float64(snap.header["Time"])
+            h.attrs["Redshift"] = np.float64(snap.header["Redshift"])
+            h.attrs["NumPart_ThisFile"] = this
+            h.attrs["NumPart_Total"] = low
+            h.attrs["NumPart_Total_HighWord"] = high
+            h.attrs["MassTable"] = table
+            h.attrs["NumFilesPerSnapshot"] = np.int32(num_files)
+            h.attrs["HubbleParam"] = np.float64(snap.header["HubbleParam"])
+            h.attrs["Omega0"] = np.float64(snap.header["Omega0"])
+            h.attrs["OmegaLambda"] = np.float64(snap.header["OmegaLambda"])
+            h.attrs["Flag_DoublePrecision"] = np.int32(double)
+            for k, v in (extra_header or {}).items():
+                h.attrs[k] = v
+            par = f.create_group("Parameters")
+            for k in ("UnitLength_in_cm", "UnitMass_in_g", "UnitVelocity_in_cm_per_s"):
+                par.attrs[k] = np.float64(snap.units[k])
+            par.attrs["ComovingIntegrationOn"] = np.int32(snap.units["ComovingIntegrationOn"])
+            par.attrs["HubbleParam"] = np.float64(snap.header["HubbleParam"])
+            par.attrs["Omega0"] = np.float64(snap.header["Omega0"])
+            par.attrs["OmegaLambda"] = np.float64(snap.header["OmegaLambda"])
+            par.attrs["BoxSize"] = np.float64(snap.header["BoxSize"])
+            cfg = f.create_group("Config")
+            cfg.attrs["WrittenBy"] = f"scaleforge {code_version()}"
+            cfg.attrs["VelocityConvention"] = "u = v_pec/sqrt(a)" if snap.cosmological else "v_pec"
+            for t, p in sorted(snap.particles.items()):
+                lo, hi = blocks[int(t)]
+                if ntot[int(t)] == 0:
+                    continue
+                g = f.create_group(f"PartType{int(t)}")
+                g.create_dataset("Coordinates", data=p.pos[lo:hi])
+                g.create_dataset("Velocities", data=_stored_velocities(snap, p.vel[lo:hi], velocities))
+                g.create_dataset("ParticleIDs", data=p.ids[lo:hi])
+                if table[int(t)] == 0:
+                    g.create_dataset("Masses", data=p.mass[lo:hi])
+            f.flush()
+            images.append(f.id.get_file_image())
+        finally:
+            f.close()
+    # every temporary file is complete before the first rename (atomic_path removes them on failure)
+    with contextlib.ExitStack() as stack:
+        for final, image in zip(paths, images):
+            _write_bytes(stack.enter_context(atomic_path(final)), image)
     return paths
 
 

@@ -19,7 +19,7 @@ import logging
 import numpy as np
 
 import gpu
-from gpu.config import param
+from gpu.config import ConfigError, param
 
 from .growth import growth_tables
 from .ics import lpt_particles
@@ -67,7 +67,9 @@ class PMConfig:
     power_method: str = param("eh", choices=("eh", "camb"), doc="linear P(k): Eisenstein-Hu or CAMB")
     stepping: str = param("fastpm", choices=("fastpm", "leapfrog"),
                           doc="kick/drift factors: FastPM (linear growth exact) or plain leapfrog (midpoint rule)")
-    output_dir: str = param("pm_output", doc="snapshot folder")
+    output_dir: str = param("pm_output", doc="snapshot folder (claimed by one run: see PMSimulation.run)")
+    overwrite: bool = param(False, doc="a new run removes an earlier run's snapshots from output_dir (otherwise "
+                            "a folder holding another run's files is refused)")
     snapshot_base: str = param("snap", doc="snapshot file prefix (snap_000.hdf5 ...)")
     cosmology: CosmologyConfig = param(default_factory=CosmologyConfig)
 
@@ -94,13 +96,15 @@ class PMSimulation:
         n = cfg.mesh()
         size = getattr(self.comm, "size", 1)
         if cfg.nside % size or n % size:
-            raise ValueError(f"nside ({cfg.nside}) and nmesh ({n}) must be divisible by the number of ranks ({size})")
+            raise ConfigError(f"config keys 'nside' ({cfg.nside}) and 'nmesh' ({n}) must be divisible by the number of "
+                              f"MPI ranks ({size})")
         self.cosmo = cfg.cosmology.astropy()
         self.growth = growth_tables(self.cosmo)
         self.Om0 = float(self.cosmo.Om0)
         a_out = sorted({1.0 / (1.0 + z) for z in cfg.output_redshifts})
         if a_out[0] < cfg.a_start:
-            raise ValueError(f"output_redshifts must be below z_start = {1 / cfg.a_start - 1:g}, got {cfg.output_redshifts}")
+            raise ConfigError(f"config key 'output_redshifts' = {cfg.output_redshifts} must be below z_start = "
+                              f"1/a_start - 1 = {1 / cfg.a_start - 1:g}")
         self.a_outputs = a_out
         self.a_steps = np.union1d(np.linspace(cfg.a_start, a_out[-1], cfg.nsteps + 1), a_out)
         fine = n >= 2 * cfg.nside
@@ -165,14 +169,44 @@ class PMSimulation:
         """Initial conditions, then KDK steps to the last output; snapshots at each output redshift.
 
         ``callback(sim)`` is called at every output time (all ranks). Returns the snapshot paths.
+        With ``write`` the output folder (``output_dir`` or ``config.output_dir``) is claimed before
+        any work (:class:`gpu.io.RunFolder`): a folder holding another run's files is refused unless
+        ``config.overwrite``; its ``manifest.json`` lists this run's snapshots and ends ``complete``
+        (or ``failed`` with the reason).
         """
+        from pathlib import Path
+
+        from gpu.io import RunFolder
+
+        folder = Path(output_dir or self.config.output_dir)
+        existed = folder.exists()
+        run_folder = None
+        if write:
+            run_folder = RunFolder(folder, command="nbody pm", overwrite=self.config.overwrite,
+                                   own_patterns=(f"{self.config.snapshot_base}_*.hdf5",), comm=self.comm).claim()
+        try:
+            out = self._run(folder, write, callback, run_folder)
+        except BaseException as exc:
+            if run_folder is not None:
+                import contextlib
+
+                with contextlib.suppress(Exception):  # a full disk: the original error is the one to report
+                    if not run_folder.files:  # failed before writing anything: leave no trace
+                        from nbody.simulation import _unclaim
+
+                        _unclaim(run_folder, remove_dir=not existed)
+                    else:
+                        run_folder.finish(ok=False, reason=f"{exc.__class__.__name__}: {' '.join(str(exc).split())}")
+            raise
+        if run_folder is not None:
+            run_folder.finish(ok=True, a=float(self.a))
+        return out
+
+    def _run(self, folder, write, callback, run_folder):
         if self.pos is None:
             self.initial_conditions()
         out = []
         outputs = set(self.a_outputs)
-        from pathlib import Path
-
-        folder = Path(output_dir or self.config.output_dir)
         steps = [a for a in self.a_steps if a > self.a + 1e-12]
         bar = gpu.progress(total=len(steps), desc="PM", comm=self.comm, quiet=self.quiet)
         for a1 in steps:
@@ -183,6 +217,7 @@ class PMSimulation:
                     callback(self)
                 if write:
                     out.append(self.write_snapshot(folder / f"{self.config.snapshot_base}_{len(out):03d}.hdf5"))
+                    run_folder.add(out[-1], a=float(self.a), redshift=float(1.0 / self.a - 1.0))
         bar.close()
         return out
 

@@ -214,12 +214,9 @@ def test_cli_pm(tmp_path, capsys):
     assert len(snap.particles[1]) == 512 and snap.header["BoxSize"] == 64.0
     assert json.loads((tmp_path / "pm.json").read_text())["config"]["nside"] == 8
     (tmp_path / "bad.toml").write_text("nside = 3\n")
-    from gpu.config import ConfigError
-
-    assert issubclass(ConfigError, ValueError)
     capsys.readouterr()
-    assert main(["pm", str(tmp_path / "bad.toml")]) == 2   # one-line error, exit 2 (gpu.cli)
-    assert "nside" in capsys.readouterr().err
+    assert main(["pm", str(tmp_path / "bad.toml")]) == 2
+    assert "'nside'" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -203,7 +203,7 @@ def test_cli_run(tmp_path, capsys):
     bad = tmp_path / "bad.toml"
     bad.write_text(_cfg(tmp_path, "cli").replace("r_ketju = 0.06", "r_ketju = 0.01"))
     assert main(["run", str(bad)]) == 2
-    assert "ketju.r_ketju" in capsys.readouterr().out
+    assert "ketju.r_ketju" in capsys.readouterr().err
 
 
 @pytest.mark.mpi
