@@ -59,6 +59,9 @@ def check_writable(path, *, directory: bool = False) -> Path:
     """
     path = Path(path)
     folder = path if directory else path.parent
+    for parent in [folder, *folder.parents]:
+        if parent.exists() and not parent.is_dir():
+            raise OutputError(f"cannot write output '{path}': '{parent}' is a file, not a folder")
     if not directory and path.is_dir():
         raise OutputError(f"output file '{path}' is an existing directory; give a file name")
     if directory and path.exists() and not path.is_dir():
@@ -304,6 +307,8 @@ class RunFolder:
             self._write_manifest()
             return
         present = sorted(p.name for p in self.path.iterdir() if not p.name.startswith("."))
+        if present == [self.MANIFEST] and not old.get("files"):
+            present = []  # a run that died before writing any file (MPI abort, kill -9): nothing to protect
         if present:
             if not self.overwrite:
                 shown = ", ".join(present[:3]) + (", ..." if len(present) > 3 else "")
