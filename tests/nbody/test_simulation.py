@@ -189,6 +189,96 @@ def test_bad_configs_name_the_key(tmp_path, repl, key):
         Simulation(text).run()
 
 
+def _small(tmp_path, name, t_end=0.25, dt_max=0.0625):
+    """The two-galaxy merger of BASE at N = 2 x 100 (end-time bookkeeping, not physics)."""
+    return (_cfg(tmp_path, name).replace("n = 300", "n = 100").replace("t_end = 0.5", f"t_end = {t_end}")
+            .replace("dt_max = 0.0625", f"dt_max = {dt_max}"))
+
+
+@pytest.mark.parametrize("t_end,match", [(-1.0, "later than the current time 0"), (0.0, "later than"),
+                                         (0.1, r"multiple of time\.dt_max = 0\.0625.*0\.0625 or 0\.125"),
+                                         (float("inf"), "finite"), (float("nan"), "finite"), ("soon", "number")])
+def test_run_refuses_end_times_it_cannot_land_on(tmp_path, t_end, match):
+    """t_end in the past, off the dt_max block grid or non-finite: a ConfigError naming it, before any work
+    (before: -1 ran nothing and returned, 0.1 silently ran to 0.125)."""
+    sim = Simulation(_small(tmp_path, "bad"))
+    with pytest.raises(ConfigError, match=r"t_end \(overriding config key 'time\.t_end'\)"):
+        sim.run(t_end=t_end)
+    with pytest.raises(ConfigError, match=match):
+        sim.run(t_end=t_end)
+    assert sim.engine is None and not (tmp_path / "bad").exists()
+
+
+def test_run_ends_exactly_at_t_end_off_a_binary_grid(tmp_path):
+    """dt_max = 0.1: three blocks end at t = 0.3 exactly (the engine's running sum gives 0.30000000000000004);
+    the snapshot header and the SMBH log say so too."""
+    from nbody.snapshot import read_snapshot
+
+    res = Simulation(_small(tmp_path, "grid", t_end=0.3, dt_max=0.1).replace("snapshot_interval = 0.25",
+                                                                           "snapshot_interval = 0.1")).run()
+    assert res.time == 0.3 and res.bh_log["time"][-1] == 0.3
+    assert np.array_equal(res.bh_log["time"], [0.0, 0.1, 0.2, 0.3])
+    assert read_snapshot(res.files["snapshots"][-1]).header["Time"] == 0.3
+
+
+@pytest.mark.parametrize("dt_old,dt_new", [(0.125, 0.0625), (0.0625, 0.125)])
+def test_restart_with_a_changed_dt_max_ends_at_t_end(tmp_path, dt_old, dt_new):
+    """A checkpoint at t = 0.25 written with one dt_max, continued with another to t = 0.5: the block
+    counter follows from the checkpoint's time (before, the stored counter was reused: dt_max 0.125 ->
+    0.0625 stopped at t = 0.625)."""
+    Simulation(_small(tmp_path, "run", t_end=0.25, dt_max=dt_old)).run()
+    res = Simulation(_small(tmp_path, "run", t_end=0.5, dt_max=dt_new)).run(restart=True)
+    assert res.time == 0.5
+    t = res.bh_log["time"]
+    assert t[-1] == 0.5 and np.allclose(np.diff(t[t > 0.25 - 1e-12]), dt_new)
+
+
+def test_restart_off_the_new_dt_max_grid_is_refused(tmp_path):
+    Simulation(_small(tmp_path, "run", t_end=0.1875, dt_max=0.0625).replace("snapshot_interval = 0.25",
+                                                                            "snapshot_interval = 0.0625")).run()
+    sim = Simulation(_small(tmp_path, "run", t_end=0.5, dt_max=0.125))
+    with pytest.raises(ConfigError, match=r"restart time t = 0\.1875 is not a multiple of time\.dt_max = 0\.125"):
+        sim.run(restart=True)
+    # and a restart at or after the requested end
+    with pytest.raises(ConfigError, match="later than the current time 0.1875"):
+        Simulation(_small(tmp_path, "run", t_end=0.125, dt_max=0.0625)).run(restart=True)
+
+
+def test_ketju_radius_against_every_softening_at_load_time(tmp_path):
+    """r_ketju >= SPLINE_H_OVER_EPS x the largest softening of the particle types present, checked by
+    load_config (before: the default eps_dm = 0.03 with r_ketju = 0.06 loaded and run() died in the engine
+    with a bare ValueError)."""
+    from gpu.config import load_config
+    from nbody.simulation import SimulationConfig
+    from nbody.softening import SPLINE_H_OVER_EPS
+
+    dm = _small(tmp_path, "dm").replace('seed = 1', 'seed = 1\nparticle_type = "dark_matter"')
+    h = SPLINE_H_OVER_EPS * 0.03
+    with pytest.raises(ConfigError, match=rf"'ketju\.r_ketju' = 0\.06 must be >= 2\.8 \* gravity\.eps_dm = {h:g} "
+                                          rf"\(valid range \[{h:g}, inf\)"):
+        load_config(dm, SimulationConfig)
+    load_config(dm.replace("r_ketju = 0.06", f"r_ketju = {h}"), SimulationConfig)  # at the limit: valid
+    load_config(_small(tmp_path, "stars"), SimulationConfig)  # stars only: eps_dm does not apply
+    # particles handed over directly (no galaxies to read the types from): checked when the engine is built
+    p = spherical_galaxy(50, "hernquist", m_bh=0.01, seed=1, ptype=1)
+    sim = Simulation(_small(tmp_path, "given"), particles=p)
+    with pytest.raises(ConfigError, match=r"gravity\.eps_dm"):
+        sim.run()
+
+
+def test_docstring_example_config_loads():
+    """The example config in nbody.simulation's docstring passes the validator (its pn = "none" did not)."""
+    import textwrap
+
+    import nbody.simulation as S
+    from gpu.config import load_config
+
+    doc = S.__doc__
+    text = textwrap.dedent(doc[doc.index("::") + 2:doc.index("Outputs in")])
+    cfg = load_config(text, S.SimulationConfig)
+    assert cfg.ketju.pn == [] and len(cfg.ics.galaxies) == 2 and cfg.ics.merger.enabled
+
+
 def test_cli_run(tmp_path, capsys):
     import json
 
