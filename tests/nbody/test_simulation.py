@@ -371,3 +371,12 @@ def test_two_regions_on_three_ranks_reproduce_serial_exactly(tmp_path):
     _assert_mpi_equals_serial(tmp_path, _galaxy_cfg(tmp_path, "serial", 2, 1000, 2.0), 3, {2: 2})
 
 
+
+
+@pytest.mark.parametrize("kw, match", [({"dt_max": float("inf")}, "dt_max"), ({"dt_max": float("nan")}, "dt_max"),
+                                       ({"eps": float("inf")}, "eps"), ({"eta": float("nan")}, "eta")])
+def test_engine_refuses_non_finite_parameters(kw, match):
+    p = spherical_galaxy(20, "plummer", seed=1)
+    args = {"eps": 0.01, "dt_max": 0.0625, **kw}
+    with pytest.raises(ValueError, match=match):
+        HierarchicalKDK(p.pos, p.vel, p.mass, p.ptype, args.pop("eps"), **args)
