@@ -18,9 +18,10 @@ Hairer, Norsett & Wanner, *Solving ODEs I*, sect. II.9, as used by MSTAR
 
 The serial loop runs entirely in Numba (:func:`nbody._kernels.cpu.integrate_to`).
 With an MPI communicator of several ranks, :func:`integrate_to_mpi` runs the
-same decisions in Python, but the substep sequences of one step are shared
+same decisions in Python (the regula-falsi landing and the physical-time
+landing step included), but the substep sequences of one step are shared
 among ranks (as MSTAR does) and gathered before the extrapolation, so the
-result is bitwise identical to the serial one.
+result is bitwise identical to the serial one (tested on 2 and 3 ranks).
 """
 from __future__ import annotations
 
