@@ -59,13 +59,13 @@ def check_writable(path, *, directory: bool = False) -> Path:
     """
     path = Path(path)
     folder = path if directory else path.parent
-    for parent in [folder, *folder.parents]:
-        if parent.exists() and not parent.is_dir():
-            raise OutputError(f"cannot write output '{path}': '{parent}' is a file, not a folder")
     if not directory and path.is_dir():
         raise OutputError(f"output file '{path}' is an existing directory; give a file name")
     if directory and path.exists() and not path.is_dir():
         raise OutputError(f"output folder '{path}' exists and is not a directory")
+    for parent in [folder, *folder.parents]:
+        if parent.exists() and not parent.is_dir():
+            raise OutputError(f"cannot write output '{path}': '{parent}' is a file, not a folder")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe = folder / f".scaleforge-write-probe.{os.getpid()}"
