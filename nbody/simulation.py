@@ -683,6 +683,19 @@ class Simulation:
                 files[key] = str(self.outdir / name)
         return files
 
+    def _check_finite(self) -> None:
+        """Stop with :class:`gpu.io.ResultError` (the run folder is then marked failed) if any rank holds a
+        non-finite position or velocity: a NaN must never be written as a snapshot and called a result."""
+        e = self.engine
+        bad = int(not (np.isfinite(e.pos).all() and np.isfinite(e.vel).all()))
+        if getattr(self.comm, "size", 1) > 1:
+            bad = self.comm.allreduce(bad)
+        if bad:
+            from gpu.io import ResultError
+
+            raise ResultError(f"non-finite particle positions or velocities at t = {e.t:g} (block {self.block}); "
+                              "run stopped before writing them, output marked failed")
+
     def _run(self, t_end, restart) -> SimulationResult:
         cfg = self.cfg
         dt = cfg.time.dt_max
@@ -730,6 +743,7 @@ class Simulation:
             if last or (en_every and self.block % en_every == 0):
                 self._log_energy()
             if last or (snap_every and self.block % snap_every == 0):
+                self._check_finite()
                 self.write_snapshot(self._snap_number)
                 self._snap_number += 1
             if last or (ck_every and self.block % ck_every == 0):

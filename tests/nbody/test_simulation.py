@@ -380,3 +380,29 @@ def test_engine_refuses_non_finite_parameters(kw, match):
     args = {"eps": 0.01, "dt_max": 0.0625, **kw}
     with pytest.raises(ValueError, match=match):
         HierarchicalKDK(p.pos, p.vel, p.mass, p.ptype, args.pop("eps"), **args)
+
+
+def test_non_finite_state_stops_the_run_and_marks_it_failed(tmp_path, monkeypatch):
+    """A NaN in the particle state is never written as a snapshot: ResultError, manifest 'failed'."""
+    import json
+
+    from gpu.io import ResultError
+    from nbody.snapshot import read_snapshot
+
+    orig = Simulation._log_energy
+
+    def poisoned(self):
+        orig(self)
+        if self.block >= 2:
+            self.engine.vel[3, 1] = np.nan
+
+    monkeypatch.setattr(Simulation, "_log_energy", poisoned)
+    sim = Simulation(_cfg(tmp_path, "nan"))
+    with pytest.raises(ResultError, match="non-finite particle positions or velocities"):
+        sim.run()
+    man = json.loads((tmp_path / "nan" / "manifest.json").read_text())
+    assert man["status"] == "failed" and "non-finite" in man["reason"]
+    for f in man["files"]:
+        if f["name"].startswith("snap_"):
+            s = read_snapshot(tmp_path / "nan" / f["name"])
+            assert all(np.isfinite(p.vel).all() for p in s.particles.values())
