@@ -619,10 +619,7 @@ class Simulation:
         written again). ``result.files`` lists the files of the manifest, which ends ``complete``
         (or ``failed`` with the reason).
         """
-        if t_end is not None:
-            from gpu.config import check_arg
-
-            check_arg("t_end", t_end, gt=0)  # before the folder is claimed
+        self._check_t_end(t_end, restart)  # before the folder is claimed (and again in _run)
         existed = self.outdir.exists()
         if self.folder is None:
             self._claim_output(restart)
