@@ -47,6 +47,18 @@ from .mesh import StructuredMesh
 
 KERNELS = {"cubic": cpu.KERNEL_CUBIC, "gaussian": cpu.KERNEL_GAUSS}
 
+#: Default dilation a(p, s) of the cubic-spline kernel, in element sizes: for each (p, s) the value with
+#: the smallest 2D Poisson L2 error per DoF among those with Lebesgue constant <= 10, measured over
+#: a in {1.5, 2, 2.5, 3, 4, 6} by benchmarks/pde_chidenn_guide.py (table and rule in docs/chidenn_guide.md).
+DEFAULT_DILATION = {(1, 1): 6.0, (1, 2): 6.0, (1, 3): 2.0, (2, 2): 6.0, (2, 3): 2.0, (3, 3): 2.0}
+#: Used outside the measured table (s > 3): the former fixed default, not covered by the guide.
+FALLBACK_DILATION = 4.0
+
+
+def default_dilation(p: int, s: int) -> float:
+    """Dilation for (p, s) from :data:`DEFAULT_DILATION` (docs/chidenn_guide.md); 4.0 outside the table."""
+    return DEFAULT_DILATION.get((int(p), int(s)), FALLBACK_DILATION)
+
 
 def monomial_exponents(dim: int, p: int) -> np.ndarray:
     """Exponents of the complete polynomial basis of total degree <= p in ``dim`` variables."""
@@ -88,13 +100,18 @@ class CHiDeNNSpace:
     mesh : StructuredMesh
     s : int      patch size (element layers around each node), >= 1
     p : int      polynomial reproduction order, 1 <= p <= s
-    dilation : float   kernel support a in units of the local element size, >= 1
+    dilation : float   kernel support a in units of the local element size, >= 1; default
+                       :func:`default_dilation` (p, s) from the measured guide docs/chidenn_guide.md
     kernel : "cubic" (default) or "gaussian"
     """
 
     kind = "chidenn"
 
-    def __init__(self, mesh: StructuredMesh, s: int = 2, p: int = 2, dilation: float = 4.0, kernel: str = "cubic"):
+    def __init__(self, mesh: StructuredMesh, s: int = 2, p: int = 2, dilation: float | None = None,
+                 kernel: str = "cubic"):
+        if dilation is None:
+            validate_hyperparameters(s, p, FALLBACK_DILATION, kernel)
+            dilation = default_dilation(p, s)
         validate_hyperparameters(s, p, dilation, kernel)
         self.mesh, self.s, self.p, self.dilation, self.kernel = mesh, int(s), int(p), float(dilation), kernel
         self.expo = monomial_exponents(mesh.dim, self.p)
@@ -161,8 +178,25 @@ class CHiDeNNSpace:
                 f"dofs={self.n_dofs}, mesh={self.mesh})")
 
 
+def lebesgue_constant(space, samples: int = 12) -> float:
+    """Lebesgue constant max_x sum_i |phi_i(x)| sampled on ``samples`` equispaced points per axis in
+    every element (both ends included, so nodes, edges and element interiors are all visited).
+
+    ||u - I u||_inf <= (1 + Lambda) inf_v ||u - v||_inf for the nodal interpolant I onto the span
+    (Lebesgue's lemma), so Lambda measures how far the basis' nodal interpolation is from the best
+    approximation; Lambda = 1 for linear FEM (non-negative shape functions)."""
+    m = space.mesh
+    t = np.linspace(0.0, 1.0, samples)
+    grids = np.meshgrid(*([t] * m.dim), indexing="ij")
+    ref = np.stack([g.ravel() for g in grids], axis=1)
+    pts = (m.element_x0[:, None, :] + ref[None, :, :] * m.element_h[:, None, :]).reshape(-1, m.dim)
+    elem = np.repeat(np.arange(m.n_elements), ref.shape[0])
+    ev = space.evaluate(pts, elem)
+    return float(np.max(np.sum(np.abs(np.where(ev.conn >= 0, ev.vals, 0.0)), axis=1)))
+
+
 def make_space(mesh: StructuredMesh, basis: str = "chidenn", order: int = 2, s: int | None = None,
-               dilation: float = 4.0, kernel: str = "cubic"):
+               dilation: float | None = None, kernel: str = "cubic"):
     """Factory: ``basis`` = "fem" (Lagrange of ``order`` 1/2) or "chidenn" (p = ``order``, s defaults to p)."""
     if basis == "fem":
         from .fem import LagrangeSpace
