@@ -11,6 +11,11 @@ quadrature; the element-by-element COO triplets come from the Numba kernel
 can be distributed over MPI ranks (``comm``): each rank assembles a contiguous block of
 segments and the triplets are gathered in segment order, so 1- and n-rank matrices agree to
 round-off (in practice bitwise).
+
+Dirichlet data: nodal elimination (:func:`apply_dirichlet`) or, by default for the C-HiDeNN basis in
+2D/3D, the symmetric Nitsche method (:func:`assemble_nitsche`, boundary faces integrated by
+:class:`pde.mesh.BoundaryQuadrature`) with variationally consistent test gradients
+(:func:`vci_test_gradients`); see :func:`solve_poisson`.
 """
 from __future__ import annotations
 
@@ -277,36 +282,50 @@ def vci_test_gradients(space, ev: Evaluation, points, weights, boundary, degree:
     nm = expo.shape[0]
     bq, bev = boundary
 
-    def moments(e, pts):
-        mask = e.conn >= 0
-        c = np.where(mask, e.conn, 0)
-        y = (pts[:, None, :] - X[c]) / hs
-        val, der = _monomials(y, expo)
+    def moments(conn, pts):
+        mask = conn >= 0
+        c = np.where(mask, conn, 0)
+        val, der = _monomials((pts[:, None, :] - X[c]) / hs, expo)
         return mask, c, val, der / hs
 
-    mask, c, mv, md = moments(ev, np.asarray(points, float))
-    w = np.asarray(weights, float)[:, None] * mask
-    idx = c.ravel()
-    # moment matrices M_I[alpha, beta] = sum_q w v... (no v: the correction is a plain polynomial)
-    M = np.empty((n, nm, nm))
-    for a in range(nm):
-        for b in range(a, nm):
-            M[:, a, b] = np.bincount(idx, (w * mv[..., a] * mv[..., b]).ravel(), minlength=n)
-            M[:, b, a] = M[:, a, b]
-    # residual r_I[i, alpha] of the discrete divergence identity
-    r = np.empty((n, d, nm))
-    bmask, bc, bmv, _ = moments(bev, bq.points)
+    points = np.asarray(points, float)
+    weights = np.asarray(weights, float)
+    P = ev.conn.shape[1]
+    chunk = max(1, 2_000_000 // (P * nm * d))  # points per block: bounds the (points, P, nm, d) temporaries
+    M = np.zeros((n, nm, nm))
+    r = np.zeros((n, d, nm))
+    used = np.zeros(n, bool)
+    for q0 in range(0, len(points), chunk):
+        sl = slice(q0, q0 + chunk)
+        mask, c, mv, md = moments(ev.conn[sl], points[sl])
+        w = weights[sl, None] * mask
+        idx = c.ravel()
+        used |= np.bincount(idx, mask.ravel(), minlength=n) > 0
+        # moment matrices M_I[alpha, beta] = sum_q w_q x^alpha x^beta over the points of node I's elements
+        for al in range(nm):
+            for be in range(al, nm):
+                M[:, al, be] += np.bincount(idx, (w * mv[..., al] * mv[..., be]).ravel(), minlength=n)
+        # volume part of the residual r_I[i, alpha] of the discrete divergence identity
+        for i in range(d):
+            for al in range(nm):
+                vol = w * (ev.grads[sl, :, i] * mv[..., al] + ev.vals[sl] * md[..., al, i])
+                r[:, i, al] += np.bincount(idx, vol.ravel(), minlength=n)
+    iu = np.triu_indices(nm, 1)
+    M[:, iu[1], iu[0]] = M[:, iu[0], iu[1]]
+    # boundary part
+    bmask, bc, bmv, _ = moments(bev.conn, bq.points)
     bw = bq.weights[:, None] * bmask
     for i in range(d):
-        for a in range(nm):
-            vol = w * (ev.grads[..., i] * mv[..., a] + ev.vals * md[..., a, i])
-            bnd = bw * bev.vals * bmv[..., a] * bq.normal[:, i:i + 1]
-            r[:, i, a] = (np.bincount(idx, vol.ravel(), minlength=n)
-                          - np.bincount(bc.ravel(), bnd.ravel(), minlength=n))
-    used = np.bincount(idx, mask.ravel().astype(float), minlength=n) > 0
+        for al in range(nm):
+            bnd = bw * bev.vals * bmv[..., al] * bq.normal[:, i:i + 1]
+            r[:, i, al] -= np.bincount(bc.ravel(), bnd.ravel(), minlength=n)
     xi = np.zeros((n, d, nm))
     xi[used] = -np.linalg.solve(M[used][:, None], r[used][..., None])[..., 0]
-    grads = ev.grads + np.einsum("qcib,qcb->qci", xi[c], mv) * mask[..., None]
+    grads = ev.grads.copy()
+    for q0 in range(0, len(points), chunk):
+        sl = slice(q0, q0 + chunk)
+        mask, c, mv, _ = moments(ev.conn[sl], points[sl])
+        grads[sl] += np.einsum("qcib,qcb->qci", xi[c], mv) * mask[..., None]
     return Evaluation(ev.conn, ev.vals, grads, ev.elem)
 
 
