@@ -208,8 +208,8 @@ def assemble_nitsche(space, diffusion: float = 1.0, dirichlet=None, gamma: float
     Warburton & Hesthaven 2003, Comput. Methods Appl. Mech. Engrg. 192:2765).  The form is consistent
     (the exact solution satisfies it), symmetric, and coercive when gamma exceeds the inverse-inequality
     constant of the basis; for the C-HiDeNN basis that constant is not known in closed form, so the
-    default ``gamma`` = 10 is checked by the SPD test of tests/pde/test_chidenn_dirichlet.py over
-    p, s, dilation and dimension.  Test functions need not vanish on the boundary, so the error
+    default ``gamma`` = 10 is checked by the SPD tests of tests/pde/test_chidenn_dirichlet.py (every
+    (p, s) of docs/chidenn_guide.md with dilations 1.5 to 6 in 2D, p = s = 2 in 3D; gamma = 0.05 fails).  Test functions need not vanish on the boundary, so the error
     keeps the optimal order O(h^{p+1}) in L2 and O(h^p) in H1 (Juntunen & Stenberg 2009).
 
     ``boundary`` = ``(BoundaryQuadrature, Evaluation)`` reuses an evaluation of the basis on the faces.

@@ -171,6 +171,18 @@ def test_nitsche_matrix_spd(p, s, dilation):
         assert np.linalg.eigvalsh(A_weak).min() < 0
 
 
+@pytest.mark.parametrize("dilation", [2.0, 6.0])
+def test_nitsche_matrix_spd_3d(dilation):
+    """The same in 3D (p = s = 2, graded 3 x 2 x 2 mesh), for the 3D default a = 2 and the 2D one a = 6."""
+    mesh = StructuredMesh([graded(3, 0.0, 1.0, 8), graded(2, 0.0, 0.7, 9), graded(2, 0.0, 0.5, 10)])
+    V = CHiDeNNSpace(mesh, s=2, p=2, dilation=dilation)
+    q = Quadrature(mesh, V.default_quadrature())
+    ev = V.evaluate(q.points, q.elem)
+    A = (assemble_bilinear(ev, ev, q.weights, V.n_dofs, V.n_dofs, diffusion=1.0) + assemble_nitsche(V)[0]).toarray()
+    assert np.allclose(A, A.T, atol=1e-12 * np.abs(A).max())
+    assert np.linalg.eigvalsh(A).min() > 1e-6
+
+
 def test_lagrange_unaffected_and_validation():
     """Lagrange FEM keeps nodal elimination by default (conforming); bad options are rejected."""
     m = StructuredMesh.box([0, 0], [1, 1], 4)
