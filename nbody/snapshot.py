@@ -613,3 +613,46 @@ def _read_gadget2(files: list[Path]):
                     moff += n
                 off += n
     return parts, header, units, total
+
+
+def yt_load_kwargs(path) -> dict:
+    """Keyword arguments that make ``yt.load(path, **kw)`` read this snapshot in its real units.
+
+    The files carry GADGET-4's unit parameters (``/Parameters``: ``UnitLength_in_cm``,
+    ``UnitMass_in_g``, ``UnitVelocity_in_cm_per_s``, ``ComovingIntegrationOn``), but yt's GADGET HDF5
+    frontend (checked for yt 4.4) does not read them: without ``unit_base`` it assumes kpc/h and
+    1e10 Msun/h, so a 64 Mpc/h box shows as 64 kpc/h and galaxy velocities lose the code velocity
+    unit. This returns ``unit_base`` from the file, and for an isolated system (``BoxSize = 0``) a
+    ``bounding_box`` around the particles with a margin (yt otherwise divides by a zero domain width
+    when, e.g., two black holes lie in one plane).
+    """
+    import h5py
+
+    first = _resolve_files(path)[0][0]
+    with h5py.File(first, "r") as f:
+        par = dict(f["Parameters"].attrs) if "Parameters" in f else {}
+        box = float(f["Header"].attrs.get("BoxSize", 0.0))
+    missing = [k for k in ("UnitLength_in_cm", "UnitMass_in_g", "UnitVelocity_in_cm_per_s") if k not in par]
+    if missing:
+        raise SnapshotFormatError(f"'{first}' has no /Parameters {missing[0]}: not written with GADGET-4 unit "
+                                  "parameters; pass yt.load(..., unit_base=...) yourself")
+    kw = {"unit_base": {k: float(par[k]) for k in ("UnitLength_in_cm", "UnitMass_in_g",
+                                                   "UnitVelocity_in_cm_per_s")}}
+    if box <= 0:
+        snap = read_snapshot(path)
+        pos = np.concatenate([ps.pos for ps in snap.particles.values() if len(ps)])
+        lo, hi = pos.min(axis=0), pos.max(axis=0)
+        pad = 0.05 * max(float((hi - lo).max()), 0.0) or 1.0
+        kw["bounding_box"] = [[float(a - pad), float(b + pad)] for a, b in zip(lo, hi)]
+    return kw
+
+
+def load_yt(path, **kwargs):
+    """``yt.load`` of a scaleforge (GADGET-4 HDF5) snapshot with its units (see :func:`yt_load_kwargs`).
+
+    >>> ds = load_yt("pm_out/snap_001.hdf5")            # doctest: +SKIP
+    >>> ds.domain_width.to("Mpccm/h")                     # doctest: +SKIP
+    """
+    import yt
+
+    return yt.load(str(path), **{**yt_load_kwargs(path), **kwargs})
