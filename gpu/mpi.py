@@ -120,10 +120,16 @@ def abort_job(code: int = 1, message: str | None = None) -> None:
     if message:
         print(message, file=sys.stderr, flush=True)
     sys.stdout.flush()
+    sys.stderr.flush()
     try:
         from mpi4py import MPI
 
         if MPI.Is_initialized() and not MPI.Is_finalized() and MPI.COMM_WORLD.Get_size() > 1:
+            # give the launcher a moment to forward this rank's last lines: MPI_Abort tears the job
+            # down at once, and the error message was sometimes lost with it (seen with Hydra)
+            import time
+
+            time.sleep(0.5)
             MPI.COMM_WORLD.Abort(code)
     except ImportError:
         pass
