@@ -58,6 +58,10 @@ napoleon_numpy_docstring = True
 napoleon_google_docstring = False
 napoleon_use_rtype = False
 
+# literal blocks in docstrings hold formulas and --help text, not Python: highlight only what says
+# its language (```python, ```bash; doctest blocks are Python consoles)
+highlight_language = "text"
+
 html_theme = "furo"
 html_title = f"scaleforge {release}"
 

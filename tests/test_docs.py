@@ -9,6 +9,7 @@ tutorial notebooks; they skip when the ``docs`` extra (``pip install ".[docs]"``
 from __future__ import annotations
 
 import argparse
+import html
 import importlib
 import importlib.util
 import os
@@ -100,12 +101,25 @@ def _need_sphinx():
 def test_site_builds_with_warnings_as_errors(tmp_path):
     _need_sphinx()
     out = tmp_path / "html"
-    env = dict(os.environ, PYTHONPATH=str(ROOT), SCALEFORGE_PROGRESS="0")
+    # one example "has run": the gallery must include its figure (a real PNG) without a warning
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    example = gallery.examples()[0][0]
+    (tmp_path / "results" / example).mkdir(parents=True)
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.plot([0, 1], [0, 1])
+    fig.savefig(tmp_path / "results" / example / "panel.png")
+    plt.close(fig)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), SCALEFORGE_PROGRESS="0",
+               SCALEFORGE_RESULTS=str(tmp_path / "results"))
     proc = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html", "-q",
                            "-d", str(tmp_path / "doctrees"), str(DOCS), str(out)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
-    cli = (out / "cli.html").read_text()
+    cli = html.unescape(re.sub(r"<[^>]+>", "", (out / "cli.html").read_text()))  # the page's text
     for pkg, subs in _commands().items():
         for name, sub in subs.items():
             assert f"python -m {pkg} {name}" in cli
@@ -121,6 +135,8 @@ def test_site_builds_with_warnings_as_errors(tmp_path):
     for page in ("guide/nbody", "guide/cosmo", "guide/pde", "guide/clouds", "guide/gpu", "architecture",
                  "gallery/index", "tutorials/smbh_binary_pn", "tutorials/pm_pairwise"):
         assert (out / f"{page}.html").exists(), page
+    assert 'src="../_images/panel.png"' in (out / "gallery" / "index.html").read_text()
+    assert (out / "_images" / "panel.png").exists()
     # the tutorials are shown with their stored outputs (figures), not executed by the build
     assert re.search(r'<img [^>]*src="[^"]+\.png"', (out / "tutorials" / "pm_pairwise.html").read_text())
 
@@ -133,7 +149,7 @@ def test_tutorial_notebook_runs(name, monkeypatch):
     pytest.importorskip("ipykernel", reason="tutorials need the docs extra (pip install '.[docs]')")
     monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the kernel imports this checkout's packages
     monkeypatch.setenv("SCALEFORGE_PROGRESS", "0")
-    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend keeps the figures
     path = DOCS / "tutorials" / f"{name}.ipynb"
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
