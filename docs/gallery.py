@@ -2,8 +2,8 @@
 
 Each paper reproduction ``examples/<name>.py`` writes its figures to ``results/<name>/*.png``
 (``python examples/run_all.py --quick``, see ``examples/run_all.py``). This script lists every
-example with its module docstring and, where those figures exist, shows them; otherwise the entry
-says how to produce them. The docs build calls :func:`write_gallery` from ``conf.py``; running
+example with its module docstring and, where those figures exist, shows them with the headline
+numbers of the run (``results/<name>/numbers.json``); otherwise the entry says how to produce them. The docs build calls :func:`write_gallery` from ``conf.py``; running
 ``python docs/gallery.py`` writes the page too.
 
 The results folder is ``<repository>/results`` unless ``SCALEFORGE_RESULTS`` names another.
@@ -11,6 +11,7 @@ The results folder is ``<repository>/results`` unless ``SCALEFORGE_RESULTS`` nam
 from __future__ import annotations
 
 import ast
+import json
 import os
 import shutil
 from pathlib import Path
@@ -38,6 +39,16 @@ def examples() -> list[tuple[str, str]]:
 def _fence(text: str) -> str:
     """The docstring as preformatted text: docstrings are plain text, not Markdown."""
     return "```text\n" + text.strip() + "\n```\n"
+
+
+def _summary(path: Path) -> dict:
+    """The ``"summary"`` dict of an example's ``numbers.json`` (empty if unreadable)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    summary = data.get("summary", {}) if isinstance(data, dict) else {}
+    return summary if isinstance(summary, dict) else {}
 
 
 def write_gallery(outdir: Path | None = None, results: Path | None = None) -> Path:
@@ -71,7 +82,15 @@ def write_gallery(outdir: Path | None = None, results: Path | None = None) -> Pa
                 shutil.copy2(png, figs_dir / name / png.name)
                 body += [f"```{{figure}} figures/{name}/{png.name}", ":width: 100%", "",
                          f"`results/{name}/{png.name}`", "```", ""]
-        else:
+        numbers = results / name / "numbers.json"
+        summary = _summary(numbers) if numbers.is_file() else {}
+        if summary:
+            body += [f"Headline numbers of that run (`results/{name}/numbers.json`):", "",
+                     "| quantity | value |", "|---|---|"]
+            body += [f"| `{k}` | {v:.4g} |" if isinstance(v, (int, float)) and not isinstance(v, bool)
+                     else f"| `{k}` | {str(v).replace('|', '/')} |" for k, v in summary.items()]
+            body += [""]
+        if not pngs:
             body += [f"No figure yet: run `python examples/run_all.py --quick --only {name}` and "
                      "rebuild the docs.", ""]
         if rest.strip():

@@ -82,10 +82,12 @@ def test_gallery_shows_figures_when_results_exist(tmp_path):
     assert "ketju_pn_inspiral" in names and "run_all" not in names
     (results / names[0]).mkdir(parents=True)
     (results / names[0] / "fig.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (results / names[0] / "numbers.json").write_text('{"summary": {"snr": 38.123456, "status": "ok"}}')
     page = gallery.write_gallery(tmp_path / "gallery", results)
     text = page.read_text()
     assert f"Figures found for 1 of {len(names)} examples." in text
     assert f"figures/{names[0]}/fig.png" in text and (tmp_path / "gallery/figures" / names[0] / "fig.png").exists()
+    assert "| `snr` | 38.12 |" in text and "| `status` | ok |" in text
     for name in names:
         assert f"## {name}" in text
     for name in names[1:]:
