@@ -90,5 +90,17 @@ def _escape_bars(app, what, name, obj, options, lines):
             literal_indent = indent
 
 
+def _add_measured_guides(app, docname, source):
+    """docs/*_guide.md (measured guides such as chidenn_guide.md) join index.md's Reference toctree."""
+    if docname != "index":
+        return
+    guides = sorted(p.stem for p in DOCS.glob("*_guide.md"))
+    if guides:
+        source[0] = source[0].replace("\narchitecture\n```", "\narchitecture\n" + "\n".join(guides) + "\n```", 1)
+
+
 def setup(app):
     app.connect("autodoc-process-docstring", _escape_bars)
+    app.connect("source-read", _add_measured_guides)
+    # re-read index.md at every build, so that an added or removed guide shows up
+    app.connect("env-get-outdated", lambda app, env, added, changed, removed: ["index"])
