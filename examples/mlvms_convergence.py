@@ -3,7 +3,7 @@
 
 Panel (a): 1D Poisson -u'' = b on [0, 10] with the two-Gaussian-bump solution (c = 5), the benchmark of
 the C-HiDeNN papers (Lu et al. 2023; arXiv:2505.18141): L2 error vs DoFs for P1, P2 Lagrange and
-C-HiDeNN p = 2, 3 (s = p, cubic-spline kernel, a = 4 h).  Panel (b): the same errors vs wall time.
+C-HiDeNN p = 2, 3 (s = p, cubic-spline kernel, default dilation of docs/chidenn_guide.md).  Panel (b): the same errors vs wall time.
 Panel (c): 2D Poisson with a sharp Gaussian source: energy error vs DoFs for single-level Q1, single-level
 C-HiDeNN and two-level ML-VMS (coarse + fine box around the source).
 

@@ -115,6 +115,12 @@ def dispatch(prog: str, description: str, commands: dict, argv=None) -> int:
         return 0
     args = build_parser(prog, description, commands).parse_args(argv)
     debug = bool(getattr(args, "debug", False))
+    from .mpi import _launched_under_mpi, get_comm
+
+    if _launched_under_mpi():
+        # every rank joins MPI before the command starts: a rank that fails (or finishes) early can then
+        # always reach the others with MPI_Abort, and none waits in MPI_Init for a rank that never comes
+        get_comm()
     try:
         return int(importlib.import_module(args._module).run(args) or 0)
     except KeyboardInterrupt:

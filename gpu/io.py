@@ -63,6 +63,9 @@ def check_writable(path, *, directory: bool = False) -> Path:
         raise OutputError(f"output file '{path}' is an existing directory; give a file name")
     if directory and path.exists() and not path.is_dir():
         raise OutputError(f"output folder '{path}' exists and is not a directory")
+    for parent in [folder, *folder.parents]:
+        if parent.exists() and not parent.is_dir():
+            raise OutputError(f"cannot write output '{path}': '{parent}' is a file, not a folder")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe = folder / f".scaleforge-write-probe.{os.getpid()}"
@@ -304,6 +307,8 @@ class RunFolder:
             self._write_manifest()
             return
         present = sorted(p.name for p in self.path.iterdir() if not p.name.startswith("."))
+        if present == [self.MANIFEST] and not old.get("files"):
+            present = []  # a run that died before writing any file (MPI abort, kill -9): nothing to protect
         if present:
             if not self.overwrite:
                 shown = ", ".join(present[:3]) + (", ..." if len(present) > 3 else "")

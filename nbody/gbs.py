@@ -18,9 +18,10 @@ Hairer, Norsett & Wanner, *Solving ODEs I*, sect. II.9, as used by MSTAR
 
 The serial loop runs entirely in Numba (:func:`nbody._kernels.cpu.integrate_to`).
 With an MPI communicator of several ranks, :func:`integrate_to_mpi` runs the
-same decisions in Python, but the substep sequences of one step are shared
+same decisions in Python (the regula-falsi landing and the physical-time
+landing step included), but the substep sequences of one step are shared
 among ranks (as MSTAR does) and gathered before the extrapolation, so the
-result is bitwise identical to the serial one.
+result is bitwise identical to the serial one (tested on 2 and 3 ranks).
 """
 from __future__ import annotations
 
@@ -74,7 +75,11 @@ def gbs_step_mpi(y0, n, H, k, mass, isbh, par, order, prm, flg, nseq, table, err
 
 
 def integrate_to_mpi(y, n, t_target, H, k, mass, isbh, par, order, prm, flg, mode, max_steps, counters, comm):
-    """MPI twin of :func:`nbody._kernels.cpu.integrate_to` (same control flow, sequences shared among ranks)."""
+    """MPI twin of :func:`nbody._kernels.cpu.integrate_to`: the same control flow, statement for statement
+    (exact landing by Illinois regula falsi, and the physical-time landing step of ``flg[F_PHYSLAND]``),
+    with the substep sequences of each GBS step shared among the ranks of ``comm``. Every decision is
+    taken on the same tableau as in the serial loop, so the result is bitwise the serial one
+    (tests/nbody/test_mpi_regularized.py, tests/nbody/test_simulation.py)."""
     kmin, kmax = int(flg[K.F_KMIN]), int(flg[K.F_KMAX])
     nseq = np.array([2 * (j + 1) for j in range(kmax)], dtype=np.int64)
     table = np.empty((kmax, kmax, y.shape[0]))
@@ -84,6 +89,15 @@ def integrate_to_mpi(y, n, t_target, H, k, mass, isbh, par, order, prm, flg, mod
     if H * direction < 0:
         H = -H
     landing = False
+    # physical-time landing: as in the serial loop, one GBS step of the untransformed leapfrog
+    # (alpha, beta, gamma) = (0, 0, 1) over exactly the remaining time when the next step would pass t_target
+    physland = int(flg[K.F_PHYSLAND]) != 0
+    prm_phys = prm.copy()
+    prm_phys[K.P_ALPHA] = 0.0
+    prm_phys[K.P_BETA] = 0.0
+    prm_phys[K.P_GAMMA] = 1.0
+    dh_ratio = 0.0
+    tried_phys = False
     Hsave = H
     H_lo = D_lo = H_hi = D_hi = 0.0
     side = iters = nsteps = 0
@@ -94,6 +108,24 @@ def integrate_to_mpi(y, n, t_target, H, k, mass, isbh, par, order, prm, flg, mod
             return 0, y, H, k, par, order
         if nsteps >= max_steps:
             return 2, y, H, k, par, order
+        if physland and not tried_phys and not landing and dh_ratio > 0.0 and abs(H) * dh_ratio >= rem:
+            tried_phys = True
+            acc, kc, ncomp, nf = gbs_step_mpi(y, n, rem * direction, k, mass, isbh, par, order, prm_phys, flg, nseq,
+                                              table, errs, hfac, comm)
+            counters[2] += nf
+            if acc:
+                counters[0] += 1
+                nsteps += 1
+                y = table[kc - 1, kc - 1].copy()
+                y[0] = t_target
+                if mode != 2:
+                    y, par, order = K.refresh_tree(y, n, par, order, mass, mode)
+                bi, _ = K.merger_check(y, n, par, order, mass, isbh, prm)
+                if bi >= 0:
+                    return 1, y, H, k, par, order
+                return 0, y, H, k, par, order
+            counters[1] += 1
+            continue
         acc, kc, ncomp, nf = gbs_step_mpi(y, n, H, k, mass, isbh, par, order, prm, flg, nseq, table, errs, hfac, comm)
         counters[2] += nf
         kq = max(kc, 1)
@@ -126,6 +158,8 @@ def integrate_to_mpi(y, n, t_target, H, k, mass, isbh, par, order, prm, flg, mod
         t_old = y[0]
         y = ynew.copy()
         y[0] += t_old
+        dh_ratio = D / abs(H)
+        tried_phys = False
         if landing:
             Hnext = max(abs(Hsave), abs(Hnext)) * direction
             landing = False

@@ -62,6 +62,8 @@ class NewtonianFewBody:
         pos = np.array(pos, dtype=np.float64)
         vel = np.array(vel, dtype=np.float64)
         mass = np.asarray(mass, dtype=np.float64)
+        if not np.isfinite(dt):
+            raise ValueError(f"dt must be finite, got {dt}")
         steps = 0
         if len(mass) > 1 and dt > 0:
             steps, t = fewbody_integrate(pos, vel, mass, self.G, float(dt), self.eta, self.max_steps)
@@ -243,6 +245,8 @@ class RegularizedRegionIntegrator:
         """Integrate one region over ``dt`` (CoM frame). ``comm``: the ranks that share this region's GBS
         substep sequences (:func:`nbody.gbs.integrate_to_mpi`; bitwise the serial result)."""
         mass = np.asarray(mass, dtype=np.float64)
+        if not np.isfinite(dt):
+            raise ValueError(f"dt must be finite, got {dt}")
         n = len(mass)
         ids = np.asarray(ids).astype(np.int64)
         if n < 2 or dt <= 0:

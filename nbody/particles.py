@@ -75,6 +75,8 @@ class Particles:
         for name in ("pos", "vel", "spin"):
             if not np.all(np.isfinite(getattr(self, name))):
                 raise ValueError(f"{name} contains NaN or infinite values")
+        if not np.isfinite(self.time):
+            raise ValueError(f"time must be finite, got {self.time}")
         chi = np.linalg.norm(self.spin, axis=1)
         if np.any(chi > 1.0 + 1e-12):
             raise ValueError(f"spin magnitudes |chi| must be in [0, 1]; got max {chi.max():.6g}")

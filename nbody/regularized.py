@@ -166,10 +166,10 @@ class RegularizedIntegrator:
             tolerance = float(tolerance)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"tolerance must be a float in (0, 1e-3], got {tolerance!r}") from exc
-        if not (0.0 < tolerance <= 1e-3):
-            raise ValueError(f"tolerance must be in (0, 1e-3], got {tolerance!r}")
+        if not (0.0 < tolerance <= 1e-3):  # also rejects NaN and inf
+            raise ValueError(f"tolerance must be a finite float in (0, 1e-3], got {tolerance!r}")
         self.tolerance = tolerance
-        if not (0.0 < float(step_safety) <= 1.0):
+        if not (0.0 < float(step_safety) <= 1.0):  # also rejects NaN and inf
             raise ValueError(f"step_safety must be in (0, 1], got {step_safety!r}")
         self.step_safety = float(step_safety)
         self.pn = parse_pn(pn)
@@ -194,8 +194,8 @@ class RegularizedIntegrator:
             self.abg = TIME_TRANSFORMS[time_transform.lower()]
         else:
             abg = tuple(float(a) for a in time_transform)
-            if len(abg) != 3 or min(abg) < 0 or sum(abg) <= 0:
-                raise ValueError(f"time_transform (alpha, beta, gamma) must be three numbers >= 0, not all 0; got {time_transform!r}")
+            if len(abg) != 3 or not all(0 <= a < math.inf for a in abg) or sum(abg) <= 0:
+                raise ValueError(f"time_transform (alpha, beta, gamma) must be three finite numbers >= 0, not all 0; got {time_transform!r}")
             self.abg = abg
         if not (isinstance(k_min, (int, np.integer)) and isinstance(k_max, (int, np.integer))
                 and 2 <= k_min <= k_max <= K.MAXK):
@@ -242,8 +242,8 @@ class RegularizedIntegrator:
                     raise ValueError("c given as a Quantity needs a unit system (units=...)")
                 c = float(units.velocity_to_code(c))
             c = float(c)
-            if not (c > 0):
-                raise ValueError(f"c must be positive, got {c!r}")
+            if not (0 < c < math.inf):
+                raise ValueError(f"c must be positive and finite (omit it for no speed of light), got {c!r}")
         if self.pn and not np.isfinite(c):
             raise ValueError(f"pn={sorted(self.pn)} needs the speed of light: pass c (code units) or units=UnitSystem(...)")
         return c

@@ -41,9 +41,9 @@ Example config (every key optional except the galaxies)::
     dt_max = 0.0625
 
     [ketju]
-    r_ketju = 0.03
+    r_ketju = 0.03            # >= 2.8 x the largest softening of the particle types present
     integrator = "fewbody"    # or "regularized" (nbody.RegularizedIntegrator, PN terms, mergers)
-    pn = "none"
+    pn = []                   # PN terms (regularized only): [], ["all"] or e.g. ["1PN", "2.5PN"]
 
     [output]
     dir = "run1"              # refused if it holds another run's files, unless overwrite = true
@@ -154,7 +154,8 @@ class TimeConfig:
 @dataclasses.dataclass
 class KetjuConfig:
     enabled: bool = param(True)
-    r_ketju: float = param(0.03, gt=0, doc="region radius, >= 2.8 eps_star")
+    r_ketju: float = param(0.03, gt=0, doc="region radius, >= 2.8 x the largest of gravity.eps_star / eps_dm "
+                           "of the particle types present")
     integrator: str = param("regularized", choices=("regularized", "fewbody"))
     tolerance: float = param(1e-10, gt=0, lt=1, doc="regularized integrator tolerance")
     pn: list[str] = param(default_factory=list, doc="PN terms: [] / ['all'] / e.g. ['1PN','2PN','2.5PN']")
@@ -188,6 +189,11 @@ class SimulationConfig:
     ketju: KetjuConfig = param(default_factory=KetjuConfig)
     output: OutputConfig = param(default_factory=OutputConfig)
 
+    def __post_init__(self):
+        # cross-key constraints at load time (gpu.config.from_dict builds the dataclass): a config that
+        # loads is one that runs
+        validate(self)
+
 
 def _pn_setting(pn):
     """Validate the PN list and turn it into the integrator's argument: "none", "all" or a tuple."""
@@ -206,41 +212,60 @@ def _pn_setting(pn):
     return tuple(out)
 
 
-def validate(cfg: SimulationConfig, has_bh: bool | None = None):
-    """Cross-key checks that single-key ranges cannot express; raise ConfigError naming the key."""
+def validate(cfg: SimulationConfig, has_bh: bool | None = None, ptypes=None):
+    """Cross-key checks that single-key ranges cannot express; raise ConfigError naming the keys.
+
+    Called when a :class:`SimulationConfig` is built (so by :func:`gpu.config.load_config`) and again
+    with what the initial conditions hold (``has_bh``, ``ptypes``: the particle types present) once they
+    are read from a snapshot. Without those arguments the galaxies in ``ics.galaxies`` are used.
+    """
     k = cfg.ketju
     pn = _pn_setting(k.pn)
+    galaxies = cfg.ics.galaxies
+    if not cfg.ics.snapshot:
+        if ptypes is None:
+            ptypes = {PTYPE_STAR if g.particle_type == "stars" else PTYPE_DM for g in galaxies}
+        if has_bh is None and galaxies:
+            has_bh = any(g.m_bh > 0 for g in galaxies)
     if k.enabled:
-        if k.r_ketju < SPLINE_H_OVER_EPS * cfg.gravity.eps_star * (1 - 1e-12):
-            raise ConfigError(f"config key 'ketju.r_ketju' = {k.r_ketju} must be >= 2.8 * gravity.eps_star = "
-                              f"{SPLINE_H_OVER_EPS * cfg.gravity.eps_star:g} (the spline softening is Newtonian "
-                              "only beyond 2.8 eps)")
+        if ptypes is not None:
+            # GADGET's cubic spline is Newtonian beyond h = SPLINE_H_OVER_EPS x eps (Springel 2005 eq. 4):
+            # the region must contain that radius for every softened (non-SMBH) particle type present
+            soft = [(cfg.gravity.eps_star, "gravity.eps_star")] if PTYPE_STAR in ptypes else []
+            soft += [(cfg.gravity.eps_dm, "gravity.eps_dm")] if PTYPE_DM in ptypes else []
+            if soft:
+                eps, key = max(soft)
+                h = SPLINE_H_OVER_EPS * eps
+                if k.r_ketju < h * (1 - 1e-12):
+                    raise ConfigError(
+                        f"config key 'ketju.r_ketju' = {k.r_ketju:g} must be >= {SPLINE_H_OVER_EPS:g} * {key} = "
+                        f"{h:g} (valid range [{h:g}, inf): the spline softening of {key} = {eps:g} is Newtonian "
+                        f"only beyond {SPLINE_H_OVER_EPS:g} eps); raise ketju.r_ketju or lower {key}")
         if has_bh is False:
             raise ConfigError("config key 'ketju.enabled' is true but the initial conditions hold no SMBH: set "
                               "ics.galaxies[].m_bh > 0 (or ketju.enabled = false)")
         if pn != "none" and k.integrator != "regularized":
             raise ConfigError("config key 'ketju.pn' needs ketju.integrator = 'regularized' (the built-in "
                               "'fewbody' integrator is Newtonian)")
-    if not cfg.ics.snapshot and not cfg.ics.galaxies:
+    if not cfg.ics.snapshot and not galaxies:
         raise ConfigError("config key 'ics.galaxies' is required (at least one galaxy) unless ics.snapshot is given")
     if cfg.ics.merger.enabled:
-        if len(cfg.ics.galaxies) != 2:
+        if len(galaxies) != 2:
             raise ConfigError(f"config key 'ics.merger.enabled' needs exactly two ics.galaxies, got "
-                              f"{len(cfg.ics.galaxies)}")
+                              f"{len(galaxies)}")
         if cfg.ics.merger.rp > cfg.ics.merger.r0:
             raise ConfigError("config key 'ics.merger.rp' must be <= ics.merger.r0")
-    for i, g in enumerate(cfg.ics.galaxies):
+    for i, g in enumerate(galaxies):
         for key in ("position", "velocity"):
             if len(getattr(g, key)) != 3:
                 raise ConfigError(f"config key 'ics.galaxies[{i}].{key}' must have 3 components")
-    ratio = cfg.time.t_end / cfg.time.dt_max
+    dt = cfg.time.dt_max
     for key in ("snapshot_interval", "energy_interval", "checkpoint_interval"):
         v = getattr(cfg.output, key)
-        if v > 0 and abs(v / cfg.time.dt_max - round(v / cfg.time.dt_max)) > 1e-9 * max(1.0, v / cfg.time.dt_max):
-            raise ConfigError(f"config key 'output.{key}' = {v} must be a multiple of time.dt_max = {cfg.time.dt_max}")
-    if abs(ratio - round(ratio)) > 1e-9 * max(1.0, ratio):
-        raise ConfigError(f"config key 'time.t_end' = {cfg.time.t_end} must be a multiple of time.dt_max = "
-                          f"{cfg.time.dt_max}")
+        if v > 0 and not _on_grid(v, dt):
+            raise ConfigError(f"config key 'output.{key}' = {v} must be a multiple of time.dt_max = {dt}")
+    if not _on_grid(cfg.time.t_end, dt):
+        raise ConfigError(f"config key 'time.t_end' = {cfg.time.t_end} must be a multiple of time.dt_max = {dt}")
     return pn
 
 
@@ -352,7 +377,8 @@ class Simulation:
         extra = {}
         if self.cfg.gravity.decomposition == "domain":
             extra["layout"] = None if layout is None else {k: np.asarray(v)[order] for k, v in layout.items()}
-        validate(self.cfg, has_bh=bool(np.any(p.ptype == PTYPE_BH)))
+        validate(self.cfg, has_bh=bool(np.any(p.ptype == PTYPE_BH)),
+                 ptypes=set(np.unique(p.ptype[p.ptype != PTYPE_BH]).tolist()))
         g, tm, k = self.cfg.gravity, self.cfg.time, self.cfg.ketju
         engine_cls = DomainKDK if g.decomposition == "domain" else HierarchicalKDK
         self.engine = engine_cls(
@@ -506,7 +532,9 @@ class Simulation:
             with h5py.File(path, "r") as f:
                 st = {k: f[k][()] for k in ("pos", "vel", "mass", "ptype", "ids", "acc_mag", "last_a_full")}
                 t = float(f.attrs["time"])
-                self.block = int(f.attrs["block"])
+                # the block counter follows from the time on the (possibly changed) time.dt_max grid;
+                # run() has checked that t lies on it (the stored counter counts blocks of the old dt_max)
+                self.block = _blocks(t, self.cfg.time.dt_max)
                 self._snap_number = int(f.attrs["snap_number"])
                 for k in ("time", "kinetic", "potential", "lost"):
                     self.energy_log[k] = f[f"energy/{k}"][()].tolist()
@@ -525,16 +553,65 @@ class Simulation:
             from .snapshot import read_snapshot
 
             t = float(read_snapshot(restart, types=[5]).header["Time"])
-            self.block = int(round(t / self.cfg.time.dt_max))
+            self.block = _blocks(t, self.cfg.time.dt_max)
             self._snap_number = _snap_number_of(restart) + 1
             self._build_engine(p, t)
+
+    def _start_time(self, restart) -> float:
+        """The time a run would start from (the engine's, the checkpoint's or the snapshot's), read
+        without setting anything up."""
+        if self.engine is not None:
+            return float(self.engine.t)
+        if restart is True or restart == "checkpoint":
+            import h5py
+
+            path = self.outdir / "checkpoint.hdf5"
+            if not path.exists():
+                raise FileNotFoundError(f"restart requested but '{path}' does not exist")
+            with h5py.File(path, "r") as f:
+                return float(f.attrs["time"])
+        if restart:
+            from .snapshot import read_snapshot
+
+            return float(read_snapshot(restart, types=[5]).header["Time"])
+        return 0.0
+
+    def _check_t_end(self, t_end, restart) -> float:
+        """``t_end`` (default ``time.t_end``) validated against the current time and the block grid."""
+        dt = self.cfg.time.dt_max
+        what = "config key 'time.t_end'" if t_end is None else "t_end (overriding config key 'time.t_end')"
+        value = self.cfg.time.t_end if t_end is None else t_end
+        try:
+            t_end = float(value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{what} must be a number, got {value!r}") from exc
+        if not np.isfinite(t_end):
+            raise ConfigError(f"{what} = {t_end} must be finite")
+        if not _on_grid(t_end, dt):
+            lo = np.floor(t_end / dt) * dt
+            raise ConfigError(f"{what} = {t_end:g} must be a multiple of time.dt_max = {dt:g} (the hierarchical "
+                              f"KDK advances in blocks of dt_max; e.g. {lo:g} or {lo + dt:g})")
+        t0 = self._start_time(restart)
+        if not _on_grid(t0, dt):
+            raise ConfigError(f"restart time t = {t0:g} is not a multiple of time.dt_max = {dt:g}: restart with a "
+                              f"time.dt_max that divides it (e.g. the one the checkpoint was written with)")
+        if not _blocks(t_end, dt) > _blocks(t0, dt):
+            raise ConfigError(f"{what} = {t_end:g} must be later than the current time {t0:g}")
+        return t_end
 
     def run(self, t_end: float | None = None, restart=False) -> SimulationResult:
         """Run to ``t_end`` (default ``time.t_end``), writing snapshots, logs and checkpoints.
 
+        The hierarchical KDK advances in blocks of ``time.dt_max`` (all particles synchronised at each
+        block's end), counted from t = 0: ``t_end`` must be finite, later than the current time and a
+        multiple of ``time.dt_max``; otherwise :class:`gpu.config.ConfigError` is raised before any
+        work (no shortened last step: the run ends exactly at ``t_end`` or does not start).
+
         ``restart``: False (start from the ICs), True / "checkpoint" (continue from
         ``output.dir/checkpoint.hdf5``, reproducing the uninterrupted run exactly), or the path of a
-        snapshot to continue from (exact for the geometric opening criterion).
+        snapshot to continue from (exact for the geometric opening criterion). A restart with a changed
+        ``time.dt_max`` counts its blocks from the checkpoint's time, which must be a multiple of the
+        new ``time.dt_max`` (else ConfigError).
 
         Before any work ``output.dir`` is claimed (:class:`gpu.io.RunFolder`): a new run refuses a
         folder holding another run's files unless ``output.overwrite``; a restart continues the run
@@ -542,10 +619,7 @@ class Simulation:
         written again). ``result.files`` lists the files of the manifest, which ends ``complete``
         (or ``failed`` with the reason).
         """
-        if t_end is not None:
-            from gpu.config import check_arg
-
-            check_arg("t_end", t_end, gt=0)  # before the folder is claimed
+        self._check_t_end(t_end, restart)  # before the folder is claimed (and again in _run)
         existed = self.outdir.exists()
         if self.folder is None:
             self._claim_output(restart)
@@ -606,11 +680,24 @@ class Simulation:
                 files[key] = str(self.outdir / name)
         return files
 
+    def _check_finite(self) -> None:
+        """Stop with :class:`gpu.io.ResultError` (the run folder is then marked failed) if any rank holds a
+        non-finite position or velocity: a NaN must never be written as a snapshot and called a result."""
+        e = self.engine
+        bad = int(not (np.isfinite(e.pos).all() and np.isfinite(e.vel).all()))
+        if getattr(self.comm, "size", 1) > 1:
+            bad = self.comm.allreduce(bad)
+        if bad:
+            from gpu.io import ResultError
+
+            raise ResultError(f"non-finite particle positions or velocities at t = {e.t:g} (block {self.block}); "
+                              "run stopped before writing them, output marked failed")
+
     def _run(self, t_end, restart) -> SimulationResult:
         cfg = self.cfg
-        t_end = cfg.time.t_end if t_end is None else float(t_end)
         dt = cfg.time.dt_max
-        nblocks_total = int(round(t_end / dt))
+        t_end = self._check_t_end(t_end, restart)
+        nblocks_total = _blocks(t_end, dt)
         self.outdir.mkdir(parents=True, exist_ok=True)
         t_wall = time.perf_counter()
         if self.engine is None:
@@ -646,11 +733,14 @@ class Simulation:
         while self.block < nblocks_total:
             self.engine.advance_block()
             self.block += 1
+            # the time label on the block grid (the engine adds dt_max per block, which accumulates round-off)
+            self.engine.t = t_end if self.block == nblocks_total else self.block * dt
             self._log_bh()
             last = self.block == nblocks_total
             if last or (en_every and self.block % en_every == 0):
                 self._log_energy()
             if last or (snap_every and self.block % snap_every == 0):
+                self._check_finite()
                 self.write_snapshot(self._snap_number)
                 self._snap_number += 1
             if last or (ck_every and self.block % ck_every == 0):
@@ -699,6 +789,17 @@ def _unclaim(folder: RunFolder, remove_dir: bool) -> None:
         if remove_dir:
             with contextlib.suppress(OSError):
                 folder.path.rmdir()
+
+
+def _on_grid(t: float, dt: float) -> bool:
+    """True if ``t`` is a multiple of ``dt`` to round-off (relative 1e-9 of the block count)."""
+    r = t / dt
+    return abs(r - round(r)) <= 1e-9 * max(1.0, abs(r))
+
+
+def _blocks(t: float, dt: float) -> int:
+    """The number of blocks of length ``dt`` from 0 to the grid time ``t``."""
+    return int(round(t / dt))
 
 
 def _snap_number_of(path) -> int:

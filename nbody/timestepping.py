@@ -104,16 +104,16 @@ class HierarchicalKDK:
         self.eps = np.ascontiguousarray(np.broadcast_to(eps, (n,)), dtype=np.float64).copy()
         self.ids = (np.arange(1, n + 1, dtype=np.uint64) if ids is None
                     else np.ascontiguousarray(ids, dtype=np.uint64).copy())
-        if not dt_max > 0:
-            raise ValueError(f"dt_max must be > 0, got {dt_max}")
+        if not 0 < dt_max < np.inf:
+            raise ValueError(f"dt_max must be finite and > 0, got {dt_max}")
         if not (0 < eta <= 1):
             raise ValueError(f"eta must be in (0, 1], got {eta}")
         if not (isinstance(max_bin, (int, np.integer)) and 0 <= max_bin <= 60):
             raise ValueError(f"max_bin must be an integer in [0, 60], got {max_bin!r}")
         if gravity not in ("tree", "direct"):
             raise ValueError(f"gravity must be 'tree' or 'direct', got {gravity!r}")
-        if np.any(self.eps < 0):
-            raise ValueError("softening eps must be >= 0")
+        if not np.all((self.eps >= 0) & np.isfinite(self.eps)):
+            raise ValueError("softening eps must be finite and >= 0")
         self.G, self.dt_max, self.eta, self.max_bin = float(G), float(dt_max), float(eta), int(max_bin)
         self.TB = 1 << self.max_bin
         self.gravity, self.theta, self.criterion, self.alpha = gravity, float(theta), criterion, float(alpha)

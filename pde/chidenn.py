@@ -20,9 +20,14 @@ Modelling choices (documented because the paper body is not public):
 * The cubic spline kernel (default) has support radius ``a_k``.  We require ``dilation >= 1`` so
   that the kernel centred on a patch node reaches its neighbours; below that ``R0`` is diagonal,
   the RPI part degenerates into isolated spikes between nodes and the basis loses its smoothing
-  (the convergence study in tests/pde shows the degraded accuracy).  Default ``dilation = 4``
-  (kernel spans the whole patch for s <= 2 -- larger values approach pure polynomial
-  interpolation on the patch and conditioning worsens).
+  (the convergence study in tests/pde shows the degraded accuracy).  The default dilation depends
+  on (p, s) (:data:`DEFAULT_DILATION`): it is measured in 2D by benchmarks/pde_chidenn_guide.py
+  (Lebesgue constant, conditioning, error per DoF; table in docs/chidenn_guide.md).  With s = 3,
+  a in {3, 4, 6} makes R0 nearly singular and the shape functions oscillate (2D Lebesgue constant
+  11 to 315, except 7.5 for p = 1, a = 6; the former default a = 4 gave 46 for p = 3), so s = 3
+  uses a = 2; s <= 2 uses a = 6 (the kernel spans the whole patch) in 1D/2D.  The 2D choice does not
+  carry over to 3D unchanged: (p, s) = (2, 2) with a = 4 and 6 has 3D Lebesgue constants 604 and
+  24 on a 4^3 mesh, and its 3D default is a = 2 (:data:`DEFAULT_DILATION_3D`).
 * The optional Gaussian kernel R = exp(-(r/a)^2) has global support; with a of several element sizes
   R0 becomes severely ill-conditioned (flat-kernel limit, ~1e-5 loss of partition of unity in 3D at
   a = 3h), so use it with ``dilation`` ~ 1.
@@ -33,9 +38,15 @@ Modelling choices (documented because the paper body is not public):
   sum_k N_k = 1), symmetric positive definite stiffness after Dirichlet conditions.
 * Shape functions are rational-like, not polynomial: quadrature uses ``p + 3`` Gauss points per
   axis by default (more than FEM, as A.1 recommends).
-* Dirichlet data are imposed nodally (Kronecker delta).  In 2D/3D the interpolant on a boundary
-  face also involves interior patch nodes, so homogeneous nodal data vanish exactly at the nodes
-  and to O(h^{p+1}) between them.
+* Dirichlet data.  Nodal elimination (Kronecker delta) is conforming only in 1D: in 2D/3D the
+  patches reach across boundary edges, so an interior function is zero at the boundary nodes but
+  not between them, and about one order is lost (measured L2 order 2.1 for p = 2 and 2.0 for
+  p = 3 between 16 and 32 elements per side in 2D).  :func:`pde.fem.solve_poisson`
+  therefore imposes them weakly by default for this basis in 2D/3D (symmetric Nitsche method,
+  :func:`pde.fem.assemble_nitsche`), with variationally consistent test gradients
+  (:func:`pde.fem.vci_test_gradients`, Chen, Hillman & Rueter 2013) so that Gauss quadrature of the
+  rational shape functions does not break the patch test (tested: degree-p solutions exact to 1e-10,
+  2D orders L2 >= p + 0.7 and H1 >= p - 0.3 for p = 2, 3; 3D p = 2 in the slow suite).
 """
 from __future__ import annotations
 
@@ -46,6 +57,24 @@ from .fem import Evaluation
 from .mesh import StructuredMesh
 
 KERNELS = {"cubic": cpu.KERNEL_CUBIC, "gaussian": cpu.KERNEL_GAUSS}
+
+#: Default dilation a(p, s) of the cubic-spline kernel in 1D and 2D, in element sizes: for each (p, s) the
+#: value with the smallest 2D Poisson L2 error per DoF among those with 2D Lebesgue constant <= 10,
+#: measured over a in {1.5, 2, 2.5, 3, 4, 6} by benchmarks/pde_chidenn_guide.py (table and rule in
+#: docs/chidenn_guide.md).  1D uses the same values (the 1D convergence studies in tests/pde run with them).
+DEFAULT_DILATION = {(1, 1): 6.0, (1, 2): 6.0, (1, 3): 2.0, (2, 2): 6.0, (2, 3): 2.0, (3, 3): 2.0}
+#: 3D: the same rule with the 3D Lebesgue constant <= 10 as well (measured for s <= 2 on a 4^3 mesh; the
+#: 2D choice a = 6 gives ~24 for s = 2 in 3D).  s = 3 keeps the 2D value (not measured in 3D).
+DEFAULT_DILATION_3D = {(1, 1): 6.0, (1, 2): 2.0, (1, 3): 2.0, (2, 2): 2.0, (2, 3): 2.0, (3, 3): 2.0}
+#: Used outside the measured table (s > 3): the former fixed default, not covered by the guide.
+FALLBACK_DILATION = 4.0
+
+
+def default_dilation(p: int, s: int, dim: int = 2) -> float:
+    """Dilation for (p, s) in ``dim`` dimensions from :data:`DEFAULT_DILATION` (1D, 2D) or
+    :data:`DEFAULT_DILATION_3D` (docs/chidenn_guide.md); 4.0 outside the table."""
+    table = DEFAULT_DILATION_3D if dim == 3 else DEFAULT_DILATION
+    return table.get((int(p), int(s)), FALLBACK_DILATION)
 
 
 def monomial_exponents(dim: int, p: int) -> np.ndarray:
@@ -88,13 +117,18 @@ class CHiDeNNSpace:
     mesh : StructuredMesh
     s : int      patch size (element layers around each node), >= 1
     p : int      polynomial reproduction order, 1 <= p <= s
-    dilation : float   kernel support a in units of the local element size, >= 1
+    dilation : float   kernel support a in units of the local element size, >= 1; default
+                       :func:`default_dilation` (p, s) from the measured guide docs/chidenn_guide.md
     kernel : "cubic" (default) or "gaussian"
     """
 
     kind = "chidenn"
 
-    def __init__(self, mesh: StructuredMesh, s: int = 2, p: int = 2, dilation: float = 4.0, kernel: str = "cubic"):
+    def __init__(self, mesh: StructuredMesh, s: int = 2, p: int = 2, dilation: float | None = None,
+                 kernel: str = "cubic"):
+        if dilation is None:
+            validate_hyperparameters(s, p, FALLBACK_DILATION, kernel)
+            dilation = default_dilation(p, s, mesh.dim)
         validate_hyperparameters(s, p, dilation, kernel)
         self.mesh, self.s, self.p, self.dilation, self.kernel = mesh, int(s), int(p), float(dilation), kernel
         self.expo = monomial_exponents(mesh.dim, self.p)
@@ -161,8 +195,25 @@ class CHiDeNNSpace:
                 f"dofs={self.n_dofs}, mesh={self.mesh})")
 
 
+def lebesgue_constant(space, samples: int = 12) -> float:
+    """Lebesgue constant max_x sum_i |phi_i(x)| sampled on ``samples`` equispaced points per axis in
+    every element (both ends included, so nodes, edges and element interiors are all visited).
+
+    ||u - I u||_inf <= (1 + Lambda) inf_v ||u - v||_inf for the nodal interpolant I onto the span
+    (Lebesgue's lemma), so Lambda measures how far the basis' nodal interpolation is from the best
+    approximation; Lambda = 1 for linear FEM (non-negative shape functions)."""
+    m = space.mesh
+    t = np.linspace(0.0, 1.0, samples)
+    grids = np.meshgrid(*([t] * m.dim), indexing="ij")
+    ref = np.stack([g.ravel() for g in grids], axis=1)
+    pts = (m.element_x0[:, None, :] + ref[None, :, :] * m.element_h[:, None, :]).reshape(-1, m.dim)
+    elem = np.repeat(np.arange(m.n_elements), ref.shape[0])
+    ev = space.evaluate(pts, elem)
+    return float(np.max(np.sum(np.abs(np.where(ev.conn >= 0, ev.vals, 0.0)), axis=1)))
+
+
 def make_space(mesh: StructuredMesh, basis: str = "chidenn", order: int = 2, s: int | None = None,
-               dilation: float = 4.0, kernel: str = "cubic"):
+               dilation: float | None = None, kernel: str = "cubic"):
     """Factory: ``basis`` = "fem" (Lagrange of ``order`` 1/2) or "chidenn" (p = ``order``, s defaults to p)."""
     if basis == "fem":
         from .fem import LagrangeSpace

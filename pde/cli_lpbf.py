@@ -62,7 +62,13 @@ def run(args) -> int:
             raise OutputError(f"--json '{args.json}' and --out '{args.out}' are the same file; give two names")
         check_writable(args.json)
     res = problem.solve()
-    summ = res.write(args.out, args.json)
+    import warnings
+
+    with warnings.catch_warnings():  # reported once below as "warning:" lines, not as Python warnings
+        warnings.simplefilter("ignore")
+        summ = res.write(args.out, args.json)
+    for w in summ.get("warnings", []):
+        print(f"warning: {w}", file=sys.stderr, flush=True)
     mp = summ["melt_pool"]
     if not args.quiet:
         print(f"levels={summ['levels']} basis={summ['basis']} modes={summ['modes']} residual={summ['residual']:.2e} "

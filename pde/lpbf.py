@@ -74,6 +74,10 @@ log = logging.getLogger(__name__)
 SIGMA_SB = 5.670374419e-8  # W m^-2 K^-4 (CODATA 2018)
 
 
+class ValidityWarning(UserWarning):
+    """The solution left the validity range of the model's formulas (numbers in the message)."""
+
+
 @dataclasses.dataclass
 class MaterialConfig:
     name: str = param("Ti6Al4V", choices=("Ti6Al4V", "IN718"), doc="alloy")
@@ -824,6 +828,30 @@ class LPBFResult:
                                  f"{s.residual_tol:g}"},
         }
 
+    def validity_warnings(self, mp: dict | None = None) -> list[str]:
+        """Where the solution leaves the validity of the linear conduction model, in words with numbers.
+
+        The model has constant properties and no latent heat or evaporation, so a peak temperature
+        above the boiling point (:class:`pde.materials.Material`) is not physical: the field and the
+        melt-pool sizes are still those of the conduction model, which is what the references it is
+        checked against (Rosenthal, the Green's function) describe. Each warning is also issued once
+        per result through :mod:`warnings` (:class:`ValidityWarning`).
+        """
+        p = self.problem
+        mp = mp if mp is not None else self.melt_pool(min(p.t_end, p.beam.t_off))
+        out = []
+        if mp["peak_T"] > p.material.boiling:
+            out.append(f"peak temperature {mp['peak_T']:.0f} K exceeds the boiling point {p.material.boiling:.0f} K "
+                       f"of {p.material.name}'s main element: the linear conduction model (no latent heat, no "
+                       "evaporation) is outside its validity; melt-pool sizes are those of the conduction model")
+        if out and not getattr(self, "_warned", False):
+            import warnings
+
+            self._warned = True
+            for w in out:
+                warnings.warn(w, ValidityWarning, stacklevel=2)
+        return out
+
     def summary(self) -> dict:
         """Run summary (the JSON of ``python -m pde lpbf`` and the HDF5 header).
 
@@ -840,6 +868,7 @@ class LPBFResult:
         return {
             "status": "failed" if failed else "ok",
             "reason": "; ".join(failed),
+            "warnings": self.validity_warnings(mp),
             # accepted by every check and the fixed point reached solver.tol
             "converged": bool(fp and not failed),
             "checks": checks,

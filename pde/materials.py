@@ -5,6 +5,8 @@ Collings, *Materials Properties Handbook: Titanium Alloys*, ASM 1994); IN718 rho
 c_p 435 J/kg/K, k 11.4 W/m/K (Special Metals, *Inconel alloy 718* data sheet SMC-045, 2007).
 Solidus/liquidus temperatures: Ti-6Al-4V 1878 / 1928 K, IN718 1533 / 1609 K (K. C. Mills,
 *Recommended values of thermophysical properties for selected commercial alloys*, Woodhead 2002).
+Boiling point: that of the alloy's main element, Ti 3560 K and Ni 3186 K (CRC Handbook of Chemistry
+and Physics, 97th ed., 2016), used only to flag results outside the model's validity.
 The solver is linear (constant properties, no latent heat); temperature-dependent properties are
 not implemented -- the melt-pool sizes are those of the conduction model, as in the Rosenthal and
 Green's-function references it is validated against.
@@ -22,6 +24,7 @@ class Material:
     conductivity: float   #: W/(m K)
     solidus: float        #: K
     liquidus: float       #: K
+    boiling: float = float("inf")  #: K (main element's boiling point; validity flag only)
 
     def __post_init__(self):
         for key in ("density", "heat_capacity", "conductivity", "solidus", "liquidus"):
@@ -43,8 +46,8 @@ class Material:
 
 
 MATERIALS = {
-    "Ti6Al4V": Material("Ti6Al4V", 4430.0, 526.0, 6.7, 1878.0, 1928.0),
-    "IN718": Material("IN718", 8190.0, 435.0, 11.4, 1533.0, 1609.0),
+    "Ti6Al4V": Material("Ti6Al4V", 4430.0, 526.0, 6.7, 1878.0, 1928.0, 3560.0),
+    "IN718": Material("IN718", 8190.0, 435.0, 11.4, 1533.0, 1609.0, 3186.0),
 }
 
 
@@ -54,6 +57,7 @@ def get_material(name: str, **overrides) -> Material:
     if key is None:
         raise ValueError(f"material: unknown material {name!r}; choose from {sorted(MATERIALS)}")
     m = MATERIALS[key]
-    vals = {f: getattr(m, f) for f in ("name", "density", "heat_capacity", "conductivity", "solidus", "liquidus")}
+    vals = {f: getattr(m, f) for f in ("name", "density", "heat_capacity", "conductivity", "solidus", "liquidus",
+                                       "boiling")}
     vals.update({k: v for k, v in overrides.items() if v is not None})
     return Material(**vals)

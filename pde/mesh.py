@@ -191,3 +191,59 @@ class Quadrature:
         # points of element e must be contiguous in pstart order: reorder to ascending element id
         order = np.argsort(self.elem, kind="stable")
         self.points, self.weights, self.elem = self.points[order], self.weights[order], self.elem[order]
+
+
+class BoundaryQuadrature:
+    """Tensor Gauss-Legendre quadrature on the boundary faces of a :class:`StructuredMesh`.
+
+    Every element face lying on the box boundary gets ``n_per_axis ** (dim - 1)`` points (one point
+    of weight 1 per end in 1D).  Attributes: ``points``, ``weights`` (face measure), ``elem`` (the
+    element owning the face), ``normal`` (outward unit normal), ``h_normal`` (the owning element's
+    size across the face, the ``h`` of the Nitsche penalty), sorted by element.  ``faces`` selects
+    ``(axis, side)`` pairs (default: all ``2 dim`` faces of the box).
+    """
+
+    def __init__(self, mesh: StructuredMesh, n_per_axis: int, faces=None):
+        xi, wi = gauss_legendre(n_per_axis)
+        d = mesh.dim
+        faces = [(a, s) for a in range(d) for s in (0, 1)] if faces is None else list(faces)
+        pts, wts, els, nrm, hn = [], [], [], [], []
+        ei = mesh.element_index
+        for axis, side in faces:
+            if not (0 <= axis < d and side in (0, 1)):
+                raise ValueError(f"faces: need (axis in 0..{d - 1}, side in (0, 1)), got {(axis, side)}")
+            on = np.nonzero(ei[:, axis] == (0 if side == 0 else mesh.eshape[axis] - 1))[0]
+            other = [i for i in range(d) if i != axis]
+            if other:
+                grids = np.meshgrid(*([xi] * (d - 1)), indexing="ij")
+                ref_o = np.stack([g.ravel() for g in grids], axis=1)
+                wg = np.meshgrid(*([wi] * (d - 1)), indexing="ij")
+                wref = np.prod(np.stack([g.ravel() for g in wg], axis=1), axis=1)
+            else:
+                ref_o = np.zeros((1, 0))
+                wref = np.ones(1)
+            nq = ref_o.shape[0]
+            ref = np.empty((nq, d))
+            ref[:, other] = ref_o
+            ref[:, axis] = float(side)
+            x0, h = mesh.element_x0[on], mesh.element_h[on]
+            p = x0[:, None, :] + ref[None, :, :] * h[:, None, :]
+            # the face coordinate exactly on the boundary vertex (no round-off outside the box)
+            p[:, :, axis] = mesh.axes[axis][0 if side == 0 else -1]
+            pts.append(p.reshape(-1, d))
+            area = np.prod(h[:, other], axis=1) if other else np.ones(on.size)
+            wts.append((wref[None, :] * area[:, None]).ravel())
+            els.append(np.repeat(on, nq))
+            n = np.zeros(d)
+            n[axis] = -1.0 if side == 0 else 1.0
+            nrm.append(np.tile(n, (on.size * nq, 1)))
+            hn.append(np.repeat(h[:, axis], nq))
+        self.points = np.concatenate(pts)
+        self.weights = np.concatenate(wts)
+        self.elem = np.concatenate(els)
+        self.normal = np.concatenate(nrm)
+        self.h_normal = np.concatenate(hn)
+        order = np.argsort(self.elem, kind="stable")
+        for name in ("points", "weights", "elem", "normal", "h_normal"):
+            setattr(self, name, getattr(self, name)[order])
+        self.mesh = mesh

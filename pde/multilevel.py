@@ -219,7 +219,12 @@ class MultilevelSpace:
 
 
 def solve_poisson_multilevel(ml: MultilevelSpace, source, diffusion: float = 1.0, dirichlet=None):
-    """-div(k grad u) = f on level 0's box, u = g (or 0) on its boundary; returns the global dof vector."""
+    """-div(k grad u) = f on level 0's box, u = g (or 0) on its boundary; returns the global dof vector.
+
+    Dirichlet data are imposed nodally on level 0's boundary dofs.  That is conforming for Lagrange levels
+    and in 1D; a 2D/3D C-HiDeNN level 0 keeps interior functions that do not vanish between boundary
+    nodes, which costs about one order of L2 convergence (the single-level :func:`pde.fem.solve_poisson`
+    uses Nitsche's method there; the multilevel version of it is not implemented)."""
     if diffusion <= 0:
         raise ValueError(f"diffusion must be > 0, got {diffusion}")
     K = ml.assemble(diffusion=diffusion)

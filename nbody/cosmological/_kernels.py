@@ -4,29 +4,54 @@ Grids are local x-slabs ``rho[nxl + 1, n, n]`` whose last plane is a ghost (the 
 of the next slab, periodic); positions are in grid units, x relative to the slab's first
 plane, so ``0 <= gx < nxl`` for particles the slab owns. Cloud-in-cell (Hockney & Eastwood
 1988, sec. 5-3): weight ``(1 - |d|)`` per axis to the two nearest grid points.
+
+The kernels never index outside the grid: a particle with a non-finite coordinate or an x cell
+outside ``[0, nxl)`` is skipped and counted (the return value; callers validate positions first
+and treat a non-zero count as an error), y and z cells are wrapped with a floating-point modulo
+(in ``[0, n)`` for any finite value).
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from numba import njit
 
 
 @njit(cache=True)
+def _cell(x, y, z, nxl, n):
+    """(ok, i, j, k, dx, dy, dz): the CIC base cell of grid position (x, y, z) and the offsets in it;
+    ok is False for a non-finite coordinate or an x cell outside [0, nxl)."""
+    if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
+        return False, 0, 0, 0, 0.0, 0.0, 0.0
+    fx = np.floor(x)
+    if fx < 0.0 or fx >= nxl:
+        return False, 0, 0, 0, 0.0, 0.0, 0.0
+    fy = np.floor(y)
+    fz = np.floor(z)
+    j = int(fy % n)  # fy integral: exact; in [0, n) for any finite fy (also beyond the int64 range)
+    k = int(fz % n)
+    if j >= n:
+        j = 0
+    if k >= n:
+        k = 0
+    return True, int(fx), j, k, x - fx, y - fy, z - fz
+
+
+@njit(cache=True)
 def cic_deposit(gpos, mass, grid):
-    """Add ``mass`` of every particle to ``grid`` (shape (nxl + 1, n, n), y and z periodic)."""
+    """Add ``mass`` of every particle to ``grid`` (shape (nxl + 1, n, n), y and z periodic).
+
+    Returns the number of particles skipped (non-finite or outside the slab; nothing written for them).
+    """
+    nxl = grid.shape[0] - 1
     n = grid.shape[1]
+    skipped = 0
     for p in range(gpos.shape[0]):
-        x = gpos[p, 0]
-        y = gpos[p, 1]
-        z = gpos[p, 2]
-        i = int(np.floor(x))
-        j = int(np.floor(y))
-        k = int(np.floor(z))
-        dx = x - i
-        dy = y - j
-        dz = z - k
-        j %= n
-        k %= n
+        ok, i, j, k, dx, dy, dz = _cell(gpos[p, 0], gpos[p, 1], gpos[p, 2], nxl, n)
+        if not ok:
+            skipped += 1
+            continue
         j1 = (j + 1) % n
         k1 = (k + 1) % n
         m = mass[p]
@@ -41,24 +66,25 @@ def cic_deposit(gpos, mass, grid):
         grid[i + 1, j, k1] += m * dx * ty0 * dz
         grid[i + 1, j1, k] += m * dx * dy * tz0
         grid[i + 1, j1, k1] += m * dx * dy * dz
+    return skipped
 
 
 @njit(cache=True)
 def cic_interpolate(gpos, field, out):
-    """CIC-interpolate ``field`` (shape (nxl + 1, n, n, 3)) to particles, ``out[p, :]``."""
+    """CIC-interpolate ``field`` (shape (nxl + 1, n, n, 3)) to particles, ``out[p, :]``.
+
+    Returns the number of particles skipped (non-finite or outside the slab; their ``out`` rows are NaN).
+    """
+    nxl = field.shape[0] - 1
     n = field.shape[1]
+    skipped = 0
     for p in range(gpos.shape[0]):
-        x = gpos[p, 0]
-        y = gpos[p, 1]
-        z = gpos[p, 2]
-        i = int(np.floor(x))
-        j = int(np.floor(y))
-        k = int(np.floor(z))
-        dx = x - i
-        dy = y - j
-        dz = z - k
-        j %= n
-        k %= n
+        ok, i, j, k, dx, dy, dz = _cell(gpos[p, 0], gpos[p, 1], gpos[p, 2], nxl, n)
+        if not ok:
+            skipped += 1
+            for c in range(3):
+                out[p, c] = np.nan
+            continue
         j1 = (j + 1) % n
         k1 = (k + 1) % n
         tx0 = 1.0 - dx
@@ -69,3 +95,4 @@ def cic_interpolate(gpos, field, out):
                          + field[i, j1, k, c] * tx0 * dy * tz0 + field[i, j1, k1, c] * tx0 * dy * dz
                          + field[i + 1, j, k, c] * dx * ty0 * tz0 + field[i + 1, j, k1, c] * dx * ty0 * dz
                          + field[i + 1, j1, k, c] * dx * dy * tz0 + field[i + 1, j1, k1, c] * dx * dy * dz)
+    return skipped

@@ -62,6 +62,37 @@ def _ghost_to_right(comm, plane):
     return out
 
 
+def _total(comm, counts):
+    """``counts`` summed over the ranks of ``comm`` (every rank gets the sum, so every rank raises alike)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    if getattr(comm, "size", 1) > 1:
+        from gpu import allreduce_sum
+
+        counts = allreduce_sum(comm, counts)
+    return [int(c) for c in counts]
+
+
+def check_particles(comm, pos, mass=None, where="particles"):
+    """Positions (N, 3) and optional masses (N,) as float64 arrays, after checking on every rank that
+    they are finite (collective: all ranks raise the same ValueError, naming the argument, when any rank
+    holds a NaN or infinite value), so the CIC kernels never see one."""
+    pos = np.asarray(pos, dtype=np.float64)
+    if pos.ndim != 2 or pos.shape[1] != 3:
+        raise ValueError(f"{where}: pos must have shape (N, 3), got {pos.shape}")
+    if mass is not None:
+        mass = np.asarray(mass, dtype=np.float64)
+        if mass.shape != (len(pos),):
+            raise ValueError(f"{where}: mass must have shape ({len(pos)},), got {mass.shape}")
+    bad_pos, bad_mass = _total(comm, [np.count_nonzero(~np.all(np.isfinite(pos), axis=1)),
+                                      0 if mass is None else np.count_nonzero(~np.isfinite(mass))])
+    if bad_pos:
+        raise ValueError(f"{where}: pos holds {bad_pos} particle(s) with a NaN or infinite coordinate; "
+                         "positions must be finite")
+    if bad_mass:
+        raise ValueError(f"{where}: mass holds {bad_mass} NaN or infinite value(s); masses must be finite")
+    return pos, mass
+
+
 class ParticleMesh:
     """An n^3 periodic mesh of side ``box`` split in x-slabs over ``comm``.
 
@@ -101,12 +132,30 @@ class ParticleMesh:
         g[:, 0] -= self.fft.x0
         return np.ascontiguousarray(g)
 
+    def _checked_grid_positions(self, pos, mass, where):
+        """Grid positions of finite particles that lie in this rank's slab (collective check: every rank
+        raises the same ValueError if any rank holds a non-finite value or a particle outside its slab)."""
+        pos, mass = check_particles(self.comm, pos, mass, where)
+        g = self.grid_positions(pos)
+        ix = np.floor(g[:, 0])
+        (outside,) = _total(self.comm, [np.count_nonzero((ix < 0) | (ix >= self.fft.nxl))])
+        if outside:
+            raise ValueError(f"{where}: {outside} particle(s) lie outside their rank's mesh slab: positions must be "
+                             f"in [0, box = {self.box:g}) and on the rank owning their slab (exchange_particles)")
+        return g, mass
+
     def density(self, pos, mass=None):
-        """Overdensity ``delta`` on this rank's slab (nxl, n, n) from CIC assignment of local particles."""
+        """Overdensity ``delta`` on this rank's slab (nxl, n, n) from CIC assignment of local particles.
+
+        ``pos`` must be finite, in [0, box) and in this rank's slab, ``mass`` finite (ValueError otherwise,
+        on every rank)."""
         nxl, n = self.fft.nxl, self.n
+        g, mass = self._checked_grid_positions(pos, mass, "ParticleMesh.density")
         grid = np.zeros((nxl + 1, n, n))
-        m = np.ones(len(pos)) if mass is None else mass
-        K.cic_deposit(self.grid_positions(pos), m, grid)
+        m = np.ones(len(g)) if mass is None else mass
+        skipped = K.cic_deposit(g, m, grid)
+        if skipped:  # cannot happen after the check above; the kernel skipped them instead of writing outside
+            raise RuntimeError(f"CIC deposit skipped {skipped} particle(s) outside the slab")
         grid[0] += _ghost_to_right(self.comm, grid[nxl])
         total = self.comm.allreduce(float(m.sum())) if getattr(self.comm, "size", 1) > 1 else float(m.sum())
         mean = total / n ** 3
@@ -128,7 +177,9 @@ class ParticleMesh:
             field[:nxl, :, :, c] = self.fft.inverse(-1j * self.kgrad[self.gradient][c] * pot_k)
         field[nxl] = _ghost_from_right(self.comm, field[0])
         out = np.empty((len(pos), 3))
-        K.cic_interpolate(self.grid_positions(pos), field, out)
+        skipped = K.cic_interpolate(self.grid_positions(np.asarray(pos, dtype=np.float64)), field, out)
+        if skipped:  # density() has checked the same positions
+            raise RuntimeError(f"CIC interpolation skipped {skipped} particle(s) outside the slab")
         return out
 
     def power_spectrum(self, pos, kbins=None, deconvolve: bool = True, shot_noise: bool = False):
@@ -172,7 +223,9 @@ def measure_power(pos, box: float, nmesh: int, comm=None, **kw):
     import gpu
 
     comm = gpu.get_comm(comm)
-    pos = np.asarray(pos, dtype=np.float64) % box
+    pos, _ = check_particles(comm, pos, None, "measure_power")
+    pos = pos % box
+    pos[pos >= box] -= box  # x % box rounds to box for tiny negative x
     pm = ParticleMesh(nmesh, box, comm)
     (pos,) = exchange_particles(comm, owner_of(pos, box, nmesh, getattr(comm, "size", 1)), pos)
     return pm.power_spectrum(pos, **kw)

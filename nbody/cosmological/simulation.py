@@ -23,7 +23,7 @@ from gpu.config import ConfigError, param
 
 from .growth import growth_tables
 from .ics import lpt_particles
-from .pm import ParticleMesh, exchange_particles, owner_of
+from .pm import ParticleMesh, check_particles, exchange_particles, owner_of
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +136,9 @@ class PMSimulation:
         return self
 
     def _set_particles(self, pos, p, ids):
+        # a NaN from the ICs or a step is reported here, on every rank, before the mesh kernels see it
+        check_particles(self.comm, pos, None, "PMSimulation positions")
+        check_particles(self.comm, p, None, "PMSimulation momenta")
         size = getattr(self.comm, "size", 1)
         dest = owner_of(pos, self.config.box, self.pm.n, size)
         self.pos, self.p, self.ids = exchange_particles(self.comm, dest, pos, p, ids)

@@ -124,7 +124,7 @@ def test_version_flag(fake_commands, capsys):
 def test_check_writable_names_the_path(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(OutputError, match=r"cannot write output '.*file/out.h5'"):
+    with pytest.raises(OutputError, match=r"cannot write output '.*file/out.h5': '.*file' is a file, not a folder"):
         check_writable(blocker / "out.h5")
     with pytest.raises(OutputError, match="is an existing directory"):
         check_writable(tmp_path)
@@ -277,3 +277,10 @@ def test_result_errors_exit_1_without_the_internal_error_hint(tmp_path, monkeypa
     rc = cli.dispatch("python -m fake", "fake", {"go": ("sf_result_cmd", "x")}, ["go"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 1 and err == ["error: energy balance off by 81 %; output marked failed"]
+
+
+def test_a_run_that_died_before_writing_anything_does_not_block_the_folder(tmp_path):
+    d = tmp_path / "out"
+    RunFolder(d, command="t").claim()              # killed before its first file: manifest only
+    f = RunFolder(d, command="t").claim()          # the next run may use the folder
+    assert f.manifest["status"] == "running" and f.files == []

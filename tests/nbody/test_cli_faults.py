@@ -543,7 +543,7 @@ def test_library_t_end_is_checked_before_the_folder_is_claimed(tmp_path):
 
     sim = Simulation(SHORT.replace("OUT", str(tmp_path / "out")))
     for bad in (float("nan"), float("inf"), -0.125, 0.0):
-        with pytest.raises(ConfigError, match="'t_end'"):
+        with pytest.raises(ConfigError, match=r"t_end \(overriding config key 'time\.t_end'\)"):
             sim.run(t_end=bad)
     assert not (tmp_path / "out").exists()
 

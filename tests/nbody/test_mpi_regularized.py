@@ -19,6 +19,14 @@ c = math.sqrt(2000.0)
 q = Particles([0.6, 0.4], [[0.4, 0, 0], [-0.6, 0, 0]], [[0, 0.3, 0], [0, -0.45, 0]])
 o1, r1 = RegularizedIntegrator(tolerance=1e-10, pn=["1PN", "2.5PN"], c=c, comm=comm).integrate(q, 30.0)
 o2, r2 = RegularizedIntegrator(tolerance=1e-10, pn=["1PN", "2.5PN"], c=c, comm=gpu.SerialComm()).integrate(q, 30.0)
+# physical-time landing (the KETJU region default): many short integrations ending at given times
+pl_mpi, pl_ser = p, p
+npl = [0, 0]
+for i in range(40):
+    pl_mpi, r_m = RegularizedIntegrator(tolerance=1e-10, comm=comm, physical_landing=True).integrate(pl_mpi, 0.05 * (i + 1))
+    pl_ser, r_s = RegularizedIntegrator(tolerance=1e-10, comm=gpu.SerialComm(), physical_landing=True).integrate(pl_ser, 0.05 * (i + 1))
+    npl[0] += r_m.n_force_evaluations
+    npl[1] += r_s.n_force_evaluations
 from nbody.regularized import accelerations
 rng = np.random.default_rng(3)
 X, Mm = rng.normal(size=(37, 3)), rng.uniform(0.1, 1, 37)
@@ -27,7 +35,9 @@ a_ser, p_ser = accelerations(X, Mm)
 res = {"size": comm.size, "pairloop": float(max(np.abs(a_mpi - a_ser).max(), np.abs(p_mpi - p_ser).max())), "newton": float(np.abs(out.pos - ser.pos).max()),
        "snap": float(np.abs(rec.snapshots[1][1].vel - rec2.snapshots[1][1].vel).max()),
        "pn": float(np.abs(o1.pos - o2.pos).max()), "steps": [rec.n_steps, rec2.n_steps],
-       "energy": rec.energy_error}
+       "energy": rec.energy_error,
+       "physland": bool(np.array_equal(pl_mpi.pos, pl_ser.pos) and np.array_equal(pl_mpi.vel, pl_ser.vel)),
+       "physland_nf": npl}
 allres = comm.allgather(res)
 if comm.rank == 0:
     print("RESULT" + json.dumps(allres))
@@ -46,3 +56,5 @@ def test_two_ranks_match_serial(tmp_path):
         assert r["pairloop"] == 0.0  # row blocks + Allreduce of the N^2 kernel
         assert r["steps"][0] == r["steps"][1]
         assert r["energy"] < 1e-10
+        # the physical-time landing step is taken by the MPI loop exactly as by the serial one
+        assert r["physland"] and r["physland_nf"][0] == r["physland_nf"][1]

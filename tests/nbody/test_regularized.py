@@ -249,3 +249,39 @@ def test_unit_independence_with_pn():
         assert not rec.mergers and rec.binding_error < 1e-8  # B tracks -(T - U) through the dissipative PN work
     assert np.allclose(res[0][0], res[1][0], rtol=0, atol=1e-9 * 5e-4)
     assert np.allclose(res[0][1], res[1][1], rtol=0, atol=1e-9)
+
+
+INF, NAN = float("inf"), float("nan")
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"tolerance": INF}, "tolerance"), ({"tolerance": -INF}, "tolerance"), ({"step_safety": INF}, "step_safety"),
+    ({"step_safety": NAN}, "step_safety"), ({"merger_radius_rs": INF}, "merger_radius_rs"),
+    ({"time_transform": (1.0, 0.0, INF)}, "time_transform"), ({"time_transform": (NAN, 0.0, 1.0)}, "time_transform"),
+])
+def test_non_finite_integrator_parameters_are_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        RegularizedIntegrator(**kwargs)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda p: RegularizedIntegrator().integrate(p, INF), "t_end must be finite"),
+    (lambda p: RegularizedIntegrator().integrate(p, NAN), "t_end must be finite"),
+    (lambda p: RegularizedIntegrator().integrate(p, 1.0, outputs=[NAN]), "outputs"),
+    (lambda p: RegularizedIntegrator(c=INF).integrate(p, 1.0), "c must be positive and finite"),
+    (lambda p: RegularizedIntegrator(c=NAN).integrate(p, 1.0), "c must be positive and finite"),
+    (lambda p: Particles(p.mass, p.pos, p.vel, time=INF), "time must be finite"),
+])
+def test_non_finite_times_are_refused(call, match):
+    with pytest.raises(ValueError, match=match):
+        call(kepler_pair(0.1))
+
+
+def test_region_integrators_refuse_a_non_finite_step():
+    from nbody.ketju import NewtonianFewBody, RegularizedRegionIntegrator
+
+    p = kepler_pair(0.1)
+    for integ in (NewtonianFewBody(), RegularizedRegionIntegrator()):
+        for dt in (INF, NAN):
+            with pytest.raises(ValueError, match="dt must be finite"):
+                integ.integrate(p.mass, p.pos, p.vel, p.is_bh, p.ids, dt)

@@ -346,3 +346,31 @@ def test_headline_cooling_rate_is_the_true_time_derivative():
         gv_g = b.speed * (cl[i1] - cl[i1 - 1]) / (x[i1] - x[i1 - 1])
         assert mp["cooling_rate_quasi_steady"] == pytest.approx(gv_g, rel=0.2)
         assert mp["cooling_rate_quasi_steady"] > 5 * mp["cooling_rate"]
+
+
+def test_peak_above_boiling_is_flagged_once_with_numbers(td_run):
+    """The linear model's default track peaks far above boiling: said once, with the numbers."""
+    import warnings
+
+    from pde.lpbf import ValidityWarning
+
+    P, res = td_run
+    peak = res.melt_pool(min(P.t_end, P.beam.t_off))["peak_T"]
+    assert peak > P.material.boiling  # 200 W, 50 um: the conduction model's peak is several times boiling
+    res._warned = False
+    with pytest.warns(ValidityWarning, match=rf"peak temperature {peak:.0f} K exceeds the boiling point 3560 K"):
+        w1 = res.validity_warnings()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")      # a second call reports the same text but warns no more
+        assert res.validity_warnings() == w1
+    assert res.summary()["warnings"] == w1
+
+
+def test_no_validity_warning_below_boiling():
+    P = LPBFProblem({"laser": {"power": 20.0}, "solver": {"modes": 8, "coarse_elements": [12, 8, 4],
+                                                         "time_elements": 24, "max_iter": 8,
+                                                         "level_modes": "shared", "method": "fast"},
+                     "domain": {"t_end": 0.3e-3}})
+    res = P.solve()
+    peak = res.melt_pool(min(P.t_end, P.beam.t_off))["peak_T"]
+    assert peak < P.material.boiling and res.validity_warnings() == []
