@@ -1,7 +1,7 @@
 """Adiabatic parcel model with Lagrangian superdroplets and optional eddy-hopping fluctuations.
 
 Formulation (Rogers & Yau 1989 ch. 7; Grabowski & Wang 2013 ARFM; Grabowski & Abade 2017 JAS 74)
------------------------------------------------------------------------------------------------
+------------------------------------------------------------------------------------------------
 State: height z, pressure p, temperature T, vapour mixing ratio q_v [kg/kg dry air]; superdroplets
 with radii r_i, dry radii, kappa and multiplicities n_i [per kg of dry air]. The liquid mixing ratio
 is q_l = sum_i n_i (4/3) pi rho_w (r_i^3 - r_dry,i^3), and q_t = q_v + q_l is held fixed: q_v is

@@ -9,10 +9,12 @@ In modified gravity the lensing potential is sourced by Sigma(k, a) (cosmo.mg).
 
 Reconstruction noise: flat-sky Hu & Okamoto (2002, arXiv:astro-ph/0111606) quadratic
 estimators, N^{phi phi}_L = [ int d^2l1/(2pi)^2 f_XY(l1, l2)^2 / (k_XY C^tot_X(l1) C^tot_Y(l2)) ]^-1,
-l2 = L - l1, with (their Table 1)
+l2 = L - l1, with (their Table 1)::
+
     f_TT = C^TT_l1 (L.l1) + C^TT_l2 (L.l2),                              k = 2
     f_EE = [C^EE_l1 (L.l1) + C^EE_l2 (L.l2)] cos 2(phi1 - phi2),          k = 2
     f_EB = [C^EE_l1 (L.l1) - C^BB_l2 (L.l2)] sin 2(phi1 - phi2),          k = 1
+
 using lensed spectra in the response (a standard approximation to the gradient spectra,
 Lewis, Challinor & Hanson 2011), and N^{kappa kappa} = L^4 N^{phi phi} / 4. Estimators are
 combined by inverse variance (their mutual correlation neglected; TE and TB are omitted,

@@ -73,9 +73,12 @@ class GR(GravityModel):
 class HuSawicki(GravityModel):
     """Hu & Sawicki (2007, arXiv:0705.1158) f(R) in the quasi-static limit, as in MGCAMB.
 
-    mu(k, a) = 1 + (1/3) k^2 / (k^2 + a^2 m(a)^2)  (the 1/(1 + f_R) prefactor, |f_R| << 1, dropped)
-    m(a) = (H0/c) sqrt[(Omega_m0 + 4 Omega_L0) / ((n + 1) |f_R0|)]
-           * [(Omega_m0 a^-3 + 4 Omega_L0) / (Omega_m0 + 4 Omega_L0)]^(n/2 + 1)
+    ::
+
+        mu(k, a) = 1 + (1/3) k^2 / (k^2 + a^2 m(a)^2)  (the 1/(1 + f_R) prefactor, |f_R| << 1, dropped)
+        m(a) = (H0/c) sqrt[(Omega_m0 + 4 Omega_L0) / ((n + 1) |f_R0|)]
+               * [(Omega_m0 a^-3 + 4 Omega_L0) / (Omega_m0 + 4 Omega_L0)]^(n/2 + 1)
+
     (Hu & Sawicki 2007 eqs. 10-11 and 18 for the background curvature; MGCAMB, Zucca et al.
     2019 eq. 27), Sigma = 1. The background is LCDM (|f_R0| <= 1e-4 changes H(z) by < 1e-4).
     """

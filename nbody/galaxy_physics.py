@@ -2,21 +2,29 @@
 
 * Chandrasekhar (1943) dynamical friction on a point mass M moving at speed v
   through an isotropic Maxwellian background of density rho and 1D dispersion
-  sigma (Binney & Tremaine 2008, eq. 8.7):
+  sigma (Binney & Tremaine 2008, eq. 8.7)::
+
       a_df = -4 pi G^2 M rho lnLambda chi(X) / v^2,  chi(X) = erf(X) - 2X/sqrt(pi) exp(-X^2),  X = v / (sqrt 2 sigma).
-* Orbital decay of a circular orbit: with L = r v_c(r), dL/dt = r a_df gives
+
+* Orbital decay of a circular orbit: with L = r v_c(r), dL/dt = r a_df gives::
+
       dr/dt = -4 pi G^2 M rho lnLambda chi r / (v_c^3 (1 + dln v_c / dln r));
+
   for a Plummer (1911) sphere, v_c^2 = G M r^2 / (r^2 + a^2)^(3/2) gives
   1 + dln v_c/dln r = (1 + 3/(1 + r^2/a^2)) / 2.
 * Coulomb logarithm lnLambda = ln(b_max / b_min), b_min = G M / v_c^2 (b_90 of a point mass), with
   b_max = min(rho / |d rho/dr|, r) (Just & Penarrubia 2005, MNRAS 361, 794; Petts, Gualandris & Read
   2015, MNRAS 454, 3778, eq. 5) or b_max = r (Hashimoto, Funato & Makino 2003, ApJ 582, 196).
-* Hardening rate of a massive binary (Quinlan 1996, New Astron. 1, 35, eq. 11):
+* Hardening rate of a massive binary (Quinlan 1996, New Astron. 1, 35, eq. 11)::
+
       H = (sigma / (G rho)) d(1/a)/dt,
+
   with rho and sigma the density and 1D velocity dispersion of the stellar background. In Quinlan's
   and Sesana, Haardt & Madau's (2006, ApJ 651, 392; SHM06) scattering experiments the background is an
-  infinite isotropic Maxwellian, and H depends on the hardness: SHM06 fit (their Table 1)
+  infinite isotropic Maxwellian, and H depends on the hardness: SHM06 fit (their Table 1)::
+
       H(a) = A (1 + a / (a_0 a_h^Q))^gamma,  a_h^Q = G m_2 / (4 sigma^2)  (Quinlan 1996),
+
   A = 14.55, a_0 = 3.48, gamma = -0.95 for q = 1 (e = 0): H rises from 11.5 at a = a_h^Q to
   12.8 at a_h^Q/2 and tends to 14.6 (Quinlan: ~16) for a << a_h^Q -- the "H ~ 15-20" of the
   literature is this asymptotic value. In an N-body galaxy the background is the binary's own

@@ -265,7 +265,10 @@ def spherical_galaxy(n, profile="hernquist", mass=1.0, a=1.0, gamma=1.0, m_bh=0.
         r_max, and hence the force field there, is that of the model
     ptype : 4 (stars, default) or 1 (dark matter)
 
-    Returns a :class:`ParticleData` centred on the model centre with zero total momentum, the SMBH last.
+    Returns
+    -------
+    ParticleData
+        Centred on the model centre with zero total momentum, the SMBH last.
     """
     if not (isinstance(n, (int, np.integer)) and n >= 1):
         raise ValueError(f"n must be an integer >= 1, got {n!r}")

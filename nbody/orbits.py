@@ -7,14 +7,15 @@ Units: any consistent set with gravitational constant ``G`` and speed of light
   (e.g. Murray & Dermott 1999, sect. 2.8): a = -G M / (2 E), eccentricity
   vector e = v x h / (G M) - r/|r|, inclination cos i = h_z / |h|, argument of
   periapsis from the ascending node n = z x h.
-* Peters (1964, Phys. Rev. 136, B1224):
-  da/dt = -(64/5) beta_0 / (a^3 (1-e^2)^(7/2)) (1 + 73/24 e^2 + 37/96 e^4)      [eq. 5.6]
-  de/dt = -(304/15) beta_0 e / (a^4 (1-e^2)^(5/2)) (1 + 121/304 e^2)            [eq. 5.7]
-  with beta_0 = G^3 m1 m2 M / c^5;
-  a(e) = c_0 e^(12/19) / (1 - e^2) (1 + 121/304 e^2)^(870/2299)                 [eq. 5.11]
-  T_c(a0) = a0^4 / (4 beta), beta = (64/5) beta_0 (circular)                     [eq. 5.10]
-  T(a0, e0) = (12/19) c_0^4 / beta int_0^e0 e^(29/19) (1 + 121/304 e^2)^(1181/2299) / (1-e^2)^(3/2) de
-                                                                                  [eq. 5.14]
+* Peters (1964, Phys. Rev. 136, B1224)::
+
+    da/dt = -(64/5) beta_0 / (a^3 (1-e^2)^(7/2)) (1 + 73/24 e^2 + 37/96 e^4)      [eq. 5.6]
+    de/dt = -(304/15) beta_0 e / (a^4 (1-e^2)^(5/2)) (1 + 121/304 e^2)            [eq. 5.7]
+    with beta_0 = G^3 m1 m2 M / c^5;
+    a(e) = c_0 e^(12/19) / (1 - e^2) (1 + 121/304 e^2)^(870/2299)                 [eq. 5.11]
+    T_c(a0) = a0^4 / (4 beta), beta = (64/5) beta_0 (circular)                     [eq. 5.10]
+    T(a0, e0) = (12/19) c_0^4 / beta int_0^e0 e^(29/19) (1 + 121/304 e^2)^(1181/2299) / (1-e^2)^(3/2) de
+                                                                                    [eq. 5.14]
 """
 from __future__ import annotations
 

@@ -262,8 +262,11 @@ def spin_accel_pair(dx, dv, m1, m2, S1, S2, c, out):
 def spin_precession_pair(dx, dv, m1, m2, S1, S2, c, dS1, dS2):
     """dS1/dt, dS2/dt of a binary (Kidder 1995 eq. 2.4; Thorne & Hartle 1985 eq. 4.17; Barker & O'Connell 1975).
 
-    dS1/dt = (1/(c^2 r^3)) { (L_N x S1)(2 + 3 m2/(2 m1)) - S2 x S1 + 3 (n.S2) n x S1
-                             + 3 (m2/m1) (n.S1) n x S1 }
+    ::
+
+        dS1/dt = (1/(c^2 r^3)) { (L_N x S1)(2 + 3 m2/(2 m1)) - S2 x S1 + 3 (n.S2) n x S1
+                                 + 3 (m2/m1) (n.S1) n x S1 }
+
     with the Newtonian orbital angular momentum L_N = mu (dx x dv); the last term is
     the quadrupole-monopole torque of a Kerr BH (Racine 2008); likewise for S2 with 1 <-> 2.
     """
@@ -445,7 +448,9 @@ def eih_energy(mass, pos, vel, c, isbh=None) -> float:
 
 
 def kidder_energy_1pn(m1, m2, r, v2, rdot, c) -> float:
-    """1PN energy of a binary in its centre-of-mass frame (Kidder 1995, PRD 52, 821, sect. II)::
+    """1PN energy of a binary in its centre-of-mass frame (Kidder 1995, PRD 52, 821, sect. II).
+
+    ::
 
         E / mu = v^2/2 - M/r + c^-2 [3/8 (1 - 3 nu) v^4 + M/(2r) ((3 + nu) v^2 + nu rdot^2 + M/r)]
     """

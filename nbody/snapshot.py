@@ -212,6 +212,8 @@ def write_snapshot(path, snap: Snapshot, num_files: int = 1, use_mass_table: boo
     velocities : {"peculiar", "gadget"} or None
         Convention of ``snap``'s velocities (default: ``snap.velocity_convention``).
 
+    Notes
+    -----
     Every file is assembled in memory (h5py's ``core`` driver, as :func:`gpu.io.atomic_h5`), written
     to a temporary name by plain writes, and all files are renamed only when all are complete: a full
     disk or a file-size limit raises :class:`gpu.io.OutputError`, leaves no temporary file and no

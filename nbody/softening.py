@@ -8,7 +8,7 @@ scale eps). Solving Poisson's equation for that density gives, with u = r/h,
 (the expressions coded in GADGET-2's forcetree.c; Springel, Yoshida & White
 2001, New Astron. 6, 79, sec. 2.3):
 
-potential  phi = -G m g(r),  acceleration  a = -G m f(r) r_vec,
+potential  phi = -G m g(r),  acceleration  a = -G m f(r) r_vec::
 
     0 <= u < 1/2 :  g = (14/5 - 16/3 u^2 + 48/5 u^4 - 32/5 u^5) / h
                     f = (32/3 - 192/5 u^2 + 32 u^3) / h^3
