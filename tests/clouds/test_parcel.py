@@ -172,3 +172,33 @@ def test_parcel_energy_budget_with_latent_heat_of_T():
         qdL = np.concatenate([[0.0], np.cumsum(0.5 * (h["qv"][1:] + h["qv"][:-1]) * np.diff(L))])
         assert 30.0 < mse[-1] - mse[0] < 50.0                   # measured 39.6 J/kg
         assert np.max(np.abs(mse - mse[0] - qdL)) < 1e-6        # J/kg; round-off (measured 5e-9)
+
+
+def test_liquid_water_on_the_reversible_adiabat():
+    """Parcel at 300 m (aerosol activation, 1 m/s) against the independently integrated reversible adiabat.
+
+    Its pressure is hypsometric (measured 0.13 Pa off), its (T, q_l) lies on the energy line
+    c_p (T - T_ref) = L (q_l - q_l,ref) through the reference (measured 2e-5 K), and the liquid
+    water it lacks equals the vapour held by its supersaturation, S q_s / (1 + L dq_s/dT / c_p)
+    (measured ratio 1.02; linearised). The fuller moist heat capacity moves q_l,ref by 0.07 %.
+    """
+    from clouds import droplets, thermo as th
+
+    p0, T0, rh = 9.0e4, 288.0, 0.99
+    qv0 = float(th.mixing_ratio_from_rh(p0, T0, rh))
+    rho = float(th.dry_air_density(p0, T0, qv0))
+    rd, n = droplets.lognormal(300e6, 40e-9, 1.6, 256)
+    m = ParcelModel(p0, T0, 1.0, droplets.Population(droplets.equilibrium_radii(rh - 1, rd, 0.6, T0), rd, 0.6,
+                                                      n / rho), qv=qv0, dt=0.5)
+    m.run(300.0)
+    T_ref, p_ref, ql_ref = (float(x[-1]) for x in th.reversible_adiabat(p0, T0, m.qt, [0.0, m.z]))
+    ql = m.qt - m.qv
+    L = float(th.latent_heat_linear(m.T))
+    assert abs(m.p - p_ref) < 0.5
+    assert abs((m.T - T_ref) - L * (ql - ql_ref) / th.C_P) < 2e-4
+    qs = float(th.saturation_mixing_ratio(m.p, m.T))
+    dqs_dT = (float(th.saturation_mixing_ratio(p_ref, T_ref + 1e-3)) -
+              float(th.saturation_mixing_ratio(p_ref, T_ref - 1e-3))) / 2e-3
+    assert (ql_ref - ql) / (m.S * qs / (1 + L * dqs_dT / th.C_P)) == pytest.approx(1.0, abs=0.05)
+    ql_moist = th.reversible_adiabat(p0, T0, m.qt, [0.0, m.z], moist_heat_capacity=True)[2][-1]
+    assert abs(ql_moist / ql_ref - 1) < 2e-3
