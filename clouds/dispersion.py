@@ -1,6 +1,6 @@
 """Relative dispersion and droplet number from parcel ascents: aerosol-driven versus updraft-driven N_c.
 
-Set-up (Twomey 1959; Chen et al. 2016, ACP 16:9585; Liu & Daum 2002, Nature 419:580): a parcel
+Set-up (Twomey 1959, Geofis. Pura Appl. 43:243; Liu & Daum 2002, Nature 419:580): a parcel
 (:class:`clouds.ParcelModel`) rises at constant updraft w from just below saturation, carrying a
 lognormal dry aerosol of total number N_a (median dry radius, geometric width, hygroscopicity kappa)
 as superdroplets at their kappa-Köhler equilibrium wet radii. Activation is explicit: every aerosol
@@ -17,13 +17,19 @@ the parcel's S first reaches 0) we measure
   activation).
 
 N_c is varied (a) through N_a at fixed w ("aerosol sweep"), (b) through w at fixed N_a ("updraft
-sweep"). In an adiabatic parcel (no turbulence) more aerosol lowers the peak supersaturation, so the
-activated droplets include more small, slowly growing CCN and the spectrum of activated droplets is
-relatively broader: epsilon rises with N_c, the sign observed when aerosol drives N_c (Martin et al.
-1994, JAS 51:1823; Liu & Daum 2002). A stronger updraft raises the peak supersaturation and
-activates more droplets that all grow in the parabolic r^2 = r_0^2 + 2 G S t regime, which narrows
-the spectrum: epsilon falls with N_c (Liu et al. 2006, GRL 33:L11804; Chen et al. 2016).
-:func:`sweep` returns the points; :func:`clouds.diagnostics.linear_fit_errors` fits the lines.
+sweep"). At a fixed height above cloud base the adiabatic liquid water hardly depends on either
+(2 % spread), so eps-N_c is not a liquid-water effect. In an adiabatic parcel more aerosol lowers
+the peak supersaturation (Twomey 1959), so the activated droplets include more small, slowly growing
+CCN and the spectrum is relatively broader: epsilon rises with N_c, the sign observed when aerosol
+drives N_c (Martin et al. 1994, JAS 51:1823; Liu & Daum 2002). A stronger updraft raises the peak
+supersaturation and activates more droplets, which then grow as r^2 = r_0^2 + 2 G S t (Rogers & Yau
+1989 eq. 7.18), narrowing in r: epsilon falls with N_c. (Both signs: tests/clouds/test_dispersion.py.)
+With eddy-hopping supersaturation fluctuations (Grabowski & Abade 2017) the turbulent broadening
+dominates; it is weaker where the phase-relaxation time is short (many droplets), so eps falls with
+N_c in both sweeps, the updraft one more steeply (also because slower parcels spend longer,
+dz_above / w, in the fluctuations); cf. Chandrakar et al. (2016, PNAS 113:14243) for the turbulent
+decrease of eps with aerosol. :func:`sweep` returns the points; :func:`clouds.diagnostics.linear_fit_errors`
+fits the lines.
 """
 from __future__ import annotations
 
