@@ -7,7 +7,8 @@ Sardina et al. 2015; Grabowski & Abade 2017). Layers (docs/architecture.md):
 * physics: :mod:`clouds.thermo`, :mod:`clouds.growth`, :mod:`clouds.koehler`,
   :mod:`clouds.autoconversion`, :mod:`clouds.diagnostics`, :mod:`clouds.observations`;
 * kernels: :mod:`clouds._kernels.cpu` (implicit growth, interpolation/deposition, droplet motion);
-* drivers: :class:`clouds.ParcelModel`, :class:`clouds.DNS` (with :mod:`clouds.spectral`);
+* drivers: :class:`clouds.ParcelModel`, :class:`clouds.DNS` (with :mod:`clouds.spectral`),
+  :mod:`clouds.dispersion` (parcel sweeps: eps-N_c driven by aerosol or updraft);
 * entry points: ``python -m clouds parcel|dns`` and ``examples/clouds_*.py``.
 
 Internal units are SI (m, s, K, Pa, kg); drivers accept astropy Quantities at the edge.

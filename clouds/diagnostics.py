@@ -87,3 +87,25 @@ def linear_fit(x, y):
     b, a = np.polyfit(x, y, 1)
     rc = float(np.corrcoef(x, y)[0, 1]) if x.size > 2 else 1.0
     return float(a), float(b), rc
+
+
+def linear_fit_errors(x, y):
+    """Ordinary least squares y = a + b x with standard errors: (a, b, se_a, se_b, r_correlation).
+
+    se from the residual variance s^2 = sum(res^2) / (n - 2): se_b = s / sqrt(Sxx),
+    se_a = s sqrt(1/n + xbar^2 / Sxx) (e.g. Press et al., Numerical Recipes, 3rd ed., sec. 15.2).
+    Needs at least three points.
+    """
+    x = np.asarray(x, float)
+    y = np.asarray(y, float)
+    if x.size < 3 or x.shape != y.shape:
+        raise ValueError("linear_fit_errors needs at least three (x, y) points of equal shape")
+    xb, yb = x.mean(), y.mean()
+    sxx = np.sum((x - xb) ** 2)
+    if not sxx > 0:
+        raise ValueError("linear_fit_errors needs at least two distinct x values")
+    b = np.sum((x - xb) * (y - yb)) / sxx
+    a = yb - b * xb
+    s2 = np.sum((y - a - b * x) ** 2) / (x.size - 2)
+    rc = float(np.corrcoef(x, y)[0, 1]) if np.ptp(y) > 0 else 0.0
+    return float(a), float(b), float(np.sqrt(s2 * (1 / x.size + xb ** 2 / sxx))), float(np.sqrt(s2 / sxx)), rc

@@ -228,3 +228,57 @@ def temperature_range_message(T, what="temperature T"):
     return (f"{what} = {T:.2f} K ({T - T_0C:.1f} C) is outside {lo:.2f}..{hi:.2f} K "
             f"({lo - T_0C:.0f}..{hi - T_0C:.0f} C), the range of Bolton's (1980) saturation vapour pressure fit "
             "and of the liquid-only microphysics; results beyond it are extrapolation")
+
+
+#: specific heats at constant pressure of water vapour and of liquid water [J/kg/K]; their difference
+#: c_pv - c_l = -2368 J/kg/K matches, by Kirchhoff's relation dL/dT = c_pv - c_l, the -2370 J/kg/K
+#: slope of :func:`latent_heat_linear`
+C_PV = 1850.0
+C_L = 4218.0
+
+
+def reversible_adiabat(p0, T0, qt, z, moist_heat_capacity=False, rtol=1e-11):
+    """(T [K], p [Pa], q_l [kg/kg]) of a parcel lifted reversibly (q_l = max(q_t - q_s, 0), no
+    supersaturation) from (p0, T0) by heights ``z`` [m] (array, increasing from 0).
+
+    A reference for the parcel model, integrated independently (scipy ``solve_ivp`` in z, with
+    saturation adjustment instead of droplet growth):
+
+    * hydrostatic pressure dp/dz = -g p / (R_d T_v), T_v = T (1 + q_v/eps) / (1 + q_t) (loading);
+    * first law per kg of dry air: c dT = -g' dz + L(T) dq_l with c = c_pd, g' = g (the parcel
+      model's form, :class:`clouds.ParcelModel`), or with ``moist_heat_capacity=True`` the fuller
+      c = c_pd + q_v c_pv + q_l c_l, g' = g (1 + q_t) (Emanuel 1994, Atmospheric Convection, ch. 4);
+    * q_s = eps e_s / (p - e_s) with Bolton's e_s; in saturated ascent dq_l = -dq_s, so
+      dT/dz = (-g' - L dq_s/dp dp/dz) / (c + L dq_s/dT).
+    """
+    from scipy.integrate import solve_ivp
+
+    z = np.atleast_1d(np.asarray(z, float))
+    if z[0] < 0 or np.any(np.diff(z) < 0):
+        raise ValueError("heights z must be >= 0 and increasing")
+
+    def qs(T, p):
+        e = e_s_bolton(T)
+        return EPS * e / (p - e)
+
+    def rhs(_, y):
+        T, p = y
+        q_s = qs(T, p)
+        sat = q_s < qt
+        qv = q_s if sat else qt
+        dp = -p * G_ACC / (R_D * T * (1 + qv / EPS) / (1 + qt))
+        c, g = C_P, G_ACC
+        if moist_heat_capacity:
+            c, g = C_P + qv * C_PV + (qt - qv) * C_L, G_ACC * (1 + qt)
+        if not sat:
+            return [-g / c, dp]
+        h = 1e-4
+        qT = (qs(T + h, p) - qs(T - h, p)) / (2 * h)
+        qp = (qs(T, p + 1.0) - qs(T, p - 1.0)) / 2.0
+        L = latent_heat_linear(T)
+        return [(-g - L * qp * dp) / (c + L * qT), dp]
+
+    sol = solve_ivp(rhs, (0.0, float(z[-1])), [float(T0), float(p0)], t_eval=z, rtol=rtol, atol=1e-9,
+                    max_step=1.0)
+    T, p = sol.y
+    return T, p, np.maximum(qt - qs(T, p), 0.0)

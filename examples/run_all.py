@@ -33,6 +33,7 @@ PLANNED = {
     "clouds_growth_coefficient": "clouds: droplet diffusional growth",
     "clouds_dispersion_vs_nc": "clouds: droplet diffusional growth",
     "clouds_parcel_spectra": "clouds: droplet diffusional growth",
+    "clouds_dispersion_aerosol_vs_updraft": "clouds: droplet diffusional growth",
 }
 
 

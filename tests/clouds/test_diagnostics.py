@@ -85,3 +85,39 @@ def test_shipped_synthetic_file():
     assert b > 0 and rc > 0.8
     r = obs.sample(5000, rng=1, time_index=3)
     assert diagnostics.mean_radius(r) == pytest.approx(m["r_mean"][3], rel=0.05)
+
+
+def test_shipped_spectra_state_their_provenance():
+    """Every file in clouds/data/ says what it is (tabulated/digitised with a source, or a synthetic fixture)."""
+    files = sorted(observations.DATA_DIR.glob("*.csv")) + sorted(observations.DATA_DIR.glob("*.h5"))
+    assert files
+    for path in files:
+        spec = observations.read_spectrum(path)
+        assert spec.kind in observations.KINDS, path.name
+        assert len(spec.meta.get("source", "")) > 20, f"{path.name} must cite its source"
+    fixture = observations.read_spectrum(observations.SYNTHETIC)
+    assert fixture.kind == "synthetic test fixture" and not fixture.is_observed
+    assert observations.SYNTHETIC not in observations.shipped_spectra("observed")
+
+
+def test_growth_coefficient_of_a_spectrum(tmp_path):
+    """c_m of a spectrum is the number-weighted mean of G/r at the bin centres (cm/s)."""
+    from clouds import growth
+
+    G = float(growth.growth_parameter(285.0, 8.5e4))
+    one_bin = observations.ObservedSpectrum([9e-6, 11e-6], [0.0], [[5e7]], {"T_K": "285", "p_hPa": "850"})
+    assert observations.growth_coefficient(one_bin)[0] == pytest.approx(100 * G / 10e-6, rel=1e-12)
+    two = observations.ObservedSpectrum([4e-6, 6e-6, 19e-6, 21e-6], [0.0], [[1e8, 0.0, 3e8]])
+    expect = 100 * G * (1e8 / 5e-6 + 3e8 / 20e-6) / 4e8
+    assert observations.growth_coefficient(two, T=285.0, p=8.5e4)[0] == pytest.approx(expect, rel=1e-12)
+    # r_min drops the small bin
+    assert observations.growth_coefficient(two, 285.0, 8.5e4, r_min=10e-6)[0] == pytest.approx(100 * G / 20e-6)
+    with pytest.raises(ValueError, match="temperature T"):
+        observations.growth_coefficient(two)
+    # metadata round trip through the CSV layout keeps kind, source, T and p
+    spec = observations.make_synthetic(seed=3, n_times=2)
+    spec.meta.update(T_K="285", p_hPa="850")
+    observations.write_spectrum_csv(tmp_path / "f.csv", spec)
+    back = observations.read_spectrum(tmp_path / "f.csv")
+    assert back.kind == "synthetic test fixture" and back.meta["T_K"] == "285"
+    assert np.allclose(observations.growth_coefficient(back), observations.growth_coefficient(spec), rtol=1e-5)

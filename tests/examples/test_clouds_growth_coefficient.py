@@ -17,3 +17,11 @@ def test_growth_coefficient_quick(tmp_path):
     assert 1e-3 < s["coef_max_cm_s"] < 4e-3
     assert s["fraction_in_paper_band"] > 0.6
     assert 5e-11 < s["G_min_m2_s"] < s["G_max_m2_s"] < 2e-10
+    # observed spectra and the synthetic fixture are reported apart; with no observed file the
+    # comparison is marked pending, never filled with the fixture
+    from clouds import observations
+
+    n_obs = len(observations.shipped_spectra("observed"))
+    assert s["observed_spectra_files"] == n_obs
+    assert s["observed_comparison"].startswith("pending") == (n_obs == 0)
+    assert s["synthetic_fixture_mean_cm_s"] > 0
