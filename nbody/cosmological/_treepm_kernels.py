@@ -1,0 +1,193 @@
+"""Numba kernel of the TreePM short-range force: a periodic Barnes-Hut walk with the erfc-truncated
+pair force (Springel 2005, MNRAS 364, 1105, sec. 2.2-2.3; GADGET-2 ``force_treeevaluate_shortrange``).
+
+The tree is :func:`nbody._kernels.tree.build_tree` over positions in ``[0, box)`` (packed with
+``pack_nodes``). For each target the walk
+
+* skips every node whose cube lies farther than ``r_cut`` from the target (periodic distance from the
+  target to the cube, per axis the minimum image of the centre offset less the half side);
+* opens a node whose cube, enlarged by 20 %, contains the target's nearest image (GADGET's 0.6 l test),
+  or that may hold a particle within the softening support, else accepts it with the geometric
+  criterion of Barnes (1994), ``r > l / theta + delta`` (r: minimum-image distance to the centre of mass,
+  delta: its offset from the cube centre); an accepted node contributes its monopole (GADGET-2) and, with
+  ``use_quad``, its quadrupole for the truncated potential (:func:`quad_shortrange`);
+* sums the particles of opened leaves with minimum-image separations and the cubic-spline softening of
+  the tree code (Springel 2005 eq. 4) for r < h.
+
+Every contribution within ``r_cut`` is multiplied by :func:`nbody.cosmological.split.shortrange_force_factor`
+(eq. 24); contributions beyond ``r_cut`` are dropped (GADGET-2). Minimum images are exact for
+``r_cut < box / 2`` (checked by the caller).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from .._kernels.direct import spline_force_factor
+from .._kernels.tree import N_COMX, N_COMY, N_COMZ, N_CX, N_CY, N_CZ, N_DELTA, N_HALF, N_HMAX, N_MASS
+from .split import shortrange_factor_derivs, shortrange_force_factor
+
+
+@njit(cache=True)
+def second_moments(pos, mass, f, g):
+    """Second moments ``S_ab = sum m y_a y_b`` (y = x - com; rows xx yy zz xy xz yz) of every node, from the
+    tree-order positions ``pos`` and the packed nodes (exact sums over each node's particles)."""
+    nn = f.shape[0]
+    S = np.zeros((nn, 6))
+    for i in range(nn):
+        cx = f[i, N_COMX]
+        cy = f[i, N_COMY]
+        cz = f[i, N_COMZ]
+        for k in range(g[i, 0], g[i, 0] + g[i, 1]):
+            x = pos[k, 0] - cx
+            y = pos[k, 1] - cy
+            z = pos[k, 2] - cz
+            m = mass[k]
+            S[i, 0] += m * x * x
+            S[i, 1] += m * y * y
+            S[i, 2] += m * z * z
+            S[i, 3] += m * x * y
+            S[i, 4] += m * x * z
+            S[i, 5] += m * y * z
+    return S
+
+
+@njit(cache=True, inline="always")
+def quad_shortrange(x, y, z, r, rs, sxx, syy, szz, sxy, sxz, syz):
+    """Quadrupole acceleration / G at ``(x, y, z)`` = target - centre of mass from a node with second moments S
+    in the truncated potential ``psi(r) = -erfc(r / 2 r_s) / r`` (Springel 2005 eq. 23). Taylor expansion of
+    ``sum_j m_j psi(|x - y_j|)`` to second order: ``Phi_2 = (D2 x.S.x + D1 tr S) / 2`` with ``D1 = psi'/r = f/r^3``,
+    ``D2 = (psi'' - psi'/r) / r^2 = f'/r^4 - 3 f/r^5`` (f: eq. 24 factor), so
+    ``a = -[D2' (x.S.x) x / r + 2 D2 S.x + D1' tr S x / r] / 2``. For f = 1 this is Hernquist (1987) eq. 2.5."""
+    f, f1, f2 = shortrange_factor_derivs(r, rs)
+    ri = 1.0 / r
+    ri2 = ri * ri
+    ri3 = ri2 * ri
+    ri4 = ri2 * ri2
+    ri5 = ri4 * ri
+    ri6 = ri3 * ri3
+    d1p = f1 * ri3 - 3.0 * f * ri4
+    d2 = f1 * ri4 - 3.0 * f * ri5
+    d2p = f2 * ri4 - 7.0 * f1 * ri5 + 15.0 * f * ri6
+    sx = sxx * x + sxy * y + sxz * z
+    sy = sxy * x + syy * y + syz * z
+    sz = sxz * x + syz * y + szz * z
+    xsx = x * sx + y * sy + z * sz
+    tr = sxx + syy + szz
+    c = -0.5 * (d2p * xsx + d1p * tr) * ri
+    return c * x - d2 * sx, c * y - d2 * sy, c * z - d2 * sz
+
+
+@njit(cache=True, inline="always")
+def _wrap(d, box):
+    """Minimum image of a coordinate difference ``d`` with ``|d| < 1.5 box``."""
+    if d > 0.5 * box:
+        return d - box
+    if d < -0.5 * box:
+        return d + box
+    return d
+
+
+@njit(cache=True, inline="always")
+def _walk_short(xi, yi, zi, hi, self_k, pos, mass, h, box, rs, rcut2, theta, f, g, S, use_quad):
+    ax = 0.0
+    ay = 0.0
+    az = 0.0
+    ninter = 0
+    node = 0
+    while node != -1:
+        hl = f[node, N_HALF]
+        l = 2.0 * hl
+        cx = _wrap(f[node, N_CX] - xi, box)
+        cy = _wrap(f[node, N_CY] - yi, box)
+        cz = _wrap(f[node, N_CZ] - zi, box)
+        gx = abs(cx) - hl
+        gy = abs(cy) - hl
+        gz = abs(cz) - hl
+        gap2 = 0.0
+        if gx > 0.0:
+            gap2 += gx * gx
+        if gy > 0.0:
+            gap2 += gy * gy
+        if gz > 0.0:
+            gap2 += gz * gz
+        if gap2 > rcut2:  # the whole cube is beyond the short-range cut
+            node = g[node, 2]
+            continue
+        accept = False
+        dx = 0.0
+        dy = 0.0
+        dz = 0.0
+        r2 = 0.0
+        ext = 0.6 * l
+        if not (abs(cx) < ext and abs(cy) < ext and abs(cz) < ext):
+            dx = _wrap(f[node, N_COMX] - xi, box)
+            dy = _wrap(f[node, N_COMY] - yi, box)
+            dz = _wrap(f[node, N_COMZ] - zi, box)
+            r2 = dx * dx + dy * dy + dz * dz
+            r = np.sqrt(r2)
+            hp = hi if hi > f[node, N_HMAX] else f[node, N_HMAX]
+            delta = f[node, N_DELTA]
+            if r > hp + 0.8660254037844386 * l + delta and r * theta > l + theta * delta:
+                accept = True
+        if accept:
+            if r2 < rcut2:
+                r = np.sqrt(r2)
+                fac = f[node, N_MASS] / (r2 * r) * shortrange_force_factor(r, rs)
+                ax += fac * dx
+                ay += fac * dy
+                az += fac * dz
+                if use_quad:
+                    qx, qy, qz = quad_shortrange(-dx, -dy, -dz, r, rs, S[node, 0], S[node, 1], S[node, 2],
+                                                 S[node, 3], S[node, 4], S[node, 5])
+                    ax += qx
+                    ay += qy
+                    az += qz
+                ninter += 1
+            node = g[node, 2]
+        elif g[node, 3] == 1:
+            for k in range(g[node, 0], g[node, 0] + g[node, 1]):
+                if k == self_k:
+                    continue
+                ddx = _wrap(pos[k, 0] - xi, box)
+                ddy = _wrap(pos[k, 1] - yi, box)
+                ddz = _wrap(pos[k, 2] - zi, box)
+                rr2 = ddx * ddx + ddy * ddy + ddz * ddz
+                if rr2 >= rcut2:
+                    continue
+                hij = hi if hi > h[k] else h[k]
+                if rr2 == 0.0 and hij == 0.0:  # unsoftened coincident pair: no defined force
+                    continue
+                rr = np.sqrt(rr2)
+                if rr >= hij:
+                    fk = mass[k] / (rr2 * rr)
+                else:
+                    fk = mass[k] * spline_force_factor(rr2, hij)
+                fk *= shortrange_force_factor(rr, rs)
+                ax += fk * ddx
+                ay += fk * ddy
+                az += fk * ddz
+                ninter += 1
+            node = g[node, 2]
+        else:
+            node = node + 1
+    return ax, ay, az, ninter
+
+
+@njit(parallel=True, cache=True)
+def shortrange_accel(pos, mass, h, box, rs, rcut, theta, f, g, S, use_quad):
+    """Short-range accelerations / G of all particles (tree order ``pos``, ``mass``, ``h``; packed nodes
+    ``f``, ``g``; node second moments ``S`` used if ``use_quad``), one periodic walk per particle, parallel over particles.
+    Returns (acc[N, 3], interactions per particle)."""
+    n = pos.shape[0]
+    acc = np.empty((n, 3))
+    nint = np.empty(n, dtype=np.int64)
+    rcut2 = rcut * rcut
+    for i in prange(n):
+        ax, ay, az, ni = _walk_short(pos[i, 0], pos[i, 1], pos[i, 2], h[i], i, pos, mass, h, box, rs, rcut2,
+                                     theta, f, g, S, use_quad)
+        acc[i, 0] = ax
+        acc[i, 1] = ay
+        acc[i, 2] = az
+        nint[i] = ni
+    return acc, nint

@@ -1,0 +1,129 @@
+"""TreePM gravity for a periodic cosmological box (Springel 2005, MNRAS 364, 1105, sec. 2.2-2.3; GADGET-2/4).
+
+The force is split at the scale ``r_s = asmth * box / nmesh`` (:mod:`nbody.cosmological.split`):
+
+* long range: the particle-mesh force of :class:`nbody.cosmological.pm.ParticleMesh` with the
+  potential multiplied by ``exp(-k^2 r_s^2)`` (eq. 22). As in GADGET-2's ``pm_periodic``: CIC
+  assignment and interpolation with the CIC window divided out twice (``deconvolve=2``, the
+  ``1/W^4`` of GADGET's ``smth``) and a four-point finite-difference gradient (``gradient="fd4"``);
+* short range: a periodic Barnes-Hut walk (minimum images) over the octree of :mod:`nbody._kernels.tree`
+  with the pair force times ``erfc(r/2r_s) + r/(r_s sqrt(pi)) exp(-r^2/4r_s^2)`` (eq. 24), nodes beyond
+  ``r_cut = rcut * r_s`` skipped, accepted nodes as monopoles, cubic-spline softening (eq. 4) for r < h
+  (:mod:`nbody.cosmological._treepm_kernels`).
+
+Units and conventions are those of the PM code (:mod:`nbody.cosmological.simulation`): comoving
+positions in ``[0, box)`` (other values are wrapped), Poisson equation ``lap phi = (3/2) Omega_m0 delta``
+with ``delta`` the mass overdensity, acceleration ``-grad phi`` (the comoving "force" the PM code's
+kick integrates). For particle masses ``m_j`` of total ``M`` this is Newtonian gravity with a
+neutralising background and the effective constant ``G = 3 Omega_m0 box^3 / (8 pi M)``
+(:meth:`TreePMGravity.gravitational_constant`), so the result is directly comparable with the
+Ewald sum :func:`nbody.cosmological.ewald.ewald_accelerations` at that ``G``. The softening ``eps``
+is the comoving Plummer-equivalent length (spline support 2.8 eps, GADGET).
+
+Accuracy (tests/nbody/test_treepm.py, ``benchmarks/nbody_treepm.py``): see :class:`TreePMGravity`.
+Serial (one process, Numba threads); the MPI split of the tree is not implemented.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from gpu.config import check_arg
+
+from .._kernels.tree import build_tree, pack_nodes
+from ..direct import _as_eps
+from ._treepm_kernels import second_moments, shortrange_accel
+from .pm import ParticleMesh, check_particles
+from .split import RCUT
+
+#: default split scale in mesh cells. GADGET-2's ASMTH = 1.25 gives a median total-force error of 2-3e-3
+#: against Ewald sums (clustered 4096-particle box, mesh 32^3 or 64^3, theta = 0.5: the PM part's CIC
+#: anisotropy near the split scale dominates); 3.0 gives 7e-4 at ~1.7x the tree interactions
+#: (``benchmarks/nbody_treepm.py --scan``; tests/nbody/test_treepm.py).
+ASMTH_DEFAULT = 3.0
+
+
+class TreePMGravity:
+    """TreePM accelerations in a periodic box of side ``box`` with an ``nmesh^3`` PM mesh.
+
+    Parameters: ``omega_m`` (Omega_m0 of the Poisson equation), ``eps`` (comoving Plummer-equivalent
+    softening, scalar or per particle), ``asmth`` (split scale in mesh cells, GADGET's ASMTH),
+    ``rcut`` (short-range cut in units of r_s, GADGET's RCUT), ``theta`` (geometric opening angle),
+    ``leaf_size`` (particles per tree leaf), ``quadrupole`` (accepted nodes with their quadrupole in the
+    truncated potential, default; False: monopoles as GADGET-2). ``rcut * r_s`` must be below ``box / 2`` (minimum images).
+    """
+
+    def __init__(self, box: float, nmesh: int, omega_m: float = 1.0, eps=0.0, asmth: float = ASMTH_DEFAULT,
+                 rcut: float = RCUT, theta: float = 0.5, leaf_size: int = 8,
+                 quadrupole: bool = True):
+        self.box = check_arg("box", box, gt=0)
+        if not (isinstance(nmesh, (int, np.integer)) and nmesh >= 4):
+            raise ValueError(f"nmesh must be an integer >= 4, got {nmesh!r}")
+        self.nmesh = int(nmesh)
+        self.omega_m = check_arg("omega_m", omega_m, gt=0)
+        self.asmth = check_arg("asmth", asmth, gt=0)
+        self.rcut = check_arg("rcut", rcut, gt=0)
+        self.theta = check_arg("theta", theta, gt=0, le=1.5)
+        if not (isinstance(leaf_size, (int, np.integer)) and leaf_size >= 1):
+            raise ValueError(f"leaf_size must be an integer >= 1, got {leaf_size!r}")
+        self.leaf_size = int(leaf_size)
+        self.quadrupole = bool(quadrupole)
+        self.rs = self.asmth * self.box / self.nmesh
+        self.r_cut = self.rcut * self.rs
+        if not self.r_cut < 0.5 * self.box:
+            raise ValueError(f"rcut * asmth = {self.rcut * self.asmth:g} mesh cells must be < nmesh / 2 = "
+                             f"{self.nmesh / 2:g} (the short-range cut must be below half the box)")
+        self.eps = eps
+        self.pm = ParticleMesh(self.nmesh, self.box, None, gradient="fd4", deconvolve=2)
+        #: short-range interactions per particle of the last call
+        self.last_interactions = None
+
+    def gravitational_constant(self, mass) -> float:
+        """``G = 3 Omega_m0 box^3 / (8 pi M)``: the constant for which ``4 pi G rho_mean = (3/2) Omega_m0``."""
+        return 3.0 * self.omega_m * self.box ** 3 / (8.0 * math.pi * float(np.sum(mass)))
+
+    def _prepare(self, pos, mass):
+        pos, mass = check_particles(None, pos, mass, "TreePMGravity")
+        if mass is None:
+            raise ValueError("TreePMGravity: mass is required")
+        if np.any(mass < 0) or not np.sum(mass) > 0:
+            raise ValueError("TreePMGravity: masses must be >= 0 with a positive sum")
+        pos = pos % self.box
+        pos[pos >= self.box] -= self.box  # x % box rounds to box for tiny negative x
+        return np.ascontiguousarray(pos), np.ascontiguousarray(mass)
+
+    def long_range(self, pos, mass):
+        """Long-range (mesh) accelerations (N, 3)."""
+        pos, mass = self._prepare(pos, mass)
+        return self.pm.force(pos, self.omega_m, mass=mass, rs=self.rs)
+
+    def short_range(self, pos, mass):
+        """Short-range (tree) accelerations (N, 3)."""
+        pos, mass = self._prepare(pos, mass)
+        return self._short(pos, mass)
+
+    def _short(self, pos, mass):
+        h = _as_eps(self.eps, len(mass))
+        if np.any(h >= self.r_cut):
+            raise ValueError("TreePMGravity: the softening support 2.8 eps must be below r_cut")
+        perm, center, half, start, count, isleaf, nxt, M, com, Q, hmax, delta = build_tree(pos, mass, h,
+                                                                                          self.leaf_size)
+        f, g = pack_nodes(center, half, M, com, Q, hmax, delta, start, count, isleaf, nxt)
+        spos = np.ascontiguousarray(pos[perm])
+        smass = np.ascontiguousarray(mass[perm])
+        S = second_moments(spos, smass, f, g) if self.quadrupole else np.zeros((len(f), 6))
+        acc_s, nint_s = shortrange_accel(spos, smass, np.ascontiguousarray(h[perm]), self.box, self.rs, self.r_cut,
+                                         self.theta, f, g, S, self.quadrupole)
+        acc = np.empty_like(acc_s)
+        acc[perm] = acc_s
+        nint = np.empty_like(nint_s)
+        nint[perm] = nint_s
+        self.last_interactions = nint
+        return self.gravitational_constant(mass) * acc
+
+    def accelerations(self, pos, mass):
+        """Total TreePM accelerations (N, 3) of particles ``pos`` (N, 3) with masses ``mass`` (N,),
+        in the PM code's units (module docstring)."""
+        pos, mass = self._prepare(pos, mass)
+        return self.pm.force(pos, self.omega_m, mass=mass, rs=self.rs) + self._short(pos, mass)
