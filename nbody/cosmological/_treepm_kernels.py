@@ -60,6 +60,12 @@ def quad_shortrange(x, y, z, r, rs, sxx, syy, szz, sxy, sxz, syz):
     ``D2 = (psi'' - psi'/r) / r^2 = f'/r^4 - 3 f/r^5`` (f: eq. 24 factor), so
     ``a = -[D2' (x.S.x) x / r + 2 D2 S.x + D1' tr S x / r] / 2``. For f = 1 this is Hernquist (1987) eq. 2.5."""
     f, f1, f2 = shortrange_factor_derivs(r, rs)
+    return _quad_from(f, f1, f2, x, y, z, r, sxx, syy, szz, sxy, sxz, syz)
+
+
+@njit(cache=True, inline="always")
+def _quad_from(f, f1, f2, x, y, z, r, sxx, syy, szz, sxy, sxz, syz):
+    """:func:`quad_shortrange` given the truncation factor and its derivatives at r."""
     ri = 1.0 / r
     ri2 = ri * ri
     ri3 = ri2 * ri
@@ -190,4 +196,171 @@ def shortrange_accel(pos, mass, h, box, rs, rcut, theta, f, g, S, use_quad):
         acc[i, 1] = ay
         acc[i, 2] = az
         nint[i] = ni
+    return acc, nint
+
+
+# ---------------------------------------------------------------------------------------------------
+# Grouped walk (Barnes 1990, J. Comput. Phys. 87, 161; GADGET-4): one periodic walk per group of nearby
+# particles (the maximal tree nodes with <= group_size particles, :func:`nbody._kernels.tree.group_nodes`),
+# the tests applied to the group's bounding box: a node is skipped if its cube is farther than r_cut from
+# every point of the box, opened if its 0.6 l-enlarged cube overlaps the box or if the distance r_min from
+# its centre of mass to the box fails the softening or geometric test, else accepted for the whole group.
+# As r_min <= r for every target this is more conservative than the per-target walk. The accepted nodes and
+# the opened leaves form an interaction list summed for each target of the group (minimum images, the
+# r_cut test and the truncation factor per pair, as in :func:`_walk_short`).
+# ---------------------------------------------------------------------------------------------------
+@njit(cache=True)
+def _group_lists(bcx, bcy, bcz, bex, bey, bez, hg, box, rcut2, theta, f, g, nodes, leaves):
+    """Interaction list of one group (box centre bc*, half extents be*, largest support hg): accepted node
+    indices -> ``nodes``, opened leaves -> ``leaves``. Returns (n nodes, n leaves, fitted)."""
+    nn = 0
+    nl = 0
+    node = 0
+    while node != -1:
+        hl = f[node, N_HALF]
+        l = 2.0 * hl
+        cx = abs(_wrap(f[node, N_CX] - bcx, box))
+        cy = abs(_wrap(f[node, N_CY] - bcy, box))
+        cz = abs(_wrap(f[node, N_CZ] - bcz, box))
+        gx = cx - hl - bex
+        gy = cy - hl - bey
+        gz = cz - hl - bez
+        gap2 = 0.0
+        if gx > 0.0:
+            gap2 += gx * gx
+        if gy > 0.0:
+            gap2 += gy * gy
+        if gz > 0.0:
+            gap2 += gz * gz
+        if gap2 > rcut2:
+            node = g[node, 2]
+            continue
+        ext = 0.6 * l
+        accept = False
+        if not (cx < ext + bex and cy < ext + bey and cz < ext + bez):
+            dx = abs(_wrap(f[node, N_COMX] - bcx, box)) - bex
+            dy = abs(_wrap(f[node, N_COMY] - bcy, box)) - bey
+            dz = abs(_wrap(f[node, N_COMZ] - bcz, box)) - bez
+            r2 = 0.0
+            if dx > 0.0:
+                r2 += dx * dx
+            if dy > 0.0:
+                r2 += dy * dy
+            if dz > 0.0:
+                r2 += dz * dz
+            r = np.sqrt(r2)
+            hp = hg if hg > f[node, N_HMAX] else f[node, N_HMAX]
+            delta = f[node, N_DELTA]
+            accept = r > hp + 0.8660254037844386 * l + delta and r * theta > l + theta * delta
+        if accept:
+            if nn == nodes.shape[0]:
+                return nn, nl, False
+            nodes[nn] = node
+            nn += 1
+            node = g[node, 2]
+        elif g[node, 3] == 1:
+            if nl == leaves.shape[0]:
+                return nn, nl, False
+            leaves[nl] = node
+            nl += 1
+            node = g[node, 2]
+        else:
+            node += 1
+    return nn, nl, True
+
+
+@njit(cache=True)
+def _group_block(q0, q1, gstart, gcount, gbox, ghmax, pos, mass, h, box, rs, rcut2, theta, f, g, S, use_quad,
+                 acc, nint):
+    nodes = np.empty(1024, dtype=np.int64)
+    leaves = np.empty(1024, dtype=np.int64)
+    for q in range(q0, q1):
+        bcx = 0.5 * (gbox[q, 0] + gbox[q, 3])
+        bcy = 0.5 * (gbox[q, 1] + gbox[q, 4])
+        bcz = 0.5 * (gbox[q, 2] + gbox[q, 5])
+        bex = 0.5 * (gbox[q, 3] - gbox[q, 0])
+        bey = 0.5 * (gbox[q, 4] - gbox[q, 1])
+        bez = 0.5 * (gbox[q, 5] - gbox[q, 2])
+        while True:
+            nn, nl, ok = _group_lists(bcx, bcy, bcz, bex, bey, bez, ghmax[q], box, rcut2, theta, f, g, nodes, leaves)
+            if ok:
+                break
+            nodes = np.empty(2 * nodes.shape[0], dtype=np.int64)
+            leaves = np.empty(2 * leaves.shape[0], dtype=np.int64)
+        for i in range(gstart[q], gstart[q] + gcount[q]):
+            xi = pos[i, 0]
+            yi = pos[i, 1]
+            zi = pos[i, 2]
+            hi = h[i]
+            ax = 0.0
+            ay = 0.0
+            az = 0.0
+            ni = 0
+            for t in range(nn):
+                node = nodes[t]
+                dx = _wrap(f[node, N_COMX] - xi, box)
+                dy = _wrap(f[node, N_COMY] - yi, box)
+                dz = _wrap(f[node, N_COMZ] - zi, box)
+                r2 = dx * dx + dy * dy + dz * dz
+                if r2 < rcut2:
+                    r = np.sqrt(r2)
+                    if use_quad:
+                        fr, f1, f2 = shortrange_factor_derivs(r, rs)
+                        fac = f[node, N_MASS] / (r2 * r) * fr
+                        qx, qy, qz = _quad_from(fr, f1, f2, -dx, -dy, -dz, r, S[node, 0], S[node, 1], S[node, 2],
+                                                S[node, 3], S[node, 4], S[node, 5])
+                        ax += fac * dx + qx
+                        ay += fac * dy + qy
+                        az += fac * dz + qz
+                    else:
+                        fac = f[node, N_MASS] / (r2 * r) * shortrange_force_factor(r, rs)
+                        ax += fac * dx
+                        ay += fac * dy
+                        az += fac * dz
+                    ni += 1
+            for t in range(nl):
+                leaf = leaves[t]
+                for k in range(g[leaf, 0], g[leaf, 0] + g[leaf, 1]):
+                    if k == i:
+                        continue
+                    ddx = _wrap(pos[k, 0] - xi, box)
+                    ddy = _wrap(pos[k, 1] - yi, box)
+                    ddz = _wrap(pos[k, 2] - zi, box)
+                    rr2 = ddx * ddx + ddy * ddy + ddz * ddz
+                    if rr2 >= rcut2:
+                        continue
+                    hij = hi if hi > h[k] else h[k]
+                    if rr2 == 0.0 and hij == 0.0:
+                        continue
+                    rr = np.sqrt(rr2)
+                    if rr >= hij:
+                        fk = mass[k] / (rr2 * rr)
+                    else:
+                        fk = mass[k] * spline_force_factor(rr2, hij)
+                    fk *= shortrange_force_factor(rr, rs)
+                    ax += fk * ddx
+                    ay += fk * ddy
+                    az += fk * ddz
+                    ni += 1
+            acc[i, 0] = ax
+            acc[i, 1] = ay
+            acc[i, 2] = az
+            nint[i] = ni
+
+
+@njit(parallel=True, cache=True)
+def shortrange_accel_grouped(gstart, gcount, gbox, ghmax, pos, mass, h, box, rs, rcut, theta, f, g, S, use_quad,
+                             nblocks):
+    """Short-range accelerations / G of all particles (tree order) by grouped walks: groups ``q`` cover the
+    tree-order particles ``gstart[q] : gstart[q] + gcount[q]``, with bounding boxes ``gbox`` (min xyz, max xyz)
+    and largest supports ``ghmax``; the groups are dealt to ``nblocks`` parallel blocks.
+    Returns (acc[N, 3], interactions per particle)."""
+    n = pos.shape[0]
+    acc = np.zeros((n, 3))
+    nint = np.zeros(n, dtype=np.int64)
+    ng = gstart.shape[0]
+    rcut2 = rcut * rcut
+    for b in prange(nblocks):
+        _group_block(b * ng // nblocks, (b + 1) * ng // nblocks, gstart, gcount, gbox, ghmax, pos, mass, h, box,
+                     rs, rcut2, theta, f, g, S, use_quad, acc, nint)
     return acc, nint

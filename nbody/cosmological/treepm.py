@@ -31,9 +31,11 @@ import numpy as np
 
 from gpu.config import check_arg
 
-from .._kernels.tree import build_tree, pack_nodes
+import numba
+
+from .._kernels.tree import build_tree, group_boxes, group_nodes, pack_nodes
 from ..direct import _as_eps
-from ._treepm_kernels import second_moments, shortrange_accel
+from ._treepm_kernels import second_moments, shortrange_accel, shortrange_accel_grouped
 from .pm import ParticleMesh, check_particles
 from .split import RCUT
 
@@ -51,12 +53,14 @@ class TreePMGravity:
     softening, scalar or per particle), ``asmth`` (split scale in mesh cells, GADGET's ASMTH),
     ``rcut`` (short-range cut in units of r_s, GADGET's RCUT), ``theta`` (geometric opening angle),
     ``leaf_size`` (particles per tree leaf), ``quadrupole`` (accepted nodes with their quadrupole in the
-    truncated potential, default; False: monopoles as GADGET-2). ``rcut * r_s`` must be below ``box / 2`` (minimum images).
+    truncated potential, default; False: monopoles as GADGET-2), ``group_size`` (grouped walk: one walk per
+    maximal tree node with <= group_size particles, tests on the group's box, Barnes 1990; 0: one walk per
+    particle). ``rcut * r_s`` must be below ``box / 2`` (minimum images).
     """
 
     def __init__(self, box: float, nmesh: int, omega_m: float = 1.0, eps=0.0, asmth: float = ASMTH_DEFAULT,
                  rcut: float = RCUT, theta: float = 0.5, leaf_size: int = 8,
-                 quadrupole: bool = True):
+                 quadrupole: bool = True, group_size: int = 32):
         self.box = check_arg("box", box, gt=0)
         if not (isinstance(nmesh, (int, np.integer)) and nmesh >= 4):
             raise ValueError(f"nmesh must be an integer >= 4, got {nmesh!r}")
@@ -69,6 +73,9 @@ class TreePMGravity:
             raise ValueError(f"leaf_size must be an integer >= 1, got {leaf_size!r}")
         self.leaf_size = int(leaf_size)
         self.quadrupole = bool(quadrupole)
+        if not (isinstance(group_size, (int, np.integer)) and group_size >= 0):
+            raise ValueError(f"group_size must be an integer >= 0 (0: one walk per particle), got {group_size!r}")
+        self.group_size = int(group_size)
         self.rs = self.asmth * self.box / self.nmesh
         self.r_cut = self.rcut * self.rs
         if not self.r_cut < 0.5 * self.box:
@@ -113,8 +120,20 @@ class TreePMGravity:
         spos = np.ascontiguousarray(pos[perm])
         smass = np.ascontiguousarray(mass[perm])
         S = second_moments(spos, smass, f, g) if self.quadrupole else np.zeros((len(f), 6))
-        acc_s, nint_s = shortrange_accel(spos, smass, np.ascontiguousarray(h[perm]), self.box, self.rs, self.r_cut,
-                                         self.theta, f, g, S, self.quadrupole)
+        sh = np.ascontiguousarray(h[perm])
+        if self.group_size > 0:
+            _, gnode = group_nodes(g, self.group_size)
+            gbox, ghmax = group_boxes(gnode, g, spos, sh)
+            gstart = np.ascontiguousarray(g[gnode, 0])
+            gcount = np.ascontiguousarray(g[gnode, 1])
+            nblocks = max(1, min(len(gnode), 32 * numba.get_num_threads()))
+            with numba.parallel_chunksize(1):  # group costs vary (clumps vs voids): blocks dealt dynamically
+                acc_s, nint_s = shortrange_accel_grouped(gstart, gcount, gbox, ghmax, spos, smass, sh, self.box,
+                                                         self.rs, self.r_cut, self.theta, f, g, S, self.quadrupole,
+                                                         nblocks)
+        else:
+            acc_s, nint_s = shortrange_accel(spos, smass, sh, self.box, self.rs, self.r_cut, self.theta, f, g, S,
+                                             self.quadrupole)
         acc = np.empty_like(acc_s)
         acc[perm] = acc_s
         nint = np.empty_like(nint_s)
