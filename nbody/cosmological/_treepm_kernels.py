@@ -14,8 +14,9 @@ The tree is :func:`nbody._kernels.tree.build_tree` over positions in ``[0, box)`
 * sums the particles of opened leaves with minimum-image separations and the cubic-spline softening of
   the tree code (Springel 2005 eq. 4) for r < h.
 
-Every contribution within ``r_cut`` is multiplied by :func:`nbody.cosmological.split.shortrange_force_factor`
-(eq. 24); contributions beyond ``r_cut`` are dropped (GADGET-2). Minimum images are exact for
+Every contribution within ``r_cut`` is multiplied by the factor of eq. 24, linearly interpolated in the
+table ``tab`` of :func:`nbody.cosmological.split.shortrange_table` (``u = r * tscale``, ``tscale = per_rs / r_s``;
+GADGET-2 tabulates it too); contributions beyond ``r_cut`` are dropped (GADGET-2). Minimum images are exact for
 ``r_cut < box / 2`` (checked by the caller).
 """
 from __future__ import annotations
@@ -25,7 +26,7 @@ from numba import njit, prange
 
 from .._kernels.direct import spline_force_factor
 from .._kernels.tree import N_COMX, N_COMY, N_COMZ, N_CX, N_CY, N_CZ, N_DELTA, N_HALF, N_HMAX, N_MASS
-from .split import shortrange_factor_derivs, shortrange_force_factor
+from .split import shortrange_factor_derivs, table_factor
 
 
 @njit(cache=True)
@@ -95,7 +96,7 @@ def _wrap(d, box):
 
 
 @njit(cache=True, inline="always")
-def _walk_short(xi, yi, zi, hi, self_k, pos, mass, h, box, rs, rcut2, theta, f, g, S, use_quad):
+def _walk_short(xi, yi, zi, hi, self_k, pos, mass, h, box, rs, rcut2, theta, f, g, S, use_quad, tab, tscale):
     ax = 0.0
     ay = 0.0
     az = 0.0
@@ -139,13 +140,16 @@ def _walk_short(xi, yi, zi, hi, self_k, pos, mass, h, box, rs, rcut2, theta, f, 
         if accept:
             if r2 < rcut2:
                 r = np.sqrt(r2)
-                fac = f[node, N_MASS] / (r2 * r) * shortrange_force_factor(r, rs)
+                u = r * tscale
+                fr = table_factor(tab, 0, u)
+                fac = f[node, N_MASS] / (r2 * r) * fr
                 ax += fac * dx
                 ay += fac * dy
                 az += fac * dz
                 if use_quad:
-                    qx, qy, qz = quad_shortrange(-dx, -dy, -dz, r, rs, S[node, 0], S[node, 1], S[node, 2],
-                                                 S[node, 3], S[node, 4], S[node, 5])
+                    qx, qy, qz = _quad_from(fr, table_factor(tab, 1, u) / rs, table_factor(tab, 2, u) / (rs * rs),
+                                            -dx, -dy, -dz, r, S[node, 0], S[node, 1], S[node, 2], S[node, 3],
+                                            S[node, 4], S[node, 5])
                     ax += qx
                     ay += qy
                     az += qz
@@ -169,7 +173,7 @@ def _walk_short(xi, yi, zi, hi, self_k, pos, mass, h, box, rs, rcut2, theta, f, 
                     fk = mass[k] / (rr2 * rr)
                 else:
                     fk = mass[k] * spline_force_factor(rr2, hij)
-                fk *= shortrange_force_factor(rr, rs)
+                fk *= table_factor(tab, 0, rr * tscale)
                 ax += fk * ddx
                 ay += fk * ddy
                 az += fk * ddz
@@ -181,7 +185,7 @@ def _walk_short(xi, yi, zi, hi, self_k, pos, mass, h, box, rs, rcut2, theta, f, 
 
 
 @njit(parallel=True, cache=True)
-def shortrange_accel(pos, mass, h, box, rs, rcut, theta, f, g, S, use_quad):
+def shortrange_accel(pos, mass, h, box, rs, rcut, theta, f, g, S, use_quad, tab, tscale):
     """Short-range accelerations / G of all particles (tree order ``pos``, ``mass``, ``h``; packed nodes
     ``f``, ``g``; node second moments ``S`` used if ``use_quad``), one periodic walk per particle, parallel over particles.
     Returns (acc[N, 3], interactions per particle)."""
@@ -191,7 +195,7 @@ def shortrange_accel(pos, mass, h, box, rs, rcut, theta, f, g, S, use_quad):
     rcut2 = rcut * rcut
     for i in prange(n):
         ax, ay, az, ni = _walk_short(pos[i, 0], pos[i, 1], pos[i, 2], h[i], i, pos, mass, h, box, rs, rcut2,
-                                     theta, f, g, S, use_quad)
+                                     theta, f, g, S, use_quad, tab, tscale)
         acc[i, 0] = ax
         acc[i, 1] = ay
         acc[i, 2] = az
@@ -271,7 +275,9 @@ def _group_lists(bcx, bcy, bcz, bex, bey, bez, hg, box, rcut2, theta, f, g, node
 
 @njit(cache=True)
 def _group_block(q0, q1, gstart, gcount, gbox, ghmax, pos, mass, h, box, rs, rcut2, theta, f, g, S, use_quad,
-                 acc, nint):
+                 tab, tscale, acc, nint):
+    irs = 1.0 / rs
+    irs2 = irs * irs
     nodes = np.empty(1024, dtype=np.int64)
     leaves = np.empty(1024, dtype=np.int64)
     for q in range(q0, q1):
@@ -304,16 +310,18 @@ def _group_block(q0, q1, gstart, gcount, gbox, ghmax, pos, mass, h, box, rs, rcu
                 r2 = dx * dx + dy * dy + dz * dz
                 if r2 < rcut2:
                     r = np.sqrt(r2)
+                    u = r * tscale
+                    fr = table_factor(tab, 0, u)
                     if use_quad:
-                        fr, f1, f2 = shortrange_factor_derivs(r, rs)
                         fac = f[node, N_MASS] / (r2 * r) * fr
-                        qx, qy, qz = _quad_from(fr, f1, f2, -dx, -dy, -dz, r, S[node, 0], S[node, 1], S[node, 2],
+                        qx, qy, qz = _quad_from(fr, table_factor(tab, 1, u) * irs, table_factor(tab, 2, u) * irs2,
+                                                -dx, -dy, -dz, r, S[node, 0], S[node, 1], S[node, 2],
                                                 S[node, 3], S[node, 4], S[node, 5])
                         ax += fac * dx + qx
                         ay += fac * dy + qy
                         az += fac * dz + qz
                     else:
-                        fac = f[node, N_MASS] / (r2 * r) * shortrange_force_factor(r, rs)
+                        fac = f[node, N_MASS] / (r2 * r) * fr
                         ax += fac * dx
                         ay += fac * dy
                         az += fac * dz
@@ -337,7 +345,7 @@ def _group_block(q0, q1, gstart, gcount, gbox, ghmax, pos, mass, h, box, rs, rcu
                         fk = mass[k] / (rr2 * rr)
                     else:
                         fk = mass[k] * spline_force_factor(rr2, hij)
-                    fk *= shortrange_force_factor(rr, rs)
+                    fk *= table_factor(tab, 0, rr * tscale)
                     ax += fk * ddx
                     ay += fk * ddy
                     az += fk * ddz
@@ -350,7 +358,7 @@ def _group_block(q0, q1, gstart, gcount, gbox, ghmax, pos, mass, h, box, rs, rcu
 
 @njit(parallel=True, cache=True)
 def shortrange_accel_grouped(gstart, gcount, gbox, ghmax, pos, mass, h, box, rs, rcut, theta, f, g, S, use_quad,
-                             nblocks):
+                             tab, tscale, nblocks):
     """Short-range accelerations / G of all particles (tree order) by grouped walks: groups ``q`` cover the
     tree-order particles ``gstart[q] : gstart[q] + gcount[q]``, with bounding boxes ``gbox`` (min xyz, max xyz)
     and largest supports ``ghmax``; the groups are dealt to ``nblocks`` parallel blocks.
@@ -362,5 +370,5 @@ def shortrange_accel_grouped(gstart, gcount, gbox, ghmax, pos, mass, h, box, rs,
     rcut2 = rcut * rcut
     for b in prange(nblocks):
         _group_block(b * ng // nblocks, (b + 1) * ng // nblocks, gstart, gcount, gbox, ghmax, pos, mass, h, box,
-                     rs, rcut2, theta, f, g, S, use_quad, acc, nint)
+                     rs, rcut2, theta, f, g, S, use_quad, tab, tscale, acc, nint)
     return acc, nint

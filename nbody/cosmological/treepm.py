@@ -37,7 +37,7 @@ from .._kernels.tree import build_tree, group_boxes, group_nodes, pack_nodes
 from ..direct import _as_eps
 from ._treepm_kernels import second_moments, shortrange_accel, shortrange_accel_grouped
 from .pm import ParticleMesh, check_particles
-from .split import RCUT
+from .split import RCUT, TABLE_PER_RS, shortrange_table
 
 #: default split scale in mesh cells. GADGET-2's ASMTH = 1.25 gives a median total-force error of 2-3e-3
 #: against Ewald sums (clustered 4096-particle box, mesh 32^3 or 64^3, theta = 0.5: the PM part's CIC
@@ -82,6 +82,8 @@ class TreePMGravity:
             raise ValueError(f"rcut * asmth = {self.rcut * self.asmth:g} mesh cells must be < nmesh / 2 = "
                              f"{self.nmesh / 2:g} (the short-range cut must be below half the box)")
         self.eps = eps
+        self._table = shortrange_table(self.rcut)
+        self._tscale = TABLE_PER_RS / self.rs
         self.pm = ParticleMesh(self.nmesh, self.box, None, gradient="fd4", deconvolve=2)
         #: short-range interactions per particle of the last call
         self.last_interactions = None
@@ -130,10 +132,10 @@ class TreePMGravity:
             with numba.parallel_chunksize(1):  # group costs vary (clumps vs voids): blocks dealt dynamically
                 acc_s, nint_s = shortrange_accel_grouped(gstart, gcount, gbox, ghmax, spos, smass, sh, self.box,
                                                          self.rs, self.r_cut, self.theta, f, g, S, self.quadrupole,
-                                                         nblocks)
+                                                         self._table, self._tscale, nblocks)
         else:
             acc_s, nint_s = shortrange_accel(spos, smass, sh, self.box, self.rs, self.r_cut, self.theta, f, g, S,
-                                             self.quadrupole)
+                                             self.quadrupole, self._table, self._tscale)
         acc = np.empty_like(acc_s)
         acc[perm] = acc_s
         nint = np.empty_like(nint_s)

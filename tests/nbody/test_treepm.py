@@ -9,7 +9,8 @@ import pytest
 from gpu.config import ConfigError
 from nbody.cosmological.ewald import ewald_accelerations
 from nbody.cosmological._treepm_kernels import quad_shortrange
-from nbody.cosmological.split import shortrange_factor_derivs, shortrange_force_factor
+from nbody.cosmological.split import (TABLE_PER_RS, shortrange_factor_derivs, shortrange_force_factor,
+                                      shortrange_table, table_factor)
 from nbody.cosmological.treepm import TreePMGravity
 
 
@@ -51,6 +52,18 @@ def test_shortrange_factor_limits_and_derivatives():
         f1m = shortrange_factor_derivs(r - d, rs)[1]
         assert f2 == pytest.approx((f1p - f1m) / (2 * d), rel=1e-6, abs=1e-12)
     assert shortrange_force_factor(4.5 * rs, rs) < 0.02  # GADGET's r_cut = 4.5 r_s
+
+
+def test_shortrange_table_interpolation():
+    tab = shortrange_table(4.5)
+    rs = 2.0
+    x = np.random.default_rng(0).random(2000) * 4.5 * rs
+    for r in x:
+        exact = shortrange_factor_derivs(r, rs)
+        u = r * TABLE_PER_RS / rs
+        assert abs(table_factor(tab, 0, u) - exact[0]) < 1e-7
+        assert abs(table_factor(tab, 1, u) / rs - exact[1]) < 1e-6 / rs
+        assert abs(table_factor(tab, 2, u) / rs ** 2 - exact[2]) < 1e-5 / rs ** 2
 
 
 def _clump_errors(size, x, rs=1.0):
