@@ -76,9 +76,9 @@ class PMConfig:
                              "(nbody.cosmological.treepm, one MPI rank only)")
     softening: float = param(0.0, ge=0, doc="treepm: comoving Plummer-equivalent softening [Mpc/h] "
                              "(0: 1/30 of the mean particle spacing)")
-    treepm_asmth: float = param(3.0, gt=0, doc="treepm: split scale r_s in mesh cells")
-    treepm_rcut: float = param(4.5, gt=0, doc="treepm: short-range cut in units of r_s")
-    treepm_theta: float = param(0.5, gt=0, le=1.5, doc="treepm: geometric opening angle of the tree")
+    treepm_asmth: float = param(2.5, gt=0, doc="treepm: split scale r_s in mesh cells (GADGET-2: 1.25)")
+    treepm_rcut: float = param(6.0, gt=0, doc="treepm: short-range cut in units of r_s (GADGET-2: 4.5)")
+    treepm_theta: float = param(0.6, gt=0, le=1.5, doc="treepm: geometric opening angle of the tree")
     cosmology: CosmologyConfig = param(default_factory=CosmologyConfig)
 
     def mesh(self) -> int:

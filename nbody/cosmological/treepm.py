@@ -20,7 +20,7 @@ neutralising background and the effective constant ``G = 3 Omega_m0 box^3 / (8 p
 Ewald sum :func:`nbody.cosmological.ewald.ewald_accelerations` at that ``G``. The softening ``eps``
 is the comoving Plummer-equivalent length (spline support 2.8 eps, GADGET).
 
-Accuracy (tests/nbody/test_treepm.py, ``benchmarks/nbody_treepm.py``): see :class:`TreePMGravity`.
+Accuracy (tests/nbody/test_treepm.py, ``benchmarks/nbody_treepm.py``): see :data:`ASMTH_DEFAULT`.
 Serial (one process, Numba threads); the MPI split of the tree is not implemented.
 """
 from __future__ import annotations
@@ -37,29 +37,34 @@ from .._kernels.tree import build_tree, group_boxes, group_nodes, pack_nodes
 from ..direct import _as_eps
 from ._treepm_kernels import second_moments, shortrange_accel, shortrange_accel_grouped
 from .pm import ParticleMesh, check_particles
-from .split import RCUT, TABLE_PER_RS, shortrange_table
+from .split import TABLE_PER_RS, shortrange_table
 
-#: default split scale in mesh cells. GADGET-2's ASMTH = 1.25 gives a median total-force error of 2-3e-3
-#: against Ewald sums (clustered 4096-particle box, mesh 32^3 or 64^3, theta = 0.5: the PM part's CIC
-#: anisotropy near the split scale dominates); 3.0 gives 7e-4 at ~1.7x the tree interactions
-#: (``benchmarks/nbody_treepm.py --scan``; tests/nbody/test_treepm.py).
-ASMTH_DEFAULT = 3.0
+#: Defaults, chosen for a median total-force error below 1e-3 against Ewald sums (clustered periodic samples of
+#: 4096 particles, mesh 32^3, eps = box / 2000; tests/nbody/test_treepm.py, ``benchmarks/nbody_treepm.py --scan``).
+#: GADGET-2's ASMTH = 1.25, RCUT = 4.5 give a median error of 2-3e-3 (the CIC mesh force's anisotropy near
+#: the split scale dominates) and a 99th percentile of ~2e-2 (the short-range force dropped beyond r_cut: the
+#: factor of eq. 24 is still 1.8e-2 at 4.5 r_s, 4e-4 at 6 r_s). With 2.5 / 6.0 / 0.6 (grouped walk,
+#: quadrupoles) the measured median is 3.7-4.6e-4 and the 99th percentile 4.4-4.9e-3 (two samples).
+ASMTH_DEFAULT = 2.5
+RCUT_DEFAULT = 6.0
+THETA_DEFAULT = 0.6
 
 
 class TreePMGravity:
     """TreePM accelerations in a periodic box of side ``box`` with an ``nmesh^3`` PM mesh.
 
     Parameters: ``omega_m`` (Omega_m0 of the Poisson equation), ``eps`` (comoving Plummer-equivalent
-    softening, scalar or per particle), ``asmth`` (split scale in mesh cells, GADGET's ASMTH),
-    ``rcut`` (short-range cut in units of r_s, GADGET's RCUT), ``theta`` (geometric opening angle),
-    ``leaf_size`` (particles per tree leaf), ``quadrupole`` (accepted nodes with their quadrupole in the
-    truncated potential, default; False: monopoles as GADGET-2), ``group_size`` (grouped walk: one walk per
-    maximal tree node with <= group_size particles, tests on the group's box, Barnes 1990; 0: one walk per
-    particle). ``rcut * r_s`` must be below ``box / 2`` (minimum images).
+    softening, scalar or per particle), ``asmth`` (split scale in mesh cells, GADGET's ASMTH; default 2.5,
+    GADGET-2: 1.25), ``rcut`` (short-range cut in units of r_s, GADGET's RCUT; default 6, GADGET-2: 4.5),
+    ``theta`` (geometric opening angle, default 0.6), ``leaf_size`` (particles per tree leaf), ``quadrupole``
+    (accepted nodes with their quadrupole in the truncated potential, default; False: monopoles as GADGET-2),
+    ``group_size`` (grouped walk: one walk per maximal tree node with <= group_size particles, tests on the
+    group's box, Barnes 1990; 0: one walk per particle). ``rcut * asmth`` must be below ``nmesh / 2``
+    (minimum images): with the defaults nmesh >= 32. See the module constants for the measured accuracy.
     """
 
     def __init__(self, box: float, nmesh: int, omega_m: float = 1.0, eps=0.0, asmth: float = ASMTH_DEFAULT,
-                 rcut: float = RCUT, theta: float = 0.5, leaf_size: int = 8,
+                 rcut: float = RCUT_DEFAULT, theta: float = THETA_DEFAULT, leaf_size: int = 8,
                  quadrupole: bool = True, group_size: int = 32):
         self.box = check_arg("box", box, gt=0)
         if not (isinstance(nmesh, (int, np.integer)) and nmesh >= 4):
