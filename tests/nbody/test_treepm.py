@@ -222,3 +222,15 @@ def test_pm_config_treepm_cut_too_large():
         PMSimulation(PMConfig(box=64.0, nside=8, nmesh=16, gravity="treepm"))
     with pytest.raises(ConfigError, match="softening"):
         PMSimulation(PMConfig(box=64.0, nside=16, gravity="treepm", softening=20.0))
+
+
+def test_cli_pm_gravity_treepm(tmp_path, capsys):
+    """``python -m nbody pm`` with ``gravity = "treepm"``: exit 0, a GADGET-4 snapshot, the summary names TreePM."""
+    from nbody.__main__ import main
+
+    cfg = tmp_path / "pm.toml"
+    cfg.write_text(f'box = 64.0\nnside = 16\nnsteps = 3\na_start = 0.1\noutput_redshifts = [0.0]\n'
+                   f'gravity = "treepm"\noutput_dir = "{tmp_path / "out"}"\n')
+    assert main(["pm", str(cfg), "--quiet"]) == 0
+    assert "TREEPM: 16^3 particles, mesh 32^3" in capsys.readouterr().out
+    assert (tmp_path / "out" / "snap_000.hdf5").exists()
