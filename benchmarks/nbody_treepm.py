@@ -83,7 +83,8 @@ def scan(out):
                                    quadrupole=quad)
                 e = np.linalg.norm(tp.accelerations(pos, m) - ref, axis=1) / nr
                 lines.append(f"{asmth:5.2f} {rcut:4.1f} {theta:4.2f} {quad!s:5}  {np.median(e):.2e}  "
-                             f"{np.percentile(e, 90):.2e}  {np.percentile(e, 99):.2e}  {tp.last_interactions.mean():.0f}")
+                             f"{np.percentile(e, 90):.2e}  {np.percentile(e, 99):.2e}  "
+                             f"{tp.last_interactions.mean():.0f}")
                 print(lines[-1], flush=True)
     # error against the nearest-neighbour distance (periodic) in units of r_s, default settings
     from scipy.spatial import cKDTree

@@ -187,7 +187,8 @@ def _walk_short(xi, yi, zi, hi, self_k, pos, mass, h, box, rs, rcut2, theta, f, 
 @njit(parallel=True, cache=True)
 def shortrange_accel(pos, mass, h, box, rs, rcut, theta, f, g, S, use_quad, tab, tscale):
     """Short-range accelerations / G of all particles (tree order ``pos``, ``mass``, ``h``; packed nodes
-    ``f``, ``g``; node second moments ``S`` used if ``use_quad``), one periodic walk per particle, parallel over particles.
+    ``f``, ``g``; node second moments ``S`` used if ``use_quad``), one periodic walk per particle, parallel over
+    particles.
     Returns (acc[N, 3], interactions per particle)."""
     n = pos.shape[0]
     acc = np.empty((n, 3))

@@ -93,7 +93,8 @@ class PMConfig:
             raise ConfigError(f"config keys '{prefix}treepm_asmth' * '{prefix}treepm_rcut' = "
                               f"{self.treepm_asmth * self.treepm_rcut:g} mesh cells must be < nmesh / 2 = "
                               f"{self.mesh() / 2:g} (the short-range cut must be below half the box)")
-        if self.gravity == "treepm" and not 2.8 * self.eps() < self.treepm_asmth * self.treepm_rcut * self.box / self.mesh():
+        r_cut = self.treepm_asmth * self.treepm_rcut * self.box / self.mesh()
+        if self.gravity == "treepm" and not 2.8 * self.eps() < r_cut:
             raise ConfigError(f"config key '{prefix}softening' = {self.softening:g}: the spline support 2.8 eps must "
                               "be below the short-range cut treepm_rcut * treepm_asmth * box / nmesh")
 
