@@ -274,6 +274,152 @@ def _group_lists(bcx, bcy, bcz, bex, bey, bez, hg, box, rcut2, theta, f, g, node
     return nn, nl, True
 
 
+@njit(cache=True, fastmath=True, error_model="numpy")
+def _sum_lists(xi, yi, zi, hi, nb, nn, pf, nf, pq, nq, tab, tscale, rcut2, irs, irs2, use_quad):
+    """Acceleration / G on one target from a group's gathered lists (sources already shifted to the images
+    nearest the group, so no minimum-image test per pair): accepted nodes ``nb[:, :nn]`` (x, y, z, m, S rows),
+    far particles ``pf[:, :nf]`` (x, y, z, m; Newtonian: beyond every softening support) and near particles
+    ``pq[:, :nq]`` (x, y, z, m, h). Branch-free masked loops for the first two (SIMD-friendly), the spline
+    kernel for the near ones; sources at r >= r_cut contribute nothing, a source at r = 0 (the target) neither."""
+    ax = 0.0
+    ay = 0.0
+    az = 0.0
+    ni = 0
+    for t in range(nn):
+        dx = nb[0, t] - xi
+        dy = nb[1, t] - yi
+        dz = nb[2, t] - zi
+        r2 = dx * dx + dy * dy + dz * dz
+        inside = r2 < rcut2
+        r2 = r2 if inside else rcut2
+        r = np.sqrt(r2)
+        u = r * tscale
+        j = int(u)
+        w = u - j
+        fr = tab[0, j] + (tab[0, j + 1] - tab[0, j]) * w
+        ri = 1.0 / r
+        ri2 = ri * ri
+        ri3 = ri2 * ri
+        fac = nb[3, t] * ri3 * fr
+        if use_quad:
+            f1 = (tab[1, j] + (tab[1, j + 1] - tab[1, j]) * w) * irs
+            f2 = (tab[2, j] + (tab[2, j + 1] - tab[2, j]) * w) * irs2
+            # _quad_from with x = -d (target - centre of mass), written out for vectorisation
+            ri4 = ri2 * ri2
+            ri5 = ri4 * ri
+            d1p = f1 * ri3 - 3.0 * fr * ri4
+            d2 = f1 * ri4 - 3.0 * fr * ri5
+            d2p = f2 * ri4 - 7.0 * f1 * ri5 + 15.0 * fr * ri4 * ri2
+            sx = -(nb[4, t] * dx + nb[7, t] * dy + nb[8, t] * dz)
+            sy = -(nb[7, t] * dx + nb[5, t] * dy + nb[9, t] * dz)
+            sz = -(nb[8, t] * dx + nb[9, t] * dy + nb[6, t] * dz)
+            xsx = -(dx * sx + dy * sy + dz * sz)
+            c = -0.5 * (d2p * xsx + (d1p * (nb[4, t] + nb[5, t] + nb[6, t]))) * ri
+            qx = -c * dx - d2 * sx
+            qy = -c * dy - d2 * sy
+            qz = -c * dz - d2 * sz
+        else:
+            qx = 0.0
+            qy = 0.0
+            qz = 0.0
+        if inside:
+            ax += fac * dx + qx
+            ay += fac * dy + qy
+            az += fac * dz + qz
+            ni += 1
+    for t in range(nf):
+        dx = pf[0, t] - xi
+        dy = pf[1, t] - yi
+        dz = pf[2, t] - zi
+        r2 = dx * dx + dy * dy + dz * dz
+        inside = r2 < rcut2
+        r2 = r2 if inside else rcut2
+        r = np.sqrt(r2)
+        u = r * tscale
+        j = int(u)
+        w = u - j
+        fac = pf[3, t] / (r2 * r) * (tab[0, j] + (tab[0, j + 1] - tab[0, j]) * w)
+        if inside:
+            ax += fac * dx
+            ay += fac * dy
+            az += fac * dz
+            ni += 1
+    for t in range(nq):
+        dx = pq[0, t] - xi
+        dy = pq[1, t] - yi
+        dz = pq[2, t] - zi
+        r2 = dx * dx + dy * dy + dz * dz
+        if r2 >= rcut2 or r2 == 0.0:  # beyond the cut, or the target itself (or a coincident particle)
+            continue
+        hij = hi if hi > pq[4, t] else pq[4, t]
+        r = np.sqrt(r2)
+        if r >= hij:
+            fk = pq[3, t] / (r2 * r)
+        else:
+            fk = pq[3, t] * spline_force_factor(r2, hij)
+        u = r * tscale
+        j = int(u)
+        w = u - j
+        fk *= tab[0, j] + (tab[0, j + 1] - tab[0, j]) * w
+        ax += fk * dx
+        ay += fk * dy
+        az += fk * dz
+        ni += 1
+    return ax, ay, az, ni
+
+
+@njit(cache=True)
+def _gather_lists(bcx, bcy, bcz, bex, bey, bez, hg, box, nodes, nn, leaves, nl, pos, mass, h, f, g, S, nb, pf, pq):
+    """Copy a group's accepted nodes and the particles of its opened leaves into ``nb``, ``pf`` (far: the leaf's
+    cube farther from the group box than both softening supports) and ``pq`` (near), shifted to the periodic
+    images nearest the group centre. Returns (nf, nq), or (-1, -1) if ``pf``/``pq`` are too small."""
+    for t in range(nn):
+        node = nodes[t]
+        nb[0, t] = bcx + _wrap(f[node, N_COMX] - bcx, box)
+        nb[1, t] = bcy + _wrap(f[node, N_COMY] - bcy, box)
+        nb[2, t] = bcz + _wrap(f[node, N_COMZ] - bcz, box)
+        nb[3, t] = f[node, N_MASS]
+        for c in range(6):
+            nb[4 + c, t] = S[node, c]
+    nf = 0
+    nq = 0
+    for t in range(nl):
+        leaf = leaves[t]
+        hl = f[leaf, N_HALF]
+        ox = _wrap(f[leaf, N_CX] - bcx, box)
+        oy = _wrap(f[leaf, N_CY] - bcy, box)
+        oz = _wrap(f[leaf, N_CZ] - bcz, box)
+        gx = max(0.0, abs(ox) - hl - bex)
+        gy = max(0.0, abs(oy) - hl - bey)
+        gz = max(0.0, abs(oz) - hl - bez)
+        hp = hg if hg > f[leaf, N_HMAX] else f[leaf, N_HMAX]
+        far = gx * gx + gy * gy + gz * gz > hp * hp
+        k0 = g[leaf, 0]
+        cnt = g[leaf, 1]
+        if far and nf + cnt > pf.shape[1]:
+            return -1, -1
+        if (not far) and nq + cnt > pq.shape[1]:
+            return -1, -1
+        for k in range(k0, k0 + cnt):
+            x = bcx + _wrap(pos[k, 0] - bcx, box)
+            y = bcy + _wrap(pos[k, 1] - bcy, box)
+            z = bcz + _wrap(pos[k, 2] - bcz, box)
+            if far:
+                pf[0, nf] = x
+                pf[1, nf] = y
+                pf[2, nf] = z
+                pf[3, nf] = mass[k]
+                nf += 1
+            else:
+                pq[0, nq] = x
+                pq[1, nq] = y
+                pq[2, nq] = z
+                pq[3, nq] = mass[k]
+                pq[4, nq] = h[k]
+                nq += 1
+    return nf, nq
+
+
 @njit(cache=True)
 def _group_block(q0, q1, gstart, gcount, gbox, ghmax, pos, mass, h, box, rs, rcut2, theta, f, g, S, use_quad,
                  tab, tscale, acc, nint):
@@ -281,6 +427,9 @@ def _group_block(q0, q1, gstart, gcount, gbox, ghmax, pos, mass, h, box, rs, rcu
     irs2 = irs * irs
     nodes = np.empty(1024, dtype=np.int64)
     leaves = np.empty(1024, dtype=np.int64)
+    nb = np.empty((10, 1024))
+    pf = np.empty((4, 4096))
+    pq = np.empty((5, 1024))
     for q in range(q0, q1):
         bcx = 0.5 * (gbox[q, 0] + gbox[q, 3])
         bcy = 0.5 * (gbox[q, 1] + gbox[q, 4])
@@ -294,6 +443,26 @@ def _group_block(q0, q1, gstart, gcount, gbox, ghmax, pos, mass, h, box, rs, rcu
                 break
             nodes = np.empty(2 * nodes.shape[0], dtype=np.int64)
             leaves = np.empty(2 * leaves.shape[0], dtype=np.int64)
+        # gathered lists with sources at the images nearest the group centre: the image nearest to every target
+        # of the group for all sources within r_cut of it when r_cut + the box half extents < box / 2
+        if np.sqrt(rcut2) + max(bex, bey, bez) < 0.5 * box:
+            if nb.shape[1] < nn:
+                nb = np.empty((10, 2 * nn))
+            while True:
+                nf, nq = _gather_lists(bcx, bcy, bcz, bex, bey, bez, ghmax[q], box, nodes, nn, leaves, nl, pos, mass,
+                                       h, f, g, S, nb, pf, pq)
+                if nf >= 0:
+                    break
+                pf = np.empty((4, 2 * pf.shape[1]))
+                pq = np.empty((5, 2 * pq.shape[1]))
+            for i in range(gstart[q], gstart[q] + gcount[q]):
+                ax, ay, az, ni = _sum_lists(pos[i, 0], pos[i, 1], pos[i, 2], h[i], nb, nn, pf, nf, pq, nq, tab, tscale,
+                                            rcut2, irs, irs2, use_quad)
+                acc[i, 0] = ax
+                acc[i, 1] = ay
+                acc[i, 2] = az
+                nint[i] = ni
+            continue
         for i in range(gstart[q], gstart[q] + gcount[q]):
             xi = pos[i, 0]
             yi = pos[i, 1]
