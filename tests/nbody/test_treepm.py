@@ -164,6 +164,17 @@ def test_treepm_clustered_sample_against_ewald():
     assert e_q < 0.35 * e_m, (e_q, e_m)
 
 
+def test_treepm_per_particle_walk_and_grouped_walk_agree():
+    """group_size = 0 (one walk per particle, minimum image per pair) and the grouped walk (gathered lists at
+    shifted images, plus the per-pair fallback for groups too large for the shift) converge to the same force."""
+    box = 100.0
+    pos, m = clustered_periodic_sample(2000, box, seed=7)
+    a = TreePMGravity(box, 32, eps=0.05, theta=0.3, group_size=0).short_range(pos, m)
+    b = TreePMGravity(box, 32, eps=0.05, theta=0.3, group_size=32).short_range(pos, m)
+    exact = TreePMGravity(box, 32, eps=0.05, theta=0.01, group_size=0).short_range(pos, m)
+    assert np.median(_relerr(a, exact)) < 1e-3 and np.median(_relerr(b, exact)) < 1e-3
+
+
 def test_treepm_positions_wrapped_and_translation_invariant():
     box = 50.0
     pos, m = clustered_periodic_sample(1000, box, seed=5)
