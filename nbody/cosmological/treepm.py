@@ -7,8 +7,9 @@ The force is split at the scale ``r_s = asmth * box / nmesh`` (:mod:`nbody.cosmo
   assignment and interpolation with the CIC window divided out twice (``deconvolve=2``, the
   ``1/W^4`` of GADGET's ``smth``) and a four-point finite-difference gradient (``gradient="fd4"``);
 * short range: a periodic Barnes-Hut walk (minimum images) over the octree of :mod:`nbody._kernels.tree`
-  with the pair force times ``erfc(r/2r_s) + r/(r_s sqrt(pi)) exp(-r^2/4r_s^2)`` (eq. 24), nodes beyond
-  ``r_cut = rcut * r_s`` skipped, accepted nodes as monopoles, cubic-spline softening (eq. 4) for r < h
+  with the pair force times ``erfc(r/2r_s) + r/(r_s sqrt(pi)) exp(-r^2/4r_s^2)`` (eq. 24, tabulated), nodes
+  beyond ``r_cut = rcut * r_s`` skipped, accepted nodes as monopole + quadrupole of the truncated potential,
+  cubic-spline softening (eq. 4) for r < h; one walk per group of nearby particles by default (Barnes 1990)
   (:mod:`nbody.cosmological._treepm_kernels`).
 
 Units and conventions are those of the PM code (:mod:`nbody.cosmological.simulation`): comoving
@@ -21,7 +22,9 @@ Ewald sum :func:`nbody.cosmological.ewald.ewald_accelerations` at that ``G``. Th
 is the comoving Plummer-equivalent length (spline support 2.8 eps, GADGET).
 
 Accuracy (tests/nbody/test_treepm.py, ``benchmarks/nbody_treepm.py``): see :data:`ASMTH_DEFAULT`.
-Serial (one process, Numba threads); the MPI split of the tree is not implemented.
+Serial (one process, Numba threads); the MPI split of the tree is not implemented. Speed
+(``benchmarks/nbody_treepm.py``, shared 2-core machine, process CPU time): 1e6 clustered particles with a
+200^3 mesh in 11.6 CPU s (the goal, 2e6 in 10 s on 2 cores, corresponds to 10 CPU s per 1e6).
 """
 from __future__ import annotations
 
