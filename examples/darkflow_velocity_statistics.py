@@ -112,7 +112,7 @@ def main(argv=None) -> int:
     R = res[z0]
     st = R["all"]
     a = 1 / (1 + z0)
-    H, f = hubble(a, cosmo), growth_rate(a, cosmo)
+    H, f = hubble(a, cosmo), growth_rate(z=z0, cosmology=cosmo)
     r = st.r
     good = st.counts > 100
     xib = np.interp(r, st.rbins[1:], xi_bar_from_pairs(st))

@@ -42,7 +42,7 @@ def main(argv=None) -> int:
     ax = axes[0]
     curves = {}
     for name, model in fc.models.items():
-        eg = e_g(model, k, [z_eff], fc.cosmology)[:, 0]
+        eg = e_g(model, k, z=[z_eff], cosmology=fc.cosmology)[0]
         curves[name] = eg
         ax.plot(k, eg, label=name)
     ax.errorbar(r["k"], r["V_G"], yerr=r["sigma_V_G"], fmt="ko", ms=3, capsize=2, label="SO x DESI LRG (GR fid.)")
@@ -52,7 +52,8 @@ def main(argv=None) -> int:
     ax.legend(fontsize=7)
     ax = axes[1]
     for zz in (0.0, 0.5, 1.0, 2.0):
-        eg = e_g(fc.models["fR_1e-5"], k, [zz], fc.cosmology)[:, 0] / e_g(fc.models["GR"], k, [zz], fc.cosmology)[:, 0]
+        eg = (e_g(fc.models["fR_1e-5"], k, z=[zz], cosmology=fc.cosmology)[0]
+              / e_g(fc.models["GR"], k, z=[zz], cosmology=fc.cosmology)[0])
         ax.plot(k, eg, label=f"f(R) 1e-5, z = {zz}")
     ax.set_xscale("log")
     ax.set_xlabel(r"$k$ [$h$/Mpc]")
