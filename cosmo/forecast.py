@@ -421,10 +421,11 @@ class VGForecast:
 
     def write_json(self, path):
         if getattr(self.comm, "rank", 0) == 0:
-            gpu.io.write_json(path, self.summary())
+            gpu.io.write_json(path, self.summary(), config=self.config)
 
     def write_hdf5(self, path):
-        """HDF5: one group per 'experiment x sample' with per-bin arrays; header with config."""
+        """HDF5: one group per 'experiment x sample' with per-bin arrays; header with the config as given
+        (``config``) and in full, defaults included (``config_full``)."""
         if self.results is None:
             self.run()
         if getattr(self.comm, "rank", 0) != 0:
@@ -437,8 +438,10 @@ class VGForecast:
             for m, v in r["V_G_models"].items():
                 ds[f"{g}/V_G_models/{m}"] = np.asarray(v)
             ds[f"{g}/scalars"] = np.array([r["z_eff"], r["snr"], r["E_G_GR"]])
-            units[f"{g}/k"] = "h/Mpc"
+        # everything but k is dimensionless: ell, V_G and its models, errors, correlations, z_eff/snr/E_G
+        units = {name: ("h/Mpc" if name.endswith("/k") else "1") for name in ds}
         params = {"experiments": self.config.experiments, "samples": self.config.samples,
                   "models": json.dumps(self.config.models), "b_v": self.config.b_v,
                   "scalars_columns": "z_eff, snr, E_G_GR"}
-        return gpu.io.write_results(path, ds, params=params, units=units, config_text=self.config_text or None)
+        return gpu.io.write_results(path, ds, params=params, units=units, config_text=self.config_text or None,
+                                    config=self.config)
