@@ -20,6 +20,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from examples._figures import save_figure  # noqa: E402
+
 from gpu.io import write_json  # noqa: E402
 from pde.chidenn import CHiDeNNSpace  # noqa: E402
 from pde.fem import LagrangeSpace, errors, solve_poisson  # noqa: E402
@@ -146,7 +148,7 @@ def main(argv=None) -> int:
         a.legend(fontsize=8)
         a.grid(alpha=0.3, which="both")
     fig.tight_layout()
-    fig.savefig(out / "mlvms_convergence.png", dpi=120)
+    save_figure(fig, out / "mlvms_convergence.png")
 
     n_as = len(sizes1)
     asym = slice(n_as - 3, n_as)  # the three finest common sizes (asymptotic range)

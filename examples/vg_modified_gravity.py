@@ -12,6 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from examples._figures import save_figure  # noqa: E402
+
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -60,7 +62,7 @@ def main(argv=None) -> int:
     ax.set_ylabel(r"$E_G^{f(R)} / E_G^{\rm GR}$")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(out / "vg_modified_gravity.png", dpi=130)
+    save_figure(fig, out / "vg_modified_gravity.png")
     plt.close(fig)
 
     models = [m for m in fc.models if m != "GR"]
