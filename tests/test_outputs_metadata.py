@@ -112,3 +112,37 @@ def test_outputs_carry_units_version_and_full_config(stem, tmp_path, capsys):
         summary = json.loads(path.read_text())
         assert summary.get("code_version") == version, f"{path.name}: no code_version"
         _check_config(summary.get("config"), expected, path.name)
+
+
+def test_pairwise_outputs_carry_units_version_and_options(tmp_path):
+    """cosmo pairwise has no config file: its options (defaults included) are the config."""
+    import numpy as np
+
+    from cosmo.__main__ import main
+    from nbody.snapshot import ParticleSet, Snapshot, write_snapshot
+
+    rng = np.random.default_rng(4)
+    c = rng.uniform(0, 20, (30, 3))
+    pos = (c[rng.integers(0, 30, 600)] + 0.2 * rng.normal(size=(600, 3))) % 20
+    snap = Snapshot({1: ParticleSet(pos, rng.normal(0, 100, (600, 3)), np.arange(600, dtype=np.uint64), np.ones(600))},
+                    {"BoxSize": 20.0, "Time": 0.5, "Redshift": 1.0},
+                    {"UnitLength_in_cm": 3.085678e24, "ComovingIntegrationOn": 1})
+    write_snapshot(tmp_path / "snap_000.hdf5", snap)
+    assert main(["pairwise", str(tmp_path / "snap_000.hdf5"), "--halo-split", "--rbins", "0.1,5,6",
+                 "--out", str(tmp_path / "st.h5"), "--json", str(tmp_path / "s.json"), "--quiet"]) == 0
+    options = {"snapshot", "rbins", "orders", "quantities", "type", "halo_split", "b", "min_size", "fit", "seed"}
+    with h5py.File(tmp_path / "st.h5", "r") as f:
+        head = _header_attrs(f)
+        assert head["code_version"] == code_version()
+        assert options <= set(json.loads(head["config_full"]))
+        no_units = []
+        f.visititems(lambda name, obj: no_units.append(name) if isinstance(obj, h5py.Dataset)
+                     and not str(obj.attrs.get("units", "")).strip() else None)
+        assert not no_units, no_units
+        assert f["all/rbins"].attrs["units"] == "1000 kpc /h (comoving)"
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["code_version"] == code_version() and options <= set(summary["config"])
+    # the snapshot written here carries units on its datasets too
+    with h5py.File(tmp_path / "snap_000.hdf5", "r") as f:
+        assert f["PartType1/Coordinates"].attrs["units"] == "1000 kpc /h (comoving)"
+        assert f["PartType1/ParticleIDs"].attrs["units"] == "1"
