@@ -49,9 +49,13 @@ def figure_defects(fig) -> list[str]:
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     for i, ax in enumerate(fig.axes):
+        name = f"axes {i} ({ax.get_title() or 'untitled'})"
+        if getattr(ax, "_colorbar", None) is not None:  # a colorbar: one label, along its long axis
+            if not (ax.get_xlabel().strip() or ax.get_ylabel().strip()):
+                bad.append(f"{name}: colorbar without a label")
+            continue
         if not ax.get_visible() or not _has_data(ax):
             continue
-        name = f"axes {i} ({ax.get_title() or 'untitled'})"
         if not ax.get_xlabel().strip() and not _shares_x_label(ax):
             bad.append(f"{name}: no x label")
         if not ax.get_ylabel().strip() and not _shares_y_label(ax):

@@ -73,3 +73,14 @@ def test_shared_y_axis_may_carry_one_label():
     ax[0].set_ylabel("y")
     assert figure_defects(fig) == []
     plt.close(fig)
+
+
+def test_colorbar_needs_its_label_only():
+    fig, ax = plt.subplots()
+    im = ax.imshow(np.arange(4.0).reshape(2, 2))
+    ax.set(xlabel="x", ylabel="y")
+    cb = fig.colorbar(im, ax=ax)
+    assert any("colorbar without a label" in d for d in figure_defects(fig))
+    cb.set_label("T [K]")
+    assert figure_defects(fig) == []
+    plt.close(fig)
