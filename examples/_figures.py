@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 #: resolution of the PNG copies (the PDF is vector)
 DPI = 150
 
@@ -66,6 +68,14 @@ def figure_defects(fig) -> list[str]:
             for t in leg.get_texts():
                 if not t.get_text().strip():
                     bad.append(f"{name}: empty legend entry")
+            for line in ax.lines:  # a legend entry whose curve shows nothing (no finite point)
+                label = str(line.get_label())
+                if label.startswith("_") or line.get_linestyle() in ("None", "") and line.get_marker() in (None, "None", ""):
+                    continue
+                x = np.asarray(line.get_xdata(), dtype=float)
+                y = np.asarray(line.get_ydata(), dtype=float)
+                if x.size == 0 or not np.any(np.isfinite(x) & np.isfinite(y)):
+                    bad.append(f"{name}: empty legend entry '{label}' (no data)")
     for leg in fig.legends:
         for t in leg.get_texts():
             if not t.get_text().strip():

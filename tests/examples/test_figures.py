@@ -46,7 +46,8 @@ def test_save_figure_writes_png_at_150_dpi_and_pdf(tmp_path):
 
 
 @pytest.mark.parametrize("defect,match", [("xlabel", "no x label"), ("ylabel", "no y label"),
-                                          ("legend", "empty legend entry"), ("ticks", "overlapping x tick")])
+                                          ("legend", "empty legend entry"), ("nodata", "no data"),
+                                          ("ticks", "overlapping x tick")])
 def test_each_defect_is_refused(defect, match, tmp_path):
     fig, ax = _good()
     if defect == "xlabel":
@@ -55,6 +56,10 @@ def test_each_defect_is_refused(defect, match, tmp_path):
         ax.set_ylabel("")
     elif defect == "legend":
         ax.plot([1, 2], [2, 3], label=" ")
+        ax.legend()
+    elif defect == "nodata":
+        ax.plot([], [], "o", label="a sample with no points")
+        ax.plot([1.0, 2.0], [np.nan, np.nan], label="all NaN")
         ax.legend()
     else:
         ax.set_xticks(np.linspace(1, 3, 40), [f"tick {i}" for i in range(40)])
