@@ -2,7 +2,8 @@
 
 The TOML file holds the keys of :class:`nbody.cosmological.PMConfig` (``box``, ``nside``,
 ``nmesh``, ``a_start``, ``nsteps``, ``output_redshifts``, ``lpt_order``, ``seed``,
-``power_method``, ``stepping``, ``output_dir``, ``overwrite``, ``snapshot_base``) and an optional
+``power_method``, ``stepping``, ``output_dir``, ``overwrite``, ``snapshot_base``; ``gravity = "pm"`` or
+``"treepm"`` with ``softening``, ``treepm_asmth``, ``treepm_rcut``, ``treepm_theta``) and an optional
 ``[cosmology]`` table (``h``, ``Omega_m``, ``Omega_b``, ``n_s``, ``sigma8``, ``T_cmb``).
 Run under ``mpiexec -n N`` for the slab-decomposed mesh (nside and nmesh divisible by N).
 
@@ -56,7 +57,7 @@ def run(args) -> int:
     dt = time.perf_counter() - t0
     k, pk, nm = sim.measure_power()
     if getattr(comm, "rank", 0) == 0:
-        print(f"PM: {cfg.nside}^3 particles, mesh {sim.pm.n}^3, {len(sim.a_steps) - 1} steps in {dt:.1f} s; "
+        print(f"{cfg.gravity.upper()}: {cfg.nside}^3 particles, mesh {sim.pm.n}^3, {len(sim.a_steps) - 1} steps in {dt:.1f} s; "
               f"snapshots: {', '.join(str(p) for p in paths)}")
         if args.json:
             from gpu.io import write_json

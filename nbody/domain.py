@@ -56,7 +56,9 @@ from ._kernels.domain import (KEY_BITS, T_C, T_COM, T_DELTA, T_HALF, hilbert_key
                               segment_nodes, tree_accel_foreign)
 from ._kernels.direct import direct_accel_sources
 from .direct import direct_forces
+from .ics import PTYPE_BH
 from .ketju import find_regions, region_timestep
+from .softening import SPLINE_H_OVER_EPS
 from .softening import spline_radius
 from .timestepping import HierarchicalKDK, bin_of_dt
 from .tree import CRITERIA, Octree
@@ -462,19 +464,19 @@ class DomainKDK(HierarchicalKDK):
         super()._post_sync(ti, ending, extra["A"][ending])
 
     def _is_region_step(self, ending_mask):
-        bh = self.ptype == 5
+        bh = self.ptype == PTYPE_BH
         return all(self._allgather(bool(np.all(ending_mask[bh]))))
 
     def _region_tags(self, ending_mask):
         """Global region number of every local particle (-1: none), the rule of :func:`find_regions`."""
-        bh = np.flatnonzero(self.ptype == 5)
+        bh = np.flatnonzero(self.ptype == PTYPE_BH)
         parts = self._allgather((self.ids[bh], self.pos[bh]))
         gids = np.concatenate([p[0] for p in parts])
         gpos = np.concatenate([p[1] for p in parts]).reshape(-1, 3)
         o = np.argsort(gids, kind="stable")
         gids, gpos = gids[o], gpos[o]
         nbh = len(gids)
-        cand = nbh + np.flatnonzero(ending_mask & (self.ptype != 5))
+        cand = nbh + np.flatnonzero(ending_mask & (self.ptype != PTYPE_BH))
         regs = find_regions(np.concatenate([gpos, self.pos]), np.arange(nbh), self.r_ketju, candidates=cand)
         tag = np.full(len(self.mass), -1, dtype=np.int64)
         row_of_id = {int(i): j for j, i in enumerate(self.ids[bh])}
@@ -525,13 +527,13 @@ class DomainKDK(HierarchicalKDK):
             nr = len(r)
             P, V = np.concatenate([self.pos[r], nbp]), np.concatenate([self.vel[r], nbv])
             Mm = np.concatenate([self.mass[r], nbm])
-            is_bh = np.concatenate([self.ptype[r] == 5, np.zeros(len(nbm), dtype=bool)])
+            is_bh = np.concatenate([self.ptype[r] == PTYPE_BH, np.zeros(len(nbm), dtype=bool)])
             m = self.mass[r]
             a_cm = m @ self.acc_kick[r] / m.sum()
             stars = r[self.ptype[r] != 5]
             eps_cm = self.eps[stars].min() if len(stars) else self.eps[r].min()
             if eps_cm == 0:
-                eps_cm = self.r_ketju / 2.8
+                eps_cm = self.r_ketju / SPLINE_H_OVER_EPS
             dt_r = region_timestep(P, V, Mm, is_bh, np.arange(nr), np.arange(nr, nr + len(nbm)), self.eta_region,
                                    self.r_ketju, a_cm, eps_cm, self.eta)
             kb = bin_of_dt(dt_r, self.dt_max, self.max_bin)

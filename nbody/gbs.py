@@ -142,7 +142,7 @@ def integrate_to_mpi(y, n, t_target, H, k, mass, isbh, par, order, prm, flg, mod
             if abs(H) < 1e-300:
                 return 3, y, H, k, par, order
             continue
-        tol_t = prm[K.P_TOL] * rem + 4e-16 * abs(t_target)
+        tol_t = K.landing_tolerance(prm[K.P_TOL], rem, t_target)
         snap = abs(D - rem) <= tol_t
         if (not snap and D > rem) or (landing and not snap):
             counters[1] += 1

@@ -395,17 +395,27 @@ def eih_accel(x, v, mass, isbh, c, out, Q, par, phi, aN):
 # ------------------------------------------------------------------------------------------------
 # conserved energies (diagnostics)
 # ------------------------------------------------------------------------------------------------
+@njit(cache=True)
+def _newtonian_energy(mass, pos, vel):
+    T = 0.0
+    U = 0.0
+    n = mass.shape[0]
+    for i in range(n):
+        T += 0.5 * mass[i] * (vel[i, 0] * vel[i, 0] + vel[i, 1] * vel[i, 1] + vel[i, 2] * vel[i, 2])
+        for j in range(i + 1, n):
+            dx = pos[j, 0] - pos[i, 0]
+            dy = pos[j, 1] - pos[i, 1]
+            dz = pos[j, 2] - pos[i, 2]
+            U += mass[i] * mass[j] / math.sqrt(dx * dx + dy * dy + dz * dz)
+    return T - U
+
+
 def newtonian_energy(mass, pos, vel) -> float:
-    """E = sum m v^2 / 2 - sum_{i<j} m_i m_j / r_ij (G = 1)."""
-    mass = np.asarray(mass, float)
-    pos = np.asarray(pos, float)
-    vel = np.asarray(vel, float)
-    T = 0.5 * np.sum(mass * np.sum(vel * vel, axis=1))
-    d = pos[:, None, :] - pos[None, :, :]
-    r = np.sqrt(np.sum(d * d, axis=-1))
-    iu = np.triu_indices(len(mass), 1)
-    U = np.sum(mass[iu[0]] * mass[iu[1]] / r[iu])
-    return float(T - U)
+    """E = sum m v^2 / 2 - sum_{i<j} m_i m_j / r_ij (G = 1), one compiled pair loop."""
+    mass = np.ascontiguousarray(mass, dtype=float)
+    pos = np.ascontiguousarray(pos, dtype=float)
+    vel = np.ascontiguousarray(vel, dtype=float)
+    return float(_newtonian_energy(mass, pos, vel))
 
 
 def eih_energy(mass, pos, vel, c, isbh=None) -> float:

@@ -680,8 +680,10 @@ def yt_load_kwargs(path) -> dict:
 def load_yt(path, **kwargs):
     """``yt.load`` of a scaleforge (GADGET-4 HDF5) snapshot with its units (see :func:`yt_load_kwargs`).
 
-    >>> ds = load_yt("pm_out/snap_001.hdf5")            # doctest: +SKIP
-    >>> ds.domain_width.to("Mpccm/h")                     # doctest: +SKIP
+    Example (needs yt)::
+
+        ds = load_yt("pm_out/snap_001.hdf5")
+        ds.domain_width.to("Mpccm/h")        # the box in comoving Mpc/h, not kpc/h
     """
     import yt
 

@@ -33,7 +33,8 @@ from gpu import block_range, get_comm
 from ._kernels.leapfrog import drift, kick, timestep_bins
 from .direct import direct_forces
 from .ketju import find_regions, internal_softened_accelerations, region_energy_correction, region_timestep
-from .softening import spline_radius
+from .ics import PTYPE_BH
+from .softening import SPLINE_H_OVER_EPS, spline_radius
 from .tree import GROUP_SIZE, Octree
 
 _REGION_POOL = None
@@ -134,11 +135,11 @@ class HierarchicalKDK:
         if self.r_ketju > 0:
             if region_integrator is None:
                 raise ValueError("region_integrator is required when r_ketju > 0")
-            hmax = spline_radius(self.eps[self.ptype != 5].max() if np.any(self.ptype != 5) else 0.0)
+            hmax = spline_radius(self.eps[self.ptype != PTYPE_BH].max() if np.any(self.ptype != PTYPE_BH) else 0.0)
             if self.r_ketju < hmax * (1 - 1e-12):
-                raise ValueError(f"r_ketju = {self.r_ketju} must be >= 2.8 eps = {hmax} (the spline becomes "
+                raise ValueError(f"r_ketju = {self.r_ketju} must be >= {SPLINE_H_OVER_EPS} eps = {hmax} (the spline becomes "
                                  "Newtonian only there)")
-            if not np.any(self.ptype == 5):
+            if not np.any(self.ptype == PTYPE_BH):
                 raise ValueError("r_ketju > 0 but there is no SMBH (particle type 5)")
         self.eta_region, self.buffer_factor = float(eta_region), float(buffer_factor)
         if region_member_criterion not in ("speed", "boundary"):
@@ -258,7 +259,7 @@ class HierarchicalKDK:
 
     def _is_region_step(self, ending_mask):
         """All SMBHs end their steps now (they share one bin): regions are rebuilt."""
-        return bool(np.all(ending_mask[self.ptype == 5]))
+        return bool(np.all(ending_mask[self.ptype == PTYPE_BH]))
 
     def _near_smbhs(self, bh_pos, radius):
         """(indices, squared distance to the nearest of the SMBHs at ``bh_pos``) of a set of particles
@@ -278,7 +279,7 @@ class HierarchicalKDK:
 
     def _region_step(self, ending, ending_mask, a_full, bins_full):
         """Rebuild the regions among the synchronised particles, set their kick accelerations and common bin."""
-        bh = np.flatnonzero(self.ptype == 5)
+        bh = np.flatnonzero(self.ptype == PTYPE_BH)
         self.regions = find_regions(self.pos, bh, self.r_ketju, candidates=ending)
         self.region_of[:] = -1
         for k, r in enumerate(self.regions):
@@ -287,7 +288,7 @@ class HierarchicalKDK:
         buf2 = (self.buffer_factor * self.r_ketju) ** 2
         near_all = []
         for r in self.regions:
-            near, d2 = self._near_smbhs(self.pos[r[self.ptype[r] == 5]], np.sqrt(buf2))
+            near, d2 = self._near_smbhs(self.pos[r[self.ptype[r] == PTYPE_BH]], np.sqrt(buf2))
             near_all.append((near, d2))
             # particles inside a sphere that could not join (not synchronised)
             self.counters["late_joiners"] += int(np.sum((d2 < self.r_ketju**2) & (self.region_of[near] < 0)))
@@ -305,8 +306,8 @@ class HierarchicalKDK:
             stars = r[self.ptype[r] != 5]
             eps_cm = self.eps[stars].min() if len(stars) else self.eps[r].min()
             if eps_cm == 0:
-                eps_cm = self.r_ketju / 2.8
-            dt_r = region_timestep(self.pos, self.vel, self.mass, self.ptype == 5, r, nb, self.eta_region,
+                eps_cm = self.r_ketju / SPLINE_H_OVER_EPS
+            dt_r = region_timestep(self.pos, self.vel, self.mass, self.ptype == PTYPE_BH, r, nb, self.eta_region,
                                    self.r_ketju, a_cm, eps_cm, self.eta, self.region_member_criterion)
             k = bin_of_dt(dt_r, self.dt_max, self.max_bin)
             if len(nb):
@@ -388,7 +389,7 @@ class HierarchicalKDK:
         vc = m @ self.vel[r] / M
         sub = self._region_comm(k)
         kw = {} if sub is None else {"comm": sub}
-        res = self.region_integrator.integrate(m, self.pos[r] - xc, self.vel[r] - vc, self.ptype[r] == 5,
+        res = self.region_integrator.integrate(m, self.pos[r] - xc, self.vel[r] - vc, self.ptype[r] == PTYPE_BH,
                                                self.ids[r], dt, **kw)
         res.pos = res.pos + xc + vc * dt
         res.vel = res.vel + vc

@@ -1,5 +1,7 @@
 """nbody.cosmological: a cosmological particle-mesh simulation (2LPT initial conditions, FastPM
-kick-drift-kick factors, MPI slab mesh) producing GADGET-4 snapshots for ``cosmo``'s flow statistics.
+kick-drift-kick factors, MPI slab mesh) producing GADGET-4 snapshots for ``cosmo``'s flow statistics;
+TreePM gravity (:class:`TreePMGravity`, ``PMConfig(gravity="treepm")``, one rank) and Ewald-summed
+reference forces (:func:`ewald_accelerations`).
 
 >>> import tempfile
 >>> from nbody.cosmological import PMConfig, PMSimulation
@@ -10,7 +12,10 @@ kick-drift-kick factors, MPI slab mesh) producing GADGET-4 snapshots for ``cosmo
 from .growth import GrowthTables, growth_tables
 from .ics import gaussian_field_k, lpt_displacements, lpt_particles
 from .pm import ParticleMesh, measure_power
+from .ewald import ewald_accelerations
 from .simulation import CosmologyConfig, PMConfig, PMSimulation
+from .treepm import TreePMGravity
 
-__all__ = ["CosmologyConfig", "GrowthTables", "PMConfig", "PMSimulation", "ParticleMesh", "gaussian_field_k",
-           "growth_tables", "lpt_displacements", "lpt_particles", "measure_power"]
+__all__ = ["CosmologyConfig", "GrowthTables", "PMConfig", "PMSimulation", "ParticleMesh", "TreePMGravity",
+           "ewald_accelerations", "gaussian_field_k", "growth_tables", "lpt_displacements", "lpt_particles",
+           "measure_power"]

@@ -161,13 +161,21 @@ class ParticleMesh:
         mean = total / n ** 3
         return grid[:nxl] / mean - 1.0
 
-    def force(self, pos, omega_m: float):
-        """PM acceleration ``F = -grad phi`` at the local particles, lap phi = 1.5 Omega_m delta."""
-        delta_k = self.fft.forward(self.density(pos))
+    def force(self, pos, omega_m: float, mass=None, rs: float = 0.0):
+        """PM acceleration ``F = -grad phi`` at the local particles, lap phi = 1.5 Omega_m delta
+        (``delta`` of the masses ``mass``, default equal masses).
+
+        ``rs > 0``: only the long-range part of the TreePM split, the potential multiplied by
+        ``exp(-k^2 rs^2)`` (Springel 2005, MNRAS 364, 1105, eq. 22; :mod:`nbody.cosmological.split`)."""
+        delta_k = self.fft.forward(self.density(pos, mass))
         w2 = self.window ** self.deconvolve_power
         inv = np.zeros_like(self.k2)
         ok = self.k2 > 0
         inv[ok] = 1.0 / (self.k2[ok] * w2[ok])
+        if rs > 0:
+            from .split import longrange_filter
+
+            inv *= longrange_filter(self.k2, rs)
         pot_k = -1.5 * omega_m * delta_k * inv
         ny = self.fft.nyquist_mask()
         pot_k[ny] = 0.0

@@ -71,10 +71,32 @@ class PMConfig:
     overwrite: bool = param(False, doc="a new run removes an earlier run's snapshots from output_dir (otherwise "
                             "a folder holding another run's files is refused)")
     snapshot_base: str = param("snap", doc="snapshot file prefix (snap_000.hdf5 ...)")
+    gravity: str = param("pm", choices=("pm", "treepm"),
+                         doc="pm: mesh force only; treepm: mesh long-range + tree short-range force "
+                             "(nbody.cosmological.treepm, one MPI rank only)")
+    softening: float = param(0.0, ge=0, doc="treepm: comoving Plummer-equivalent softening [Mpc/h] "
+                             "(0: 1/30 of the mean particle spacing)")
+    treepm_asmth: float = param(2.5, gt=0, doc="treepm: split scale r_s in mesh cells (GADGET-2: 1.25)")
+    treepm_rcut: float = param(6.0, gt=0, doc="treepm: short-range cut in units of r_s (GADGET-2: 4.5)")
+    treepm_theta: float = param(0.6, gt=0, le=1.5, doc="treepm: geometric opening angle of the tree")
     cosmology: CosmologyConfig = param(default_factory=CosmologyConfig)
 
     def mesh(self) -> int:
         return self.nmesh or 2 * self.nside
+
+    def eps(self) -> float:
+        """The TreePM softening [Mpc/h]: ``softening`` or 1/30 of the mean particle spacing."""
+        return self.softening or self.box / self.nside / 30.0
+
+    def check_config(self, prefix=""):
+        if self.gravity == "treepm" and not self.treepm_asmth * self.treepm_rcut < self.mesh() / 2:
+            raise ConfigError(f"config keys '{prefix}treepm_asmth' * '{prefix}treepm_rcut' = "
+                              f"{self.treepm_asmth * self.treepm_rcut:g} mesh cells must be < nmesh / 2 = "
+                              f"{self.mesh() / 2:g} (the short-range cut must be below half the box)")
+        r_cut = self.treepm_asmth * self.treepm_rcut * self.box / self.mesh()
+        if self.gravity == "treepm" and not 2.8 * self.eps() < r_cut:
+            raise ConfigError(f"config key '{prefix}softening' = {self.softening:g}: the spline support 2.8 eps must "
+                              "be below the short-range cut treepm_rcut * treepm_asmth * box / nmesh")
 
 
 class PMSimulation:
@@ -111,6 +133,14 @@ class PMSimulation:
         self.pm = ParticleMesh(n, cfg.box, self.comm, gradient="fd2" if fine else "spectral",
                                deconvolve=1 if fine else 2)
         self.particle_mass = RHO_CRIT_1E10 * self.Om0 * cfg.box ** 3 / cfg.nside ** 3
+        self.treepm = None
+        if cfg.gravity == "treepm":
+            if size > 1:
+                raise ConfigError(f"config key 'gravity' = 'treepm' runs on one MPI rank only (got {size})")
+            from .treepm import TreePMGravity
+
+            self.treepm = TreePMGravity(cfg.box, n, omega_m=self.Om0, eps=cfg.eps(), asmth=cfg.treepm_asmth,
+                                        rcut=cfg.treepm_rcut, theta=cfg.treepm_theta)
         self.pos = self.p = self.ids = None
         self.a = None
         self._force = None
@@ -145,6 +175,10 @@ class PMSimulation:
 
     # -- stepping ---------------------------------------------------------------------------
     def force(self):
+        """Comoving force ``-grad phi`` (lap phi = 1.5 Omega_m delta) of the current particles: PM, or TreePM
+        (equal masses; the same Poisson equation, see :mod:`nbody.cosmological.treepm`)."""
+        if self.treepm is not None:
+            return self.treepm.accelerations(self.pos, np.ones(len(self.pos)))
         return self.pm.force(self.pos, self.Om0)
 
     def step(self, a1: float):

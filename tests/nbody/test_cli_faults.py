@@ -232,6 +232,10 @@ PM_CASES = {  # (config text or None: missing, extra arguments, what the error l
     "unwritable output folder": (PM_OK, ["--output-dir", "FILE/out"], ("cannot write output", "FILE/out")),
     "unwritable --json": (PM_OK, ["--json", "FILE/pm.json"], ("cannot write output", "FILE/pm.json")),
     "--json is a folder": (PM_OK, ["--json", "DIR"], ("is an existing directory", "DIR")),
+    "unknown gravity": (PM_OK + 'gravity = "p3m"\n', [], ("'gravity'",)),
+    "treepm cut beyond half box": (PM_OK + 'gravity = "treepm"\n', [], ("'treepm_asmth'", "'treepm_rcut'")),
+    "treepm NaN theta": (PM_OK + "treepm_theta = nan\n", [], ("'treepm_theta'",)),
+    "treepm negative softening": (PM_OK + "softening = -1.0\n", [], ("'softening'",)),
 }
 
 
