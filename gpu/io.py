@@ -226,6 +226,8 @@ def read_results(path) -> tuple[dict, dict]:
 
 
 def _json_default(o):
+    if hasattr(o, "unit") and hasattr(o, "value"):  # astropy Quantity: "1.5 Myr"
+        return str(o)
     if isinstance(o, np.ndarray):
         return o.tolist()
     if isinstance(o, np.generic):
