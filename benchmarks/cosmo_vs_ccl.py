@@ -64,7 +64,7 @@ def main() -> int:
         # --- E_G(z) = Omega_m / f ---------------------------------------------------------
         z = np.linspace(0.1, 2.5, 50)
         a = 1 / (1 + z)
-        ego, t_o = timed(lambda: bg.Om0_tot / growth_rate(a))
+        ego, t_o = timed(lambda: bg.Om0_tot / growth_rate(a=a))
         ega, t_a = timed(lambda: (cc["Omega_c"] + cc["Omega_b"] + cc["Omega_nu_mass"]) / ccl.growth_rate(cc, a))
         rows.append((f"E_G^GR(z) [{method}]", t_o, t_a, np.max(np.abs(ego / ega - 1))))
         # --- C_l^{kappa g} ------------------------------------------------------------------

@@ -107,7 +107,7 @@ def run(args) -> int:
             with contextlib.suppress(FileNotFoundError):
                 ckpt.unlink()       # the complete result supersedes it
         if args.json:
-            write_json(args.json, summary)
+            write_json(args.json, summary, config=sim.cfg)
         if not args.quiet:
             print(json.dumps(summary, indent=2))
         if reason:

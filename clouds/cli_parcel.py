@@ -76,17 +76,18 @@ def run(args) -> int:
     s = {"status": status, **({"reason": reason} if reason else {}), **s, "config": to_dict(cfg)}
     if getattr(model.comm, "rank", 0) == 0:
         if args.json:
-            write_json(args.json, s)
+            write_json(args.json, s, config=cfg)
         if args.out:
             r, n = model.spectrum()
             units = {"history/t": "s", "history/z": "m", "history/p": "Pa", "history/T": "K", "history/qv": "kg/kg",
                      "history/ql": "kg/kg", "history/S": "1", "history/r_mean": "m", "history/r_std": "m",
+                     "history/epsilon": "1",
                      "history/N": "m^-3", "spectrum/radius": "m", "spectrum/multiplicity": "kg^-1"}
             ds = {f"history/{k}": v for k, v in h.items()}
             ds.update({"spectrum/radius": r, "spectrum/multiplicity": n})
             params = {"model": "clouds.ParcelModel", "status": status, "complete": reason is None,
                       "reason": reason or "", "warnings": json.dumps(s["warnings"])}
-            write_results(args.out, ds, params=params, units=units, config_text=text)
+            write_results(args.out, ds, params=params, units=units, config_text=text, config=cfg)
         if not args.quiet or not args.json:
             print(json.dumps({k: v for k, v in s.items() if k != "config"}, indent=2))
         if reason:

@@ -133,6 +133,13 @@ class RunConfig:
                                    "grid replicated on every rank with droplets split by index")
 
 
+#: units of the diagnostics of :meth:`DNS.diagnostics` (the ``history/*`` datasets)
+HISTORY_UNITS = {"t": "s", "energy": "m^2/s^2", "dissipation": "m^2/s^3", "theta_var": "K^2", "q_var": "(kg/kg)^2",
+                 "theta_mean": "K", "q_mean": "kg/kg", "r_mean": "m", "r_std": "m", "relative_dispersion": "1",
+                 "N_c": "m^-3", "lwc": "kg/m^3", "effective_radius": "m", "growth_coefficient_cm_s": "cm/s",
+                 "water_kg": "kg", "mse_J": "J", "S_mean": "1"}
+
+
 @dataclasses.dataclass
 class DNSConfig:
     grid: GridConfig = dataclasses.field(default_factory=GridConfig)
@@ -556,7 +563,7 @@ class DNS:
         return d
 
     def _record(self):
-        for k, v in self.diagnostics().items():
+        for k, v in self.diagnostics().items():  # units: HISTORY_UNITS
             self.history.setdefault(k, []).append(float(v))
 
     def steps_to(self, t_end):
@@ -725,8 +732,12 @@ class DNS:
         params.update(status=status, complete=status == "complete", reason=reason or "")
         units = {"fields/u": "m/s", "fields/theta": "K", "fields/qv": "kg/kg", "fields/zeta": "m", "droplets/position": "m",
                  "droplets/velocity": "m/s", "droplets/radius": "m", "droplets/dry_radius": "m",
-                 "droplets/multiplicity": "1", "history/t": "s"}
-        write_results(path, data, params=params, units=units, config_text=self.config_text)
+                 "droplets/multiplicity": "1", "droplets/kappa": "1", "history/t": "s"}
+        # spectral coefficients: unnormalised forward DFT (the sum over grid points), so the field's unit
+        units.update({f"spectral/{k}": units[f"fields/{k}"] for k in ("u", "theta", "qv", "zeta")})
+        params["spectral_normalisation"] = "unnormalised forward DFT (sum over the grid points)"
+        units.update({f"history/{k}": HISTORY_UNITS.get(k, "") for k in self.history if k != "t"})
+        write_results(path, data, params=params, units=units, config_text=self.config_text, config=self.cfg)
         return path
 
     @staticmethod

@@ -3,6 +3,15 @@
 Units inside ``cosmo``: k in h/Mpc, lengths in Mpc/h, P(k) in (Mpc/h)^3, H in km/s/Mpc,
 velocities in km/s; astropy Quantities are accepted at the API edge.
 
+API conventions: the epoch is the redshift ``z`` everywhere (``linear_power(k, z)``,
+``nonlinear_power(k, z)``, ``e_g(model, k, z=...)``); the growth functions take it by keyword,
+``growth_factor(z=...)`` / ``growth_rate(z=...)`` / ``solve_growth(k, z=...)``, or explicitly the
+scale factor ``a=...``; a positional epoch there raises TypeError. Arrays over redshift and
+wavenumber have shape (n_z, n_k) (``linear_power``, ``nonlinear_power``, ``e_g``, ``solve_growth``,
+``growth_factor_k``, ``growth_rate_k``). Only the gravity models' ``mu(k, a)`` / ``sigma(k, a)``
+keep the scale factor of the MGCAMB convention (:mod:`cosmo.mg`). ``nonlinear_power`` has no
+``method="eh"`` (it raises); the forecast's ``power_method = "eh"`` uses the linear EH spectrum.
+
 ``VGForecast().run()`` is the paper's set-up (ACT DR6 and SO x DESI LRG/ELG/QSO, CAMB, GR + f(R) +
 chameleon; about a minute). A coarse one-cell version (Eisenstein-Hu P(k), 5 k bins, coarse
 (k, mu) sums), for a first look:

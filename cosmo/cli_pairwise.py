@@ -202,6 +202,31 @@ def check_finite_statistics(name, st) -> None:
                                           f"(r = {st.r[b]:.4g}, {int(st.counts[b])} pairs); nothing written")
 
 
+def dataset_units(datasets: dict, snap) -> dict:
+    """``units`` of each output dataset, in the snapshot's units (``Snapshot.unit_quantities``)."""
+    q = snap.unit_quantities()
+    h = " /h" if snap.cosmological else ""
+    L = f"{q['length'].value:.6g} kpc{h}" + (" (comoving)" if snap.cosmological else "")
+    V = f"{q['velocity'].value:.6g} km/s"
+    M = f"{q['mass'].value:.6g} Msun{h}"
+    out = {}
+    for name in datasets:
+        leaf = name.split("/")[-1]
+        if "/moments/" in name:
+            out[name] = f"({V})^n, row i holding the order n = orders[i]"
+        elif "/pdf/" in name:
+            out[name] = f"1/({V})"
+        elif leaf in ("rbins", "r", "centre"):
+            out[name] = L
+        elif leaf in ("pdf_bins", "velocity"):
+            out[name] = V
+        elif leaf == "mass":
+            out[name] = M
+        else:  # counts, weighted counts, orders, xi, FoF group labels and sizes
+            out[name] = "1"
+    return out
+
+
 def run(args) -> int:
     import gpu
     from gpu.io import write_json, write_results
@@ -270,10 +295,10 @@ def run(args) -> int:
             fits = fit_pdfs(st, "du_L")
         summary["samples"][name] = summarise(st, fits)
     if getattr(comm, "rank", 0) == 0:
-        write_results(args.out, datasets, params=params,
-                      units={"all/rbins": "snapshot length unit (comoving)", "all/moments/duL": "(km/s)^n"})
+        options = {k: v for k, v in vars(args).items() if not callable(v) and k not in ("debug", "quiet")}
+        write_results(args.out, datasets, params=params, units=dataset_units(datasets, snap), config=options)
         if args.json:
-            write_json(args.json, summary)
+            write_json(args.json, summary, config=options)
         if not args.quiet:
             s = summary["samples"]["all"]
             print(f"{args.snapshot}: N = {len(pos)}, box = {box:g}, z = {params['Redshift']:.3f}")

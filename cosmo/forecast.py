@@ -77,7 +77,8 @@ class VGConfig:
     experiments: list[str] = param(default_factory=lambda: ["ACT_DR6", "SO_baseline"])
     samples: list[str] = param(default_factory=lambda: ["DESI_LRG", "DESI_ELG", "DESI_QSO"])
     cosmology: str = param("Planck18", choices=COSMOLOGIES)
-    power_method: str = param("camb", choices=("camb", "eh"))
+    power_method: str = param("camb", choices=("camb", "eh"),
+                              doc="camb: CAMB linear + halofit; eh: linear Eisenstein-Hu everywhere (no CAMB)")
     k_min: float = param(0.005, gt=0, lt=1.0, doc="lowest k bin edge [h/Mpc]")
     k_max: float = param(0.205, gt=0, le=1.0, doc="highest k bin edge [h/Mpc]")
     n_bins: int = param(20, ge=1, le=200)
@@ -338,7 +339,7 @@ class VGForecast:
         from .growth import growth_factor
         from .lensing import lensing_kernel
 
-        d_ratio = growth_factor(1 / (1 + z), self.cosmology) / growth_factor(1 / (1 + z_eff), self.cosmology)
+        d_ratio = growth_factor(z=z, cosmology=self.cosmology) / growth_factor(z=z_eff, cosmology=self.cosmology)
         wk = lensing_kernel(chi, bg.chi_star, bg.Om0_tot, z) * d_ratio
         wg = sample.window(np.clip(z, sample.z_min, sample.z_max), self.cosmology)
         n_max = int(np.ceil(self.k_edges[-1] * L / (2 * math.pi))) + 1
@@ -383,7 +384,7 @@ class VGForecast:
                 bg = background(self.cosmology)
                 from .growth import growth_rate
 
-                eg_gr = bg.Om0_tot / growth_rate(1 / (1 + gr["z_eff"]), self.cosmology)
+                eg_gr = bg.Om0_tot / growth_rate(z=gr["z_eff"], cosmology=self.cosmology)
                 entry = {
                     "experiment": e, "sample": s, "z_eff": gr["z_eff"], "snr": snr, "E_G_GR": float(eg_gr),
                     "k": gr["k"].tolist(), "ell": gr["ell"].tolist(), "V_G": vg.tolist(),
@@ -420,10 +421,11 @@ class VGForecast:
 
     def write_json(self, path):
         if getattr(self.comm, "rank", 0) == 0:
-            gpu.io.write_json(path, self.summary())
+            gpu.io.write_json(path, self.summary(), config=self.config)
 
     def write_hdf5(self, path):
-        """HDF5: one group per 'experiment x sample' with per-bin arrays; header with config."""
+        """HDF5: one group per 'experiment x sample' with per-bin arrays; header with the config as given
+        (``config``) and in full, defaults included (``config_full``)."""
         if self.results is None:
             self.run()
         if getattr(self.comm, "rank", 0) != 0:
@@ -436,8 +438,10 @@ class VGForecast:
             for m, v in r["V_G_models"].items():
                 ds[f"{g}/V_G_models/{m}"] = np.asarray(v)
             ds[f"{g}/scalars"] = np.array([r["z_eff"], r["snr"], r["E_G_GR"]])
-            units[f"{g}/k"] = "h/Mpc"
+        # everything but k is dimensionless: ell, V_G and its models, errors, correlations, z_eff/snr/E_G
+        units = {name: ("h/Mpc" if name.endswith("/k") else "1") for name in ds}
         params = {"experiments": self.config.experiments, "samples": self.config.samples,
                   "models": json.dumps(self.config.models), "b_v": self.config.b_v,
                   "scalars_columns": "z_eff, snr, E_G_GR"}
-        return gpu.io.write_results(path, ds, params=params, units=units, config_text=self.config_text or None)
+        return gpu.io.write_results(path, ds, params=params, units=units, config_text=self.config_text or None,
+                                    config=self.config)

@@ -19,6 +19,10 @@ shipped in :mod:`cosmo.mg`), so D(k, a) / D_GR(a) is the modified-gravity
 enhancement and P_MG(k, z) = P_GR(k, z) [D(k, a)/D_GR(a)]^2.
 
 The growth rate is f = dlnD/dlna = D'/D.
+
+API convention (the whole of :mod:`cosmo`): the epoch is the redshift ``z=`` or, here, explicitly
+the scale factor ``a=`` (keyword only; a positional epoch raises TypeError, since a number could be
+either), and arrays over (redshift, wavenumber) have shape (n_z, n_k).
 """
 from __future__ import annotations
 
@@ -37,6 +41,22 @@ def _check_a(a, name="a"):
         raise ValueError(f"scale factor {name} must lie in ({A_INIT}, 10], got range "
                          f"[{np.nanmin(arr)}, {np.nanmax(arr)}]")
     return arr
+
+
+def _epoch(func, args, z, a):
+    """Scale factor(s) from exactly one of ``z=`` (redshift) or ``a=`` (scale factor), both keyword-only."""
+    if args:
+        raise TypeError(f"{func}() takes the epoch by keyword: write z=<redshift> or a=<scale factor> "
+                        f"(got the positional value {args[0]!r}; cosmo functions take z, not a, by default)")
+    if (z is None) == (a is None):
+        raise TypeError(f"{func}() needs exactly one of z=<redshift> or a=<scale factor>")
+    if a is not None:
+        return _check_a(a)
+    zz = np.asarray(z, dtype=float)
+    if np.any(~np.isfinite(zz)) or np.any(zz < 1.0 / 10.0 - 1.0) or np.any(zz >= 1.0 / A_INIT - 1.0):
+        raise ValueError(f"redshift z must lie in [-0.9, {1.0 / A_INIT - 1.0:g}), got range "
+                         f"[{np.nanmin(zz)}, {np.nanmax(zz)}]")
+    return _check_a(1.0 / (1.0 + zz), "1/(1+z)")
 
 
 def _initial(bg, a_i):
@@ -63,22 +83,22 @@ def _rhs_factory(bg, k, mu):
     return rhs
 
 
-def solve_growth(k, a, mu=None, cosmology=None, rtol: float = 1e-8):
-    """Solve the growth ODE for each wavenumber; return (D, f) of shape (n_k, n_a).
+def solve_growth(k, *args, z=None, a=None, mu=None, cosmology=None, rtol: float = 1e-8):
+    """Solve the growth ODE for each wavenumber; return (D, f), each of shape (n_z, n_k).
 
     Parameters
     ----------
     k : array_like
         Wavenumbers [h/Mpc] (ignored by GR but sets the output shape).
-    a : array_like
-        Scale factors in (1e-5, 10].
+    z : array_like, keyword only
+        Redshifts in [-0.9, 1e5); or give ``a=`` (scale factors in (1e-5, 10]) instead.
     mu : callable ``mu(k, a) -> array like k`` or an object with a ``mu`` method, or None (GR).
     cosmology : astropy FLRW or None (Planck18).
     """
+    a = np.atleast_1d(_epoch("solve_growth", args, z, a))
     k = np.atleast_1d(np.asarray(k, dtype=float))
     if np.any(k <= 0) or np.any(~np.isfinite(k)):
         raise ValueError("wavenumbers k must be finite and > 0 (h/Mpc)")
-    a = np.atleast_1d(_check_a(a))
     if mu is not None and not callable(mu):
         if hasattr(mu, "mu"):
             mu = mu.mu
@@ -101,7 +121,7 @@ def solve_growth(k, a, mu=None, cosmology=None, rtol: float = 1e-8):
     idx = np.searchsorted(xe, xs)
     D = Dall[:, idx] / norm
     f = Dpall[:, idx] / Dall[:, idx]
-    return D, f
+    return D.T, f.T
 
 
 def _gr_norm(bg, cosmology):
@@ -138,34 +158,40 @@ def _gr_table(cosmology):
     return tab
 
 
-def growth_factor(a, cosmology=None):
-    """GR linear growth factor D(a), normalised to D(a=1) = 1 (scalar in, float out)."""
-    arr = _check_a(a)
+def growth_factor(*args, z=None, a=None, cosmology=None):
+    """GR linear growth factor D, normalised to D(z=0) = 1, at redshift ``z=`` (or scale factor ``a=``).
+
+    Scalar in, float out; arrays keep their shape.
+    """
+    arr = _epoch("growth_factor", args, z, a)
     lnD, _ = _gr_table(cosmology)
     out = np.exp(lnD(np.log(arr)))
     return float(out) if np.ndim(out) == 0 else out
 
 
-def growth_rate(a, cosmology=None):
-    """GR linear growth rate f(a) = dlnD/dlna."""
-    arr = _check_a(a)
+def growth_rate(*args, z=None, a=None, cosmology=None):
+    """GR linear growth rate f = dlnD/dlna at redshift ``z=`` (or scale factor ``a=``)."""
+    arr = _epoch("growth_rate", args, z, a)
     _, f = _gr_table(cosmology)
     out = f(np.log(arr))
     return float(out) if np.ndim(out) == 0 else out
 
 
-def growth_factor_k(k, a, mu=None, cosmology=None):
-    """Scale-dependent D(k, a) (shape (n_k, n_a)), equal to the GR D(a) at early times."""
-    return solve_growth(k, a, mu, cosmology)[0]
+def growth_factor_k(k, *args, z=None, a=None, mu=None, cosmology=None):
+    """Scale-dependent D(k, z), shape (n_z, n_k), equal to the GR D(z) at early times."""
+    _epoch("growth_factor_k", args, z, a)
+    return solve_growth(k, z=z, a=a, mu=mu, cosmology=cosmology)[0]
 
 
-def growth_rate_k(k, a, mu=None, cosmology=None):
-    """Scale-dependent growth rate f(k, a) = dlnD(k, a)/dlna, shape (n_k, n_a)."""
-    return solve_growth(k, a, mu, cosmology)[1]
+def growth_rate_k(k, *args, z=None, a=None, mu=None, cosmology=None):
+    """Scale-dependent growth rate f(k, z) = dlnD(k, z)/dlna, shape (n_z, n_k)."""
+    _epoch("growth_rate_k", args, z, a)
+    return solve_growth(k, z=z, a=a, mu=mu, cosmology=cosmology)[1]
 
 
-def growth_integral_solution(a, cosmology=None):
-    """Heath (1977) integral D(a) ∝ (5 Omega_m0 / 2) E(a) int_0^a da' / (a' E(a'))^3, normalised D(1) = 1.
+def growth_integral_solution(*args, z=None, a=None, cosmology=None):
+    """Heath (1977) integral D(a) ∝ (5 Omega_m0 / 2) E(a) int_0^a da' / (a' E(a'))^3, normalised D(1) = 1,
+    at redshift ``z=`` (or scale factor ``a=``).
 
     Exact for matter + Lambda (+ curvature) without radiation; used as an independent check.
     """
@@ -178,6 +204,7 @@ def growth_integral_solution(a, cosmology=None):
                       epsabs=0, epsrel=1e-11)
         return float(bg.E(1 / aa - 1)) * val
 
-    arr = np.atleast_1d(np.asarray(a, dtype=float))
+    aa = _epoch("growth_integral_solution", args, z, a)
+    arr = np.atleast_1d(aa)
     out = np.array([raw(x) for x in arr]) / raw(1.0)
-    return out if np.ndim(a) else float(out[0])
+    return out.reshape(np.shape(aa)) if np.ndim(aa) else float(out[0])

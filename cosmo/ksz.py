@@ -75,7 +75,7 @@ def ksz_weight(z, cosmology=None, Y_He: float = Y_HE, x_e: float = 1.0):
 def nvv_integral(exp: CMBExperiment, z, bias, nbar, foregrounds: Foregrounds | None, cosmology=None,
                  method: str = "camb", n_k: int = 400):
     """I = int k' dk'/(2 pi) P_ge^2 / (P_gg^tot C^TT,tot) over l = k' chi in [ksz_ell_min, ksz_ell_max]."""
-    from .power import nonlinear_power
+    from .power import linear_power, nonlinear_power
 
     if nbar <= 0:
         raise ValueError(f"galaxy number density nbar must be > 0, got {nbar}")
@@ -83,7 +83,8 @@ def nvv_integral(exp: CMBExperiment, z, bias, nbar, foregrounds: Foregrounds | N
     chi = float(bg.chi(z))
     ell = np.geomspace(exp.ksz_ell_min, exp.ksz_ell_max, n_k)
     kp = (ell + 0.5) / chi
-    pm = nonlinear_power(kp, z, cosmology, method=method)
+    # method="eh": linear EH P(k) by choice (module docstring), since there is no non-linear EH model
+    pm = linear_power(kp, z, cosmology, "eh") if method == "eh" else nonlinear_power(kp, z, cosmology, method)
     pge = bias * pm
     pgg = bias * bias * pm + 1.0 / nbar
     ctt = total_temperature_power(exp, ell, foregrounds, cosmology)

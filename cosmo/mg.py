@@ -280,10 +280,17 @@ def make_model(spec: dict, prefix: str = "") -> GravityModel:
     return MODEL_TYPES[t](**kwargs)
 
 
-def e_g(model, k, z, cosmology=None):
-    """E_G(k, z) = Omega_m0 Sigma(k, z) / f(k, z); array of shape (n_k, n_z)."""
+def e_g(model, k, *args, z=None, cosmology=None):
+    """E_G(k, z) = Omega_m0 Sigma(k, z) / f(k, z) at redshifts ``z=`` (keyword only); shape (n_z, n_k).
+
+    The model methods ``mu(k, a)`` and ``sigma(k, a)`` keep the scale factor of the MGCAMB
+    convention (module docstring); this function converts a = 1/(1+z).
+    """
     from .growth import solve_growth
 
+    if args or z is None:
+        raise TypeError("e_g() takes the redshifts by keyword, e_g(model, k, z=[...]) (the result has "
+                        "shape (n_z, n_k))" + (f"; got the positional value {args[0]!r}" if args else ""))
     k = np.atleast_1d(np.asarray(k, dtype=float))
     z = np.atleast_1d(np.asarray(z, dtype=float))
     if np.any(z < 0):
@@ -291,6 +298,6 @@ def e_g(model, k, z, cosmology=None):
     a = 1.0 / (1.0 + z)
     if isinstance(model, HuSawicki):
         model = model.bind(cosmology)
-    _, f = solve_growth(k, a, None if model.is_gr else model, cosmology)
+    _, f = solve_growth(k, z=z, mu=None if model.is_gr else model, cosmology=cosmology)
     bg = background(cosmology)
-    return bg.Om0_tot * model.sigma(k[:, None], a[None, :]) / f
+    return bg.Om0_tot * model.sigma(k[None, :], a[:, None]) / f

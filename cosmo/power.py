@@ -14,6 +14,8 @@ neutrinos for CAMB's ``delta_tot``), linear theory).
   (EH98 quote ~5% residuals in T(k) for typical cosmologies; massive neutrinos
   are ignored).
 
+Arrays: ``z`` of shape S and ``k`` of shape (n_k,) give P of shape S + (n_k,), i.e. (n_z, n_k).
+
 Normalisation: ``sigma8`` if given; otherwise ``cosmology.meta["sigma8"]`` if
 present (astropy's Planck18 has 0.8102); otherwise CAMB uses A_s (meta or the
 Planck 2018 value 2.105e-9) and EH uses sigma8 = 0.8102.
@@ -203,7 +205,7 @@ class _CambTable:
         # interpolate in z the residual ln P - 2 ln D_GR(z), which is nearly z-independent
         from .growth import growth_factor
 
-        self.lnD2 = 2 * np.log(growth_factor(1.0 / (1.0 + self.z), cosmo))
+        self.lnD2 = 2 * np.log(growth_factor(z=self.z, cosmology=cosmo))
         self.lnp -= self.lnD2[:, None]
         self.lnp_nl -= self.lnD2[:, None]
         if s8 is not None:  # remove the residual (< 2e-4) normalisation offset exactly
@@ -232,7 +234,7 @@ class _CambTable:
         zz = np.clip(zs, self.z[0], self.z[-1])
         j = np.clip(np.searchsorted(self.z, zz) - 1, 0, len(self.z) - 2)
         t = ((zz - self.z[j]) / (self.z[j + 1] - self.z[j]))[:, None]
-        lnp = (1 - t) * res[j] + t * res[j + 1] + 2 * np.log(growth_factor(1.0 / (1.0 + zs), self.cosmo))[:, None]
+        lnp = (1 - t) * res[j] + t * res[j + 1] + 2 * np.log(growth_factor(z=zs, cosmology=self.cosmo))[:, None]
         fac = np.ones_like(k)
         lo = lnk < self.lnk[0]
         if np.any(lo):  # primordial tilt on super-horizon scales (T -> 1)
@@ -315,7 +317,7 @@ def _power_one(k, z, cosmo, method, sigma8):
     from .growth import growth_factor
 
     ns = primordial(cosmo)["n_s"]
-    d = growth_factor(1.0 / (1.0 + z), cosmo)
+    d = growth_factor(z=z, cosmology=cosmo)
     return _eh_norm(cosmo, sigma8) * k**ns * eh_transfer(k, cosmo) ** 2 * d * d
 
 
@@ -334,11 +336,13 @@ def _as_hmpc(k, cosmo):
 def nonlinear_power(k, z=0.0, cosmology=None, method: str = "camb", sigma8=None):
     """Non-linear matter power [(Mpc/h)^3]: CAMB halofit (Takahashi et al. 2012, arXiv:1208.2701).
 
-    With ``method="eh"`` (no CAMB) the *linear* Eisenstein-Hu spectrum is returned; callers
-    document that as a conservative (lower-signal) fallback.
+    Same arguments and shapes as :func:`linear_power`; only ``method="camb"`` exists (there is no
+    non-linear Eisenstein-Hu model here, so ``method="eh"`` raises ValueError instead of returning
+    the linear spectrum).
     """
     if method == "eh":
-        return linear_power(k, z, cosmology, "eh", sigma8)
+        raise ValueError('nonlinear_power has no method="eh" (halofit needs CAMB); use method="camb", or '
+                         'linear_power(k, z, method="eh") for the linear Eisenstein-Hu spectrum')
     if method != "camb":
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     cosmo = get_cosmology(cosmology)

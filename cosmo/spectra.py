@@ -55,11 +55,10 @@ class ModelSpectra:
         p_gr = np.asarray(linear_power(k, self.z_grid, cosmology, method))
         if self.model.is_gr:
             ratio = np.ones_like(p_gr)
-            f = np.repeat(growth_rate(a, cosmology)[:, None], k.size, axis=1)
+            f = np.repeat(growth_rate(z=self.z_grid, cosmology=cosmology)[:, None], k.size, axis=1)
         else:
-            D, fk = solve_growth(k, a, self.model, cosmology)
-            ratio = (D / growth_factor(a, cosmology)[None, :]).T ** 2
-            f = fk.T
+            D, f = solve_growth(k, z=self.z_grid, mu=self.model, cosmology=cosmology)  # (n_z, n_k)
+            ratio = (D / growth_factor(z=self.z_grid, cosmology=cosmology)[:, None]) ** 2
         sig = self.model.sigma(k[None, :], a[:, None])
         self.lnp = np.log(p_gr * ratio)
         self.lnp_gr = np.log(p_gr)
@@ -117,7 +116,7 @@ def effective_redshift(sample, cosmology=None, n=200) -> float:
     chi = bg.chi(z)
     wg, b = sample.window(z, cosmology), sample.bias(z, cosmology)
     wk = lensing_kernel(chi, bg.chi_star, bg.Om0_tot, z)
-    d2 = growth_factor(1 / (1 + z), cosmology) ** 2
+    d2 = growth_factor(z=z, cosmology=cosmology) ** 2
     w = wk * wg * b * d2 / chi**2
     return float(np.trapezoid(z * w, chi) / np.trapezoid(w, chi))
 
@@ -126,7 +125,8 @@ _CKK_CACHE: dict = {}
 
 
 def c_kappa_kappa(ell, cosmology=None, method: str = "camb"):
-    """GR C_l^{kappa kappa} (Limber, halofit non-linear power with CAMB) integrated over 0 < z < 1085.
+    """GR C_l^{kappa kappa} (Limber, halofit non-linear power with CAMB, the linear Eisenstein-Hu power
+    with ``method="eh"``) integrated over 0 < z < 1085.
 
     Sources beyond z = 10 contribute ~2% at L = 20 and ~10% at L = 400, so the full range is used
     (linear growth scaling of the CAMB table beyond its z = 10 node).
@@ -141,7 +141,9 @@ def c_kappa_kappa(ell, cosmology=None, method: str = "camb"):
         chi = bg.chi(z)
         lnk = LNK_GRID
         k = np.exp(lnk)
-        lnp = np.log(np.asarray(nonlinear_power(k, z, cosmology, method)))
+        # method="eh": the linear EH spectrum by choice (no non-linear EH model; docstring above)
+        power = linear_power if method == "eh" else nonlinear_power
+        lnp = np.log(np.asarray(power(k, z, cosmology, method)))
         tab = (z, chi, lnp, lensing_kernel(chi, bg.chi_star, bg.Om0_tot, z))
         _CKK_CACHE[key] = tab
     z, chi, lnp, wk = tab

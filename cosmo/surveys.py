@@ -139,7 +139,7 @@ class GalaxySample:
         from .growth import growth_factor
 
         z = self.check_z(z)
-        return self.bD / growth_factor(1.0 / (1.0 + z), cosmology)
+        return self.bD / growth_factor(z=z, cosmology=cosmology)
 
     def window(self, z, cosmology=None):
         """Normalised radial window W_g(chi) = (1/N) dN/dchi [h/Mpc] on redshifts ``z`` (0 outside the range)."""

@@ -31,6 +31,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from examples._figures import save_figure  # noqa: E402
+
 from clouds import autoconversion, diagnostics  # noqa: E402
 from clouds import dispersion as dsp  # noqa: E402
 from gpu.io import check_writable, write_json  # noqa: E402
@@ -127,8 +129,7 @@ def main(argv=None) -> int:
               ylabel="P(eps(N$_c$)) / P(fixed eps$_{ref}$)", title="Liu-Daum autoconversion: closure / fixed eps")
     ax[2].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(out / "dispersion_aerosol_vs_updraft.png", dpi=120)
-    fig.savefig(out / "dispersion_aerosol_vs_updraft.pdf")
+    save_figure(fig, out / "dispersion_aerosol_vs_updraft.png")
     plt.close(fig)
 
     summary = {}

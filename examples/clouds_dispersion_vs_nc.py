@@ -33,6 +33,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from examples._figures import save_figure  # noqa: E402
+
 from clouds import diagnostics  # noqa: E402
 from clouds.dns import DNS, make_config  # noqa: E402
 from gpu.io import write_json  # noqa: E402
@@ -122,7 +124,7 @@ def main(argv=None) -> int:
     ax[0].legend(fontsize=7)
     ax[1].legend(fontsize=6)
     fig.tight_layout()
-    fig.savefig(out / "dispersion_vs_nc.png", dpi=120)
+    save_figure(fig, out / "dispersion_vs_nc.png")
     summary["observed_eps"] = OBSERVED_EPS
     write_json(out / "numbers.json", {"summary": summary, "runs": runs})
     print(summary)

@@ -27,6 +27,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from examples._figures import save_figure  # noqa: E402
+
 from clouds import diagnostics, droplets, growth, observations  # noqa: E402
 from clouds import thermo as th  # noqa: E402
 from clouds.parcel import ParcelModel  # noqa: E402
@@ -101,7 +103,7 @@ def main(argv=None) -> int:
     ax[1].set(xlabel="t [s]", ylabel="<G/r> of activated droplets [cm/s]", yscale="log", title="parcel ascents")
     ax[1].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(out / "growth_coefficient.png", dpi=120)
+    save_figure(fig, out / "growth_coefficient.png")
 
     cloud_like = grid[:, :, (rmeans >= 5e-6) & (rmeans <= 20e-6), :]
     parcel_vals = np.array([c for pc in parcel for c in pc["coef_cm_s"]])

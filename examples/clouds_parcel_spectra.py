@@ -20,6 +20,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from examples._figures import save_figure  # noqa: E402
+
 from clouds import droplets  # noqa: E402
 from clouds import thermo as th  # noqa: E402
 from clouds.parcel import EddyHopping, ParcelModel  # noqa: E402
@@ -90,7 +92,7 @@ def main(argv=None) -> int:
     for a in ax:
         a.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(out / "parcel_spectra.png", dpi=120)
+    save_figure(fig, out / "parcel_spectra.png")
     write_json(out / "numbers.json", {"summary": summary, "n_sd": n_sd, "t_end_s": t_end, "dt_s": dt})
     print(summary)
     return 0

@@ -30,6 +30,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from examples._figures import save_figure  # noqa: E402
+
 
 def simulate(quick: bool, redshifts):
     from nbody.cosmological import PMConfig, PMSimulation
@@ -112,7 +114,7 @@ def main(argv=None) -> int:
     R = res[z0]
     st = R["all"]
     a = 1 / (1 + z0)
-    H, f = hubble(a, cosmo), growth_rate(a, cosmo)
+    H, f = hubble(a, cosmo), growth_rate(z=z0, cosmology=cosmo)
     r = st.r
     good = st.counts > 100
     xib = np.interp(r, st.rbins[1:], xi_bar_from_pairs(st))
@@ -143,7 +145,7 @@ def main(argv=None) -> int:
     ax[1].set(xlabel=r"$r$ [Mpc/$h$]", ylabel="km/s", title="even moments of $\\Delta u_L$")
     ax[1].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out / "moments_vs_r.png", dpi=120)
+    save_figure(fig, out / "moments_vs_r.png")
     plt.close(fig)
 
     # ---- figure 2: PDFs on a small and a large scale with X and logistic fits
@@ -161,10 +163,10 @@ def main(argv=None) -> int:
                 ax[row, col].semilogy(c, fit.pdf(c) * np.sum(p * np.diff(hb)), ls, label=m)
                 if m == "x" and q == "du_L" and row == 0:
                     alpha_small = fit.params["alpha"]
-            ax[row, col].set(title=f"{q}, r = {r[ib]:.2g} Mpc/h", xlabel="km/s", ylim=(p[p > 0].min() / 2, 2 * p.max()))
+            ax[row, col].set(title=f"{q}, r = {r[ib]:.2g} Mpc/h", xlabel=f"{q} [km/s]", ylabel="PDF [s/km]", ylim=(p[p > 0].min() / 2, 2 * p.max()))
             ax[row, col].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(out / "pdfs_small_large.png", dpi=120)
+    save_figure(fig, out / "pdfs_small_large.png")
     plt.close(fig)
 
     # ---- figure 3: alpha(z) and kurtosis(z) on small scales, halo vs out-of-halo
@@ -186,7 +188,7 @@ def main(argv=None) -> int:
     ax[1].axhline(6, color="m", ls=":")
     ax[0].legend()
     fig.tight_layout()
-    fig.savefig(out / "alpha_vs_z.png", dpi=120)
+    save_figure(fig, out / "alpha_vs_z.png")
     plt.close(fig)
 
     # ---- figure 4: DTFE densities: pairwise correlation of log-density, and xi(r)
@@ -201,10 +203,10 @@ def main(argv=None) -> int:
     ax.loglog(dd["r"], dd["norm_corr"], "ko-", label=r"$\rho(r)$ of $\ln\rho_{\rm DTFE}$ pairs")
     ax.loglog(dl["r"], np.abs(dl["corr"]), "bs-", ms=3, label=r"$|\langle\delta\delta'\rangle|$ (DTFE)")
     ax.loglog(r[good & (r > 0)], np.abs(st.xi()[good & (r > 0)]), "r.", label=r"$|\xi(r)|$ from pair counts")
-    ax.set(xlabel=r"$r$ [Mpc/$h$]", title=f"density correlations, z = {z0:g}")
+    ax.set(xlabel=r"$r$ [Mpc/$h$]", ylabel="correlation (dimensionless)", title=f"density correlations, z = {z0:g}")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out / "density_correlation.png", dpi=120)
+    save_figure(fig, out / "density_correlation.png")
     plt.close(fig)
 
     odd = odd_moment_ratio(st, 1)

@@ -39,6 +39,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from examples._figures import save_figure  # noqa: E402
+
 from gpu.io import write_json  # noqa: E402
 from nbody.galaxy_physics import (hard_binary_separation, hardening_rate, influence_quantities,  # noqa: E402
                                   quinlan_hard_separation, sesana_hardening_H)
@@ -209,7 +211,7 @@ def main(argv=None) -> int:
             ax.axvline(summary["t_merger"], color="r", lw=0.8)
     axs[0].set_title(f"SMBH binary, N = {n}, PN = {summary['pn']}")
     fig.tight_layout()
-    fig.savefig(out / "ketju_binary_hardening.png", dpi=120)
+    save_figure(fig, out / "ketju_binary_hardening.png")
     write_json(out / "numbers.json", {"summary": summary, "t": t, "a": a, "e": e, "sep": sep, "influence": infl,
                                       "profile": eng.timers, "counters": eng.counters})
     print(json.dumps(summary, indent=2))

@@ -25,6 +25,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from examples._figures import save_figure  # noqa: E402
+
 from gpu.io import write_json  # noqa: E402
 from nbody.galaxy_physics import plummer_sinking  # noqa: E402
 from nbody.ics import PTYPE_BH, ParticleData, spherical_galaxy  # noqa: E402
@@ -123,7 +125,7 @@ def main(argv=None) -> int:
     ax.set_title(f"Dynamical friction, m_BH = {m_bh} M_Plummer")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out / "ketju_dynamical_friction.png", dpi=120)
+    save_figure(fig, out / "ketju_dynamical_friction.png")
     write_json(out / "numbers.json", {"summary": summary, "t": t, "r_sim": r, "r_theory": r_th, "r_theory_local": r_loc,
                                       "profile": eng.timers})
     print(json.dumps(summary, indent=2))

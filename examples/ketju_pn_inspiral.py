@@ -34,6 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from examples._figures import save_figure  # noqa: E402
+
 
 def build(a0_rs: float, e0: float, chi=(0.0, 0.0)):
     import astropy.units as u
@@ -124,7 +126,7 @@ def main(argv=None) -> int:
     axs[2].set(xlabel="t / P0", ylabel="omega - omega0 [deg]", title="periastron precession")
     axs[2].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(outdir / "ketju_pn_inspiral.png", dpi=130)
+    save_figure(fig, outdir / "ketju_pn_inspiral.png")
     plt.close(fig)
 
     summary = {

@@ -21,6 +21,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from examples._figures import save_figure  # noqa: E402
+
 from gpu.io import write_json  # noqa: E402
 from pde.analytic import green_gaussian  # noqa: E402
 from pde.lpbf import LPBFProblem  # noqa: E402
@@ -100,7 +102,7 @@ def main(argv=None) -> int:
     ax[1, 1].set(xlabel="x [mm]", ylabel="T [K]", title="(d) centreline, top surface")
     ax[1, 1].legend()
     fig.tight_layout()
-    fig.savefig(out / "mlvms_lpbf.png", dpi=110)
+    save_figure(fig, out / "mlvms_lpbf.png")
 
     last = pools[-1]
     summary = {

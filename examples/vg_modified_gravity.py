@@ -12,6 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from examples._figures import save_figure  # noqa: E402
+
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -42,7 +44,7 @@ def main(argv=None) -> int:
     ax = axes[0]
     curves = {}
     for name, model in fc.models.items():
-        eg = e_g(model, k, [z_eff], fc.cosmology)[:, 0]
+        eg = e_g(model, k, z=[z_eff], cosmology=fc.cosmology)[0]
         curves[name] = eg
         ax.plot(k, eg, label=name)
     ax.errorbar(r["k"], r["V_G"], yerr=r["sigma_V_G"], fmt="ko", ms=3, capsize=2, label="SO x DESI LRG (GR fid.)")
@@ -52,14 +54,15 @@ def main(argv=None) -> int:
     ax.legend(fontsize=7)
     ax = axes[1]
     for zz in (0.0, 0.5, 1.0, 2.0):
-        eg = e_g(fc.models["fR_1e-5"], k, [zz], fc.cosmology)[:, 0] / e_g(fc.models["GR"], k, [zz], fc.cosmology)[:, 0]
+        eg = (e_g(fc.models["fR_1e-5"], k, z=[zz], cosmology=fc.cosmology)[0]
+              / e_g(fc.models["GR"], k, z=[zz], cosmology=fc.cosmology)[0])
         ax.plot(k, eg, label=f"f(R) 1e-5, z = {zz}")
     ax.set_xscale("log")
     ax.set_xlabel(r"$k$ [$h$/Mpc]")
     ax.set_ylabel(r"$E_G^{f(R)} / E_G^{\rm GR}$")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(out / "vg_modified_gravity.png", dpi=130)
+    save_figure(fig, out / "vg_modified_gravity.png")
     plt.close(fig)
 
     models = [m for m in fc.models if m != "GR"]

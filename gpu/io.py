@@ -9,7 +9,9 @@ Every driver writes its results through :func:`write_results` / :func:`atomic_h5
   byte write: a full disk or a file-size limit gives :class:`OutputError`, never a crash inside the
   HDF5 library's close (a segfault seen with files written in place when the disk filled);
 * every file carries ``/Header`` attributes: ``code``, ``code_version``, ``created``, the run
-  parameters, the units of each dataset and the config text.
+  parameters, the units of each dataset, the config text and (``config_full``) the validated
+  config with every default filled in, as JSON; every JSON summary written by :func:`write_json`
+  carries ``code_version`` (and ``config``, the full config, when given one).
 
 Outputs are checked before any work (:func:`check_writable`), and a simulation's output folder is
 claimed by one run at a time (:class:`RunFolder`, with a ``manifest.json`` of the run's files).
@@ -160,8 +162,23 @@ def _attr_value(v):
     return json.dumps(v, default=str)
 
 
-def write_header(group, params: dict | None = None, units: dict | None = None, config_text: str | None = None):
-    """Fill an h5py group with the standard header attributes."""
+def full_config(config) -> dict:
+    """The validated config with every default filled in, as a JSON-ready dict (dataclass or dict)."""
+    import dataclasses
+
+    from .config import to_dict
+
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        config = to_dict(config)
+    return json.loads(json.dumps(config, default=_json_default))
+
+
+def write_header(group, params: dict | None = None, units: dict | None = None, config_text: str | None = None,
+                 config=None):
+    """Fill an h5py group with the standard header attributes.
+
+    ``config`` (a config dataclass or dict): stored as JSON in ``config_full``, defaults included.
+    """
     group.attrs["code"] = "scaleforge"
     group.attrs["code_version"] = code_version()
     group.attrs["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat()
@@ -171,17 +188,20 @@ def write_header(group, params: dict | None = None, units: dict | None = None, c
         group.attrs["units"] = json.dumps(units)
     if config_text is not None:
         group.attrs["config"] = config_text
+    if config is not None:
+        group.attrs["config_full"] = json.dumps(full_config(config))
 
 
 def write_results(path, datasets: dict, params: dict | None = None, units: dict | None = None,
-                  config_text: str | None = None, compression: str | None = None):
+                  config_text: str | None = None, compression: str | None = None, config=None):
     """Write ``datasets`` (name -> array, '/'-separated names make groups) atomically.
 
-    Each dataset gets a ``units`` attribute when ``units`` names it.
+    Each dataset gets a ``units`` attribute when ``units`` names it (``"1"`` for dimensionless);
+    ``config`` goes to the header's ``config_full`` (:func:`write_header`).
     """
     units = dict(units or {})
     with atomic_h5(path) as f:
-        write_header(f.create_group("Header"), params, units, config_text)
+        write_header(f.create_group("Header"), params, units, config_text, config)
         for name, data in datasets.items():
             ds = f.create_dataset(name, data=np.asarray(data), compression=compression)
             if name in units:
@@ -205,17 +225,28 @@ def read_results(path) -> tuple[dict, dict]:
     return out, header
 
 
-def write_json(path, obj) -> Path:
-    """Write JSON atomically (NumPy scalars and arrays converted)."""
-
-    def default(o):
-        if isinstance(o, np.ndarray):
-            return o.tolist()
-        if isinstance(o, np.generic):
-            return o.item()
+def _json_default(o):
+    if hasattr(o, "unit") and hasattr(o, "value"):  # astropy Quantity: "1.5 Myr"
         return str(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, np.generic):
+        return o.item()
+    return str(o)
 
-    text = json.dumps(obj, indent=2, default=default)
+
+def write_json(path, obj, config=None) -> Path:
+    """Write JSON atomically (NumPy scalars and arrays converted).
+
+    A dict gets ``code_version`` (unless it has one) and, given ``config`` (a config dataclass or
+    dict), ``config``: the full validated config, defaults included (:func:`full_config`).
+    """
+    if isinstance(obj, dict):
+        head = {"code_version": code_version()}
+        if config is not None:
+            head["config"] = full_config(config)
+        obj = {**head, **{k: v for k, v in obj.items() if k not in head}}
+    text = json.dumps(obj, indent=2, default=_json_default)
     with atomic_path(path) as tmp:
         _write_bytes(Path(tmp), text.encode())
     return Path(path)

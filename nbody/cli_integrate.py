@@ -163,10 +163,15 @@ def run(args) -> int:
               "unit_mass_msun": float(units.mass.value), "unit_length_pc": float(units.length.value),
               "unit_velocity_kms": float(units.velocity.value), "unit_time_yr": float(units.time.value),
               "c_code": float(units.c), "G": 1.0, "summary": json.dumps(summary, default=float)}
-    unit_text = {"snapshots": "G = 1 code units (see unit_* attributes)", "orbits/a": "code length",
-                 "orbits/separation": "code length", "orbits/time": "code time"}
+    L, M = f"{float(units.length.value):.6g} pc", f"{float(units.mass.value):.6g} Msun"
+    V, T = f"{float(units.velocity.value):.6g} km/s", f"{float(units.time.value):.6g} yr"
+    by_leaf = {"time": T, "mass": M, "pos": L, "vel": V, "spin": "1", "ids": "1", "is_bh": "1", "id1": "1", "id2": "1",
+               "a": L, "e": "1", "inclination": "rad", "periapsis_argument": "rad", "separation": L,
+               "remnant_mass": M, "remnant_spin": "1", "recoil": V}  # G = 1 code units, scales as above
+    unit_text = {name: by_leaf[name.rsplit("/", 1)[-1]] for name in ds}
+    options = {k: v for k, v in vars(args).items() if not callable(v) and k not in ("debug", "quiet")}
     if getattr(integ.comm, "rank", 0) == 0:
-        write_results(args.out, ds, params=params, units=unit_text)
+        write_results(args.out, ds, params=params, units=unit_text, config={**options, **opts})
         print(json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in summary.items()},
                          default=float))
     return 0

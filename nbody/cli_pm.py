@@ -60,9 +60,9 @@ def run(args) -> int:
         print(f"{cfg.gravity.upper()}: {cfg.nside}^3 particles, mesh {sim.pm.n}^3, {len(sim.a_steps) - 1} steps in {dt:.1f} s; "
               f"snapshots: {', '.join(str(p) for p in paths)}")
         if args.json:
-            from gpu.config import to_dict
             from gpu.io import write_json
 
-            write_json(args.json, {"config": to_dict(cfg), "config_text": text, "seconds": dt,
-                                   "snapshots": [str(p) for p in paths], "k": k, "pk": pk, "n_modes": nm})
+            write_json(args.json, {"config_text": text, "seconds": dt, "snapshots": [str(p) for p in paths],
+                                   "k": k, "pk": pk, "n_modes": nm,
+                                   "units": {"k": "h/Mpc", "pk": "(Mpc/h)^3", "n_modes": "1"}}, config=cfg)
     return 0

@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import logging
 import time
 from pathlib import Path
@@ -69,7 +70,7 @@ import numpy as np
 
 from gpu import get_comm
 from gpu.config import ConfigError, load_config, load_toml, param, to_dict
-from gpu.io import RunFolder, atomic_h5, write_json, write_results
+from gpu.io import RunFolder, atomic_h5, code_version, full_config, write_json, write_results
 from gpu.progress import progress
 
 from .ics import PTYPE_BH, PTYPE_DM, PTYPE_STAR, ParticleData, galaxy_merger, spherical_galaxy
@@ -466,7 +467,7 @@ class Simulation:
                  "UnitVelocity_in_cm_per_s": float(U["velocity"].to("cm/s").value)}
         path = self.snapshot_path(number)
         if self.rank == 0:
-            write_snapshot(path, Snapshot(parts, {"Time": e.t}, units), use_mass_table=False)
+            write_snapshot(path, Snapshot(parts, {"Time": e.t}, units), use_mass_table=False, config=self.cfg)
         self._record(path, time=self.time)
         self.timers["io"] += time.perf_counter() - t0
         return path
@@ -487,19 +488,33 @@ class Simulation:
                 f.attrs["block"] = self.block
                 f.attrs["snap_number"] = self._snap_number
                 f.attrs["config"] = self.config_text or repr(to_dict(self.cfg))
+                f.attrs["code_version"] = code_version()
+                f.attrs["config_full"] = json.dumps(full_config(self.cfg))
+                units = self._checkpoint_units()
                 for k in ("pos", "vel", "mass", "ptype", "ids", "acc_mag", "last_a_full"):
-                    f.create_dataset(k, data=getattr(e, k))
+                    f.create_dataset(k, data=getattr(e, k)).attrs["units"] = units[k]
                 if self.engine.domain:  # which rank held each particle, in which row (exact restart)
                     f.attrs["domain_size"] = getattr(self.comm, "size", 1)
                     for k in ("owner", "row", "cost"):
-                        f.create_dataset(f"domain/{k}", data=getattr(e, k))
+                        f.create_dataset(f"domain/{k}", data=getattr(e, k)).attrs["units"] = units[k]
                 for k in ("time", "kinetic", "potential", "lost"):
-                    f.create_dataset(f"energy/{k}", data=np.asarray(self.energy_log[k], dtype=float))
+                    f.create_dataset(f"energy/{k}", data=np.asarray(self.energy_log[k], dtype=float)
+                                     ).attrs["units"] = units[k]
                 f.attrs["bh_log"] = _json_dump(self.bh_log)
                 f.attrs["mergers"] = _json_dump(e.merger_events)
         self._record(path, time=self.time)
         self.timers["io"] += time.perf_counter() - t0
         return path
+
+    def _checkpoint_units(self) -> dict:
+        """``units`` attribute of each checkpoint dataset (internal units, G = 1)."""
+        Q = self.unit_quantities()
+        L, V, T = str(Q["length"]), str(Q["velocity"]), str(Q["time"])
+        energy = str((Q["mass"] * Q["velocity"] ** 2).to("Msun km2 / s2"))
+        acc = f"{V} / ({T})"
+        return {"pos": L, "vel": V, "mass": str(Q["mass"]), "ptype": "1", "ids": "1", "acc_mag": acc,
+                "last_a_full": acc, "owner": "1", "row": "1", "cost": "1", "time": T, "kinetic": energy,
+                "potential": energy, "lost": energy}
 
     def _write_logs(self):
         t0 = time.perf_counter()
@@ -512,10 +527,15 @@ class Simulation:
                 data["bh_pos"] = np.asarray(L["bh_pos"])
                 data["bh_vel"] = np.asarray(L["bh_vel"])
                 data["bh_ids"] = np.asarray(L["bh_ids"])
-            U = {k: str(v) for k, v in self.unit_quantities().items()}
-            write_results(self.outdir / "bh_orbits.hdf5", data, params=params, units=U, config_text=self.config_text)
+            Q = self.unit_quantities()
+            U = {k: str(v) for k, v in Q.items()}
+            energy = str((Q["mass"] * Q["velocity"] ** 2).to("Msun km2 / s2"))
+            U.update({"time": U["time"], "separation": U["length"], "a": U["length"], "e": "1", "bh_pos": U["length"],
+                      "bh_vel": U["velocity"], "bh_ids": "1", "kinetic": energy, "potential": energy, "lost": energy})
+            write_results(self.outdir / "bh_orbits.hdf5", data, params=params, units=U, config_text=self.config_text,
+                          config=self.cfg)
             en = {k: np.asarray(v, dtype=float) for k, v in self.energy_log.items()}
-            write_results(self.outdir / "energy.hdf5", en, units=U, config_text=self.config_text)
+            write_results(self.outdir / "energy.hdf5", en, units=U, config_text=self.config_text, config=self.cfg)
         self._record(self.outdir / "bh_orbits.hdf5", time=self.time)
         self._record(self.outdir / "energy.hdf5", time=self.time)
         self.timers["io"] += time.perf_counter() - t0
@@ -761,7 +781,8 @@ class Simulation:
         if self.rank == 0:
             write_json(self.outdir / "summary.json", {"time": self.engine.t, "n": len(particles.mass),
                                                       "profile": profile, "mergers": events,
-                                                      "units": {k: str(v) for k, v in self.unit_quantities().items()}})
+                                                      "units": {k: str(v) for k, v in self.unit_quantities().items()}},
+                       config=self.cfg)
         self._record(self.outdir / "summary.json")
         return SimulationResult(particles, self.engine.t, energy, self.bh_arrays(), list(events), profile, files)
 

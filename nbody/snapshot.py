@@ -36,6 +36,7 @@ or float64 and IDs int32 or int64, each deduced from the block sizes.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import struct
@@ -144,6 +145,19 @@ class Snapshot:
 # --------------------------------------------------------------------------------------------
 # HDF5 writing
 # --------------------------------------------------------------------------------------------
+def _dataset_units(snap: Snapshot, velocities: str) -> dict:
+    """``units`` attribute of each particle dataset, from the snapshot's unit system (GADGET: /h when
+    cosmological, comoving coordinates; stored GADGET velocities are u = v_pec / sqrt(a))."""
+    q = snap.unit_quantities()
+    h = " /h" if snap.cosmological else ""
+    frame = " (comoving)" if snap.cosmological else ""
+    vel = f"{q['velocity'].value:.6g} km/s"
+    if snap.cosmological and velocities == "gadget":
+        vel += " (stored u = v_pec / sqrt(a))"
+    return {"Coordinates": f"{q['length'].value:.6g} kpc{h}{frame}", "Velocities": vel, "ParticleIDs": "1",
+            "Masses": f"{q['mass'].value:.6g} Msun{h}"}
+
+
 def _split_total(n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n = np.asarray(n, dtype=np.uint64)
     return (n & np.uint64(0xFFFFFFFF)).astype(np.uint32), (n >> np.uint64(32)).astype(np.uint32)
@@ -196,7 +210,7 @@ def snapshot_paths(path, num_files: int) -> list[Path]:
 
 
 def write_snapshot(path, snap: Snapshot, num_files: int = 1, use_mass_table: bool = True,
-                   velocities: str | None = None, extra_header: dict | None = None) -> list[Path]:
+                   velocities: str | None = None, extra_header: dict | None = None, config=None) -> list[Path]:
     """Write ``snap`` as GADGET-4-compatible HDF5; returns the file paths written.
 
     Parameters
@@ -211,6 +225,9 @@ def write_snapshot(path, snap: Snapshot, num_files: int = 1, use_mass_table: boo
         its particles share it, as GADGET does.
     velocities : {"peculiar", "gadget"} or None
         Convention of ``snap``'s velocities (default: ``snap.velocity_convention``).
+    config : config dataclass or dict, optional
+        The run's validated config: stored in full (defaults included) as JSON in ``/Config``
+        attribute ``config_full`` (with ``code_version``).
 
     Notes
     -----
@@ -232,6 +249,12 @@ def write_snapshot(path, snap: Snapshot, num_files: int = 1, use_mass_table: boo
     low, high = _split_total(ntot)
     table = _mass_table(snap, use_mass_table)
     double = any(p.pos.dtype == np.float64 for p in snap.particles.values())
+    ds_units = _dataset_units(snap, velocities)
+    config_json = None
+    if config is not None:
+        from gpu.io import full_config
+
+        config_json = json.dumps(full_config(config))
     images = []
     for ifile, final in enumerate(paths):
         f = h5py.File(f"{final.name}.{os.getpid()}.mem", "w", driver="core", backing_store=False)
@@ -269,6 +292,9 @@ def write_snapshot(path, snap: Snapshot, num_files: int = 1, use_mass_table: boo
             cfg = f.create_group("Config")
             cfg.attrs["WrittenBy"] = f"scaleforge {code_version()}"
             cfg.attrs["VelocityConvention"] = "u = v_pec/sqrt(a)" if snap.cosmological else "v_pec"
+            cfg.attrs["code_version"] = code_version()
+            if config_json is not None:
+                cfg.attrs["config_full"] = config_json
             for t, p in sorted(snap.particles.items()):
                 lo, hi = blocks[int(t)]
                 if ntot[int(t)] == 0:
@@ -279,6 +305,8 @@ def write_snapshot(path, snap: Snapshot, num_files: int = 1, use_mass_table: boo
                 g.create_dataset("ParticleIDs", data=p.ids[lo:hi])
                 if table[int(t)] == 0:
                     g.create_dataset("Masses", data=p.mass[lo:hi])
+                for name, ds in g.items():
+                    ds.attrs["units"] = ds_units[name]
             f.flush()
             images.append(f.id.get_file_image())
         finally:

@@ -914,9 +914,12 @@ class LPBFResult:
                  "melt_pool/width": "m", "melt_pool/depth": "m", "melt_pool/cooling_rate": "K/s",
                  "melt_pool/cooling_rate_quasi_steady": "K/s", "melt_pool/thermal_gradient": "K/m",
                  "melt_pool/time": "s"}
+        # separated factors of T - T0: the x, y, z coefficients multiply dimensionless basis functions,
+        # the time factor carries the kelvin (:meth:`_pieces`)
+        units.update({k: ("K" if k.endswith("/t") else "1") for k in data if k.startswith("factors/")})
         summ = self.summary()
         head = {"status": summ["status"], "converged": summ["converged"], "reason": summ["reason"], "summary": summ}
-        write_results(path, data, params=head, units=units)
+        write_results(path, data, params=head, units=units, config=p.config)
         if json_path:
-            write_json(json_path, summ)
+            write_json(json_path, summ, config=p.config)
         return summ

@@ -43,8 +43,8 @@ class GrowthTables:
 
         self.cosmology = get_cosmology(cosmology)
         self.Om0 = float(self.cosmology.Om0)
-        self._D1 = lambda a: growth_factor(a, self.cosmology)
-        self._f1 = lambda a: growth_rate(a, self.cosmology)
+        self._D1 = lambda a: growth_factor(a=a, cosmology=self.cosmology)
+        self._f1 = lambda a: growth_rate(a=a, cosmology=self.cosmology)
         x = np.linspace(np.log(a_min), np.log(2.0), 1200)
         a = np.exp(x)
         E = np.asarray(self.cosmology.efunc(1 / a - 1), dtype=float)

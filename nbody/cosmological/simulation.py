@@ -299,7 +299,7 @@ class PMSimulation:
         snap = self.snapshot()
         if snap is not None:
             write_snapshot(path, snap, extra_header={"PMSteps": np.int32(self.config.nsteps),
-                                                     "PMMesh": np.int32(self.pm.n)})
+                                                     "PMMesh": np.int32(self.pm.n)}, config=self.config)
         if getattr(self.comm, "size", 1) > 1:
             self.comm.Barrier()
         return path

@@ -60,7 +60,7 @@ def test_pairwise_velocity_on_pm_simulation_matches_juszkiewicz():
     rb = np.concatenate([[0.0], np.logspace(np.log10(0.5), np.log10(0.24 * box), 12)])
     st = pair_moments(pos, vel, box, rb, orders=(1, 2))
     a = sim.a
-    H, f = hubble(a, sim.cosmo), growth_rate(a, sim.cosmo)
+    H, f = hubble(a, sim.cosmo), growth_rate(a=a, cosmology=sim.cosmo)
     xib = np.interp(st.r, st.rbins[1:], xi_bar_from_pairs(st))
     v12 = st.mean("du_L")
     v_jsd = juszkiewicz_v12(st.r, st.xi(), xib, a, f, H)

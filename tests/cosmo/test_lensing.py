@@ -26,7 +26,7 @@ def camb_ckg():
     dndz = bg.chi(z) ** 2 / bg.E(z)
     edge = 0.5 * (np.tanh((z - g.z_min) / 0.004) - np.tanh((z - g.z_max) / 0.004))
     w = dndz * edge
-    bias = g.bD / __import__("cosmo").growth_factor(1 / (1 + z))
+    bias = g.bD / __import__("cosmo").growth_factor(z=z)
     p = camb_params(redshifts=[0.0])
     p.WantCls = True
     p.set_for_lmax(800, lens_potential_accuracy=1)

@@ -34,15 +34,17 @@ def test_eg_gr_equals_omega_m_over_f_independent():
     z = np.array([0.5, 0.73, 1.33, 1.84])
     a = 1 / (1 + z)
     h = 1e-4
-    f_int = (np.log(growth_integral_solution(a * np.exp(h), c)) - np.log(growth_integral_solution(a * np.exp(-h), c))) / (2 * h)
-    eg = e_g(GR(), [0.01, 0.1], z, c)
-    assert np.allclose(eg, 0.31 / f_int[None, :], rtol=1e-5)
+    f_int = (np.log(growth_integral_solution(a=a * np.exp(h), cosmology=c))
+             - np.log(growth_integral_solution(a=a * np.exp(-h), cosmology=c))) / (2 * h)
+    eg = e_g(GR(), [0.01, 0.1], z=z, cosmology=c)
+    assert eg.shape == (z.size, 2)  # (n_z, n_k)
+    assert np.allclose(eg, 0.31 / f_int[:, None], rtol=1e-5)
 
 
 def test_fr_eg_large_scale_limit_and_suppression():
     z = np.array([0.73])
-    gr = e_g(GR(), K, z)[:, 0]
-    fr = e_g(HuSawicki(1e-5), K, z)[:, 0]
+    gr = e_g(GR(), K, z=z)[0]
+    fr = e_g(HuSawicki(1e-5), K, z=z)[0]
     assert fr[0] == pytest.approx(gr[0], rel=1e-4)         # k -> 0: GR
     assert np.all(np.diff(fr) <= 1e-12)                    # monotonically suppressed towards small scales
     assert fr[-1] < 0.9 * gr[-1]
@@ -52,10 +54,10 @@ def test_fr_small_scale_limit_matches_constant_mu_in_eds():
     # EdS background: mu = 4/3 for k >> a m at all relevant times -> f = (-1 + sqrt(1 + 32)) / 4 = 1.186
     c = FlatLambdaCDM(H0=70, Om0=1.0, Ob0=0.05, Tcmb0=0)
     m = HuSawicki(fR0=1e-3, n=1, Om0=1.0, Ode0=0.0)
-    _, f = solve_growth([1e3], [1.0], m, c)
+    _, f = solve_growth([1e3], a=[1.0], mu=m, cosmology=c)
     p = (-1 + np.sqrt(33.0)) / 4
     assert f[0, 0] == pytest.approx(p, rel=5e-3)
-    eg = e_g(m, [1e3], [0.0], c)
+    eg = e_g(m, [1e3], z=[0.0], cosmology=c)
     assert eg[0, 0] == pytest.approx(1.0 / p, rel=5e-3)
 
 
@@ -78,7 +80,7 @@ def test_mu_sigma_generic_and_factory():
     assert m.sigma(0.1, 1.0) == pytest.approx(0.95)
     assert m.mu(0.1, 1e-3) == pytest.approx(1.0, abs=1e-6)
     f = MuSigma(mu0=lambda k, a: 1 + 0 * k, sigma0=lambda k, a: 1.2 + 0 * k)
-    assert e_g(f, [0.1], [0.5])[0, 0] == pytest.approx(1.2 * e_g(GR(), [0.1], [0.5])[0, 0], rel=1e-6)
+    assert e_g(f, [0.1], z=[0.5])[0, 0] == pytest.approx(1.2 * e_g(GR(), [0.1], z=[0.5])[0, 0], rel=1e-6)
     assert isinstance(make_model({"type": "hu_sawicki", "fR0": 1e-6}), HuSawicki)
     with pytest.raises(ValueError, match="unknown"):
         make_model({"type": "dgp"})
@@ -101,3 +103,9 @@ def test_mu_bounds_and_sigma_property(k, a, lfr, beta1, lam):
     ch = BertschingerZukin.chameleon(beta1=beta1, lambda1_sq=lam)
     assert 1.0 - 1e-12 <= ch.mu(k, a) <= beta1 + 1e-12
     assert ch.sigma(k, a) == pytest.approx(1.0, rel=1e-10)
+
+
+def test_e_g_takes_z_by_keyword_only():
+    # the old call e_g(model, k, z) returned (n_k, n_z): refused now rather than silently transposed
+    with pytest.raises(TypeError, match="by keyword"):
+        e_g(GR(), [0.1], [0.5])

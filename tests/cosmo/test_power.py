@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from astropy.cosmology import FlatLambdaCDM
 
-from cosmo.power import camb_sigma8, eh_transfer, linear_power, sigma8_of, sigma_R, tophat_window
+from cosmo.power import camb_sigma8, eh_transfer, linear_power, nonlinear_power, sigma8_of, sigma_R, tophat_window
 
 K = np.logspace(-3, 0, 120)
 
@@ -32,7 +32,7 @@ def test_camb_sigma8_from_As_matches_planck():
 def test_growth_scaling_of_eh_and_camb():
     from cosmo.growth import growth_factor
 
-    d = growth_factor(0.5)
+    d = growth_factor(z=1.0)
     for m in ("eh", "camb"):
         r = linear_power(0.05, 1.0, method=m) / linear_power(0.05, 0.0, method=m)
         # CAMB includes neutrino free-streaming (scale-dependent growth at the 0.1% level here)
@@ -79,3 +79,9 @@ def test_bad_input(kw, match):
         linear_power(np.array([-1.0, 0.1]), method="eh")
     with pytest.raises(TypeError, match="cosmology"):
         linear_power(K, cosmology="planck")
+
+
+def test_nonlinear_power_has_no_eh_fallback():
+    # there is no non-linear Eisenstein-Hu model: refused, never the linear spectrum in disguise
+    with pytest.raises(ValueError, match='no method="eh"'):
+        nonlinear_power(K, 0.0, method="eh")

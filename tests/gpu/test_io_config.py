@@ -77,8 +77,10 @@ def test_failed_write_keeps_existing_file(tmp_path):
 
 
 def test_write_json_numpy(tmp_path):
+    from gpu.io import code_version
+
     p = write_json(tmp_path / "s.json", {"a": np.float64(1.5), "b": np.arange(3)})
-    assert json.loads(p.read_text()) == {"a": 1.5, "b": [0, 1, 2]}
+    assert json.loads(p.read_text()) == {"code_version": code_version(), "a": 1.5, "b": [0, 1, 2]}
 
 
 def test_cli_dispatch_runs_command_and_rejects_unknown(tmp_path, capsys):

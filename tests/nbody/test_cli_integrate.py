@@ -45,6 +45,15 @@ def test_integrate_command(tmp_path, capsys):
     assert np.all(np.abs(a_pc - 1.0) < 2e-3)  # perturbed by the star and by 1PN at the 1e-3 level
     final = ds["snapshots/005/time"] * header["unit_time_yr"]
     assert final == pytest.approx(2e4, rel=1e-10)
+    # every dataset has its units; the header the full options (defaults included)
+    import h5py
+
+    with h5py.File(out, "r") as f:
+        missing = []
+        f.visititems(lambda n, o: missing.append(n) if isinstance(o, h5py.Dataset) and "units" not in o.attrs else None)
+        assert not missing
+        assert f["orbits/inclination"].attrs["units"] == "rad" and f["orbits/e"].attrs["units"] == "1"
+    assert {"tolerance", "merger_radius_rs", "coordinates", "n_out", "pn"} <= set(json.loads(header["config_full"]))
 
 
 def test_bad_time(tmp_path, capsys):
