@@ -96,6 +96,18 @@ def _wrap(d, box):
 
 
 @njit(cache=True, inline="always")
+def _pair_short(mk, rr2, hij, tab, tscale):
+    """Short-range pull m_k g(r) / r^3 of one particle: Newtonian outside the softening length ``hij``,
+    the cubic spline inside, times the erfc truncation of the split (Springel 2005 eq. 24, tabulated)."""
+    rr = np.sqrt(rr2)
+    if rr >= hij:
+        fk = mk / (rr2 * rr)
+    else:
+        fk = mk * spline_force_factor(rr2, hij)
+    return fk * table_factor(tab, 0, rr * tscale)
+
+
+@njit(cache=True, inline="always")
 def _walk_short(xi, yi, zi, hi, self_k, pos, mass, h, box, rs, rcut2, theta, f, g, S, use_quad, tab, tscale):
     ax = 0.0
     ay = 0.0
@@ -168,12 +180,7 @@ def _walk_short(xi, yi, zi, hi, self_k, pos, mass, h, box, rs, rcut2, theta, f, 
                 hij = hi if hi > h[k] else h[k]
                 if rr2 == 0.0 and hij == 0.0:  # unsoftened coincident pair: no defined force
                     continue
-                rr = np.sqrt(rr2)
-                if rr >= hij:
-                    fk = mass[k] / (rr2 * rr)
-                else:
-                    fk = mass[k] * spline_force_factor(rr2, hij)
-                fk *= table_factor(tab, 0, rr * tscale)
+                fk = _pair_short(mass[k], rr2, hij, tab, tscale)
                 ax += fk * ddx
                 ay += fk * ddy
                 az += fk * ddz
@@ -510,12 +517,7 @@ def _group_block(q0, q1, gstart, gcount, gbox, ghmax, pos, mass, h, box, rs, rcu
                     hij = hi if hi > h[k] else h[k]
                     if rr2 == 0.0 and hij == 0.0:
                         continue
-                    rr = np.sqrt(rr2)
-                    if rr >= hij:
-                        fk = mass[k] / (rr2 * rr)
-                    else:
-                        fk = mass[k] * spline_force_factor(rr2, hij)
-                    fk *= table_factor(tab, 0, rr * tscale)
+                    fk = _pair_short(mass[k], rr2, hij, tab, tscale)
                     ax += fk * ddx
                     ay += fk * ddy
                     az += fk * ddz
