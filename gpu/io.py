@@ -235,8 +235,20 @@ def _json_default(o):
     return str(o)
 
 
+def _strict(o):
+    """``o`` with every non-finite float replaced by None: strict JSON (``null``), never a bare NaN token
+    that standard parsers reject and that reads like a number."""
+    if isinstance(o, float):
+        return o if o == o and o not in (float("inf"), float("-inf")) else None
+    if isinstance(o, dict):
+        return {k: _strict(v) for k, v in o.items()}
+    if isinstance(o, list):
+        return [_strict(v) for v in o]
+    return o
+
+
 def write_json(path, obj, config=None) -> Path:
-    """Write JSON atomically (NumPy scalars and arrays converted).
+    """Write strict JSON atomically (NumPy scalars and arrays converted; NaN and inf as ``null``).
 
     A dict gets ``code_version`` (unless it has one) and, given ``config`` (a config dataclass or
     dict), ``config``: the full validated config, defaults included (:func:`full_config`).
@@ -245,8 +257,9 @@ def write_json(path, obj, config=None) -> Path:
         head = {"code_version": code_version()}
         if config is not None:
             head["config"] = full_config(config)
-        obj = {**head, **{k: v for k, v in obj.items() if k not in head}}
-    text = json.dumps(obj, indent=2, default=_json_default)
+        obj = {**head, **obj}
+    plain = json.loads(json.dumps(obj, default=_json_default))  # NumPy, Quantities -> JSON types
+    text = json.dumps(_strict(plain), indent=2, allow_nan=False)
     with atomic_path(path) as tmp:
         _write_bytes(Path(tmp), text.encode())
     return Path(path)
@@ -374,9 +387,7 @@ class RunFolder:
 
     def _write_manifest(self) -> None:
         self.manifest["updated"] = _now()
-        text = json.dumps(self.manifest, indent=2, default=str)
-        with atomic_path(self.path / self.MANIFEST) as tmp:
-            _write_bytes(Path(tmp), text.encode())
+        write_json(self.path / self.MANIFEST, self.manifest)
 
     # -- recording ----------------------------------------------------------------------------------
     @property

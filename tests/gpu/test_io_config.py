@@ -118,3 +118,13 @@ def test_config_quantities_convert_to_the_declared_unit():
         load_config({"radius": "fifty"}, _Beam)
     with pytest.raises(ConfigError, match="'radius'.*out of range"):
         load_config({"radius": -1 * u.mm}, _Beam)  # the range applies after conversion
+
+
+def test_json_is_strict_and_keeps_a_given_version(tmp_path):
+    """NaN / inf become null (standard parsers reject bare NaN tokens); a summary's own code_version stays."""
+    p = write_json(tmp_path / "s.json", {"a": float("nan"), "b": [1.0, np.inf], "c": np.float64(2.5),
+                                          "code_version": "given"})
+    text = p.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    d = json.loads(text)
+    assert d == {"code_version": "given", "a": None, "b": [1.0, None], "c": 2.5}
