@@ -40,7 +40,7 @@ def run(args) -> int:
     """
     from gpu.io import OutputError, check_writable
 
-    from .lpbf import LPBFConfig, LPBFProblem
+    from .lpbf import LPBFConfig, LPBFProblem, ValidityWarning
 
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
     data, _ = load_toml(args.config) if args.config else ({}, "")
@@ -65,7 +65,7 @@ def run(args) -> int:
     import warnings
 
     with warnings.catch_warnings():  # reported once below as "warning:" lines, not as Python warnings
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore", ValidityWarning)
         summ = res.write(args.out, args.json)
     for w in summ.get("warnings", []):
         print(f"warning: {w}", file=sys.stderr, flush=True)

@@ -364,11 +364,13 @@ def test_peak_above_boiling_is_flagged_once_with_numbers(td_run):
         warnings.simplefilter("error")      # a second call reports the same text but warns no more
         assert res.validity_warnings() == w1
     assert res.summary()["warnings"] == w1
+    # one time slab: the cooling rate's measured unreliability is said too
+    assert len(res.slabs) == 1 and any("cooling_rate comes from the TD time derivative of 1 time slab" in w for w in w1)
 
 
 def test_no_validity_warning_below_boiling():
     P = LPBFProblem({"laser": {"power": 20.0}, "solver": {"modes": 8, "coarse_elements": [12, 8, 4],
-                                                         "time_elements": 24, "max_iter": 8,
+                                                         "time_elements": 24, "max_iter": 8, "time_slabs": 3,
                                                          "level_modes": "shared", "method": "fast"},
                      "domain": {"t_end": 0.3e-3}})
     res = P.solve()
