@@ -89,7 +89,9 @@ def run(args) -> int:
             ckpt.unlink()  # the replaced run's checkpoint must not sit beside this run's result
         remove_stale_tmp(out.parent)      # *.PID.tmp of killed runs
     if args.restart:
-        sim = DNS.restart(args.restart, comm=comm, run=to_dict(cfg)["run"])
+        # only the [run] keys this config sets: the others keep the restart file's values (as every
+        # other section does), instead of silently falling back to the defaults
+        sim = DNS.restart(args.restart, comm=comm, run=dict(data.get("run", {})))
     else:
         sim = DNS(cfg, comm=comm, config_text=text)
     with one_line_warnings():

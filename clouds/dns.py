@@ -464,7 +464,12 @@ class DNS:
         import time as _time
 
         c, sp, xp = self.cfg, self.sp, self.xp
-        dt = c.run.dt if dt is None else dt
+        if dt is None:
+            dt = c.run.dt
+        else:
+            from gpu.config import check_arg
+
+            dt = check_arg("dt", dt, gt=0, le=c.run.dt)  # run() shortens only the last step
         n = c.grid.n
         if self.n_total:
             t0 = _time.perf_counter()
@@ -652,8 +657,8 @@ class DNS:
         under MPI; every rank gets the same answer.
         """
         xp = self.xp
-        bad_fields = [name for name, a in (("u", self.uh), ("theta", self.thh), ("q_v", self.qh))
-                      if not bool(xp.all(xp.isfinite(a)))]
+        fields = (("u", self.uh), ("theta", self.thh), ("q_v", self.qh), ("zeta", self.zh))
+        bad_fields = [name for name, a in fields if a is not None and not bool(xp.all(xp.isfinite(a)))]
         bad_drops = [name for name, a in (("position", self.pos), ("radius", self.r), ("velocity", self.vel))
                      if not np.all(np.isfinite(a))]
         flags = np.array([len(bad_fields), len(bad_drops)], dtype=float)
@@ -676,7 +681,7 @@ class DNS:
                 return (f"water budget check failed: total water changed by {dw:.3g} (relative) from "
                         f"t = {h['t'][0]:g} to {h['t'][-1]:g} s, allowed {self.BUDGET_RTOL:g}")
             if de > self.BUDGET_RTOL:
-                return (f"energy budget check failed: c_p <theta> + L0 q_t changed by {de:.3g} (relative to "
+                return (f"energy budget check failed: c_p <theta> + g <zeta> + L0 q_t changed by {de:.3g} (relative to "
                         f"L0 times the water) from t = {h['t'][0]:g} to {h['t'][-1]:g} s, allowed {self.BUDGET_RTOL:g}")
         return None
 

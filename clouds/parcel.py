@@ -482,6 +482,10 @@ def _model_from_config(cfg, comm=None) -> ParcelModel:
                                   f"{obs.concentration.shape[0] - 1})")
             r, n = droplets.from_histogram(obs.edges, obs.concentration[S.time_index],
                                            n_per_bin=max(1, S.n_sd // (obs.edges.size - 1)))
+        if S.r_dry_um * 1e-6 >= float(np.min(r)):
+            raise ConfigError(f"config key 'spectrum.r_dry_um' = {S.r_dry_um:g} must be below the smallest droplet "
+                              f"radius of the '{S.kind}' spectrum ({float(np.min(r)) * 1e6:.3g} um; "
+                              f"spectrum.r_um = {S.r_um:g})")
         pop = droplets.Population(r, S.r_dry_um * 1e-6, S.kappa if S.r_dry_um > 0 else 0.0, n / rho_d)
     eh = EddyHopping(cfg.eddy_hopping.epsilon, cfg.eddy_hopping.length, cfg.eddy_hopping.seed) \
         if cfg.eddy_hopping.enabled else None

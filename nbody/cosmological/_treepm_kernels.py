@@ -26,7 +26,7 @@ from numba import njit, prange
 
 from .._kernels.direct import spline_force_factor
 from .._kernels.tree import N_COMX, N_COMY, N_COMZ, N_CX, N_CY, N_CZ, N_DELTA, N_HALF, N_HMAX, N_MASS
-from .split import shortrange_factor_derivs, table_factor
+from .split import min_image, shortrange_factor_derivs, table_factor
 
 
 @njit(cache=True)
@@ -86,16 +86,6 @@ def _quad_from(f, f1, f2, x, y, z, r, sxx, syy, szz, sxy, sxz, syz):
 
 
 @njit(cache=True, inline="always")
-def _wrap(d, box):
-    """Minimum image of a coordinate difference ``d`` with ``|d| < 1.5 box``."""
-    if d > 0.5 * box:
-        return d - box
-    if d < -0.5 * box:
-        return d + box
-    return d
-
-
-@njit(cache=True, inline="always")
 def _pair_short(mk, rr2, hij, tab, tscale):
     """Short-range pull m_k g(r) / r^3 of one particle: Newtonian outside the softening length ``hij``,
     the cubic spline inside, times the erfc truncation of the split (Springel 2005 eq. 24, tabulated)."""
@@ -117,9 +107,9 @@ def _walk_short(xi, yi, zi, hi, self_k, pos, mass, h, box, rs, rcut2, theta, f, 
     while node != -1:
         hl = f[node, N_HALF]
         l = 2.0 * hl
-        cx = _wrap(f[node, N_CX] - xi, box)
-        cy = _wrap(f[node, N_CY] - yi, box)
-        cz = _wrap(f[node, N_CZ] - zi, box)
+        cx = min_image(f[node, N_CX] - xi, box)
+        cy = min_image(f[node, N_CY] - yi, box)
+        cz = min_image(f[node, N_CZ] - zi, box)
         gx = abs(cx) - hl
         gy = abs(cy) - hl
         gz = abs(cz) - hl
@@ -140,9 +130,9 @@ def _walk_short(xi, yi, zi, hi, self_k, pos, mass, h, box, rs, rcut2, theta, f, 
         r2 = 0.0
         ext = 0.6 * l
         if not (abs(cx) < ext and abs(cy) < ext and abs(cz) < ext):
-            dx = _wrap(f[node, N_COMX] - xi, box)
-            dy = _wrap(f[node, N_COMY] - yi, box)
-            dz = _wrap(f[node, N_COMZ] - zi, box)
+            dx = min_image(f[node, N_COMX] - xi, box)
+            dy = min_image(f[node, N_COMY] - yi, box)
+            dz = min_image(f[node, N_COMZ] - zi, box)
             r2 = dx * dx + dy * dy + dz * dz
             r = np.sqrt(r2)
             hp = hi if hi > f[node, N_HMAX] else f[node, N_HMAX]
@@ -171,9 +161,9 @@ def _walk_short(xi, yi, zi, hi, self_k, pos, mass, h, box, rs, rcut2, theta, f, 
             for k in range(g[node, 0], g[node, 0] + g[node, 1]):
                 if k == self_k:
                     continue
-                ddx = _wrap(pos[k, 0] - xi, box)
-                ddy = _wrap(pos[k, 1] - yi, box)
-                ddz = _wrap(pos[k, 2] - zi, box)
+                ddx = min_image(pos[k, 0] - xi, box)
+                ddy = min_image(pos[k, 1] - yi, box)
+                ddz = min_image(pos[k, 2] - zi, box)
                 rr2 = ddx * ddx + ddy * ddy + ddz * ddz
                 if rr2 >= rcut2:
                     continue
@@ -231,9 +221,9 @@ def _group_lists(bcx, bcy, bcz, bex, bey, bez, hg, box, rcut2, theta, f, g, node
     while node != -1:
         hl = f[node, N_HALF]
         l = 2.0 * hl
-        cx = abs(_wrap(f[node, N_CX] - bcx, box))
-        cy = abs(_wrap(f[node, N_CY] - bcy, box))
-        cz = abs(_wrap(f[node, N_CZ] - bcz, box))
+        cx = abs(min_image(f[node, N_CX] - bcx, box))
+        cy = abs(min_image(f[node, N_CY] - bcy, box))
+        cz = abs(min_image(f[node, N_CZ] - bcz, box))
         gx = cx - hl - bex
         gy = cy - hl - bey
         gz = cz - hl - bez
@@ -250,9 +240,9 @@ def _group_lists(bcx, bcy, bcz, bex, bey, bez, hg, box, rcut2, theta, f, g, node
         ext = 0.6 * l
         accept = False
         if not (cx < ext + bex and cy < ext + bey and cz < ext + bez):
-            dx = abs(_wrap(f[node, N_COMX] - bcx, box)) - bex
-            dy = abs(_wrap(f[node, N_COMY] - bcy, box)) - bey
-            dz = abs(_wrap(f[node, N_COMZ] - bcz, box)) - bez
+            dx = abs(min_image(f[node, N_COMX] - bcx, box)) - bex
+            dy = abs(min_image(f[node, N_COMY] - bcy, box)) - bey
+            dz = abs(min_image(f[node, N_COMZ] - bcz, box)) - bez
             r2 = 0.0
             if dx > 0.0:
                 r2 += dx * dx
@@ -382,9 +372,9 @@ def _gather_lists(bcx, bcy, bcz, bex, bey, bez, hg, box, nodes, nn, leaves, nl, 
     images nearest the group centre. Returns (nf, nq), or (-1, -1) if ``pf``/``pq`` are too small."""
     for t in range(nn):
         node = nodes[t]
-        nb[0, t] = bcx + _wrap(f[node, N_COMX] - bcx, box)
-        nb[1, t] = bcy + _wrap(f[node, N_COMY] - bcy, box)
-        nb[2, t] = bcz + _wrap(f[node, N_COMZ] - bcz, box)
+        nb[0, t] = bcx + min_image(f[node, N_COMX] - bcx, box)
+        nb[1, t] = bcy + min_image(f[node, N_COMY] - bcy, box)
+        nb[2, t] = bcz + min_image(f[node, N_COMZ] - bcz, box)
         nb[3, t] = f[node, N_MASS]
         for c in range(6):
             nb[4 + c, t] = S[node, c]
@@ -393,9 +383,9 @@ def _gather_lists(bcx, bcy, bcz, bex, bey, bez, hg, box, nodes, nn, leaves, nl, 
     for t in range(nl):
         leaf = leaves[t]
         hl = f[leaf, N_HALF]
-        ox = _wrap(f[leaf, N_CX] - bcx, box)
-        oy = _wrap(f[leaf, N_CY] - bcy, box)
-        oz = _wrap(f[leaf, N_CZ] - bcz, box)
+        ox = min_image(f[leaf, N_CX] - bcx, box)
+        oy = min_image(f[leaf, N_CY] - bcy, box)
+        oz = min_image(f[leaf, N_CZ] - bcz, box)
         gx = max(0.0, abs(ox) - hl - bex)
         gy = max(0.0, abs(oy) - hl - bey)
         gz = max(0.0, abs(oz) - hl - bez)
@@ -408,9 +398,9 @@ def _gather_lists(bcx, bcy, bcz, bex, bey, bez, hg, box, nodes, nn, leaves, nl, 
         if (not far) and nq + cnt > pq.shape[1]:
             return -1, -1
         for k in range(k0, k0 + cnt):
-            x = bcx + _wrap(pos[k, 0] - bcx, box)
-            y = bcy + _wrap(pos[k, 1] - bcy, box)
-            z = bcz + _wrap(pos[k, 2] - bcz, box)
+            x = bcx + min_image(pos[k, 0] - bcx, box)
+            y = bcy + min_image(pos[k, 1] - bcy, box)
+            z = bcz + min_image(pos[k, 2] - bcz, box)
             if far:
                 pf[0, nf] = x
                 pf[1, nf] = y
@@ -481,9 +471,9 @@ def _group_block(q0, q1, gstart, gcount, gbox, ghmax, pos, mass, h, box, rs, rcu
             ni = 0
             for t in range(nn):
                 node = nodes[t]
-                dx = _wrap(f[node, N_COMX] - xi, box)
-                dy = _wrap(f[node, N_COMY] - yi, box)
-                dz = _wrap(f[node, N_COMZ] - zi, box)
+                dx = min_image(f[node, N_COMX] - xi, box)
+                dy = min_image(f[node, N_COMY] - yi, box)
+                dz = min_image(f[node, N_COMZ] - zi, box)
                 r2 = dx * dx + dy * dy + dz * dz
                 if r2 < rcut2:
                     r = np.sqrt(r2)
@@ -508,9 +498,9 @@ def _group_block(q0, q1, gstart, gcount, gbox, ghmax, pos, mass, h, box, rs, rcu
                 for k in range(g[leaf, 0], g[leaf, 0] + g[leaf, 1]):
                     if k == i:
                         continue
-                    ddx = _wrap(pos[k, 0] - xi, box)
-                    ddy = _wrap(pos[k, 1] - yi, box)
-                    ddz = _wrap(pos[k, 2] - zi, box)
+                    ddx = min_image(pos[k, 0] - xi, box)
+                    ddy = min_image(pos[k, 1] - yi, box)
+                    ddz = min_image(pos[k, 2] - zi, box)
                     rr2 = ddx * ddx + ddy * ddy + ddz * ddz
                     if rr2 >= rcut2:
                         continue

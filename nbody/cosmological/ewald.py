@@ -14,8 +14,9 @@ taken over the minimum image only, with ``alpha = alpha_L / L``: its truncation 
 with the default ``hmax`` chosen so that ``exp(-k_max^2 / 4 alpha^2) <= e^-20`` as well. The
 k-space part uses the structure factors ``S_k = sum_j m_j exp(i k . x_j)``: O(N N_k) instead of
 O(N^2 N_k). Pairs closer than the spline support ``h`` get the cubic-spline-softened force of the
-tree code (Springel 2005, MNRAS 364, 1105, eq. 4) instead of the Newtonian minimum-image term, so
-the reference matches a softened code exactly at r < h (requires h < L / 2).
+tree code (Springel 2005, MNRAS 364, 1105, eq. 4) instead of the Newtonian minimum-image term (requires
+h < L / 2); a TreePM code, which softens only its short-range part, differs from it there by
+(spline - 1/r^3)(1 - f_short), small while h << r_s.
 
 Cost: about N^2 / 2 erfc's plus N x 4 pi hmax^3 / 3 complex products; N = 4000 takes ~1 s on 2 cores.
 """
@@ -28,6 +29,7 @@ from numba import njit, prange
 
 from ..direct import _as_eps
 from .._kernels.direct import spline_force_factor
+from .split import min_image, shortrange_force_factor
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
@@ -35,19 +37,9 @@ _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 @njit(cache=True, inline="always")
 def ewald_real_factor(r, alpha):
     """Real-space Ewald factor: the pair force is ``-G m x / r^3`` times
-    ``erfc(alpha r) + 2 alpha r / sqrt(pi) exp(-alpha^2 r^2)`` (Hernquist et al. 1991, eq. 2.11)."""
-    ar = alpha * r
-    return math.erfc(ar) + _TWO_OVER_SQRT_PI * ar * math.exp(-ar * ar)
-
-
-@njit(cache=True, inline="always")
-def _wrap(d, box):
-    """Minimum image of a coordinate difference ``d`` with ``|d| < 1.5 box``."""
-    if d > 0.5 * box:
-        return d - box
-    if d < -0.5 * box:
-        return d + box
-    return d
+    ``erfc(alpha r) + 2 alpha r / sqrt(pi) exp(-alpha^2 r^2)`` (Hernquist et al. 1991, eq. 2.11), which is
+    the TreePM short-range factor (Springel 2005 eq. 24) with ``r_s = 1 / (2 alpha)``."""
+    return shortrange_force_factor(r, 0.5 / alpha)
 
 
 @njit(parallel=True, cache=True)
@@ -61,9 +53,9 @@ def _ewald_real(pos, mass, h, box, alpha):
         for j in range(n):
             if j == i:
                 continue
-            dx = _wrap(pos[i, 0] - pos[j, 0], box)
-            dy = _wrap(pos[i, 1] - pos[j, 1], box)
-            dz = _wrap(pos[i, 2] - pos[j, 2], box)
+            dx = min_image(pos[i, 0] - pos[j, 0], box)
+            dy = min_image(pos[i, 1] - pos[j, 1], box)
+            dz = min_image(pos[i, 2] - pos[j, 2], box)
             r2 = dx * dx + dy * dy + dz * dz
             if r2 == 0.0:
                 continue
@@ -158,11 +150,12 @@ def ewald_accelerations(pos, mass, box: float, G: float = 1.0, eps=0.0, alpha_L:
     pos, mass = check_particles(None, pos, mass, "ewald_accelerations")
     if not (np.isfinite(box) and box > 0):
         raise ValueError(f"box must be finite and > 0, got {box}")
-    if not (np.isfinite(alpha_L) and alpha_L > 0):
-        raise ValueError(f"alpha_L must be finite and > 0, got {alpha_L}")
+    if not (np.isfinite(alpha_L) and 6.0 <= alpha_L <= 30.0):
+        # the real-space sum takes the minimum image only: its error ~ exp(-(alpha_L / 2)^2) is 1e-4 at 6
+        raise ValueError(f"alpha_L must be in [6, 30] (minimum-image real-space sum), got {alpha_L}")
     hmax = default_hmax(alpha_L) if hmax is None else int(hmax)
-    if hmax < 1:
-        raise ValueError(f"hmax must be >= 1, got {hmax}")
+    if not 1 <= hmax <= 64:  # the k table is N x 3 x (2 hmax + 1) complex numbers
+        raise ValueError(f"hmax must be in [1, 64], got {hmax}")
     h = _as_eps(eps, len(mass))
     if np.any(h >= 0.5 * box):
         raise ValueError("the softening support 2.8 eps must be < box / 2")

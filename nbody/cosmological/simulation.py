@@ -21,6 +21,7 @@ import numpy as np
 import gpu
 from gpu.config import ConfigError, param
 
+from ..softening import SPLINE_H_OVER_EPS
 from .growth import growth_tables
 from .ics import lpt_particles
 from .pm import ParticleMesh, check_particles, exchange_particles, owner_of
@@ -94,7 +95,7 @@ class PMConfig:
                               f"{self.treepm_asmth * self.treepm_rcut:g} mesh cells must be < nmesh / 2 = "
                               f"{self.mesh() / 2:g} (the short-range cut must be below half the box)")
         r_cut = self.treepm_asmth * self.treepm_rcut * self.box / self.mesh()
-        if self.gravity == "treepm" and not 2.8 * self.eps() < r_cut:
+        if self.gravity == "treepm" and not SPLINE_H_OVER_EPS * self.eps() < r_cut:
             raise ConfigError(f"config key '{prefix}softening' = {self.softening:g}: the spline support 2.8 eps must "
                               "be below the short-range cut treepm_rcut * treepm_asmth * box / nmesh")
 

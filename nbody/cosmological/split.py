@@ -27,6 +27,16 @@ _INV_SQRT_PI = 1.0 / math.sqrt(math.pi)
 
 
 @njit(cache=True, inline="always")
+def min_image(d, box):
+    """Minimum image of a coordinate difference ``d`` in a periodic box (valid for ``|d| < 1.5 box``)."""
+    if d > 0.5 * box:
+        return d - box
+    if d < -0.5 * box:
+        return d + box
+    return d
+
+
+@njit(cache=True, inline="always")
 def shortrange_force_factor(r, rs):
     """Truncation factor of the short-range pair force, Springel (2005) eq. 24:
     ``erfc(r / 2 r_s) + r / (r_s sqrt(pi)) exp(-r^2 / 4 r_s^2)`` (1 at r = 0, -> 0 for r >> r_s)."""

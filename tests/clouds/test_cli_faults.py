@@ -507,3 +507,29 @@ def test_dns_cfl_violation_is_an_input_error(tmp_path, capsys):
     cfg = tmp_path / "cfg.toml"
     cfg.write_text(DNS_OK.replace("u_rms = 0.02", "u_rms = 5.0"))
     _run_bad(tmp_path, capsys, ["dns", str(cfg), "--out", str(tmp_path / "r.h5"), "--quiet"], "run.dt")
+
+
+def test_parcel_dry_radius_above_the_droplets_is_an_input_error(tmp_path, capsys):
+    from clouds.__main__ import main
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[spectrum]\nkind = "gamma"\nr_um = 5.0\nr_dry_um = 8.0\n')
+    assert main(["parcel", str(cfg), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "spectrum.r_dry_um" in err[0] and "internal error" not in err[0]
+
+
+def test_dns_restart_keeps_the_files_run_settings(tmp_path):
+    """A restart config that sets only run.t_end keeps the file's dt and seed (they silently reset before)."""
+    from clouds.__main__ import main
+    from clouds.dns import DNS
+
+    first = tmp_path / "a.toml"
+    first.write_text("[grid]\nn = 8\nbox = 0.05\n[droplets]\nn_droplets = 50\n[run]\ndt = 0.005\nt_end = 0.01\nseed = 7\n")
+    assert main(["dns", str(first), "--out", str(tmp_path / "a.h5"), "--quiet"]) == 0
+    more = tmp_path / "b.toml"
+    more.write_text("[grid]\nn = 8\nbox = 0.05\n[droplets]\nn_droplets = 50\n[run]\nt_end = 0.02\n")
+    assert main(["dns", str(more), "--restart", str(tmp_path / "a.h5"), "--out", str(tmp_path / "b.h5"),
+                 "--quiet"]) == 0
+    b = DNS.restart(str(tmp_path / "b.h5"))
+    assert b.cfg.run.dt == 0.005 and b.cfg.run.seed == 7 and abs(b.t - 0.02) < 1e-12
