@@ -29,7 +29,9 @@ from pathlib import Path
 from gpu.config import ConfigError, to_dict
 from gpu.io import remove_stale_tmp, write_json
 
-from ._cliutil import check_outputs, one_line_warnings, read_config
+from gpu.io import check_outputs
+
+from ._cliutil import one_line_warnings, read_config
 
 
 def add_arguments(p):
@@ -83,7 +85,7 @@ def run(args) -> int:
     comm = gpu.get_comm()
     rank = getattr(comm, "rank", 0)
     if rank == 0:      # only rank 0 writes; an error here ends the job on every rank (gpu.cli.dispatch)
-        check_outputs([("--out", out), ("--json", args.json), ("checkpoint", ckpt)], args.overwrite,
+        check_outputs([("--out", out), ("--json", args.json), ("checkpoint", ckpt)], overwrite=args.overwrite,
                       existing=("--out", "checkpoint"), allowed=(args.restart,))
         if ckpt.exists() and args.overwrite and (not args.restart or ckpt.resolve() != Path(args.restart).resolve()):
             ckpt.unlink()  # the replaced run's checkpoint must not sit beside this run's result

@@ -17,7 +17,9 @@ import sys
 from gpu.config import to_dict
 from gpu.io import write_json, write_results
 
-from ._cliutil import check_outputs, one_line_warnings, read_config
+from gpu.io import check_outputs
+
+from ._cliutil import one_line_warnings, read_config
 
 
 #: the example config shown by ``--help`` (valid TOML for clouds.parcel.ParcelConfig; a test loads exactly
@@ -66,7 +68,7 @@ def run(args) -> int:
     from .parcel import ParcelConfig, ParcelModel
 
     data, cfg, text = read_config(args.config, ParcelConfig)
-    check_outputs([("--out", args.out), ("--json", args.json)], args.overwrite, existing=("--out",))
+    check_outputs([("--out", args.out), ("--json", args.json)], overwrite=args.overwrite, existing=("--out",))
     model = ParcelModel.from_config(cfg)
     with one_line_warnings():
         h = model.run(cfg.parcel.t_end, progress=not args.quiet)

@@ -9,7 +9,6 @@ Errors are reported by :func:`gpu.cli.dispatch` (one line, exit 2 for bad input;
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 
 def add_arguments(p):
@@ -21,27 +20,15 @@ def add_arguments(p):
     p.add_argument("--quiet", action="store_true", help="no progress bar / table")
 
 
-def check_outputs(paths, comm) -> None:
-    """Every output path distinct and writable (checked on rank 0, the rank that writes)."""
-    from gpu.io import OutputError, check_writable
-
-    paths = [p for p in paths if p]
-    resolved = [Path(p).resolve() for p in paths]
-    if len(set(resolved)) != len(resolved):
-        raise OutputError(f"the outputs {paths} name the same file twice; give distinct --out and --json")
-    if getattr(comm, "rank", 0) == 0:
-        for p in paths:
-            check_writable(p)
-
-
 def run(args) -> int:
     import gpu
+    from gpu.io import check_outputs
 
     from .forecast import VGForecast
 
     logging.basicConfig(level=logging.WARNING)
     comm = gpu.get_comm()
-    check_outputs((args.out, args.json), comm)
+    check_outputs([("--out", args.out), ("--json", args.json)], comm=comm)
     fc = VGForecast(args.config, comm=comm, quiet=args.quiet)
     res = fc.run()
     if args.out:

@@ -231,12 +231,13 @@ def run(args) -> int:
     import gpu
     from gpu.io import write_json, write_results
 
-    from .cli_forecast import check_outputs
+    from gpu.io import check_outputs
+
     from .pairwise import check_rbins, pair_moments
 
     logging.basicConfig(level=logging.WARNING)
     comm = gpu.get_comm()
-    check_outputs((args.out, args.json), comm)
+    check_outputs([("--out", args.out), ("--json", args.json)], comm=comm)
     opts = check_options(args)
     opts["linear"] = args.linear
     pos, vel, snap = read_particles(args.snapshot, args.type)

@@ -79,6 +79,33 @@ def check_writable(path, *, directory: bool = False) -> Path:
     return path
 
 
+def check_outputs(paths, *, overwrite: bool = False, existing=(), allowed=(), comm=None) -> None:
+    """Check a command's output files before any work: distinct, writable, not another run's.
+
+    ``paths`` is ``[(flag, path), ...]`` (``path`` None = not requested). Every path must be
+    writable (:func:`check_writable`) and no two may name the same file; a path whose flag is in
+    ``existing`` must not exist already unless ``overwrite`` or the path is one of ``allowed`` (e.g.
+    the file a restart continues). Under MPI the file system is probed on rank 0 only (the rank
+    that writes); the name checks run on every rank, so every rank raises alike.
+    Raises :class:`OutputError` naming the flag and the file.
+    """
+    seen = {}
+    allowed = {Path(a).resolve() for a in allowed if a}
+    requested = [(flag, path) for flag, path in paths if path is not None]
+    for flag, path in requested:
+        key = Path(path).resolve()
+        if key in seen:
+            raise OutputError(f"{flag} and {seen[key]} name the same file '{path}'; give different names")
+        seen[key] = flag
+    if getattr(comm, "rank", 0) != 0:
+        return
+    for flag, path in requested:
+        check_writable(path)
+        if flag in existing and Path(path).exists() and not overwrite and Path(path).resolve() not in allowed:
+            raise OutputError(f"output file '{path}' ({flag}) already exists (another run's result); "
+                              "choose a new name or pass --overwrite")
+
+
 def code_version() -> str:
     """Version string of the installed ``scaleforge`` distribution (or "unknown")."""
     try:

@@ -131,6 +131,24 @@ def test_check_writable_names_the_path(tmp_path):
     assert check_writable(tmp_path / "new" / "out.h5") == tmp_path / "new" / "out.h5"
 
 
+def test_check_outputs_distinct_writable_and_not_another_runs(tmp_path):
+    from gpu.io import check_outputs
+
+    a, b = tmp_path / "a.h5", tmp_path / "b.json"
+    check_outputs([("--out", a), ("--json", b), ("--log", None)])
+    with pytest.raises(OutputError, match="--out and --json"):
+        check_outputs([("--json", a), ("--out", tmp_path / "." / "a.h5")])
+    a.write_bytes(b"old")
+    with pytest.raises(OutputError, match=r"a\.h5.*\(--out\) already exists"):
+        check_outputs([("--out", a)], existing=("--out",))
+    check_outputs([("--out", a)], existing=("--out",), overwrite=True)
+    check_outputs([("--out", a)], existing=("--out",), allowed=(a,))
+    check_outputs([("--json", a)], existing=("--out",))  # only the flags named in existing
+    with pytest.raises(OutputError, match="is an existing directory"):
+        check_outputs([("--out", tmp_path)])
+    assert a.read_bytes() == b"old"
+
+
 def test_run_folder_refuses_another_runs_files_and_overwrite_clears_them(tmp_path):
     d = tmp_path / "out"
     f1 = RunFolder(d, command="t", own_patterns=("snap_*.h5",)).claim()
