@@ -180,7 +180,7 @@ class Octree:
                 with numba.parallel_chunksize(1):
                     acc_s, pot_s, nint_s = tree_accel_grouped(*args, nblocks)
             else:
-                acc_s, pot_s, nint_s = tree_accel_grouped_serial(*args, 1)
+                acc_s, pot_s, nint_s = tree_accel_grouped_serial(*args, 1)  # one block
         else:
             walk = tree_accel if len(t) >= PARALLEL_MIN_TARGETS else tree_accel_serial
             acc_s, pot_s, nint_s = walk(srank, self._spos, self._smass, self._sh, self.G, float(theta), float(alpha),
