@@ -22,13 +22,13 @@ argument. Each variant gets its own name (``<name>`` and ``<name>_serial``) so t
 (``cache=True``) keeps the two apart.
 
 Same per-item arithmetic: with the same options apart from ``parallel``, both variants run the same
-loop body; without ``fastmath``, a kernel whose iterations are independent (each writes only its own
-outputs) gives bitwise the same numbers serially and in parallel (``tests/gpu/test_jit.py``). With
+loop body; without ``fastmath``, the two variants of a kernel whose iterations are independent (each
+writes only its own outputs) agreed bitwise where measured (``tests/gpu/test_jit.py``). With
 ``fastmath`` LLVM may vectorise or reassociate the two loops differently (measured: last-bit
 differences on a test body and in nbody's per-target tree walk, whose fastmath body is inlined into
 each variant), so a kernel that relies on bitwise equality tests it (nbody's grouped tree walk, whose
-fastmath part is one compiled function called by both variants: ``tests/nbody/test_tree.py``). Reductions across ``prange`` iterations are summed in a different
-order by the threads.
+fastmath part is one compiled function called by both variants: ``tests/nbody/test_tree.py``).
+Reductions across ``prange`` iterations are summed in a different order by the threads.
 """
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def njit_variants(py_func, **opts):
     return serial, parallel
 
 
-def njit_dual(size_arg=0, min_size=4096, chunksize=None, **opts):
+def njit_dual(size_arg=0, *, min_size, chunksize=None, **opts):
     """Decorator: compile the body both ways (:func:`njit_variants`) and dispatch on a size.
 
     The returned Python function calls the parallel variant when ``args[size_arg].shape[0] >= min_size``

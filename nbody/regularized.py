@@ -35,7 +35,8 @@ from ._kernels.direct import newton_accelerations, newton_accelerations_rows
 from ._kernels.forces import energy_state
 from ._kernels.mst import build_mst, pair_sep, to_absolute, to_tree
 from ._kernels.regularized import integrate_to, merger_check
-from ._kernels.state import (F_1PN, F_25PN, F_2PN, F_35PN, F_3PN, F_ANYPN, F_CROSS, F_KMAX, F_KMIN, F_NFLG, F_PHYSLAND, F_SPIN, MAXK, P_ALPHA, P_BETA, P_C, P_GAMMA, P_MERGE, P_NPRM, P_TOL)
+from ._kernels.state import (F_1PN, F_25PN, F_2PN, F_35PN, F_3PN, F_ANYPN, F_CROSS, F_KMAX, F_KMIN, F_NFLG, F_PHYSLAND,
+                             F_SPIN, MAXK, P_ALPHA, P_BETA, P_C, P_GAMMA, P_MERGE, P_NPRM, P_TOL)
 from .particles import Particles
 from .pn import eih_energy, newtonian_energy
 from .units import UnitSystem
