@@ -31,7 +31,7 @@ import dataclasses
 
 import numpy as np
 
-from ._kernels import cpu as K
+from ._kernels import mst as K
 
 KINDS = {"mstar": 0, "chain": 1, "cartesian": 2}
 

@@ -31,7 +31,12 @@ import time as _time
 import numpy as np
 
 from . import gbs as _gbs
-from ._kernels import cpu as K
+from ._kernels.direct import newton_accelerations, newton_accelerations_rows
+from ._kernels.forces import energy_state
+from ._kernels.mst import build_mst, pair_sep, to_absolute, to_tree
+from ._kernels.regularized import integrate_to, merger_check
+from ._kernels.state import (F_1PN, F_25PN, F_2PN, F_35PN, F_3PN, F_ANYPN, F_CROSS, F_KMAX, F_KMIN, F_NFLG, F_PHYSLAND,
+                             F_SPIN, MAXK, P_ALPHA, P_BETA, P_C, P_GAMMA, P_MERGE, P_NPRM, P_TOL)
 from .particles import Particles
 from .pn import eih_energy, newtonian_energy
 from .units import UnitSystem
@@ -50,7 +55,7 @@ def local_tolerance(tolerance: float, step_safety: float = 1e-3) -> float:
     """GBS local error tolerance ``step_safety * tolerance + TOL_ROUNDOFF``.
 
     The step is accepted when err = || T_jj - T_j,j-1 || / tol_local <= 1 in the relative
-    max norm of :func:`nbody._kernels.cpu.error_norm` (Hairer, Norsett & Wanner, *Solving
+    max norm of :func:`nbody._kernels.gbs.error_norm` (Hairer, Norsett & Wanner, *Solving
     ODEs I*, 2nd ed., sect. II.9, eqs. (9.19)-(9.21): sc_i = Atol_i + Rtol_i |y_i| with the
     per-edge relative scales taking the role of Rtol |y| and the 1e-6 max-length / energy
     terms that of Atol). ``tol_local`` must stay above the level at which rounding errors of
@@ -222,8 +227,8 @@ class RegularizedIntegrator:
                 raise ValueError(f"time_transform (alpha, beta, gamma) must be three finite numbers >= 0, not all 0; got {time_transform!r}")
             self.abg = abg
         if not (isinstance(k_min, (int, np.integer)) and isinstance(k_max, (int, np.integer))
-                and 2 <= k_min <= k_max <= K.MAXK):
-            raise ValueError(f"k_min, k_max must be integers with 2 <= k_min <= k_max <= {K.MAXK}, got {k_min}, {k_max}")
+                and 2 <= k_min <= k_max <= MAXK):
+            raise ValueError(f"k_min, k_max must be integers with 2 <= k_min <= k_max <= {MAXK}, got {k_min}, {k_max}")
         self.k_min, self.k_max = int(k_min), int(k_max)
         self.physical_landing = bool(physical_landing)
         self.cross_terms = bool(cross_terms)
@@ -273,20 +278,20 @@ class RegularizedIntegrator:
         return c
 
     def _params(self, c):
-        prm = np.zeros(K.P_NPRM)
-        prm[K.P_ALPHA], prm[K.P_BETA], prm[K.P_GAMMA] = self.abg
-        prm[K.P_C] = c
-        prm[K.P_TOL] = local_tolerance(self.tolerance, self.step_safety)
-        prm[K.P_MERGE] = self.merger_radius_rs if np.isfinite(c) else 0.0
-        flg = np.zeros(K.F_NFLG, dtype=np.int64)
-        for term, idx in (("1PN", K.F_1PN), ("2PN", K.F_2PN), ("2.5PN", K.F_25PN), ("3PN", K.F_3PN),
-                          ("3.5PN", K.F_35PN), ("spin", K.F_SPIN)):
+        prm = np.zeros(P_NPRM)
+        prm[P_ALPHA], prm[P_BETA], prm[P_GAMMA] = self.abg
+        prm[P_C] = c
+        prm[P_TOL] = local_tolerance(self.tolerance, self.step_safety)
+        prm[P_MERGE] = self.merger_radius_rs if np.isfinite(c) else 0.0
+        flg = np.zeros(F_NFLG, dtype=np.int64)
+        for term, idx in (("1PN", F_1PN), ("2PN", F_2PN), ("2.5PN", F_25PN), ("3PN", F_3PN),
+                          ("3.5PN", F_35PN), ("spin", F_SPIN)):
             flg[idx] = int(term in self.pn)
-        flg[K.F_CROSS] = int(self.cross_terms)
-        flg[K.F_KMIN] = self.k_min
-        flg[K.F_KMAX] = self.k_max
-        flg[K.F_ANYPN] = int(bool(self.pn))
-        flg[K.F_PHYSLAND] = int(self.physical_landing and self.abg[1] == 0.0)
+        flg[F_CROSS] = int(self.cross_terms)
+        flg[F_KMIN] = self.k_min
+        flg[F_KMAX] = self.k_max
+        flg[F_ANYPN] = int(bool(self.pn))
+        flg[F_PHYSLAND] = int(self.physical_landing and self.abg[1] == 0.0)
         return prm, flg
 
     def _energy(self, p: Particles, c):
@@ -389,20 +394,20 @@ class _State:
         self.isbh = p.is_bh.copy()
         self.ids = p.ids.copy()
         self.chi = p.spin.copy()
-        par, order = K.build_mst(p.pos, p.mass, self.mode)
+        par, order = build_mst(p.pos, p.mass, self.mode)
         self.par, self.order = par, order
         y = np.zeros(3 + 9 * n)
         y[0] = p.time
         Q = np.empty((n, 3))
         P = np.empty((n, 3))
-        K.to_tree(p.pos, par, Q)
-        K.to_tree(p.vel, par, P)
+        to_tree(p.pos, par, Q)
+        to_tree(p.vel, par, P)
         y[3:3 + 3 * n] = Q.ravel()
         y[3 + 3 * n:3 + 6 * n] = P.ravel()
         if np.isfinite(self.c):
             S = self.chi * (p.mass**2 / self.c)[:, None]  # S = chi G m^2 / c
             y[3 + 6 * n:] = S.ravel()
-        T, U = K.energy_state(y, n, par, order, self.mass)
+        T, U = energy_state(y, n, par, order, self.mass)
         y[1] = -(T - U)
         y[2] = U
         self.y = y
@@ -437,7 +442,7 @@ class _State:
                 self.y, self.n, t_target, self.H, self.k, self.mass, self.isbh, self.par, self.order,
                 self.prm, self.flg, self.mode, max(budget, 0), counters, comm)
         else:
-            status, y, H, k, par, order = K.integrate_to(
+            status, y, H, k, par, order = integrate_to(
                 self.y, self.n, float(t_target), self.H, self.k, self.mass, self.isbh, self.par, self.order,
                 self.prm, self.flg, self.mode, max(budget, 0), counters)
         self.y, self.H, self.k, self.par, self.order = y, H, k, par, order
@@ -450,14 +455,14 @@ class _State:
         return self._n_acc, self._n_rej, self._n_force
 
     def kinetic_potential(self):
-        return K.energy_state(self.y, self.n, self.par, self.order, self.mass)
+        return energy_state(self.y, self.n, self.par, self.order, self.mass)
 
     def absolute(self):
         n = self.n
         x = np.empty((n, 3))
         v = np.empty((n, 3))
-        K.to_absolute(self.y[3:3 + 3 * n].reshape(n, 3), self.par, self.order, x)
-        K.to_absolute(self.y[3 + 3 * n:3 + 6 * n].reshape(n, 3), self.par, self.order, v)
+        to_absolute(self.y[3:3 + 3 * n].reshape(n, 3), self.par, self.order, x)
+        to_absolute(self.y[3 + 3 * n:3 + 6 * n].reshape(n, 3), self.par, self.order, v)
         return x, v
 
     def spins_chi(self):
@@ -479,11 +484,11 @@ class _State:
         from .mergers import remnant
 
         n = self.n
-        i, j = K.merger_check(self.y, n, self.par, self.order, self.mass, self.isbh, self.prm)
+        i, j = merger_check(self.y, n, self.par, self.order, self.mass, self.isbh, self.prm)
         p = self.particles()
         sep = np.empty(3)
         x, _ = self.absolute()
-        K.pair_sep(i, j, self.y[3:3 + 3 * n].reshape(n, 3), x, self.par, sep)
+        pair_sep(i, j, self.y[3:3 + 3 * n].reshape(n, 3), x, self.par, sep)
         m1, m2 = p.mass[i], p.mass[j]
         rem = remnant(m1, m2, p.spin[i], p.spin[j], p.pos[i], p.pos[j], p.vel[i], p.vel[j], self.c)
         P_before = p.momentum()
@@ -535,6 +540,6 @@ def accelerations(pos, mass, backend: str = "cpu", comm=None):
     comm = gpu.get_comm(comm) if comm is not None else None
     if comm is not None and getattr(comm, "size", 1) > 1:
         lo, hi = gpu.block_range(pos.shape[0], comm.size, comm.rank)
-        acc, pot = K.newton_accelerations_rows(pos, mass, lo, hi)
+        acc, pot = newton_accelerations_rows(pos, mass, lo, hi)
         return gpu.allreduce_sum(comm, acc), gpu.allreduce_sum(comm, pot)
-    return K.newton_accelerations(pos, mass)
+    return newton_accelerations(pos, mass)

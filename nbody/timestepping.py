@@ -30,7 +30,7 @@ import numpy as np
 
 from gpu import block_range, get_comm
 
-from ._kernels.leapfrog import drift, kick, timestep_bins
+from ._kernels.kdk import drift, kick, timestep_bins
 from .direct import direct_forces
 from .ketju import find_regions, internal_softened_accelerations, region_energy_correction, region_timestep
 from .ics import PTYPE_BH

@@ -6,8 +6,8 @@ Usage::
     acc, pot = tree.accelerations(theta=0.5)            # all particles
     acc, pot = tree.accelerations(targets=idx, criterion="relative", alpha=0.005, a_old=|a|)
 
-or :func:`tree_forces` for one call. See :mod:`nbody._kernels.tree` for the
-multipole formulas and opening criteria (Barnes & Hut 1986; Barnes 1994;
+or :func:`tree_forces` for one call. See :mod:`nbody._kernels.tree_build` (construction) and
+:mod:`nbody._kernels.tree_walk` (walks) for the multipole formulas and opening criteria (Barnes & Hut 1986; Barnes 1994;
 Hernquist 1987; Springel 2005 eq. 18) and the grouped walk (Barnes 1990).
 
 Accuracy of the default (grouped walk, group size 64, quadrupole), median relative force
@@ -22,8 +22,9 @@ import numpy as np
 
 import numba
 
-from ._kernels.tree import (N_HALF, ball_candidates, build_tree, group_boxes, group_nodes, pack_nodes, refit_nodes, tree_accel,
-                            tree_accel_grouped, tree_accel_grouped_serial, tree_accel_serial, tree_parents)
+from ._kernels.tree_build import N_HALF, build_tree, group_boxes, group_nodes, pack_nodes, refit_nodes, tree_parents
+from ._kernels.tree_walk import (ball_candidates, tree_accel, tree_accel_grouped, tree_accel_grouped_serial,
+                                 tree_accel_serial)
 from .direct import _as_eps, check_particles
 
 #: below this many targets the serial walk is used (thread start-up costs more than it saves)
@@ -77,7 +78,7 @@ class Octree:
 
         Keeps the topology (the particles' leaves and groups) and recomputes the node moments exactly
         from ``pos``; node cubes grow to keep containing their particles (see
-        :func:`nbody._kernels.tree.refit_nodes`), so the force error stays bounded by the same opening
+        :func:`nbody._kernels.tree_build.refit_nodes`), so the force error stays bounded by the same opening
         tests while the cost grows with the drift: rebuild once particles have moved far (GADGET
         rebuilds after a fixed fraction of force evaluations, see
         :class:`nbody.timestepping.HierarchicalKDK`'s ``tree_rebuild_fraction``).
@@ -129,7 +130,7 @@ class Octree:
         at most ``group_size`` particles, default :data:`GROUP_SIZE`), with the opening tests applied to
         the group's bounding box (more conservative than per target, hence a smaller error at equal
         ``theta``; see
-        :mod:`nbody._kernels.tree`). With the geometric criterion a particle's force depends only on the
+        :mod:`nbody._kernels.tree_walk`). With the geometric criterion a particle's force depends only on the
         tree and the particle, not on the other targets. With the relative criterion the group uses the
         smallest ``a_old`` of its targets in this call, or, if ``a_old_all`` (|a_old| of all N particles)
         is given, the smallest over all the group's particles -- then again independent of the other
@@ -179,7 +180,7 @@ class Octree:
                 with numba.parallel_chunksize(1):
                     acc_s, pot_s, nint_s = tree_accel_grouped(*args, nblocks)
             else:
-                acc_s, pot_s, nint_s = tree_accel_grouped_serial(*args)
+                acc_s, pot_s, nint_s = tree_accel_grouped_serial(*args, 1)  # one block
         else:
             walk = tree_accel if len(t) >= PARALLEL_MIN_TARGETS else tree_accel_serial
             acc_s, pot_s, nint_s = walk(srank, self._spos, self._smass, self._sh, self.G, float(theta), float(alpha),

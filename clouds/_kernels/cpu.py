@@ -17,11 +17,11 @@ and A = kappa = 0 the scheme reproduces r^2 = r0^2 + 2 G S t exactly.
 from __future__ import annotations
 
 import math
-import types
 
-import numba
 import numpy as np
 from numba import njit, prange
+
+from gpu.jit import njit_dual
 
 from ..thermo import hydrostatic_pressure_jit, supersaturation_pqT_jit
 
@@ -32,25 +32,10 @@ CHUNK = 512
 
 
 def _dual(arg=0):
-    """Compile a prange kernel twice (parallel and serial) and dispatch on the size of ``args[arg]``."""
-    def deco(f):
-        par = njit(cache=True, parallel=True)(f)
-        g = types.FunctionType(f.__code__, f.__globals__, f.__name__ + "_serial", f.__defaults__, f.__closure__)
-        g.__qualname__ = f.__qualname__ + "_serial"
-        ser = njit(cache=True)(g)
-
-        def dispatch(*args):
-            if args[arg].shape[0] >= PARALLEL_MIN:
-                # dynamic chunks: the cost per droplet varies (stiff haze droplets need more
-                # Newton steps) and populations are often sorted by size
-                with numba.parallel_chunksize(CHUNK):
-                    return par(*args)
-            return ser(*args)
-
-        dispatch.__doc__, dispatch.__name__ = f.__doc__, f.__name__
-        dispatch.parallel, dispatch.serial = par, ser
-        return dispatch
-    return deco
+    """Compile a prange kernel twice (parallel and serial, :func:`gpu.jit.njit_dual`) and dispatch on the size
+    of ``args[arg]``: dynamic chunks for the parallel loop, as the cost per droplet varies (stiff haze
+    droplets need more Newton steps) and populations are often sorted by size."""
+    return njit_dual(size_arg=arg, min_size=PARALLEL_MIN, chunksize=CHUNK, cache=True)
 
 
 @njit(cache=True, inline="always")

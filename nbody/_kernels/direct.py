@@ -6,6 +6,7 @@ max(h_i, h_j) as GADGET does. See :mod:`nbody.softening` for the formulas.
 """
 from __future__ import annotations
 
+import math
 import os
 
 # Numba's OpenMP threading layer lets idle workers spin after every parallel region; on a shared,
@@ -159,4 +160,47 @@ def direct_accel_sources(tpos, th, spos, smass, sh, G, want_pot, skip_self):
         acc[k, 1] = G * ay
         acc[k, 2] = G * az
         pot[k] = G * p
+    return acc, pot
+
+
+# ----------------------------------------------------------------------------------------------
+# plain N^2 force kernel (absolute coordinates, unsoftened), CPU twin of nbody._kernels.cuda
+# ----------------------------------------------------------------------------------------------
+@njit(cache=True, parallel=True)
+def newton_accelerations(pos, mass):
+    """(accelerations (N, 3), potentials (N,)) of N point masses, G = 1; one parallel loop over bodies."""
+    return newton_accelerations_rows(pos, mass, 0, pos.shape[0])
+
+
+@njit(cache=True, parallel=True)
+def newton_accelerations_rows(pos, mass, lo, hi):
+    """Rows lo..hi-1 of the N^2 accelerations/potentials (zeros elsewhere): the block of one MPI rank.
+
+    Each row is summed over all j in index order, so the rows do not depend on the
+    decomposition and an Allreduce of the blocks equals the serial result bitwise.
+    """
+    n = pos.shape[0]
+    acc = np.zeros((n, 3))
+    pot = np.zeros(n)
+    for i in prange(lo, hi):
+        ax = 0.0
+        ay = 0.0
+        az = 0.0
+        p = 0.0
+        for j in range(n):
+            if j != i:
+                dx = pos[j, 0] - pos[i, 0]
+                dy = pos[j, 1] - pos[i, 1]
+                dz = pos[j, 2] - pos[i, 2]
+                r2 = dx * dx + dy * dy + dz * dz
+                inv = 1.0 / math.sqrt(r2)
+                inv3 = inv * inv * inv
+                ax += mass[j] * dx * inv3
+                ay += mass[j] * dy * inv3
+                az += mass[j] * dz * inv3
+                p -= mass[j] * inv
+        acc[i, 0] = ax
+        acc[i, 1] = ay
+        acc[i, 2] = az
+        pot[i] = p
     return acc, pot

@@ -10,12 +10,12 @@
   radius in it -- the record every rank publishes (GADGET-2's exchange of the
   top-level tree, Springel 2005, MNRAS 364, 1105, sec. 5.1).
 * The opening test of a remote top node for a local target, identical to the
-  one of :func:`nbody._kernels.tree._walk_one` (geometric criterion with the
+  one of :func:`nbody._kernels.tree_walk._walk_one` (geometric criterion with the
   Barnes 1994 offset or GADGET-2's relative criterion, eq. 18; box test with the
   cube enlarged by 20 %; never accept a node that may hold particles within the
   softening length), and its monopole + quadrupole field when accepted.
 * A tree walk for *foreign* targets (positions that are not particles of the
-  tree, exported by another rank): the walk of :mod:`nbody._kernels.tree` with
+  tree, exported by another rank): the walk of :mod:`nbody._kernels.tree_walk` with
   no self-pair.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .tree import _walk_one, multipole_field, point_accepts
+from .tree_walk import _walk_one, multipole_field, point_accepts
 
 KEY_BITS = 21
 #: top-node record: M, com(3), Q(6: xx yy zz xy xz yz), centre(3), half, hmax, delta
@@ -118,7 +118,7 @@ def top_node(pos, mass, h):
     half = 0.0
     for d in range(3):
         half = max(half, 0.5 * (hi[d] - lo[d]))
-    half = half * 1.0001 + 1e-300  # as the root of nbody._kernels.tree.build_tree
+    half = half * 1.0001 + 1e-300  # as the root of nbody._kernels.tree_build.build_tree
     if M > 0:
         com /= M
     else:
@@ -163,7 +163,10 @@ def segment_nodes(pos, mass, h, starts, ends):
 @njit(inline="always")
 def _node_field(tops, q, xi, yi, zi, hi, aold, G, theta, alpha, criterion, use_quad):
     """(accepted, ax, ay, az, pot) of top node ``tops[q]`` at (xi, yi, zi), with the tree walk's own opening
-    test and multipole field (:func:`nbody._kernels.tree.point_accepts`, :func:`multipole_field`)."""
+    test and multipole field (:func:`nbody._kernels.tree_walk.point_accepts`, :func:`multipole_field`).
+
+    Twelve arguments: the top-node table and the target's scalars, inlined into the walk loops.
+    """
     dx = tops[q, T_COM] - xi
     dy = tops[q, T_COM + 1] - yi
     dz = tops[q, T_COM + 2] - zi
@@ -186,6 +189,10 @@ def remote_top_nodes(tpos, th, aold, cells, nxt, leaf, cstart, cend, me, G, thet
     opening test: accepted nodes contribute their multipole field; if a top *leaf* must be opened the
     target is exported to q (``export[k, q]``) and q's accepted nodes are discarded (q walks its whole
     local tree for the target). Returns (acc, pot, export, accepted nodes per target).
+
+    Fourteen arguments: the target arrays, the exported top-node table with its links, the range of this
+    rank's cells, and the scalar opening parameters; Numba kernels take plain arrays (no objects in
+    nopython mode).
     """
     nt = tpos.shape[0]
     nr = cstart.shape[0]
@@ -242,6 +249,9 @@ def tree_accel_foreign(tpos, th, aold, pos, mass, h, G, theta, alpha, criterion,
 
     ``pos``, ``mass``, ``h``, ``perm``, ``f``, ``g``: the tree-ordered particle data and packed nodes of
     :class:`nbody.tree.Octree`. Returns (acc, pot, interactions per target).
+
+    Fourteen arguments: those of :func:`nbody._kernels.tree_walk.tree_accel` for targets given by position
+    rather than index.
     """
     nt = tpos.shape[0]
     acc = np.empty((nt, 3))

@@ -1,7 +1,7 @@
 """Numba kernel of the TreePM short-range force: a periodic Barnes-Hut walk with the erfc-truncated
 pair force (Springel 2005, MNRAS 364, 1105, sec. 2.2-2.3; GADGET-2 ``force_treeevaluate_shortrange``).
 
-The tree is :func:`nbody._kernels.tree.build_tree` over positions in ``[0, box)`` (packed with
+The tree is :func:`nbody._kernels.tree_build.build_tree` over positions in ``[0, box)`` (packed with
 ``pack_nodes``). For each target the walk
 
 * skips every node whose cube lies farther than ``r_cut`` from the target (periodic distance from the
@@ -25,7 +25,7 @@ import numpy as np
 from numba import njit, prange
 
 from .._kernels.direct import spline_force_factor
-from .._kernels.tree import N_COMX, N_COMY, N_COMZ, N_CX, N_CY, N_CZ, N_DELTA, N_HALF, N_HMAX, N_MASS
+from .._kernels.tree_build import N_COMX, N_COMY, N_COMZ, N_CX, N_CY, N_CZ, N_DELTA, N_HALF, N_HMAX, N_MASS
 from .split import min_image, shortrange_factor_derivs, table_factor
 
 
@@ -203,7 +203,7 @@ def shortrange_accel(pos, mass, h, box, rs, rcut, theta, f, g, S, use_quad, tab,
 
 # ---------------------------------------------------------------------------------------------------
 # Grouped walk (Barnes 1990, J. Comput. Phys. 87, 161; GADGET-4): one periodic walk per group of nearby
-# particles (the maximal tree nodes with <= group_size particles, :func:`nbody._kernels.tree.group_nodes`),
+# particles (the maximal tree nodes with <= group_size particles, :func:`nbody._kernels.tree_build.group_nodes`),
 # the tests applied to the group's bounding box: a node is skipped if its cube is farther than r_cut from
 # every point of the box, opened if its 0.6 l-enlarged cube overlaps the box or if the distance r_min from
 # its centre of mass to the box fails the softening or geometric test, else accepted for the whole group.

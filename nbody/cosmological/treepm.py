@@ -6,7 +6,7 @@ The force is split at the scale ``r_s = asmth * box / nmesh`` (:mod:`nbody.cosmo
   potential multiplied by ``exp(-k^2 r_s^2)`` (eq. 22). As in GADGET-2's ``pm_periodic``: CIC
   assignment and interpolation with the CIC window divided out twice (``deconvolve=2``, the
   ``1/W^4`` of GADGET's ``smth``) and a four-point finite-difference gradient (``gradient="fd4"``);
-* short range: a periodic Barnes-Hut walk (minimum images) over the octree of :mod:`nbody._kernels.tree`
+* short range: a periodic Barnes-Hut walk (minimum images) over the octree of :mod:`nbody._kernels.tree_build`
   with the pair force times ``erfc(r/2r_s) + r/(r_s sqrt(pi)) exp(-r^2/4r_s^2)`` (eq. 24, tabulated), nodes
   beyond ``r_cut = rcut * r_s`` skipped, accepted nodes as monopole + quadrupole of the truncated potential,
   cubic-spline softening (eq. 4) for r < h; one walk per group of nearby particles by default (Barnes 1990)
@@ -36,7 +36,7 @@ from gpu.config import check_arg
 
 import numba
 
-from .._kernels.tree import build_tree, group_boxes, group_nodes, pack_nodes
+from .._kernels.tree_build import build_tree, group_boxes, group_nodes, pack_nodes
 from ..direct import _as_eps
 from ._treepm_kernels import second_moments, shortrange_accel, shortrange_accel_grouped
 from .pm import ParticleMesh, check_particles

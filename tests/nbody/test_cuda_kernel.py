@@ -28,7 +28,7 @@ def test_cuda_twin_in_simulator():
     code = """
         import numpy as np
         from nbody.regularized import accelerations
-        from nbody._kernels import cpu
+        from nbody._kernels import direct as cpu
         rng = np.random.default_rng(1)
         pos, mass = rng.normal(size=(40, 3)), rng.uniform(0.1, 1.0, 40)
         a_gpu, p_gpu = accelerations(pos, mass, backend="cuda")

@@ -1,57 +1,18 @@
-"""Leapfrog helpers and the built-in unsoftened few-body integrator (Numba).
+"""The built-in unsoftened few-body integrator (Numba).
 
-* :func:`kick`, :func:`drift`: in-place velocity/position updates of index sets.
-* :func:`timestep_bins`: GADGET-2 timestep criterion dt = sqrt(2 eta eps / |a|)
-  (Springel 2005, MNRAS 364, 1105, eq. 34) rounded down to dt_max / 2^k.
-* :func:`fewbody_integrate`: Newtonian, unsoftened N-body integration of a
-  small group (a KETJU region without PN) over a time interval, with the
-  4th-order symplectic composition of Yoshida (1990, Phys. Lett. A 150, 262,
-  eq. 5.4; coefficients w1 = 1/(2 - 2^(1/3)), w0 = 1 - 2 w1) and substeps
-  dt_s = eta min_ij min( sqrt(r_ij^3 / G(m_i+m_j)), r_ij / |v_ij| ) re-evaluated
-  every substep (adaptive, hence not exactly symplectic). It is the fallback
-  used when the regularized integrator (``nbody.RegularizedIntegrator``) is not
-  available or not asked for.
+:func:`fewbody_integrate`: Newtonian, unsoftened N-body integration of a
+small group (a KETJU region without PN) over a time interval, with the
+4th-order symplectic composition of Yoshida (1990, Phys. Lett. A 150, 262,
+eq. 5.4; coefficients w1 = 1/(2 - 2^(1/3)), w0 = 1 - 2 w1) and substeps
+dt_s = eta min_ij min( sqrt(r_ij^3 / G(m_i+m_j)), r_ij / |v_ij| ) re-evaluated
+every substep (adaptive, hence not exactly symplectic). It is the fallback
+used when the regularized integrator (``nbody.RegularizedIntegrator``) is not
+available or not asked for. :func:`newton_energy` is the group's energy.
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
-
-
-@njit(cache=True)
-def kick(vel, acc, idx, dt):
-    """vel[idx[k]] += acc[k] * dt[k]  (serial: memory-bound, threads only add launch overhead)."""
-    for k in range(idx.shape[0]):
-        i = idx[k]
-        for d in range(3):
-            vel[i, d] += acc[k, d] * dt[k]
-
-
-@njit(cache=True)
-def drift(pos, vel, idx, dt):
-    """pos[idx] += vel[idx] * dt (scalar dt)."""
-    for k in range(idx.shape[0]):
-        i = idx[k]
-        for d in range(3):
-            pos[i, d] += vel[i, d] * dt
-
-
-@njit(cache=True)
-def timestep_bins(acc, eps, eta, dt_max, max_bin):
-    """Bin k with dt = dt_max/2^k <= sqrt(2 eta eps / |a|) (smallest such k; capped at max_bin)."""
-    n = acc.shape[0]
-    bins = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        a = np.sqrt(acc[i, 0] ** 2 + acc[i, 1] ** 2 + acc[i, 2] ** 2)
-        if a <= 0.0:
-            bins[i] = 0
-            continue
-        dt = np.sqrt(2.0 * eta * eps[i] / a)
-        k = 0
-        while k < max_bin and dt_max / (2.0 ** k) > dt:
-            k += 1
-        bins[i] = k
-    return bins
 
 
 @njit(cache=True)

@@ -1,0 +1,120 @@
+"""The time-transformed (LogH / TTL) leapfrog of the regularized integrator (Numba, G = 1).
+
+Time transformation (Mikkola & Tanikawa 1999; Preto & Tremaine 1999; Mikkola &
+Aarseth 2002 for TTL): drift ``dt = h / (alpha (T + B) + beta omega + gamma)``,
+kick ``dt = h / (alpha U + beta Omega + gamma)`` with Omega = U.  LogH is
+(1, 0, 0), TTL is (0, 1, 0), the ordinary leapfrog (0, 0, 1).
+
+Velocity-dependent (PN) forces use the auxiliary-velocity generalized midpoint
+kick (Hellström & Mikkola 2010; Pihajoki 2015): ``w += dt/2 f(v); v += dt f(w);
+w += dt/2 f(v)``, with B updated by the work of the non-Newtonian forces.
+State layout: :mod:`nbody._kernels.state`.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .forces import extra_acc, kinetic, newton_acc_ws
+from .mst import to_absolute
+from .state import F_ANYPN, P_ALPHA, P_BETA, P_GAMMA
+
+
+@njit(cache=True)
+def leapfrog(y0, n, nsub, H, mass, isbh, par, order, prm, flg):
+    """``nsub`` substeps of the time-transformed leapfrog over fictitious time H.
+
+    D(h/2) [K(h) D(h)]^(nsub-1) K(h) D(h/2), h = H / nsub. Returns the new state.
+    """
+    y = y0.copy()
+    alpha = prm[P_ALPHA]
+    beta = prm[P_BETA]
+    gamma = prm[P_GAMMA]
+    Q = y[3:3 + 3 * n].reshape((n, 3))
+    P = y[3 + 3 * n:3 + 6 * n].reshape((n, 3))
+    S = y[3 + 6 * n:3 + 9 * n].reshape((n, 3))
+    x = np.empty((n, 3))
+    v = np.empty((n, 3))
+    vn = np.empty((n, 3))
+    acc = np.empty((n, 3))
+    fpn = np.empty((n, 3))
+    ktot = np.empty((n, 3))  # total acceleration of the kick (Newton + PN at the auxiliary velocities)
+    dS = np.empty((n, 3))
+    w = np.empty((n, 3))  # auxiliary velocities
+    Z = np.empty((n, 3))  # auxiliary spins
+    Sn = np.empty((n, 3))
+    wphi = np.empty(n)  # PN work arrays
+    waN = np.empty((n, 3))
+    w3 = np.empty((5, 3))
+    ws = np.empty((7, n))  # newton_acc_ws work arrays, allocated once for all substeps
+    anypn = flg[F_ANYPN] != 0
+    h = H / nsub
+    if anypn:
+        to_absolute(P, par, order, w)
+        for i in range(n):
+            for d in range(3):
+                Z[i, d] = S[i, d]
+    for step in range(nsub + 1):
+        # ---- drift (half at both ends)
+        hd = h if (step > 0 and step < nsub) else 0.5 * h
+        T = kinetic(P, par, order, mass, v)
+        dt = hd / (alpha * (T + y[1]) + beta * y[2] + gamma)
+        y[0] += dt
+        for i in range(n):
+            for d in range(3):
+                Q[i, d] += dt * P[i, d]
+        if step == nsub:
+            break
+        # ---- kick
+        to_absolute(Q, par, order, x)
+        U = newton_acc_ws(Q, x, par, mass, acc, ws)
+        dt = h / (alpha * U + beta * U + gamma)
+        if not anypn:
+            to_absolute(P, par, order, v)
+            for i in range(n):
+                for d in range(3):
+                    ktot[i, d] = acc[i, d]
+                    vn[i, d] = v[i, d] + dt * acc[i, d]
+        else:
+            to_absolute(P, par, order, v)
+            # w += dt/2 f(v)
+            extra_acc(Q, x, v, S, par, mass, isbh, prm, flg, fpn, dS, wphi, waN, w3)
+            for i in range(n):
+                for d in range(3):
+                    w[i, d] += 0.5 * dt * (acc[i, d] + fpn[i, d])
+                    Z[i, d] += 0.5 * dt * dS[i, d]
+            # v += dt f(w); B -= dt sum m <v> . f_PN(w)
+            extra_acc(Q, x, w, Z, par, mass, isbh, prm, flg, fpn, dS, wphi, waN, w3)
+            work = 0.0
+            for i in range(n):
+                for d in range(3):
+                    ktot[i, d] = acc[i, d] + fpn[i, d]
+                    vn[i, d] = v[i, d] + dt * ktot[i, d]
+                    Sn[i, d] = S[i, d] + dt * dS[i, d]
+                    work += mass[i] * 0.5 * (v[i, d] + vn[i, d]) * fpn[i, d]
+            y[1] -= dt * work
+            for i in range(n):
+                for d in range(3):
+                    S[i, d] = Sn[i, d]
+            # w += dt/2 f(v_new)
+            extra_acc(Q, x, vn, S, par, mass, isbh, prm, flg, fpn, dS, wphi, waN, w3)
+            for i in range(n):
+                for d in range(3):
+                    w[i, d] += 0.5 * dt * (acc[i, d] + fpn[i, d])
+                    Z[i, d] += 0.5 * dt * dS[i, d]
+        if beta != 0.0:
+            dom = 0.0
+            for i in range(n):
+                for d in range(3):
+                    dom += mass[i] * 0.5 * (v[i, d] + vn[i, d]) * acc[i, d]
+            y[2] += dt * dom
+        # velocities back to tree coordinates: P = tree(vn)
+        for i in range(n):
+            p = par[i]
+            if p < 0:
+                for d in range(3):
+                    P[i, d] = vn[i, d]
+            else:
+                for d in range(3):
+                    P[i, d] += dt * (ktot[i, d] - ktot[p, d])
+    return y
