@@ -95,12 +95,13 @@ class Particles:
     @classmethod
     def from_arrays(cls, mass, pos, vel, ptype, ids=None, time=0.0, units=None, spin=None) -> "Particles":
         """Wrap arrays as they are: no copy, float precision kept (a snapshot's float32 stays float32),
-        values not validated (shapes and types are). ``ptype`` may be one type for all; spin
-        defaults to a read-only zero view."""
+        values not validated (shapes and types are). ``ptype`` may be one type for all (then, like
+        the default zero spin, a read-only view costing no memory)."""
         p = cls.__new__(cls)
         p.mass, p.pos, p.vel = np.asarray(mass), np.asarray(pos), np.asarray(vel)
         n = p.mass.shape[0] if p.mass.ndim else 0
-        p.ptype = _types(ptype, n)
+        t = np.asarray(ptype, dtype=np.int64)
+        p.ptype = np.broadcast_to(t, (n,)) if t.ndim == 0 else np.array(t, ndmin=1)  # one type: a read-only view
         p.ids = np.arange(n, dtype=np.int64) if ids is None else _integers(ids)
         p.spin = np.broadcast_to(np.zeros(3), (n, 3)) if spin is None else np.asarray(spin)
         p.time, p.units = float(time), units
