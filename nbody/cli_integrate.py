@@ -85,7 +85,7 @@ def orbit_log(t, p, G=1.0):
             i, j = bh[a], bh[b]
             el = elements(p.mass[i], p.mass[j], p.pos[i], p.pos[j], p.vel[i], p.vel[j], G)
             rows.append((t, p.ids[i], p.ids[j], el["a"], el["e"], el["inclination"], el["periapsis_argument"],
-                         float(np.linalg.norm(p.pos[i] - p.pos[j]))))
+                         el["separation"]))
     return rows
 
 
