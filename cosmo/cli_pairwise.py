@@ -203,12 +203,9 @@ def check_finite_statistics(name, st) -> None:
 
 
 def dataset_units(datasets: dict, snap) -> dict:
-    """``units`` of each output dataset, in the snapshot's units (``Snapshot.unit_quantities``)."""
-    q = snap.unit_quantities()
-    h = " /h" if snap.cosmological else ""
-    L = f"{q['length'].value:.6g} kpc{h}" + (" (comoving)" if snap.cosmological else "")
-    V = f"{q['velocity'].value:.6g} km/s"
-    M = f"{q['mass'].value:.6g} Msun{h}"
+    """``units`` of each output dataset, in the snapshot's units (:meth:`nbody.snapshot.Snapshot.unit_labels`)."""
+    lab = snap.unit_labels()
+    L, V, M = lab["length"], lab["velocity"], lab["mass"]
     out = {}
     for name in datasets:
         leaf = name.split("/")[-1]

@@ -45,8 +45,10 @@ from gpu.io import write_json  # noqa: E402
 from nbody.galaxy_physics import (hard_binary_separation, hardening_rate, influence_quantities,  # noqa: E402
                                   quinlan_hard_separation, sesana_hardening_H)
 from nbody.orbits import peters_dadt  # noqa: E402
-from nbody.ics import PTYPE_BH, DehnenModel, ParticleData, spherical_galaxy  # noqa: E402
-from nbody.ketju import RegularizedRegionIntegrator, binary_elements  # noqa: E402
+from nbody.ics import DehnenModel, spherical_galaxy  # noqa: E402
+from nbody.ketju import RegularizedRegionIntegrator  # noqa: E402
+from nbody.orbits import elements  # noqa: E402
+from nbody.particles import PTYPE_BH, Particles  # noqa: E402
 from nbody.timestepping import HierarchicalKDK  # noqa: E402
 
 
@@ -55,9 +57,9 @@ def setup(n, m_bh, r0=0.3, gamma=1.0, seed=2):
     gal = spherical_galaxy(n, "dehnen", gamma=gamma, m_bh=m_bh, seed=seed, r_max=50)
     model = DehnenModel(gamma)
     vc = np.sqrt((model.enclosed_mass(r0) + m_bh) / r0)
-    p = ParticleData(np.vstack([gal.pos, [[r0, 0, 0]]]), np.vstack([gal.vel, [[0, vc, 0]]]),
-                     np.append(gal.mass, m_bh), np.append(gal.ptype, PTYPE_BH))
-    p.vel -= p.com()[1]
+    p = Particles.from_arrays(np.append(gal.mass, m_bh), np.vstack([gal.pos, [[r0, 0, 0]]]),
+                              np.vstack([gal.vel, [[0, vc, 0]]]), np.append(gal.ptype, PTYPE_BH))
+    p.vel -= (p.mass @ p.vel) / p.mass.sum()  # zero total momentum
     return p, model
 
 
@@ -81,8 +83,8 @@ def run(n, m_bh, t_end, pn, c, r0=0.3, dt_max=1 / 32, eps=0.005, seed=2, tol=1e-
         bh = np.flatnonzero(eng.ptype == PTYPE_BH)
         if len(bh) < 2:
             break
-        r, a, e = binary_elements(eng.mass[bh[0]], eng.mass[bh[1]], eng.pos[bh[0]], eng.pos[bh[1]],
-                                  eng.vel[bh[0]], eng.vel[bh[1]])
+        el = elements(eng.mass[bh[0]], eng.mass[bh[1]], eng.pos[bh[0]], eng.pos[bh[1]], eng.vel[bh[0]], eng.vel[bh[1]])
+        r, a, e = el["separation"], el["a"], el["e"]
         log["t"].append(eng.t)
         log["sep"].append(r)
         log["a"].append(a)

@@ -29,7 +29,8 @@ from examples._figures import save_figure  # noqa: E402
 
 from gpu.io import write_json  # noqa: E402
 from nbody.galaxy_physics import plummer_sinking  # noqa: E402
-from nbody.ics import PTYPE_BH, ParticleData, spherical_galaxy  # noqa: E402
+from nbody.ics import spherical_galaxy  # noqa: E402
+from nbody.particles import PTYPE_BH, Particles  # noqa: E402
 from nbody.ketju import NewtonianFewBody, RegularizedRegionIntegrator  # noqa: E402
 from nbody.timestepping import HierarchicalKDK  # noqa: E402
 
@@ -51,10 +52,10 @@ def run(n, m_bh, t_end, dt_max=1 / 16, eps=0.02, seed=1, integrator="regularized
     gal = spherical_galaxy(n, "plummer", seed=seed, r_max=30)
     r0 = 1.0
     vc = np.sqrt(r0**2 / (r0**2 + 1) ** 1.5)
-    p = ParticleData(np.vstack([gal.pos, [[r0, 0, 0]]]), np.vstack([gal.vel, [[0, vc, 0]]]),
-                     np.append(gal.mass, m_bh), np.append(gal.ptype, PTYPE_BH))
+    p = Particles.from_arrays(np.append(gal.mass, m_bh), np.vstack([gal.pos, [[r0, 0, 0]]]),
+                              np.vstack([gal.vel, [[0, vc, 0]]]), np.append(gal.ptype, PTYPE_BH))
     # keep the total momentum zero
-    p.vel -= p.com()[1]
+    p.vel -= (p.mass @ p.vel) / p.mass.sum()
     integ = RegularizedRegionIntegrator(tolerance=1e-8) if integrator == "regularized" else NewtonianFewBody()
     eng = HierarchicalKDK(p.pos, p.vel, p.mass, p.ptype, eps, dt_max=dt_max, eta=0.02, max_bin=16, gravity="tree",
                           r_ketju=3 * eps, region_integrator=integ)

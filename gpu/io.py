@@ -154,13 +154,13 @@ def _write_bytes(path: Path, data: bytes) -> None:
 
 
 @contextlib.contextmanager
-def atomic_h5(path):
-    """Yield an in-memory ``h5py.File``; on success its image is written to ``path`` atomically.
+def h5_image(path, images: list):
+    """Yield an in-memory ``h5py.File`` for ``path``; at exit append ``(path, image bytes)`` to ``images``.
 
     The file is built with h5py's ``core`` driver (no backing store), so the HDF5 library never
-    writes to disk itself; the finished image goes to ``path.<pid>.tmp`` by plain writes and is
-    renamed over ``path``. Disk full or a file-size limit raises :class:`OutputError`; the
-    temporary file is removed and an existing ``path`` is untouched.
+    writes to disk itself. :func:`write_images` puts the images on disk atomically; a set of files
+    that must appear together (a multi-file snapshot) is built by one call per file, then written
+    by one :func:`write_images`.
     """
     import h5py
 
@@ -169,11 +169,33 @@ def atomic_h5(path):
     try:
         yield f
         f.flush()
-        image = f.id.get_file_image()
+        images.append((path, f.id.get_file_image()))
     finally:
         f.close()
-    with atomic_path(path) as tmp:
-        _write_bytes(tmp, image)
+
+
+def write_images(images) -> None:
+    """Write ``(path, bytes)`` pairs all or nothing: each to ``path.<pid>.tmp`` by plain writes, and
+    every temporary renamed over its ``path`` only when all are complete. Disk full or a file-size
+    limit raises :class:`OutputError`; no temporary file is left and no ``path`` is touched."""
+    with contextlib.ExitStack() as stack:
+        for path, image in images:
+            _write_bytes(stack.enter_context(atomic_path(path)), image)
+
+
+@contextlib.contextmanager
+def atomic_h5(path):
+    """Yield an in-memory ``h5py.File``; on success its image is written to ``path`` atomically.
+
+    The file is built with h5py's ``core`` driver (no backing store), so the HDF5 library never
+    writes to disk itself; the finished image goes to ``path.<pid>.tmp`` by plain writes and is
+    renamed over ``path``. Disk full or a file-size limit raises :class:`OutputError`; the
+    temporary file is removed and an existing ``path`` is untouched.
+    """
+    images = []
+    with h5_image(path, images) as f:
+        yield f
+    write_images(images)
 
 
 def _attr_value(v):

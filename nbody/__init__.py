@@ -2,7 +2,8 @@
 
 The regularized few-body core (Rantala et al. 2020 MSTAR; Mannerkoski et al. 2023 KETJU):
 
-* :class:`Particles` -- masses, positions, velocities, spins and BH flags (arrays or Quantities);
+* :class:`Particles` -- masses, positions, velocities, spins, GADGET types and IDs (arrays or Quantities):
+  the one particle container of ICs, snapshots (:mod:`nbody.snapshot` converts), simulations and integrators;
 * :class:`RegularizedIntegrator` -- LogH/TTL leapfrog in minimum-spanning-tree coordinates,
   Gragg-Bulirsch-Stoer extrapolation, PN terms to 3.5PN with spins, BH mergers;
 * :mod:`nbody.orbits` -- two-body orbital elements and Peters (1964) inspiral formulas;

@@ -34,30 +34,6 @@ def add_arguments(p):
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def load_ic(path):
-    """Particles (with a UnitSystem) from a GADGET snapshot; type 5 -> is_bh."""
-    import astropy.units as u
-
-    from .particles import Particles
-    from .snapshot import read_snapshot
-    from .units import UnitSystem
-
-    snap = read_snapshot(path)
-    uq = snap.unit_quantities()
-    types = sorted(snap.particles)
-    if not types:
-        from gpu.config import ConfigError
-
-        raise ConfigError(f"initial conditions '{path}' hold no particles")
-    mass = np.concatenate([snap.particles[t].mass for t in types])
-    pos = np.concatenate([snap.particles[t].pos for t in types]).astype(float)
-    vel = np.concatenate([snap.particles[t].vel for t in types]).astype(float)
-    ids = np.concatenate([snap.particles[t].ids for t in types]).astype(np.int64)
-    is_bh = np.concatenate([np.full(len(snap.particles[t]), int(t) == 5) for t in types])
-    units = UnitSystem(mass=uq["mass"], length=uq["length"])
-    return Particles(mass * uq["mass"], pos * uq["length"], vel * uq["velocity"], is_bh=is_bh, ids=ids, units=units)
-
-
 def parse_time(text, name="--t-end"):
     """A time from the command line ('2 Myr', '1e4 yr'; a bare number means Myr); ConfigError naming ``name``."""
     import astropy.units as u
@@ -109,7 +85,7 @@ def orbit_log(t, p, G=1.0):
             i, j = bh[a], bh[b]
             el = elements(p.mass[i], p.mass[j], p.pos[i], p.pos[j], p.vel[i], p.vel[j], G)
             rows.append((t, p.ids[i], p.ids[j], el["a"], el["e"], el["inclination"], el["periapsis_argument"],
-                         float(np.linalg.norm(p.pos[i] - p.pos[j]))))
+                         el["separation"]))
     return rows
 
 
@@ -119,9 +95,10 @@ def run(args) -> int:
     from gpu.io import check_writable, write_results
 
     from .regularized import RegularizedIntegrator
+    from .snapshot import particles_from_snapshot
 
     opts = check_options(args)
-    p = load_ic(args.ic)
+    p = particles_from_snapshot(args.ic, code_units=True)
     units = p.units
     t_end = float(units.time_to_code(opts["t_end"]))
     check_arg("--t-end", t_end, gt=p.time)  # after the snapshot's time (code units)

@@ -21,65 +21,16 @@ speeds by rejection from p(v) ~ v^2 f(Psi(r) - v^2/2).
 """
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
-PTYPE_DM, PTYPE_STAR, PTYPE_BH = 1, 4, 5
+from .particles import PTYPE_BH, PTYPE_DM, PTYPE_STAR, Particles
 
 
-@dataclasses.dataclass
-class ParticleData:
-    """Particles of a simulation: positions/velocities (N, 3), masses, GADGET types (1, 4, 5), IDs."""
-
-    pos: np.ndarray
-    vel: np.ndarray
-    mass: np.ndarray
-    ptype: np.ndarray
-    ids: np.ndarray = None
-
-    def __post_init__(self):
-        self.pos = np.ascontiguousarray(self.pos, dtype=np.float64).reshape(-1, 3)
-        self.vel = np.ascontiguousarray(self.vel, dtype=np.float64).reshape(-1, 3)
-        n = len(self.pos)
-        self.mass = np.ascontiguousarray(np.broadcast_to(np.asarray(self.mass, dtype=np.float64), (n,)))
-        self.ptype = np.ascontiguousarray(np.broadcast_to(np.asarray(self.ptype, dtype=np.int64), (n,)))
-        if self.ids is None:
-            self.ids = np.arange(1, n + 1, dtype=np.uint64)
-        self.ids = np.ascontiguousarray(self.ids, dtype=np.uint64)
-        if self.vel.shape != (n, 3) or self.ids.shape != (n,):
-            raise ValueError("pos, vel, mass, ptype and ids must describe the same number of particles")
-        bad = set(np.unique(self.ptype)) - {PTYPE_DM, PTYPE_STAR, PTYPE_BH}
-        if bad:
-            raise ValueError(f"ptype must be 1 (dark matter), 4 (stars) or 5 (black holes), got {sorted(bad)}")
-
-    def __len__(self):
-        return len(self.mass)
-
-    @property
-    def is_bh(self) -> np.ndarray:
-        return self.ptype == PTYPE_BH
-
-    def copy(self) -> "ParticleData":
-        return ParticleData(self.pos.copy(), self.vel.copy(), self.mass.copy(), self.ptype.copy(), self.ids.copy())
-
-    def shifted(self, dx, dv) -> "ParticleData":
-        p = self.copy()
-        p.pos += np.asarray(dx, dtype=np.float64)
-        p.vel += np.asarray(dv, dtype=np.float64)
-        return p
-
-    @staticmethod
-    def concatenate(parts) -> "ParticleData":
-        parts = list(parts)
-        out = ParticleData(np.concatenate([p.pos for p in parts]), np.concatenate([p.vel for p in parts]),
-                           np.concatenate([p.mass for p in parts]), np.concatenate([p.ptype for p in parts]))
-        return out  # fresh IDs 1..N
-
-    def com(self):
-        """Centre-of-mass position and velocity."""
-        m = self.mass
-        return (m @ self.pos) / m.sum(), (m @ self.vel) / m.sum()
+def combine(parts) -> Particles:
+    """Galaxies ``parts`` in one set with fresh GADGET IDs 1..N (uint64)."""
+    p = Particles.concatenate(parts)
+    p.ids = np.arange(1, len(p) + 1, dtype=np.uint64)
+    return p
 
 
 # ------------------------------------------------------------------------------------------------
@@ -253,7 +204,7 @@ def _isotropic(n, rng):
 
 
 def spherical_galaxy(n, profile="hernquist", mass=1.0, a=1.0, gamma=1.0, m_bh=0.0, n_bh=None,
-                     r_max=100.0, ptype=PTYPE_STAR, G=1.0, seed=None, rng=None) -> ParticleData:
+                     r_max=100.0, ptype=PTYPE_STAR, G=1.0, seed=None, rng=None) -> Particles:
     """An isotropic spherical galaxy of ``n`` particles, with a central SMBH of mass ``m_bh`` if > 0.
 
     Parameters
@@ -267,7 +218,7 @@ def spherical_galaxy(n, profile="hernquist", mass=1.0, a=1.0, gamma=1.0, m_bh=0.
 
     Returns
     -------
-    ParticleData
+    Particles
         Centred on the model centre with zero total momentum, the SMBH last.
     """
     if not (isinstance(n, (int, np.integer)) and n >= 1):
@@ -295,11 +246,11 @@ def spherical_galaxy(n, profile="hernquist", mass=1.0, a=1.0, gamma=1.0, m_bh=0.
         vel = np.vstack([vel, np.zeros((1, 3))])
         m = np.append(m, m_bh)
         types = np.append(types, PTYPE_BH)
-    p = ParticleData(pos, vel, m, types)
+    p = Particles.from_arrays(m, pos, vel, types, ids=np.arange(1, len(m) + 1, dtype=np.uint64))
     # zero net momentum; positions stay centred on the model centre (where the SMBH sits): recentring
     # on the sampled centre of mass would shift the cusp by the noise of the far-out particles
-    _, w = p.com()
-    p.vel -= w
+    # (mass-weighted mean by a matrix product, as these ICs have always been drawn)
+    p.vel -= (p.mass @ p.vel) / p.mass.sum()
     return p
 
 
@@ -322,10 +273,10 @@ def kepler_orbit_state(m1, m2, r0, rp, e=1.0, G=1.0):
     return np.array([r0, 0.0, 0.0]), np.array([vr, vt, 0.0])
 
 
-def galaxy_merger(g1: ParticleData, g2: ParticleData, r0, rp, e=1.0, G=1.0) -> ParticleData:
+def galaxy_merger(g1: Particles, g2: Particles, r0, rp, e=1.0, G=1.0) -> Particles:
     """Place galaxies g1 and g2 (each centred on its own centre, at rest) on a Keplerian orbit of eccentricity ``e``
     and pericentre ``rp`` (point-mass approximation), centres ``r0`` apart, total momentum zero."""
     m1, m2 = g1.mass.sum(), g2.mass.sum()
     dx, dv = kepler_orbit_state(m1, m2, r0, rp, e, G)
     f1, f2 = -m2 / (m1 + m2), m1 / (m1 + m2)
-    return ParticleData.concatenate([g1.shifted(f1 * dx, f1 * dv), g2.shifted(f2 * dx, f2 * dv)])
+    return combine([g1.shifted(f1 * dx, f1 * dv), g2.shifted(f2 * dx, f2 * dv)])

@@ -193,22 +193,6 @@ def region_timestep(pos, vel, mass, is_bh, members, neighbours, eta_region, r_ke
     return dt
 
 
-def binary_elements(m1, m2, x1, x2, v1, v2, G=1.0):
-    """Separation, semi-major axis and eccentricity of a two-body orbit (Kepler; a < 0 if unbound).
-
-    a = -G M / (2 E_spec), e = |(v x h)/(G M) - r/|r||, E_spec = v^2/2 - G M / r.
-    """
-    r = np.asarray(x2, dtype=float) - np.asarray(x1, dtype=float)
-    v = np.asarray(v2, dtype=float) - np.asarray(v1, dtype=float)
-    M = G * (m1 + m2)
-    rn = np.linalg.norm(r)
-    eps = 0.5 * v @ v - M / rn
-    a = -M / (2 * eps) if eps != 0 else np.inf
-    hvec = np.cross(r, v)
-    evec = np.cross(v, hvec) / M - r / rn
-    return rn, a, float(np.linalg.norm(evec))
-
-
 class RegularizedRegionIntegrator:
     """Region integrator backed by :class:`nbody.RegularizedIntegrator` (MSTAR/AR with GBS, PN terms, mergers).
 

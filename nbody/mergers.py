@@ -30,7 +30,7 @@ import math
 
 import numpy as np
 
-C_KMS = 299792.458
+from .units import C_KMS
 
 
 def isco_radius(a: float) -> float:

@@ -32,7 +32,8 @@ def _relative(m1, m2, x1, x2, v1, v2):
 
 
 def elements(m1, m2, x1, x2, v1, v2, G=1.0) -> dict:
-    """Keplerian elements of the pair: a, e, inclination, periapsis_argument, node, period, energy, h.
+    """Keplerian elements of the pair: a, e, inclination, periapsis_argument, node, period, energy, h,
+    eccentricity_vector and separation |x1 - x2|.
 
     Angles in radians. For a hyperbolic pair a < 0 and period = nan. Inclination
     is measured from the z axis; for an orbit in the xy plane the periapsis
@@ -64,7 +65,7 @@ def elements(m1, m2, x1, x2, v1, v2, G=1.0) -> dict:
         w %= 2 * math.pi
     period = 2 * math.pi * math.sqrt(a**3 / mu) if a > 0 else math.nan
     return {"a": a, "e": e, "inclination": inc, "periapsis_argument": w, "node": Omega, "period": period,
-            "energy": E, "h": h, "eccentricity_vector": evec}
+            "energy": E, "h": h, "eccentricity_vector": evec, "separation": rn}
 
 
 def _beta0(m1, m2, G, c):

@@ -40,6 +40,8 @@ import math
 import numpy as np
 from numba import njit
 
+from ._kernels.fewbody import newton_energy
+
 # ------------------------------------------------------------------------------------------------
 # two-body relative accelerations (Blanchet 2014 eq. 203)
 # ------------------------------------------------------------------------------------------------
@@ -395,27 +397,12 @@ def eih_accel(x, v, mass, isbh, c, out, Q, par, phi, aN):
 # ------------------------------------------------------------------------------------------------
 # conserved energies (diagnostics)
 # ------------------------------------------------------------------------------------------------
-@njit(cache=True)
-def _newtonian_energy(mass, pos, vel):
-    T = 0.0
-    U = 0.0
-    n = mass.shape[0]
-    for i in range(n):
-        T += 0.5 * mass[i] * (vel[i, 0] * vel[i, 0] + vel[i, 1] * vel[i, 1] + vel[i, 2] * vel[i, 2])
-        for j in range(i + 1, n):
-            dx = pos[j, 0] - pos[i, 0]
-            dy = pos[j, 1] - pos[i, 1]
-            dz = pos[j, 2] - pos[i, 2]
-            U += mass[i] * mass[j] / math.sqrt(dx * dx + dy * dy + dz * dz)
-    return T - U
-
-
 def newtonian_energy(mass, pos, vel) -> float:
-    """E = sum m v^2 / 2 - sum_{i<j} m_i m_j / r_ij (G = 1), one compiled pair loop."""
+    """E = sum m v^2 / 2 - sum_{i<j} m_i m_j / r_ij (G = 1), the compiled pair loop of the few-body kernels."""
     mass = np.ascontiguousarray(mass, dtype=float)
     pos = np.ascontiguousarray(pos, dtype=float)
     vel = np.ascontiguousarray(vel, dtype=float)
-    return float(_newtonian_energy(mass, pos, vel))
+    return float(newton_energy(pos, vel, mass, 1.0))
 
 
 def eih_energy(mass, pos, vel, c, isbh=None) -> float:

@@ -391,6 +391,7 @@ class _State:
         n = p.n
         self.n = n
         self.mass = p.mass.copy()
+        self.ptype = p.ptype.copy()
         self.isbh = p.is_bh.copy()
         self.ids = p.ids.copy()
         self.chi = p.spin.copy()
@@ -477,7 +478,7 @@ class _State:
         p = Particles.__new__(Particles)
         p.mass, p.pos, p.vel = self.mass.copy(), x, v
         p.spin = self.spins_chi()
-        p.is_bh, p.ids, p.time, p.units = self.isbh.copy(), self.ids.copy(), float(self.y[0]), self.units
+        p.ptype, p.ids, p.time, p.units = self.ptype.copy(), self.ids.copy(), float(self.y[0]), self.units
         return p
 
     def merge(self, recoil: bool) -> MergerEvent:
@@ -500,9 +501,7 @@ class _State:
         p.mass[keep], p.pos[keep], p.vel[keep], p.spin[keep] = mf, xf, vf, rem["chi"]
         sel = np.ones(n, bool)
         sel[drop] = False
-        q = Particles.__new__(Particles)
-        q.mass, q.pos, q.vel, q.spin = p.mass[sel], p.pos[sel], p.vel[sel], p.spin[sel]
-        q.is_bh, q.ids, q.time, q.units = p.is_bh[sel], p.ids[sel], p.time, p.units
+        q = p.subset(sel)
         P_after = q.momentum()
         ev = MergerEvent(time=p.time, ids=(int(p.ids[i]), int(p.ids[j])), masses=(float(m1), float(m2)),
                          separation=float(np.linalg.norm(sep)), remnant_id=int(p.ids[keep]), remnant_mass=float(mf),

@@ -66,6 +66,7 @@ import logging
 import time
 from pathlib import Path
 
+import astropy.units as _u
 import numpy as np
 
 from gpu import get_comm
@@ -73,8 +74,12 @@ from gpu.config import ConfigError, load_config, load_toml, param, to_dict
 from gpu.io import RunFolder, atomic_h5, code_version, full_config, write_json, write_results
 from gpu.progress import progress
 
-from .ics import PTYPE_BH, PTYPE_DM, PTYPE_STAR, ParticleData, galaxy_merger, spherical_galaxy
-from .ketju import NewtonianFewBody, RegularizedRegionIntegrator, binary_elements
+from .ics import combine, galaxy_merger, spherical_galaxy
+from .ketju import NewtonianFewBody, RegularizedRegionIntegrator
+from .orbits import elements
+from .particles import PTYPE_BH, PTYPE_DM, PTYPE_STAR, Particles
+from .snapshot import SIMULATED_TYPES, particles_from_snapshot
+from .units import UnitSystem
 from .softening import SPLINE_H_OVER_EPS
 from .domain import DomainKDK
 from .timestepping import HierarchicalKDK
@@ -82,10 +87,6 @@ from .timestepping import HierarchicalKDK
 log = logging.getLogger(__name__)
 
 from .regularized import PN_TERMS  # the PN terms the regularized integrator implements
-
-G_KPC_KMS2_PER_MSUN = 4.300917270038e-6  # G in kpc (km/s)^2 / Msun (astropy.constants.G, IAU 2015)
-C_KMS = 299792.458
-
 
 @dataclasses.dataclass
 class UnitsConfig:
@@ -274,7 +275,7 @@ def validate(cfg: SimulationConfig, has_bh: bool | None = None, ptypes=None):
 class SimulationResult:
     """What :meth:`Simulation.run` returns: final particles, diagnostics and the files written."""
 
-    particles: ParticleData
+    particles: Particles
     time: float
     energy: dict
     bh_log: dict
@@ -289,7 +290,7 @@ class Simulation:
     Parameters
     ----------
     config : SimulationConfig, dict, TOML text or path to a TOML file
-    particles : optional :class:`nbody.ics.ParticleData` to start from (instead of ``config.ics``)
+    particles : optional :class:`nbody.Particles` to start from (instead of ``config.ics``), types 1, 4, 5
     comm : MPI communicator (default: COMM_WORLD under mpiexec, else serial)
     region_integrator : optional object overriding the one chosen by ``ketju.integrator``
 
@@ -300,7 +301,7 @@ class Simulation:
         result.bh_log["a"], result.bh_log["e"]
     """
 
-    def __init__(self, config, particles: ParticleData | None = None, comm=None, region_integrator=None):
+    def __init__(self, config, particles: Particles | None = None, comm=None, region_integrator=None):
         self.config_text = None
         if isinstance(config, SimulationConfig):
             cfg = config
@@ -312,6 +313,10 @@ class Simulation:
             if isinstance(config, str):
                 self.config_text = config
         self.cfg = cfg
+        self.units = UnitSystem(mass=cfg.units.mass_msun * _u.Msun, length=cfg.units.length_kpc * _u.kpc)
+        if particles is not None and not np.all(np.isin(particles.ptype, SIMULATED_TYPES)):
+            raise ConfigError(f"particles: ptype must be 1 (dark matter), 4 (stars) or 5 (black holes), got "
+                              f"{sorted(set(particles.ptype.tolist()) - set(SIMULATED_TYPES))}")
         self.comm = get_comm(comm)
         self.rank = getattr(self.comm, "rank", 0)
         self.outdir = Path(cfg.output.dir)
@@ -328,26 +333,24 @@ class Simulation:
 
     # ------------------------------------------------------------------ units
     def unit_quantities(self) -> dict:
-        """The internal unit system as astropy Quantities (G = 1)."""
+        """The internal unit system (``self.units``, G = 1) as astropy Quantities."""
         import astropy.units as u
 
         L, M = self.cfg.units.length_kpc, self.cfg.units.mass_msun
-        v = np.sqrt(G_KPC_KMS2_PER_MSUN * M / L)
-        return {"length": L * u.kpc, "mass": M * u.Msun, "velocity": v * u.km / u.s,
-                "time": (L * u.kpc / (v * u.km / u.s)).to(u.Myr)}
+        return {"length": L * u.kpc, "mass": M * u.Msun, "velocity": self.units.velocity,
+                "time": self.units.time.to(u.Myr)}
 
     @property
     def c_internal(self) -> float:
         """Speed of light in internal velocity units."""
-        L, M = self.cfg.units.length_kpc, self.cfg.units.mass_msun
-        return C_KMS / np.sqrt(G_KPC_KMS2_PER_MSUN * M / L)
+        return self.units.c
 
     # ------------------------------------------------------------------ set-up
-    def make_initial_conditions(self) -> ParticleData:
+    def make_initial_conditions(self) -> Particles:
         """Particles from ``config.ics`` (galaxies, optional merger orbit, or a snapshot)."""
         ic = self.cfg.ics
         if ic.snapshot:
-            return particles_from_snapshot(ic.snapshot)
+            return particles_from_snapshot(ic.snapshot, types=SIMULATED_TYPES)
         gals = []
         for g in ic.galaxies:
             p = spherical_galaxy(g.n, g.profile, g.mass, g.scale_radius, g.gamma, g.m_bh, r_max=g.r_max,
@@ -355,7 +358,7 @@ class Simulation:
             gals.append(p.shifted(g.position, g.velocity))
         if ic.merger.enabled:
             return galaxy_merger(gals[0], gals[1], ic.merger.r0, ic.merger.rp, ic.merger.e)
-        return ParticleData.concatenate(gals)
+        return combine(gals)
 
     def _make_integrator(self):
         if self._region_integrator is not None:
@@ -370,9 +373,10 @@ class Simulation:
         g = self.cfg.gravity
         return np.where(ptype == PTYPE_BH, g.eps_bh, np.where(ptype == PTYPE_DM, g.eps_dm, g.eps_star))
 
-    def _build_engine(self, p: ParticleData, t: float, acc_mag=None, layout=None):
+    def _build_engine(self, p: Particles, t: float, acc_mag=None, layout=None):
         order = np.lexsort((p.ids, p.ptype))  # GADGET order: by type, then ID
-        p = ParticleData(p.pos[order], p.vel[order], p.mass[order], p.ptype[order], p.ids[order])
+        p = Particles.from_arrays(p.mass[order].astype(np.float64), p.pos[order].astype(np.float64),
+                                  p.vel[order].astype(np.float64), p.ptype[order], ids=p.ids[order].astype(np.uint64))
         if acc_mag is not None:
             acc_mag = np.asarray(acc_mag)[order]
         extra = {}
@@ -392,9 +396,10 @@ class Simulation:
 
     # ------------------------------------------------------------------ state
     @property
-    def particles(self) -> ParticleData:
+    def particles(self) -> Particles:
         e = self.engine.state()  # the domain engine gathers all ranks' particles (collective)
-        return ParticleData(e.pos.copy(), e.vel.copy(), e.mass.copy(), e.ptype.copy(), e.ids.copy())
+        return Particles.from_arrays(e.mass.copy(), e.pos.copy(), e.vel.copy(), e.ptype.copy(), ids=e.ids.copy(),
+                                     time=e.t, units=self.units)
 
     @property
     def time(self) -> float:
@@ -407,11 +412,11 @@ class Simulation:
         for i in range(len(bh)):
             for j in range(i + 1, len(bh)):
                 bi, bj = bh[i], bh[j]
-                r, ai, ei = binary_elements(e.mass[bi], e.mass[bj], e.pos[bi], e.pos[bj], e.vel[bi], e.vel[bj], e.G)
+                el = elements(e.mass[bi], e.mass[bj], e.pos[bi], e.pos[bj], e.vel[bi], e.vel[bj], e.G)
                 pairs.append((int(e.ids[bi]), int(e.ids[bj])))
-                sep.append(r)
-                a.append(ai)
-                ecc.append(ei)
+                sep.append(el["separation"])
+                a.append(el["a"])
+                ecc.append(el["e"])
         L = self.bh_log
         L["time"].append(e.t)
         L["pairs"].append(pairs)
@@ -448,7 +453,7 @@ class Simulation:
         return self.outdir / f"snap_{number:03d}.hdf5"
 
     def write_snapshot(self, number: int) -> Path:
-        from .snapshot import ParticleSet, Snapshot, write_snapshot
+        from .snapshot import gadget_units, snapshot_from_particles, write_snapshot
 
         t0 = time.perf_counter()
         e = self.engine.state(root=0)  # the domain engine gathers on rank 0 only (None elsewhere)
@@ -456,18 +461,13 @@ class Simulation:
             self._record(self.snapshot_path(number), time=self.time)
             self.timers["io"] += time.perf_counter() - t0
             return self.snapshot_path(number)
-        parts = {}
-        for t in (PTYPE_DM, PTYPE_STAR, PTYPE_BH):
-            s = e.ptype == t
-            if np.any(s):
-                parts[t] = ParticleSet(e.pos[s].copy(), e.vel[s].copy(), e.ids[s].copy(), e.mass[s].copy())
+        p = Particles.from_arrays(e.mass, e.pos, e.vel, e.ptype, ids=e.ids, time=e.t, units=self.units)
         U = self.unit_quantities()
-        units = {"UnitLength_in_cm": float(U["length"].to("cm").value),
-                 "UnitMass_in_g": float(U["mass"].to("g").value),
-                 "UnitVelocity_in_cm_per_s": float(U["velocity"].to("cm/s").value)}
+        snap = snapshot_from_particles(p, {"Time": e.t}, gadget_units(U["length"], U["mass"], U["velocity"]),
+                                       types=SIMULATED_TYPES)
         path = self.snapshot_path(number)
         if self.rank == 0:
-            write_snapshot(path, Snapshot(parts, {"Time": e.t}, units), use_mass_table=False, config=self.cfg)
+            write_snapshot(path, snap, use_mass_table=False, config=self.cfg)
         self._record(path, time=self.time)
         self.timers["io"] += time.perf_counter() - t0
         return path
@@ -563,13 +563,13 @@ class Simulation:
                 layout = None
                 if "domain" in f and int(f.attrs["domain_size"]) == getattr(self.comm, "size", 1):
                     layout = {k: f[f"domain/{k}"][()] for k in ("owner", "row", "cost")}
-            p = ParticleData(st["pos"], st["vel"], st["mass"], st["ptype"], st["ids"])
+            p = Particles.from_arrays(st["mass"], st["pos"], st["vel"], st["ptype"], ids=st["ids"])
             self._build_engine(p, t, acc_mag=st["acc_mag"], layout=layout)
             # the domain engine keeps each event on one rank (its state() gathers them)
             self.engine.merger_events = mergers if not self.engine.domain or self.rank == 0 else []
             self.engine.initialize(a_full=st["last_a_full"])
         else:
-            p = particles_from_snapshot(restart)
+            p = particles_from_snapshot(restart, types=SIMULATED_TYPES)
             from .snapshot import read_snapshot
 
             t = float(read_snapshot(restart, types=[5]).header["Time"])
@@ -785,22 +785,6 @@ class Simulation:
                        config=self.cfg)
         self._record(self.outdir / "summary.json")
         return SimulationResult(particles, self.engine.t, energy, self.bh_arrays(), list(events), profile, files)
-
-
-def particles_from_snapshot(path) -> ParticleData:
-    """Read a GADGET snapshot's types 1, 4, 5 into :class:`ParticleData` (internal units = snapshot units)."""
-    from .snapshot import read_snapshot
-
-    snap = read_snapshot(path)
-    parts = []
-    for t, s in sorted(snap.particles.items()):
-        if t not in (PTYPE_DM, PTYPE_STAR, PTYPE_BH):
-            raise ValueError(f"snapshot '{path}' holds particle type {t}; only 1, 4 and 5 are simulated")
-        parts.append(ParticleData(s.pos.astype(np.float64), s.vel.astype(np.float64), s.mass, t, s.ids))
-    p = ParticleData(np.concatenate([q.pos for q in parts]), np.concatenate([q.vel for q in parts]),
-                     np.concatenate([q.mass for q in parts]), np.concatenate([q.ptype for q in parts]),
-                     np.concatenate([q.ids for q in parts]))
-    return p
 
 
 def _unclaim(folder: RunFolder, remove_dir: bool) -> None:

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
 import struct
 from pathlib import Path
@@ -45,9 +44,11 @@ from pathlib import Path
 import numpy as np
 
 from gpu.config import ConfigError
-from gpu.io import _write_bytes, atomic_path, code_version
+from gpu.io import code_version, h5_image, write_images
 
-NTYPES = 6
+from .particles import NTYPES, PTYPE_BH, PTYPE_DM, PTYPE_STAR, Particles
+from .units import UnitSystem
+
 PTYPE_NAMES = {0: "gas", 1: "dark matter", 2: "disk", 3: "bulge", 4: "stars", 5: "black holes"}
 
 #: GADGET's default internal units (kpc/h, 1e10 Msun/h, km/s)
@@ -66,30 +67,8 @@ class SnapshotFormatError(ConfigError):
 
 
 @dataclasses.dataclass
-class ParticleSet:
-    """Particles of one GADGET type: positions (N, 3), velocities (N, 3), IDs (N,), masses (N,)."""
-
-    pos: np.ndarray
-    vel: np.ndarray
-    ids: np.ndarray
-    mass: np.ndarray
-
-    def __post_init__(self):
-        n = len(self.ids)
-        for name in ("pos", "vel"):
-            a = getattr(self, name)
-            if a.ndim != 2 or a.shape != (n, 3):
-                raise ValueError(f"ParticleSet.{name} must have shape ({n}, 3), got {a.shape}")
-        if self.mass.shape != (n,):
-            raise ValueError(f"ParticleSet.mass must have shape ({n},), got {self.mass.shape}")
-
-    def __len__(self):
-        return len(self.ids)
-
-
-@dataclasses.dataclass
 class Snapshot:
-    """A snapshot: particle sets by type, header values and the unit system.
+    """A snapshot: particles by GADGET type (``{type: Particles}``), header values and the unit system.
 
     ``header`` holds ``BoxSize``, ``Time`` (scale factor a in cosmological runs),
     ``Redshift``, ``HubbleParam``, ``Omega0``, ``OmegaLambda``. ``units`` holds
@@ -141,6 +120,15 @@ class Snapshot:
         return (f"length {q['length']:.6g}{h} ({frame}), mass {q['mass']:.6g}{h}, "
                 f"velocity {q['velocity']:.6g} ({self.velocity_convention})")
 
+    def unit_labels(self) -> dict:
+        """``units`` attribute strings of length, velocity and mass data in this snapshot's units
+        (GADGET: /h and comoving coordinates in cosmological runs), e.g. ``"1 kpc /h (comoving)"``."""
+        q = self.unit_quantities()
+        h = " /h" if self.cosmological else ""
+        frame = " (comoving)" if self.cosmological else ""
+        return {"length": f"{q['length'].value:.6g} kpc{h}{frame}", "velocity": f"{q['velocity'].value:.6g} km/s",
+                "mass": f"{q['mass'].value:.6g} Msun{h}"}
+
 
 # --------------------------------------------------------------------------------------------
 # HDF5 writing
@@ -148,14 +136,11 @@ class Snapshot:
 def _dataset_units(snap: Snapshot, velocities: str) -> dict:
     """``units`` attribute of each particle dataset, from the snapshot's unit system (GADGET: /h when
     cosmological, comoving coordinates; stored GADGET velocities are u = v_pec / sqrt(a))."""
-    q = snap.unit_quantities()
-    h = " /h" if snap.cosmological else ""
-    frame = " (comoving)" if snap.cosmological else ""
-    vel = f"{q['velocity'].value:.6g} km/s"
+    lab = snap.unit_labels()
+    vel = lab["velocity"]
     if snap.cosmological and velocities == "gadget":
         vel += " (stored u = v_pec / sqrt(a))"
-    return {"Coordinates": f"{q['length'].value:.6g} kpc{h}{frame}", "Velocities": vel, "ParticleIDs": "1",
-            "Masses": f"{q['mass'].value:.6g} Msun{h}"}
+    return {"Coordinates": lab["length"], "Velocities": vel, "ParticleIDs": "1", "Masses": lab["mass"]}
 
 
 def _split_total(n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -231,15 +216,11 @@ def write_snapshot(path, snap: Snapshot, num_files: int = 1, use_mass_table: boo
 
     Notes
     -----
-    Every file is assembled in memory (h5py's ``core`` driver, as :func:`gpu.io.atomic_h5`), written
-    to a temporary name by plain writes, and all files are renamed only when all are complete: a full
+    Every file is assembled in memory (:func:`gpu.io.h5_image`, as :func:`gpu.io.atomic_h5`) and
+    all are written by :func:`gpu.io.write_images`, renamed only when all are complete: a full
     disk or a file-size limit raises :class:`gpu.io.OutputError`, leaves no temporary file and no
     partial snapshot under the real names, and never crashes inside the HDF5 library.
     """
-    import contextlib
-
-    import h5py
-
     velocities = velocities or snap.velocity_convention
     _check_convention(velocities)
     if not isinstance(num_files, (int, np.integer)) or num_files < 1:
@@ -257,8 +238,7 @@ def write_snapshot(path, snap: Snapshot, num_files: int = 1, use_mass_table: boo
         config_json = json.dumps(full_config(config))
     images = []
     for ifile, final in enumerate(paths):
-        f = h5py.File(f"{final.name}.{os.getpid()}.mem", "w", driver="core", backing_store=False)
-        try:
+        with h5_image(final, images) as f:
             this = np.zeros(NTYPES, dtype=np.uint32)
             blocks = {}
             for t, p in snap.particles.items():
@@ -307,14 +287,7 @@ def write_snapshot(path, snap: Snapshot, num_files: int = 1, use_mass_table: boo
                     g.create_dataset("Masses", data=p.mass[lo:hi])
                 for name, ds in g.items():
                     ds.attrs["units"] = ds_units[name]
-            f.flush()
-            images.append(f.id.get_file_image())
-        finally:
-            f.close()
-    # every temporary file is complete before the first rename (atomic_path removes them on failure)
-    with contextlib.ExitStack() as stack:
-        for final, image in zip(paths, images):
-            _write_bytes(stack.enter_context(atomic_path(final)), image)
+    write_images(images)  # every file complete before the first rename
     return paths
 
 
@@ -487,8 +460,8 @@ def read_snapshot(path, velocities: str = "peculiar", types=None) -> Snapshot:
     for t, d in sorted(parts.items()):
         if types is not None and t not in types:
             continue
-        ps = ParticleSet(np.concatenate(d["pos"]), np.concatenate(d["vel"]), np.concatenate(d["ids"]),
-                         np.concatenate(d["mass"]))
+        ps = Particles.from_arrays(np.concatenate(d["mass"]), np.concatenate(d["pos"]), np.concatenate(d["vel"]),
+                                   t, ids=np.concatenate(d["ids"]))
         if len(ps) != int(total[t]):
             raise SnapshotFormatError(f"type {t}: read {len(ps)} particles but NumPart_Total says {int(total[t])}")
         particles[t] = ps
@@ -499,6 +472,85 @@ def read_snapshot(path, velocities: str = "peculiar", types=None) -> Snapshot:
             p.vel = p.vel * p.vel.dtype.type(f)
     snap.velocity_convention = velocities
     return snap
+
+
+# --------------------------------------------------------------------------------------------
+# The file boundary: snapshots <-> Particles
+# --------------------------------------------------------------------------------------------
+#: the particle types a galaxy simulation evolves (dark matter, stars, black holes)
+SIMULATED_TYPES = (PTYPE_DM, PTYPE_STAR, PTYPE_BH)
+
+
+def gadget_units(length, mass, velocity) -> dict:
+    """GADGET unit parameters (``UnitLength_in_cm``, ``UnitMass_in_g``, ``UnitVelocity_in_cm_per_s``) of unit
+    scales given as astropy Quantities (e.g. those of a :class:`nbody.units.UnitSystem`)."""
+    import astropy.units as u
+
+    return {"UnitLength_in_cm": float(length.to_value(u.cm)), "UnitMass_in_g": float(mass.to_value(u.g)),
+            "UnitVelocity_in_cm_per_s": float(velocity.to_value(u.cm / u.s))}
+
+
+def particles_from_snapshot(source, types=None, code_units: bool = False) -> Particles:
+    """All particles of a snapshot in one :class:`Particles`, by type then file order, ``ptype`` = GADGET type.
+
+    Parameters
+    ----------
+    source : path-like or Snapshot
+        A file name as :func:`read_snapshot` takes it, or a snapshot already read (peculiar velocities).
+    types : iterable of int, optional
+        The types allowed; a snapshot holding another type is a :class:`gpu.config.ConfigError`
+        naming it. Default: any.
+    code_units : bool
+        False: the stored numbers (mass, positions, velocities in the snapshot's units), as float64.
+        True: converted to G = 1 code units with the snapshot's mass and length units
+        (``units`` is that :class:`nbody.units.UnitSystem`; velocities rescale by
+        ``V_snapshot / sqrt(G M_u / L_u)``).
+
+    IDs are returned as uint64 (GADGET IDs are unsigned). A snapshot without particles is a ConfigError.
+    """
+    snap = source if isinstance(source, Snapshot) else read_snapshot(source)
+    name = "the snapshot" if isinstance(source, Snapshot) else f"snapshot '{source}'"
+    present = sorted(t for t, p in snap.particles.items() if len(p))
+    if not present:
+        raise ConfigError(f"{name} holds no particles")
+    if types is not None:
+        bad = [t for t in present if t not in tuple(types)]
+        if bad:
+            raise ConfigError(f"{name} holds particle type {bad[0]}; only types {sorted(types)} are allowed here")
+    parts = [snap.particles[t] for t in present]
+    ptype = np.concatenate([np.full(len(q), t, dtype=np.int64) for t, q in zip(present, parts)])
+    ids = np.concatenate([q.ids for q in parts]).astype(np.uint64)
+    if not code_units:
+        return Particles.from_arrays(np.concatenate([q.mass.astype(np.float64) for q in parts]),
+                                     np.concatenate([q.pos.astype(np.float64) for q in parts]),
+                                     np.concatenate([q.vel.astype(np.float64) for q in parts]), ptype, ids=ids)
+    uq = snap.unit_quantities()
+    units = UnitSystem(mass=uq["mass"], length=uq["length"])
+    mass = np.concatenate([q.mass for q in parts])
+    pos = np.concatenate([q.pos for q in parts]).astype(float)
+    vel = np.concatenate([q.vel for q in parts]).astype(float)
+    return Particles(mass * uq["mass"], pos * uq["length"], vel * uq["velocity"], ids=ids, units=units, ptype=ptype)
+
+
+def snapshot_from_particles(p: Particles, header: dict | None = None, units: dict | None = None,
+                            types=None) -> Snapshot:
+    """A :class:`Snapshot` of ``p``: one :class:`Particles` per GADGET type present (copies, file order kept).
+
+    ``units``: GADGET unit parameters (default: :func:`gadget_units` of ``p.units``, or GADGET's defaults
+    when ``p`` has none); ``types``: the types to store, in this order (default: all present, ascending);
+    ``header``: header values (``Time`` defaults to ``p.time``).
+    """
+    header = dict(header or {})
+    header.setdefault("Time", p.time)
+    if units is None and p.units is not None:
+        units = gadget_units(p.units.length, p.units.mass, p.units.velocity)
+    parts = {}
+    for t in (sorted(set(p.ptype.tolist())) if types is None else types):
+        s = p.ptype == t
+        if np.any(s):
+            parts[int(t)] = Particles.from_arrays(p.mass[s].copy(), p.pos[s].copy(), p.vel[s].copy(), int(t),
+                                                  ids=p.ids[s].copy(), time=p.time, units=p.units)
+    return Snapshot(parts, header, dict(units or {}))
 
 
 # --------------------------------------------------------------------------------------------

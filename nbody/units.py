@@ -19,6 +19,7 @@ from astropy import units as _u
 
 G_SI = float(_const.G.si.value)
 C_SI = float(_const.c.si.value)
+C_KMS = C_SI / 1e3  # speed of light in km/s (exact: the SI metre is defined by c)
 MSUN_SI = float(_const.M_sun.si.value)
 PC_SI = float(_u.pc.to(_u.m))
 YR_SI = float(_u.yr.to(_u.s))

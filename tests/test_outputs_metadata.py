@@ -119,12 +119,14 @@ def test_pairwise_outputs_carry_units_version_and_options(tmp_path):
     import numpy as np
 
     from cosmo.__main__ import main
-    from nbody.snapshot import ParticleSet, Snapshot, write_snapshot
+    from nbody.particles import PTYPE_DM, Particles
+    from nbody.snapshot import Snapshot, write_snapshot
 
     rng = np.random.default_rng(4)
     c = rng.uniform(0, 20, (30, 3))
     pos = (c[rng.integers(0, 30, 600)] + 0.2 * rng.normal(size=(600, 3))) % 20
-    snap = Snapshot({1: ParticleSet(pos, rng.normal(0, 100, (600, 3)), np.arange(600, dtype=np.uint64), np.ones(600))},
+    vel = rng.normal(0, 100, (600, 3))
+    snap = Snapshot({1: Particles.from_arrays(np.ones(600), pos, vel, PTYPE_DM, ids=np.arange(600, dtype=np.uint64))},
                     {"BoxSize": 20.0, "Time": 0.5, "Redshift": 1.0},
                     {"UnitLength_in_cm": 3.085678e24, "ComovingIntegrationOn": 1})
     write_snapshot(tmp_path / "snap_000.hdf5", snap)

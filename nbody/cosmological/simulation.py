@@ -281,17 +281,18 @@ class PMSimulation:
 
     def snapshot(self):
         """The current state as an :class:`nbody.snapshot.Snapshot` (rank 0; None elsewhere)."""
-        from nbody.snapshot import ParticleSet, Snapshot
+        from nbody.particles import PTYPE_DM, Particles
+        from nbody.snapshot import Snapshot
 
         g = self.gather()
         if g is None:
             return None
         pos, vel, ids = g
         c = self.config
-        ps = ParticleSet(pos, vel, ids.astype(np.uint64), np.full(len(ids), self.particle_mass))
+        ps = Particles.from_arrays(np.full(len(ids), self.particle_mass), pos, vel, PTYPE_DM, ids=ids.astype(np.uint64))
         header = {"BoxSize": c.box, "Time": self.a, "Redshift": 1.0 / self.a - 1.0, "HubbleParam": c.cosmology.h,
                   "Omega0": self.Om0, "OmegaLambda": float(self.cosmo.Ode0)}
-        return Snapshot({1: ps}, header, dict(SNAPSHOT_UNITS), velocity_convention="peculiar")
+        return Snapshot({PTYPE_DM: ps}, header, dict(SNAPSHOT_UNITS), velocity_convention="peculiar")
 
     def write_snapshot(self, path):
         """Write a GADGET-4 HDF5 snapshot (rank 0 writes; all ranks return the path)."""

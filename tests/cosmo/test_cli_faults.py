@@ -219,7 +219,8 @@ BOX = 10.0
 
 
 def _snapshot(path, n=300, seed=2, pos_nan=False, vel_inf=False, box=BOX, vel=None):
-    from nbody.snapshot import ParticleSet, Snapshot, write_snapshot
+    from nbody.particles import PTYPE_DM, Particles
+    from nbody.snapshot import Snapshot, write_snapshot
 
     rng = np.random.default_rng(seed)
     pos = rng.uniform(0, BOX, (n, 3))
@@ -228,7 +229,7 @@ def _snapshot(path, n=300, seed=2, pos_nan=False, vel_inf=False, box=BOX, vel=No
         pos[7, 1] = np.nan
     if vel_inf:
         v[3, 0] = np.inf
-    snap = Snapshot({1: ParticleSet(pos, v, np.arange(n, dtype=np.uint64), np.ones(n))},
+    snap = Snapshot({1: Particles.from_arrays(np.ones(n), pos, v, PTYPE_DM, ids=np.arange(n, dtype=np.uint64))},
                     {"BoxSize": box, "Time": 1.0, "Redshift": 0.0},
                     {"UnitLength_in_cm": 3.085678e24, "ComovingIntegrationOn": 1})
     write_snapshot(path, snap)

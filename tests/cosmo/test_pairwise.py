@@ -389,13 +389,14 @@ def test_cli_pairwise_with_halo_split(tmp_path):
 
     from cosmo.__main__ import main
     from gpu.io import read_results
-    from nbody.snapshot import ParticleSet, Snapshot, write_snapshot
+    from nbody.particles import PTYPE_DM, Particles
+    from nbody.snapshot import Snapshot, write_snapshot
 
     rng = np.random.default_rng(4)
     c = rng.uniform(0, 20, (30, 3))
     pos = (c[rng.integers(0, 30, 1500)] + 0.2 * rng.normal(size=(1500, 3))) % 20
     vel = rng.normal(0, 100, (1500, 3))
-    snap = Snapshot({1: ParticleSet(pos, vel, np.arange(1500, dtype=np.uint64), np.ones(1500))},
+    snap = Snapshot({1: Particles.from_arrays(np.ones(1500), pos, vel, PTYPE_DM, ids=np.arange(1500, dtype=np.uint64))},
                     {"BoxSize": 20.0, "Time": 0.5, "Redshift": 1.0},
                     {"UnitLength_in_cm": 3.085678e24, "ComovingIntegrationOn": 1})
     write_snapshot(tmp_path / "snap_000.hdf5", snap)

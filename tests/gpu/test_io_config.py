@@ -88,9 +88,11 @@ def test_cli_dispatch_runs_command_and_rejects_unknown(tmp_path, capsys):
 
     from gpu import cli
     from nbody.__main__ import COMMANDS
-    from nbody.snapshot import ParticleSet, Snapshot, write_snapshot
+    from nbody.particles import Particles
+    from nbody.snapshot import Snapshot, write_snapshot
 
-    snap = Snapshot({5: ParticleSet(np.zeros((1, 3)), np.zeros((1, 3)), np.arange(1, dtype=np.uint64), np.ones(1))})
+    snap = Snapshot({5: Particles.from_arrays(np.ones(1), np.zeros((1, 3)), np.zeros((1, 3)), 5,
+                                              ids=np.arange(1, dtype=np.uint64))})
     (path,) = write_snapshot(tmp_path / "snap_000.hdf5", snap)
     assert cli.dispatch("python -m nbody", "test", COMMANDS, ["snapshot", str(path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["types"]["5"]["count"] == 1

@@ -489,12 +489,14 @@ import resource, signal, sys
 import numpy as np
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 from gpu.io import OutputError
-from nbody.snapshot import ParticleSet, Snapshot, write_snapshot
+from nbody.particles import Particles
+from nbody.snapshot import Snapshot, write_snapshot
 path = sys.argv[1]
 
 def snap(n):
     rng = np.random.default_rng(n)
-    return Snapshot(particles={4: ParticleSet(rng.random((n, 3)), rng.random((n, 3)), np.arange(n), rng.random(n))})
+    pos, vel, ids = rng.random((n, 3)), rng.random((n, 3)), np.arange(n)
+    return Snapshot(particles={4: Particles.from_arrays(rng.random(n), pos, vel, 4, ids=ids)})
 
 write_snapshot(path, snap(10), num_files=2)
 resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))

@@ -3,23 +3,25 @@ import json
 
 import numpy as np
 import pytest
+from astropy import constants as const
 
 from gpu.io import read_results
 from nbody.__main__ import main
-from nbody.snapshot import ParticleSet, Snapshot, write_snapshot
+from nbody.particles import Particles
+from nbody.snapshot import Snapshot, write_snapshot
 
 
 def _ic(path):
     # GADGET units: kpc, 1e10 Msun, km/s. Two 1e8 Msun BHs 1 pc apart on a circular orbit + a star at 10 pc.
-    G = 4.30091e-6  # kpc (km/s)^2 / Msun
+    G = float(const.G.to_value("kpc km2 / (s2 Msun)"))
     m = 1e8
     r = 1e-3
     v = np.sqrt(G * 2 * m / r) / 2
-    bh = ParticleSet(pos=np.array([[r / 2, 0, 0], [-r / 2, 0, 0]]), vel=np.array([[0, v, 0], [0, -v, 0]]),
-                     ids=np.array([1, 2]), mass=np.array([m, m]) / 1e10)
+    bh = Particles.from_arrays(np.array([m, m]) / 1e10, np.array([[r / 2, 0, 0], [-r / 2, 0, 0]]),
+                               np.array([[0, v, 0], [0, -v, 0]]), 5, ids=np.array([1, 2]))
     vs = np.sqrt(G * 2 * m / 1e-2)
-    star = ParticleSet(pos=np.array([[0, 1e-2, 0.0]]), vel=np.array([[-vs, 0, 0.0]]), ids=np.array([3]),
-                       mass=np.array([1e6 / 1e10]))
+    star = Particles.from_arrays(np.array([1e6 / 1e10]), np.array([[0, 1e-2, 0.0]]), np.array([[-vs, 0, 0.0]]), 4,
+                                 ids=np.array([3]))
     write_snapshot(path, Snapshot(particles={5: bh, 4: star}))
     return v
 

@@ -4,7 +4,8 @@ import pytest
 
 from nbody.direct import direct_forces
 from nbody.ics import spherical_galaxy
-from nbody.ketju import NewtonianFewBody, binary_elements, find_regions
+from nbody.ketju import NewtonianFewBody, find_regions
+from nbody.orbits import elements
 from nbody.timestepping import HierarchicalKDK
 
 
@@ -67,8 +68,8 @@ def test_unsoftened_binary_inside_softening_keeps_kepler_orbit():
         seps = []
         for _ in range(nblk):
             eng.advance_block()
-            r, a, e = binary_elements(m, m, eng.pos[0], eng.pos[1], eng.vel[0], eng.vel[1])
-            seps.append((r, a, e))
+            el = elements(m, m, eng.pos[0], eng.pos[1], eng.vel[0], eng.vel[1])
+            seps.append((el["separation"], el["a"], el["e"]))
         return np.array(seps)
 
     reg = run(0.15)
@@ -141,7 +142,7 @@ def _run_binary(pn, c, blocks, merger_radius_rs=3.0):
         bh = np.flatnonzero(eng.ptype == 5)
         if len(bh) == 2:
             t.append(eng.t)
-            a_hist.append(binary_elements(0.5, 0.5, *eng.pos[bh], *eng.vel[bh])[1])
+            a_hist.append(elements(0.5, 0.5, *eng.pos[bh], *eng.vel[bh])["a"])
     return eng, np.array(t), np.array(a_hist)
 
 

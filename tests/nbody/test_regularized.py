@@ -9,6 +9,7 @@ from nbody import Particles, RegularizedIntegrator, UnitSystem, orbits
 from nbody._kernels.forces import energy_state
 from nbody._kernels.logh import leapfrog
 from nbody._kernels.mst import to_absolute
+from nbody.particles import PTYPE_STAR
 from nbody.regularized import _State
 
 from .helpers import hierarchical_triple, kepler_pair, pythagorean
@@ -226,7 +227,7 @@ def test_tolerance_controls_the_error():
 def test_only_black_holes_feel_pn_terms():
     p = kepler_pair(0.5, m1=0.6, m2=0.4)
     stars = p.copy()
-    stars.is_bh[:] = False
+    stars.ptype[:] = PTYPE_STAR
     a, _ = RegularizedIntegrator(tolerance=1e-12, pn="all", c=5.0).integrate(stars, 10.0)
     b, _ = RegularizedIntegrator(tolerance=1e-12).integrate(p, 10.0)
     c, _ = RegularizedIntegrator(tolerance=1e-12, pn="all", c=5.0).integrate(p, 10.0)

@@ -5,7 +5,8 @@ import h5py
 import numpy as np
 import pytest
 
-from nbody.snapshot import (ParticleSet, Snapshot, SnapshotFormatError, read_snapshot, snapshot_paths,
+from nbody.particles import Particles
+from nbody.snapshot import (Snapshot, SnapshotFormatError, read_snapshot, snapshot_paths,
                             write_snapshot)
 
 
@@ -14,8 +15,8 @@ def make_snap(cosmological=False, dtype=np.float64, id_dtype=np.uint64, seed=1):
     parts = {}
     for t, n, equal in ((1, 50, True), (4, 20, False), (5, 2, False)):
         mass = np.full(n, 0.25) if equal else rng.uniform(0.1, 2.0, n)
-        parts[t] = ParticleSet(rng.uniform(0, 100, (n, 3)).astype(dtype), rng.normal(0, 300, (n, 3)).astype(dtype),
-                               np.arange(n, dtype=id_dtype) + 1000 * t, mass)
+        pos, vel = rng.uniform(0, 100, (n, 3)).astype(dtype), rng.normal(0, 300, (n, 3)).astype(dtype)
+        parts[t] = Particles.from_arrays(mass, pos, vel, t, ids=np.arange(n, dtype=id_dtype) + 1000 * t)
     header = {"BoxSize": 100.0, "Time": 0.5 if cosmological else 1.0, "Redshift": 1.0 if cosmological else 0.0,
               "HubbleParam": 0.7, "Omega0": 0.3 if cosmological else 0.0, "OmegaLambda": 0.7 if cosmological else 0.0}
     return Snapshot(parts, header, {"ComovingIntegrationOn": int(cosmological)})

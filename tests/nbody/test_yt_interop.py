@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from nbody.snapshot import ParticleSet, Snapshot, load_yt, read_snapshot, write_snapshot
+from nbody.particles import Particles
+from nbody.snapshot import Snapshot, load_yt, read_snapshot, write_snapshot
 
 pytestmark = pytest.mark.slow
 
@@ -35,12 +36,12 @@ def _galaxy_snapshot(path, bh_only=False):
 
     u = UnitSystem(mass="1e10 Msun", length="1 kpc")
     rng = np.random.default_rng(3)
-    parts = {5: ParticleSet(np.array([[0.0, 0, 0], [0.5, 0.1, 0]]), np.array([[0.0, 0, 0], [0, 0.3, 0]]),
-                            np.array([1, 2]), np.array([1e-3, 1e-3]))}
+    parts = {5: Particles.from_arrays(np.array([1e-3, 1e-3]), np.array([[0.0, 0, 0], [0.5, 0.1, 0]]),
+                                      np.array([[0.0, 0, 0], [0, 0.3, 0]]), 5, ids=np.array([1, 2]))}
     if not bh_only:
         n = 50
-        parts[4] = ParticleSet(rng.normal(0, 1, (n, 3)), rng.normal(0, 0.2, (n, 3)), np.arange(10, 10 + n),
-                               np.full(n, 1e-2))
+        pos, vel = rng.normal(0, 1, (n, 3)), rng.normal(0, 0.2, (n, 3))
+        parts[4] = Particles.from_arrays(np.full(n, 1e-2), pos, vel, 4, ids=np.arange(10, 10 + n))
     units = {"UnitLength_in_cm": u.length.to_value("cm"), "UnitMass_in_g": u.mass.to_value("g"),
              "UnitVelocity_in_cm_per_s": u.velocity.to_value("cm/s"), "ComovingIntegrationOn": 0}
     header = {"BoxSize": 0.0, "Time": 0.0, "Redshift": 0.0, "HubbleParam": 1.0, "Omega0": 0.0, "OmegaLambda": 0.0}
