@@ -59,7 +59,7 @@ from .direct import direct_forces
 from .ics import PTYPE_BH
 from .ketju import find_regions
 from .softening import spline_radius
-from .timestepping import ForceConfig, ReplicatedData
+from .timestepping import Decomposition, ForceConfig, ForceSolver
 from .tree import CRITERIA, Octree
 
 #: the space-filling curve of the domains: "hilbert" (Peano-Hilbert, GADGET-2's choice: consecutive keys are
@@ -330,7 +330,7 @@ def domain_forces(pos, mass, eps, targets=None, comm=None, G=1.0, method="tree",
 
 
 # ---------------------------------------------------------------------------------------- the integrator's parts
-class DomainForces:
+class DomainForces(ForceSolver):
     """The force solver of the domain decomposition: :func:`domain_forces` on this rank's particles (its
     local tree is built at every call). The relative criterion is used when every rank's targets have
     |a_old| > 0. ``top_cells``: see :data:`TOP_CELLS` (the default)."""
@@ -346,15 +346,6 @@ class DomainForces:
     def validate(self, decomposition):
         if not decomposition.domain:
             raise ValueError("DomainForces needs a DomainDecomposition")
-
-    def moved(self):
-        pass
-
-    def restarted(self, kdk):
-        pass
-
-    def ball(self, centre, radius):
-        return None
 
     def forces(self, kdk, targets, potential=False):
         """(acc, pot, interactions per target) on this rank's ``targets``; collective."""
@@ -372,7 +363,7 @@ class DomainForces:
         return acc, pot, info["interactions"]
 
 
-class DomainDecomposition(ReplicatedData):
+class DomainDecomposition(Decomposition):
     """Space-filling-curve domains with migration (module docstring): each rank holds its own particles.
 
     Every rank passes the full initial particle set to :class:`nbody.timestepping.HierarchicalKDK`; each
@@ -548,12 +539,12 @@ class DomainDecomposition(ReplicatedData):
                  np.concatenate([s[k][3] for s in gathered])) for k in self._keys]
         return local, data
 
-    # ---- region integration: all local to the owner
-    def splits_regions(self, kdk) -> bool:
-        return False  # a region's members live on its owner rank
-
+    # ---- region integration: a region's members live on its owner rank
     def owned_regions(self, kdk) -> list:
         return list(range(len(kdk.regions)))
+
+    def region_comm(self, kdk, k):
+        return None
 
     def share_region_results(self, kdk, results: dict) -> dict:
         return results

@@ -175,13 +175,46 @@ class RegionConfig:
 
 
 # ---------------------------------------------------------------------------------------- force solvers
-class ReplicatedForces:
+class ForceSolver:
+    """Where the softened accelerations of an active set come from (the interface; no-op defaults).
+
+    A solver serves one :class:`HierarchicalKDK` (``kdk``: its particle arrays, ``comm``, ``timers`` and
+    ``counters``). Implementations: :class:`ReplicatedForces`, :class:`nbody.domain.DomainForces`.
+    """
+
+    #: the gravitational constant in internal units
+    G = 1.0
+
+    def attach(self, kdk):
+        """Called once by the integrator it serves (to add its counters)."""
+
+    def validate(self, decomposition):
+        """Raise ValueError if the solver cannot work with ``decomposition``."""
+
+    def moved(self):
+        """The particles drifted or were removed since the last force call."""
+
+    def restarted(self, kdk):
+        """A restart from a checkpoint at the current state (the forces of the state are known)."""
+
+    def ball(self, centre, radius):
+        """Indices of a set of particles containing all within ``radius`` of ``centre`` (ascending), or None
+        when the solver has no spatial index of the current positions (the caller scans all particles)."""
+        return None
+
+    def forces(self, kdk, targets, potential=False):
+        """(acc, pot, interactions per target or None) on ``targets`` (this rank's indices); collective."""
+        raise NotImplementedError
+
+
+class ReplicatedForces(ForceSolver):
     """Softened forces with every particle on every rank: the active set is split over the ranks in index
     blocks, each rank computes its block (:meth:`local_forces`) and the blocks are allgathered.
 
     The tree is rebuilt or refitted per :attr:`ForceConfig.tree_rebuild_fraction`; the decision depends only
-    on the global call sequence, so every MPI rank makes the same one. Subclasses computing the forces
-    elsewhere (another device) override :meth:`local_forces` (and :meth:`ball`, or return None there).
+    on the global call sequence, so every MPI rank makes the same one. A solver computing the forces
+    elsewhere (e.g. a GPU kernel for the active set) subclasses it and overrides :meth:`local_forces` (and
+    :meth:`ball`, or lets it return None).
     """
 
     def __init__(self, config: ForceConfig | None = None):
@@ -192,19 +225,15 @@ class ReplicatedForces:
         self._since_build = 0
         self._synced = False  # True while the tree holds kdk.pos (from a force call to the next drift)
 
-    def attach(self, kdk):
-        """Called once by the integrator it serves (timers and counters are the integrator's)."""
-
     def validate(self, decomposition):
         if decomposition.domain:
             raise ValueError("ReplicatedForces needs replicated data (nbody.domain.DomainForces for domains)")
 
     def moved(self):
-        """The particles drifted or were removed: the tree no longer holds their positions."""
         self._synced = False
 
     def restarted(self, kdk):
-        """A restart from a checkpoint: the tree of the uninterrupted run was built at this state."""
+        # the tree of the uninterrupted run was built at this state
         if self.config.method == "tree":
             self._build_tree(kdk)
 
@@ -229,8 +258,7 @@ class ReplicatedForces:
         return self._tree
 
     def ball(self, centre, radius):
-        """Indices of a set of particles containing all within ``radius`` of ``centre`` (the tree refitted
-        at this sync's force call), or None when the tree does not hold the current positions."""
+        # the tree refitted at this sync's force call, while it holds the current positions
         return self._tree.ball(centre, radius) if self._synced else None
 
     def local_forces(self, kdk, mine, n_targets, potential):
@@ -250,7 +278,6 @@ class ReplicatedForces:
         return direct_forces(kdk.pos, kdk.mass, kdk.eps, c.G, targets=mine, potential=potential)
 
     def forces(self, kdk, targets, potential=False):
-        """(acc, pot, interactions per target or None) on ``targets`` from all particles; collective."""
         comm = kdk.comm
         size, rank = getattr(comm, "size", 1), getattr(comm, "rank", 0)
         lo, hi = block_range(len(targets), size, rank)
@@ -266,7 +293,90 @@ class ReplicatedForces:
 
 
 # ---------------------------------------------------------------------------------------- decompositions
-class ReplicatedData:
+class Decomposition:
+    """Which particles a rank holds, and how the active set, the KETJU regions and their buffer-zone
+    neighbours, and the output are gathered and scattered over the ranks of ``comm`` (None:
+    ``MPI.COMM_WORLD`` when mpi4py is importable). The interface; implementations: :class:`ReplicatedData`,
+    :class:`nbody.domain.DomainDecomposition`. A decomposition serves one :class:`HierarchicalKDK`
+    (``kdk``: its arrays, counters and timers).
+    """
+
+    #: True when the arrays hold this rank's particles only
+    domain = False
+    #: per-particle arrays the decomposition adds to the integrator's
+    extra_arrays: tuple = ()
+
+    def __init__(self, comm=None):
+        self.comm = get_comm(comm)
+        self.size, self.rank = getattr(self.comm, "size", 1), getattr(self.comm, "rank", 0)
+
+    def attach(self, kdk):
+        """Called once by the integrator it serves, after its particle arrays are set."""
+
+    def allgather(self, obj):
+        return self.comm.allgather(obj) if self.size > 1 else [obj]
+
+    # ---- collectives (every rank calls them)
+    def next_time(self, ti_end) -> int:
+        """The next time (integer timeline) at which any step of any rank ends."""
+        raise NotImplementedError
+
+    def all_ranks(self, flag: bool) -> bool:
+        raise NotImplementedError
+
+    def max_over_ranks(self, k):
+        raise NotImplementedError
+
+    def sum_over_ranks(self, values: tuple) -> tuple:
+        raise NotImplementedError
+
+    # ---- the synchronisation points
+    def local_rows(self, kdk, a):
+        """This rank's rows of a per-particle array of all particles (a restart's accelerations)."""
+        raise NotImplementedError
+
+    def record_work(self, kdk, targets, interactions):
+        """The cost of a force call (``interactions`` per target, or None)."""
+        raise NotImplementedError
+
+    def redistribute(self, kdk, ti, ending, a_full, region_step):
+        """Before the bookkeeping of a synchronisation at ``ti``: (ending, a_full) after any migration."""
+        raise NotImplementedError
+
+    # ---- KETJU regions
+    def find_regions(self, kdk, ending):
+        """This rank's regions (member index arrays) among the synchronised particles ``ending``."""
+        raise NotImplementedError
+
+    def neighbours(self, kdk, bins_full):
+        """The buffer-zone non-members: (this rank's ones near each region it sees, for the bin cap; per
+        region of this rank, the (pos, vel, mass, bin) of all of them, for the region timestep)."""
+        raise NotImplementedError
+
+    def owned_regions(self, kdk) -> list:
+        """The regions this rank integrates (collective)."""
+        raise NotImplementedError
+
+    def region_comm(self, kdk, k):
+        """The communicator of the ranks integrating region k, or None when one rank does."""
+        raise NotImplementedError
+
+    def share_region_results(self, kdk, results: dict) -> dict:
+        """The region results every rank needs (collective)."""
+        raise NotImplementedError
+
+    # ---- output
+    def state(self, kdk, ptype=None, root=None):
+        raise NotImplementedError
+
+    def global_counters(self, kdk) -> dict:
+        raise NotImplementedError
+
+    def n_total(self, kdk) -> int:
+        raise NotImplementedError
+
+
+class ReplicatedData(Decomposition):
     """Replicated data: every rank holds all particles (``comm`` None: ``MPI.COMM_WORLD`` when mpi4py is
     importable). With several ranks the forces of the active set are split over them (by the force solver)
     and so are the KETJU region integrations: region k on rank k mod size, or, with fewer regions than
@@ -275,25 +385,12 @@ class ReplicatedData:
     On one rank every operation is the identity.
     """
 
-    #: True for the domain decomposition (arrays hold this rank's particles only)
-    domain = False
-    #: per-particle arrays the decomposition adds to the integrator's
-    extra_arrays: tuple = ()
-
     def __init__(self, comm=None):
-        self.comm = get_comm(comm)
-        self.size, self.rank = getattr(self.comm, "size", 1), getattr(self.comm, "rank", 0)
+        super().__init__(comm)
         self._region_comms = {}
 
-    def attach(self, kdk):
-        """Called once by the integrator it serves, after its particle arrays are set."""
-
     # ---- collectives
-    def allgather(self, obj):
-        return self.comm.allgather(obj) if self.size > 1 else [obj]
-
     def next_time(self, ti_end):
-        """The next time (integer timeline) at which any step ends."""
         return int(ti_end.min())
 
     def all_ranks(self, flag: bool) -> bool:

@@ -177,6 +177,34 @@ def test_domain_engine_on_one_rank_is_the_replicated_engine():
         HierarchicalKDK(p, 0.05, steps, ReplicatedForces(), decomposition=DomainDecomposition(SerialComm()))
 
 
+def test_region_step_is_one_code_path_for_both_decompositions():
+    """KETJU regions with the 'boundary' member criterion: the domain decomposition on one rank repeats the
+    replicated run bit for bit, so both go through the same region step (the domain engine once had its own
+    copy, which ignored the criterion); the criterion does change the run, so the test can see it."""
+    from nbody.ketju import NewtonianFewBody
+    from nbody.timestepping import RegionConfig
+
+    p = spherical_galaxy(400, "hernquist", m_bh=0.02, seed=3, r_max=20)
+    steps = StepConfig(dt_max=1 / 16, eta=0.02, max_bin=12)
+
+    def run(domain, criterion):
+        regions = RegionConfig(0.15, NewtonianFewBody(eta=0.01), member_criterion=criterion)
+        if domain:
+            e = HierarchicalKDK(p, 0.05, steps, DomainForces(), regions, DomainDecomposition(SerialComm()))
+        else:
+            e = HierarchicalKDK(p, 0.05, steps, ReplicatedForces(ForceConfig(tree_rebuild_fraction=0.0)), regions,
+                                ReplicatedData(SerialComm()))
+        for _ in range(2):
+            e.advance_block()
+        return e.state(), e.global_counters()
+
+    (a, ca), (b, cb) = run(False, "boundary"), run(True, "boundary")
+    assert ca["region_steps"] > 0 and ca["region_steps"] == cb["region_steps"]
+    assert np.array_equal(a.pos, b.pos) and np.array_equal(a.vel, b.vel)
+    s, _ = run(False, "speed")
+    assert not np.array_equal(a.pos, s.pos)
+
+
 def test_decomposition_config_key_is_validated(tmp_path):
     from tests.nbody.test_simulation import BASE
 
