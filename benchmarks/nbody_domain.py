@@ -17,9 +17,9 @@ import numpy as np
 
 def main(argv=None) -> int:
     from gpu import get_comm
-    from nbody.domain import DomainKDK, domain_forces, exchange, global_box, key_splits, keys_of
+    from nbody.domain import DomainDecomposition, DomainForces, domain_forces, exchange, global_box, key_splits, keys_of
     from nbody.ics import spherical_galaxy
-    from nbody.timestepping import HierarchicalKDK
+    from nbody.timestepping import HierarchicalKDK, ReplicatedData, ReplicatedForces, StepConfig
     from nbody.tree import tree_forces
 
     ap = argparse.ArgumentParser(description=__doc__)
@@ -45,7 +45,7 @@ def main(argv=None) -> int:
             acc, _, info = domain_forces(got["pos"], got["mass"], args.eps, comm=comm)
             comm.Barrier()
             t_dom = min(t_dom, time.perf_counter() - t0)
-            eng = HierarchicalKDK(p.pos, p.vel, p.mass, p.ptype, args.eps, comm=comm)
+            eng = HierarchicalKDK(p, args.eps, decomposition=ReplicatedData(comm))
             comm.Barrier()
             t0 = time.perf_counter()
             eng.forces(np.arange(n))
@@ -62,12 +62,13 @@ def main(argv=None) -> int:
             exported = sum(x[2] for x in g) / n
         rows.append((f"N={n} forces of all", t_rep, t_dom, err, exported))
         # hierarchical blocks
-        kw = dict(dt_max=1 / 16, eta=0.02, max_bin=16, comm=comm)
+        steps = StepConfig(dt_max=1 / 16, eta=0.02, max_bin=16)
         t_b = {}
-        for name, cls in (("replicated", HierarchicalKDK), ("domain", DomainKDK)):
+        for name, parts in (("replicated", (ReplicatedForces, ReplicatedData)),
+                            ("domain", (DomainForces, DomainDecomposition))):
             best = np.inf
             for _ in range(args.repeats):
-                e = cls(p.pos, p.vel, p.mass, p.ptype, args.eps, ids=p.ids, **kw)
+                e = HierarchicalKDK(p, args.eps, steps, parts[0](), decomposition=parts[1](comm))
                 e.initialize()
                 comm.Barrier()
                 t0 = time.perf_counter()

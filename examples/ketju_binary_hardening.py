@@ -49,7 +49,8 @@ from nbody.ics import DehnenModel, spherical_galaxy  # noqa: E402
 from nbody.ketju import RegularizedRegionIntegrator  # noqa: E402
 from nbody.orbits import elements  # noqa: E402
 from nbody.particles import PTYPE_BH, Particles  # noqa: E402
-from nbody.timestepping import HierarchicalKDK  # noqa: E402
+from nbody.timestepping import (ForceConfig, HierarchicalKDK, RegionConfig, ReplicatedForces,  # noqa: E402
+                                StepConfig)
 
 
 def setup(n, m_bh, r0=0.3, gamma=1.0, seed=2):
@@ -71,8 +72,8 @@ def run(n, m_bh, t_end, pn, c, r0=0.3, dt_max=1 / 32, eps=0.005, seed=2, tol=1e-
     its ratio to |E_0|, without the 2.5PN losses)."""
     p, model = setup(n, m_bh, r0=r0, seed=seed)
     integ = RegularizedRegionIntegrator(tolerance=tol, pn=pn, c=c, merger_radius_rs=12)
-    eng = HierarchicalKDK(p.pos, p.vel, p.mass, p.ptype, eps, dt_max=dt_max, eta=0.02, max_bin=20, gravity="tree",
-                          r_ketju=3 * eps, region_integrator=integ)
+    eng = HierarchicalKDK(p, eps, StepConfig(dt_max=dt_max, eta=0.02, max_bin=20),
+                          ReplicatedForces(ForceConfig("tree")), RegionConfig(3 * eps, integ))
     eng.initialize()
     e0 = sum(eng.energy())
     log = {"t": [], "sep": [], "a": [], "e": []}

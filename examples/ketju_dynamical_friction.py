@@ -32,7 +32,8 @@ from nbody.galaxy_physics import plummer_sinking  # noqa: E402
 from nbody.ics import spherical_galaxy  # noqa: E402
 from nbody.particles import PTYPE_BH, Particles  # noqa: E402
 from nbody.ketju import NewtonianFewBody, RegularizedRegionIntegrator  # noqa: E402
-from nbody.timestepping import HierarchicalKDK  # noqa: E402
+from nbody.timestepping import (ForceConfig, HierarchicalKDK, RegionConfig, ReplicatedForces,  # noqa: E402
+                                StepConfig)
 
 
 def density_centre(pos, mass, r_start=3.0, shrink=0.8, n_min=200):
@@ -57,8 +58,8 @@ def run(n, m_bh, t_end, dt_max=1 / 16, eps=0.02, seed=1, integrator="regularized
     # keep the total momentum zero
     p.vel -= (p.mass @ p.vel) / p.mass.sum()
     integ = RegularizedRegionIntegrator(tolerance=1e-8) if integrator == "regularized" else NewtonianFewBody()
-    eng = HierarchicalKDK(p.pos, p.vel, p.mass, p.ptype, eps, dt_max=dt_max, eta=0.02, max_bin=16, gravity="tree",
-                          r_ketju=3 * eps, region_integrator=integ)
+    eng = HierarchicalKDK(p, eps, StepConfig(dt_max=dt_max, eta=0.02, max_bin=16),
+                          ReplicatedForces(ForceConfig("tree")), RegionConfig(3 * eps, integ))
     eng.initialize()
     star = eng.ptype != PTYPE_BH
     bh = np.flatnonzero(eng.ptype == PTYPE_BH)[0]

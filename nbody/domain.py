@@ -20,7 +20,7 @@ Forces on local targets (:func:`domain_forces`):
    preorder with skip pointers;
 3. every local target walks every remote rank's top tree with the tree's own
    opening test (the same geometric / relative criterion, box and softening
-   tests as :mod:`nbody._kernels.tree`): accepted cells contribute their
+   tests as :mod:`nbody._kernels.tree_walk`): accepted cells contribute their
    monopole + quadrupole; if a top *leaf* must be opened the target is
    *exported* to that rank instead (its position, softening and |a_old| go
    there by ``Alltoallv``), which walks its local tree for it and sends back the
@@ -33,9 +33,9 @@ difference to the serial tree of the same order as the tree's error). Memory
 per rank: the local particles, the top-tree table (O(ranks * TOP_CELLS)) and
 the imported targets.
 
-:class:`DomainKDK` is :class:`nbody.timestepping.HierarchicalKDK` on a domain
-decomposition: kicks and drifts on owned particles, the next synchronisation
-time from a global minimum, re-decomposition with migration at every full
+:class:`nbody.timestepping.HierarchicalKDK` composed with :class:`DomainForces` and
+:class:`DomainDecomposition` runs on a domain decomposition: kicks and drifts on owned
+particles, the next synchronisation time from a global minimum, re-decomposition with migration at every full
 synchronisation, and KETJU regions whose members (the SMBHs and the stars within
 r_ketju) are migrated at every region step to the rank that integrates the
 region (region k on rank k mod size), which also gathers the buffer-zone
@@ -56,11 +56,10 @@ from ._kernels.domain import (KEY_BITS, T_C, T_COM, T_DELTA, T_HALF, hilbert_key
                               segment_nodes, tree_accel_foreign)
 from ._kernels.direct import direct_accel_sources
 from .direct import direct_forces
-from .ics import PTYPE_BH
-from .ketju import find_regions, region_timestep
-from .softening import SPLINE_H_OVER_EPS
+from .particles import PTYPE_BH
+from .ketju import find_regions
 from .softening import spline_radius
-from .timestepping import HierarchicalKDK, bin_of_dt
+from .timestepping import Decomposition, ForceConfig, ForceSolver
 from .tree import CRITERIA, Octree
 
 #: the space-filling curve of the domains: "hilbert" (Peano-Hilbert, GADGET-2's choice: consecutive keys are
@@ -202,7 +201,7 @@ def top_tree(pos, mass, h, lo, hi, n_cells=None, curve=None):
 
     Nodes are the octree cells of the global cube (:func:`_top_tree`); a record holds the mass, centre of
     mass, quadrupole and largest softening radius of the cell's particles and the cell's *geometric*
-    centre and half side (as the nodes of :mod:`nbody._kernels.tree`, so that the opening test has the
+    centre and half side (as the nodes of :mod:`nbody._kernels.tree_build`, so that the opening test has the
     same meaning and accuracy: a box fitted tightly around a handful of particles would be accepted
     closer to the target than the tree's cell, with larger errors).
     """
@@ -330,115 +329,144 @@ def domain_forces(pos, mass, eps, targets=None, comm=None, G=1.0, method="tree",
     return acc, pot, info
 
 
-# ---------------------------------------------------------------------------------------- the integrator
-class DomainKDK(HierarchicalKDK):
-    """:class:`nbody.timestepping.HierarchicalKDK` on a domain decomposition (see the module docstring).
+# ---------------------------------------------------------------------------------------- the integrator's parts
+class DomainForces(ForceSolver):
+    """The force solver of the domain decomposition: :func:`domain_forces` on this rank's particles (its
+    local tree is built at every call). The relative criterion is used when every rank's targets have
+    |a_old| > 0. ``top_cells``: see :data:`TOP_CELLS` (the default)."""
 
-    Takes the same arguments (the full initial particle set on every rank: each rank keeps a block of it
-    and the first decomposition migrates the particles to their domains) plus ``redecompose_every``
-    (full synchronisations between re-decompositions) and ``layout`` (a checkpoint's ``owner``, ``row``
-    and ``cost`` per particle: each rank takes back exactly its former particles in their former order
-    and skips the first decomposition, so a restart repeats the uninterrupted run bit for bit).
-    ``pos``, ``vel``, ... hold this rank's particles only; :meth:`state` gathers all of them in GADGET
-    order (type, then ID).
+    def __init__(self, config: ForceConfig | None = None, top_cells=None):
+        self.config = ForceConfig() if config is None else config
+        self.G = self.config.G
+        self.top_cells = top_cells
+
+    def attach(self, kdk):
+        kdk.counters.update({"exported": 0, "imported": 0})
+
+    def validate(self, decomposition):
+        if not decomposition.domain:
+            raise ValueError("DomainForces needs a DomainDecomposition")
+
+    def forces(self, kdk, targets, potential=False):
+        """(acc, pot, interactions per target) on this rank's ``targets``; collective."""
+        c = self.config
+        t0 = time.perf_counter()
+        allgather = kdk.decomposition.allgather
+        relative = c.criterion == "relative" and all(allgather(bool(np.all(kdk.acc_mag[targets] > 0))))
+        acc, pot, info = domain_forces(kdk.pos, kdk.mass, kdk.eps, targets, kdk.comm, c.G, c.method, c.theta,
+                                       "relative" if relative else "geometric", c.alpha,
+                                       kdk.acc_mag[targets] if relative else None, c.leaf_size, c.quadrupole,
+                                       self.top_cells, c.group_size)
+        kdk.timers["forces"] += time.perf_counter() - t0
+        kdk.counters["exported"] += info["exported"]
+        kdk.counters["imported"] += info["imported"]
+        return acc, pot, info["interactions"]
+
+
+class DomainDecomposition(Decomposition):
+    """Space-filling-curve domains with migration (module docstring): each rank holds its own particles.
+
+    Every rank passes the full initial particle set to :class:`nbody.timestepping.HierarchicalKDK`; each
+    rank keeps a block of it and the first decomposition migrates the particles to their domains.
+    ``redecompose_every``: full synchronisations between re-decompositions; ``layout``: a checkpoint's
+    ``owner``, ``row`` and ``cost`` per particle (each rank takes back exactly its former particles in
+    their former order and skips the first decomposition, so a restart repeats the uninterrupted run bit
+    for bit); ``work_fraction``: share of the work (interactions x force evaluations per block) in the
+    balance, the rest is the count.
     """
 
     domain = True
-    #: share of the work (interactions x force evaluations per block) in the balance; the rest is the count
-    work_fraction = 0.5
-    #: top leaves per domain (None: :data:`TOP_CELLS`)
-    top_cells = None
-    _particle_arrays = HierarchicalKDK._particle_arrays + ("cost",)
+    extra_arrays = ("cost",)
 
-    def __init__(self, *args, redecompose_every: int = 1, layout=None, **kw):
-        super().__init__(*args, **kw)
+    def __init__(self, comm=None, redecompose_every: int = 1, layout=None, work_fraction: float = 0.5):
+        super().__init__(comm)
         if not (isinstance(redecompose_every, (int, np.integer)) and redecompose_every >= 1):
             raise ValueError(f"redecompose_every must be an integer >= 1, got {redecompose_every!r}")
+        if not 0 <= work_fraction <= 1:
+            raise ValueError(f"work_fraction must be in [0, 1], got {work_fraction}")
         self.redecompose_every = int(redecompose_every)
-        size, rank = _size_rank(self.comm)
-        self.cost = np.ones(len(self.mass))
+        self.work_fraction = float(work_fraction)
+        self._layout = layout
+        self._sel = None
         self._skip_decompose = False
-        if layout is not None:
-            mine = np.flatnonzero(np.asarray(layout["owner"]) == rank)
-            self._sel = mine[np.argsort(np.asarray(layout["row"])[mine], kind="stable")]
-            self.cost = np.asarray(layout["cost"], dtype=np.float64).copy()
-            self._skip_decompose = True
-        else:
-            lo, hi = block_range(len(self.mass), size, rank)
-            self._sel = np.arange(lo, hi)
-        for name in self._particle_arrays:
-            setattr(self, name, np.ascontiguousarray(getattr(self, name)[self._sel]))
         self._full_syncs = 0
         self._tags = None
-        self._region_keys: list[int] = []
         self._bh_global = None
-        self.counters.update({"migrated": 0, "exported": 0, "imported": 0, "decompositions": 0})
-        self.timers["domain"] = 0.0
+        self._keys: list[int] = []
 
-    # ------------------------------------------------------------------ collectives
-    def _allgather(self, obj):
-        return self.comm.allgather(obj) if _size_rank(self.comm)[0] > 1 else [obj]
+    def attach(self, kdk):
+        """Keep this rank's block of the full initial set (or its checkpointed particles)."""
+        kdk.cost = np.ones(len(kdk.mass))
+        layout = self._layout
+        if layout is not None:
+            mine = np.flatnonzero(np.asarray(layout["owner"]) == self.rank)
+            self._sel = mine[np.argsort(np.asarray(layout["row"])[mine], kind="stable")]
+            kdk.cost = np.asarray(layout["cost"], dtype=np.float64).copy()
+            self._skip_decompose = True
+        else:
+            lo, hi = block_range(len(kdk.mass), self.size, self.rank)
+            self._sel = np.arange(lo, hi)
+        for name in kdk._particle_arrays:
+            setattr(kdk, name, np.ascontiguousarray(getattr(kdk, name)[self._sel]))
+        kdk.counters.update({"migrated": 0, "decompositions": 0})
+        kdk.timers["domain"] = 0.0
 
-    def _next_time(self, ti_end):
+    # ---- collectives
+    def next_time(self, ti_end):
         local = int(ti_end.min()) if len(ti_end) else np.iinfo(np.int64).max
-        return int(min(self._allgather(local)))
+        return int(min(self.allgather(local)))
 
-    def _migrate(self, dest, extra: dict):
+    def all_ranks(self, flag: bool) -> bool:
+        return all(self.allgather(flag))
+
+    def max_over_ranks(self, k):
+        return max(self.allgather(k))
+
+    def sum_over_ranks(self, values: tuple) -> tuple:
+        parts = self.allgather(values)
+        return tuple(float(sum(p[i] for p in parts)) for i in range(len(values)))
+
+    # ---- migration
+    def local_rows(self, kdk, a):
+        return a[self._sel]
+
+    def record_work(self, kdk, targets, interactions):
+        kdk.cost[targets] = np.maximum(interactions, 1)
+
+    def _migrate(self, kdk, dest, extra: dict):
         """Move every particle array (and the per-particle arrays in ``extra``) to ranks ``dest``."""
-        names = self._particle_arrays
-        arrays = {k: getattr(self, k) for k in names}
+        names = kdk._particle_arrays
+        arrays = {k: getattr(kdk, k) for k in names}
         arrays.update({"_x_" + k: v for k, v in extra.items()})
-        size, rank = _size_rank(self.comm)
-        self.counters["migrated"] += int(np.sum(dest != rank))
+        kdk.counters["migrated"] += int(np.sum(dest != self.rank))
         recv, _, _ = exchange(self.comm, dest, arrays)
         for k in names:
-            setattr(self, k, np.ascontiguousarray(recv[k]))
+            setattr(kdk, k, np.ascontiguousarray(recv[k]))
         return {k: np.ascontiguousarray(recv["_x_" + k]) for k in extra}
 
-    def decompose(self, extra: dict | None = None):
-        """Re-decompose: Morton keys in the global box, split by work, migrate (collective)."""
+    def decompose(self, kdk, extra: dict | None = None):
+        """Re-decompose: curve keys in the global box, split by work, migrate (collective)."""
         t0 = time.perf_counter()
-        size, rank = _size_rank(self.comm)
         extra = extra or {}
-        if size > 1:
-            lo, hi = global_box(self.comm, self.pos)
-            keys = keys_of(self.pos, lo, hi)
-            work = self.cost * np.exp2(self.bins.astype(np.float64))
+        if self.size > 1:
+            lo, hi = global_box(self.comm, kdk.pos)
+            keys = keys_of(kdk.pos, lo, hi)
+            work = kdk.cost * np.exp2(kdk.bins.astype(np.float64))
             W = float(self.comm.allreduce(float(work.sum())))
             N = int(self.comm.allreduce(len(work)))
             f = self.work_fraction
             mix = f * work / W + (1 - f) / N if W > 0 else np.ones(len(work))
             splits = key_splits(self.comm, keys, mix)
             dest = np.searchsorted(splits, keys, side="right").astype(np.int64)
-            extra = self._migrate(dest, extra)
-        self.counters["decompositions"] += 1
-        self.timers["domain"] += time.perf_counter() - t0
+            extra = self._migrate(kdk, dest, extra)
+        kdk.counters["decompositions"] += 1
+        kdk.timers["domain"] += time.perf_counter() - t0
         return extra
 
-    # ------------------------------------------------------------------ forces
-    def forces(self, targets, potential=False):
-        targets = np.ascontiguousarray(targets, dtype=np.int64)
-        t0 = time.perf_counter()
-        relative = self.criterion == "relative" and all(self._allgather(bool(np.all(self.acc_mag[targets] > 0))))
-        acc, pot, info = domain_forces(self.pos, self.mass, self.eps, targets, self.comm, self.G, self.gravity,
-                                       self.theta, "relative" if relative else "geometric", self.alpha,
-                                       self.acc_mag[targets] if relative else None, self.leaf_size, self.quadrupole,
-                                       self.top_cells, self.group_size)
-        self.cost[targets] = np.maximum(info["interactions"], 1)
-        self.timers["forces"] += time.perf_counter() - t0
-        self.counters["force_evaluations"] += len(targets)
-        self.counters["exported"] += info["exported"]
-        self.counters["imported"] += info["imported"]
-        return acc, pot
-
-    # ------------------------------------------------------------------ sync bookkeeping
-    def initialize(self, a_full=None):
-        if a_full is not None and len(a_full) != len(self.mass):
-            a_full = np.asarray(a_full)[self._sel]
-        super().initialize(a_full)
-
-    def _post_sync(self, ti, ending, a_full):
-        n = len(self.mass)
+    def redistribute(self, kdk, ti, ending, a_full, region_step):
+        """Re-decompose at full synchronisations (every ``redecompose_every``-th) and, at a region step,
+        migrate every region's members to the rank that integrates it (region k on rank k mod size)."""
+        n = len(kdk.mass)
         mask = np.zeros(n, dtype=bool)
         mask[ending] = True
         A = np.zeros((n, 3))
@@ -449,37 +477,31 @@ class DomainKDK(HierarchicalKDK):
             if self._skip_decompose:  # restored from a checkpoint: already decomposed
                 self._skip_decompose = False
             elif (self._full_syncs - 1) % self.redecompose_every == 0:
-                extra = self.decompose(extra)
-        if self.r_ketju > 0 and self._is_region_step(extra["mask"]):
+                extra = self.decompose(kdk, extra)
+        if region_step:
             t0 = time.perf_counter()
-            extra["tag"] = self._region_tags(extra["mask"])
-            size, rank = _size_rank(self.comm)
-            dest = np.where(extra["tag"] >= 0, extra["tag"] % size, rank).astype(np.int64)
-            extra = self._migrate(dest, extra) if size > 1 else extra
+            extra["tag"] = self._region_tags(kdk, extra["mask"])
+            dest = np.where(extra["tag"] >= 0, extra["tag"] % self.size, self.rank).astype(np.int64)
+            extra = self._migrate(kdk, dest, extra) if self.size > 1 else extra
             self._tags = extra["tag"]
-            self.timers["domain"] += time.perf_counter() - t0
+            kdk.timers["domain"] += time.perf_counter() - t0
         ending = np.flatnonzero(extra["mask"])
-        if ti == 0:
-            self.last_a_full = extra["A"].copy()
-        super()._post_sync(ti, ending, extra["A"][ending])
+        return ending, extra["A"][ending]
 
-    def _is_region_step(self, ending_mask):
-        bh = self.ptype == PTYPE_BH
-        return all(self._allgather(bool(np.all(ending_mask[bh]))))
-
-    def _region_tags(self, ending_mask):
+    # ---- regions
+    def _region_tags(self, kdk, ending_mask):
         """Global region number of every local particle (-1: none), the rule of :func:`find_regions`."""
-        bh = np.flatnonzero(self.ptype == PTYPE_BH)
-        parts = self._allgather((self.ids[bh], self.pos[bh]))
+        bh = np.flatnonzero(kdk.ptype == PTYPE_BH)
+        parts = self.allgather((kdk.ids[bh], kdk.pos[bh]))
         gids = np.concatenate([p[0] for p in parts])
         gpos = np.concatenate([p[1] for p in parts]).reshape(-1, 3)
         o = np.argsort(gids, kind="stable")
         gids, gpos = gids[o], gpos[o]
         nbh = len(gids)
-        cand = nbh + np.flatnonzero(ending_mask & (self.ptype != PTYPE_BH))
-        regs = find_regions(np.concatenate([gpos, self.pos]), np.arange(nbh), self.r_ketju, candidates=cand)
-        tag = np.full(len(self.mass), -1, dtype=np.int64)
-        row_of_id = {int(i): j for j, i in enumerate(self.ids[bh])}
+        cand = nbh + np.flatnonzero(ending_mask & (kdk.ptype != PTYPE_BH))
+        regs = find_regions(np.concatenate([gpos, kdk.pos]), np.arange(nbh), kdk.r_ketju, candidates=cand)
+        tag = np.full(len(kdk.mass), -1, dtype=np.int64)
+        row_of_id = {int(i): j for j, i in enumerate(kdk.ids[bh])}
         self._bh_global = (gids, gpos, [r[r < nbh] for r in regs])
         for k, r in enumerate(regs):
             tag[r[r >= nbh] - nbh] = k
@@ -489,81 +511,46 @@ class DomainKDK(HierarchicalKDK):
                     tag[bh[loc]] = k
         return tag
 
-    def _region_step(self, ending, ending_mask, a_full, bins_full):
-        size, rank = _size_rank(self.comm)
+    def find_regions(self, kdk, ending):
+        """The regions this rank integrates (their members were migrated here by :meth:`redistribute`)."""
+        groups = self._bh_global[2]
+        self._keys = [k for k in range(len(groups)) if k % self.size == self.rank]
+        return [np.flatnonzero(self._tags == k) for k in self._keys]
+
+    def neighbours(self, kdk, bins_full):
+        """Every rank finds its particles in the buffer zone of every region; the owner of a region gathers
+        their data."""
         tag = self._tags
         gids, gpos, groups = self._bh_global
-        keys = [k for k in range(len(groups)) if k % size == rank]
-        self.regions = [np.flatnonzero(tag == k) for k in keys]
-        self._region_keys = keys
-        self.region_of[:] = -1
-        for j, r in enumerate(self.regions):
-            self.region_of[r] = j
-        buf2 = (self.buffer_factor * self.r_ketju) ** 2
-        nb_local, send = [], []
+        r_k = kdk.r_ketju
+        buf2 = (kdk.region_config.buffer_factor * r_k) ** 2
+        local, send = [], []
         for k, g in enumerate(groups):
             c = gpos[g]
-            d2 = np.min(np.sum((self.pos[:, None, :] - c[None]) ** 2, axis=2), axis=1) if len(self.pos) else np.zeros(0)
-            self.counters["late_joiners"] += int(np.sum((d2 < self.r_ketju**2) & (tag < 0)))
+            d2 = np.min(np.sum((kdk.pos[:, None, :] - c[None]) ** 2, axis=2), axis=1) if len(kdk.pos) else np.zeros(0)
+            kdk.counters["late_joiners"] += int(np.sum((d2 < r_k**2) & (tag < 0)))
             nb = np.flatnonzero((d2 < buf2) & (tag < 0))
-            nb_local.append(nb)
-            send.append((self.pos[nb], self.vel[nb], self.mass[nb], bins_full[nb]))
-        gathered = self._allgather(send)
-        # row of each synchronised particle in ``ending`` / ``a_full`` (an index array: a dict over all of them
-        # cost O(N) Python work per region step)
-        row_in_ending = np.full(len(self.mass), -1, dtype=np.int64)
-        row_in_ending[ending] = np.arange(len(ending))
-        k_region = 0
-        for k, r in zip(keys, self.regions):
-            a_int, _ = self._internal(r)
-            rows = row_in_ending[r]
-            if np.any(rows < 0):  # members are synchronised by construction; never kick with a stale row
-                raise RuntimeError("KETJU region member not synchronised at its region step")
-            self.acc_kick[r] = a_full[rows] - a_int
-            nbp = np.concatenate([s[k][0] for s in gathered]).reshape(-1, 3)
-            nbv = np.concatenate([s[k][1] for s in gathered]).reshape(-1, 3)
-            nbm = np.concatenate([s[k][2] for s in gathered])
-            nbb = np.concatenate([s[k][3] for s in gathered])
-            nr = len(r)
-            P, V = np.concatenate([self.pos[r], nbp]), np.concatenate([self.vel[r], nbv])
-            Mm = np.concatenate([self.mass[r], nbm])
-            is_bh = np.concatenate([self.ptype[r] == PTYPE_BH, np.zeros(len(nbm), dtype=bool)])
-            m = self.mass[r]
-            a_cm = m @ self.acc_kick[r] / m.sum()
-            stars = r[self.ptype[r] != 5]
-            eps_cm = self.eps[stars].min() if len(stars) else self.eps[r].min()
-            if eps_cm == 0:
-                eps_cm = self.r_ketju / SPLINE_H_OVER_EPS
-            dt_r = region_timestep(P, V, Mm, is_bh, np.arange(nr), np.arange(nr, nr + len(nbm)), self.eta_region,
-                                   self.r_ketju, a_cm, eps_cm, self.eta)
-            kb = bin_of_dt(dt_r, self.dt_max, self.max_bin)
-            if len(nbb):
-                kb = max(kb, int(nbb.max()))
-            k_region = max(k_region, kb)
-        k_region = int(max(self._allgather(k_region)))
-        for nb in nb_local:
-            nb_end = nb[ending_mask[nb]]
-            bins_full[nb_end] = np.maximum(bins_full[nb_end], k_region)
-        for r in self.regions:
-            bins_full[r] = k_region
+            local.append(nb)
+            send.append((kdk.pos[nb], kdk.vel[nb], kdk.mass[nb], bins_full[nb]))
+        gathered = self.allgather(send)
+        data = [(np.concatenate([s[k][0] for s in gathered]).reshape(-1, 3),
+                 np.concatenate([s[k][1] for s in gathered]).reshape(-1, 3),
+                 np.concatenate([s[k][2] for s in gathered]),
+                 np.concatenate([s[k][3] for s in gathered])) for k in self._keys]
+        return local, data
 
-    # ------------------------------------------------------------------ regions: all local to their owner
-    def _owns_region(self, k):
-        return True
+    # ---- region integration: a region's members live on its owner rank
+    def owned_regions(self, kdk) -> list:
+        return list(range(len(kdk.regions)))
 
-    def _splits_regions(self):
-        return False  # a region's members live on its owner rank
+    def region_comm(self, kdk, k):
+        return None
 
-    def _share_region_results(self, results):
+    def share_region_results(self, kdk, results: dict) -> dict:
         return results
 
-    # ------------------------------------------------------------------ diagnostics and output
-    def energy(self):
-        """The base engine's (kinetic, potential) of this rank's particles, summed over ranks."""
-        parts = self._allgather(super().energy())
-        return float(sum(p[0] for p in parts)), float(sum(p[1] for p in parts))
-
-    def state(self, ptype=None, root=None):
+    # ---- output
+    def state(self, kdk, ptype=None, root=None):
         """All particles (or those of type ``ptype``) in GADGET order (type, then ID); collective.
 
         ``root=None``: gathered on every rank; ``root=r``: only on rank r (the others get None), so
@@ -571,17 +558,17 @@ class DomainKDK(HierarchicalKDK):
         ptype, ids, eps, acc_mag, last_a_full, t, G, merger_events, and the layout (owner rank, row
         there, cost) that a checkpoint stores.
         """
-        sel = np.ones(len(self.mass), dtype=bool) if ptype is None else self.ptype == ptype
-        la = self.last_a_full if self.last_a_full is not None and len(self.last_a_full) == len(self.mass) \
-            else np.zeros((len(self.mass), 3))
+        sel = np.ones(len(kdk.mass), dtype=bool) if ptype is None else kdk.ptype == ptype
+        la = kdk.last_a_full if kdk.last_a_full is not None and len(kdk.last_a_full) == len(kdk.mass) \
+            else np.zeros((len(kdk.mass), 3))
         names = ("pos", "vel", "mass", "ptype", "ids", "eps", "acc_mag", "cost", "owner", "row")
-        n = len(self.mass)
-        src = {"owner": np.full(n, _size_rank(self.comm)[1], dtype=np.int64), "row": np.arange(n)}
-        mine = ({k: (src[k] if k in src else getattr(self, k))[sel] for k in names}, la[sel], self.merger_events)
+        n = len(kdk.mass)
+        src = {"owner": np.full(n, self.rank, dtype=np.int64), "row": np.arange(n)}
+        mine = ({k: (src[k] if k in src else getattr(kdk, k))[sel] for k in names}, la[sel], kdk.merger_events)
         if root is None:
-            parts = self._allgather(mine)
+            parts = self.allgather(mine)
         else:
-            parts = self.comm.gather(mine, root=root) if _size_rank(self.comm)[0] > 1 else [mine]
+            parts = self.comm.gather(mine, root=root) if self.size > 1 else [mine]
             if parts is None:
                 return None
         out = {k: np.concatenate([p[0][k] for p in parts]) for k in names}
@@ -589,14 +576,13 @@ class DomainKDK(HierarchicalKDK):
         o = np.lexsort((out["ids"], out["ptype"]))
         out = {k: np.ascontiguousarray(v[o]) for k, v in out.items()}
         events = sorted((ev for p in parts for ev in p[2]), key=lambda ev: float(ev.get("time", 0.0)))
-        return types.SimpleNamespace(t=self.t, G=self.G, merger_events=events, **out)
+        return types.SimpleNamespace(t=kdk.t, G=kdk.G, merger_events=events, **out)
 
-    def global_counters(self) -> dict:
+    def global_counters(self, kdk) -> dict:
         """The counters summed over ranks (region steps, migrations, exports, ...); collective."""
-        parts = self._allgather(dict(self.counters))
+        parts = self.allgather(dict(kdk.counters))
         same = ("syncs", "decompositions")  # counted alike on every rank
-        return {k: (max if k in same else sum)(p.get(k, 0) for p in parts) for k in self.counters}
+        return {k: (max if k in same else sum)(p.get(k, 0) for p in parts) for k in kdk.counters}
 
-    @property
-    def n_total(self) -> int:
-        return int(sum(self._allgather(len(self.mass))))
+    def n_total(self, kdk) -> int:
+        return int(sum(self.allgather(len(kdk.mass))))

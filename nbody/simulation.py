@@ -81,8 +81,9 @@ from .particles import PTYPE_BH, PTYPE_DM, PTYPE_STAR, Particles
 from .snapshot import SIMULATED_TYPES, particles_from_snapshot
 from .units import UnitSystem
 from .softening import SPLINE_H_OVER_EPS
-from .domain import DomainKDK
-from .timestepping import HierarchicalKDK
+from .domain import DomainDecomposition, DomainForces
+from .timestepping import (ForceConfig, HierarchicalKDK, RegionConfig, ReplicatedData, ReplicatedForces,
+                           StepConfig)
 
 log = logging.getLogger(__name__)
 
@@ -379,20 +380,23 @@ class Simulation:
                                   p.vel[order].astype(np.float64), p.ptype[order], ids=p.ids[order].astype(np.uint64))
         if acc_mag is not None:
             acc_mag = np.asarray(acc_mag)[order]
-        extra = {}
-        if self.cfg.gravity.decomposition == "domain":
-            extra["layout"] = None if layout is None else {k: np.asarray(v)[order] for k, v in layout.items()}
         validate(self.cfg, has_bh=bool(np.any(p.ptype == PTYPE_BH)),
                  ptypes=set(np.unique(p.ptype[p.ptype != PTYPE_BH]).tolist()))
         g, tm, k = self.cfg.gravity, self.cfg.time, self.cfg.ketju
-        engine_cls = DomainKDK if g.decomposition == "domain" else HierarchicalKDK
-        self.engine = engine_cls(
-            p.pos, p.vel, p.mass, p.ptype, self._softening(p.ptype), ids=p.ids, dt_max=tm.dt_max, eta=tm.eta,
-            max_bin=tm.max_bin, gravity=g.method, theta=g.theta, criterion=g.criterion, alpha=g.alpha,
-            leaf_size=g.leaf_size, quadrupole=g.quadrupole, group_size=g.group_size,
-            tree_rebuild_fraction=g.tree_rebuild_fraction, r_ketju=k.r_ketju if k.enabled else None,
-            region_integrator=self._make_integrator() if k.enabled else None, eta_region=k.eta_region,
-            buffer_factor=k.buffer_factor, comm=self.comm, t=t, acc_mag=acc_mag, **extra)
+        steps = StepConfig(dt_max=tm.dt_max, eta=tm.eta, max_bin=tm.max_bin)
+        force_cfg = ForceConfig(method=g.method, theta=g.theta, criterion=g.criterion, alpha=g.alpha,
+                                leaf_size=g.leaf_size, quadrupole=g.quadrupole, group_size=g.group_size,
+                                tree_rebuild_fraction=g.tree_rebuild_fraction)
+        regions = (RegionConfig(k.r_ketju, self._make_integrator(), eta_region=k.eta_region,
+                                buffer_factor=k.buffer_factor) if k.enabled else None)
+        if g.decomposition == "domain":
+            if layout is not None:
+                layout = {key: np.asarray(v)[order] for key, v in layout.items()}
+            forces, decomposition = DomainForces(force_cfg), DomainDecomposition(self.comm, layout=layout)
+        else:
+            forces, decomposition = ReplicatedForces(force_cfg), ReplicatedData(self.comm)
+        self.engine = HierarchicalKDK(p, self._softening(p.ptype), steps, forces, regions, decomposition, t=t,
+                                      acc_mag=acc_mag)
 
     # ------------------------------------------------------------------ state
     @property

@@ -81,7 +81,7 @@ class Octree:
         :func:`nbody._kernels.tree_build.refit_nodes`), so the force error stays bounded by the same opening
         tests while the cost grows with the drift: rebuild once particles have moved far (GADGET
         rebuilds after a fixed fraction of force evaluations, see
-        :class:`nbody.timestepping.HierarchicalKDK`'s ``tree_rebuild_fraction``).
+        ``tree_rebuild_fraction`` of :class:`nbody.timestepping.ForceConfig`).
         """
         pos = np.asarray(pos, dtype=np.float64)
         if pos.shape != self.pos.shape:

@@ -1,6 +1,6 @@
 """numba.cuda twin of the N^2 Newtonian force kernel (G = 1): one thread per body.
 
-Same signature and arithmetic as :func:`nbody._kernels.cpu.newton_accelerations`
+Same signature and arithmetic as :func:`nbody._kernels.direct.newton_accelerations`
 (per-body sums over all other bodies, unsoftened point masses). Runs on a CUDA
 device or, with ``NUMBA_ENABLE_CUDASIM=1``, in numba's CUDA simulator; launch
 configuration and the device check come from :mod:`gpu.cuda`.

@@ -1,4 +1,4 @@
-"""Domain decomposition (nbody.domain): space-filling-curve domains, top trees, exported walks, DomainKDK."""
+"""Domain decomposition (nbody.domain): space-filling-curve domains, top trees, exported walks, integration."""
 import numpy as np
 import pytest
 
@@ -6,10 +6,10 @@ from gpu.config import ConfigError
 from gpu.mpi import SerialComm
 from nbody import Simulation
 from nbody.direct import direct_forces
-from nbody.domain import DomainKDK, _top_tree, domain_forces, keys_of, top_tree
+from nbody.domain import DomainDecomposition, DomainForces, _top_tree, domain_forces, keys_of, top_tree
 from nbody.ics import spherical_galaxy
 from nbody.softening import spline_radius
-from nbody.timestepping import HierarchicalKDK
+from nbody.timestepping import ForceConfig, HierarchicalKDK, ReplicatedData, ReplicatedForces, StepConfig
 from nbody.tree import Octree
 from nbody._kernels.domain import remote_top_nodes
 
@@ -159,17 +159,50 @@ def test_domain_forces_on_one_rank_are_the_tree():
 
 def test_domain_engine_on_one_rank_is_the_replicated_engine():
     p = spherical_galaxy(300, "plummer", seed=3)
-    kw = dict(dt_max=1 / 16, eta=0.02, max_bin=12, gravity="tree", comm=SerialComm())
+    steps = StepConfig(dt_max=1 / 16, eta=0.02, max_bin=12)
     # the domain engine builds its local tree at every force call: compare with a replicated engine that does
-    a = HierarchicalKDK(p.pos, p.vel, p.mass, p.ptype, 0.05, ids=p.ids, tree_rebuild_fraction=0.0, **kw)
-    b = DomainKDK(p.pos, p.vel, p.mass, p.ptype, 0.05, ids=p.ids, **kw)
+    a = HierarchicalKDK(p, 0.05, steps, ReplicatedForces(ForceConfig(tree_rebuild_fraction=0.0)),
+                        decomposition=ReplicatedData(SerialComm()))
+    b = HierarchicalKDK(p, 0.05, steps, DomainForces(), decomposition=DomainDecomposition(SerialComm()))
     for _ in range(3):
         a.advance_block()
         b.advance_block()
     assert np.array_equal(a.pos, b.state().pos) and np.array_equal(a.vel, b.state().vel)
     assert sum(a.energy()) == sum(b.energy())
     with pytest.raises(ValueError, match="redecompose_every"):
-        DomainKDK(p.pos, p.vel, p.mass, p.ptype, 0.05, redecompose_every=0, **kw)
+        DomainDecomposition(SerialComm(), redecompose_every=0)
+    with pytest.raises(ValueError, match="DomainDecomposition"):
+        HierarchicalKDK(p, 0.05, steps, DomainForces(), decomposition=ReplicatedData(SerialComm()))
+    with pytest.raises(ValueError, match="DomainForces"):
+        HierarchicalKDK(p, 0.05, steps, ReplicatedForces(), decomposition=DomainDecomposition(SerialComm()))
+
+
+def test_region_step_is_one_code_path_for_both_decompositions():
+    """KETJU regions with the 'boundary' member criterion: the domain decomposition on one rank repeats the
+    replicated run bit for bit, so both go through the same region step (the domain engine once had its own
+    copy, which ignored the criterion); the criterion does change the run, so the test can see it."""
+    from nbody.ketju import NewtonianFewBody
+    from nbody.timestepping import RegionConfig
+
+    p = spherical_galaxy(400, "hernquist", m_bh=0.02, seed=3, r_max=20)
+    steps = StepConfig(dt_max=1 / 16, eta=0.02, max_bin=12)
+
+    def run(domain, criterion):
+        regions = RegionConfig(0.15, NewtonianFewBody(eta=0.01), member_criterion=criterion)
+        if domain:
+            e = HierarchicalKDK(p, 0.05, steps, DomainForces(), regions, DomainDecomposition(SerialComm()))
+        else:
+            e = HierarchicalKDK(p, 0.05, steps, ReplicatedForces(ForceConfig(tree_rebuild_fraction=0.0)), regions,
+                                ReplicatedData(SerialComm()))
+        for _ in range(2):
+            e.advance_block()
+        return e.state(), e.global_counters()
+
+    (a, ca), (b, cb) = run(False, "boundary"), run(True, "boundary")
+    assert ca["region_steps"] > 0 and ca["region_steps"] == cb["region_steps"]
+    assert np.array_equal(a.pos, b.pos) and np.array_equal(a.vel, b.vel)
+    s, _ = run(False, "speed")
+    assert not np.array_equal(a.pos, s.pos)
 
 
 def test_decomposition_config_key_is_validated(tmp_path):
@@ -187,10 +220,11 @@ from mpi4py import MPI
 from gpu.mpi import SerialComm
 from nbody import Simulation
 from nbody.direct import direct_forces
-from nbody.domain import DomainKDK, domain_forces, exchange, global_box, key_splits, keys_of
+from nbody.domain import DomainDecomposition, DomainForces, domain_forces, exchange, global_box, key_splits, keys_of
 from nbody.ics import spherical_galaxy
 from nbody.snapshot import read_snapshot
-from nbody.timestepping import HierarchicalKDK
+from nbody.timestepping import (ForceConfig, HierarchicalKDK, RegionConfig, ReplicatedData, ReplicatedForces,
+                                StepConfig)
 from nbody.tree import tree_forces
 
 comm = MPI.COMM_WORLD
@@ -250,13 +284,15 @@ if rank == 0:
 
 # ---- 2. a short Plummer run (N = 1000, tree, 8 blocks): 2 ranks vs serial
 q = spherical_galaxy(1000, "plummer", seed=5)
-kw = dict(dt_max=1 / 16, eta=0.02, max_bin=12, theta=0.5, group_size=0)  # per-target walks on both sides
+steps = StepConfig(dt_max=1 / 16, eta=0.02, max_bin=12)
+fkw = dict(theta=0.5, group_size=0)  # per-target walks on both sides
 from nbody.direct import potential_energy
 
 def exact_energy(st):  # by direct summation: the integrator's error without the tree's potential error
     return 0.5 * np.sum(st.mass * np.sum(st.vel**2, axis=1)) + potential_energy(st.pos, st.mass, 0.05)
 
-d = DomainKDK(q.pos, q.vel, q.mass, q.ptype, 0.05, ids=q.ids, comm=comm, gravity="tree", **kw)
+d = HierarchicalKDK(q, 0.05, steps, DomainForces(ForceConfig(method="tree", **fkw)),
+                    decomposition=DomainDecomposition(comm))
 st0 = d.state()
 E0 = sum(d.energy())
 for _ in range(8):
@@ -267,7 +303,8 @@ out_counts = comm.allgather(len(d.mass))
 if rank == 0:
     runs = {}
     for grav in ("tree", "direct"):
-        s = HierarchicalKDK(q.pos, q.vel, q.mass, q.ptype, 0.05, ids=q.ids, comm=SerialComm(), gravity=grav, **kw)
+        s = HierarchicalKDK(q, 0.05, steps, ReplicatedForces(ForceConfig(method=grav, **fkw)),
+                            decomposition=ReplicatedData(SerialComm()))
         S0, X0 = sum(s.energy()), exact_energy(s)
         for _ in range(8):
             s.advance_block()
@@ -320,18 +357,19 @@ if rank == 0:
 from nbody.ketju import RegularizedRegionIntegrator
 from tests.nbody.test_ketju import _eccentric_binary_with_far_stars
 
-def binary_run(cls, c):
+def binary_run(forces, decomposition):
+    from nbody.particles import Particles
     pos, vel, mass, ptype = _eccentric_binary_with_far_stars()
-    eng = cls(pos, vel, mass, ptype, 0.005, gravity="direct", dt_max=1 / 128, max_bin=12, eta=0.01, comm=c,
-              r_ketju=0.02, region_integrator=RegularizedRegionIntegrator(tolerance=1e-10, pn=("2.5PN",), c=60.0,
-                                                                          merger_radius_rs=3.0))
+    integ = RegularizedRegionIntegrator(tolerance=1e-10, pn=("2.5PN",), c=60.0, merger_radius_rs=3.0)
+    eng = HierarchicalKDK(Particles.from_arrays(mass, pos, vel, ptype), 0.005, StepConfig(dt_max=1 / 128, max_bin=12, eta=0.01),
+                          forces, RegionConfig(0.02, integ), decomposition)
     for _ in range(20):
         eng.advance_block()
     return eng
 
-st = binary_run(DomainKDK, comm).state()
+st = binary_run(DomainForces(ForceConfig(method="direct")), DomainDecomposition(comm)).state()
 if rank == 0:
-    s = binary_run(HierarchicalKDK, SerialComm())
+    s = binary_run(ReplicatedForces(ForceConfig(method="direct")), ReplicatedData(SerialComm()))
     o, od = np.argsort(s.ids), np.argsort(st.ids)
     assert np.array_equal(st.ids[od], s.ids[o]) and len(st.ids) == 3
     out["merger_events"] = [len(st.merger_events), len(s.merger_events)]
@@ -420,8 +458,9 @@ def test_group_size_is_validated_and_zero_means_per_target_walks(tmp_path):
 
     p = spherical_galaxy(400, "plummer", seed=4)
     with pytest.raises(ValueError, match="group_size"):
-        HierarchicalKDK(p.pos, p.vel, p.mass, p.ptype, 0.05, group_size=-1)
-    e = HierarchicalKDK(p.pos, p.vel, p.mass, p.ptype, 0.05, group_size=0, comm=SerialComm())
+        ForceConfig(group_size=-1)
+    e = HierarchicalKDK(p, 0.05, forces=ReplicatedForces(ForceConfig(group_size=0)),
+                        decomposition=ReplicatedData(SerialComm()))
     acc, _ = e.forces(np.arange(400))
     ref, _ = Octree(p.pos, p.mass, 0.05).accelerations(np.arange(400), grouped=False)
     assert np.array_equal(acc, ref)

@@ -6,7 +6,8 @@ from nbody.direct import direct_forces
 from nbody.ics import spherical_galaxy
 from nbody.ketju import NewtonianFewBody, find_regions
 from nbody.orbits import elements
-from nbody.timestepping import HierarchicalKDK
+from nbody.particles import Particles
+from nbody.timestepping import ForceConfig, HierarchicalKDK, RegionConfig, ReplicatedForces, StepConfig
 
 
 def test_find_regions_membership_and_merging():
@@ -23,9 +24,9 @@ def test_find_regions_membership_and_merging():
     assert sorted(tuple(r.tolist()) for r in regs) == [(0, 1), (2, 5)]
 
 
-def _engine(p, eps, r_ketju, gravity="direct", **kw):
-    return HierarchicalKDK(p.pos, p.vel, p.mass, p.ptype, eps, gravity=gravity, r_ketju=r_ketju,
-                           region_integrator=NewtonianFewBody(eta=0.005), **kw)
+def _engine(p, eps, r_ketju, gravity="direct", **steps):
+    return HierarchicalKDK(p, eps, StepConfig(**steps), ReplicatedForces(ForceConfig(method=gravity)),
+                           RegionConfig(r_ketju, NewtonianFewBody(eta=0.005)))
 
 
 def test_region_members_are_kicked_by_the_external_field_only():
@@ -62,9 +63,10 @@ def test_unsoftened_binary_inside_softening_keeps_kepler_orbit():
     nblk = int(np.ceil(t_end / dt_max))
 
     def run(r_ketju):
-        kw = dict(r_ketju=r_ketju, region_integrator=NewtonianFewBody(eta=0.002)) if r_ketju else {}
-        eng = HierarchicalKDK(pos, vel, mass, ptype, eps, gravity="direct", dt_max=dt_max, max_bin=12, eta=0.005,
-                              **kw)
+        regions = RegionConfig(r_ketju, NewtonianFewBody(eta=0.002)) if r_ketju else None
+        eng = HierarchicalKDK(Particles.from_arrays(mass, pos, vel, ptype), eps,
+                              StepConfig(dt_max=dt_max, max_bin=12, eta=0.005),
+                              ReplicatedForces(ForceConfig(method="direct")), regions)
         seps = []
         for _ in range(nblk):
             eng.advance_block()
@@ -92,17 +94,17 @@ def test_star_crossing_region_boundary_conserves_energy(member_criterion):
     pos = np.array([[0.0, 0, 0], [-0.3, 0.012, 0]])
     vel = np.array([[0.0, 0, 0], [3.0, 0, 0]])
     mass = np.array([1.0, 1e-3])
-    eng = HierarchicalKDK(pos, vel, mass, np.array([5, 4]), eps, gravity="direct", dt_max=1 / 64, max_bin=20,
-                          eta=0.0005, r_ketju=r_k, region_integrator=NewtonianFewBody(eta=0.002),
-                          buffer_factor=3.0, eta_region=0.05, region_member_criterion=member_criterion)
-    eng.initialize()
-    E0 = sum(eng.energy())
     hist = []
 
     def on_sync(e, ending):
         hist.append((sum(e.energy()), bool(e.region_of[1] >= 0)))
 
-    eng.on_sync = on_sync
+    eng = HierarchicalKDK(Particles.from_arrays(mass, pos, vel, np.array([5, 4])), eps,
+                          StepConfig(dt_max=1 / 64, max_bin=20, eta=0.0005), ReplicatedForces(ForceConfig("direct")),
+                          RegionConfig(r_k, NewtonianFewBody(eta=0.002), buffer_factor=3.0, eta_region=0.05,
+                                       member_criterion=member_criterion), on_sync=on_sync)
+    eng.initialize()
+    E0 = sum(eng.energy())
     for _ in range(12):
         eng.advance_block()
     E = np.array([h[0] for h in hist])
@@ -133,9 +135,9 @@ def _run_binary(pn, c, blocks, merger_radius_rs=3.0):
     from nbody.ketju import RegularizedRegionIntegrator
 
     pos, vel, mass, ptype = _eccentric_binary_with_far_stars()
-    eng = HierarchicalKDK(pos, vel, mass, ptype, 0.005, gravity="direct", dt_max=1 / 128, max_bin=12, eta=0.01,
-                          r_ketju=0.02, region_integrator=RegularizedRegionIntegrator(
-                              tolerance=1e-10, pn=pn, c=c, merger_radius_rs=merger_radius_rs))
+    integ = RegularizedRegionIntegrator(tolerance=1e-10, pn=pn, c=c, merger_radius_rs=merger_radius_rs)
+    eng = HierarchicalKDK(Particles.from_arrays(mass, pos, vel, ptype), 0.005, StepConfig(dt_max=1 / 128, max_bin=12, eta=0.01),
+                          ReplicatedForces(ForceConfig("direct")), RegionConfig(0.02, integ))
     t, a_hist = [], []
     for _ in range(blocks):
         eng.advance_block()
@@ -196,5 +198,4 @@ def test_region_timestep_boundary_criterion():
     with pytest.raises(ValueError, match="member_criterion"):
         region_timestep(pos, vel, mass, is_bh, members, nb, eta_r, r_k, member_criterion="bogus", **kw)
     with pytest.raises(ValueError, match="region_member_criterion"):
-        HierarchicalKDK(pos, vel, mass, np.array([5, 4, 4]), 0.01, gravity="direct", r_ketju=r_k,
-                        region_integrator=NewtonianFewBody(), region_member_criterion="bogus")
+        RegionConfig(r_k, NewtonianFewBody(), member_criterion="bogus")

@@ -5,12 +5,13 @@ import pytest
 from gpu.config import ConfigError
 from nbody import Simulation
 from nbody.ics import spherical_galaxy
-from nbody.timestepping import HierarchicalKDK
+from nbody.timestepping import ForceConfig, HierarchicalKDK, ReplicatedForces, StepConfig
 
 
 def _plummer_energy_error(n, t_end, dt_max, eta, eps, seed=3):
     p = spherical_galaxy(n, "plummer", seed=seed, r_max=20)
-    eng = HierarchicalKDK(p.pos, p.vel, p.mass, p.ptype, eps, dt_max=dt_max, eta=eta, max_bin=16, gravity="direct")
+    eng = HierarchicalKDK(p, eps, StepConfig(dt_max=dt_max, eta=eta, max_bin=16),
+                          ReplicatedForces(ForceConfig("direct")))
     eng.initialize()
     E0 = sum(eng.energy())
     errs = []
@@ -49,7 +50,8 @@ def _lagrangian_radii(pos, mass, centre, fracs=(0.1, 0.5, 0.9)):
 
 def _stability(n, t_end, seed=1):
     p = spherical_galaxy(n, "hernquist", seed=seed, r_max=100)
-    eng = HierarchicalKDK(p.pos, p.vel, p.mass, p.ptype, 0.02, dt_max=1 / 8, eta=0.02, max_bin=16, gravity="tree")
+    eng = HierarchicalKDK(p, 0.02, StepConfig(dt_max=1 / 8, eta=0.02, max_bin=16),
+                          ReplicatedForces(ForceConfig("tree")))
     r0 = _lagrangian_radii(eng.pos, eng.mass, np.zeros(3))
     for _ in range(int(round(t_end * 8))):
         eng.advance_block()
@@ -66,7 +68,8 @@ def test_hernquist_galaxy_keeps_its_profile_short():
 def _lagrangian_radii_history(n, t_end, every=1.0, fracs=(0.1, 0.25, 0.5, 0.75, 0.9), seed=1):
     """Lagrangian radii (about the centre of mass within r < 5) every ``every`` time units."""
     p = spherical_galaxy(n, "hernquist", seed=seed, r_max=100)
-    eng = HierarchicalKDK(p.pos, p.vel, p.mass, p.ptype, 0.02, dt_max=1 / 8, eta=0.02, max_bin=16, gravity="tree")
+    eng = HierarchicalKDK(p, 0.02, StepConfig(dt_max=1 / 8, eta=0.02, max_bin=16),
+                          ReplicatedForces(ForceConfig("tree")))
     hist = [_lagrangian_radii(eng.pos, eng.mass, np.zeros(3), fracs)]
     per = int(round(every * 8))
     for k in range(int(round(t_end * 8))):
@@ -303,7 +306,7 @@ from mpi4py import MPI
 from nbody import Simulation
 sim = Simulation(open(sys.argv[1]).read(), comm=MPI.COMM_WORLD)
 res = sim.run()
-comms = {k: v.size for k, v in sim.engine._region_comms.items()}
+comms = {k: v.size for k, v in sim.engine.decomposition._region_comms.items()}
 if MPI.COMM_WORLD.rank == 0:
     ref = np.load(sys.argv[2])
     got = {"pos": res.particles.pos, "vel": res.particles.vel, "ids": res.particles.ids,
@@ -379,7 +382,7 @@ def test_engine_refuses_non_finite_parameters(kw, match):
     p = spherical_galaxy(20, "plummer", seed=1)
     args = {"eps": 0.01, "dt_max": 0.0625, **kw}
     with pytest.raises(ValueError, match=match):
-        HierarchicalKDK(p.pos, p.vel, p.mass, p.ptype, args.pop("eps"), **args)
+        HierarchicalKDK(p, args.pop("eps"), StepConfig(**args))
 
 
 def test_non_finite_state_stops_the_run_and_marks_it_failed(tmp_path, monkeypatch):

@@ -4,7 +4,7 @@ import pytest
 
 from nbody.direct import direct_forces
 from nbody.ics import spherical_galaxy
-from nbody.timestepping import HierarchicalKDK
+from nbody.timestepping import ForceConfig, HierarchicalKDK, RegionConfig, ReplicatedForces, StepConfig
 from nbody.tree import Octree
 
 
@@ -59,8 +59,8 @@ def test_hierarchical_run_with_tree_reuse_matches_rebuilding_every_step():
     p = spherical_galaxy(2000, "plummer", seed=4, r_max=20)
     runs = {}
     for frac in (0.0, 0.1):
-        eng = HierarchicalKDK(p.pos, p.vel, p.mass, p.ptype, 0.02, dt_max=1 / 16, eta=0.02, max_bin=10,
-                              theta=0.6, tree_rebuild_fraction=frac)
+        eng = HierarchicalKDK(p, 0.02, StepConfig(dt_max=1 / 16, eta=0.02, max_bin=10),
+                              ReplicatedForces(ForceConfig(theta=0.6, tree_rebuild_fraction=frac)))
         eng.initialize()
         K0, W0 = eng.energy()
         for _ in range(8):
@@ -74,7 +74,7 @@ def test_hierarchical_run_with_tree_reuse_matches_rebuilding_every_step():
     assert abs(de1) < 1e-3 and abs(de1 - de0) < 1e-5
     assert np.median(np.linalg.norm(x1 - x0, axis=1)) < 1e-6
     with pytest.raises(ValueError, match="tree_rebuild_fraction"):
-        HierarchicalKDK(p.pos, p.vel, p.mass, p.ptype, 0.02, tree_rebuild_fraction=2.0)
+        ForceConfig(tree_rebuild_fraction=2.0)
 
 
 @pytest.mark.mpi
@@ -85,7 +85,8 @@ def test_two_ranks_reproduce_serial_with_relative_criterion_and_tree_reuse(tmp_p
 
     p = spherical_galaxy(1500, "plummer", seed=6, r_max=20)
     np.savez(tmp_path / "ics.npz", pos=p.pos, vel=p.vel, mass=p.mass, ptype=p.ptype)
-    kw = "dt_max=1 / 16, eta=0.02, max_bin=8, criterion='relative', alpha=0.002, tree_rebuild_fraction=0.2"
+    cfg = ("StepConfig(dt_max=1 / 16, eta=0.02, max_bin=8), "
+           "ReplicatedForces(ForceConfig(criterion='relative', alpha=0.002, tree_rebuild_fraction=0.2))")
 
     def run(eng):
         eng.initialize()
@@ -93,15 +94,17 @@ def test_two_ranks_reproduce_serial_with_relative_criterion_and_tree_reuse(tmp_p
             eng.advance_block()
         return eng
 
-    serial = run(eval(f"HierarchicalKDK(p.pos, p.vel, p.mass, p.ptype, 0.02, {kw})"))
+    serial = run(eval(f"HierarchicalKDK(p, 0.02, {cfg})"))
     assert serial.counters["tree_refits"] > 0
     np.save(tmp_path / "serial_pos.npy", serial.pos)
     script = f"""
 import numpy as np
 from mpi4py import MPI
-from nbody.timestepping import HierarchicalKDK
+from nbody.particles import Particles
+from nbody.timestepping import ForceConfig, HierarchicalKDK, ReplicatedData, ReplicatedForces, StepConfig
 d = np.load({str(tmp_path / 'ics.npz')!r})
-eng = HierarchicalKDK(d["pos"], d["vel"], d["mass"], d["ptype"], 0.02, comm=MPI.COMM_WORLD, {kw})
+eng = HierarchicalKDK(Particles.from_arrays(d["mass"], d["pos"], d["vel"], d["ptype"]), 0.02, {cfg},
+                      decomposition=ReplicatedData(MPI.COMM_WORLD))
 eng.initialize()
 for _ in range(4):
     eng.advance_block()
@@ -141,20 +144,19 @@ def test_region_bookkeeping_with_the_tree_equals_the_full_scan():
     current positions; the run must be bit-for-bit the run that scans all particles."""
     from nbody.ics import spherical_galaxy
     from nbody.ketju import NewtonianFewBody
-    from nbody.timestepping import HierarchicalKDK
 
     p = spherical_galaxy(3000, "hernquist", m_bh=0.01, seed=4, r_max=20)
 
     def run(use_tree):
-        eng = HierarchicalKDK(p.pos, p.vel, p.mass, p.ptype, 0.02, gravity="tree", r_ketju=0.06, dt_max=1 / 16,
-                              max_bin=12, region_integrator=NewtonianFewBody(eta=0.01))
+        eng = HierarchicalKDK(p, 0.02, StepConfig(dt_max=1 / 16, max_bin=12), ReplicatedForces(ForceConfig("tree")),
+                              RegionConfig(0.06, NewtonianFewBody(eta=0.01)))
         calls = []
         orig = eng._near_smbhs
 
         def spy(bh_pos, radius):
             if not use_tree:
-                eng._tree_synced = False
-            calls.append(eng._tree_synced)
+                eng.solver.moved()
+            calls.append(eng.solver.ball(bh_pos[0], radius) is not None)
             return orig(bh_pos, radius)
 
         eng._near_smbhs = spy
