@@ -13,7 +13,7 @@ import os
 import numpy as np
 from numba import cuda  # importing is safe without a GPU; launching is checked in cuda_module()
 
-from .backend import GPUUnavailableError
+from .backend import BACKENDS, GPUUnavailableError
 
 DEFAULT_THREADS = 128
 
@@ -39,6 +39,49 @@ def cuda_module():
             "set NUMBA_ENABLE_CUDASIM=1 to run kernels in the CUDA simulator"
         )
     return cuda
+
+
+_auto_logged = False
+
+
+def resolve_backend(name: str = "auto") -> str:
+    """Resolve ``backend`` for a driver whose GPU path is a ``numba.cuda`` kernel: ``"cpu"`` or ``"cuda"``.
+
+    Unlike :func:`gpu.get_backend` (which needs CuPy), this asks numba.cuda for a device, and it treats
+    the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) as a device, so that the tests run the CUDA path
+    of a driver on the CPU. ``"auto"`` picks CUDA only for a real device (never the simulator, which
+    is a test tool thousands of times slower than the CPU kernels) and logs a CPU fallback once;
+    ``SCALEFORGE_DISABLE_GPU=1`` makes ``"auto"`` pick the CPU. ``"cuda"`` without a device or the
+    simulator raises :class:`gpu.GPUUnavailableError` with the reason.
+    """
+    global _auto_logged
+    if not isinstance(name, str) or name.lower() not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
+    name = name.lower()
+    if name == "cpu":
+        return "cpu"
+    if name == "cuda":
+        cuda_module()  # raises GPUUnavailableError naming the reason
+        return "cuda"
+    if os.environ.get("SCALEFORGE_DISABLE_GPU", "").strip() not in ("", "0"):
+        why = "disabled by SCALEFORGE_DISABLE_GPU"
+    elif simulator_enabled():
+        why = "only the CUDA simulator is enabled"
+    else:
+        try:
+            ok = cuda.is_available()
+        except Exception as exc:  # a broken driver: fall back, say why
+            ok, why = False, f"{type(exc).__name__}: {exc}"
+        else:
+            why = "numba.cuda.is_available() is False (no driver or device)"
+        if ok:
+            return "cuda"
+    if not _auto_logged:
+        import logging
+
+        logging.getLogger(__name__).info("gpu: backend 'auto' runs numba.cuda kernels on the CPU path (%s)", why)
+        _auto_logged = True
+    return "cpu"
 
 
 def launch_config(n: int, threads_per_block: int = DEFAULT_THREADS) -> tuple[int, int]:

@@ -34,6 +34,7 @@ Example config (every key optional except the galaxies)::
 
     [gravity]
     eps_star = 0.01
+    backend = "auto"          # method = "direct": "cuda" sums the active set's forces on the GPU
     decomposition = "replicated"  # MPI: or "domain" (space-filling-curve domains, nbody.domain)
 
     [time]
@@ -69,6 +70,7 @@ from pathlib import Path
 import numpy as np
 
 from gpu import get_comm
+from gpu.cuda import resolve_backend
 from gpu.config import ConfigError, load_config, load_toml, param, to_dict
 from gpu.io import RunFolder, atomic_h5, code_version, full_config, write_json, write_results
 from gpu.progress import progress
@@ -141,6 +143,10 @@ class GravityConfig:
     decomposition: str = param("replicated", choices=("replicated", "domain"),
                                doc="MPI: 'replicated' (every rank holds all particles) or 'domain' (each rank "
                                "owns a space-filling-curve domain; see nbody.domain)")
+    backend: str = param("auto", choices=("auto", "cpu", "cuda"),
+                         doc="where method = 'direct' sums the active set's forces: 'cuda' on the GPU (numba.cuda; "
+                         "an error without a device), 'auto' on the GPU when one is usable; the tree and the "
+                         "domain decomposition run on the CPU")
 
 
 @dataclasses.dataclass
@@ -222,6 +228,10 @@ def validate(cfg: SimulationConfig, has_bh: bool | None = None, ptypes=None):
     """
     k = cfg.ketju
     pn = _pn_setting(k.pn)
+    if cfg.gravity.backend == "cuda" and (cfg.gravity.method != "direct" or cfg.gravity.decomposition != "replicated"):
+        raise ConfigError("config key 'gravity.backend' = 'cuda' needs gravity.method = 'direct' and "
+                          "gravity.decomposition = 'replicated' (the GPU path is the direct sum of the active set; "
+                          f"got method = {cfg.gravity.method!r}, decomposition = {cfg.gravity.decomposition!r})")
     galaxies = cfg.ics.galaxies
     if not cfg.ics.snapshot:
         if ptypes is None:
@@ -316,6 +326,8 @@ class Simulation:
         self.rank = getattr(self.comm, "rank", 0)
         self.outdir = Path(cfg.output.dir)
         self.pn = validate(cfg, None)
+        if self._backend_kw():  # "cuda" without a device: GPUUnavailableError now, before any work or output
+            resolve_backend(cfg.gravity.backend)
         self._particles = particles
         self._region_integrator = region_integrator
         self.engine = None
@@ -388,7 +400,15 @@ class Simulation:
             leaf_size=g.leaf_size, quadrupole=g.quadrupole, group_size=g.group_size,
             tree_rebuild_fraction=g.tree_rebuild_fraction, r_ketju=k.r_ketju if k.enabled else None,
             region_integrator=self._make_integrator() if k.enabled else None, eta_region=k.eta_region,
-            buffer_factor=k.buffer_factor, comm=self.comm, t=t, acc_mag=acc_mag, **extra)
+            buffer_factor=k.buffer_factor, comm=self.comm, t=t, acc_mag=acc_mag,
+            **extra, **self._backend_kw())
+
+    def _backend_kw(self) -> dict:
+        """The engine's ``backend``: only the replicated direct sum has a GPU path (see GravityConfig.backend)."""
+        g = self.cfg.gravity
+        if g.method == "direct" and g.decomposition == "replicated":
+            return {"backend": g.backend}
+        return {}
 
     # ------------------------------------------------------------------ state
     @property

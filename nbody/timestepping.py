@@ -29,6 +29,7 @@ import numba
 import numpy as np
 
 from gpu import block_range, get_comm
+from gpu.cuda import resolve_backend
 
 from ._kernels.leapfrog import drift, kick, timestep_bins
 from .direct import direct_forces
@@ -85,6 +86,10 @@ class HierarchicalKDK:
         at every force call.
     group_size : particles sharing one tree walk (:meth:`nbody.tree.Octree.accelerations`); 0: one walk per
         target (the domain engine's exported targets are always walked one by one)
+    backend : "cpu", "cuda" or "auto" (:func:`gpu.cuda.resolve_backend`): with ``gravity="direct"``,
+        "cuda" computes the active set's direct sum on the GPU
+        (:func:`nbody._kernels.cuda_gravity.gravity_accel_cuda`); the tree walk runs on the CPU only
+        ("cuda" with ``gravity="tree"`` is a ValueError). KETJU regions are integrated on the CPU.
     """
 
     #: per-particle state arrays (kept aligned by removals and, in the domain engine, migrations)
@@ -96,7 +101,8 @@ class HierarchicalKDK:
     def __init__(self, pos, vel, mass, ptype, eps, ids=None, G=1.0, dt_max=0.01, eta=0.025, max_bin=28,
                  gravity="tree", theta=0.5, criterion="geometric", alpha=0.005, leaf_size=8, quadrupole=True,
                  r_ketju=None, region_integrator=None, eta_region=0.1, buffer_factor=2.0, comm=None, t=0.0,
-                 acc_mag=None, tree_rebuild_fraction=0.1, group_size=GROUP_SIZE, region_member_criterion="speed"):
+                 acc_mag=None, tree_rebuild_fraction=0.1, group_size=GROUP_SIZE, region_member_criterion="speed",
+                 backend="cpu"):
         self.pos = np.ascontiguousarray(pos, dtype=np.float64).copy()
         self.vel = np.ascontiguousarray(vel, dtype=np.float64).copy()
         self.mass = np.ascontiguousarray(mass, dtype=np.float64).copy()
@@ -113,6 +119,10 @@ class HierarchicalKDK:
             raise ValueError(f"max_bin must be an integer in [0, 60], got {max_bin!r}")
         if gravity not in ("tree", "direct"):
             raise ValueError(f"gravity must be 'tree' or 'direct', got {gravity!r}")
+        self.backend = resolve_backend(backend)
+        if self.backend == "cuda" and gravity != "direct":
+            raise ValueError(f"backend 'cuda' computes the direct sum on the GPU: it needs gravity='direct', got "
+                             f"{gravity!r} (the tree walk runs on the CPU)")
         if not np.all((self.eps >= 0) & np.isfinite(self.eps)):
             raise ValueError("softening eps must be finite and >= 0")
         self.G, self.dt_max, self.eta, self.max_bin = float(G), float(dt_max), float(eta), int(max_bin)
@@ -213,7 +223,12 @@ class HierarchicalKDK:
                                               **self._walk_kw())
         else:
             t1 = t0
-            acc, pot = direct_forces(self.pos, self.mass, self.eps, self.G, targets=mine, potential=potential)
+            if self.backend == "cuda":  # the GPU seam: same arguments and result as the CPU direct_accel
+                from ._kernels.cuda_gravity import gravity_accel_cuda
+
+                acc, pot = gravity_accel_cuda(mine, self.pos, self.mass, self._h(), self.G, potential)
+            else:
+                acc, pot = direct_forces(self.pos, self.mass, self.eps, self.G, targets=mine, potential=potential)
         if size > 1:
             parts = self.comm.allgather((acc, pot))
             acc = np.concatenate([p[0] for p in parts])
