@@ -70,7 +70,7 @@ from pathlib import Path
 import numpy as np
 
 from gpu import get_comm
-from gpu.cuda import resolve_backend
+from gpu.cuda import numba_backend
 from gpu.config import ConfigError, load_config, load_toml, param, to_dict
 from gpu.io import RunFolder, atomic_h5, code_version, full_config, write_json, write_results
 from gpu.progress import progress
@@ -327,7 +327,7 @@ class Simulation:
         self.outdir = Path(cfg.output.dir)
         self.pn = validate(cfg, None)
         if self._backend_kw():  # "cuda" without a device: GPUUnavailableError now, before any work or output
-            resolve_backend(cfg.gravity.backend)
+            numba_backend(cfg.gravity.backend)
         self._particles = particles
         self._region_integrator = region_integrator
         self.engine = None

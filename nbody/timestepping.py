@@ -29,7 +29,7 @@ import numba
 import numpy as np
 
 from gpu import block_range, get_comm
-from gpu.cuda import resolve_backend
+from gpu.cuda import numba_backend
 
 from ._kernels.leapfrog import drift, kick, timestep_bins
 from .direct import direct_forces
@@ -86,7 +86,7 @@ class HierarchicalKDK:
         at every force call.
     group_size : particles sharing one tree walk (:meth:`nbody.tree.Octree.accelerations`); 0: one walk per
         target (the domain engine's exported targets are always walked one by one)
-    backend : "cpu", "cuda" or "auto" (:func:`gpu.cuda.resolve_backend`): with ``gravity="direct"``,
+    backend : "cpu", "cuda" or "auto" (:func:`gpu.cuda.numba_backend`): with ``gravity="direct"``,
         "cuda" computes the active set's direct sum on the GPU
         (:func:`nbody._kernels.cuda_gravity.gravity_accel_cuda`); the tree walk runs on the CPU only
         ("cuda" with ``gravity="tree"`` is a ValueError). KETJU regions are integrated on the CPU.
@@ -119,7 +119,7 @@ class HierarchicalKDK:
             raise ValueError(f"max_bin must be an integer in [0, 60], got {max_bin!r}")
         if gravity not in ("tree", "direct"):
             raise ValueError(f"gravity must be 'tree' or 'direct', got {gravity!r}")
-        self.backend = resolve_backend(backend)
+        self.backend = numba_backend(backend)
         if self.backend == "cuda" and gravity != "direct":
             raise ValueError(f"backend 'cuda' computes the direct sum on the GPU: it needs gravity='direct', got "
                              f"{gravity!r} (the tree walk runs on the CPU)")
