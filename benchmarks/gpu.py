@@ -261,6 +261,10 @@ def section_pde_lpbf(size, dev, repeat):
 
     if "backend" not in {f.name for f in dataclasses.fields(SolverConfig)}:
         raise NotAvailable("pde.lpbf.SolverConfig has no 'backend' key yet (expected: solver.backend)")
+    import gpu
+
+    if not gpu.available():
+        raise NotAvailable(f"the TD solves on the device need CuPy: {gpu.unavailable_reason()}")
     sys.path.append(str(Path(__file__).resolve().parent))  # appended: this file's name shadows the gpu package
     import pde_lpbf as B
 
@@ -290,7 +294,8 @@ def markdown(rows, dev, args) -> str:
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if "unavailable" in r:
-            lines.append(f"| {r['section']} | not available: {r['unavailable']} | | | | | | | | | |")
+            what = r["unavailable"] if r["unavailable"].startswith("FAILED") else f"not available: {r['unavailable']}"
+            lines.append(f"| {r['section']} | {what} | | | | | | | | | |")
             continue
         lines.append(f"| {r['section']} | {r['case']} | {r['size']} | {_fmt(r['cpu_s'], '.3g')} | "
                      f"{_fmt(r['gpu_s'], '.3g')} | {_fmt(r['speedup'], '.1f')} | {r['metric']} | "
