@@ -531,7 +531,7 @@ def accelerations(pos, mass, backend: str = "cpu", comm=None):
 
         backend = "cuda" if (simulator_enabled() or gpu.get_backend("auto") == "cuda") else "cpu"
     if backend == "cuda":
-        from ._kernels import cuda as KC
+        from ._kernels import cuda_newton as KC
 
         return KC.newton_accelerations(pos, mass)
     if backend != "cpu":

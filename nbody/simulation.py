@@ -34,6 +34,7 @@ Example config (every key optional except the galaxies)::
 
     [gravity]
     eps_star = 0.01
+    backend = "auto"          # method = "direct": "cuda" sums the active set's forces on the GPU
     decomposition = "replicated"  # MPI: or "domain" (space-filling-curve domains, nbody.domain)
 
     [time]
@@ -70,6 +71,7 @@ import astropy.units as _u
 import numpy as np
 
 from gpu import get_comm
+from gpu.cuda import numba_backend
 from gpu.config import ConfigError, load_config, load_toml, param, to_dict
 from gpu.io import RunFolder, atomic_h5, code_version, full_config, write_json, write_results
 from gpu.progress import progress
@@ -82,7 +84,7 @@ from .snapshot import SIMULATED_TYPES, particles_from_snapshot
 from .units import UnitSystem
 from .softening import SPLINE_H_OVER_EPS
 from .domain import DomainDecomposition, DomainForces
-from .timestepping import (ForceConfig, HierarchicalKDK, RegionConfig, ReplicatedData, ReplicatedForces,
+from .timestepping import (ForceConfig, GPUDirectForces, HierarchicalKDK, RegionConfig, ReplicatedData, ReplicatedForces,
                            StepConfig)
 
 log = logging.getLogger(__name__)
@@ -143,6 +145,10 @@ class GravityConfig:
     decomposition: str = param("replicated", choices=("replicated", "domain"),
                                doc="MPI: 'replicated' (every rank holds all particles) or 'domain' (each rank "
                                "owns a space-filling-curve domain; see nbody.domain)")
+    backend: str = param("auto", choices=("auto", "cpu", "cuda"),
+                         doc="where method = 'direct' sums the active set's forces: 'cuda' on the GPU (numba.cuda; "
+                         "an error without a device), 'auto' on the GPU when one is usable; the tree and the "
+                         "domain decomposition run on the CPU")
 
 
 @dataclasses.dataclass
@@ -224,6 +230,10 @@ def validate(cfg: SimulationConfig, has_bh: bool | None = None, ptypes=None):
     """
     k = cfg.ketju
     pn = _pn_setting(k.pn)
+    if cfg.gravity.backend == "cuda" and (cfg.gravity.method != "direct" or cfg.gravity.decomposition != "replicated"):
+        raise ConfigError("config key 'gravity.backend' = 'cuda' needs gravity.method = 'direct' and "
+                          "gravity.decomposition = 'replicated' (the GPU path is the direct sum of the active set; "
+                          f"got method = {cfg.gravity.method!r}, decomposition = {cfg.gravity.decomposition!r})")
     galaxies = cfg.ics.galaxies
     if not cfg.ics.snapshot:
         if ptypes is None:
@@ -322,6 +332,7 @@ class Simulation:
         self.rank = getattr(self.comm, "rank", 0)
         self.outdir = Path(cfg.output.dir)
         self.pn = validate(cfg, None)
+        self._gpu_forces()  # "cuda" without a device: GPUUnavailableError now, before any work or output
         self._particles = particles
         self._region_integrator = region_integrator
         self.engine = None
@@ -393,10 +404,20 @@ class Simulation:
             if layout is not None:
                 layout = {key: np.asarray(v)[order] for key, v in layout.items()}
             forces, decomposition = DomainForces(force_cfg), DomainDecomposition(self.comm, layout=layout)
+        elif self._gpu_forces():
+            forces, decomposition = GPUDirectForces(force_cfg), ReplicatedData(self.comm)
         else:
             forces, decomposition = ReplicatedForces(force_cfg), ReplicatedData(self.comm)
         self.engine = HierarchicalKDK(p, self._softening(p.ptype), steps, forces, regions, decomposition, t=t,
                                       acc_mag=acc_mag)
+
+    def _gpu_forces(self) -> bool:
+        """True when the active set's direct sum runs on the GPU (``gravity.backend``; only the replicated
+        direct sum has a GPU path). "cuda" without a device raises :class:`gpu.GPUUnavailableError`."""
+        g = self.cfg.gravity
+        if g.method != "direct" or g.decomposition != "replicated":
+            return False
+        return numba_backend(g.backend) == "cuda"
 
     # ------------------------------------------------------------------ state
     @property

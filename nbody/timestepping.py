@@ -45,6 +45,7 @@ import numba
 import numpy as np
 
 from gpu import block_range, get_comm
+from gpu.cuda import numba_backend
 
 from ._kernels.kdk import drift, kick, timestep_bins
 from .direct import direct_forces
@@ -184,6 +185,8 @@ class ForceSolver:
 
     #: the gravitational constant in internal units
     G = 1.0
+    #: where the forces are computed ("cpu" or "cuda")
+    backend = "cpu"
 
     def attach(self, kdk):
         """Called once by the integrator it serves (to add its counters)."""
@@ -276,6 +279,30 @@ class ReplicatedForces(ForceSolver):
                                           quadrupole=c.quadrupole, a_old_all=kdk.acc_mag, **c.walk_kw())
             return tree.accelerations(mine, theta=c.theta, quadrupole=c.quadrupole, **c.walk_kw())
         return direct_forces(kdk.pos, kdk.mass, kdk.eps, c.G, targets=mine, potential=potential)
+
+
+class GPUDirectForces(ReplicatedForces):
+    """The direct sum of the active set on a CUDA device (:func:`nbody._kernels.cuda_gravity.gravity_accel_cuda`:
+    numba.cuda, shared-memory tiles of sources, the CPU kernels' spline-softening functions).
+
+    Only the replicated direct sum has a GPU path: the tree walk, the domain decomposition and the KETJU
+    regions run on the CPU. Constructing it without a usable device (or the CUDA simulator) raises
+    :class:`gpu.GPUUnavailableError` with the reason.
+    """
+
+    backend = "cuda"
+
+    def __init__(self, config: ForceConfig | None = None):
+        super().__init__(ForceConfig(method="direct") if config is None else config)
+        if self.config.method != "direct":
+            raise ValueError(f"the GPU force solver computes the direct sum: it needs method='direct', got "
+                             f"{self.config.method!r} (the tree walk runs on the CPU)")
+        numba_backend("cuda")
+
+    def local_forces(self, kdk, mine, n_targets, potential):
+        from ._kernels.cuda_gravity import gravity_accel_cuda
+
+        return gravity_accel_cuda(mine, kdk.pos, kdk.mass, kdk._h(), self.G, potential)
 
     def forces(self, kdk, targets, potential=False):
         comm = kdk.comm
@@ -561,6 +588,11 @@ class HierarchicalKDK:
         self._particle_arrays = HierarchicalKDK._particle_arrays + self.decomposition.extra_arrays
         self.solver.attach(self)
         self.decomposition.attach(self)
+
+    @property
+    def backend(self) -> str:
+        """Where the softened forces are computed: "cpu" or "cuda" (the force solver's)."""
+        return self.solver.backend
 
     @property
     def domain(self) -> bool:

@@ -10,5 +10,6 @@ Galaxy simulation: :mod:`~nbody._kernels.direct` (softened and unsoftened direct
 :mod:`~nbody._kernels.tree_build` and :mod:`~nbody._kernels.tree_walk` (Barnes-Hut octree),
 :mod:`~nbody._kernels.domain` (space-filling keys, top nodes, foreign walks), :mod:`~nbody._kernels.kdk`
 (kick, drift, timestep bins), :mod:`~nbody._kernels.fewbody` (unsoftened fallback integrator of a
-KETJU region), :mod:`~nbody._kernels.cuda` (numba.cuda twin of the N^2 force).
+KETJU region), :mod:`~nbody._kernels.cuda_newton` (numba.cuda twin of the unsoftened N^2 force),
+:mod:`~nbody._kernels.cuda_gravity` (the softened direct sum of the active set on the GPU).
 """

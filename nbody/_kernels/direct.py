@@ -23,7 +23,7 @@ from numba import njit, prange  # noqa: E402
 @njit(cache=True, inline="always")
 def spline_force_factor(r2, h):
     """f(r) such that the acceleration is -G m f(r) r_vec (Springel 2005, eq. 4 kernel)."""
-    r = np.sqrt(r2)
+    r = math.sqrt(r2)  # math, not np: the CUDA target types math.sqrt only (same llvm.sqrt on the CPU)
     if r >= h:
         return 1.0 / (r2 * r)
     hinv = 1.0 / h
@@ -38,7 +38,7 @@ def spline_force_factor(r2, h):
 @njit(cache=True, inline="always")
 def spline_potential_factor(r2, h):
     """g(r) such that the potential is -G m g(r) (g = 1/r for r >= h; g(0) = 2.8/h = 1/eps)."""
-    r = np.sqrt(r2)
+    r = math.sqrt(r2)  # math, not np: the CUDA target types math.sqrt only (same llvm.sqrt on the CPU)
     if r >= h:
         return 1.0 / r
     hinv = 1.0 / h
@@ -164,7 +164,7 @@ def direct_accel_sources(tpos, th, spos, smass, sh, G, want_pot, skip_self):
 
 
 # ----------------------------------------------------------------------------------------------
-# plain N^2 force kernel (absolute coordinates, unsoftened), CPU twin of nbody._kernels.cuda
+# plain N^2 force kernel (absolute coordinates, unsoftened), CPU twin of nbody._kernels.cuda_newton
 # ----------------------------------------------------------------------------------------------
 @njit(cache=True, parallel=True)
 def newton_accelerations(pos, mass):

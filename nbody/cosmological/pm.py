@@ -105,15 +105,24 @@ class ParticleMesh:
     frequency removes the lattice alias there, which a spectral gradient amplifies; with a
     mesh equal to the lattice, the spectral gradient with two deconvolutions is best
     (< 0.5% to k = 0.4 k_Nyquist).
+
+    ``backend`` ("cpu", "cuda", "auto"; :func:`gpu.get_backend`): where :meth:`force` runs its FFTs and
+    Fourier-space arithmetic, through the array module :func:`gpu.xp` (CuPy on "cuda", so the NumPy run
+    executes the same code). CIC assignment and interpolation stay on the CPU (Numba): the density
+    goes to the device and the three force components come back once per call.
     """
 
-    def __init__(self, n: int, box: float, comm, gradient: str = "fd2", deconvolve: int = 1):
+    def __init__(self, n: int, box: float, comm, gradient: str = "fd2", deconvolve: int = 1, backend: str = "cpu"):
         if gradient not in ("spectral", "fd2", "fd4"):
             raise ValueError(f"gradient must be 'spectral', 'fd2' or 'fd4', got {gradient!r}")
         if deconvolve not in (0, 1, 2):
             raise ValueError(f"deconvolve must be 0, 1 or 2 (CIC windows divided out), got {deconvolve!r}")
         self.n, self.box, self.comm = int(n), float(box), comm
-        self.fft = SlabFFT(self.n, comm)
+        import gpu
+
+        self.backend = gpu.get_backend(backend)  # GPUUnavailableError for "cuda" without CuPy and a device
+        self.xp = gpu.xp(self.backend)
+        self.fft = SlabFFT(self.n, comm, self.xp)
         self.cell = self.box / self.n
         kx, ky, kz = self.fft.kvectors(self.box)
         h = 0.5 * self.cell
@@ -126,6 +135,17 @@ class ParticleMesh:
         self.kgrad = {"spectral": self.kvec,
                       "fd2": tuple(np.sin(q * d) / d for q in self.kvec),
                       "fd4": tuple((8 * np.sin(q * d) - np.sin(2 * q * d)) / (6 * d) for q in self.kvec)}
+        self._on_device = None  # the Fourier-space constants of force() as xp arrays (made at first use)
+
+    def _device_constants(self):
+        """``k2``, the CIC window power, the gradient kernels and the Nyquist mask as ``xp`` arrays (for
+        NumPy the very same arrays)."""
+        if self._on_device is None:
+            xp = self.xp
+            self._on_device = {"k2": xp.asarray(self.k2), "w2": xp.asarray(self.window ** self.deconvolve_power),
+                               "kgrad": tuple(xp.asarray(g) for g in self.kgrad[self.gradient]),
+                               "nyquist": xp.asarray(self.fft.nyquist_mask())}
+        return self._on_device
 
     def grid_positions(self, pos):
         g = pos * (self.n / self.box)
@@ -167,22 +187,24 @@ class ParticleMesh:
 
         ``rs > 0``: only the long-range part of the TreePM split, the potential multiplied by
         ``exp(-k^2 rs^2)`` (Springel 2005, MNRAS 364, 1105, eq. 22; :mod:`nbody.cosmological.split`)."""
-        delta_k = self.fft.forward(self.density(pos, mass))
-        w2 = self.window ** self.deconvolve_power
-        inv = np.zeros_like(self.k2)
-        ok = self.k2 > 0
-        inv[ok] = 1.0 / (self.k2[ok] * w2[ok])
+        from gpu import to_host
+
+        xp, dev = self.xp, self._device_constants()
+        delta_k = self.fft.forward(xp.asarray(self.density(pos, mass)))
+        k2, w2 = dev["k2"], dev["w2"]
+        inv = xp.zeros_like(k2)
+        ok = k2 > 0
+        inv[ok] = 1.0 / (k2[ok] * w2[ok])
         if rs > 0:
             from .split import longrange_filter
 
-            inv *= longrange_filter(self.k2, rs)
+            inv *= longrange_filter(k2, rs, xp)
         pot_k = -1.5 * omega_m * delta_k * inv
-        ny = self.fft.nyquist_mask()
-        pot_k[ny] = 0.0
+        pot_k[dev["nyquist"]] = 0.0
         nxl, n = self.fft.nxl, self.n
         field = np.empty((nxl + 1, n, n, 3))
         for c in range(3):
-            field[:nxl, :, :, c] = self.fft.inverse(-1j * self.kgrad[self.gradient][c] * pot_k)
+            field[:nxl, :, :, c] = to_host(self.fft.inverse(-1j * dev["kgrad"][c] * pot_k))
         field[nxl] = _ghost_from_right(self.comm, field[0])
         out = np.empty((len(pos), 3))
         skipped = K.cic_interpolate(self.grid_positions(np.asarray(pos, dtype=np.float64)), field, out)
@@ -191,13 +213,16 @@ class ParticleMesh:
         return out
 
     def power_spectrum(self, pos, kbins=None, deconvolve: bool = True, shot_noise: bool = False):
-        """Measured P(k) [(Mpc/h)^3] of the local particles (already on their slabs).
+        """Measured P(k) [(Mpc/h)^3] of the local particles (already on their slabs); its FFT runs
+        with ``xp``, the binning on the host.
 
         Returns (k_mean, P, n_modes) per bin; default bins are shells of width
         k_f = 2 pi / L centred on multiples of k_f up to the Nyquist frequency.
         """
         n, box = self.n, self.box
-        delta_k = self.fft.forward(self.density(pos))
+        from gpu import to_host
+
+        delta_k = to_host(self.fft.forward(self.xp.asarray(self.density(pos))))
         p3 = np.abs(delta_k) ** 2 * box ** 3 / n ** 6
         if deconvolve:
             p3 = p3 / self.window ** 4

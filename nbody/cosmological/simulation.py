@@ -80,6 +80,10 @@ class PMConfig:
     treepm_asmth: float = param(2.5, gt=0, doc="treepm: split scale r_s in mesh cells (GADGET-2: 1.25)")
     treepm_rcut: float = param(6.0, gt=0, doc="treepm: short-range cut in units of r_s (GADGET-2: 4.5)")
     treepm_theta: float = param(0.6, gt=0, le=1.5, doc="treepm: geometric opening angle of the tree")
+    backend: str = param("auto", choices=("auto", "cpu", "cuda"),
+                         doc="where the mesh FFTs and Fourier-space arithmetic run: 'cuda' through CuPy (an error "
+                         "without CuPy and a device), 'auto' on the GPU when one is usable; CIC and the tree on "
+                         "the CPU")
     cosmology: CosmologyConfig = param(default_factory=CosmologyConfig)
 
     def mesh(self) -> int:
@@ -132,7 +136,7 @@ class PMSimulation:
         self.a_steps = np.union1d(np.linspace(cfg.a_start, a_out[-1], cfg.nsteps + 1), a_out)
         fine = n >= 2 * cfg.nside
         self.pm = ParticleMesh(n, cfg.box, self.comm, gradient="fd2" if fine else "spectral",
-                               deconvolve=1 if fine else 2)
+                               deconvolve=1 if fine else 2, backend=cfg.backend)
         self.particle_mass = RHO_CRIT_1E10 * self.Om0 * cfg.box ** 3 / cfg.nside ** 3
         self.treepm = None
         if cfg.gravity == "treepm":
@@ -141,7 +145,7 @@ class PMSimulation:
             from .treepm import TreePMGravity
 
             self.treepm = TreePMGravity(cfg.box, n, omega_m=self.Om0, eps=cfg.eps(), asmth=cfg.treepm_asmth,
-                                        rcut=cfg.treepm_rcut, theta=cfg.treepm_theta)
+                                        rcut=cfg.treepm_rcut, theta=cfg.treepm_theta, backend=cfg.backend)
         self.pos = self.p = self.ids = None
         self.a = None
         self._force = None

@@ -79,7 +79,8 @@ def table_factor(tab, row, u):
     return tab[row, j] + (tab[row, j + 1] - tab[row, j]) * w
 
 
-def longrange_filter(k2, rs):
-    """Fourier-space factor of the long-range potential, Springel (2005) eq. 22: ``exp(-k^2 r_s^2)``."""
-    return np.exp(-np.asarray(k2) * rs * rs)
+def longrange_filter(k2, rs, xp=np):
+    """Fourier-space factor of the long-range potential, Springel (2005) eq. 22: ``exp(-k^2 r_s^2)``
+    (``xp``: the array module of ``k2``, NumPy or CuPy)."""
+    return xp.exp(-xp.asarray(k2) * rs * rs)
 

@@ -63,12 +63,14 @@ class TreePMGravity:
     (accepted nodes with their quadrupole in the truncated potential, default; False: monopoles as GADGET-2),
     ``group_size`` (grouped walk: one walk per maximal tree node with <= group_size particles, tests on the
     group's box, Barnes 1990; 0: one walk per particle). ``rcut * asmth`` must be below ``nmesh / 2``
-    (minimum images): with the defaults nmesh >= 32. See the module constants for the measured accuracy.
+    (minimum images): with the defaults nmesh >= 32. ``backend`` ("cpu", "cuda", "auto") is where the
+    mesh part runs its FFTs (:class:`nbody.cosmological.pm.ParticleMesh`); the tree walk runs on the CPU.
+    See the module constants for the measured accuracy.
     """
 
     def __init__(self, box: float, nmesh: int, omega_m: float = 1.0, eps=0.0, asmth: float = ASMTH_DEFAULT,
                  rcut: float = RCUT_DEFAULT, theta: float = THETA_DEFAULT, leaf_size: int = 8,
-                 quadrupole: bool = True, group_size: int = 32):
+                 quadrupole: bool = True, group_size: int = 32, backend: str = "cpu"):
         self.box = check_arg("box", box, gt=0)
         if not (isinstance(nmesh, (int, np.integer)) and nmesh >= 4):
             raise ValueError(f"nmesh must be an integer >= 4, got {nmesh!r}")
@@ -92,7 +94,7 @@ class TreePMGravity:
         self.eps = eps
         self._table = shortrange_table(self.rcut)
         self._tscale = TABLE_PER_RS / self.rs
-        self.pm = ParticleMesh(self.nmesh, self.box, None, gradient="fd4", deconvolve=2)
+        self.pm = ParticleMesh(self.nmesh, self.box, None, gradient="fd4", deconvolve=2, backend=backend)
         #: short-range interactions per particle of the last call
         self.last_interactions = None
 
