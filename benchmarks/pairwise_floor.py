@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.pairwise_vs_halotools import sample  # noqa: E402
 from cosmo._kernels.pair_binning import _hbin  # noqa: E402
-from cosmo._kernels.pairs import CAP, _psum  # noqa: E402
+from cosmo._kernels.pair_flush import CAP, _psum  # noqa: E402
 
 
 @njit(parallel=True, cache=True, error_model="numpy")

@@ -61,7 +61,7 @@ import numpy as np
 import gpu
 from gpu.config import ConfigError
 
-#: quantity names, in kernel order (cosmo/_kernels/pairs.py)
+#: quantity names, in kernel order (cosmo/_kernels/pair_scan.py)
 QUANTITIES = ("u_L", "u_L'", "du_L", "su_L", "u_T", "du_T")
 #: quantities with histograms
 PDF_QUANTITIES = QUANTITIES[:4]
@@ -150,9 +150,9 @@ def _sort_into_cells(pos, lo, cs, nc):
     start = np.zeros(nc ** 3 + 1, dtype=np.int64)
     np.cumsum(np.bincount(cid, minlength=nc ** 3), out=start[1:])
     # within each cell by z: every (x, y) column is then sorted by z (exact z-windows in the kernel)
-    from ._kernels import pairs as K
+    from ._kernels.cells import zsort_cells
 
-    K.zsort_cells(order, np.ascontiguousarray(pos[:, 2], dtype=np.float64), start)
+    zsort_cells(order, np.ascontiguousarray(pos[:, 2], dtype=np.float64), start)
     return order, start
 
 
@@ -371,7 +371,7 @@ def pair_moments(pos, vel, box, rbins, orders=range(1, 9), pdf_bins=None, comm=N
     -------
     PairStatistics
     """
-    from ._kernels import pairs as K
+    from ._kernels import pair_scan as K
 
     periodic = (box is not None) if periodic is None else bool(periodic)
     box = _check_box(box, periodic)
@@ -427,7 +427,7 @@ def pair_moments(pos, vel, box, rbins, orders=range(1, 9), pdf_bins=None, comm=N
     mom = gpu.allreduce_sum(comm, mom.sum(axis=0))
     hist = gpu.allreduce_sum(comm, hist.sum(axis=0))
 
-    # assemble per-quantity means over oriented pairs (see cosmo/_kernels/pairs.py for the raw sums)
+    # assemble per-quantity means over oriented pairs (see cosmo/_kernels/pair_scan.py for the raw sums)
     idx = list(orders)
     with np.errstate(invalid="ignore", divide="ignore"):
         if auto:
@@ -465,12 +465,12 @@ def _pdf_want(K, pdf_bins, quantities):
 
 
 def _run_kernel(prep, auto, rb, nmax, hedges, huni, bounds, want):
-    from ._kernels import pairs as K
+    from ._kernels.pair_scan import Cells, Grid, pair_pass
 
-    return K.pair_pass(prep.pos1[:, 0].copy(), prep.pos1[:, 1].copy(), prep.pos1[:, 2].copy(), prep.vel1, prep.w1,
-                       prep.start1, prep.pos2[:, 0].copy(), prep.pos2[:, 1].copy(), prep.pos2[:, 2].copy(),
-                       prep.vel2, prep.w2, prep.start2, prep.nc, prep.ext, prep.box, prep.periodic, auto, rb ** 2,
-                       nmax, hedges, huni, bounds, want, prep.lo, prep.cs)
+    c1 = Cells(prep.pos1[:, 0].copy(), prep.pos1[:, 1].copy(), prep.pos1[:, 2].copy(), prep.vel1, prep.w1, prep.start1)
+    c2 = Cells(prep.pos2[:, 0].copy(), prep.pos2[:, 1].copy(), prep.pos2[:, 2].copy(), prep.vel2, prep.w2, prep.start2)
+    grid = Grid(prep.nc, prep.ext, prep.box, prep.periodic, prep.lo, prep.cs)
+    return pair_pass(c1, c2, grid, auto, rb ** 2, nmax, hedges, huni, bounds, want)
 
 
 def _weights(name, w, n):
@@ -486,8 +486,6 @@ def _weights(name, w, n):
 
 def pair_counts(pos, box, rbins, pos2=None, comm=None, periodic=None, cell_refine: int = 2) -> np.ndarray:
     """Pair counts only (no velocities): the ``DD`` of Corrfunc, distinct pairs per bin."""
-    from ._kernels import pairs as K
-
     periodic = (box is not None) if periodic is None else bool(periodic)
     box = _check_box(box, periodic)
     pos = _as_points("pos", pos)
@@ -519,7 +517,7 @@ def density_pair_statistics(pos, field, box, rbins, comm=None, periodic=None, ce
     Returns a dict with ``r``, ``counts``, ``corr`` = <s s'>, ``pair_mean``, ``pair_var``,
     ``dispersion`` = <(s' - s)^2>, ``norm_corr``.
     """
-    from ._kernels import pairs as K
+    from ._kernels.scalar_pairs import scalar_pair_pass
 
     periodic = (box is not None) if periodic is None else bool(periodic)
     box = _check_box(box, periodic)
@@ -535,7 +533,7 @@ def density_pair_statistics(pos, field, box, rbins, comm=None, periodic=None, ce
     comm = gpu.get_comm(comm)
     prep = _prepare(pos, np.zeros_like(pos), s, None, None, None, box, rb[-1], periodic, cell_refine)
     bounds = _work_bounds(prep.start1, prep.start1, comm, _nchunks())
-    acc = K.scalar_pair_pass(prep.pos1, prep.w1, prep.start1, prep.nc, prep.ext, prep.box, prep.periodic,
+    acc = scalar_pair_pass(prep.pos1, prep.w1, prep.start1, prep.nc, prep.ext, prep.box, prep.periodic,
                              rb ** 2, bounds)
     acc = gpu.allreduce_sum(comm, acc.sum(axis=0))
     n = acc[:, 0]
