@@ -16,9 +16,8 @@ LLVM can vectorise:
    ``fastmath={'reassoc', 'nsz'}`` on those sums only) and the histograms (:func:`_hist_mirrored`,
    :func:`_hist_direct`).
 
-The flush and its steps allocate nothing and are compiled without reference counting
-(``_nrt=False``): the row views and per-bin slices passed between the steps would otherwise cost
-atomic reference-count updates per bin and step (on the edge arrays shared by all threads).
+The steps are Numba-inlined into :func:`flush` (``inline="always"``): as separate calls the
+flush measured ~10% slower (the pass ~4%), from the per-call handling of the row views.
 
 The conventions of the quantities (orientation, the two orientations of an auto pair) are those
 of :mod:`cosmo.pairwise`.
