@@ -605,7 +605,8 @@ def halo_split_statistics(pos, vel, box, rbins, *, b: float = 0.2, min_size: int
     three split samples (so their counts add up to those of ``all``).
 
     Parameters as :func:`pair_moments` (``box`` must be a finite periodic box side); ``b`` in (0, 1),
-    ``min_size >= 1``.
+    ``min_size >= 1``. (Eleven arguments: the four data arguments, then keyword-only options, the
+    FoF pair ``b``/``min_size`` and those passed on to :func:`pair_moments` unchanged.)
     """
     from gpu.config import check_arg
 

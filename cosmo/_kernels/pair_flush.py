@@ -16,8 +16,8 @@ LLVM can vectorise:
    ``fastmath={'reassoc', 'nsz'}`` on those sums only) and the histograms (:func:`_hist_mirrored`,
    :func:`_hist_direct`).
 
-The steps are Numba-inlined into :func:`flush` (``inline="always"``): as separate calls the
-flush measured ~10% slower (the pass ~4%), from the per-call handling of the row views.
+The steps are separate functions called once per flush (or per r bin); Numba-inlining them into
+:func:`flush` measured no difference.
 
 The conventions of the quantities (orientation, the two orientations of an auto pair) are those
 of :mod:`cosmo.pairwise`.
@@ -148,7 +148,7 @@ def _wsum(w, s0, s1):
 
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _bin_pairs(m, br, pb, cnt, rbin):
     """r bin ``pb[p]`` of the ``m`` buffered pairs from their r^2 ``br``; ``cnt[p & 3, b]`` counts them in
     four interleaved sub-counters per bin, so that runs of pairs in the same bin do not form one serial
@@ -173,7 +173,7 @@ def _bin_pairs(m, br, pb, cnt, rbin):
         cnt[p & 3, pb[p]] += 1
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _count_only(m, bw, pb, cnt, counts, wcounts, unitw):
     """Counts and weighted counts per r bin (the pass without velocities)."""
     nb = cnt.shape[1]
@@ -187,7 +187,7 @@ def _count_only(m, bw, pb, cnt, counts, wcounts, unitw):
             wcounts[pb[p]] += bw[p]
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _sort_by_bin(m, fb, sb, pb, cnt, off, mode, unitw):
     """Counting sort of the buffered fields ``fb`` by r bin into ``sb``: bin b occupies
     ``[off[b], off[b+1])``, split in the four sub-streams of :func:`_bin_pairs`. Only the fields the
@@ -251,7 +251,7 @@ def _sort_by_bin(m, fb, sb, pb, cnt, off, mode, unitw):
             sd[q] = bd[p]
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _quantities(m, sb, qq, mode, auto):
     """Per-pair quantities in bin order into the rows ``_Q*`` of ``qq`` (contiguous, branch-free:
     vectorised); for auto pairs row ``_QB`` holds ``-u_L'`` (the second orientation's u_L). Returns the
@@ -297,7 +297,7 @@ def _quantities(m, sb, qq, mode, auto):
     return qd
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _bin_moments(mb, s0, s1_, qq, qd, sw, nmax, flags):
     """Power sums of the pairs ``[s0, s1_)`` of one r bin into ``mb`` (``mom[b]``, see
     :func:`.pair_scan.pair_pass` for what each row holds)."""
@@ -316,7 +316,7 @@ def _bin_moments(mb, s0, s1_, qq, qd, sw, nmax, flags):
         _psum(qq[_QV], sw, s0, s1_, nmax, mb[5])
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _hist_mirrored(hb, eb, s0, s1_, sw, qq, hq, hedges, nexact):
     """Histograms of the pairs ``[s0, s1_)`` of one r bin, auto pairs with antisymmetric edges:
     only u_L and -u_L' (quantity 0), Sigma u_L (3) and Delta u_L (2) are binned here (bin indices
@@ -365,7 +365,7 @@ def _hist_mirrored(hb, eb, s0, s1_, sw, qq, hq, hedges, nexact):
         hb[2, np.uint64(hd[q])] += 2.0 * w
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _hist_direct(hist, b, s0, s1_, sw, qq, hbin, auto):
     """Histograms of the pairs ``[s0, s1_)`` of r bin ``b``, each value binned on its own
     (:func:`.pair_binning._hist`): cross pairs, and auto pairs with edges that are not antisymmetric
@@ -398,7 +398,10 @@ def _hist_direct(hist, b, s0, s1_, sw, qq, hbin, auto):
             _hist(hist, b, 2, w, qd[q], hedges, huni, hlo, hinv)
 
 
-@njit(cache=True, error_model="numpy")
+# ``_nrt=True`` set explicitly: called from the walk, which is compiled without reference counting, a
+# flush with default options would inherit that (Numba's option inheritance) and :func:`_psum`'s
+# allocation would not compile
+@njit(cache=True, error_model="numpy", _nrt=True)
 def flush(m, scr, acc, rbin, hbin, flags):
     """Accumulate the ``m`` buffered in-range pairs of one chunk into its accumulators.
 
