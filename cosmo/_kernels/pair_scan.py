@@ -65,7 +65,6 @@ differ from a sequential sum by round-off only (~1e-15 relative), and between nu
 threads or MPI ranks likewise.
 """
 from __future__ import annotations
-from __future__ import annotations
 
 from collections import namedtuple
 
