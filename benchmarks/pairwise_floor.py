@@ -16,7 +16,7 @@ processed again and again. Per pair that is the irreducible work of any exact fl
 * ``hist scatter``: adding the pair weight to those four histogram cells.
 
 The stages are run separately (each ``--reps`` times over the buffer, in parallel over chunks as in
-``pair_pass``), timed, scaled to the number of pairs of the benchmark sample (the distinct pairs
+``pair_scan.pair_pass``), timed, scaled to the number of pairs of the benchmark sample (the distinct pairs
 that ``pair_counts`` finds) and compared with ``Corrfunc.theory.DD`` on the same sample and
 threads. Output: one line per stage with its time for the whole sample and its ratio to
 Corrfunc's DD time, then the total ("floor") and what remains of the 2x budget for the pair
@@ -37,12 +37,14 @@ from numba import njit, prange
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.pairwise_vs_halotools import sample  # noqa: E402
-from cosmo._kernels.pairs import CAP, _hbin, _psum  # noqa: E402
+from cosmo._kernels.pair_binning import _hbin  # noqa: E402
+from cosmo._kernels.pair_flush import CAP, _psum  # noqa: E402
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
 def stage_quantities(fb, qq, reps, nchunks):
-    """The quantities loop of ``_flush`` (auto pairs, transverse speeds on), ``reps`` times per chunk."""
+    """The quantities loop of the flush (``pair_flush._quantities``, auto pairs, transverse speeds on), ``reps``
+    times per chunk."""
     m = fb.shape[1]
     chk = 0.0
     for ch in prange(nchunks):

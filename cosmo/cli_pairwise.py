@@ -225,12 +225,12 @@ def dataset_units(datasets: dict, snap) -> dict:
 
 
 def run(args) -> int:
+    """Check the outputs and options, read the snapshot, compute (:func:`cosmo.pairwise.pair_moments`
+    or, with ``--halo-split``, :func:`cosmo.pairwise.halo_split_statistics`), write."""
     import gpu
-    from gpu.io import write_json, write_results
+    from gpu.io import check_outputs, write_json, write_results
 
-    from gpu.io import check_outputs
-
-    from .pairwise import check_rbins, pair_moments
+    from .pairwise import check_rbins, halo_split_statistics, pair_moments
 
     logging.basicConfig(level=logging.WARNING)
     comm = gpu.get_comm()
@@ -259,33 +259,26 @@ def run(args) -> int:
                               "histogram (+-6 sigma) is empty; give --pdf-bins vmin,vmax,n")
         hb = np.linspace(-6 * sig, 6 * sig, 121)
     orders = range(1, args.orders + 1)
-    quantities = opts["quantities"]
-    samples = {"all": (pos, vel, None, None)}
     params = {"snapshot": str(args.snapshot), "BoxSize": box, "Redshift": float(snap.header.get("Redshift", 0.0)),
               "Time": float(snap.header.get("Time", 0.0)), "npart": len(pos), "units": snap.describe_units(),
               "empty_bins": "moments and PDFs are NaN in r bins with counts = 0 (no pairs)"}
-    extra = {}
+    kw = dict(orders=orders, pdf_bins=hb, comm=comm, quantities=opts["quantities"])
     if args.halo_split:
-        from .fof import friends_of_friends
-
-        cat = friends_of_friends(pos, box, b=args.b, vel=vel, min_size=args.min_size, comm=comm)
-        h = cat.in_halo
-        samples.update({"halo": (pos[h], vel[h], None, None), "out": (pos[~h], vel[~h], None, None),
-                        "cross": (pos[h], vel[h], pos[~h], vel[~h])})
-        params.update({"fof_b": args.b, "fof_min_size": args.min_size, "halo_fraction": float(h.mean()),
-                       "n_groups": cat.ngroups})
-        extra.update({f"fof/{k.split('/')[-1]}": v for k, v in cat.to_datasets().items()})
-    datasets, summary = dict(extra), {"params": params, "samples": {},
-                                      "null": "statistic undefined: no pairs in the bin (counts = 0) or, for "
-                                              "skewness and kurtosis, no spread"}
-    for name, (p1, v1, p2, v2) in samples.items():
-        if len(p1) < 2 or (p2 is not None and len(p2) < 1):
-            continue
-        st = pair_moments(p1, v1, box, rb, orders=orders, pdf_bins=hb, comm=comm, pos2=p2, vel2=v2,
-                          quantities=quantities)
+        split = halo_split_statistics(pos, vel, box, rb, b=args.b, min_size=args.min_size, **kw)
+        stats = split.samples
+        params.update(split.params())
+    else:
+        stats = {"all": pair_moments(pos, vel, box, rb, **kw)}
+    for name, st in stats.items():
         check_finite_statistics(name, st)
-        for k, v in st.to_datasets().items():
-            datasets[f"{name}/{k}"] = v
+    if args.halo_split:
+        datasets = split.to_datasets()
+    else:
+        datasets = {f"all/{k}": v for k, v in stats["all"].to_datasets().items()}
+    summary = {"params": params, "samples": {},
+               "null": "statistic undefined: no pairs in the bin (counts = 0) or, for "
+                       "skewness and kurtosis, no spread"}
+    for name, st in stats.items():
         fits = None
         if args.fit:
             from .distributions import fit_pdfs

@@ -251,7 +251,7 @@ class VGForecast:
         spec = self._spectra(model_name)
         gr = self._spectra("GR")
         bg = background(self.cosmology)
-        z_eff = gr.z_eff(sample)
+        z_eff = effective_redshift(sample, self.cosmology)
         chi_eff = float(bg.chi(z_eff))
         kc = 0.5 * (self.k_edges[1:] + self.k_edges[:-1])
         ell_c = kc * chi_eff - 0.5

@@ -61,7 +61,7 @@ import numpy as np
 import gpu
 from gpu.config import ConfigError
 
-#: quantity names, in kernel order (cosmo/_kernels/pairs.py)
+#: quantity names, in kernel order (cosmo/_kernels/pair_scan.py)
 QUANTITIES = ("u_L", "u_L'", "du_L", "su_L", "u_T", "du_T")
 #: quantities with histograms
 PDF_QUANTITIES = QUANTITIES[:4]
@@ -150,9 +150,9 @@ def _sort_into_cells(pos, lo, cs, nc):
     start = np.zeros(nc ** 3 + 1, dtype=np.int64)
     np.cumsum(np.bincount(cid, minlength=nc ** 3), out=start[1:])
     # within each cell by z: every (x, y) column is then sorted by z (exact z-windows in the kernel)
-    from ._kernels import pairs as K
+    from ._kernels.cells import zsort_cells
 
-    K.zsort_cells(order, np.ascontiguousarray(pos[:, 2], dtype=np.float64), start)
+    zsort_cells(order, np.ascontiguousarray(pos[:, 2], dtype=np.float64), start)
     return order, start
 
 
@@ -371,7 +371,7 @@ def pair_moments(pos, vel, box, rbins, orders=range(1, 9), pdf_bins=None, comm=N
     -------
     PairStatistics
     """
-    from ._kernels import pairs as K
+    from ._kernels import pair_scan as K
 
     periodic = (box is not None) if periodic is None else bool(periodic)
     box = _check_box(box, periodic)
@@ -427,7 +427,7 @@ def pair_moments(pos, vel, box, rbins, orders=range(1, 9), pdf_bins=None, comm=N
     mom = gpu.allreduce_sum(comm, mom.sum(axis=0))
     hist = gpu.allreduce_sum(comm, hist.sum(axis=0))
 
-    # assemble per-quantity means over oriented pairs (see cosmo/_kernels/pairs.py for the raw sums)
+    # assemble per-quantity means over oriented pairs (see cosmo/_kernels/pair_scan.py for the raw sums)
     idx = list(orders)
     with np.errstate(invalid="ignore", divide="ignore"):
         if auto:
@@ -465,12 +465,12 @@ def _pdf_want(K, pdf_bins, quantities):
 
 
 def _run_kernel(prep, auto, rb, nmax, hedges, huni, bounds, want):
-    from ._kernels import pairs as K
+    from ._kernels.pair_scan import Cells, Grid, pair_pass
 
-    return K.pair_pass(prep.pos1[:, 0].copy(), prep.pos1[:, 1].copy(), prep.pos1[:, 2].copy(), prep.vel1, prep.w1,
-                       prep.start1, prep.pos2[:, 0].copy(), prep.pos2[:, 1].copy(), prep.pos2[:, 2].copy(),
-                       prep.vel2, prep.w2, prep.start2, prep.nc, prep.ext, prep.box, prep.periodic, auto, rb ** 2,
-                       nmax, hedges, huni, bounds, want, prep.lo, prep.cs)
+    c1 = Cells(prep.pos1[:, 0].copy(), prep.pos1[:, 1].copy(), prep.pos1[:, 2].copy(), prep.vel1, prep.w1, prep.start1)
+    c2 = Cells(prep.pos2[:, 0].copy(), prep.pos2[:, 1].copy(), prep.pos2[:, 2].copy(), prep.vel2, prep.w2, prep.start2)
+    grid = Grid(prep.nc, prep.ext, prep.box, prep.periodic, prep.lo, prep.cs)
+    return pair_pass(c1, c2, grid, auto, rb ** 2, nmax, hedges, huni, bounds, want)
 
 
 def _weights(name, w, n):
@@ -486,8 +486,6 @@ def _weights(name, w, n):
 
 def pair_counts(pos, box, rbins, pos2=None, comm=None, periodic=None, cell_refine: int = 2) -> np.ndarray:
     """Pair counts only (no velocities): the ``DD`` of Corrfunc, distinct pairs per bin."""
-    from ._kernels import pairs as K
-
     periodic = (box is not None) if periodic is None else bool(periodic)
     box = _check_box(box, periodic)
     pos = _as_points("pos", pos)
@@ -519,7 +517,7 @@ def density_pair_statistics(pos, field, box, rbins, comm=None, periodic=None, ce
     Returns a dict with ``r``, ``counts``, ``corr`` = <s s'>, ``pair_mean``, ``pair_var``,
     ``dispersion`` = <(s' - s)^2>, ``norm_corr``.
     """
-    from ._kernels import pairs as K
+    from ._kernels.scalar_pairs import scalar_pair_pass
 
     periodic = (box is not None) if periodic is None else bool(periodic)
     box = _check_box(box, periodic)
@@ -535,7 +533,7 @@ def density_pair_statistics(pos, field, box, rbins, comm=None, periodic=None, ce
     comm = gpu.get_comm(comm)
     prep = _prepare(pos, np.zeros_like(pos), s, None, None, None, box, rb[-1], periodic, cell_refine)
     bounds = _work_bounds(prep.start1, prep.start1, comm, _nchunks())
-    acc = K.scalar_pair_pass(prep.pos1, prep.w1, prep.start1, prep.nc, prep.ext, prep.box, prep.periodic,
+    acc = scalar_pair_pass(prep.pos1, prep.w1, prep.start1, prep.nc, prep.ext, prep.box, prep.periodic,
                              rb ** 2, bounds)
     acc = gpu.allreduce_sum(comm, acc.sum(axis=0))
     n = acc[:, 0]
@@ -551,3 +549,86 @@ def density_pair_statistics(pos, field, box, rbins, comm=None, periodic=None, ce
     return {"rbins": rb, "r": r, "counts": n, "corr": corr, "pair_mean": mean, "pair_var": var,
             "dispersion": disp, "norm_corr": norm}
 
+
+
+# ----------------------------------------------------------------------------------------
+# halo / out-of-halo split
+# ----------------------------------------------------------------------------------------
+#: the samples of :func:`halo_split_statistics`: all particles, halo-halo, out-out, halo -> out pairs
+SPLIT_SAMPLES = ("all", "halo", "out", "cross")
+
+
+@dataclasses.dataclass
+class HaloSplitStatistics:
+    """Pair statistics of all particles and of the friends-of-friends halo / out-of-halo split.
+
+    Attributes
+    ----------
+    samples : dict name -> :class:`PairStatistics` for the names of :data:`SPLIT_SAMPLES` (``all``;
+        ``halo`` and ``out``: auto pairs within each set; ``cross``: pairs from a halo particle to
+        an out-of-halo particle); a sample with too few particles for a pair is left out.
+    catalogue : the :class:`cosmo.fof.FoFCatalogue` of the split.
+    b, min_size : the FoF linking parameter (mean separations) and smallest group counted as a halo.
+    """
+
+    samples: dict
+    catalogue: object
+    b: float
+    min_size: int
+
+    @property
+    def in_halo(self) -> np.ndarray:
+        return self.catalogue.in_halo
+
+    def params(self) -> dict:
+        """Header parameters of the split (FoF settings, halo fraction, number of groups)."""
+        return {"fof_b": self.b, "fof_min_size": self.min_size, "halo_fraction": float(self.in_halo.mean()),
+                "n_groups": self.catalogue.ngroups}
+
+    def to_datasets(self) -> dict:
+        """Datasets ``fof/<name>`` of the catalogue and ``<sample>/<name>`` of each sample."""
+        out = {f"fof/{k.split('/')[-1]}": v for k, v in self.catalogue.to_datasets().items()}
+        for name, st in self.samples.items():
+            out.update({f"{name}/{k}": v for k, v in st.to_datasets().items()})
+        return out
+
+
+def halo_split_statistics(pos, vel, box, rbins, *, b: float = 0.2, min_size: int = 2, orders=range(1, 9),
+                          pdf_bins=None, quantities=None, comm=None, cell_refine: int = 2) -> HaloSplitStatistics:
+    """Pair statistics of all particles and split into halo / out-of-halo particles (periodic box).
+
+    The particles are split by periodic friends-of-friends (:func:`cosmo.fof.friends_of_friends`,
+    linking length ``b`` times the mean interparticle separation, groups of at least ``min_size``
+    particles are halos), as in Xu (2022, arXiv:2202.06515) for the pairwise velocities in and out
+    of haloes; :func:`pair_moments` is then run on all particles, on the halo-halo and out-out auto
+    pairs and on the halo -> out cross pairs. Every pair of the whole sample is in exactly one of the
+    three split samples (so their counts add up to those of ``all``).
+
+    Parameters as :func:`pair_moments` (``box`` must be a finite periodic box side); ``b`` in (0, 1),
+    ``min_size >= 1``. (Eleven arguments: the four data arguments, then keyword-only options, the
+    FoF pair ``b``/``min_size`` and those passed on to :func:`pair_moments` unchanged.)
+    """
+    from gpu.config import check_arg
+
+    from .fof import friends_of_friends
+
+    check_arg("b", b, gt=0, lt=1)
+    check_arg("min_size", min_size, ge=1)
+    if isinstance(min_size, bool) or not isinstance(min_size, (int, np.integer)):
+        raise ConfigError(f"min_size must be an integer >= 1, got {min_size!r}")
+    box = _check_box(box, True)
+    pos = _wrap_into_box("pos", _as_points("pos", pos), box)
+    vel = _as_points("vel", vel, len(pos))
+    check_rbins(rbins, box, True)
+    comm = gpu.get_comm(comm)
+    cat = friends_of_friends(pos, box, b=b, vel=vel, min_size=int(min_size), comm=comm)
+    h = cat.in_halo
+    split = {"all": (pos, vel, None, None), "halo": (pos[h], vel[h], None, None),
+             "out": (pos[~h], vel[~h], None, None), "cross": (pos[h], vel[h], pos[~h], vel[~h])}
+    samples = {}
+    for name, (p1, v1, p2, v2) in split.items():
+        if len(p1) < 2 or (p2 is not None and len(p2) < 1):
+            continue
+        samples[name] = pair_moments(p1, v1, box, rbins, orders=orders, pdf_bins=pdf_bins, comm=comm, pos2=p2,
+                                     vel2=v2, quantities=quantities, cell_refine=cell_refine)
+    return HaloSplitStatistics(samples=samples, catalogue=cat, b=float(b), min_size=int(min_size))

@@ -76,19 +76,14 @@ class ModelSpectra:
         return np.array([np.interp(z, self.z_grid, self.lnp[:, i]) for i in range(self.lnk.size)])
 
     # --- Limber spectra ---------------------------------------------------------------------
-    def _shell(self, sample, n=200):
-        z = np.linspace(sample.z_min, sample.z_max, n)
-        chi = self.bg.chi(z)
-        return z, chi, sample.window(z, self.cosmology), sample.bias(z, self.cosmology)
-
     def c_kappa_g(self, ell, sample):
-        z, chi, wg, b = self._shell(sample)
+        z, chi, wg, b = shell(sample, self.cosmology, self.bg)
         wk = lensing_kernel(chi, self.bg.chi_star, self.bg.Om0_tot, z)
         return limber_sum(np.asarray(ell, float), chi, wk * wg * b, z, self.ln_sigp, self.z_grid, self.lnk)
 
     def c_v_g_tilde(self, ell, sample):
         """Ctilde^{vg} (module docstring) [same units as C^{kappa g} / (H0/c)^2]."""
-        z, chi, wg, b = self._shell(sample)
+        z, chi, wg, b = shell(sample, self.cosmology, self.bg)
         wl = (1 + z) * chi * (self.bg.chi_star - chi) / self.bg.chi_star
         return limber_sum(np.asarray(ell, float), chi, wl * wg * b, z, self.ln_fp, self.z_grid, self.lnk)
 
@@ -97,12 +92,17 @@ class ModelSpectra:
         return self.c_kappa_g(ell, sample) / (1.5 * H0_OVER_C**2 * self.c_v_g_tilde(ell, sample))
 
     def c_gg(self, ell, sample):
-        z, chi, wg, b = self._shell(sample)
+        z, chi, wg, b = shell(sample, self.cosmology, self.bg)
         return limber_sum(np.asarray(ell, float), chi, wg * wg * b * b, z, self.lnp_gr, self.z_grid, self.lnk)
 
-    def z_eff(self, sample, k_ref=0.05):
-        """Effective redshift of C^{kappa g} (:func:`effective_redshift`)."""
-        return effective_redshift(sample, self.cosmology)
+
+def shell(sample, cosmology=None, bg=None, n: int = 200):
+    """The Limber integration grid of a galaxy sample: ``n`` redshifts over its shell
+    ``[z_min, z_max]``, their comoving distances, the normalised window W_g and the bias b."""
+    bg = background(cosmology) if bg is None else bg
+    z = np.linspace(sample.z_min, sample.z_max, n)
+    chi = bg.chi(z)
+    return z, chi, sample.window(z, cosmology), sample.bias(z, cosmology)
 
 
 def effective_redshift(sample, cosmology=None, n=200) -> float:
@@ -112,9 +112,7 @@ def effective_redshift(sample, cosmology=None, n=200) -> float:
     Needs no power spectrum, so the forecast can check its multipole range before any work.
     """
     bg = background(cosmology)
-    z = np.linspace(sample.z_min, sample.z_max, n)
-    chi = bg.chi(z)
-    wg, b = sample.window(z, cosmology), sample.bias(z, cosmology)
+    z, chi, wg, b = shell(sample, cosmology, bg, n)
     wk = lensing_kernel(chi, bg.chi_star, bg.Om0_tot, z)
     d2 = growth_factor(z=z, cosmology=cosmology) ** 2
     w = wk * wg * b * d2 / chi**2

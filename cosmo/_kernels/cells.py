@@ -1,7 +1,9 @@
-"""Cell-list neighbour walk shared by the pair kernels (FoF links, scalar pair statistics)."""
+"""Cell-list helpers shared by the pair kernels: the half-shell neighbour walk (FoF links, scalar pair
+statistics) and the z-order of each cell (the exact z-windows of :mod:`.pair_scan`)."""
 from __future__ import annotations
 
-from numba import njit
+import numpy as np
+from numba import njit, prange
 
 
 @njit(cache=True, inline="always")
@@ -21,3 +23,33 @@ def half_shell_neighbour(ix, iy, iz, dx, dy, dz, nc, periodic):
     elif jx < 0 or jx >= nc or jy < 0 or jy >= nc or jz < 0 or jz >= nc:
         return -1
     return (jx * nc + jy) * nc + jz
+
+
+@njit(parallel=True, cache=True)
+def zsort_cells(order, z, start):
+    """Sort the particle indices ``order[start[c]:start[c+1]]`` of every cell ``c`` by ``z[order]``
+    in place (stable), so that each (x, y) column of a cell list (consecutive z-cells) is sorted
+    by z: :func:`.pair_scan.pair_pass` then finds the exact z-window of a particle by binary search."""
+    nc3 = start.shape[0] - 1
+    for c in prange(nc3):
+        s0 = start[c]
+        s1 = start[c + 1]
+        if s1 - s0 < 2:
+            continue
+        if s1 - s0 <= 32:
+            # small cell: stable insertion sort in place (no allocations)
+            for q in range(s0 + 1, s1):
+                oq = order[q]
+                zq = z[oq]
+                r = q
+                while r > s0 and z[order[r - 1]] > zq:
+                    order[r] = order[r - 1]
+                    r -= 1
+                order[r] = oq
+            continue
+        seg = order[s0:s1].copy()
+        zz = z[seg]
+        k = np.argsort(zz, kind="mergesort")
+        for q in range(s1 - s0):
+            order[s0 + q] = seg[k[q]]
+    return order

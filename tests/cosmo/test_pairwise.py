@@ -383,6 +383,55 @@ def test_mpi_two_ranks_equal_serial(tmp_path):
     close(b["s"], a["s"], rtol=1e-12)
 
 
+def _clustered(seed=4, n=1500, box=20.0):
+    rng = np.random.default_rng(seed)
+    c = rng.uniform(0, box, (30, 3))
+    pos = (c[rng.integers(0, 30, n)] + 0.2 * rng.normal(size=(n, 3))) % box
+    return pos, rng.normal(0, 100, (n, 3))
+
+
+def test_halo_split_statistics_partitions_the_pairs():
+    """Library halo split: the FoF split of friends_of_friends, and every pair of the sample in exactly
+    one of halo-halo, out-out, halo -> out: counts add up exactly, Delta u_L sums and histograms
+    (label-swap invariant, so the orientation of the cross pairs does not matter) to round-off."""
+    from cosmo.fof import friends_of_friends
+    from cosmo.pairwise import halo_split_statistics
+
+    pos, vel = _clustered()
+    rb = np.logspace(-1, np.log10(5), 7)
+    hb = np.linspace(-600, 600, 25)
+    res = halo_split_statistics(pos, vel, 20.0, rb, b=0.2, min_size=2, orders=(1, 2), pdf_bins=hb)
+    assert set(res.samples) == {"all", "halo", "out", "cross"}
+    assert np.array_equal(res.in_halo, friends_of_friends(pos, 20.0, b=0.2, min_size=2).in_halo)
+    assert 0.1 < res.params()["halo_fraction"] < 0.99
+    a, h, o, x = (res.samples[k] for k in ("all", "halo", "out", "cross"))
+    assert a.auto and not x.auto  # cross pairs are one orientation (halo -> out)
+    assert np.array_equal(h.counts + o.counts + x.counts, a.counts)
+    assert a.counts.min() > 10
+    # sums over the pairs of each bin (empty bins of a split sample contribute nothing); round-off
+    # bound: 1e-12 of sum |du_L|^n <= sqrt(N sum du_L^2) for n = 1
+    tot = lambda s, n: np.nan_to_num(s.moment("du_L", n)) * s.counts
+    for n in (1, 2):
+        bound = 1e-12 * (np.sqrt(a.counts * tot(a, 2)) if n == 1 else tot(a, 2))
+        assert np.all(np.abs(tot(h, n) + tot(o, n) + tot(x, n) - tot(a, n)) <= bound)
+    # PDFs: auto pairs are normalised by both orientations (2 N), cross pairs by N; weights are 1
+    hist = lambda s: np.nan_to_num(s.pdf["du_L"]) * (2.0 if s.auto else 1.0) * s.counts[:, None] * np.diff(hb)
+    assert np.allclose(hist(h) + hist(o) + 2.0 * hist(x), hist(a), rtol=1e-12, atol=1e-9)
+    ds = res.to_datasets()
+    assert np.array_equal(ds["cross/counts"], x.counts) and "fof/group" in ds
+
+
+@pytest.mark.parametrize("kw, key", [({"b": 0.0}, "'b'"), ({"b": float("nan")}, "'b'"),
+                                     ({"min_size": 0}, "'min_size'"), ({"min_size": 2.5}, "min_size")])
+def test_halo_split_statistics_rejects_bad_arguments(kw, key):
+    from gpu.config import ConfigError
+    from cosmo.pairwise import halo_split_statistics
+
+    pos, vel = _clustered(n=50)
+    with pytest.raises(ConfigError, match=key):
+        halo_split_statistics(pos, vel, 20.0, [0.1, 1.0], **kw)
+
+
 def test_cli_pairwise_with_halo_split(tmp_path):
     """python -m cosmo pairwise on a GADGET snapshot: HDF5 + JSON outputs equal the API results."""
     import json

@@ -1,0 +1,465 @@
+"""Flush of the buffered in-range pairs of one chunk into its accumulators: counts, weighted
+counts, velocity power sums and histograms per separation bin.
+
+The scan (:mod:`.pair_scan`) appends the pairs with ``r_min <= r < r_max`` to a per-chunk buffer of
+:data:`CAP` pairs; a full buffer is flushed by :func:`flush` in steps, each a contiguous loop that
+LLVM can vectorise:
+
+1. the r bin of every pair from r^2 (table lookup plus exact comparisons, :mod:`.pair_binning`),
+   counted in four interleaved sub-counters per bin (:func:`_bin_pairs`);
+2. a counting sort by r bin (:func:`_sort_by_bin`);
+3. the velocity quantities (:func:`_quantities`): ``u_L = (v1 . r)/|r|``, ``u_L' = (v2 . r)/|r|``,
+   ``Delta u_L = u_L' - u_L``, ``Sigma u_L = u_L' + u_L``, and the transverse speeds by Pythagoras,
+   ``u_T = sqrt(|v1|^2 - u_L^2)``, ``u_T' = sqrt(|v2|^2 - u_L'^2)``,
+   ``Delta u_T = sqrt(|v2 - v1|^2 - Delta u_L^2)`` (clipped at 0 against round-off);
+4. per r bin the power sums (:func:`_psum`, register accumulations vectorised across pairs with
+   ``fastmath={'reassoc', 'nsz'}`` on those sums only) and the histograms (:func:`_hist_mirrored`,
+   :func:`_hist_direct`).
+
+The steps are separate functions called once per flush (or per r bin); Numba-inlining them into
+:func:`flush` measured no difference.
+
+The conventions of the quantities (orientation, the two orientations of an auto pair) are those
+of :mod:`cosmo.pairwise`.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .pair_binning import _hbin, _hist, _r2_bin
+
+#: pairs buffered per thread chunk before a flush (sorted by r bin, then accumulated)
+CAP = 2048
+#: per-pair fields kept in the buffers (rows of ``fb``/``sb``): r^2, pair weight, then
+#: ``a = v1 . r`` (mode 1: ``d = (v2 - v1) . r``), ``c = v2 . r``, ``|v1|^2``, ``|v2|^2``, ``|v2 - v1|^2``
+NF = 7
+_FR, _FW, _FA, _FC, _F1, _F2, _FD = 0, 1, 2, 3, 4, 5, 6
+#: rows of the quantity buffer ``qq``: u_L, u_L' (auto: -u_L'), Delta u_L, Sigma u_L, u_T, u_T', Delta u_T
+_QA, _QB, _QD, _QS, _QT, _QU, _QV = 0, 1, 2, 3, 4, 5, 6
+#: how much the scan stores per candidate: r^2 only; Delta u_L only; u_L and u_L'; also transverse
+MODE_COUNT, MODE_DU, MODE_L, MODE_T = 0, 1, 2, 3
+
+
+@njit(cache=True, fastmath={"reassoc", "nsz"}, error_model="numpy")
+def _psum(xx_, ww_, s0, s1, nmax, out):
+    """``out[n] += sum_{s0 <= q < s1} w[q] x[q]^n`` for n = 1..nmax.
+
+    Each pair's term ``w x^n`` is the same chain of products as a direct loop; only the order of
+    the additions is left free (``fastmath={'reassoc', 'nsz'}`` on this function alone), which
+    lets LLVM vectorise the sums across pairs. Results differ from sequential summation by
+    round-off only (relative ~1e-16 per addition).
+    """
+    if s1 <= s0:
+        return
+    # slices, so the loops run from 0 (provably non-negative indices: no wrap-around selects)
+    x = xx_[s0:s1]
+    w = ww_[s0:s1]
+    nq = s1 - s0
+    if nmax == 1:
+        a1 = 0.0
+        for q in range(nq):
+            a1 += w[q] * x[q]
+        out[1] += a1
+    elif nmax == 2:
+        a1 = 0.0
+        a2 = 0.0
+        for q in range(nq):
+            p1 = w[q] * x[q]
+            a1 += p1
+            a2 += p1 * x[q]
+        out[1] += a1
+        out[2] += a2
+    elif nmax <= 4:
+        a1 = 0.0
+        a2 = 0.0
+        a3 = 0.0
+        a4 = 0.0
+        for q in range(nq):
+            xx = x[q]
+            p1 = w[q] * xx
+            p2 = p1 * xx
+            p3 = p2 * xx
+            a1 += p1
+            a2 += p2
+            a3 += p3
+            a4 += p3 * xx
+        out[1] += a1
+        out[2] += a2
+        out[3] += a3
+        if nmax == 4:
+            out[4] += a4
+    elif nmax <= 8:
+        a1 = 0.0
+        a2 = 0.0
+        a3 = 0.0
+        a4 = 0.0
+        a5 = 0.0
+        a6 = 0.0
+        a7 = 0.0
+        a8 = 0.0
+        for q in range(nq):
+            xx = x[q]
+            p1 = w[q] * xx
+            p2 = p1 * xx
+            p3 = p2 * xx
+            p4 = p3 * xx
+            p5 = p4 * xx
+            p6 = p5 * xx
+            p7 = p6 * xx
+            a1 += p1
+            a2 += p2
+            a3 += p3
+            a4 += p4
+            a5 += p5
+            a6 += p6
+            a7 += p7
+            a8 += p7 * xx
+        out[1] += a1
+        out[2] += a2
+        out[3] += a3
+        out[4] += a4
+        if nmax >= 5:
+            out[5] += a5
+        if nmax >= 6:
+            out[6] += a6
+        if nmax >= 7:
+            out[7] += a7
+        if nmax == 8:
+            out[8] += a8
+    else:
+        p = w.copy()
+        for n in range(1, nmax + 1):
+            a = 0.0
+            for q in range(nq):
+                p[q] *= x[q]
+                a += p[q]
+            out[n] += a
+
+
+@njit(cache=True, fastmath={"reassoc", "nsz"}, error_model="numpy")
+def _wsum(w, s0, s1):
+    """Sum of ``w[s0:s1]`` (vectorised, reassociated)."""
+    ws = w[s0:s1]
+    a = 0.0
+    for q in range(s1 - s0):
+        a += ws[q]
+    return a
+
+
+
+@njit(cache=True, error_model="numpy")
+def _bin_pairs(m, br, pb, cnt, rbin):
+    """r bin ``pb[p]`` of the ``m`` buffered pairs from their r^2 ``br``; ``cnt[p & 3, b]`` counts them in
+    four interleaved sub-counters per bin, so that runs of pairs in the same bin do not form one serial
+    chain of read-modify-writes on a single counter. ``rbin = (r2edges, tab, tinv)``."""
+    r2edges, tab, tinv = rbin
+    nb = cnt.shape[1]
+    for k in range(4):
+        for b in range(nb):
+            cnt[k, b] = 0
+    # table lookup in a vectorised loop (r^2 is in [r2lo, r2max): the index is in [0, NTAB]); the
+    # few pairs in table cells that straddle an edge (negative entries) are binned exactly after
+    nneg = 0
+    for p in range(np.uint64(m)):
+        b = tab[np.uint64(br[p] * tinv)]
+        pb[p] = b
+        nneg += b < 0
+    if nneg > 0:
+        for p in range(m):
+            if pb[p] < 0:
+                pb[p] = _r2_bin(br[p], r2edges, tab, tinv)
+    for p in range(m):
+        cnt[p & 3, pb[p]] += 1
+
+
+@njit(cache=True, error_model="numpy")
+def _count_only(m, bw, pb, cnt, counts, wcounts, unitw):
+    """Counts and weighted counts per r bin (the pass without velocities)."""
+    nb = cnt.shape[1]
+    for b in range(nb):
+        nbin = cnt[0, b] + cnt[1, b] + cnt[2, b] + cnt[3, b]
+        counts[b] += nbin
+        if unitw:
+            wcounts[b] += nbin
+    if not unitw:
+        for p in range(m):
+            wcounts[pb[p]] += bw[p]
+
+
+@njit(cache=True, error_model="numpy")
+def _sort_by_bin(m, fb, sb, pb, cnt, off, mode, unitw):
+    """Counting sort of the buffered fields ``fb`` by r bin into ``sb``: bin b occupies
+    ``[off[b], off[b+1])``, split in the four sub-streams of :func:`_bin_pairs`. Only the fields the
+    ``mode`` uses are moved; for ``MODE_DU`` ``Delta u_L = ((v2 - v1) . r)/|r|`` is computed before the
+    sort (same operations, contiguous loop), so that only it and the weight are moved."""
+    nb = cnt.shape[1]
+    off[0] = 0
+    for b in range(nb):
+        q = off[b]
+        for k in range(4):
+            c = cnt[k, b]
+            cnt[k, b] = q
+            q += c
+        off[b + 1] = q
+    br = fb[_FR]
+    bw = fb[_FW]
+    ba = fb[_FA]
+    bc = fb[_FC]
+    b1 = fb[_F1]
+    b2 = fb[_F2]
+    bd = fb[_FD]
+    sr = sb[_FR]
+    sw = sb[_FW]
+    sa = sb[_FA]
+    sc = sb[_FC]
+    s1 = sb[_F1]
+    s2 = sb[_F2]
+    sd = sb[_FD]
+    if mode == MODE_DU:
+        for p in range(m):
+            ba[p] = ba[p] / np.sqrt(br[p])
+        for p in range(m):
+            b = pb[p]
+            q = cnt[p & 3, b]
+            cnt[p & 3, b] = q + 1
+            if not unitw:
+                sw[q] = bw[p]
+            sa[q] = ba[p]
+    elif mode == MODE_L:
+        for p in range(m):
+            b = pb[p]
+            q = cnt[p & 3, b]
+            cnt[p & 3, b] = q + 1
+            sr[q] = br[p]
+            if not unitw:
+                sw[q] = bw[p]
+            sa[q] = ba[p]
+            sc[q] = bc[p]
+    else:
+        for p in range(m):
+            b = pb[p]
+            q = cnt[p & 3, b]
+            cnt[p & 3, b] = q + 1
+            sr[q] = br[p]
+            if not unitw:
+                sw[q] = bw[p]
+            sa[q] = ba[p]
+            sc[q] = bc[p]
+            s1[q] = b1[p]
+            s2[q] = b2[p]
+            sd[q] = bd[p]
+
+
+@njit(cache=True, error_model="numpy")
+def _quantities(m, sb, qq, mode, auto):
+    """Per-pair quantities in bin order into the rows ``_Q*`` of ``qq`` (contiguous, branch-free:
+    vectorised); for auto pairs row ``_QB`` holds ``-u_L'`` (the second orientation's u_L). Returns the
+    Delta u_L row (for ``MODE_DU`` the sorted row computed before the sort)."""
+    sr = sb[_FR]
+    sa = sb[_FA]
+    sc = sb[_FC]
+    s1 = sb[_F1]
+    s2 = sb[_F2]
+    sd = sb[_FD]
+    qa = qq[_QA]
+    qb = qq[_QB]
+    qd = qq[_QD]
+    qs = qq[_QS]
+    qt = qq[_QT]
+    qu = qq[_QU]
+    qv = qq[_QV]
+    sgn = -1.0 if auto else 1.0
+    if mode == MODE_DU:
+        return sa
+    if mode == MODE_L:
+        for q in range(m):
+            r = np.sqrt(sr[q])
+            ul = sa[q] / r
+            ulp = sc[q] / r
+            qa[q] = ul
+            qb[q] = sgn * ulp
+            qd[q] = ulp - ul
+            qs[q] = ulp + ul
+    else:
+        for q in range(m):
+            r = np.sqrt(sr[q])
+            ul = sa[q] / r
+            ulp = sc[q] / r
+            du = ulp - ul
+            qa[q] = ul
+            qb[q] = sgn * ulp
+            qd[q] = du
+            qs[q] = ulp + ul
+            qt[q] = np.sqrt(max(s1[q] - ul * ul, 0.0))
+            qu[q] = np.sqrt(max(s2[q] - ulp * ulp, 0.0))
+            qv[q] = np.sqrt(max(sd[q] - du * du, 0.0))
+    return qd
+
+
+@njit(cache=True, error_model="numpy")
+def _bin_moments(mb, s0, s1_, qq, qd, sw, nmax, flags):
+    """Power sums of the pairs ``[s0, s1_)`` of one r bin into ``mb`` (``mom[b]``, see
+    :func:`.pair_scan.pair_pass` for what each row holds)."""
+    auto, unitw, mode, nmax_, wl, wd, ws, wt, wh, whd = flags
+    if wl:
+        _psum(qq[_QA], sw, s0, s1_, nmax, mb[0])
+        _psum(qq[_QB], sw, s0, s1_, nmax, mb[0] if auto else mb[1])
+    if wd:
+        _psum(qd, sw, s0, s1_, nmax, mb[2])
+    if ws:
+        _psum(qq[_QS], sw, s0, s1_, nmax, mb[3])
+    if wt:
+        _psum(qq[_QT], sw, s0, s1_, nmax, mb[4])
+        if auto:
+            _psum(qq[_QU], sw, s0, s1_, nmax, mb[4])
+        _psum(qq[_QV], sw, s0, s1_, nmax, mb[5])
+
+
+@njit(cache=True, error_model="numpy")
+def _hist_mirrored(hb, eb, s0, s1_, sw, qq, hq, hedges, nexact):
+    """Histograms of the pairs ``[s0, s1_)`` of one r bin, auto pairs with antisymmetric edges:
+    only u_L and -u_L' (quantity 0), Sigma u_L (3) and Delta u_L (2) are binned here (bin indices
+    ``hq`` from :func:`.pair_binning._hbin`); the mirror images (u_L' = -(quantity 0), -Sigma u_L)
+    are added at the end from these histograms and the weights of values exactly on an edge
+    (``eb``, kept only when ``nexact > 0``), see :func:`.pair_binning._mirror_hist`. Outside values
+    go to the spare column nh. ``hb``, ``eb``: this bin's ``hist[b]``, ``hedge[b]``.
+
+    Nine arguments: the bin's two accumulators, its pair range, the weights, the values and their
+    bin indices, the edges and the edge-value count are all distinct arrays of the flush."""
+    qa = qq[_QA]
+    qb = qq[_QB]
+    qs = qq[_QS]
+    ha = hq[0]
+    hbq = hq[1]
+    hs = hq[2]
+    hd = hq[3]
+    # unsigned indices (all >= 0 here): no wrap-around selects. -u_L' goes to the scratch
+    # row 1 (overwritten by the mirror step, after being added to row 0), so that u_L and
+    # -u_L' of one pair, often in the same bin, do not update the same counter back to back
+    if nexact == 0:
+        # no value of this flush lies exactly on an edge (the usual case): no edge bookkeeping
+        for qi in range(np.uint64(s1_ - s0)):
+            q = np.uint64(s0) + qi
+            w = sw[q]
+            hb[0, np.uint64(ha[q])] += w
+            hb[1, np.uint64(hbq[q])] += w
+            hb[3, np.uint64(hs[q])] += w
+            hb[2, np.uint64(hd[q])] += 2.0 * w
+        return
+    for qi in range(np.uint64(s1_ - s0)):
+        q = np.uint64(s0) + qi
+        w = sw[q]
+        h = np.uint64(ha[q])
+        hb[0, h] += w
+        if qa[q] == hedges[h]:
+            eb[0, h] += w
+        h = np.uint64(hbq[q])
+        hb[1, h] += w
+        if qb[q] == hedges[h]:
+            eb[1, h] += w
+        h = np.uint64(hs[q])
+        hb[3, h] += w
+        if qs[q] == hedges[h]:
+            eb[3, h] += w
+        hb[2, np.uint64(hd[q])] += 2.0 * w
+
+
+@njit(cache=True, error_model="numpy")
+def _hist_direct(hist, b, s0, s1_, sw, qq, hbin, auto):
+    """Histograms of the pairs ``[s0, s1_)`` of r bin ``b``, each value binned on its own
+    (:func:`.pair_binning._hist`): cross pairs, and auto pairs with edges that are not antisymmetric
+    (both orientations binned explicitly)."""
+    hedges, huni, hlo, hinv, hsym = hbin
+    qa = qq[_QA]
+    qb = qq[_QB]
+    qd = qq[_QD]
+    qs = qq[_QS]
+    if auto:
+        for q in range(s0, s1_):
+            w = sw[q]
+            ul = qa[q]
+            ulp = -qb[q]
+            su = qs[q]
+            du = qd[q]
+            _hist(hist, b, 0, w, ul, hedges, huni, hlo, hinv)
+            _hist(hist, b, 1, w, ulp, hedges, huni, hlo, hinv)
+            _hist(hist, b, 3, w, su, hedges, huni, hlo, hinv)
+            _hist(hist, b, 2, 2.0 * w, du, hedges, huni, hlo, hinv)
+            _hist(hist, b, 0, w, -ulp, hedges, huni, hlo, hinv)
+            _hist(hist, b, 1, w, -ul, hedges, huni, hlo, hinv)
+            _hist(hist, b, 3, w, -su, hedges, huni, hlo, hinv)
+    else:
+        for q in range(s0, s1_):
+            w = sw[q]
+            _hist(hist, b, 0, w, qa[q], hedges, huni, hlo, hinv)
+            _hist(hist, b, 1, w, qb[q], hedges, huni, hlo, hinv)
+            _hist(hist, b, 3, w, qs[q], hedges, huni, hlo, hinv)
+            _hist(hist, b, 2, w, qd[q], hedges, huni, hlo, hinv)
+
+
+# ``_nrt=True`` set explicitly: called from the walk, which is compiled without reference counting, a
+# flush with default options would inherit that (Numba's option inheritance) and :func:`_psum`'s
+# allocation would not compile
+@njit(cache=True, error_model="numpy", _nrt=True)
+def flush(m, scr, acc, rbin, hbin, flags):
+    """Accumulate the ``m`` buffered in-range pairs of one chunk into its accumulators.
+
+    ``scr = (fb, sb, pb, qq, hq, cnt, off)``: the buffered fields (rows ``_F*``), their sorted copy,
+    the r bins, the quantities (rows ``_Q*``), their histogram bins, the per-bin sub-counters and
+    offsets; ``acc = (counts, wcounts, mom, hist, hedge)``: this chunk's accumulator slices;
+    ``rbin = (r2edges, tab, tinv)``; ``hbin = (hedges, huni, hlo, hinv, hsym)``;
+    ``flags = (auto, unitw, mode, nmax, wl, wd, ws, wt, wh, whd)`` (see :func:`.pair_scan.pair_pass`).
+    Steps in the module docstring.
+    """
+    if m == 0:
+        return
+    fb, sb, pb, qq, hq, cnt, off = scr
+    counts, wcounts, mom, hist, hedge = acc
+    hedges, huni, hlo, hinv, hsym = hbin
+    auto, unitw, mode, nmax, wl, wd, ws, wt, wh, whd = flags
+    nb = cnt.shape[1]
+    _bin_pairs(m, fb[_FR], pb, cnt, rbin)
+    if mode == MODE_COUNT:
+        _count_only(m, fb[_FW], pb, cnt, counts, wcounts, unitw)
+        return
+    _sort_by_bin(m, fb, sb, pb, cnt, off, mode, unitw)
+    qd = _quantities(m, sb, qq, mode, auto)
+    sw = sb[_FW]
+    nh = max(hedges.shape[0] - 1, 1)
+    hd = hq[3]
+    nexact = 0
+    if whd:
+        # the Delta u_L histogram alone (label-swap invariant: no mirror bookkeeping)
+        _hbin(qd, m, hedges, huni, hlo, hinv, nh, hd)
+    mirrored = wh and auto and hsym
+    if mirrored:
+        nexact += _hbin(qq[_QA], m, hedges, huni, hlo, hinv, nh, hq[0])
+        nexact += _hbin(qq[_QB], m, hedges, huni, hlo, hinv, nh, hq[1])
+        nexact += _hbin(qq[_QS], m, hedges, huni, hlo, hinv, nh, hq[2])
+        _hbin(qd, m, hedges, huni, hlo, hinv, nh, hd)
+    for b in range(nb):
+        s0 = off[b]
+        s1_ = off[b + 1]
+        if s1_ == s0:
+            continue
+        counts[b] += s1_ - s0
+        if unitw:
+            wcounts[b] += s1_ - s0
+        else:
+            wcounts[b] += _wsum(sw, s0, s1_)
+        if nmax > 0:
+            _bin_moments(mom[b], s0, s1_, qq, qd, sw, nmax, flags)
+        if whd:
+            # both orientations of an auto pair have the same Delta u_L: weight 2w
+            hb = hist[b]
+            fw2 = 2.0 if auto else 1.0
+            for qi in range(np.uint64(s1_ - s0)):
+                q = np.uint64(s0) + qi
+                hb[2, np.uint64(hd[q])] += fw2 * sw[q]
+        if not wh:
+            continue
+        if mirrored:
+            _hist_mirrored(hist[b], hedge[b], s0, s1_, sw, qq, hq, hedges, nexact)
+        else:
+            _hist_direct(hist, b, s0, s1_, sw, qq, hbin, auto)
