@@ -68,6 +68,9 @@ def add_arguments(p):
     p.add_argument("--fit", action="store_true", help="fit Gaussian/logistic/Laplace/X to the Delta u_L PDF per bin")
     p.add_argument("--subsample", type=int, default=0, help="random subsample of this many particles (0: all)")
     p.add_argument("--seed", type=int, default=0, help="subsample seed")
+    p.add_argument("--backend", default="auto", choices=("auto", "cpu", "cuda"),
+                   help="pair engine: numba.cuda kernels ('cuda'), CPU ('cpu') or CUDA when a device is found "
+                        "('auto', default)")
     p.add_argument("--quiet", action="store_true")
 
 
@@ -75,7 +78,7 @@ def check_options(args) -> dict:
     """Everything the options alone decide, before the snapshot is read: parsed bins and the rest."""
     from gpu.config import check_arg
 
-    from .pairwise import QUANTITIES, _MAX_ORDER
+    from .pairwise import QUANTITIES, _MAX_ORDER, resolve_backend
 
     opts = {}
     if args.rbins and args.rbins_edges:
@@ -105,6 +108,7 @@ def check_options(args) -> dict:
     check_arg("--min-size", args.min_size, ge=1)
     check_arg("--subsample", args.subsample, ge=0)
     check_arg("--seed", args.seed, ge=0)
+    opts["backend"] = resolve_backend(getattr(args, "backend", "auto"))
     opts["quantities"] = None
     if args.quantities:
         q = [v.strip() for v in args.quantities.split(",") if v.strip()]
@@ -284,7 +288,7 @@ def run(args) -> int:
         if len(p1) < 2 or (p2 is not None and len(p2) < 1):
             continue
         st = pair_moments(p1, v1, box, rb, orders=orders, pdf_bins=hb, comm=comm, pos2=p2, vel2=v2,
-                          quantities=quantities)
+                          quantities=quantities, backend=opts["backend"])
         check_finite_statistics(name, st)
         for k, v in st.to_datasets().items():
             datasets[f"{name}/{k}"] = v

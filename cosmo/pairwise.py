@@ -334,7 +334,7 @@ class PairStatistics:
 # ----------------------------------------------------------------------------------------
 def pair_moments(pos, vel, box, rbins, orders=range(1, 9), pdf_bins=None, comm=None, *,
                  pos2=None, vel2=None, weights=None, weights2=None, periodic=None,
-                 cell_refine: int = 2, quantities=None) -> PairStatistics:
+                 cell_refine: int = 2, quantities=None, backend: str = "auto") -> PairStatistics:
     """Counts, velocity moments and PDFs of all particle pairs in separation bins.
 
     Parameters
@@ -366,12 +366,19 @@ def pair_moments(pos, vel, box, rbins, orders=range(1, 9), pdf_bins=None, comm=N
         Subset of QUANTITIES whose moments (and PDFs, see ``pdf_bins``) are accumulated
         (default all); e.g. ``("du_L",)`` for halotools-like mean and dispersion of the pairwise
         velocity only.
+    backend : {"auto", "cpu", "cuda"}
+        Where the pair pass runs (:func:`resolve_backend`): ``"cuda"`` runs the numba.cuda engine
+        (:mod:`cosmo._kernels.cuda_pairs`, a device or the CUDA simulator), with the same pairs and the
+        same per-pair arithmetic: counts and unit-weight histograms equal the CPU ones exactly, moments
+        to round-off (the order of the additions differs).
 
     Returns
     -------
     PairStatistics
     """
     from ._kernels import pairs as K
+
+    backend = resolve_backend(backend)
 
     periodic = (box is not None) if periodic is None else bool(periodic)
     box = _check_box(box, periodic)
@@ -421,7 +428,7 @@ def pair_moments(pos, vel, box, rbins, orders=range(1, 9), pdf_bins=None, comm=N
             | _pdf_want(K, pdf_bins, quantities))
     prep = _prepare(pos, vel, w1, pos2, vel2, w2, box, rb[-1], periodic, cell_refine)
     bounds = _work_bounds(prep.start1, prep.start2, comm, _nchunks())
-    counts, wcounts, mom, hist = _run_kernel(prep, auto, rb, nmax, hedges, huni, bounds, want)
+    counts, wcounts, mom, hist = _run_kernel(prep, auto, rb, nmax, hedges, huni, bounds, want, backend)
     counts = gpu.allreduce_sum(comm, counts.sum(axis=0))
     wcounts = gpu.allreduce_sum(comm, wcounts.sum(axis=0))
     mom = gpu.allreduce_sum(comm, mom.sum(axis=0))
@@ -464,10 +471,30 @@ def _pdf_want(K, pdf_bins, quantities):
     return K.WANT_HD if asked == ["du_L"] else K.WANT_H
 
 
-def _run_kernel(prep, auto, rb, nmax, hedges, huni, bounds, want):
+def resolve_backend(backend) -> str:
+    """``"auto"|"cpu"|"cuda"`` -> ``"cpu"`` or ``"cuda"`` for the pair engine (:func:`gpu.cuda.numba_backend`:
+    ``"auto"`` takes a CUDA device when numba.cuda finds one; ``"cuda"`` without a device or the CUDA
+    simulator raises :class:`gpu.GPUUnavailableError` with the reason). A name outside the three is a
+    :class:`ConfigError`."""
+    from gpu.cuda import numba_backend
+
+    try:
+        return numba_backend(backend)
+    except ValueError as exc:
+        raise ConfigError(f"backend: {exc}") from None
+
+
+def _run_kernel(prep, auto, rb, nmax, hedges, huni, bounds, want, backend="cpu"):
     from ._kernels import pairs as K
 
-    return K.pair_pass(prep.pos1[:, 0].copy(), prep.pos1[:, 1].copy(), prep.pos1[:, 2].copy(), prep.vel1, prep.w1,
+    if backend == "cuda":
+        from ._kernels.cuda_pairs import pair_pass_cuda
+
+        kernel = pair_pass_cuda
+        bounds = bounds[[0, -1]]
+    else:
+        kernel = K.pair_pass
+    return kernel(prep.pos1[:, 0].copy(), prep.pos1[:, 1].copy(), prep.pos1[:, 2].copy(), prep.vel1, prep.w1,
                        prep.start1, prep.pos2[:, 0].copy(), prep.pos2[:, 1].copy(), prep.pos2[:, 2].copy(),
                        prep.vel2, prep.w2, prep.start2, prep.nc, prep.ext, prep.box, prep.periodic, auto, rb ** 2,
                        nmax, hedges, huni, bounds, want, prep.lo, prep.cs)
@@ -484,10 +511,11 @@ def _weights(name, w, n):
     return np.ascontiguousarray(w)
 
 
-def pair_counts(pos, box, rbins, pos2=None, comm=None, periodic=None, cell_refine: int = 2) -> np.ndarray:
-    """Pair counts only (no velocities): the ``DD`` of Corrfunc, distinct pairs per bin."""
-    from ._kernels import pairs as K
-
+def pair_counts(pos, box, rbins, pos2=None, comm=None, periodic=None, cell_refine: int = 2,
+                backend: str = "auto") -> np.ndarray:
+    """Pair counts only (no velocities): the ``DD`` of Corrfunc, distinct pairs per bin (``backend`` as
+    in :func:`pair_moments`; the counts are the same on both)."""
+    backend = resolve_backend(backend)
     periodic = (box is not None) if periodic is None else bool(periodic)
     box = _check_box(box, periodic)
     pos = _as_points("pos", pos)
@@ -504,7 +532,7 @@ def pair_counts(pos, box, rbins, pos2=None, comm=None, periodic=None, cell_refin
     prep = _prepare(pos, z1, np.ones(len(pos)), pos2, z2, None if pos2 is None else np.ones(len(pos2)),
                     box, rb[-1], periodic, cell_refine)
     bounds = _work_bounds(prep.start1, prep.start2, comm, _nchunks())
-    counts, _, _, _ = _run_kernel(prep, pos2 is None, rb, 0, np.zeros(1), True, bounds, 0)
+    counts, _, _, _ = _run_kernel(prep, pos2 is None, rb, 0, np.zeros(1), True, bounds, 0, backend)
     return gpu.allreduce_sum(comm, counts.sum(axis=0))
 
 

@@ -76,3 +76,55 @@ def axpy(a: float, x, y):
     blocks, threads = launch_config(x.size)
     _axpy_kernel[blocks, threads](float(a), dx, dy, dout)
     return dout.copy_to_host()
+
+
+_auto_logged = False
+
+
+def numba_backend(name: str = "auto") -> str:
+    """Resolve ``backend`` for a ``numba.cuda`` kernel path to ``"cpu"`` or ``"cuda"``.
+
+    Unlike :func:`gpu.backend.get_backend` (which probes CuPy), a numba.cuda kernel needs only a
+    CUDA driver and device, or the CUDA simulator:
+
+    * ``"cpu"``: always the CPU;
+    * ``"cuda"``: a device (``numba.cuda.is_available()``) or, under ``NUMBA_ENABLE_CUDASIM=1``, the
+      simulator (so that tests run the kernels); otherwise :class:`GPUUnavailableError` with the reason;
+    * ``"auto"``: ``"cuda"`` only on a real device (never the simulator, which is orders of magnitude
+      slower than the CPU path), else ``"cpu"``, logged once. ``SCALEFORGE_DISABLE_GPU=1`` makes it
+      ``"cpu"`` and ``"cuda"`` an error.
+
+    Raises ``ValueError`` for a name outside ``("auto", "cpu", "cuda")``.
+    """
+    global _auto_logged
+    from .backend import BACKENDS
+
+    if not isinstance(name, str) or name.lower() not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
+    name = name.lower()
+    if name == "cpu":
+        return "cpu"
+    if os.environ.get("SCALEFORGE_DISABLE_GPU", "").strip() not in ("", "0"):
+        ok, why = False, "disabled by SCALEFORGE_DISABLE_GPU"
+    elif name == "cuda" and simulator_enabled():
+        return "cuda"
+    else:
+        try:
+            ok = not simulator_enabled() and bool(cuda.is_available())
+            why = ("the CUDA simulator is enabled (backend 'auto' never picks it)" if simulator_enabled()
+                   else "numba.cuda.is_available() is False (no driver or device)")
+        except Exception as exc:  # a broken driver install
+            ok, why = False, f"numba.cuda failed to initialise ({type(exc).__name__}: {exc})"
+    if name == "cuda":
+        if not ok:
+            raise GPUUnavailableError(f"backend 'cuda' requested but no usable CUDA device: {why}; "
+                                      "set NUMBA_ENABLE_CUDASIM=1 to run the kernels in the CUDA simulator")
+        return "cuda"
+    if ok:
+        return "cuda"
+    if not _auto_logged:
+        import logging
+
+        logging.getLogger(__name__).info("gpu: backend 'auto' runs the numba.cuda kernels on the CPU (%s)", why)
+        _auto_logged = True
+    return "cpu"

@@ -1,0 +1,421 @@
+"""numba.cuda pair engine: the CUDA twin of :func:`cosmo._kernels.pairs.pair_pass`.
+
+Same pairs, same per-pair arithmetic, same binning functions as the CPU engine; only the order of
+the additions into the accumulators differs (see "Exactness" below). The conventions (orientation
+``r = x_j - x_i``, the label swap of auto pairs, the quantity index 0 u_L, 1 u_L', 2 Delta u_L,
+3 Sigma u_L, 4 u_T, 5 Delta u_T) are those of :mod:`cosmo._kernels.pairs` and :mod:`cosmo.pairwise`
+(Xu 2022, arXiv:2202.06515, sec. 2).
+
+Work decomposition (one thread per particle looping over neighbour cells)
+------------------------------------------------------------------------
+The host builds the cell list of the CPU engine (:func:`cosmo.pairwise._prepare`: particles sorted
+by cell, each cell sorted by z, ``start[c]:start[c+1]`` the particles of cell c). One thread takes
+one particle i of sample 1 (consecutive threads hold consecutive particles, i.e. the same or
+adjacent cells, so a warp walks the same neighbour ranges and its partner loads are broadcasts
+from L1). The thread visits the neighbour columns (dx, dy) of its cell within ``ext`` cells -- for
+auto pairs the half shell of the CPU walk, so that every unordered pair is met once and in the same
+orientation (i in the lower cell) -- skips columns out of reach of the particle, and scans the
+contiguous range of z-cells within ``sqrt(r_max^2 - d_xy^2)`` (split where it wraps through the
+periodic boundary, each piece with its constant image shift of +-box, as on the CPU; a periodic
+grid with ``nc < 3`` uses the explicit minimum image :func:`_mi`). Pairs with
+``r_min^2 <= r^2 < r_max^2``, ``r^2 > 0`` are binned in r by :func:`_r2_bin` (lookup table on r^2
+plus exact comparisons with the squared edges) and their quantities added to per-block
+accumulators in shared memory with atomics; at the end of the block the non-zero entries are added
+to the global accumulator with atomics (global atomics directly when the accumulator does not fit
+in 48 KiB of shared memory).
+
+Exactness
+---------
+* The per-pair numbers are bit-identical to the CPU engine's: the separation is formed with the
+  same image shift (``r = x_j - (x_i - s)``), the projections, ``|r| = sqrt(r^2)``, the transverse
+  speeds and the power chains ``w x^n = (((w x) x) ...)`` are the same IEEE operations in the same
+  order. Products go through :data:`_mul` (``__dmul_rn`` on a device), which NVVM cannot contract
+  into fused multiply-adds, so the device rounds like the CPU (numba's CPU code does not contract);
+  division and square root are IEEE-rounded by default in numba.cuda.
+* Counts, unit-weight histograms and unit-weight ``weighted_counts`` are sums of small integers
+  held in float64: every partial sum is an integer below 2^53, so any order of the atomic
+  additions gives the exact result -- equal to the CPU's.
+* Moments (and weighted histograms) are float64 atomic sums: their order is not fixed, so they
+  differ from the CPU sums by round-off only. For a bin of ``n`` pairs, any summation order of
+  terms ``t_k`` has error ``<= (n - 1) u sum |t_k|`` (u = 2^-53; Higham 2002, *Accuracy and
+  Stability of Numerical Algorithms*, eq. 4.4), so two orders differ by at most twice that.
+
+Cost per pair (for roofline estimates, :func:`work_per_pair`): a candidate costs 3 coordinate
+loads (24 B, L1-resident for a warp) and 8 flops (3 sub, 3 mul, 2 add) plus the range test; an
+in-range pair with all quantities (mode T), orders 1..8 and histograms costs ~40 flops for the
+quantities (2 projections, |r|, 2 divisions, 3 transverse speeds) and 8 multiplications per power
+chain (7 chains), and one shared-memory atomic per moment term, count and histogram entry.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import cuda, float64
+
+from gpu.cuda import simulator_enabled
+
+from .pairs import (MODE_COUNT, MODE_DU, MODE_L, MODE_T, NH, NQ, WANT_D, WANT_H, WANT_HD, WANT_L, WANT_S,
+                    WANT_T, NTAB, _bin_index, _mi, _r2_bin, r2_table)
+
+# the binning formulas are written once (cosmo._kernels.pairs); compiled here as device functions
+_r2_bin_d = cuda.jit(device=True)(_r2_bin.py_func)
+_bin_index_d = cuda.jit(device=True)(_bin_index.py_func)
+_mi_d = cuda.jit(device=True)(_mi.py_func)
+
+if simulator_enabled():
+    @cuda.jit(device=True)
+    def _mul(a, b):
+        """``a * b`` (the simulator runs Python floats: IEEE products, never fused)."""
+        return a * b
+else:  # pragma: no cover - needs a device
+    from numba.cuda import libdevice
+
+    #: ``a * b`` rounded on its own (``__dmul_rn``): never contracted into an FMA, as on the CPU
+    _mul = libdevice.dmul_rn
+
+#: threads per block (one particle each)
+THREADS = 128
+#: shared memory for the per-block accumulator (the default limit without opt-in)
+SHARED_BYTES = 48 * 1024
+#: layout of ``fpar`` / ``ipar`` (kernel parameters packed in two small arrays)
+_FP_BOX, _FP_CS, _FP_LOX, _FP_LOY, _FP_LOZ, _FP_TINV, _FP_R2LO, _FP_HLO, _FP_HINV = range(9)
+(_IP_NC, _IP_EXT, _IP_PER, _IP_AUTO, _IP_MODE, _IP_NMAX, _IP_WL, _IP_WD, _IP_WS, _IP_WT, _IP_WH, _IP_WHD,
+ _IP_UNITW, _IP_ILO, _IP_IHI, _IP_SHARED, _IP_HUNI) = range(17)
+
+
+def acc_layout(nb, nmax, nh):
+    """Per-bin stride of the flat accumulator and its offsets: ``[count, wcount, mom[NQ][nmax+1],
+    hist[NH][nh]]`` per r bin."""
+    nm1 = max(nmax, 0) + 1
+    return 2 + NQ * nm1 + NH * nh, 2, 2 + NQ * nm1
+
+
+@cuda.jit(device=True)
+def _chain(acc, base, x, w, nmax):
+    """``acc[base + n] += w x^n`` for n = 1..nmax, the product chain of the CPU's ``_psum``."""
+    p = w
+    for n in range(1, nmax + 1):
+        p = _mul(p, x)
+        cuda.atomic.add(acc, base + n, p)
+
+
+@cuda.jit(device=True)
+def _hist_add(acc, base, x, w, hedges, huni, hlo, hinv):
+    h = _bin_index_d(x, hedges, huni, hlo, hinv)
+    if h >= 0:
+        cuda.atomic.add(acc, base + h, w)
+
+
+@cuda.jit(device=True)
+def _add_pair(acc, b, r2, rx, ry, rz, w, vxi, vyi, vzi, vsi, P2, j, hedges, fpar, ipar):
+    """Accumulate one in-range pair in r bin ``b``: the quantities of ``_flush`` (same operations)."""
+    nh = hedges.shape[0] - 1
+    if nh < 1:
+        nh = 1
+    nmax = ipar[_IP_NMAX]
+    auto = ipar[_IP_AUTO] != 0
+    mode = ipar[_IP_MODE]
+    nm1 = nmax + 1
+    stride = 2 + NQ * nm1 + NH * nh
+    base = b * stride
+    cuda.atomic.add(acc, base, 1.0)
+    cuda.atomic.add(acc, base + 1, w)
+    if mode == MODE_COUNT:
+        return
+    mb = base + 2
+    hb = base + 2 + NQ * nm1
+    huni = ipar[_IP_HUNI] != 0
+    hlo = fpar[_FP_HLO]
+    hinv = fpar[_FP_HINV]
+    w2h = 2.0 * w if auto else w
+    if mode == MODE_DU:
+        a = _mul(P2[3, j] - vxi, rx) + _mul(P2[4, j] - vyi, ry) + _mul(P2[5, j] - vzi, rz)
+        du = a / math.sqrt(r2)
+        if ipar[_IP_WD] != 0:
+            _chain(acc, mb + 2 * nm1, du, w, nmax)
+        if ipar[_IP_WHD] != 0:
+            _hist_add(acc, hb + 2 * nh, du, w2h, hedges, huni, hlo, hinv)
+        return
+    v2x = P2[3, j]
+    v2y = P2[4, j]
+    v2z = P2[5, j]
+    a = _mul(vxi, rx) + _mul(vyi, ry) + _mul(vzi, rz)
+    c = _mul(v2x, rx) + _mul(v2y, ry) + _mul(v2z, rz)
+    r = math.sqrt(r2)
+    ul = a / r
+    ulp = c / r
+    du = ulp - ul
+    su = ulp + ul
+    sgn = -1.0 if auto else 1.0
+    if ipar[_IP_WL] != 0:
+        _chain(acc, mb, ul, w, nmax)
+        _chain(acc, mb if auto else mb + nm1, sgn * ulp, w, nmax)
+    if ipar[_IP_WD] != 0:
+        _chain(acc, mb + 2 * nm1, du, w, nmax)
+    if ipar[_IP_WS] != 0:
+        _chain(acc, mb + 3 * nm1, su, w, nmax)
+    if mode == MODE_T and ipar[_IP_WT] != 0:
+        dvx = v2x - vxi
+        dvy = v2y - vyi
+        dvz = v2z - vzi
+        fd = _mul(dvx, dvx) + _mul(dvy, dvy) + _mul(dvz, dvz)
+        _chain(acc, mb + 4 * nm1, math.sqrt(max(vsi - _mul(ul, ul), 0.0)), w, nmax)
+        if auto:
+            _chain(acc, mb + 4 * nm1, math.sqrt(max(P2[7, j] - _mul(ulp, ulp), 0.0)), w, nmax)
+        _chain(acc, mb + 5 * nm1, math.sqrt(max(fd - _mul(du, du), 0.0)), w, nmax)
+    if ipar[_IP_WHD] != 0:
+        _hist_add(acc, hb + 2 * nh, du, w2h, hedges, huni, hlo, hinv)
+    if ipar[_IP_WH] != 0:
+        # both orientations of an auto pair: (u_L, u_L', Sigma) and (-u_L', -u_L, -Sigma); Delta u_L twice
+        _hist_add(acc, hb, ul, w, hedges, huni, hlo, hinv)
+        _hist_add(acc, hb + nh, ulp, w, hedges, huni, hlo, hinv)
+        _hist_add(acc, hb + 3 * nh, su, w, hedges, huni, hlo, hinv)
+        _hist_add(acc, hb + 2 * nh, du, w2h, hedges, huni, hlo, hinv)
+        if auto:
+            _hist_add(acc, hb, -ulp, w, hedges, huni, hlo, hinv)
+            _hist_add(acc, hb + nh, -ul, w, hedges, huni, hlo, hinv)
+            _hist_add(acc, hb + 3 * nh, -su, w, hedges, huni, hlo, hinv)
+
+
+@cuda.jit(device=True)
+def _walk(i, P1, cell1, P2, start2, r2edges, tab, hedges, fpar, ipar, acc):
+    """All partners j of particle i (the neighbour walk of ``pair_pass``, without the z-window
+    binary search and the buffers: one thread per particle)."""
+    box = fpar[_FP_BOX]
+    cs = fpar[_FP_CS]
+    tinv = fpar[_FP_TINV]
+    r2lo = fpar[_FP_R2LO]
+    nc = ipar[_IP_NC]
+    ext = ipar[_IP_EXT]
+    periodic = ipar[_IP_PER] != 0
+    auto = ipar[_IP_AUTO] != 0
+    unitw = ipar[_IP_UNITW] != 0
+    nb = r2edges.shape[0] - 1
+    r2max = r2edges[nb]
+    half = 0.5 * box
+    mi = periodic and nc < 3
+    prune = not mi
+    tol = 1e-9 * cs
+    c = cell1[i]
+    ix = c // (nc * nc)
+    iy = (c // nc) % nc
+    iz = c % nc
+    xu = P1[0, i]
+    yu = P1[1, i]
+    zu = P1[2, i]
+    vxi = P1[3, i]
+    vyi = P1[4, i]
+    vzi = P1[5, i]
+    wi = P1[6, i]
+    vsi = _mul(vxi, vxi) + _mul(vyi, vyi) + _mul(vzi, vzi)
+    for dx in range(-ext, ext + 1):
+        if auto and dx < 0:
+            continue
+        gx = max(abs(dx) - 1, 0) * cs
+        jx = ix + dx
+        sx = 0.0
+        if periodic:
+            if jx < 0:
+                jx += nc
+                sx = -box
+            elif jx >= nc:
+                jx -= nc
+                sx = box
+        elif jx < 0 or jx >= nc:
+            continue
+        bxlo = fpar[_FP_LOX] + (ix + dx) * cs
+        for dy in range(-ext, ext + 1):
+            if auto and dx == 0 and dy < 0:
+                continue
+            gy = max(abs(dy) - 1, 0) * cs
+            if prune and gx * gx + gy * gy > r2max * (1.0 + 1e-9) + tol:
+                continue
+            jy = iy + dy
+            sy = 0.0
+            if periodic:
+                if jy < 0:
+                    jy += nc
+                    sy = -box
+                elif jy >= nc:
+                    jy -= nc
+                    sy = box
+            elif jy < 0 or jy >= nc:
+                continue
+            bylo = fpar[_FP_LOY] + (iy + dy) * cs
+            colbase = (jx * nc + jy) * nc
+            own = auto and dx == 0 and dy == 0
+            k0 = iz if own else iz - ext
+            k1 = iz + ext
+            if prune:
+                # distance from particle i to the column in x and y (conservative margins, as on the CPU)
+                ex_ = 0.0
+                if dx > 0:
+                    ex_ = bxlo - xu - tol
+                elif dx < 0:
+                    ex_ = xu - (bxlo + cs) - tol
+                ey_ = 0.0
+                if dy > 0:
+                    ey_ = bylo - yu - tol
+                elif dy < 0:
+                    ey_ = yu - (bylo + cs) - tol
+                ex_ = max(ex_, 0.0)
+                ey_ = max(ey_, 0.0)
+                rem = r2max - ex_ * ex_ - ey_ * ey_
+                if rem <= 0.0:
+                    continue
+                dzr = math.sqrt(rem) * (1.0 + 1e-9) + tol
+                k0 = max(k0, int(math.floor((zu - dzr - fpar[_FP_LOZ]) / cs)))
+                k1 = min(k1, int(math.floor((zu + dzr - fpar[_FP_LOZ]) / cs)))
+                if k0 > k1:
+                    continue
+            xi = xu - sx
+            yi = yu - sy
+            for seg in range(3):
+                # seg 0: cells wrapped from below (shift -box), 1: unwrapped, 2: wrapped from above
+                if seg == 0:
+                    if not periodic or k0 >= 0:
+                        continue
+                    a = k0 + nc
+                    bb = min(k1, -1) + nc
+                    sz = -box
+                elif seg == 1:
+                    a = max(k0, 0)
+                    bb = min(k1, nc - 1)
+                    sz = 0.0
+                else:
+                    if not periodic or k1 < nc:
+                        continue
+                    a = max(k0, nc) - nc
+                    bb = k1 - nc
+                    sz = box
+                if a > bb:
+                    continue
+                ja = start2[colbase + a]
+                jb = start2[colbase + bb + 1]
+                if own and seg == 1:
+                    ja = max(ja, i + 1)
+                zi = zu - sz
+                for j in range(ja, jb):
+                    if mi:
+                        rx = _mi_d(P2[0, j] - xi, box, half)
+                        ry = _mi_d(P2[1, j] - yi, box, half)
+                        rz = _mi_d(P2[2, j] - zi, box, half)
+                    else:
+                        rx = P2[0, j] - xi
+                        ry = P2[1, j] - yi
+                        rz = P2[2, j] - zi
+                    r2 = _mul(rx, rx) + _mul(ry, ry) + _mul(rz, rz)
+                    if r2 < r2max and r2 >= r2lo:
+                        b = _r2_bin_d(r2, r2edges, tab, tinv)
+                        w = 1.0 if unitw else _mul(wi, P2[6, j])
+                        _add_pair(acc, b, r2, rx, ry, rz, w, vxi, vyi, vzi, vsi, P2, j, hedges, fpar, ipar)
+
+
+@cuda.jit
+def _pair_kernel(P1, cell1, P2, start2, r2edges, tab, hedges, fpar, ipar, acc):
+    """One thread per particle ``ipar[_IP_ILO] + grid index`` of sample 1; per-block accumulator in
+    dynamic shared memory (``ipar[_IP_SHARED]``), flushed to ``acc`` with atomics. Ten arguments: the
+    particle data of each sample is packed in one (rows, N) array and the scalars in ``fpar``/``ipar``."""
+    sacc = cuda.shared.array(0, float64)
+    shared = ipar[_IP_SHARED] != 0
+    tid = cuda.threadIdx.x
+    nthr = cuda.blockDim.x
+    nacc = acc.shape[0]
+    if shared:
+        for k in range(tid, nacc, nthr):
+            sacc[k] = 0.0
+        cuda.syncthreads()
+    i = ipar[_IP_ILO] + cuda.grid(1)
+    if i < ipar[_IP_IHI]:
+        if shared:
+            _walk(i, P1, cell1, P2, start2, r2edges, tab, hedges, fpar, ipar, sacc)
+        else:
+            _walk(i, P1, cell1, P2, start2, r2edges, tab, hedges, fpar, ipar, acc)
+    if shared:
+        cuda.syncthreads()
+        for k in range(tid, nacc, nthr):
+            v = sacc[k]
+            if v != 0.0:
+                cuda.atomic.add(acc, k, v)
+
+
+def _flags(want, nmax, nh_edges):
+    """The ``want`` bits as ``pair_pass`` reads them, and its mode (same rules)."""
+    wl = (want & WANT_L) != 0 and nmax > 0
+    wd = (want & WANT_D) != 0 and nmax > 0
+    ws = (want & WANT_S) != 0 and nmax > 0
+    wt = (want & WANT_T) != 0 and nmax > 0
+    wh = (want & WANT_H) != 0 and nh_edges > 1
+    whd = (want & WANT_HD) != 0 and nh_edges > 1 and not wh
+    if not (wl or wd or ws or wt or wh or whd):
+        mode = MODE_COUNT
+    elif (wd or whd) and not (wl or ws or wt or wh):
+        mode = MODE_DU
+    elif not wt:
+        mode = MODE_L
+    else:
+        mode = MODE_T
+    return wl, wd, ws, wt, wh, whd, mode
+
+
+def pair_pass_cuda(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, nc, ext, box, periodic, auto,
+                   r2edges, nmax, hedges, huni, bounds, want, lo, cs):
+    """CUDA twin of :func:`cosmo._kernels.pairs.pair_pass` (same arguments, same returned raw sums,
+    with a chunk axis of length 1): ``(counts[1, nb], wcounts[1, nb], mom[1, nb, NQ, nmax+1],
+    hist[1, nb, NH, nh])`` for the i-cells ``bounds[0] <= c < bounds[-1]``. Needs a CUDA device or the
+    simulator (:func:`gpu.cuda.cuda_module`)."""
+    from gpu.cuda import cuda_module
+
+    cuda_module()
+    nb = r2edges.shape[0] - 1
+    nh = max(hedges.shape[0] - 1, 1)
+    nm = max(int(nmax), 0)
+    stride, _, _ = acc_layout(nb, nm, nh)
+    wl, wd, ws, wt, wh, whd, mode = _flags(int(want), nm, hedges.shape[0])
+    unitw = bool(np.all(w1 == 1.0) and np.all(w2 == 1.0))
+    tab = r2_table(r2edges)
+    r2max = float(r2edges[nb])
+    r2min = float(r2edges[0])
+    hinv = 0.0
+    if hedges.shape[0] > 1:
+        hinv = (hedges.shape[0] - 1) / (hedges[-1] - hedges[0])
+    fpar = np.array([box, cs, lo[0], lo[1], lo[2], NTAB / r2max, r2min if r2min > 0.0 else 5e-324,
+                     hedges[0], hinv], dtype=np.float64)
+    ilo, ihi = int(start1[bounds[0]]), int(start1[bounds[-1]])
+    nacc = nb * stride
+    shared = nacc * 8 <= SHARED_BYTES
+    ipar = np.array([nc, ext, periodic, auto, mode, nm, wl, wd, ws, wt, wh, whd, unitw, ilo, ihi, shared, huni],
+                    dtype=np.int64)
+    # SoA particle arrays (rows contiguous): x, y, z, vx, vy, vz, w (sample 2 also |v|^2, as the CPU's v2sq)
+    P1 = np.ascontiguousarray(np.vstack([x1, y1, z1, vel1[:, 0], vel1[:, 1], vel1[:, 2], w1]))
+    v2x, v2y, v2z = vel2[:, 0], vel2[:, 1], vel2[:, 2]
+    P2 = np.ascontiguousarray(np.vstack([x2, y2, z2, v2x, v2y, v2z, w2, v2x * v2x + v2y * v2y + v2z * v2z]))
+    cell1 = np.repeat(np.arange(len(start1) - 1, dtype=np.int64), np.diff(start1))
+    acc = np.zeros(nacc)
+    if ihi > ilo:
+        d = [cuda.to_device(np.ascontiguousarray(a)) for a in
+             (P1, cell1, P2, np.asarray(start2, np.int64), r2edges, tab, hedges, fpar, ipar, acc)]
+        blocks = (ihi - ilo + THREADS - 1) // THREADS
+        _pair_kernel[blocks, THREADS, 0, nacc * 8 if shared else 0](*d)
+        cuda.synchronize()
+        acc = d[-1].copy_to_host()
+    acc = acc.reshape(nb, stride)
+    nm1 = nm + 1
+    counts = acc[None, :, 0].copy()
+    wcounts = acc[None, :, 1].copy()
+    mom = acc[None, :, 2:2 + NQ * nm1].reshape(1, nb, NQ, nm1).copy()
+    hist = acc[None, :, 2 + NQ * nm1:].reshape(1, nb, NH, nh).copy()
+    return counts, wcounts, mom, hist
+
+
+def work_per_pair(mode, nmax, hist, auto=True):
+    """Rough operation counts for roofline estimates: ``(flops_per_candidate, flops_per_pair,
+    atomics_per_pair, bytes_per_candidate)`` (bytes: the partner's loads, L1/L2 traffic)."""
+    chains = {MODE_COUNT: 0, MODE_DU: 1, MODE_L: 4 if auto else 4, MODE_T: 7 if auto else 6}[mode]
+    qflops = {MODE_COUNT: 0, MODE_DU: 7, MODE_L: 14, MODE_T: 30}[mode]
+    nhist = (7 if auto else 4) if hist else 0
+    flops = qflops + chains * nmax + 4 * nhist
+    atomics = 2 + chains * nmax + nhist
+    loads = {MODE_COUNT: 3, MODE_DU: 6, MODE_L: 6, MODE_T: 7}[mode]
+    return 8, flops, atomics, 8 * loads
