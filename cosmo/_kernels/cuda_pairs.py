@@ -19,10 +19,12 @@ contiguous range of z-cells within ``sqrt(r_max^2 - d_xy^2)`` (split where it wr
 periodic boundary, each piece with its constant image shift of +-box, as on the CPU; a periodic
 grid with ``nc < 3`` uses the explicit minimum image :func:`_mi`). Pairs with
 ``r_min^2 <= r^2 < r_max^2``, ``r^2 > 0`` are binned in r by :func:`_r2_bin` (lookup table on r^2
-plus exact comparisons with the squared edges) and their quantities added to per-block
-accumulators in shared memory with atomics; at the end of the block the non-zero entries are added
-to the global accumulator with atomics (global atomics directly when the accumulator does not fit
-in 48 KiB of shared memory).
+plus exact comparisons with the squared edges) and their quantities added with atomics to a
+per-block copy of the accumulator in shared memory, which is added to the global accumulator with
+atomics at the end of the block. When the whole accumulator does not fit in :data:`SHARED_BYTES`,
+only the counts and moments are kept in shared memory and the histograms (many bins, each rarely
+hit by two threads at once) are updated in global memory directly; when even those do not fit,
+everything is.
 
 Exactness
 ---------
@@ -81,35 +83,46 @@ SHARED_BYTES = 48 * 1024
 #: layout of ``fpar`` / ``ipar`` (kernel parameters packed in two small arrays)
 _FP_BOX, _FP_CS, _FP_LOX, _FP_LOY, _FP_LOZ, _FP_TINV, _FP_R2LO, _FP_HLO, _FP_HINV = range(9)
 (_IP_NC, _IP_EXT, _IP_PER, _IP_AUTO, _IP_MODE, _IP_NMAX, _IP_WL, _IP_WD, _IP_WS, _IP_WT, _IP_WH, _IP_WHD,
- _IP_UNITW, _IP_ILO, _IP_IHI, _IP_SHARED, _IP_HUNI) = range(17)
+ _IP_UNITW, _IP_ILO, _IP_IHI, _IP_NSH, _IP_HUNI, _IP_NB) = range(18)
 
 
 def acc_layout(nb, nmax, nh):
-    """Per-bin stride of the flat accumulator and its offsets: ``[count, wcount, mom[NQ][nmax+1],
-    hist[NH][nh]]`` per r bin."""
-    nm1 = max(nmax, 0) + 1
-    return 2 + NQ * nm1 + NH * nh, 2, 2 + NQ * nm1
+    """Flat accumulator: per r bin ``[count, wcount, mom[NQ][nmax+1]]`` (stride ``sc``) for all bins,
+    then the histograms ``hist[nb][NH][nh]`` from offset ``nb * sc``. Returns ``(sc, total)``."""
+    sc = 2 + NQ * (max(nmax, 0) + 1)
+    return sc, nb * sc + nb * NH * nh
 
 
 @cuda.jit(device=True)
-def _chain(acc, base, x, w, nmax):
+def _add(sacc, acc, nsh, k, v):
+    """``acc[k] += v`` atomically: entries below ``nsh`` live in the block's shared copy ``sacc``."""
+    if k < nsh:
+        cuda.atomic.add(sacc, k, v)
+    else:
+        cuda.atomic.add(acc, k, v)
+
+
+@cuda.jit(device=True)
+def _chain(sacc, acc, nsh, base, x, w, nmax):
     """``acc[base + n] += w x^n`` for n = 1..nmax, the product chain of the CPU's ``_psum``."""
     p = w
     for n in range(1, nmax + 1):
         p = _mul(p, x)
-        cuda.atomic.add(acc, base + n, p)
+        _add(sacc, acc, nsh, base + n, p)
 
 
 @cuda.jit(device=True)
-def _hist_add(acc, base, x, w, hedges, huni, hlo, hinv):
+def _hist_add(sacc, acc, nsh, base, x, w, hedges, huni, hlo, hinv):
     h = _bin_index_d(x, hedges, huni, hlo, hinv)
     if h >= 0:
-        cuda.atomic.add(acc, base + h, w)
+        _add(sacc, acc, nsh, base + h, w)
 
 
 @cuda.jit(device=True)
-def _add_pair(acc, b, r2, rx, ry, rz, w, vxi, vyi, vzi, vsi, P2, j, hedges, fpar, ipar):
-    """Accumulate one in-range pair in r bin ``b``: the quantities of ``_flush`` (same operations)."""
+def _add_pair(sacc, acc, nsh, b, r2, rx, ry, rz, w, vxi, vyi, vzi, vsi, P2, j, hedges, fpar, ipar):
+    """Accumulate one in-range pair in r bin ``b``: the quantities of ``_flush`` (same operations).
+    Sixteen arguments: the accumulators (shared, global, split), the pair and the packed parameters."""
+    nb = ipar[_IP_NB]
     nh = hedges.shape[0] - 1
     if nh < 1:
         nh = 1
@@ -117,14 +130,13 @@ def _add_pair(acc, b, r2, rx, ry, rz, w, vxi, vyi, vzi, vsi, P2, j, hedges, fpar
     auto = ipar[_IP_AUTO] != 0
     mode = ipar[_IP_MODE]
     nm1 = nmax + 1
-    stride = 2 + NQ * nm1 + NH * nh
-    base = b * stride
-    cuda.atomic.add(acc, base, 1.0)
-    cuda.atomic.add(acc, base + 1, w)
+    base = b * (2 + NQ * nm1)
+    _add(sacc, acc, nsh, base, 1.0)
+    _add(sacc, acc, nsh, base + 1, w)
     if mode == MODE_COUNT:
         return
     mb = base + 2
-    hb = base + 2 + NQ * nm1
+    hb = nb * (2 + NQ * nm1) + b * NH * nh
     huni = ipar[_IP_HUNI] != 0
     hlo = fpar[_FP_HLO]
     hinv = fpar[_FP_HINV]
@@ -133,9 +145,9 @@ def _add_pair(acc, b, r2, rx, ry, rz, w, vxi, vyi, vzi, vsi, P2, j, hedges, fpar
         a = _mul(P2[3, j] - vxi, rx) + _mul(P2[4, j] - vyi, ry) + _mul(P2[5, j] - vzi, rz)
         du = a / math.sqrt(r2)
         if ipar[_IP_WD] != 0:
-            _chain(acc, mb + 2 * nm1, du, w, nmax)
+            _chain(sacc, acc, nsh, mb + 2 * nm1, du, w, nmax)
         if ipar[_IP_WHD] != 0:
-            _hist_add(acc, hb + 2 * nh, du, w2h, hedges, huni, hlo, hinv)
+            _hist_add(sacc, acc, nsh, hb + 2 * nh, du, w2h, hedges, huni, hlo, hinv)
         return
     v2x = P2[3, j]
     v2y = P2[4, j]
@@ -149,39 +161,40 @@ def _add_pair(acc, b, r2, rx, ry, rz, w, vxi, vyi, vzi, vsi, P2, j, hedges, fpar
     su = ulp + ul
     sgn = -1.0 if auto else 1.0
     if ipar[_IP_WL] != 0:
-        _chain(acc, mb, ul, w, nmax)
-        _chain(acc, mb if auto else mb + nm1, sgn * ulp, w, nmax)
+        _chain(sacc, acc, nsh, mb, ul, w, nmax)
+        _chain(sacc, acc, nsh, mb if auto else mb + nm1, sgn * ulp, w, nmax)
     if ipar[_IP_WD] != 0:
-        _chain(acc, mb + 2 * nm1, du, w, nmax)
+        _chain(sacc, acc, nsh, mb + 2 * nm1, du, w, nmax)
     if ipar[_IP_WS] != 0:
-        _chain(acc, mb + 3 * nm1, su, w, nmax)
+        _chain(sacc, acc, nsh, mb + 3 * nm1, su, w, nmax)
     if mode == MODE_T and ipar[_IP_WT] != 0:
         dvx = v2x - vxi
         dvy = v2y - vyi
         dvz = v2z - vzi
         fd = _mul(dvx, dvx) + _mul(dvy, dvy) + _mul(dvz, dvz)
-        _chain(acc, mb + 4 * nm1, math.sqrt(max(vsi - _mul(ul, ul), 0.0)), w, nmax)
+        _chain(sacc, acc, nsh, mb + 4 * nm1, math.sqrt(max(vsi - _mul(ul, ul), 0.0)), w, nmax)
         if auto:
-            _chain(acc, mb + 4 * nm1, math.sqrt(max(P2[7, j] - _mul(ulp, ulp), 0.0)), w, nmax)
-        _chain(acc, mb + 5 * nm1, math.sqrt(max(fd - _mul(du, du), 0.0)), w, nmax)
+            _chain(sacc, acc, nsh, mb + 4 * nm1, math.sqrt(max(P2[7, j] - _mul(ulp, ulp), 0.0)), w, nmax)
+        _chain(sacc, acc, nsh, mb + 5 * nm1, math.sqrt(max(fd - _mul(du, du), 0.0)), w, nmax)
     if ipar[_IP_WHD] != 0:
-        _hist_add(acc, hb + 2 * nh, du, w2h, hedges, huni, hlo, hinv)
+        _hist_add(sacc, acc, nsh, hb + 2 * nh, du, w2h, hedges, huni, hlo, hinv)
     if ipar[_IP_WH] != 0:
         # both orientations of an auto pair: (u_L, u_L', Sigma) and (-u_L', -u_L, -Sigma); Delta u_L twice
-        _hist_add(acc, hb, ul, w, hedges, huni, hlo, hinv)
-        _hist_add(acc, hb + nh, ulp, w, hedges, huni, hlo, hinv)
-        _hist_add(acc, hb + 3 * nh, su, w, hedges, huni, hlo, hinv)
-        _hist_add(acc, hb + 2 * nh, du, w2h, hedges, huni, hlo, hinv)
+        _hist_add(sacc, acc, nsh, hb, ul, w, hedges, huni, hlo, hinv)
+        _hist_add(sacc, acc, nsh, hb + nh, ulp, w, hedges, huni, hlo, hinv)
+        _hist_add(sacc, acc, nsh, hb + 3 * nh, su, w, hedges, huni, hlo, hinv)
+        _hist_add(sacc, acc, nsh, hb + 2 * nh, du, w2h, hedges, huni, hlo, hinv)
         if auto:
-            _hist_add(acc, hb, -ulp, w, hedges, huni, hlo, hinv)
-            _hist_add(acc, hb + nh, -ul, w, hedges, huni, hlo, hinv)
-            _hist_add(acc, hb + 3 * nh, -su, w, hedges, huni, hlo, hinv)
+            _hist_add(sacc, acc, nsh, hb, -ulp, w, hedges, huni, hlo, hinv)
+            _hist_add(sacc, acc, nsh, hb + nh, -ul, w, hedges, huni, hlo, hinv)
+            _hist_add(sacc, acc, nsh, hb + 3 * nh, -su, w, hedges, huni, hlo, hinv)
 
 
 @cuda.jit(device=True)
-def _walk(i, P1, cell1, P2, start2, r2edges, tab, hedges, fpar, ipar, acc):
+def _walk(i, P1, cell1, P2, start2, r2edges, tab, hedges, fpar, ipar, sacc, acc, nsh):
     """All partners j of particle i (the neighbour walk of ``pair_pass``, without the z-window
-    binary search and the buffers: one thread per particle)."""
+    binary search and the buffers: one thread per particle). Thirteen arguments: the kernel's ten
+    plus the particle index and the shared accumulator with its length."""
     box = fpar[_FP_BOX]
     cs = fpar[_FP_CS]
     tinv = fpar[_FP_TINV]
@@ -309,35 +322,31 @@ def _walk(i, P1, cell1, P2, start2, r2edges, tab, hedges, fpar, ipar, acc):
                     if r2 < r2max and r2 >= r2lo:
                         b = _r2_bin_d(r2, r2edges, tab, tinv)
                         w = 1.0 if unitw else _mul(wi, P2[6, j])
-                        _add_pair(acc, b, r2, rx, ry, rz, w, vxi, vyi, vzi, vsi, P2, j, hedges, fpar, ipar)
+                        _add_pair(sacc, acc, nsh, b, r2, rx, ry, rz, w, vxi, vyi, vzi, vsi, P2, j, hedges, fpar, ipar)
 
 
 @cuda.jit
 def _pair_kernel(P1, cell1, P2, start2, r2edges, tab, hedges, fpar, ipar, acc):
-    """One thread per particle ``ipar[_IP_ILO] + grid index`` of sample 1; per-block accumulator in
-    dynamic shared memory (``ipar[_IP_SHARED]``), flushed to ``acc`` with atomics. Ten arguments: the
-    particle data of each sample is packed in one (rows, N) array and the scalars in ``fpar``/``ipar``."""
+    """One thread per particle ``ipar[_IP_ILO] + grid index`` of sample 1. The first
+    ``ipar[_IP_NSH]`` accumulator entries (counts and moments, plus the histograms when they fit) are
+    summed per block in dynamic shared memory and added to ``acc`` with atomics at the end; the rest
+    go to ``acc`` with atomics directly. Ten arguments: the particle data of each sample is packed in
+    one (rows, N) array and the scalars in ``fpar``/``ipar``."""
     sacc = cuda.shared.array(0, float64)
-    shared = ipar[_IP_SHARED] != 0
+    nsh = ipar[_IP_NSH]
     tid = cuda.threadIdx.x
     nthr = cuda.blockDim.x
-    nacc = acc.shape[0]
-    if shared:
-        for k in range(tid, nacc, nthr):
-            sacc[k] = 0.0
-        cuda.syncthreads()
+    for k in range(tid, nsh, nthr):
+        sacc[k] = 0.0
+    cuda.syncthreads()
     i = ipar[_IP_ILO] + cuda.grid(1)
     if i < ipar[_IP_IHI]:
-        if shared:
-            _walk(i, P1, cell1, P2, start2, r2edges, tab, hedges, fpar, ipar, sacc)
-        else:
-            _walk(i, P1, cell1, P2, start2, r2edges, tab, hedges, fpar, ipar, acc)
-    if shared:
-        cuda.syncthreads()
-        for k in range(tid, nacc, nthr):
-            v = sacc[k]
-            if v != 0.0:
-                cuda.atomic.add(acc, k, v)
+        _walk(i, P1, cell1, P2, start2, r2edges, tab, hedges, fpar, ipar, sacc, acc, nsh)
+    cuda.syncthreads()
+    for k in range(tid, nsh, nthr):
+        v = sacc[k]
+        if v != 0.0:
+            cuda.atomic.add(acc, k, v)
 
 
 def _flags(want, nmax, nh_edges):
@@ -371,7 +380,7 @@ def pair_pass_cuda(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, n
     nb = r2edges.shape[0] - 1
     nh = max(hedges.shape[0] - 1, 1)
     nm = max(int(nmax), 0)
-    stride, _, _ = acc_layout(nb, nm, nh)
+    sc, nacc = acc_layout(nb, nm, nh)
     wl, wd, ws, wt, wh, whd, mode = _flags(int(want), nm, hedges.shape[0])
     unitw = bool(np.all(w1 == 1.0) and np.all(w2 == 1.0))
     tab = r2_table(r2edges)
@@ -383,9 +392,9 @@ def pair_pass_cuda(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, n
     fpar = np.array([box, cs, lo[0], lo[1], lo[2], NTAB / r2max, r2min if r2min > 0.0 else 5e-324,
                      hedges[0], hinv], dtype=np.float64)
     ilo, ihi = int(start1[bounds[0]]), int(start1[bounds[-1]])
-    nacc = nb * stride
-    shared = nacc * 8 <= SHARED_BYTES
-    ipar = np.array([nc, ext, periodic, auto, mode, nm, wl, wd, ws, wt, wh, whd, unitw, ilo, ihi, shared, huni],
+    # per-block shared copy: everything if it fits, else the counts and moments (histograms in global memory)
+    nsh = nacc if nacc * 8 <= SHARED_BYTES else (nb * sc if nb * sc * 8 <= SHARED_BYTES else 0)
+    ipar = np.array([nc, ext, periodic, auto, mode, nm, wl, wd, ws, wt, wh, whd, unitw, ilo, ihi, nsh, huni, nb],
                     dtype=np.int64)
     # SoA particle arrays (rows contiguous): x, y, z, vx, vy, vz, w (sample 2 also |v|^2, as the CPU's v2sq)
     P1 = np.ascontiguousarray(np.vstack([x1, y1, z1, vel1[:, 0], vel1[:, 1], vel1[:, 2], w1]))
@@ -397,15 +406,14 @@ def pair_pass_cuda(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, n
         d = [cuda.to_device(np.ascontiguousarray(a)) for a in
              (P1, cell1, P2, np.asarray(start2, np.int64), r2edges, tab, hedges, fpar, ipar, acc)]
         blocks = (ihi - ilo + THREADS - 1) // THREADS
-        _pair_kernel[blocks, THREADS, 0, nacc * 8 if shared else 0](*d)
+        _pair_kernel[blocks, THREADS, 0, nsh * 8](*d)
         cuda.synchronize()
         acc = d[-1].copy_to_host()
-    acc = acc.reshape(nb, stride)
-    nm1 = nm + 1
-    counts = acc[None, :, 0].copy()
-    wcounts = acc[None, :, 1].copy()
-    mom = acc[None, :, 2:2 + NQ * nm1].reshape(1, nb, NQ, nm1).copy()
-    hist = acc[None, :, 2 + NQ * nm1:].reshape(1, nb, NH, nh).copy()
+    core = acc[:nb * sc].reshape(nb, sc)
+    counts = core[None, :, 0].copy()
+    wcounts = core[None, :, 1].copy()
+    mom = core[None, :, 2:].reshape(1, nb, NQ, nm + 1).copy()
+    hist = acc[nb * sc:].reshape(1, nb, NH, nh).copy()
     return counts, wcounts, mom, hist
 
 

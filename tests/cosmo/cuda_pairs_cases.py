@@ -63,6 +63,13 @@ cases["mi"] = dict(args=(p3, v3, 4.0, np.linspace(0.0, 2.0, 4)),
 for name, c in cases.items():
     for be in ("cpu", "cuda"):
         save(f"{name}/{be}", pair_moments(*c["args"], orders=ORD, backend=be, **c["kw"]))
+# the same case with the histograms (then everything) in global memory instead of shared memory
+c = cases["auto"]
+nb, sc = 5, 2 + 6 * 9
+for name, nbytes in (("split", 8 * nb * sc), ("global", 0)):
+    CP.SHARED_BYTES = nbytes
+    save(f"auto_{name}/cuda", pair_moments(*c["args"], orders=ORD, backend="cuda", **c["kw"]))
+CP.SHARED_BYTES = 48 * 1024
 for be in ("cpu", "cuda"):
     out[f"dd/{be}/counts"] = pair_counts(pos, 10.0, np.linspace(0.0, 2.5, 6), backend=be)
 out["cuda_calls"] = np.array(calls["n"])

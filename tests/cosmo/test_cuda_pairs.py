@@ -47,7 +47,7 @@ def _moments_close(cpu, gpu_, counts, nterms_per_pair=2):
 
 
 def test_cuda_path_was_taken(res):
-    assert int(res["cuda_calls"]) == 6  # five pair_moments cases and one pair_counts
+    assert int(res["cuda_calls"]) == 8  # seven pair_moments runs and one pair_counts
 
 
 @pytest.mark.parametrize("case", ["auto", "du", "long", "cross", "mi"])
@@ -82,6 +82,18 @@ def test_histograms(res, case):
             assert np.all(np.abs(a - b)[counts > 0] <= tol[counts > 0]), q
         else:  # unit weights: integer counts, then the same normalisation
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("where", ["split", "global"])
+def test_shared_memory_fallbacks_give_the_same_numbers(res, where):
+    """Histograms (then everything) accumulated in global memory: still exact / to round-off."""
+    c, g = "auto/cpu", f"auto_{where}/cuda"
+    counts = res[f"{c}/counts"]
+    np.testing.assert_array_equal(res[f"{g}/counts"], counts)
+    for q in ("u_L", "du_L", "su_L", "u_T", "du_T"):
+        _moments_close(res[f"{c}/mom/{q}"], res[f"{g}/mom/{q}"], counts)
+    for q in ("u_L", "u_L'", "du_L", "su_L"):
+        np.testing.assert_array_equal(res[f"{g}/pdf/{q}"], res[f"{c}/pdf/{q}"])
 
 
 def test_pair_counts_exact(res):
