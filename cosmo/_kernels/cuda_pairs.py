@@ -15,7 +15,8 @@ adjacent cells, so a warp walks the same neighbour ranges and its partner loads 
 from L1). The thread visits the neighbour columns (dx, dy) of its cell within ``ext`` cells -- for
 auto pairs the half shell of the CPU walk, so that every unordered pair is met once and in the same
 orientation (i in the lower cell) -- skips columns out of reach of the particle, and scans the
-contiguous range of z-cells within ``sqrt(r_max^2 - d_xy^2)`` (split where it wraps through the
+contiguous range of partners within ``|z_j - z_i| <= sqrt(r_max^2 - d_xy^2)`` (z-cells, then a
+binary search in the first and last cell, which are sorted by z) (split where it wraps through the
 periodic boundary, each piece with its constant image shift of +-box, as on the CPU; a periodic
 grid with ``nc < 3`` uses the explicit minimum image :func:`_mi`). Pairs with
 ``r_min^2 <= r^2 < r_max^2``, ``r^2 > 0`` are binned in r by :func:`_r2_bin` (lookup table on r^2
@@ -58,7 +59,7 @@ from numba import cuda, float64
 from gpu.cuda import simulator_enabled
 
 from .pairs import (MODE_COUNT, MODE_DU, MODE_L, MODE_T, NH, NQ, WANT_D, WANT_H, WANT_HD, WANT_L, WANT_S,
-                    WANT_T, NTAB, _bin_index, _mi, _r2_bin, r2_table)
+                    WANT_T, NTAB, ZWIN, _bin_index, _mi, _r2_bin, r2_table)
 
 # the binning formulas are written once (cosmo._kernels.pairs); compiled here as device functions
 _r2_bin_d = cuda.jit(device=True)(_r2_bin.py_func)
@@ -210,6 +211,7 @@ def _walk(i, P1, cell1, P2, start2, r2edges, tab, hedges, fpar, ipar, sacc, acc,
     mi = periodic and nc < 3
     prune = not mi
     tol = 1e-9 * cs
+    dzr = 0.0
     c = cell1[i]
     ix = c // (nc * nc)
     iy = (c // nc) % nc
@@ -306,9 +308,34 @@ def _walk(i, P1, cell1, P2, start2, r2edges, tab, hedges, fpar, ipar, sacc, acc,
                     continue
                 ja = start2[colbase + a]
                 jb = start2[colbase + bb + 1]
+                zi = zu - sz
+                if prune and jb - ja > ZWIN:
+                    # exact z-window |z_j - z_i| <= dzr by binary search in the first and the last cell
+                    # (each cell sorted by z), as on the CPU
+                    zlo = zi - dzr
+                    zhi = zi + dzr
+                    p0 = ja
+                    n0 = start2[colbase + a + 1] - ja
+                    while n0 > 0:
+                        h2 = n0 >> 1
+                        if P2[2, p0 + h2] < zlo:
+                            p0 += h2 + 1
+                            n0 -= h2 + 1
+                        else:
+                            n0 = h2
+                    p1 = start2[colbase + bb]
+                    n1 = jb - p1
+                    while n1 > 0:
+                        h2 = n1 >> 1
+                        if P2[2, p1 + h2] <= zhi:
+                            p1 += h2 + 1
+                            n1 -= h2 + 1
+                        else:
+                            n1 = h2
+                    ja = p0
+                    jb = p1
                 if own and seg == 1:
                     ja = max(ja, i + 1)
-                zi = zu - sz
                 for j in range(ja, jb):
                     if mi:
                         rx = _mi_d(P2[0, j] - xi, box, half)
