@@ -536,6 +536,55 @@ def pair_counts(pos, box, rbins, pos2=None, comm=None, periodic=None, cell_refin
     return gpu.allreduce_sum(comm, counts.sum(axis=0))
 
 
+def time_pair_moments(n: int, backend: str = "cpu", *, box: float | None = None, rmax: float = 20.0,
+                      nbins: int = 15, orders=range(1, 9), pdf_bins=None, quantities=None, seed: int = 1,
+                      warmup: bool = True):
+    """Time the pair engine on ``n`` particles (for benchmarks): returns ``(seconds, PairStatistics)``.
+
+    The sample: half the particles uniform in a periodic box, half in Gaussian clumps (sigma 1 Mpc/h,
+    ``n/200`` clumps) falling in at 50 km/s per Mpc/h on top of 300 km/s Gaussian velocities; the box
+    side defaults to ``250 (n/1e5)^(1/3)`` Mpc/h (the density of 1e5 particles in 250 Mpc/h, about 200
+    partners within 20 Mpc/h each), 15 log bins from 0.1 to ``rmax``, velocity histogram edges
+    ``linspace(-3000, 3000, 121)`` unless ``pdf_bins`` is given (``False``: no histograms).
+    ``seconds`` is the wall time of one :func:`pair_moments` call (host cell list, transfers and
+    kernels), after a call on 2000 particles that compiles the kernels (``warmup``).
+    :func:`pair_work` gives the operation counts of the result, for roofline fractions.
+    """
+    import time
+
+    box = 250.0 * (n / 1e5) ** (1.0 / 3.0) if box is None else float(box)
+    rng = np.random.default_rng(seed)
+    pos = rng.uniform(0, box, (n, 3))
+    c = rng.uniform(0, box, (max(n // 200, 1), 3))
+    k = rng.integers(0, len(c), n // 2)
+    pos[: n // 2] = c[k] + rng.normal(0, 1.0, (n // 2, 3))
+    vel = rng.normal(0, 300.0, (n, 3))
+    vel[: n // 2] += -50.0 * (pos[: n // 2] - c[k])
+    pos = np.mod(pos, box)
+    rb = np.logspace(-1, np.log10(rmax), nbins + 1)
+    hb = np.linspace(-3000, 3000, 121) if pdf_bins is None else (None if pdf_bins is False else pdf_bins)
+    kw = dict(orders=orders, pdf_bins=hb, quantities=quantities, backend=backend)
+    if warmup:
+        m = min(n, 2000)
+        pair_moments(pos[:m], vel[:m], box, rb, **kw)
+    t0 = time.perf_counter()
+    st = pair_moments(pos, vel, box, rb, **kw)
+    return time.perf_counter() - t0, st
+
+
+def pair_work(st: PairStatistics) -> dict:
+    """Work of the pair pass that produced ``st``, for roofline estimates: ``pairs`` (in-range pairs,
+    each unordered auto pair once) and the CUDA kernel's ``flops``, ``atomics`` and ``bytes`` per
+    pair (:func:`cosmo._kernels.cuda_pairs.work_per_pair`; candidates outside the bins not counted)."""
+    from ._kernels.cuda_pairs import work_per_pair
+
+    pdf = None
+    if st.pdf:
+        pdf = "du_L" if list(st.pdf) == ["du_L"] else "all"
+    w = work_per_pair(tuple(st.moments), max(st.orders) if st.orders else 0, pdf, auto=st.auto)
+    return dict(w, pairs=float(st.counts.sum()))
+
+
 def density_pair_statistics(pos, field, box, rbins, comm=None, periodic=None, cell_refine: int = 2) -> dict:
     """Pairwise statistics of a per-particle scalar ``field`` (e.g. DTFE density contrast) versus r.
 

@@ -444,13 +444,28 @@ def pair_pass_cuda(x1, y1, z1, vel1, w1, start1, x2, y2, z2, vel2, w2, start2, n
     return counts, wcounts, mom, hist
 
 
-def work_per_pair(mode, nmax, hist, auto=True):
-    """Rough operation counts for roofline estimates: ``(flops_per_candidate, flops_per_pair,
-    atomics_per_pair, bytes_per_candidate)`` (bytes: the partner's loads, L1/L2 traffic)."""
-    chains = {MODE_COUNT: 0, MODE_DU: 1, MODE_L: 4 if auto else 4, MODE_T: 7 if auto else 6}[mode]
-    qflops = {MODE_COUNT: 0, MODE_DU: 7, MODE_L: 14, MODE_T: 30}[mode]
-    nhist = (7 if auto else 4) if hist else 0
-    flops = qflops + chains * nmax + 4 * nhist
-    atomics = 2 + chains * nmax + nhist
-    loads = {MODE_COUNT: 3, MODE_DU: 6, MODE_L: 6, MODE_T: 7}[mode]
-    return 8, flops, atomics, 8 * loads
+def work_per_pair(quantities, nmax, pdf, auto=True):
+    """Operation counts per in-range pair of this kernel, for roofline estimates:
+    ``{"flops", "atomics", "bytes"}``. ``quantities``: the names of :data:`cosmo.pairwise.QUANTITIES`
+    accumulated; ``pdf``: None, ``"du_L"`` (the Delta u_L histogram alone) or ``"all"``.
+
+    Flops count every add, multiply, divide and square root as one: the quantities (Delta u_L only:
+    one projection, |r| and a division, 10; longitudinal: two projections, |r|, two divisions and the
+    sum and difference, 15; with transverse speeds 20 more) and one multiplication per power (the
+    chain ``w x^n``) for each accumulated series. Atomics: count, weighted count, one per power and
+    one per histogram entry (shared memory, histograms in global memory when they do not fit).
+    Bytes: the partner's velocity, weight and ``|v|^2`` read for an in-range pair (32 B, from L1/L2:
+    a warp's threads share their partners). Each *candidate* costs another 8 flops and 24 B (its
+    position, the r^2 test) and is not included.
+    """
+    q = set(quantities) if nmax > 0 else set()  # no orders: no moments (the kernel's count mode)
+    lon = bool(q & {"u_L", "u_L'"})
+    tra = bool(q & {"u_T", "du_T"})
+    nchain = 2 * lon + ("du_L" in q) + ("su_L" in q) + ((3 if auto else 2) if tra else 0)
+    if not (lon or tra or "su_L" in q or pdf == "all"):
+        qflops = 10 if ("du_L" in q or pdf == "du_L") else 0
+    else:
+        qflops = 15 + (20 if tra else 0)
+    nhist = {None: 0, "du_L": 1, "all": 7 if auto else 4}[pdf]
+    return {"flops": qflops + nchain * nmax + 4 * nhist, "atomics": 2 + nchain * nmax + nhist,
+            "bytes": 32 if qflops else 8}

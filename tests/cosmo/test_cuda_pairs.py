@@ -142,3 +142,22 @@ def test_cli_backend_option(tmp_path, capsys):
         rc = main(["pairwise", "snap", "--out", str(tmp_path / "o.h5"), "--backend", "gpu"])
     assert exc.value.code == 2 and rc is None
     assert "--backend" in capsys.readouterr().err
+
+
+def test_time_pair_moments_and_work():
+    """The benchmark entry point times the same engine call a user makes, and its work estimate
+    follows what was accumulated."""
+    from cosmo.pairwise import pair_work, time_pair_moments
+
+    sec, st = time_pair_moments(3000, "cpu", rmax=10.0, warmup=False)
+    assert sec > 0 and st.n1 == 3000 and st.counts.sum() > 1000
+    assert st.box == pytest.approx(250.0 * 0.03 ** (1 / 3))
+    full = pair_work(st)
+    assert full["pairs"] == st.counts.sum()
+    _, st2 = time_pair_moments(3000, "cpu", rmax=10.0, warmup=False, quantities=("du_L",), orders=(1, 2))
+    np.testing.assert_array_equal(st2.counts, st.counts)
+    du = pair_work(st2)
+    _, st3 = time_pair_moments(3000, "cpu", rmax=10.0, warmup=False, orders=(), pdf_bins=False)
+    cnt = pair_work(st3)
+    assert cnt["atomics"] == 2 and cnt["flops"] == 0
+    assert cnt["flops"] < du["flops"] < full["flops"] and du["atomics"] < full["atomics"]
