@@ -76,6 +76,7 @@ def add_arguments(p):
 
 def check_options(args) -> dict:
     """Everything the options alone decide, before the snapshot is read: parsed bins and the rest."""
+    import gpu
     from gpu.config import check_arg
 
     from .pairwise import QUANTITIES, _MAX_ORDER, resolve_backend
@@ -108,7 +109,10 @@ def check_options(args) -> dict:
     check_arg("--min-size", args.min_size, ge=1)
     check_arg("--subsample", args.subsample, ge=0)
     check_arg("--seed", args.seed, ge=0)
-    opts["backend"] = resolve_backend(getattr(args, "backend", "auto"))
+    try:
+        opts["backend"] = resolve_backend(getattr(args, "backend", "auto"))
+    except gpu.GPUUnavailableError as exc:
+        raise ConfigError(f"option '--backend': {exc}") from None
     opts["quantities"] = None
     if args.quantities:
         q = [v.strip() for v in args.quantities.split(",") if v.strip()]

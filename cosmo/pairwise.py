@@ -48,6 +48,12 @@ blocks of similar work between ranks and the accumulators are summed with
 exactly; moments and PDFs differ from the serial ones by the order of the additions only
 (round-off, tested to 1e-12 relative with ``mpiexec -n 2``).
 
+GPU: ``backend="cuda"`` (or ``"auto"`` on a machine with a CUDA device) runs the same pair pass as
+numba.cuda kernels (:mod:`cosmo._kernels.cuda_pairs`, one thread per particle over the same cell
+list), with bit-identical per-pair numbers: counts and unit-weight histograms equal the CPU ones
+exactly, moments to round-off (the additions happen in another order); tested against the CPU
+engine under the CUDA simulator.
+
 Bad input (NaN or infinite positions, velocities, weights or bins, mismatched shapes, r_max beyond
 half a periodic box) raises :class:`gpu.config.ConfigError` (a ``ValueError``) naming the array,
 before any kernel runs.
