@@ -32,9 +32,11 @@ Exactness
 * The per-pair numbers are bit-identical to the CPU engine's: the separation is formed with the
   same image shift (``r = x_j - (x_i - s)``), the projections, ``|r| = sqrt(r^2)``, the transverse
   speeds and the power chains ``w x^n = (((w x) x) ...)`` are the same IEEE operations in the same
-  order. Products go through :data:`_mul` (``__dmul_rn`` on a device), which NVVM cannot contract
-  into fused multiply-adds, so the device rounds like the CPU (numba's CPU code does not contract);
-  division and square root are IEEE-rounded by default in numba.cuda.
+  order (tested under the CUDA simulator, tests/cosmo/test_cuda_pairs.py). On a device, products go
+  through :data:`_mul` = ``__dmul_rn``, a multiplication the PTX ISA never contracts into a fused
+  multiply-add (numba's CPU code does not contract either), and numba.cuda's division and square root
+  are IEEE-rounded by default; whether a device reproduces the CPU's bits is checked by the test
+  marked ``gpu`` (skipped without a device).
 * Counts, unit-weight histograms and unit-weight ``weighted_counts`` are sums of small integers
   held in float64: every partial sum is an integer below 2^53, so any order of the atomic
   additions gives the exact result -- equal to the CPU's.
@@ -43,11 +45,12 @@ Exactness
   terms ``t_k`` has error ``<= (n - 1) u sum |t_k|`` (u = 2^-53; Higham 2002, *Accuracy and
   Stability of Numerical Algorithms*, eq. 4.4), so two orders differ by at most twice that.
 
-Cost per pair (for roofline estimates, :func:`work_per_pair`): a candidate costs 3 coordinate
-loads (24 B, L1-resident for a warp) and 8 flops (3 sub, 3 mul, 2 add) plus the range test; an
-in-range pair with all quantities (mode T), orders 1..8 and histograms costs ~40 flops for the
-quantities (2 projections, |r|, 2 divisions, 3 transverse speeds) and 8 multiplications per power
-chain (7 chains), and one shared-memory atomic per moment term, count and histogram entry.
+Cost per pair (for roofline estimates, :func:`work_per_pair`): a candidate costs its 3 coordinate
+loads (24 B; the threads of a warp walk the same cells, so these are mostly shared) and 8 flops
+(3 sub, 3 mul, 2 add) plus the range test; an in-range pair with all quantities, orders 1..8 and
+histograms costs 35 flops for the quantities (2 projections, |r|, 2 divisions, 3 transverse speeds),
+one multiplication per power of each of the 7 power chains (56) and 4 per histogram entry (28), and
+65 atomic additions (count, weighted count, 56 powers, 7 histogram entries).
 """
 from __future__ import annotations
 
