@@ -195,22 +195,104 @@ def _add_pair(sacc, acc, nsh, b, r2, rx, ry, rz, w, vxi, vyi, vzi, vsi, P2, j, h
 
 
 @cuda.jit(device=True)
-def _walk(i, P1, cell1, P2, start2, r2edges, tab, hedges, fpar, ipar, sacc, acc, nsh):
-    """All partners j of particle i (the neighbour walk of ``pair_pass``, without the z-window
-    binary search and the buffers: one thread per particle). Thirteen arguments: the kernel's ten
-    plus the particle index and the shared accumulator with its length."""
+def _zwindow(P2, start2, cfirst, clast, ja, jb, zlo, zhi):
+    """The partners ``ja <= j < jb`` (cells ``cfirst..clast`` of one column) with ``zlo <= z_j <= zhi``:
+    binary search in the first and the last cell, each sorted by z (as ``pair_pass``)."""
+    p0 = ja
+    n0 = start2[cfirst + 1] - ja
+    while n0 > 0:
+        h2 = n0 >> 1
+        if P2[2, p0 + h2] < zlo:
+            p0 += h2 + 1
+            n0 -= h2 + 1
+        else:
+            n0 = h2
+    p1 = start2[clast]
+    n1 = jb - p1
+    while n1 > 0:
+        h2 = n1 >> 1
+        if P2[2, p1 + h2] <= zhi:
+            p1 += h2 + 1
+            n1 -= h2 + 1
+        else:
+            n1 = h2
+    return p0, p1
+
+
+@cuda.jit(device=True)
+def _scan(i, ja, jb, xi, yi, zi, vsi, P1, P2, r2edges, tab, hedges, fpar, ipar, sacc, acc, nsh):
+    """Pairs (i, j) for the partners ``ja <= j < jb`` seen from the image ``(xi, yi, zi)`` of particle i:
+    ``r = x_j - x_i`` (explicit minimum image on a periodic grid of fewer than 3 cells), in range ->
+    :func:`_add_pair`. Seventeen arguments: the range, the image, and what :func:`_walk` received."""
     box = fpar[_FP_BOX]
-    cs = fpar[_FP_CS]
+    half = 0.5 * box
     tinv = fpar[_FP_TINV]
     r2lo = fpar[_FP_R2LO]
+    r2max = r2edges[r2edges.shape[0] - 1]
+    mi = ipar[_IP_PER] != 0 and ipar[_IP_NC] < 3
+    unitw = ipar[_IP_UNITW] != 0
+    wi = P1[6, i]
+    vxi = P1[3, i]
+    vyi = P1[4, i]
+    vzi = P1[5, i]
+    for j in range(ja, jb):
+        if mi:
+            rx = _mi_d(P2[0, j] - xi, box, half)
+            ry = _mi_d(P2[1, j] - yi, box, half)
+            rz = _mi_d(P2[2, j] - zi, box, half)
+        else:
+            rx = P2[0, j] - xi
+            ry = P2[1, j] - yi
+            rz = P2[2, j] - zi
+        r2 = _mul(rx, rx) + _mul(ry, ry) + _mul(rz, rz)
+        if r2 < r2max and r2 >= r2lo:
+            b = _r2_bin_d(r2, r2edges, tab, tinv)
+            w = 1.0 if unitw else _mul(wi, P2[6, j])
+            _add_pair(sacc, acc, nsh, b, r2, rx, ry, rz, w, vxi, vyi, vzi, vsi, P2, j, hedges, fpar, ipar)
+
+
+@cuda.jit(device=True)
+def _zcells(xu, yu, zu, dx, dy, bxlo, bylo, k0, k1, r2max, fpar):
+    """z-cells ``k0..k1`` of the column at offset (dx, dy) (lower corner ``bxlo, bylo``) that can hold a
+    partner of the particle at ``(xu, yu, zu)``, and the half-width ``dzr`` of its z-window: from its
+    distance to the column in x and y, with the CPU walk's conservative 1e-9 round-off margins.
+    ``k0 > k1``: the column is out of reach."""
+    cs = fpar[_FP_CS]
+    tol = 1e-9 * cs
+    ex_ = 0.0
+    if dx > 0:
+        ex_ = bxlo - xu - tol
+    elif dx < 0:
+        ex_ = xu - (bxlo + cs) - tol
+    ey_ = 0.0
+    if dy > 0:
+        ey_ = bylo - yu - tol
+    elif dy < 0:
+        ey_ = yu - (bylo + cs) - tol
+    ex_ = max(ex_, 0.0)
+    ey_ = max(ey_, 0.0)
+    rem = r2max - ex_ * ex_ - ey_ * ey_
+    if rem <= 0.0:
+        return 1, 0, 0.0
+    dzr = math.sqrt(rem) * (1.0 + 1e-9) + tol
+    k0 = max(k0, int(math.floor((zu - dzr - fpar[_FP_LOZ]) / cs)))
+    k1 = min(k1, int(math.floor((zu + dzr - fpar[_FP_LOZ]) / cs)))
+    return k0, k1, dzr
+
+
+@cuda.jit(device=True)
+def _walk(i, P1, cell1, P2, start2, r2edges, tab, hedges, fpar, ipar, sacc, acc, nsh):
+    """All partners j of particle i: the neighbour walk of ``pair_pass`` (columns in reach, their
+    z-cells split where they wrap, the exact z-window) with one thread per particle and no buffers.
+    Thirteen arguments: the kernel's ten plus the particle index and the shared accumulator with
+    its length."""
+    box = fpar[_FP_BOX]
+    cs = fpar[_FP_CS]
     nc = ipar[_IP_NC]
     ext = ipar[_IP_EXT]
     periodic = ipar[_IP_PER] != 0
     auto = ipar[_IP_AUTO] != 0
-    unitw = ipar[_IP_UNITW] != 0
-    nb = r2edges.shape[0] - 1
-    r2max = r2edges[nb]
-    half = 0.5 * box
+    r2max = r2edges[r2edges.shape[0] - 1]
     mi = periodic and nc < 3
     prune = not mi
     tol = 1e-9 * cs
@@ -222,11 +304,7 @@ def _walk(i, P1, cell1, P2, start2, r2edges, tab, hedges, fpar, ipar, sacc, acc,
     xu = P1[0, i]
     yu = P1[1, i]
     zu = P1[2, i]
-    vxi = P1[3, i]
-    vyi = P1[4, i]
-    vzi = P1[5, i]
-    wi = P1[6, i]
-    vsi = _mul(vxi, vxi) + _mul(vyi, vyi) + _mul(vzi, vzi)
+    vsi = _mul(P1[3, i], P1[3, i]) + _mul(P1[4, i], P1[4, i]) + _mul(P1[5, i], P1[5, i])
     for dx in range(-ext, ext + 1):
         if auto and dx < 0:
             continue
@@ -266,25 +344,7 @@ def _walk(i, P1, cell1, P2, start2, r2edges, tab, hedges, fpar, ipar, sacc, acc,
             k0 = iz if own else iz - ext
             k1 = iz + ext
             if prune:
-                # distance from particle i to the column in x and y (conservative margins, as on the CPU)
-                ex_ = 0.0
-                if dx > 0:
-                    ex_ = bxlo - xu - tol
-                elif dx < 0:
-                    ex_ = xu - (bxlo + cs) - tol
-                ey_ = 0.0
-                if dy > 0:
-                    ey_ = bylo - yu - tol
-                elif dy < 0:
-                    ey_ = yu - (bylo + cs) - tol
-                ex_ = max(ex_, 0.0)
-                ey_ = max(ey_, 0.0)
-                rem = r2max - ex_ * ex_ - ey_ * ey_
-                if rem <= 0.0:
-                    continue
-                dzr = math.sqrt(rem) * (1.0 + 1e-9) + tol
-                k0 = max(k0, int(math.floor((zu - dzr - fpar[_FP_LOZ]) / cs)))
-                k1 = min(k1, int(math.floor((zu + dzr - fpar[_FP_LOZ]) / cs)))
+                k0, k1, dzr = _zcells(xu, yu, zu, dx, dy, bxlo, bylo, k0, k1, r2max, fpar)
                 if k0 > k1:
                     continue
             xi = xu - sx
@@ -313,46 +373,10 @@ def _walk(i, P1, cell1, P2, start2, r2edges, tab, hedges, fpar, ipar, sacc, acc,
                 jb = start2[colbase + bb + 1]
                 zi = zu - sz
                 if prune and jb - ja > ZWIN:
-                    # exact z-window |z_j - z_i| <= dzr by binary search in the first and the last cell
-                    # (each cell sorted by z), as on the CPU
-                    zlo = zi - dzr
-                    zhi = zi + dzr
-                    p0 = ja
-                    n0 = start2[colbase + a + 1] - ja
-                    while n0 > 0:
-                        h2 = n0 >> 1
-                        if P2[2, p0 + h2] < zlo:
-                            p0 += h2 + 1
-                            n0 -= h2 + 1
-                        else:
-                            n0 = h2
-                    p1 = start2[colbase + bb]
-                    n1 = jb - p1
-                    while n1 > 0:
-                        h2 = n1 >> 1
-                        if P2[2, p1 + h2] <= zhi:
-                            p1 += h2 + 1
-                            n1 -= h2 + 1
-                        else:
-                            n1 = h2
-                    ja = p0
-                    jb = p1
+                    ja, jb = _zwindow(P2, start2, colbase + a, colbase + bb, ja, jb, zi - dzr, zi + dzr)
                 if own and seg == 1:
                     ja = max(ja, i + 1)
-                for j in range(ja, jb):
-                    if mi:
-                        rx = _mi_d(P2[0, j] - xi, box, half)
-                        ry = _mi_d(P2[1, j] - yi, box, half)
-                        rz = _mi_d(P2[2, j] - zi, box, half)
-                    else:
-                        rx = P2[0, j] - xi
-                        ry = P2[1, j] - yi
-                        rz = P2[2, j] - zi
-                    r2 = _mul(rx, rx) + _mul(ry, ry) + _mul(rz, rz)
-                    if r2 < r2max and r2 >= r2lo:
-                        b = _r2_bin_d(r2, r2edges, tab, tinv)
-                        w = 1.0 if unitw else _mul(wi, P2[6, j])
-                        _add_pair(sacc, acc, nsh, b, r2, rx, ry, rz, w, vxi, vyi, vzi, vsi, P2, j, hedges, fpar, ipar)
+                _scan(i, ja, jb, xi, yi, zi, vsi, P1, P2, r2edges, tab, hedges, fpar, ipar, sacc, acc, nsh)
 
 
 @cuda.jit
