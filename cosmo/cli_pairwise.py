@@ -68,14 +68,18 @@ def add_arguments(p):
     p.add_argument("--fit", action="store_true", help="fit Gaussian/logistic/Laplace/X to the Delta u_L PDF per bin")
     p.add_argument("--subsample", type=int, default=0, help="random subsample of this many particles (0: all)")
     p.add_argument("--seed", type=int, default=0, help="subsample seed")
+    p.add_argument("--backend", default="auto", choices=("auto", "cpu", "cuda"),
+                   help="pair engine: numba.cuda kernels ('cuda'), CPU ('cpu') or CUDA when a device is found "
+                        "('auto', default)")
     p.add_argument("--quiet", action="store_true")
 
 
 def check_options(args) -> dict:
     """Everything the options alone decide, before the snapshot is read: parsed bins and the rest."""
+    import gpu
     from gpu.config import check_arg
 
-    from .pairwise import QUANTITIES, _MAX_ORDER
+    from .pairwise import QUANTITIES, _MAX_ORDER, resolve_backend
 
     opts = {}
     if args.rbins and args.rbins_edges:
@@ -105,6 +109,10 @@ def check_options(args) -> dict:
     check_arg("--min-size", args.min_size, ge=1)
     check_arg("--subsample", args.subsample, ge=0)
     check_arg("--seed", args.seed, ge=0)
+    try:
+        opts["backend"] = resolve_backend(getattr(args, "backend", "auto"))
+    except gpu.GPUUnavailableError as exc:
+        raise ConfigError(f"option '--backend': {exc}") from None
     opts["quantities"] = None
     if args.quantities:
         q = [v.strip() for v in args.quantities.split(",") if v.strip()]
@@ -262,7 +270,7 @@ def run(args) -> int:
     params = {"snapshot": str(args.snapshot), "BoxSize": box, "Redshift": float(snap.header.get("Redshift", 0.0)),
               "Time": float(snap.header.get("Time", 0.0)), "npart": len(pos), "units": snap.describe_units(),
               "empty_bins": "moments and PDFs are NaN in r bins with counts = 0 (no pairs)"}
-    kw = dict(orders=orders, pdf_bins=hb, comm=comm, quantities=opts["quantities"])
+    kw = dict(orders=orders, pdf_bins=hb, comm=comm, quantities=opts["quantities"], backend=opts["backend"])
     if args.halo_split:
         split = halo_split_statistics(pos, vel, box, rb, b=args.b, min_size=args.min_size, **kw)
         stats = split.samples

@@ -120,11 +120,12 @@ def numba_backend(name: str = "auto") -> str:
             raise GPUUnavailableError(f"backend 'cuda' requested but no usable CUDA device: {why}; "
                                       "set NUMBA_ENABLE_CUDASIM=1 to run the kernels in the CUDA simulator")
         return "cuda"
-    if ok:
-        return "cuda"
     if not _auto_logged:
         import logging
 
-        logging.getLogger(__name__).info("gpu: backend 'auto' runs the numba.cuda kernels on the CPU (%s)", why)
+        if ok:
+            logging.getLogger(__name__).info("gpu: backend 'auto' runs the numba.cuda kernels on the CUDA device")
+        else:
+            logging.getLogger(__name__).info("gpu: backend 'auto' runs the kernels on the CPU (%s)", why)
         _auto_logged = True
-    return "cpu"
+    return "cuda" if ok else "cpu"

@@ -281,6 +281,21 @@ class ReplicatedForces(ForceSolver):
         return direct_forces(kdk.pos, kdk.mass, kdk.eps, c.G, targets=mine, potential=potential)
 
 
+    def forces(self, kdk, targets, potential=False):
+        comm = kdk.comm
+        size, rank = getattr(comm, "size", 1), getattr(comm, "rank", 0)
+        lo, hi = block_range(len(targets), size, rank)
+        t0 = time.perf_counter()
+        tb = kdk.timers["tree_build"]
+        acc, pot = self.local_forces(kdk, targets[lo:hi], len(targets), potential)
+        if size > 1:
+            parts = comm.allgather((acc, pot))
+            acc = np.concatenate([p[0] for p in parts])
+            pot = np.concatenate([p[1] for p in parts])
+        kdk.timers["forces"] += time.perf_counter() - t0 - (kdk.timers["tree_build"] - tb)
+        return acc, pot, None
+
+
 class GPUDirectForces(ReplicatedForces):
     """The direct sum of the active set on a CUDA device (:func:`nbody._kernels.cuda_gravity.gravity_accel_cuda`:
     numba.cuda, shared-memory tiles of sources, the CPU kernels' spline-softening functions).
@@ -303,20 +318,6 @@ class GPUDirectForces(ReplicatedForces):
         from ._kernels.cuda_gravity import gravity_accel_cuda
 
         return gravity_accel_cuda(mine, kdk.pos, kdk.mass, kdk._h(), self.G, potential)
-
-    def forces(self, kdk, targets, potential=False):
-        comm = kdk.comm
-        size, rank = getattr(comm, "size", 1), getattr(comm, "rank", 0)
-        lo, hi = block_range(len(targets), size, rank)
-        t0 = time.perf_counter()
-        tb = kdk.timers["tree_build"]
-        acc, pot = self.local_forces(kdk, targets[lo:hi], len(targets), potential)
-        if size > 1:
-            parts = comm.allgather((acc, pot))
-            acc = np.concatenate([p[0] for p in parts])
-            pot = np.concatenate([p[1] for p in parts])
-        kdk.timers["forces"] += time.perf_counter() - t0 - (kdk.timers["tree_build"] - tb)
-        return acc, pot, None
 
 
 # ---------------------------------------------------------------------------------------- decompositions
