@@ -38,7 +38,7 @@ Numerics
   (Alvelius 1999-type; injects exactly epsilon_f per unit mass), so the dissipation rate
   settles at the target epsilon_f.
 * Droplets: per step (operator split) interpolate, grow implicitly at the local S with
-  kappa-Köhler (:func:`clouds._kernels.cpu.implicit_radius`), feed back -dm to q_v and
+  kappa-Köhler (:func:`clouds._kernels.droplets.implicit_radius`), feed back -dm to q_v and
   L0 dm / c_p to theta, move as tracers (Heun) or with Stokes drag and settling
   (exact exponential for frozen fluid velocity, tau_p = 2 rho_w r^2 / (9 rho_a nu)).
 * MPI: droplets are distributed over ranks in index blocks; the deposited source fields and all
@@ -60,7 +60,7 @@ from gpu.config import ConfigError, check_arg, load_config, param, to_dict
 from . import droplets as dmod
 from . import growth, koehler
 from . import thermo as th
-from ._kernels import cpu as K
+from ._kernels import droplets as K
 from .spectral import Spectral
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ A population is a set of superdroplets, each with wet radius ``r`` [m], dry (CCN
 stands for; per kg of dry air in the parcel model, per superdroplet in the DNS). Samplers build
 populations from lognormal or gamma spectra and from binned (observed) spectra; :func:`grow`
 advances radii with the unconditionally stable backward-Euler scheme of
-:func:`clouds._kernels.cpu.implicit_radius`.
+:func:`clouds._kernels.droplets.implicit_radius`.
 
 Droplet inertia (Stokes regime): tau_p = 2 rho_w r^2 / (9 rho_a nu) = 2 rho_w r^2 / (9 mu),
 terminal velocity v_t = g tau_p (Rogers & Yau 1989 eq. 8.5, small droplets).
@@ -18,7 +18,7 @@ import numpy as np
 
 from . import growth, koehler
 from . import thermo as th
-from ._kernels import cpu as K
+from ._kernels import droplets as K
 
 
 @dataclasses.dataclass

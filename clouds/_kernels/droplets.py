@@ -1,7 +1,11 @@
-"""Numba kernels: implicit droplet growth, trilinear interpolation/deposition, droplet motion.
+"""Droplet kernels: implicit droplet growth, trilinear interpolation/deposition, droplet motion.
 
-All arrays float64 in SI units. No objects, no I/O. Thermodynamic formulas are the Numba twins
-of the ones in :mod:`clouds.thermo` (written once there).
+All arrays float64 in SI units. No objects, no I/O. The physics formulas are not typed here: the
+kernels call the Numba functions of the physics modules (:mod:`clouds.thermo` for e_s, the vapour
+pressure and the hydrostatic pressure, :func:`clouds.koehler.seq_and_derivative` for S_eq) and use
+their constants (:data:`clouds.thermo.RHO_W`). Numba's on-disk cache does not notice changes to
+those modules; :func:`clouds._kernels.refresh_stale_cache` (called at the end of this module)
+flushes the cached kernels when they change.
 
 Implicit growth (backward Euler in x = r^2, unconditionally stable)::
 
@@ -23,7 +27,9 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from ..thermo import hydrostatic_pressure_jit, supersaturation_pqT_jit
+from ..koehler import seq_and_derivative
+from ..thermo import RHO_W, hydrostatic_pressure_jit, supersaturation_pqT_jit
+from . import refresh_stale_cache
 
 #: below this many droplets the thread start-up of a parallel loop costs more than it saves
 PARALLEL_MIN = 4096
@@ -53,18 +59,6 @@ def _dual(arg=0):
     return deco
 
 
-@njit(cache=True, inline="always")
-def _seq_and_deriv(r, rd3, kappa, A):
-    er = math.exp(A / r)
-    r3 = r * r * r
-    den = r3 - rd3 * (1.0 - kappa)
-    if den <= 0.0:
-        return -1.0, 0.0
-    P = (r3 - rd3) / den
-    dP = 3.0 * r * r * (rd3 * kappa) / (den * den)
-    return P * er - 1.0, er * (dP - P * A / (r * r))
-
-
 @njit(cache=True)
 def implicit_radius(r0, rd, kappa, S, G, A, dt):
     """One backward-Euler growth step of one droplet; returns the new radius [m]."""
@@ -73,7 +67,7 @@ def implicit_radius(r0, rd, kappa, S, G, A, dt):
     lo = rd
     # f at the lower end (r -> r_d or r -> 0)
     if lo > 0.0:
-        seq_lo, _ = _seq_and_deriv(lo, rd3, kappa, A)
+        seq_lo, _ = seq_and_derivative(lo, rd3, kappa, A)
         if kappa <= 0.0:
             seq_lo = math.exp(A / lo) - 1.0
         flo = lo * lo - r0 * r0 - c * (S - seq_lo)
@@ -99,7 +93,7 @@ def implicit_radius(r0, rd, kappa, S, G, A, dt):
     # to) and start Newton from r0: robust for stiff haze droplets near equilibrium, where an
     # explicit first guess would overshoot by orders of magnitude
     if r0 > lo and r0 < hi:
-        seq0, _ = _seq_and_deriv(r0, rd3, kappa, A)
+        seq0, _ = seq_and_derivative(r0, rd3, kappa, A)
         if rd <= 0.0 and kappa <= 0.0:
             seq0 = math.exp(A / r0) - 1.0
         f0 = -c * (S - seq0)
@@ -118,7 +112,7 @@ def implicit_radius(r0, rd, kappa, S, G, A, dt):
     else:
         r = 0.5 * (lo + hi)
     for _ in range(100):
-        seq, dseq = _seq_and_deriv(r, rd3, kappa, A)
+        seq, dseq = seq_and_derivative(r, rd3, kappa, A)
         f = r * r - r0 * r0 - c * (S - seq)
         if f < 0.0:
             lo = r
@@ -143,96 +137,11 @@ def implicit_radius(r0, rd, kappa, S, G, A, dt):
 
 
 @_dual(0)
-def grow_uniform(r, rd, kappa, S_prime, S, G, A, dt, mult, r_out):
-    """Grow all droplets at the common (S + S_prime[i], G, A); returns sum mult (r1^3 - r0^3)."""
-    n = r.shape[0]
-    acc = 0.0
-    for i in prange(n):
-        r1 = implicit_radius(r[i], rd[i], kappa[i], S + S_prime[i], G, A, dt)
-        r_out[i] = r1
-        acc += mult[i] * (r1 * r1 * r1 - r[i] * r[i] * r[i])
-    return acc
-
-
-@njit(cache=True, inline="always")
-def _fitted_theta(z):
-    """theta(z) = 1 / (1 - e^-z) - 1 / z: the theta-method with this weight damps y' = -y / tau by
-    exactly e^-z over dt = z tau (exponential fitting, Liniger & Willoughby 1970, SIAM J. Numer. Anal. 7:47).
-    theta = 1/2 + z/12 + O(z^3) for z -> 0 (trapezoidal, second order), -> 1 for z -> inf (backward
-    Euler, L-stable); 1/2 for z <= 0 (no decay)."""
-    if z <= 0.0:
-        return 0.5
-    if z < 1e-2:
-        return 0.5 + z / 12.0 - z * z * z / 720.0
-    return 1.0 / (-math.expm1(-z)) - 1.0 / z
-
-
-@_dual(0)
-def grow_uniform_d(r, rd, kappa, S_prime, S, G, A, dt, mult, r_out):
-    """Second-order, L-stable growth of all droplets at the common S + S_prime[i]; returns
-    (sum mult (r1^3 - r0^3), its derivative d/dS) for the Newton coupling of the parcel model.
-
-    The growth law d(r^2)/dt = 2 G (S - S_eq(r)) is integrated in x = r^2 by the theta-method::
-
-        r1^2 = r0^2 + 2 dt G (S - (1 - theta) S_eq(r0) - theta S_eq(r1)),
-
-    i.e. :func:`implicit_radius` at S' = (S - (1 - theta) S_eq(r0)) / theta over theta dt, with the
-    exponentially fitted theta = :func:`_fitted_theta` (dt / tau_i), 1 / tau_i = G S_eq'(r0) / r0 the
-    droplet's own relaxation rate: trapezoidal (second order) for droplets that change slowly
-    over a step, backward Euler (no oscillation) for stiff haze droplets that relax to
-    equilibrium within a step. ``G`` is an array of length 1 (common G) or len(r) (per droplet,
-    e.g. with gas-kinetic corrections). From f(r1; S) = 0: dr1/dS = 2 dt G / (2 r1 + c S_eq'(r1))
-    with c = 2 theta dt G; zero if clamped.
-    """
-    n = r.shape[0]
-    acc = 0.0
-    dacc = 0.0
-    per = G.shape[0] > 1
-    for i in prange(n):
-        g = G[i] if per else G[0]
-        r0 = r[i]
-        rd3 = rd[i] * rd[i] * rd[i]
-        seq0 = 0.0
-        theta = 1.0
-        if r0 > 0.0:
-            seq0, dseq0 = _seq_and_deriv(r0, rd3, kappa[i], A)
-            theta = _fitted_theta(dt * g * dseq0 / r0)
-        c = 2.0 * theta * dt * g
-        r1 = implicit_radius(r0, rd[i], kappa[i], (S + S_prime[i] - (1.0 - theta) * seq0) / theta, g, A,
-                             theta * dt)
-        r_out[i] = r1
-        acc += mult[i] * (r1 * r1 * r1 - r0 * r0 * r0)
-        if r1 > rd[i] and r1 > 0.0:
-            _, dseq = _seq_and_deriv(r1, rd3, kappa[i], A)
-            den = 2.0 * r1 + c * dseq
-            if den > 0.0:
-                dacc += mult[i] * 3.0 * r1 * r1 * (2.0 * dt * g) / den
-    return acc, dacc
-
-
-@_dual(0)
 def grow_local(r, rd, kappa, S, G, A, dt, r_out):
     """Grow each droplet at its own (S[i], G[i], A[i]) (DNS: values interpolated to droplets)."""
     n = r.shape[0]
     for i in prange(n):
         r_out[i] = implicit_radius(r[i], rd[i], kappa[i], S[i], G[i], A[i], dt)
-
-
-@njit(cache=True)
-def ou_step(w, S_prime, dt, tau_t, sigma_w, A1, tau_relax, noise):
-    """Eddy-hopping update (Grabowski & Abade 2017, eqs. 4-5) for every superdroplet.
-
-    w' is an Ornstein-Uhlenbeck process with time scale tau_t and std sigma_w (exact update);
-    dS'/dt = A1 w' - S'/tau_relax is integrated with the exponential (exact for frozen w').
-    """
-    a = math.exp(-dt / tau_t)
-    b = math.sqrt(1.0 - a * a) * sigma_w
-    e = math.exp(-dt / tau_relax)
-    for i in range(w.shape[0]):
-        wm = w[i]
-        w[i] = a * wm + b * noise[i]
-        wmid = 0.5 * (wm + w[i])
-        S_prime[i] = S_prime[i] * e + A1 * wmid * tau_relax * (1.0 - e)
 
 
 # ---------------------------------------------------------------- grid <-> droplet transfer
@@ -374,20 +283,9 @@ def droplet_supersaturation(vals, T0, p0, iT, iq, iz, out):
 @_dual(0)
 def liquid_mass(r, rd, mult, out):
     """out[i] = mult[i] (4/3) pi rho_w (r^3 - r_d^3) [kg]."""
-    c = 4.0 / 3.0 * math.pi * 1000.0
+    c = 4.0 / 3.0 * math.pi * RHO_W
     for i in prange(r.shape[0]):
         out[i] = mult[i] * c * (r[i] ** 3 - rd[i] ** 3)
-
-
-@_dual(0)
-def heun_finish(pos, vel, u1, u2, dt, box):
-    """Tracer Heun corrector: v = (u(x0) + u(x0 + dt u(x0))) / 2, x1 = x0 + dt v (periodic)."""
-    for p in prange(pos.shape[0]):
-        for k in range(3):
-            v = 0.5 * (u1[p, k] + u2[p, k])
-            vel[p, k] = v
-            x = (pos[p, k] + dt * v) % box[k]
-            pos[p, k] = x if x < box[k] else 0.0
 
 
 @njit(cache=True)
@@ -409,7 +307,7 @@ def condense(vals, r, rd, kappa, mult, T0, p0, G, A, dt, iT, iq, iz, r_out, dm_o
     S as in :func:`droplet_supersaturation`; r_out from :func:`implicit_radius`;
     dm_out = mult (4/3) pi rho_w (r1^3 - r0^3) [kg] (water gained by the droplets).
     """
-    c = 4.0 / 3.0 * math.pi * 1000.0
+    c = 4.0 / 3.0 * math.pi * RHO_W
     for p in prange(r.shape[0]):
         pl = hydrostatic_pressure_jit(p0, T0, vals[p, iz]) if iz >= 0 else p0
         S = supersaturation_pqT_jit(pl, T0 + vals[p, iT], vals[p, iq])
@@ -444,3 +342,6 @@ def tracer_heun(pos, vel, u1, fields, dx, nxg, xoff, dt, box):
             vel[p, k] = v
             x = (pos[p, k] + dt * v) % box[k]
             pos[p, k] = x if x < box[k] else 0.0
+
+
+refresh_stale_cache(globals())
