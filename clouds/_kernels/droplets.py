@@ -165,6 +165,32 @@ def _cell_x(x, dx, n, nglob, xoff):
     return i0, (i0 + 1) % n, f
 
 
+@njit(cache=True, inline="always")
+def _trilinear(F, i0, i1, j0, j1, k0, k1, fx, fy, fz):
+    """Trilinear interpolation of the 3-D array F inside the cell (i0..i1, j0..j1, k0..k1) at the
+    fractional offsets (fx, fy, fz)."""
+    gx, gy, gz = 1.0 - fx, 1.0 - fy, 1.0 - fz
+    return (gx * (gy * (gz * F[i0, j0, k0] + fz * F[i0, j0, k1])
+                  + fy * (gz * F[i0, j1, k0] + fz * F[i0, j1, k1]))
+            + fx * (gy * (gz * F[i1, j0, k0] + fz * F[i1, j0, k1])
+                    + fy * (gz * F[i1, j1, k0] + fz * F[i1, j1, k1])))
+
+
+@njit(cache=True, inline="always")
+def _wrap(x, L):
+    """x mapped into [0, L) (periodic); the round-off case x % L == L maps to 0."""
+    x = x % L
+    return x if x < L else 0.0
+
+
+@njit(cache=True, inline="always")
+def _drag_step(x, v, ut, dt, tau, e):
+    """Exact update over dt of dv/dt = (ut - v) / tau with the target velocity ut frozen
+    (e = exp(-dt / tau)): returns (x1, v1) = (x + ut dt + (v - ut) tau (1 - e), ut + (v - ut) e)."""
+    d = v - ut
+    return x + (ut * dt + d * tau * (1.0 - e)), ut + d * e
+
+
 @_dual(1)
 def interpolate(fields, pos, dx, out, nxg, xoff):
     """Trilinear interpolation of fields[k, ix, iy, iz] (periodic, nodes at i*dx) to pos[n, 3].
@@ -177,13 +203,8 @@ def interpolate(fields, pos, dx, out, nxg, xoff):
         i0, i1, fx = _cell_x(pos[p, 0], dx[0], nx, nxg, xoff)
         j0, j1, fy = _cell(pos[p, 1], dx[1], ny)
         k0, k1, fz = _cell(pos[p, 2], dx[2], nz)
-        gx, gy, gz = 1.0 - fx, 1.0 - fy, 1.0 - fz
         for k in range(nf):
-            F = fields[k]
-            out[p, k] = (gx * (gy * (gz * F[i0, j0, k0] + fz * F[i0, j0, k1])
-                               + fy * (gz * F[i0, j1, k0] + fz * F[i0, j1, k1]))
-                         + fx * (gy * (gz * F[i1, j0, k0] + fz * F[i1, j0, k1])
-                                 + fy * (gz * F[i1, j1, k0] + fz * F[i1, j1, k1])))
+            out[p, k] = _trilinear(fields[k], i0, i1, j0, j1, k0, k1, fx, fy, fz)
 
 
 @njit(cache=True, inline="always")
@@ -255,16 +276,13 @@ def move_droplets(pos, vel, u_at, tau_p, v_settle, dt, box, inertial):
             e = math.exp(-dt / tau) if tau > 0.0 else 0.0
             for k in range(3):
                 ut = u_at[p, k] + (v_settle[p] if k == 2 else 0.0)
-                d = vel[p, k] - ut
-                pos[p, k] += ut * dt + d * tau * (1.0 - e)
-                vel[p, k] = ut + d * e
+                pos[p, k], vel[p, k] = _drag_step(pos[p, k], vel[p, k], ut, dt, tau, e)
         else:
             for k in range(3):
                 vel[p, k] = u_at[p, k]
                 pos[p, k] += u_at[p, k] * dt
         for k in range(3):
-            x = pos[p, k] % box[k]
-            pos[p, k] = x if x < box[k] else 0.0
+            pos[p, k] = _wrap(pos[p, k], box[k])
 
 
 @_dual(0)
@@ -331,17 +349,11 @@ def tracer_heun(pos, vel, u1, fields, dx, nxg, xoff, dt, box):
         i0, i1, fx = _cell_x(xs0, dx[0], nx, nxg, xoff)
         j0, j1, fy = _cell(xs1, dx[1], ny)
         k0, k1, fz = _cell(xs2, dx[2], nz)
-        gx, gy, gz = 1.0 - fx, 1.0 - fy, 1.0 - fz
         for k in range(3):
-            F = fields[k]
-            u2 = (gx * (gy * (gz * F[i0, j0, k0] + fz * F[i0, j0, k1])
-                        + fy * (gz * F[i0, j1, k0] + fz * F[i0, j1, k1]))
-                  + fx * (gy * (gz * F[i1, j0, k0] + fz * F[i1, j0, k1])
-                          + fy * (gz * F[i1, j1, k0] + fz * F[i1, j1, k1])))
+            u2 = _trilinear(fields[k], i0, i1, j0, j1, k0, k1, fx, fy, fz)
             v = 0.5 * (u1[p, k] + u2)
             vel[p, k] = v
-            x = (pos[p, k] + dt * v) % box[k]
-            pos[p, k] = x if x < box[k] else 0.0
+            pos[p, k] = _wrap(pos[p, k] + dt * v, box[k])
 
 
 refresh_stale_cache(globals())
