@@ -642,6 +642,7 @@ class DNS:
         g = self._to_device(xp.zeros(sp.local_shape))
         C.deposit(d["pos"], mass, sp.dx, g)
         self.ql_grid = self._to_xp(g) / (self.rho * self.cell_volume)
+        cuda.synchronize()      # kernels run asynchronously: timing["droplets_device"] measures their work
 
     def _sort_droplets(self):
         """Reorder droplets by grid cell so interpolation and deposition touch memory in order."""
