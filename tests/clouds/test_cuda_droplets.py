@@ -41,8 +41,8 @@ BOUNDS = {  # errors relative to the largest value of each quantity (positions: 
 }
 
 
-def _run_cudasim(script):
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", PYTHONPATH=str(REPO))
+def _run_cudasim(script, sim=True):
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1" if sim else "0", PYTHONPATH=str(REPO))
     proc = subprocess.run([sys.executable, str(HERE / script)], capture_output=True, text=True,
                           env=env, timeout=600, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -109,3 +109,19 @@ def test_dns_cuda_backend_without_device():
         DNS(make_config(grid=dict(n=8, box=0.05), droplets=dict(n_droplets=4), run=dict(backend="cuda")))
     d = DNS(make_config(grid=dict(n=8, box=0.05), droplets=dict(n_droplets=4), run=dict(backend="auto")))
     assert d.backend == "cpu" and d.xp is np
+
+
+@pytest.mark.gpu
+def test_kernels_and_dns_on_a_device():
+    """The same comparisons on a real GPU (numba.cuda kernels, CuPy FFTs in the DNS)."""
+    import gpu
+
+    if not gpu.available():
+        pytest.skip(f"no usable GPU: {gpu.unavailable_reason()}")
+    errs = _run_cudasim("cudasim_droplets.py", sim=False)
+    assert all(errs[k] <= BOUNDS[k] for k in BOUNDS), errs
+    dns = _run_cudasim("cudasim_dns.py", sim=False)
+    for case in ("inertial", "tracer_lapse"):
+        diffs = {k: v for k, v in dns.items() if k.startswith(case + "_") and isinstance(v, float)}
+        assert max(diffs.values()) <= DNS_BOUND, diffs
+        assert dns[case + "_on_device"] is True
