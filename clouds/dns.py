@@ -511,7 +511,7 @@ class DNS:
             self.timing["droplets_device"] = self.timing.get("droplets_device", 0.0) + _time.perf_counter() - t0
         elif self.n_total:
             t0 = _time.perf_counter()
-            if self.nstep % 25 == 0 and len(self.r) > 100000:
+            if self.nstep % self.SORT_EVERY == 0 and len(self.r) > self.SORT_MIN:
                 self._sort_droplets()
             f, nxg, xoff = self._ghosted(self._physical())
             vals = np.empty((len(self.r), f.shape[0]))
@@ -615,8 +615,10 @@ class DNS:
 
         c, sp, xp = self.cfg, self.sp, self.xp
         self._upload()
+        m = self._dev["r"].shape[0]
+        if self.nstep % self.SORT_EVERY == 0 and m > self.SORT_MIN:
+            self._sort_droplets_device()
         d = self._dev
-        m = d["r"].shape[0]
         hats = [self.uh[0], self.uh[1], self.uh[2], self.thh, self.qh] + ([self.zh] if self.zh is not None else [])
         fx = xp.ascontiguousarray(xp.stack([sp.inverse(h) for h in hats]))
         f = self._to_device(fx)
@@ -643,6 +645,24 @@ class DNS:
         C.deposit(d["pos"], mass, sp.dx, g)
         self.ql_grid = self._to_xp(g) / (self.rho * self.cell_volume)
         cuda.synchronize()      # kernels run asynchronously: timing["droplets_device"] measures their work
+
+    #: droplets are re-sorted by grid cell every SORT_EVERY steps when a rank holds more than SORT_MIN
+    SORT_EVERY, SORT_MIN = 25, 100000
+
+    def _sort_droplets_device(self):
+        """:meth:`_sort_droplets` on the device: cell index kernel, stable argsort and gathers in xp."""
+        from numba import cuda
+
+        from ._kernels import cuda_droplets as C
+
+        xp, d, n = self.xp, self._dev, self.cfg.grid.n
+        idx = cuda.device_array(d["r"].shape[0], dtype=np.int64)
+        C.cell_index(d["pos"], self.sp.dx, (n, n, n), idx)
+        keys = self._to_xp(idx)
+        order = np.argsort(keys, kind="stable") if xp is np else xp.argsort(keys)   # CuPy sorts stably
+        for name in list(d):
+            a = self._to_xp(d[name])
+            d[name] = self._to_device(xp.ascontiguousarray(a[:, order] if a.ndim == 2 else a[order]))
 
     def _sort_droplets(self):
         """Reorder droplets by grid cell so interpolation and deposition touch memory in order."""

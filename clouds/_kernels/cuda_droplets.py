@@ -28,7 +28,7 @@ from gpu.cuda import cuda_module, launch_config
 
 from ..droplets import stokes_tau
 from ..thermo import G_ACC, RHO_W, hydrostatic_pressure_jit, supersaturation_pqT_jit
-from .droplets import _cell, _drag_step, _trilinear, _wrap, implicit_radius
+from .droplets import _cell, _cell_id, _drag_step, _trilinear, _wrap, implicit_radius
 
 _DEVICE: dict = {}
 
@@ -62,6 +62,7 @@ _implicit_radius_d = device_twin(implicit_radius)
 _supersat_d = device_twin(supersaturation_pqT_jit)
 _hydrostatic_d = device_twin(hydrostatic_pressure_jit)
 _stokes_tau_d = device_twin(stokes_tau)
+_cell_id_d = device_twin(_cell_id)
 
 #: 4/3 pi rho_w, as in the CPU kernels
 _MASS_COEF = 4.0 / 3.0 * math.pi * RHO_W
@@ -157,6 +158,13 @@ def _tracer_heun_k(pos, vel, u1, fields, dx0, dx1, dx2, dt, L0, L1, L2):
         pos[2, p] = _wrap_d(pos[2, p] + dt * v, L2)
 
 
+@cuda.jit
+def _cell_index_k(pos, dx0, dx1, dx2, n0, n1, n2, out):
+    p = cuda.grid(1)
+    if p < pos.shape[1]:
+        out[p] = _cell_id_d(pos[0, p], pos[1, p], pos[2, p], dx0, dx1, dx2, n0, n1, n2)
+
+
 # ---------------------------------------------------------------------------------- launches
 def _launch(kernel, n, *args):
     if n > 0:
@@ -200,6 +208,12 @@ def tracer_heun(pos, vel, u1, fields, dx, dt, box):
     """Fused tracer Heun step; CUDA twin of :func:`clouds._kernels.droplets.tracer_heun`."""
     _launch(_tracer_heun_k, pos.shape[1], pos, vel, u1, fields, float(dx[0]), float(dx[1]), float(dx[2]),
             float(dt), float(box[0]), float(box[1]), float(box[2]))
+
+
+def cell_index(pos, dx, n, out):
+    """out[p] = linear index of the cell holding droplet p (int64); CUDA twin of the CPU kernel."""
+    _launch(_cell_index_k, pos.shape[1], pos, float(dx[0]), float(dx[1]), float(dx[2]), int(n[0]), int(n[1]),
+            int(n[2]), out)
 
 
 # ---------------------------------------------------------------------------------- traffic

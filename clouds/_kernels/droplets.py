@@ -311,11 +311,17 @@ def cell_index(pos, dx, n):
     """Linear cell index of every droplet (for sorting droplets by cell: memory locality)."""
     out = np.empty(pos.shape[0], dtype=np.int64)
     for p in range(pos.shape[0]):
-        i = int(pos[p, 0] / dx[0]) % n[0]
-        j = int(pos[p, 1] / dx[1]) % n[1]
-        k = int(pos[p, 2] / dx[2]) % n[2]
-        out[p] = (i * n[1] + j) * n[2] + k
+        out[p] = _cell_id(pos[p, 0], pos[p, 1], pos[p, 2], dx[0], dx[1], dx[2], n[0], n[1], n[2])
     return out
+
+
+@njit(cache=True, inline="always")
+def _cell_id(x, y, z, dx0, dx1, dx2, n0, n1, n2):
+    """Linear (C-order) index of the grid cell holding (x, y, z), periodic."""
+    i = int(x / dx0) % n0
+    j = int(y / dx1) % n1
+    k = int(z / dx2) % n2
+    return (i * n1 + j) * n2 + k
 
 
 @_dual(1)
