@@ -6,7 +6,8 @@ Sardina et al. 2015; Grabowski & Abade 2017). Layers (docs/architecture.md):
 
 * physics: :mod:`clouds.thermo`, :mod:`clouds.growth`, :mod:`clouds.koehler`,
   :mod:`clouds.autoconversion`, :mod:`clouds.diagnostics`, :mod:`clouds.observations`;
-* kernels: :mod:`clouds._kernels.cpu` (implicit growth, interpolation/deposition, droplet motion);
+* kernels: :mod:`clouds._kernels.droplets` (implicit growth, interpolation/deposition, droplet motion),
+  :mod:`clouds._kernels.parcel` (parcel growth with its S-derivative, eddy hopping);
 * drivers: :class:`clouds.ParcelModel`, :class:`clouds.DNS` (with :mod:`clouds.spectral`),
   :mod:`clouds.dispersion` (parcel sweeps: eps-N_c driven by aerosol or updraft);
 * entry points: ``python -m clouds parcel|dns`` and ``examples/clouds_*.py``.

@@ -11,6 +11,8 @@ Definitions (Liu & Daum 2002/2004; Bhowmik et al., arXiv:2303.00987):
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from . import growth
@@ -27,20 +29,27 @@ def _prep(r, n):
     return r, n
 
 
-def mean_radius(r, n=None):
+def dispersion_stats(r, n=None):
+    """(r_mean, sigma_r) of the spectrum: sum n r / sum n and sqrt(sum n (r - r_mean)^2 / sum n)."""
     r, n = _prep(r, n)
-    return float(np.sum(n * r) / np.sum(n))
+    m = np.sum(n * r) / np.sum(n)
+    return float(m), float(np.sqrt(max(np.sum(n * (r - m) ** 2) / np.sum(n), 0.0)))
+
+
+def mean_radius(r, n=None):
+    """r_mean (see :func:`dispersion_stats`)."""
+    return dispersion_stats(r, n)[0]
 
 
 def std_radius(r, n=None):
-    r, n = _prep(r, n)
-    m = np.sum(n * r) / np.sum(n)
-    return float(np.sqrt(max(np.sum(n * (r - m) ** 2) / np.sum(n), 0.0)))
+    """sigma_r (see :func:`dispersion_stats`)."""
+    return dispersion_stats(r, n)[1]
 
 
 def relative_dispersion(r, n=None):
     """epsilon = sigma_r / r_mean."""
-    return std_radius(r, n) / mean_radius(r, n)
+    mean, sd = dispersion_stats(r, n)
+    return sd / mean
 
 
 def number_concentration(n, volume=1.0):
@@ -78,18 +87,16 @@ def size_distribution(r, n=None, bins=40, r_range=None):
     return return_edges, counts
 
 
-def linear_fit(x, y):
-    """Least-squares line y = a + b x; returns (a, b, r_correlation)."""
-    x = np.asarray(x, float)
-    y = np.asarray(y, float)
-    if x.size < 2:
-        raise ValueError("linear_fit needs at least two points")
-    b, a = np.polyfit(x, y, 1)
-    rc = float(np.corrcoef(x, y)[0, 1]) if x.size > 2 else 1.0
-    return float(a), float(b), rc
+class LinearFit(NamedTuple):
+    """Result of :func:`linear_fit`: intercept, slope, their standard errors, correlation coefficient."""
+    a: float
+    b: float
+    se_a: float
+    se_b: float
+    r: float
 
 
-def linear_fit_errors(x, y):
+def linear_fit(x, y) -> LinearFit:
     """Ordinary least squares y = a + b x with standard errors: (a, b, se_a, se_b, r_correlation).
 
     se from the residual variance s^2 = sum(res^2) / (n - 2): se_b = s / sqrt(Sxx),
@@ -99,13 +106,13 @@ def linear_fit_errors(x, y):
     x = np.asarray(x, float)
     y = np.asarray(y, float)
     if x.size < 3 or x.shape != y.shape:
-        raise ValueError("linear_fit_errors needs at least three (x, y) points of equal shape")
+        raise ValueError("linear_fit needs at least three (x, y) points of equal shape")
     xb, yb = x.mean(), y.mean()
     sxx = np.sum((x - xb) ** 2)
     if not sxx > 0:
-        raise ValueError("linear_fit_errors needs at least two distinct x values")
+        raise ValueError("linear_fit needs at least two distinct x values")
     b = np.sum((x - xb) * (y - yb)) / sxx
     a = yb - b * xb
     s2 = np.sum((y - a - b * x) ** 2) / (x.size - 2)
     rc = float(np.corrcoef(x, y)[0, 1]) if np.ptp(y) > 0 else 0.0
-    return float(a), float(b), float(np.sqrt(s2 * (1 / x.size + xb ** 2 / sxx))), float(np.sqrt(s2 / sxx)), rc
+    return LinearFit(float(a), float(b), float(np.sqrt(s2 * (1 / x.size + xb ** 2 / sxx))), float(np.sqrt(s2 / sxx)), rc)

@@ -28,14 +28,14 @@ With eddy-hopping supersaturation fluctuations (Grabowski & Abade 2017) the turb
 dominates; it is weaker where the phase-relaxation time is short (many droplets), so eps falls with
 N_c in both sweeps, the updraft one more steeply (also because slower parcels spend longer,
 dz_above / w, in the fluctuations); cf. Chandrakar et al. (2016, PNAS 113:14243) for the turbulent
-decrease of eps with aerosol. :func:`sweep` returns the points; :func:`clouds.diagnostics.linear_fit_errors`
+decrease of eps with aerosol. :func:`sweep` returns the points; :func:`clouds.diagnostics.linear_fit`
 fits the lines.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from . import droplets, koehler
+from . import diagnostics, droplets, koehler
 from . import thermo as th
 from .parcel import EddyHopping, ParcelModel
 
@@ -90,12 +90,11 @@ def ascent(N_a, w, p=DEFAULTS["p"], T=DEFAULTS["T"], rh=DEFAULTS["rh"], r_median
         raise RuntimeError("no droplet activated; raise w or the aerosol size")
     na = nk[act] * rho                                   # per m^3
     ra = r[act]
-    mean = float(np.sum(na * ra) / na.sum())
-    sd = float(np.sqrt(max(np.sum(na * (ra - mean) ** 2) / na.sum(), 0.0)))
+    mean, sd = diagnostics.dispersion_stats(ra, na)
     Sc = koehler.critical_supersaturation(m.pop.r_dry, m.pop.kappa, m.T)
     return {"N_a_cm3": N_a / 1e6, "w_m_s": float(w), "N_c_cm3": float(na.sum()) / 1e6,
             "relative_dispersion": sd / mean, "r_mean_um": 1e6 * mean,
-            "lwc_g_m3": 1e3 * float(np.sum(na * 4.0 / 3.0 * np.pi * th.RHO_W * (ra ** 3 - m.pop.r_dry[act] ** 3))),
+            "lwc_g_m3": 1e3 * diagnostics.liquid_water(ra, na, m.pop.r_dry[act]),
             "S_max_percent": 100.0 * S_max, "N_kohler_cm3": float(np.sum(nk[Sc < S_max]) * rho) / 1e6,
             "z_cloud_base_m": float(z_cb), "z_m": float(m.z), "t_s": float(m.t), "T_K": float(m.T),
             "p_Pa": float(m.p)}

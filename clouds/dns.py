@@ -38,13 +38,21 @@ Numerics
   (Alvelius 1999-type; injects exactly epsilon_f per unit mass), so the dissipation rate
   settles at the target epsilon_f.
 * Droplets: per step (operator split) interpolate, grow implicitly at the local S with
-  kappa-Köhler (:func:`clouds._kernels.cpu.implicit_radius`), feed back -dm to q_v and
+  kappa-Köhler (:func:`clouds._kernels.droplets.implicit_radius`), feed back -dm to q_v and
   L0 dm / c_p to theta, move as tracers (Heun) or with Stokes drag and settling
   (exact exponential for frozen fluid velocity, tau_p = 2 rho_w r^2 / (9 rho_a nu)).
 * MPI: droplets are distributed over ranks in index blocks; the deposited source fields and all
   droplet sums are combined with Allreduce and every rank advances the (replicated) spectral
-  fields, so results agree with the serial run to round-off. (A slab-decomposed FFT is the next
-  step for grids that do not fit one node; see the issue report.)
+  fields, so results agree with the serial run to round-off.
+* GPU (``run.backend = "cuda"``, one rank): the spectral fields are CuPy arrays (FFTs through
+  :mod:`clouds.spectral` and ``gpu.xp``) and the droplets live on the device in structure-of-arrays
+  layout, stepped by the ``numba.cuda`` kernels of :mod:`clouds._kernels.cuda_droplets`, which take
+  the CuPy fields through ``__cuda_array_interface__``: a step moves no array between host and device
+  (the CFL check reads three maxima). Droplet arrays (``pos``, ``r``, ...) are copied to the host only
+  when read (diagnostics, output), as read-only snapshots; assigning a new array uploads it at the
+  next step. ``"auto"`` picks CUDA when :func:`gpu.available` (logged once). Under
+  ``NUMBA_ENABLE_CUDASIM=1`` without a device, ``"cuda"`` runs the droplet kernels in numba's CUDA
+  simulator with NumPy FFTs (copying the fields each step): a test mode, not a fast path.
 """
 from __future__ import annotations
 
@@ -60,10 +68,30 @@ from gpu.config import ConfigError, check_arg, load_config, param, to_dict
 from . import droplets as dmod
 from . import growth, koehler
 from . import thermo as th
-from ._kernels import cpu as K
+from ._kernels import droplets as K
 from .spectral import Spectral
 
 log = logging.getLogger(__name__)
+
+
+#: droplet arrays that the "cuda" backend keeps on the device
+_DEVICE_STATE = ("pos", "vel", "r", "rd", "kap", "mult")
+
+
+def _resolve_backend(name, nranks):
+    """(droplet backend, FFT backend) for ``run.backend``: ("cpu", "cpu") or ("cuda", "cuda"); under
+    the CUDA simulator without a usable GPU, "cuda" gives ("cuda", "cpu") (kernels simulated, NumPy FFTs)."""
+    from gpu.cuda import simulator_enabled
+
+    if name == "cuda" and simulator_enabled() and not gpu.available():
+        backend, fft = "cuda", "cpu"
+    else:
+        backend = gpu.get_backend(name)
+        fft = backend
+    if backend == "cuda" and nranks > 1:
+        raise ConfigError(f"config key 'run.backend' = {name!r} selects the GPU, which runs on one MPI rank "
+                          f"(got {nranks}); use run.backend = 'cpu' under MPI")
+    return backend, fft
 
 
 class CFLError(ConfigError):
@@ -127,7 +155,9 @@ class RunConfig:
     checkpoint_every: int = param(0, ge=0, doc="steps between restart files (0 = none); written to a separate "
                                               "checkpoint file, never under the final result's name")
     seed: int = param(1, ge=0)
-    backend: str = param("cpu", choices=("cpu", "cuda", "auto"))
+    backend: str = param("cpu", choices=("cpu", "cuda", "auto"),
+                         doc="cuda: fields (CuPy) and droplets (numba.cuda) on the GPU, one MPI rank; auto: cuda "
+                             "when a GPU is usable, else cpu")
     decomposition: str = param("slab", choices=("slab", "replicated"),
                                doc="MPI: slab-decomposed FFT grid with droplets exchanged by slab, or the "
                                    "grid replicated on every rank with droplets split by index")
@@ -176,15 +206,19 @@ class DNS:
         self.comm = gpu.get_comm(comm)
         self.rank, self.size = getattr(self.comm, "rank", 0), getattr(self.comm, "size", 1)
         self.slab = self.size > 1 and c.run.decomposition == "slab"
+        self.backend, fft_backend = _resolve_backend(c.run.backend, self.size)
+        #: device droplet arrays (backend "cuda", after the first step); None when the host arrays are current
+        self._dev = None
+        self._snap = {}
         if self.slab:
             from .spectral import SlabSpectral
 
-            self.sp = SlabSpectral((c.grid.n,) * 3, (c.grid.box,) * 3, self.comm, backend=c.run.backend)
+            self.sp = SlabSpectral((c.grid.n,) * 3, (c.grid.box,) * 3, self.comm, backend=fft_backend)
             if self.sp.nxl < 3:
                 raise ConfigError(f"config key 'grid.n' = {c.grid.n} gives {self.sp.nxl} x planes per rank on "
                                   f"{self.size} ranks; slabs need >= 3 (or use run.decomposition = 'replicated')")
         else:
-            self.sp = Spectral((c.grid.n,) * 3, (c.grid.box,) * 3, backend=c.run.backend)
+            self.sp = Spectral((c.grid.n,) * 3, (c.grid.box,) * 3, backend=fft_backend)
         self.xp = self.sp.xp
         self.t = 0.0
         self.nstep = 0
@@ -471,9 +505,13 @@ class DNS:
 
             dt = check_arg("dt", dt, gt=0, le=c.run.dt)  # run() shortens only the last step
         n = c.grid.n
-        if self.n_total:
+        if self.n_total and self.backend == "cuda":
             t0 = _time.perf_counter()
-            if self.nstep % 25 == 0 and len(self.r) > 100000:
+            self._droplet_step_device(dt)
+            self.timing["droplets_device"] = self.timing.get("droplets_device", 0.0) + _time.perf_counter() - t0
+        elif self.n_total:
+            t0 = _time.perf_counter()
+            if self.nstep % self.SORT_EVERY == 0 and len(self.r) > self.SORT_MIN:
                 self._sort_droplets()
             f, nxg, xoff = self._ghosted(self._physical())
             vals = np.empty((len(self.r), f.shape[0]))
@@ -516,6 +554,115 @@ class DNS:
             K.move_droplets(self.pos, self.vel, np.ascontiguousarray(u1), tau, vs, dt, box, True)
         else:
             K.tracer_heun(self.pos, self.vel, np.ascontiguousarray(u1), f[:3], self.sp.dx, nxg, xoff, dt, box)
+
+    # ------------------------------------------------------------------ droplets on the device
+    def __getattr__(self, name):
+        # reached only for attributes missing from __dict__: droplet arrays that live on the device
+        if name in _DEVICE_STATE + ("S_droplets",) and self.__dict__.get("_dev") is not None:
+            self._download()
+            if name in self.__dict__:
+                return self.__dict__[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def _download(self):
+        """Read-only host snapshots of the device droplet arrays (the device arrays stay current)."""
+        for name, a in self._dev.items():
+            if name in self.__dict__:
+                continue
+            h = a.copy_to_host()
+            h = np.ascontiguousarray(h.T) if h.ndim == 2 else h
+            h.setflags(write=False)
+            self.__dict__[name] = self._snap[name] = h
+
+    def _upload(self):
+        """Make the device droplet arrays current: keep them unless a host array was assigned since."""
+        state = self.__dict__
+        if self._dev is not None:
+            if all(state.get(k) is None or state[k] is self._snap.get(k) for k in _DEVICE_STATE):
+                for k in list(self._snap):
+                    state.pop(k, None)
+                self._snap = {}
+                return
+            self._download()                       # a host array was assigned: the host is current
+            self._dev = None
+        from numba import cuda
+
+        self._dev = {k: cuda.to_device(np.ascontiguousarray(state[k].T if state[k].ndim == 2 else state[k]))
+                     for k in _DEVICE_STATE}
+        for k in _DEVICE_STATE + ("S_droplets",):
+            state.pop(k, None)
+        self._snap = {}
+
+    def _to_device(self, a):
+        """An xp array as a numba.cuda device array: a view of CuPy memory, a copy under the simulator."""
+        from numba import cuda
+
+        if hasattr(a, "__cuda_array_interface__"):
+            return cuda.as_cuda_array(a)
+        return cuda.to_device(np.ascontiguousarray(a))
+
+    def _to_xp(self, d):
+        """A numba.cuda device array as an xp array (CuPy: the same memory; NumPy: a copy)."""
+        if self.xp is np:
+            return d.copy_to_host()
+        return self.xp.asarray(d)
+
+    def _droplet_step_device(self, dt):
+        """The droplet part of :meth:`step` with the CUDA kernels (same operations and order as on the CPU)."""
+        from numba import cuda
+
+        from ._kernels import cuda_droplets as C
+
+        c, sp, xp = self.cfg, self.sp, self.xp
+        self._upload()
+        m = self._dev["r"].shape[0]
+        if self.nstep % self.SORT_EVERY == 0 and m > self.SORT_MIN:
+            self._sort_droplets_device()
+        d = self._dev
+        hats = [self.uh[0], self.uh[1], self.uh[2], self.thh, self.qh] + ([self.zh] if self.zh is not None else [])
+        fx = xp.ascontiguousarray(xp.stack([sp.inverse(h) for h in hats]))
+        f = self._to_device(fx)
+        vals = cuda.device_array((f.shape[0], m))
+        C.interpolate(f, d["pos"], sp.dx, vals)
+        r_new, dm, S = cuda.device_array(m), cuda.device_array(m), cuda.device_array(m)
+        C.condense(vals, d["r"], d["rd"], d["kap"], d["mult"], self.T0, self.p0, self.G0, self.A0, dt,
+                   3, 4, self._iz, r_new, dm, S)
+        d["r"], d["S_droplets"] = r_new, S
+        src = self._to_device(xp.zeros(sp.local_shape))
+        C.deposit(d["pos"], dm, sp.dx, src)
+        srch = sp.forward(self._to_xp(src) / (self.rho * self.cell_volume))
+        self.qh = self.qh - srch
+        self.thh = self.thh + (self.L0 / th.C_P) * srch
+        box = np.full(3, c.grid.box)
+        if c.droplets.inertial:
+            C.move_inertial(d["pos"], d["vel"], vals[0:3], d["r"], float(th.dynamic_viscosity(self.T0)),
+                            c.droplets.settling, dt, box)
+        else:
+            C.tracer_heun(d["pos"], d["vel"], vals[0:3], f[0:3], sp.dx, dt, box)
+        mass = cuda.device_array(m)
+        C.liquid_mass(d["r"], d["rd"], d["mult"], mass)
+        g = self._to_device(xp.zeros(sp.local_shape))
+        C.deposit(d["pos"], mass, sp.dx, g)
+        self.ql_grid = self._to_xp(g) / (self.rho * self.cell_volume)
+        cuda.synchronize()      # kernels run asynchronously: timing["droplets_device"] measures their work
+
+    #: droplets are re-sorted by grid cell every SORT_EVERY steps when a rank holds more than SORT_MIN
+    SORT_EVERY, SORT_MIN = 25, 100000
+
+    def _sort_droplets_device(self):
+        """:meth:`_sort_droplets` on the device: cell index kernel, stable argsort and gathers in xp."""
+        from numba import cuda
+
+        from ._kernels import cuda_droplets as C
+
+        xp, d, n = self.xp, self._dev, self.cfg.grid.n
+        idx = cuda.device_array(d["r"].shape[0], dtype=np.int64)
+        C.cell_index(d["pos"], self.sp.dx, (n, n, n), idx)
+        keys = self._to_xp(idx)
+        order = np.argsort(keys, kind="stable") if xp is np else xp.argsort(keys)   # CuPy sorts stably
+        for name in list(d):
+            a = self._to_xp(d[name])
+            d[name] = self._to_device(xp.ascontiguousarray(a[:, order] if a.ndim == 2 else a[order]))
 
     def _sort_droplets(self):
         """Reorder droplets by grid cell so interpolation and deposition touch memory in order."""

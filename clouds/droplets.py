@@ -5,7 +5,7 @@ A population is a set of superdroplets, each with wet radius ``r`` [m], dry (CCN
 stands for; per kg of dry air in the parcel model, per superdroplet in the DNS). Samplers build
 populations from lognormal or gamma spectra and from binned (observed) spectra; :func:`grow`
 advances radii with the unconditionally stable backward-Euler scheme of
-:func:`clouds._kernels.cpu.implicit_radius`.
+:func:`clouds._kernels.droplets.implicit_radius`.
 
 Droplet inertia (Stokes regime): tau_p = 2 rho_w r^2 / (9 rho_a nu) = 2 rho_w r^2 / (9 mu),
 terminal velocity v_t = g tau_p (Rogers & Yau 1989 eq. 8.5, small droplets).
@@ -15,10 +15,11 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from numba import njit
 
 from . import growth, koehler
 from . import thermo as th
-from ._kernels import cpu as K
+from ._kernels import droplets as K
 
 
 @dataclasses.dataclass
@@ -90,9 +91,17 @@ def grow(r, S, T, p, dt, r_dry=0.0, kappa=0.0, curvature=True, G=None):
     return out
 
 
+@njit(cache=True)
+def stokes_tau(r, mu):
+    """Droplet response time tau_p = 2 rho_w r^2 / (9 mu) [s] of a sphere of radius r [m] in air of
+    dynamic viscosity mu [Pa s] (Stokes drag; e.g. Pruppacher & Klett 1997, eq. 10.33). Numba scalar
+    function, also evaluated on arrays through its Python function (:func:`stokes_time`)."""
+    return 2.0 * th.RHO_W * (r * r) / (9.0 * mu)
+
+
 def stokes_time(r, T=283.15, p=9e4):
-    """Droplet response time tau_p = 2 rho_w r^2 / (9 mu(T)) [s] (Stokes drag)."""
-    return 2.0 * th.RHO_W * np.asarray(r, float) ** 2 / (9.0 * th.dynamic_viscosity(T))
+    """Droplet response time tau_p = 2 rho_w r^2 / (9 mu(T)) [s] (Stokes drag, :func:`stokes_tau`)."""
+    return stokes_tau.py_func(np.asarray(r, float), th.dynamic_viscosity(T))
 
 
 def terminal_velocity(r, T=283.15, p=9e4):

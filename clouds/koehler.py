@@ -9,14 +9,47 @@ For r >> r_d this reduces to the classical two-term form S_eq = A/r - B/r^3 with
 whose maximum lies at the critical radius r_c = sqrt(3 B / A) with the critical supersaturation
 S_c = sqrt(4 A^3 / (27 B)) (Rogers & Yau 1989 eq. 6.9; Seinfeld & Pandis eq. 17.37). The full
 form tends to -1 as r -> r_d, so a droplet integrated with it can never shrink below its dry
-radius (used in :mod:`clouds._kernels.cpu`).
+radius (used in :mod:`clouds._kernels.droplets`).
+
+The full form is written once, as the Numba scalar function :func:`seq_and_derivative` (S_eq and
+dS_eq/dr, called by the growth kernels); :func:`equilibrium_supersaturation` evaluates it elementwise.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from numba import njit, vectorize
 from scipy.optimize import brentq
 
 from . import thermo as th
+
+
+@njit(cache=True, inline="always")
+def seq_and_derivative(r, rd3, kappa, A):
+    """kappa-Köhler equilibrium supersaturation S_eq(r) and dS_eq/dr of a droplet of radius r [m]
+    with dry radius cubed ``rd3`` [m^3], hygroscopicity ``kappa`` and Kelvin coefficient A [m]
+    (Petters & Kreidenweis 2007, ACP 7:1961, eq. 6)::
+
+        S_eq + 1 = P(r) exp(A / r),   P = (r^3 - r_d^3) / (r^3 - r_d^3 (1 - kappa)),
+        dS_eq/dr = exp(A / r) (P' - P A / r^2),   P' = 3 r^2 kappa r_d^3 / (r^3 - r_d^3 (1 - kappa))^2.
+
+    Returns (-1, 0) where the denominator is <= 0 (r at or below the dry core: no water).
+    Scalar Numba function (float arguments), called by the growth kernels.
+    """
+    er = math.exp(A / r)
+    r3 = r * r * r
+    den = r3 - rd3 * (1.0 - kappa)
+    if den <= 0.0:
+        return -1.0, 0.0
+    P = (r3 - rd3) / den
+    dP = 3.0 * r * r * (rd3 * kappa) / (den * den)
+    return P * er - 1.0, er * (dP - P * A / (r * r))
+
+
+@vectorize(["float64(float64, float64, float64, float64)"], cache=True)
+def _seq_elementwise(r, rd3, kappa, A):
+    return seq_and_derivative(r, rd3, kappa, A)[0]
 
 
 def curvature_A(T):
@@ -46,8 +79,7 @@ def equilibrium_supersaturation(r, r_dry, kappa, T, form="full"):
         return A / r - solute_B(r_dry, kappa) / r ** 3
     if form != "full":
         raise ValueError(f"form must be 'full' or 'approx', got {form!r}")
-    rd3 = r_dry ** 3
-    return (r ** 3 - rd3) / (r ** 3 - rd3 * (1.0 - np.asarray(kappa, float))) * np.exp(A / r) - 1.0
+    return _seq_elementwise(r, r_dry ** 3, np.asarray(kappa, float), A)
 
 
 def critical_radius(r_dry, kappa, T):

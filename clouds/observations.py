@@ -42,6 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import diagnostics
+
 DATA_DIR = Path(__file__).resolve().parent / "data"
 SYNTHETIC = DATA_DIR / "synthetic_spectra.csv"
 #: provenance kinds of a spectrum file (metadata ``kind``)
@@ -92,15 +94,13 @@ class ObservedSpectrum:
         out = {k: [] for k in ("N_c", "r_mean", "r_std", "relative_dispersion", "lwc", "effective_radius")}
         for i in rows:
             n = self.concentration[i] * sel
-            N = n.sum()
-            m1 = (n * r).sum() / N
-            sd = np.sqrt(max((n * r ** 2).sum() / N - m1 ** 2, 0.0))
-            out["N_c"].append(N)
+            m1, sd = diagnostics.dispersion_stats(r, n)
+            out["N_c"].append(n.sum())
             out["r_mean"].append(m1)
             out["r_std"].append(sd)
             out["relative_dispersion"].append(sd / m1)
-            out["lwc"].append(4 / 3 * np.pi * 1000.0 * (n * r ** 3).sum())
-            out["effective_radius"].append((n * r ** 3).sum() / (n * r ** 2).sum())
+            out["lwc"].append(diagnostics.liquid_water(r, n))
+            out["effective_radius"].append(diagnostics.effective_radius(r, n))
         return {k: np.array(v) if time_index is None else v[0] for k, v in out.items()}
 
     def sample(self, m, rng=None, time_index=0):

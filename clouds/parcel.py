@@ -20,7 +20,7 @@ One step of length dt:
 1. ascent dz = w dt: T* = T0 - g dz / c_p, and the hypsometric pressure p1 = p0 exp(-g dz / (R_d T_v))
    at the mid-step virtual temperature (:func:`clouds.thermo.hydrostatic_pressure`);
 2. condensation at fixed p1: every droplet grows by the theta-method in r^2 with an exponentially
-   fitted theta (:func:`clouds._kernels.cpu.grow_uniform_d`: trapezoidal for slowly changing
+   fitted theta (:func:`clouds._kernels.parcel.grow_uniform_d`: trapezoidal for slowly changing
    droplets, backward Euler for stiff haze droplets) at S_eff + S'_i with G and the Kelvin
    coefficient at the mid-step state, and the latent heat is released at the mid-step temperature,
    c_p (T1 - T*) = L((T0 + T1) / 2) (q_l1 - q_l0). The common S_eff is the trapezoidal mean
@@ -53,7 +53,7 @@ from gpu.config import ConfigError, check_arg, load_config, param
 
 from . import diagnostics, growth, koehler
 from . import thermo as th
-from ._kernels import cpu as K
+from ._kernels import parcel as K
 from .droplets import Population
 
 
@@ -239,7 +239,7 @@ class ParcelModel:
         p1 = float(th.hydrostatic_pressure(p0, Tv, dz))
         pm = float(np.sqrt(p0 * p1))
         # 2. condensation with latent heating, trapezoidal in S, fitted theta-method in the growth law
-        #    (:func:`clouds._kernels.cpu.grow_uniform_d`); G and A at
+        #    (:func:`clouds._kernels.parcel.grow_uniform_d`); G and A at
         #    the mid-step state
         if self.kinetic:
             G = np.ascontiguousarray(growth.growth_parameter(Tm, pm, r=np.maximum(self.pop.r, 1e-9), kinetic=True,

@@ -24,10 +24,10 @@ Mixing ratios ``q`` are kg per kg of dry air throughout (conserved in the parcel
 
 The formulas are written once, as plain functions of floats *or* arrays (``e_s_bolton``,
 ``latent_heat_linear``, ``supersaturation_pqT``, ``hydrostatic_pressure``, ``a1_coefficient``);
-each has a Numba-compiled twin (same function, ``*_jit``) that the kernels in
-:mod:`clouds._kernels.cpu` call, so the kernels and the Python code cannot disagree. (Numba's
-on-disk cache of a kernel is keyed to its own source file: after editing a formula here, delete
-``clouds/_kernels/__pycache__`` so the cached kernels are recompiled.)
+each has a Numba-compiled twin (the same code object compiled by Numba, ``*_jit``) that the
+kernels in :mod:`clouds._kernels.droplets` call, so the kernels and the Python code cannot disagree.
+Numba's on-disk cache of a kernel is keyed to the kernel's own source file; the kernel modules
+flush it when this file changes (:func:`clouds._kernels.refresh_stale_cache`).
 """
 from __future__ import annotations
 

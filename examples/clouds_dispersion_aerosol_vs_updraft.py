@@ -66,7 +66,7 @@ def fit_sets(sets):
     for name, pts in sets.items():
         x = np.array([p["N_c_cm3"] for p in pts])
         y = np.array([p["relative_dispersion"] for p in pts])
-        a, b, sa, sb, rc = diagnostics.linear_fit_errors(x, y)
+        a, b, sa, sb, rc = diagnostics.linear_fit(x, y)
         fits[name] = {"slope_per_cm3": b, "slope_se": sb, "intercept": a, "intercept_se": sa, "r": rc,
                       "N_c_min_cm3": float(x.min()), "N_c_max_cm3": float(x.max())}
     return fits

@@ -105,7 +105,7 @@ def main(argv=None) -> int:
     for name, rs in runs.items():
         x = np.array([r["N_c_cm3"] for r in rs])
         y = np.array([r["relative_dispersion"] for r in rs])
-        a, b, rc = diagnostics.linear_fit(x, y)
+        a, b, _, _, rc = diagnostics.linear_fit(x, y)
         (pts,) = ax[0].plot(x, y, "o", label=f"{name} (RH {CASES[name]:.2f})")
         xx = np.linspace(0, x.max() * 1.1, 10)
         ax[0].plot(xx, a + b * xx, "-", lw=0.8, color=pts.get_color())

@@ -39,7 +39,7 @@ def test_spectrum_diagnostics_on_gamma_quadrature():
     assert diagnostics.effective_radius(r, n) == pytest.approx(10e-6 * 27 / 25, rel=2e-3)
     lwc = diagnostics.liquid_water(r, n)
     assert lwc == pytest.approx(4 / 3 * np.pi * 1000 * 1e8 * (10e-6 / 25) ** 3 * 25 * 26 * 27, rel=3e-3)
-    a, b, rc = diagnostics.linear_fit([1, 2, 3, 4], [1.5, 2.0, 2.5, 3.0])
+    a, b, _, _, rc = diagnostics.linear_fit([1, 2, 3, 4], [1.5, 2.0, 2.5, 3.0])
     assert (a, b, rc) == pytest.approx((1.0, 0.5, 1.0))
     with pytest.raises(ValueError, match="number concentration"):
         diagnostics.mean_radius([1e-6], [-1.0])
@@ -81,7 +81,7 @@ def test_shipped_synthetic_file():
     assert 0.15 < m["relative_dispersion"].min() and m["relative_dispersion"].max() < 0.55
     assert np.all(np.abs(m["lwc"] / 0.6e-3 - 1) < 0.3)
     # dispersion rises with N_c in this synthetic set
-    a, b, rc = diagnostics.linear_fit(m["N_c"] / 1e6, m["relative_dispersion"])
+    a, b, _, _, rc = diagnostics.linear_fit(m["N_c"] / 1e6, m["relative_dispersion"])
     assert b > 0 and rc > 0.8
     r = obs.sample(5000, rng=1, time_index=3)
     assert diagnostics.mean_radius(r) == pytest.approx(m["r_mean"][3], rel=0.05)

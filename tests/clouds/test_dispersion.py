@@ -10,7 +10,7 @@ WS = np.geomspace(0.25, 4.0, 4)
 
 
 def _slope(points):
-    return diagnostics.linear_fit_errors([p["N_c_cm3"] for p in points],
+    return diagnostics.linear_fit([p["N_c_cm3"] for p in points],
                                          [p["relative_dispersion"] for p in points])[1]
 
 
@@ -94,15 +94,15 @@ def test_closure_vs_fixed_ratio():
     assert thr["rate_fixed"] == 0 and np.isnan(thr["ratio"])
 
 
-def test_linear_fit_errors_matches_scipy():
+def test_linear_fit_matches_scipy():
     from scipy import stats
 
     rng = np.random.default_rng(4)
     x = np.linspace(0, 10, 12)
     y = 0.3 + 0.02 * x + rng.normal(0, 0.01, x.size)
-    a, b, sa, sb, rc = diagnostics.linear_fit_errors(x, y)
+    a, b, sa, sb, rc = diagnostics.linear_fit(x, y)
     ref = stats.linregress(x, y)
     assert (a, b, sa, sb, rc) == pytest.approx((ref.intercept, ref.slope, ref.intercept_stderr, ref.stderr, ref.rvalue),
                                                rel=1e-10)
     with pytest.raises(ValueError):
-        diagnostics.linear_fit_errors([1, 2], [1, 2])
+        diagnostics.linear_fit([1, 2], [1, 2])

@@ -271,7 +271,7 @@ def test_history_arrays_aligned_with_t():
     # S_mean at t = 0 is the initial rh - 1; the last S_mean is recomputed here from the final
     # fields and droplet positions with the numpy thermodynamics (local pressure from zeta)
     from clouds import thermo as th
-    from clouds._kernels import cpu as K
+    from clouds._kernels import droplets as K
     d = DNS(make_config(grid=dict(n=8, box=0.05), fluid=dict(u_rms=0.02), thermo=dict(rh_cloud=1.01, lapse=True),
                         droplets=dict(n_droplets=100), run=dict(dt=0.005, diag_every=3)))
     h = d.run(0.05)

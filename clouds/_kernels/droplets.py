@@ -1,7 +1,11 @@
-"""Numba kernels: implicit droplet growth, trilinear interpolation/deposition, droplet motion.
+"""Droplet kernels: implicit droplet growth, trilinear interpolation/deposition, droplet motion.
 
-All arrays float64 in SI units. No objects, no I/O. Thermodynamic formulas are the Numba twins
-of the ones in :mod:`clouds.thermo` (written once there).
+All arrays float64 in SI units. No objects, no I/O. The physics formulas are not typed here: the
+kernels call the Numba functions of the physics modules (:mod:`clouds.thermo` for e_s, the vapour
+pressure and the hydrostatic pressure, :func:`clouds.koehler.seq_and_derivative` for S_eq) and use
+their constants (:data:`clouds.thermo.RHO_W`). Numba's on-disk cache does not notice changes to
+those modules; :func:`clouds._kernels.refresh_stale_cache` (called at the end of this module)
+flushes the cached kernels when they change.
 
 Implicit growth (backward Euler in x = r^2, unconditionally stable)::
 
@@ -18,12 +22,15 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 from numba import njit, prange
 
 from gpu.jit import njit_dual
 
-from ..thermo import hydrostatic_pressure_jit, supersaturation_pqT_jit
+from ..koehler import seq_and_derivative
+from ..thermo import RHO_W, hydrostatic_pressure_jit, supersaturation_pqT_jit
+from . import refresh_stale_cache
 
 #: below this many droplets the thread start-up of a parallel loop costs more than it saves
 PARALLEL_MIN = 4096
@@ -38,18 +45,6 @@ def _dual(arg=0):
     return njit_dual(size_arg=arg, min_size=PARALLEL_MIN, chunksize=CHUNK, cache=True)
 
 
-@njit(cache=True, inline="always")
-def _seq_and_deriv(r, rd3, kappa, A):
-    er = math.exp(A / r)
-    r3 = r * r * r
-    den = r3 - rd3 * (1.0 - kappa)
-    if den <= 0.0:
-        return -1.0, 0.0
-    P = (r3 - rd3) / den
-    dP = 3.0 * r * r * (rd3 * kappa) / (den * den)
-    return P * er - 1.0, er * (dP - P * A / (r * r))
-
-
 @njit(cache=True)
 def implicit_radius(r0, rd, kappa, S, G, A, dt):
     """One backward-Euler growth step of one droplet; returns the new radius [m]."""
@@ -58,7 +53,7 @@ def implicit_radius(r0, rd, kappa, S, G, A, dt):
     lo = rd
     # f at the lower end (r -> r_d or r -> 0)
     if lo > 0.0:
-        seq_lo, _ = _seq_and_deriv(lo, rd3, kappa, A)
+        seq_lo, _ = seq_and_derivative(lo, rd3, kappa, A)
         if kappa <= 0.0:
             seq_lo = math.exp(A / lo) - 1.0
         flo = lo * lo - r0 * r0 - c * (S - seq_lo)
@@ -84,7 +79,7 @@ def implicit_radius(r0, rd, kappa, S, G, A, dt):
     # to) and start Newton from r0: robust for stiff haze droplets near equilibrium, where an
     # explicit first guess would overshoot by orders of magnitude
     if r0 > lo and r0 < hi:
-        seq0, _ = _seq_and_deriv(r0, rd3, kappa, A)
+        seq0, _ = seq_and_derivative(r0, rd3, kappa, A)
         if rd <= 0.0 and kappa <= 0.0:
             seq0 = math.exp(A / r0) - 1.0
         f0 = -c * (S - seq0)
@@ -103,7 +98,7 @@ def implicit_radius(r0, rd, kappa, S, G, A, dt):
     else:
         r = 0.5 * (lo + hi)
     for _ in range(100):
-        seq, dseq = _seq_and_deriv(r, rd3, kappa, A)
+        seq, dseq = seq_and_derivative(r, rd3, kappa, A)
         f = r * r - r0 * r0 - c * (S - seq)
         if f < 0.0:
             lo = r
@@ -128,96 +123,11 @@ def implicit_radius(r0, rd, kappa, S, G, A, dt):
 
 
 @_dual(0)
-def grow_uniform(r, rd, kappa, S_prime, S, G, A, dt, mult, r_out):
-    """Grow all droplets at the common (S + S_prime[i], G, A); returns sum mult (r1^3 - r0^3)."""
-    n = r.shape[0]
-    acc = 0.0
-    for i in prange(n):
-        r1 = implicit_radius(r[i], rd[i], kappa[i], S + S_prime[i], G, A, dt)
-        r_out[i] = r1
-        acc += mult[i] * (r1 * r1 * r1 - r[i] * r[i] * r[i])
-    return acc
-
-
-@njit(cache=True, inline="always")
-def _fitted_theta(z):
-    """theta(z) = 1 / (1 - e^-z) - 1 / z: the theta-method with this weight damps y' = -y / tau by
-    exactly e^-z over dt = z tau (exponential fitting, Liniger & Willoughby 1970, SIAM J. Numer. Anal. 7:47).
-    theta = 1/2 + z/12 + O(z^3) for z -> 0 (trapezoidal, second order), -> 1 for z -> inf (backward
-    Euler, L-stable); 1/2 for z <= 0 (no decay)."""
-    if z <= 0.0:
-        return 0.5
-    if z < 1e-2:
-        return 0.5 + z / 12.0 - z * z * z / 720.0
-    return 1.0 / (-math.expm1(-z)) - 1.0 / z
-
-
-@_dual(0)
-def grow_uniform_d(r, rd, kappa, S_prime, S, G, A, dt, mult, r_out):
-    """Second-order, L-stable growth of all droplets at the common S + S_prime[i]; returns
-    (sum mult (r1^3 - r0^3), its derivative d/dS) for the Newton coupling of the parcel model.
-
-    The growth law d(r^2)/dt = 2 G (S - S_eq(r)) is integrated in x = r^2 by the theta-method::
-
-        r1^2 = r0^2 + 2 dt G (S - (1 - theta) S_eq(r0) - theta S_eq(r1)),
-
-    i.e. :func:`implicit_radius` at S' = (S - (1 - theta) S_eq(r0)) / theta over theta dt, with the
-    exponentially fitted theta = :func:`_fitted_theta` (dt / tau_i), 1 / tau_i = G S_eq'(r0) / r0 the
-    droplet's own relaxation rate: trapezoidal (second order) for droplets that change slowly
-    over a step, backward Euler (no oscillation) for stiff haze droplets that relax to
-    equilibrium within a step. ``G`` is an array of length 1 (common G) or len(r) (per droplet,
-    e.g. with gas-kinetic corrections). From f(r1; S) = 0: dr1/dS = 2 dt G / (2 r1 + c S_eq'(r1))
-    with c = 2 theta dt G; zero if clamped.
-    """
-    n = r.shape[0]
-    acc = 0.0
-    dacc = 0.0
-    per = G.shape[0] > 1
-    for i in prange(n):
-        g = G[i] if per else G[0]
-        r0 = r[i]
-        rd3 = rd[i] * rd[i] * rd[i]
-        seq0 = 0.0
-        theta = 1.0
-        if r0 > 0.0:
-            seq0, dseq0 = _seq_and_deriv(r0, rd3, kappa[i], A)
-            theta = _fitted_theta(dt * g * dseq0 / r0)
-        c = 2.0 * theta * dt * g
-        r1 = implicit_radius(r0, rd[i], kappa[i], (S + S_prime[i] - (1.0 - theta) * seq0) / theta, g, A,
-                             theta * dt)
-        r_out[i] = r1
-        acc += mult[i] * (r1 * r1 * r1 - r0 * r0 * r0)
-        if r1 > rd[i] and r1 > 0.0:
-            _, dseq = _seq_and_deriv(r1, rd3, kappa[i], A)
-            den = 2.0 * r1 + c * dseq
-            if den > 0.0:
-                dacc += mult[i] * 3.0 * r1 * r1 * (2.0 * dt * g) / den
-    return acc, dacc
-
-
-@_dual(0)
 def grow_local(r, rd, kappa, S, G, A, dt, r_out):
     """Grow each droplet at its own (S[i], G[i], A[i]) (DNS: values interpolated to droplets)."""
     n = r.shape[0]
     for i in prange(n):
         r_out[i] = implicit_radius(r[i], rd[i], kappa[i], S[i], G[i], A[i], dt)
-
-
-@njit(cache=True)
-def ou_step(w, S_prime, dt, tau_t, sigma_w, A1, tau_relax, noise):
-    """Eddy-hopping update (Grabowski & Abade 2017, eqs. 4-5) for every superdroplet.
-
-    w' is an Ornstein-Uhlenbeck process with time scale tau_t and std sigma_w (exact update);
-    dS'/dt = A1 w' - S'/tau_relax is integrated with the exponential (exact for frozen w').
-    """
-    a = math.exp(-dt / tau_t)
-    b = math.sqrt(1.0 - a * a) * sigma_w
-    e = math.exp(-dt / tau_relax)
-    for i in range(w.shape[0]):
-        wm = w[i]
-        w[i] = a * wm + b * noise[i]
-        wmid = 0.5 * (wm + w[i])
-        S_prime[i] = S_prime[i] * e + A1 * wmid * tau_relax * (1.0 - e)
 
 
 # ---------------------------------------------------------------- grid <-> droplet transfer
@@ -241,6 +151,32 @@ def _cell_x(x, dx, n, nglob, xoff):
     return i0, (i0 + 1) % n, f
 
 
+@njit(cache=True, inline="always")
+def _trilinear(F, i0, i1, j0, j1, k0, k1, fx, fy, fz):
+    """Trilinear interpolation of the 3-D array F inside the cell (i0..i1, j0..j1, k0..k1) at the
+    fractional offsets (fx, fy, fz)."""
+    gx, gy, gz = 1.0 - fx, 1.0 - fy, 1.0 - fz
+    return (gx * (gy * (gz * F[i0, j0, k0] + fz * F[i0, j0, k1])
+                  + fy * (gz * F[i0, j1, k0] + fz * F[i0, j1, k1]))
+            + fx * (gy * (gz * F[i1, j0, k0] + fz * F[i1, j0, k1])
+                    + fy * (gz * F[i1, j1, k0] + fz * F[i1, j1, k1])))
+
+
+@njit(cache=True, inline="always")
+def _wrap(x, L):
+    """x mapped into [0, L) (periodic); the round-off case x % L == L maps to 0."""
+    x = x % L
+    return x if x < L else 0.0
+
+
+@njit(cache=True, inline="always")
+def _drag_step(x, v, ut, dt, tau, e):
+    """Exact update over dt of dv/dt = (ut - v) / tau with the target velocity ut frozen
+    (e = exp(-dt / tau)): returns (x1, v1) = (x + ut dt + (v - ut) tau (1 - e), ut + (v - ut) e)."""
+    d = v - ut
+    return x + (ut * dt + d * tau * (1.0 - e)), ut + d * e
+
+
 @_dual(1)
 def interpolate(fields, pos, dx, out, nxg, xoff):
     """Trilinear interpolation of fields[k, ix, iy, iz] (periodic, nodes at i*dx) to pos[n, 3].
@@ -253,13 +189,8 @@ def interpolate(fields, pos, dx, out, nxg, xoff):
         i0, i1, fx = _cell_x(pos[p, 0], dx[0], nx, nxg, xoff)
         j0, j1, fy = _cell(pos[p, 1], dx[1], ny)
         k0, k1, fz = _cell(pos[p, 2], dx[2], nz)
-        gx, gy, gz = 1.0 - fx, 1.0 - fy, 1.0 - fz
         for k in range(nf):
-            F = fields[k]
-            out[p, k] = (gx * (gy * (gz * F[i0, j0, k0] + fz * F[i0, j0, k1])
-                               + fy * (gz * F[i0, j1, k0] + fz * F[i0, j1, k1]))
-                         + fx * (gy * (gz * F[i1, j0, k0] + fz * F[i1, j0, k1])
-                                 + fy * (gz * F[i1, j1, k0] + fz * F[i1, j1, k1])))
+            out[p, k] = _trilinear(fields[k], i0, i1, j0, j1, k0, k1, fx, fy, fz)
 
 
 @njit(cache=True, inline="always")
@@ -331,16 +262,13 @@ def move_droplets(pos, vel, u_at, tau_p, v_settle, dt, box, inertial):
             e = math.exp(-dt / tau) if tau > 0.0 else 0.0
             for k in range(3):
                 ut = u_at[p, k] + (v_settle[p] if k == 2 else 0.0)
-                d = vel[p, k] - ut
-                pos[p, k] += ut * dt + d * tau * (1.0 - e)
-                vel[p, k] = ut + d * e
+                pos[p, k], vel[p, k] = _drag_step(pos[p, k], vel[p, k], ut, dt, tau, e)
         else:
             for k in range(3):
                 vel[p, k] = u_at[p, k]
                 pos[p, k] += u_at[p, k] * dt
         for k in range(3):
-            x = pos[p, k] % box[k]
-            pos[p, k] = x if x < box[k] else 0.0
+            pos[p, k] = _wrap(pos[p, k], box[k])
 
 
 @_dual(0)
@@ -359,20 +287,9 @@ def droplet_supersaturation(vals, T0, p0, iT, iq, iz, out):
 @_dual(0)
 def liquid_mass(r, rd, mult, out):
     """out[i] = mult[i] (4/3) pi rho_w (r^3 - r_d^3) [kg]."""
-    c = 4.0 / 3.0 * math.pi * 1000.0
+    c = 4.0 / 3.0 * math.pi * RHO_W
     for i in prange(r.shape[0]):
         out[i] = mult[i] * c * (r[i] ** 3 - rd[i] ** 3)
-
-
-@_dual(0)
-def heun_finish(pos, vel, u1, u2, dt, box):
-    """Tracer Heun corrector: v = (u(x0) + u(x0 + dt u(x0))) / 2, x1 = x0 + dt v (periodic)."""
-    for p in prange(pos.shape[0]):
-        for k in range(3):
-            v = 0.5 * (u1[p, k] + u2[p, k])
-            vel[p, k] = v
-            x = (pos[p, k] + dt * v) % box[k]
-            pos[p, k] = x if x < box[k] else 0.0
 
 
 @njit(cache=True)
@@ -380,11 +297,17 @@ def cell_index(pos, dx, n):
     """Linear cell index of every droplet (for sorting droplets by cell: memory locality)."""
     out = np.empty(pos.shape[0], dtype=np.int64)
     for p in range(pos.shape[0]):
-        i = int(pos[p, 0] / dx[0]) % n[0]
-        j = int(pos[p, 1] / dx[1]) % n[1]
-        k = int(pos[p, 2] / dx[2]) % n[2]
-        out[p] = (i * n[1] + j) * n[2] + k
+        out[p] = _cell_id(pos[p, 0], pos[p, 1], pos[p, 2], dx[0], dx[1], dx[2], n[0], n[1], n[2])
     return out
+
+
+@njit(cache=True, inline="always")
+def _cell_id(x, y, z, dx0, dx1, dx2, n0, n1, n2):
+    """Linear (C-order) index of the grid cell holding (x, y, z), periodic."""
+    i = int(x / dx0) % n0
+    j = int(y / dx1) % n1
+    k = int(z / dx2) % n2
+    return (i * n1 + j) * n2 + k
 
 
 @_dual(1)
@@ -394,7 +317,7 @@ def condense(vals, r, rd, kappa, mult, T0, p0, G, A, dt, iT, iq, iz, r_out, dm_o
     S as in :func:`droplet_supersaturation`; r_out from :func:`implicit_radius`;
     dm_out = mult (4/3) pi rho_w (r1^3 - r0^3) [kg] (water gained by the droplets).
     """
-    c = 4.0 / 3.0 * math.pi * 1000.0
+    c = 4.0 / 3.0 * math.pi * RHO_W
     for p in prange(r.shape[0]):
         pl = hydrostatic_pressure_jit(p0, T0, vals[p, iz]) if iz >= 0 else p0
         S = supersaturation_pqT_jit(pl, T0 + vals[p, iT], vals[p, iq])
@@ -418,14 +341,11 @@ def tracer_heun(pos, vel, u1, fields, dx, nxg, xoff, dt, box):
         i0, i1, fx = _cell_x(xs0, dx[0], nx, nxg, xoff)
         j0, j1, fy = _cell(xs1, dx[1], ny)
         k0, k1, fz = _cell(xs2, dx[2], nz)
-        gx, gy, gz = 1.0 - fx, 1.0 - fy, 1.0 - fz
         for k in range(3):
-            F = fields[k]
-            u2 = (gx * (gy * (gz * F[i0, j0, k0] + fz * F[i0, j0, k1])
-                        + fy * (gz * F[i0, j1, k0] + fz * F[i0, j1, k1]))
-                  + fx * (gy * (gz * F[i1, j0, k0] + fz * F[i1, j0, k1])
-                          + fy * (gz * F[i1, j1, k0] + fz * F[i1, j1, k1])))
+            u2 = _trilinear(fields[k], i0, i1, j0, j1, k0, k1, fx, fy, fz)
             v = 0.5 * (u1[p, k] + u2)
             vel[p, k] = v
-            x = (pos[p, k] + dt * v) % box[k]
-            pos[p, k] = x if x < box[k] else 0.0
+            pos[p, k] = _wrap(pos[p, k] + dt * v, box[k])
+
+
+refresh_stale_cache(globals())
