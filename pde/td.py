@@ -167,9 +167,18 @@ class SeparatedProblem:
         ``[[A]]`` per direction, or use :meth:`single_level`.
     coefs : coefficient of each term.
     loads : list over levels of list over directions of arrays (n_{d,l}, R_l).
+    comm : MPI communicator over which the ``fast`` solver distributes its independent 1D mode solves
+        (None: serial).
+    norm_ops : optional norm of the stopping test (see :meth:`_inner_field`): list over directions of
+        ``[l][l']`` matrices (e.g. the 1D mass matrices -> space-time L2); None: Euclidean norm of each level's
+        coefficients.
+    frozen : optional frozen spatial modes (single level, method ``fast``): list over the directions 0..D-2 of
+        (n_d, k) factors kept fixed while their last-direction (time) factors are solved with the other modes;
+        e.g. the constant 1(x) 1(y) 1(z), which puts the energy test function into the time-direction Galerkin
+        test space (see :mod:`pde.lpbf`).  :meth:`solve` appends them after the ``modes`` free modes.
     """
 
-    def __init__(self, ops, coefs, loads):
+    def __init__(self, ops, coefs, loads, comm=None, norm_ops=None, frozen=None):
         self.ops = ops
         self.coefs = [float(c) for c in coefs]
         self.loads = loads
@@ -200,16 +209,16 @@ class SeparatedProblem:
                         ids.append(id(term[d][l][l]))
                         labels.append(len(reps) - 1)
                 self._groups[d, l] = (reps, np.array(labels))
-        self.comm = None
+        self.comm = comm
         self._gcache = {}
-        # optional frozen spatial modes (single level, method 'fast'): list over the directions 0..D-2 of
-        # (n_d, k) factors kept fixed while their last-direction (time) factors are solved with the other modes;
-        # e.g. the constant 1(x) 1(y) 1(z), which puts the energy test function into the time-direction
-        # Galerkin test space (see pde.lpbf).  solve() appends them after the ``modes`` free modes.
-        self.frozen = None
+        if frozen is not None and (len(frozen) != self.D - 1 or any(
+                f.shape[0] != self.n[0][d] or f.shape[1] != frozen[0].shape[1] for d, f in enumerate(frozen))):
+            raise ValueError(f"frozen: need {self.D - 1} arrays (n_d, k) for the directions 0..{self.D - 2}")
+        self.frozen = frozen
         self._nfrozen = 0
-        # optional norm for the stopping test (see _inner_field); None: Euclidean norm of each level's coefficients
-        self.norm_ops = None
+        if norm_ops is not None and len(norm_ops) != self.D:
+            raise ValueError(f"norm_ops: need {self.D} directions, got {len(norm_ops)}")
+        self.norm_ops = norm_ops
 
     def _pattern_of(self, d, l, lp):
         """Union sparsity pattern of block (d, l, lp) over the terms and each term's values on it: the coupled
@@ -226,8 +235,11 @@ class SeparatedProblem:
         return self._pattern[d, l, lp]
 
     @classmethod
-    def single_level(cls, ops, coefs, load):
-        return cls([[[[A]] for A in term] for term in ops], coefs, [load])
+    def single_level(cls, ops, coefs, load, comm=None, norm_ops=None, frozen=None):
+        """One level: ``ops`` terms of 1D matrices, ``load`` list over directions, ``norm_ops`` (optional) one
+        matrix per direction; ``comm`` and ``frozen`` as in the class."""
+        return cls([[[[A]] for A in term] for term in ops], coefs, [load], comm=comm,
+                   norm_ops=None if norm_ops is None else [[[A]] for A in norm_ops], frozen=frozen)
 
     # -- tensor algebra on factor lists U[l][d] (n_{d,l} x M_l)
     def _gram(self, t, e, l, lp, Ul, Ulp):
