@@ -1,4 +1,4 @@
-"""``python -m pde lpbf config.toml --out run.h5 --json summary.json [--levels N --basis B --modes M]``.
+"""``python -m pde lpbf config.toml --out run.h5 --json summary.json [--levels N --basis B --modes M --backend cpu]``.
 
 Runs :class:`pde.lpbf.LPBFProblem` on a TOML config (sections ``material``, ``laser``, ``domain``,
 ``solver``, ``output``; every key optional, defaults in :mod:`pde.lpbf`), writes the HDF5 result (factors,
@@ -28,6 +28,8 @@ def add_arguments(p):
     p.add_argument("--method", choices=("subspace", "fast", "greedy"), default=None, help="override solver.method")
     p.add_argument("--level-modes", dest="level_modes", choices=("per_level", "shared"), default=None,
                    help="override solver.level_modes (shared: modes shared by the levels, fast solves)")
+    p.add_argument("--backend", choices=("auto", "cpu", "cuda"), default=None,
+                   help="override solver.backend (cuda: TD mode solves and Gram products on the GPU through CuPy)")
     p.add_argument("--quiet", action="store_true", help="no log output")
 
 
@@ -50,7 +52,7 @@ def run(args) -> int:
     solver = data.setdefault("solver", {})
     if not isinstance(solver, dict):
         raise ConfigError("config section 'solver' must be a table")
-    for key in ("levels", "basis", "modes", "method", "level_modes"):
+    for key in ("levels", "basis", "modes", "method", "level_modes", "backend"):
         v = getattr(args, key)
         if v is not None:  # through the same validation as the file
             solver[key] = v

@@ -137,6 +137,9 @@ class SolverConfig:
                               doc="acceptance check: |absorbed - stored - lost| / absorbed at t_end must stay below")
     residual_tol: float = param(0.5, gt=0, lt=1,
                                 doc="acceptance check: relative algebraic residual ||F - A u|| / ||F|| of every slab")
+    backend: str = param("cpu", choices=("auto", "cpu", "cuda"),
+                         doc="where the TD mode solves and Gram products run: cpu (NumPy/SciPy), cuda (CuPy; "
+                             "an error without a usable GPU), auto (cuda when usable, logged once)")
 
     def check_config(self, prefix=""):
         """Cross-key constraints of the solver section (run by :func:`gpu.config.from_dict`)."""
@@ -244,10 +247,12 @@ class LPBFProblem:
     """Single-track LPBF conduction model solved by multilevel space-time TD (module docstring).
 
     ``config``: :class:`LPBFConfig`, a dict, TOML text or a TOML path.  ``comm``: MPI communicator used for
-    the 1D assemblies (results identical on any number of ranks).
+    the 1D assemblies (results identical on any number of ranks).  ``backend``: "auto", "cpu" or "cuda",
+    overrides ``solver.backend`` (:class:`pde.td.SeparatedProblem`); "cuda" without a usable GPU raises
+    :class:`gpu.GPUUnavailableError` with the reason here, before any work.
     """
 
-    def __init__(self, config=None, comm=None):
+    def __init__(self, config=None, comm=None, backend: str | None = None):
         if config is None:
             config = LPBFConfig()
         elif not isinstance(config, LPBFConfig):
@@ -257,6 +262,12 @@ class LPBFProblem:
             config.check_config()
         self.config = config
         self.comm = comm
+        from gpu import get_backend
+
+        try:
+            self.backend = get_backend(config.solver.backend if backend is None else backend)
+        except ValueError as exc:  # a bad name passed to the API (the config key is checked by its choices)
+            raise ConfigError(f"backend: {exc}") from exc
         c = config
         try:
             self.material = get_material(c.material.name, density=c.material.density,
@@ -364,7 +375,8 @@ class LPBFProblem:
         # the change of the total field T = sum_l u_l in space-time L2 (1D mass matrices), the same measure for
         # one and for several levels; per-level coefficient changes would also count the slow drift of the split
         # between nearly dependent levels, which leaves T unchanged
-        problem = SeparatedProblem(ops, coefs, loads, comm=self.comm, norm_ops=[Ms[0], Ms[1], Ms[2], T])
+        problem = SeparatedProblem(ops, coefs, loads, comm=self.comm, norm_ops=[Ms[0], Ms[1], Ms[2], T],
+                                   backend=self.backend)
         return problem, Vt, tfree
 
     def _slab_problem_shared(self, k, init, Vt, tfree, Mt, Ct, mt_one):
@@ -403,7 +415,8 @@ class LPBFProblem:
         # tiny but volume-integrated errors)
         return SeparatedProblem.single_level(ops, coefs, [np.hstack(f) for f in fac],
                                              comm=self.comm, norm_ops=[Mc[0], Mc[1], Mc[2], Mt],
-                                             frozen=sp_.constant_factors() if s.constant_mode else None)
+                                             frozen=sp_.constant_factors() if s.constant_mode else None,
+                                             backend=self.backend)
 
     def _x_support(self, t_a, t_b):
         """x interval outside which the beam's x profile is below 1e-31 of its peak during [t_a, t_b]
@@ -729,6 +742,7 @@ class LPBFResult:
             "fixed_point_converged": fp, "fixed_point_change": float(max(p.changes)),
             "levels": len(p.meshes), "basis": p.config.solver.basis, "modes": p.config.solver.modes,
             "method": p.config.solver.method, "level_modes": "shared" if p.shared else "per_level",
+            "backend": p.backend,
             "source_rank": p.source_rank,
             "residual": float(max(p.residuals)),
             "time_slabs": len(self.slabs),
