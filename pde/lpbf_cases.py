@@ -6,7 +6,10 @@ one level added per factor 4 of S up to 8 levels, finest spacing 25 um) with mod
 ``fast`` solver (fast diagonalisation, 1D mode solves), 3 time slabs of 48 P1 time elements in all.
 ``benchmarks/pde_lpbf.py`` (scaling study against full-order FEM) and the GPU benchmark use these configs.
 
->>> from pde.lpbf_cases import run_track_case
+>>> from pde.lpbf_cases import run_track_case, track_case_solver
+>>> s = track_case_solver(64)                   # S = 64: five levels, 12 x 8 x 4 coarse elements
+>>> s["levels"], s["coarse_elements"]
+(5, [12, 8, 4])
 >>> row = run_track_case(64, backend="cpu")     # doctest: +SKIP
 >>> row["solve_s"], row["per_sweep_s"], row["green_rms_rel"]  # doctest: +SKIP
 """
