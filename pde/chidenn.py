@@ -164,8 +164,9 @@ class CHiDeNNSpace:
         grads = np.empty((pts.shape[0], P, d))
         m = self.mesh
         with few_threads(m.n_elements * P, per_thread=2048):
-            shape_functions.chidenn_eval(pts, pstart, m.elements, m.element_x0, m.element_h, m.nodes, self.patch, self.patch_n,
-                             self.elem_conn, self.elem_patch_n, self.expo, self.node_a, self._kind, vals, grads)
+            shape_functions.chidenn_eval(pts, pstart, m.elements, m.element_x0, m.element_h, m.nodes, self.patch,
+                                         self.patch_n, self.elem_conn, self.elem_patch_n, self.expo, self.node_a,
+                                         self._kind, vals, grads)
         inv = np.empty_like(order)
         inv[order] = np.arange(order.size)
         return Evaluation(self.elem_conn[elem], vals[inv], grads[inv], elem)

@@ -97,7 +97,8 @@ class LagrangeSpace:
         vals = np.empty((points.shape[0], nloc))
         grads = np.empty((points.shape[0], nloc, d))
         with few_threads(points.shape[0] * nloc):
-            shape_functions.lagrange_eval(points, elem, self.mesh.element_x0, self.mesh.element_h, self.order, d, vals, grads)
+            shape_functions.lagrange_eval(points, elem, self.mesh.element_x0, self.mesh.element_h, self.order, d, vals,
+                                          grads)
         return Evaluation(self.elem_conn[elem], vals, grads, elem)
 
     def boundary_dofs(self) -> np.ndarray:

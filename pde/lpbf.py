@@ -482,7 +482,8 @@ class LPBFProblem:
         if self.shared:
             td = (sum(len(f) for fl in self.space.free for f in fl) + nt) * self.config.solver.modes
         else:
-            td = sum(sum(len(f) for f in self.space.free[l]) + nt for l in range(len(self.meshes))) * self.config.solver.modes
+            td = sum(sum(len(f) for f in self.space.free[l]) + nt
+                     for l in range(len(self.meshes))) * self.config.solver.modes
         return {"full_spatial": float(n_full), "full_spacetime": float(n_full * nt), "td_unknowns": int(td)}
 
 

@@ -48,7 +48,6 @@ import logging
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
 from ._kernels import xp_linalg as xpl
 from .fem import Evaluation, assemble_bilinear, assemble_load
