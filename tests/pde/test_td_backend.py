@@ -1,6 +1,8 @@
 """The TD solver's backends: the xp_linalg adapter's device branches (run with NumPy) against SciPy, the whole
 device code path (run with NumPy) against the CPU path, the CPU path calling exactly the SciPy/LAPACK routines,
 backend = "cuda" without a GPU raising GPUUnavailableError with the reason, and (marked gpu) CUDA against CPU."""
+import types
+
 import numpy as np
 import pytest
 import scipy.linalg as sla
@@ -111,34 +113,45 @@ def test_cpu_mode_solves_are_the_scipy_calls_bit_for_bit():
         assert np.array_equal(Y, ref), kind
 
 
-@pytest.fixture()
-def device_branches(monkeypatch):
-    """Make the adapter take its device (CuPy) branches with NumPy arrays and SciPy modules standing in for
-    cupyx.scipy: the code a GPU run executes, run on the CPU."""
+#: a stand-in for CuPy: NumPy's functions in a namespace that is not ``numpy`` itself, so the solver takes
+#: every device branch (host/device copies, device index arrays, the adapter's CuPy branches) with NumPy arrays
+NP_STANDIN = types.SimpleNamespace(**{k: getattr(np, k) for k in dir(np) if not k.startswith("__")})
+PTS = np.array([[0.55e-3, 0, 0], [0.5e-3, 50e-6, -30e-6], [0.3e-3, 0, -100e-6]])
+
+
+def _run(cfg):
+    P = LPBFProblem(cfg)
+    R = P.solve()
+    return P, R.temperature(PTS, 0.3e-3)
+
+
+@pytest.fixture(scope="module")
+def cpu_runs():
+    per_level = {s: dict(v) for s, v in TINY.items()}
+    per_level["solver"].update(level_modes="per_level", method="subspace", modes=4, max_iter=4)
+    return {"shared": (TINY, *_run(TINY)), "per_level": (per_level, *_run(per_level))}
+
+
+@pytest.mark.parametrize("case", ["shared", "per_level"])
+def test_device_code_path_run_with_numpy_equals_cpu_path(cpu_runs, case, monkeypatch):
+    """The LPBF TD solve through every device branch (array module not numpy: host/device copies; Cholesky
+    eigenvectors, dense-batched banded solves of the adapter) with NumPy standing in for CuPy equals the CPU
+    path to round-off (measured 3e-14 of the peak rise after 8 ALS sweeps per slab; the limit 1e-11 leaves
+    room for BLAS differences while catching any wrong branch, which would be O(1)).  ``shared``: fast
+    diagonalisation (eigen and dense mode solves); ``per_level``: coupled sparse direction solves."""
     import scipy.linalg as la
 
     monkeypatch.setattr(xpl, "is_numpy", lambda xp: False)
     monkeypatch.setattr(xpl, "_scipy", lambda xp: (la, sp, spla))
-
-
-def test_device_code_path_run_with_numpy_equals_cpu_path(device_branches):
-    """The LPBF TD solve through the device branches (Cholesky eigenvectors, dense-batched banded solves) equals
-    the CPU path to round-off (measured 3e-14 of the peak rise after 8 ALS sweeps per slab; the limit 1e-11
-    leaves room for BLAS differences while catching any wrong branch, which would be O(1))."""
-    ref_cfg = {s: dict(v) for s, v in TINY.items()}
-    with pytest.MonkeyPatch.context() as m:  # the CPU reference: the adapter's own branches
-        m.setattr(xpl, "is_numpy", lambda xp: xp is np)
-        Pc = LPBFProblem(ref_cfg)
-        Rc = Pc.solve()
-    Pd = LPBFProblem(TINY)
-    Rd = Pd.solve()
-    pts = np.array([[0.55e-3, 0, 0], [0.5e-3, 50e-6, -30e-6], [0.3e-3, 0, -100e-6]])
-    t = 0.3e-3
-    Tc, Td = Rc.temperature(pts, t), Rd.temperature(pts, t)
+    monkeypatch.setattr(gpu, "xp", lambda backend="cpu": NP_STANDIN)
+    cfg, Pc, Tc = cpu_runs[case]
+    Pd, Td = _run(cfg)
+    assert Pd.problem.xp is NP_STANDIN
     rise = Tc.max() - 300.0
     assert np.abs(Td - Tc).max() <= 1e-11 * rise
     assert Pd.residuals == pytest.approx(Pc.residuals, rel=1e-9)
-    assert Pd.problem._solve_cache[0, 0][0] == "eig" and Pd.problem._solve_cache[3, 0][0] == "dense"
+    if case == "shared":
+        assert Pd.problem._solve_cache[0, 0][0] == "eig" and Pd.problem._solve_cache[3, 0][0] == "dense"
 
 
 # ----------------------------------------------------------------------------- backend selection
