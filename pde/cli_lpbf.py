@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from pathlib import Path
 
 from gpu.config import ConfigError, load_config, load_toml
 
@@ -40,7 +39,7 @@ def run(args) -> int:
     solver's own checks (:meth:`pde.lpbf.LPBFResult.checks`) is still written, marked ``status = "failed"``,
     ``converged = false`` with the reason, and the command prints one ``error:`` line and exits 1.
     """
-    from gpu.io import OutputError, check_writable
+    from gpu.io import check_outputs
 
     from .lpbf import LPBFConfig, LPBFProblem, ValidityWarning
 
@@ -58,11 +57,7 @@ def run(args) -> int:
             solver[key] = v
     cfg = load_config(data, LPBFConfig)
     problem = LPBFProblem(cfg)
-    check_writable(args.out)
-    if args.json:
-        if Path(args.json).resolve() == Path(args.out).resolve():
-            raise OutputError(f"--json '{args.json}' and --out '{args.out}' are the same file; give two names")
-        check_writable(args.json)
+    check_outputs([("--out", args.out), ("--json", args.json)])  # distinct and writable, before the solve
     res = problem.solve()
     import warnings
 
