@@ -27,7 +27,7 @@ import scipy.sparse as sp
 from ._kernels import assembly, shape_functions
 from ._kernels.threads import few_threads
 from .mesh import BoundaryQuadrature, Quadrature, StructuredMesh
-from .polynomials import monomial_exponents
+from .polynomials import monomial_exponents, monomials
 
 
 @dataclass
@@ -242,20 +242,6 @@ def assemble_nitsche(space, diffusion: float = 1.0, dirichlet=None, gamma: float
     return A, b
 
 
-def _monomials(y, expo):
-    """y^alpha for every exponent row of ``expo`` and the derivatives d/dy_i: shapes (..., nm), (..., nm, d)."""
-    d = y.shape[-1]
-    val = np.ones(y.shape[:-1] + (expo.shape[0],))
-    der = np.ones(y.shape[:-1] + (expo.shape[0], d))
-    for t, ex in enumerate(expo):
-        for k in range(d):
-            yk = y[..., k] ** ex[k]
-            val[..., t] *= yk
-            for i in range(d):
-                der[..., t, i] *= (ex[k] * y[..., k] ** max(ex[k] - 1, 0)) if i == k else yk
-    return val, der
-
-
 def vci_test_gradients(space, ev: Evaluation, points, weights, boundary, degree: int) -> Evaluation:
     """Variationally consistent test-function gradients (Chen, Hillman & Rueter 2013, Int. J. Numer.
     Meth. Engng 95:387, "arbitrary order VCI").
@@ -286,7 +272,7 @@ def vci_test_gradients(space, ev: Evaluation, points, weights, boundary, degree:
     def moments(conn, pts):
         mask = conn >= 0
         c = np.where(mask, conn, 0)
-        val, der = _monomials((pts[:, None, :] - X[c]) / hs, expo)
+        val, der = monomials((pts[:, None, :] - X[c]) / hs, expo)
         return mask, c, val, der / hs
 
     points = np.asarray(points, float)

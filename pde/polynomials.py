@@ -1,4 +1,5 @@
-"""Complete polynomial spaces used by the bases: the monomial exponents of total degree <= p.
+"""Complete polynomial spaces used by the bases: the monomial exponents of total degree <= p and the
+monomials y^alpha with their derivatives.
 
 The C-HiDeNN radial point interpolation reproduces these monomials (arXiv:2505.18141 App. A.1) and the
 variationally consistent test-gradient correction of :func:`pde.fem.vci_test_gradients` (Chen, Hillman &
@@ -23,3 +24,17 @@ def monomial_exponents(dim: int, p: int) -> np.ndarray:
                 for j in range(tot - i, -1, -1):
                     out.append((i, j, tot - i - j))
     return np.array(out, dtype=np.int64)
+
+
+def monomials(y, expo):
+    """y^alpha for every exponent row of ``expo`` and the derivatives d/dy_i: shapes (..., nm), (..., nm, d)."""
+    d = y.shape[-1]
+    val = np.ones(y.shape[:-1] + (expo.shape[0],))
+    der = np.ones(y.shape[:-1] + (expo.shape[0], d))
+    for t, ex in enumerate(expo):
+        for k in range(d):
+            yk = y[..., k] ** ex[k]
+            val[..., t] *= yk
+            for i in range(d):
+                der[..., t, i] *= (ex[k] * y[..., k] ** max(ex[k] - 1, 0)) if i == k else yk
+    return val, der
