@@ -48,18 +48,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pde.analytic import green_gaussian  # noqa: E402
 from pde.lpbf import LPBFProblem  # noqa: E402
+from pde.lpbf_cases import BASE as _BASE, MODES, T_EVAL, track_case_config, track_case_solver  # noqa: E402
 
-T_EVAL = 0.45e-3
-MODES = 24
-BASE = np.array([1.2e-3, 0.8e-3, 0.4e-3])
-TRACK = 0.6e-3
+BASE = np.array(_BASE)
 
 
 def config(scale, solver):
-    L = BASE * scale
-    return {"domain": {"length": float(L[0]), "width": float(L[1]), "depth": float(L[2]), "t_end": T_EVAL},
-            "laser": {"start_x": float((L[0] - TRACK) / 2), "length": TRACK},
-            "solver": {"method": "fast", "tol": 3e-3, "max_iter": 100, "modes": MODES, "time_slabs": 3, **solver}}
+    """The case of :func:`pde.lpbf_cases.track_case_config` with this run's ``--modes``."""
+    return track_case_config(scale, solver, modes=MODES)
 
 
 def run_td(scale, solver):
@@ -74,15 +70,7 @@ def run_td(scale, solver):
             "n1d": P.n_1d}
 
 
-def solver_c(scale, level_modes="shared"):
-    levels = min(8, 2 + int(round(math.log(scale, 4))) if scale > 1 else 2)
-    ce = [int(round(12 * scale / 4 ** (levels - 2))), int(round(8 * scale / 4 ** (levels - 2))),
-          max(2, int(round(4 * scale / 4 ** (levels - 2))))]
-    out = {"levels": levels, "basis": "chidenn", "order": 2, "ratio": 4, "coarse_elements": ce, "time_elements": 48,
-           "level_modes": level_modes, "method": "fast"}
-    if level_modes == "per_level":  # the previous (c): own modes per level, coupled direct direction solves
-        out.update(method="subspace", modes=8)
-    return out
+solver_c = track_case_solver
 
 
 def solver_b(scale, h_um):

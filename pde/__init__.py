@@ -3,8 +3,8 @@ tensor-decomposition ROM, for laser powder-bed-fusion heat transfer.
 
 Layers (docs/architecture.md): physics/analytic references (:mod:`pde.analytic`, :mod:`pde.heat_source`,
 :mod:`pde.materials`), bases and meshes (:mod:`pde.mesh`, :mod:`pde.fem`, :mod:`pde.chidenn`), solvers
-(:mod:`pde.multilevel`, :mod:`pde.td`), the LPBF driver (:mod:`pde.lpbf`) and the CLI
-(``python -m pde lpbf``).  Numba kernels live in :mod:`pde._kernels.cpu`.
+(:mod:`pde.multilevel`, :mod:`pde.td`, :mod:`pde.multilevel_td`), the LPBF driver (:mod:`pde.lpbf`) and the CLI
+(``python -m pde lpbf``).  Numba kernels live in :mod:`pde._kernels` (``shape_functions``, ``assembly``).
 """
 
 import gpu  # noqa: F401,E402  first: caps Numba threads per MPI rank before Numba loads (gpu.threads)
@@ -27,6 +27,7 @@ _EXPORTS = {
     "MultilevelSpace": ".multilevel",
     "refined_box_mesh": ".multilevel",
     "solve_poisson_multilevel": ".multilevel",
+    "MultilevelTDSpace": ".multilevel_td",
     "SeparatedProblem": ".td",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

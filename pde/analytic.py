@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .heat_source import gaussian
+
 
 def _kernel_sum(X, t, beam, alpha, n_t, rate=False):
     """int_0^min(t, t_off) K(x - s(t'), t - t') dt' of the Gaussian-spread heat kernel K (module docstring),
@@ -35,14 +37,16 @@ def _kernel_sum(X, t, beam, alpha, n_t, rate=False):
     sx2, sz2 = beam.sigma ** 2, beam.sigma_z ** 2
 
     def kernel(tau, xs, ys, deriv):
+        # the source's Gaussian (variance sigma^2) spread by the heat kernel (variance 2 alpha tau)
         vx = sx2 + 2 * alpha * tau
         vz = sz2 + 2 * alpha * tau
-        r2 = (X[:, 0] - xs) ** 2 + (X[:, 1] - ys) ** 2
-        z2 = X[:, 2] ** 2
-        g = np.exp(-r2 / (2 * vx)) / (2 * np.pi * vx) * np.exp(-z2 / (2 * vz)) / np.sqrt(2 * np.pi * vz)
+        sx, sz = np.sqrt(vx), np.sqrt(vz)
+        g = gaussian(X[:, 0] - xs, sx) * gaussian(X[:, 1] - ys, sx) * gaussian(X[:, 2], sz)
         if not deriv:
             return g
         # d/dtau of ln K with d(v)/dtau = 2 alpha: alpha (r^2 / vx^2 - 2 / vx + z^2 / vz^2 - 1 / vz)
+        r2 = (X[:, 0] - xs) ** 2 + (X[:, 1] - ys) ** 2
+        z2 = X[:, 2] ** 2
         return g * alpha * (r2 / vx ** 2 - 2 / vx + z2 / vz ** 2 - 1 / vz)
 
     for a, b in zip(edges[:-1], edges[1:]):

@@ -52,11 +52,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._kernels import cpu
+from ._kernels import shape_functions
+from ._kernels.threads import few_threads
 from .fem import Evaluation
 from .mesh import StructuredMesh
+from .polynomials import monomial_exponents
 
-KERNELS = {"cubic": cpu.KERNEL_CUBIC, "gaussian": cpu.KERNEL_GAUSS}
+KERNELS = {"cubic": shape_functions.KERNEL_CUBIC, "gaussian": shape_functions.KERNEL_GAUSS}
 
 #: Default dilation a(p, s) of the cubic-spline kernel in 1D and 2D, in element sizes: for each (p, s) the
 #: value with the smallest 2D Poisson L2 error per DoF among those with 2D Lebesgue constant <= 10,
@@ -75,22 +77,6 @@ def default_dilation(p: int, s: int, dim: int = 2) -> float:
     :data:`DEFAULT_DILATION_3D` (docs/chidenn_guide.md); 4.0 outside the table."""
     table = DEFAULT_DILATION_3D if dim == 3 else DEFAULT_DILATION
     return table.get((int(p), int(s)), FALLBACK_DILATION)
-
-
-def monomial_exponents(dim: int, p: int) -> np.ndarray:
-    """Exponents of the complete polynomial basis of total degree <= p in ``dim`` variables."""
-    out = []
-    for tot in range(p + 1):
-        if dim == 1:
-            out.append((tot,))
-        elif dim == 2:
-            for i in range(tot, -1, -1):
-                out.append((i, tot - i))
-        else:
-            for i in range(tot, -1, -1):
-                for j in range(tot - i, -1, -1):
-                    out.append((i, j, tot - i - j))
-    return np.array(out, dtype=np.int64)
 
 
 def validate_hyperparameters(s: int, p: int, dilation: float, kernel: str = "cubic"):
@@ -177,9 +163,10 @@ class CHiDeNNSpace:
         vals = np.empty((pts.shape[0], P))
         grads = np.empty((pts.shape[0], P, d))
         m = self.mesh
-        with cpu.few_threads(m.n_elements * P, per_thread=2048):
-            cpu.chidenn_eval(pts, pstart, m.elements, m.element_x0, m.element_h, m.nodes, self.patch, self.patch_n,
-                             self.elem_conn, self.elem_patch_n, self.expo, self.node_a, self._kind, vals, grads)
+        with few_threads(m.n_elements * P, per_thread=2048):
+            shape_functions.chidenn_eval(pts, pstart, m.elements, m.element_x0, m.element_h, m.nodes, self.patch,
+                                         self.patch_n, self.elem_conn, self.elem_patch_n, self.expo, self.node_a,
+                                         self._kind, vals, grads)
         inv = np.empty_like(order)
         inv[order] = np.arange(order.size)
         return Evaluation(self.elem_conn[elem], vals[inv], grads[inv], elem)

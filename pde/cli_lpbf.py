@@ -1,4 +1,4 @@
-"""``python -m pde lpbf config.toml --out run.h5 --json summary.json [--levels N --basis B --modes M]``.
+"""``python -m pde lpbf config.toml --out run.h5 --json summary.json [--levels N --basis B --modes M --backend cpu]``.
 
 Runs :class:`pde.lpbf.LPBFProblem` on a TOML config (sections ``material``, ``laser``, ``domain``,
 ``solver``, ``output``; every key optional, defaults in :mod:`pde.lpbf`), writes the HDF5 result (factors,
@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from pathlib import Path
 
 from gpu.config import ConfigError, load_config, load_toml
 
@@ -28,6 +27,8 @@ def add_arguments(p):
     p.add_argument("--method", choices=("subspace", "fast", "greedy"), default=None, help="override solver.method")
     p.add_argument("--level-modes", dest="level_modes", choices=("per_level", "shared"), default=None,
                    help="override solver.level_modes (shared: modes shared by the levels, fast solves)")
+    p.add_argument("--backend", choices=("auto", "cpu", "cuda"), default=None,
+                   help="override solver.backend (cuda: TD mode solves and Gram products on the GPU through CuPy)")
     p.add_argument("--quiet", action="store_true", help="no log output")
 
 
@@ -38,7 +39,7 @@ def run(args) -> int:
     solver's own checks (:meth:`pde.lpbf.LPBFResult.checks`) is still written, marked ``status = "failed"``,
     ``converged = false`` with the reason, and the command prints one ``error:`` line and exits 1.
     """
-    from gpu.io import OutputError, check_writable
+    from gpu.io import check_outputs
 
     from .lpbf import LPBFConfig, LPBFProblem, ValidityWarning
 
@@ -50,17 +51,13 @@ def run(args) -> int:
     solver = data.setdefault("solver", {})
     if not isinstance(solver, dict):
         raise ConfigError("config section 'solver' must be a table")
-    for key in ("levels", "basis", "modes", "method", "level_modes"):
+    for key in ("levels", "basis", "modes", "method", "level_modes", "backend"):
         v = getattr(args, key)
         if v is not None:  # through the same validation as the file
             solver[key] = v
     cfg = load_config(data, LPBFConfig)
     problem = LPBFProblem(cfg)
-    check_writable(args.out)
-    if args.json:
-        if Path(args.json).resolve() == Path(args.out).resolve():
-            raise OutputError(f"--json '{args.json}' and --out '{args.out}' are the same file; give two names")
-        check_writable(args.json)
+    check_outputs([("--out", args.out), ("--json", args.json)])  # distinct and writable, before the solve
     res = problem.solve()
     import warnings
 

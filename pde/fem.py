@@ -7,7 +7,7 @@ them alike and every FEM-vs-C-HiDeNN comparison is in-house and apples to apples
 
 Bilinear forms are a(w, u) = int (c_m w u + c_k grad w . grad u) dx evaluated with Gauss
 quadrature; the element-by-element COO triplets come from the Numba kernel
-:func:`pde._kernels.cpu.assemble_pairs` and are summed by ``scipy.sparse``.  Element blocks
+:func:`pde._kernels.assembly.assemble_pairs` and are summed by ``scipy.sparse``.  Element blocks
 can be distributed over MPI ranks (``comm``): each rank assembles a contiguous block of
 segments and the triplets are gathered in segment order, so 1- and n-rank matrices agree to
 round-off (in practice bitwise).
@@ -24,8 +24,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from ._kernels import cpu
+from ._kernels import assembly, shape_functions
+from ._kernels.threads import few_threads
 from .mesh import BoundaryQuadrature, Quadrature, StructuredMesh
+from .polynomials import monomial_exponents, monomials
 
 
 @dataclass
@@ -40,8 +42,8 @@ class Evaluation:
 
     def interpolate(self, u):
         out = np.empty(self.conn.shape[0])
-        with cpu.few_threads(self.vals.size):
-            cpu.interpolate(self.conn, self.vals, np.ascontiguousarray(u, dtype=float), out)
+        with few_threads(self.vals.size):
+            assembly.interpolate(self.conn, self.vals, np.ascontiguousarray(u, dtype=float), out)
         return out
 
     def gradient(self, u):
@@ -94,8 +96,9 @@ class LagrangeSpace:
         d = self.mesh.dim
         vals = np.empty((points.shape[0], nloc))
         grads = np.empty((points.shape[0], nloc, d))
-        with cpu.few_threads(points.shape[0] * nloc):
-            cpu.lagrange_eval(points, elem, self.mesh.element_x0, self.mesh.element_h, self.order, d, vals, grads)
+        with few_threads(points.shape[0] * nloc):
+            shape_functions.lagrange_eval(points, elem, self.mesh.element_x0, self.mesh.element_h, self.order, d, vals,
+                                          grads)
         return Evaluation(self.elem_conn[elem], vals, grads, elem)
 
     def boundary_dofs(self) -> np.ndarray:
@@ -152,7 +155,7 @@ def assemble_bilinear(ev_rows: Evaluation, ev_cols: Evaluation, weights, n_rows:
     cols = np.empty(cap, np.int64)
     data = np.empty(cap)
     if hi > lo:
-        n = cpu.assemble_pairs(seg_loc, r_conn, ev_rows.vals[order], ev_rows.grads[order], c_conn,
+        n = assembly.assemble_pairs(seg_loc, r_conn, ev_rows.vals[order], ev_rows.grads[order], c_conn,
                                ev_cols.vals[order], ev_cols.grads[order], w[order], cm[order], ck[order],
                                rows, cols, data)
     else:
@@ -172,7 +175,7 @@ def assemble_bilinear(ev_rows: Evaluation, ev_cols: Evaluation, weights, n_rows:
 def assemble_load(ev: Evaluation, weights, f_values, n_dofs: int) -> np.ndarray:
     """b_i = sum_q w_q f(x_q) phi_i(x_q)."""
     wf = np.asarray(weights, float) * np.broadcast_to(np.asarray(f_values, float), np.shape(weights))
-    return cpu.assemble_vector(ev.conn, ev.vals, np.ascontiguousarray(wf), n_dofs)
+    return assembly.assemble_vector(ev.conn, ev.vals, np.ascontiguousarray(wf), n_dofs)
 
 
 def apply_dirichlet(A: sp.spmatrix, b: np.ndarray, dofs, values=0.0):
@@ -234,23 +237,9 @@ def assemble_nitsche(space, diffusion: float = 1.0, dirichlet=None, gamma: float
     if dirichlet is not None:
         g = np.broadcast_to(np.asarray(dirichlet(bq.points), float), bq.weights.shape)
         wg = bq.weights * g
-        b = cpu.assemble_vector(ev.conn, np.ascontiguousarray(beta[:, None] * ev.vals - diffusion * dn),
+        b = assembly.assemble_vector(ev.conn, np.ascontiguousarray(beta[:, None] * ev.vals - diffusion * dn),
                                 np.ascontiguousarray(wg), space.n_dofs)
     return A, b
-
-
-def _monomials(y, expo):
-    """y^alpha for every exponent row of ``expo`` and the derivatives d/dy_i: shapes (..., nm), (..., nm, d)."""
-    d = y.shape[-1]
-    val = np.ones(y.shape[:-1] + (expo.shape[0],))
-    der = np.ones(y.shape[:-1] + (expo.shape[0], d))
-    for t, ex in enumerate(expo):
-        for k in range(d):
-            yk = y[..., k] ** ex[k]
-            val[..., t] *= yk
-            for i in range(d):
-                der[..., t, i] *= (ex[k] * y[..., k] ** max(ex[k] - 1, 0)) if i == k else yk
-    return val, der
 
 
 def vci_test_gradients(space, ev: Evaluation, points, weights, boundary, degree: int) -> Evaluation:
@@ -272,8 +261,6 @@ def vci_test_gradients(space, ev: Evaluation, points, weights, boundary, degree:
     ``boundary`` = ``(BoundaryQuadrature, Evaluation)`` of the boundary terms (the Nitsche faces).
     Returns a copy of ``ev`` with corrected gradients (values unchanged).
     """
-    from .chidenn import monomial_exponents
-
     d = space.mesh.dim
     n = space.n_dofs
     X = space.dof_coords
@@ -285,7 +272,7 @@ def vci_test_gradients(space, ev: Evaluation, points, weights, boundary, degree:
     def moments(conn, pts):
         mask = conn >= 0
         c = np.where(mask, conn, 0)
-        val, der = _monomials((pts[:, None, :] - X[c]) / hs, expo)
+        val, der = monomials((pts[:, None, :] - X[c]) / hs, expo)
         return mask, c, val, der / hs
 
     points = np.asarray(points, float)

@@ -18,6 +18,15 @@ from dataclasses import dataclass
 import numpy as np
 
 
+def gaussian(u, sigma, amplitude=1.0):
+    """``amplitude`` times the normalised 1D Gaussian density exp(-u^2 / (2 sigma^2)) / (sqrt(2 pi) sigma),
+    int du = 1 (the amplitude multiplies before the division: one rounding order for every caller): the profile of a
+    beam of 1/e^2 radius 2 sigma along one axis (module docstring), and the heat kernel of the diffusion
+    equation with sigma^2 = 2 alpha tau (Carslaw & Jaeger, *Conduction of Heat in Solids*, 2nd ed. 1959,
+    Sec. 10.2).  Written once here; :class:`GaussianBeam` and :mod:`pde.analytic` call it."""
+    return amplitude * np.exp(-u ** 2 / (2 * sigma * sigma)) / (np.sqrt(2 * np.pi) * sigma)
+
+
 @dataclass
 class GaussianBeam:
     power: float              #: W
@@ -69,19 +78,17 @@ class GaussianBeam:
     def gx_t(self, x, t):
         """Absorbed power times the normalised x-profile at time t (W/m): eta P(t) g_x(x - x_s(t))."""
         xs, _ = self.position(t)
-        s = self.sigma
-        return self.absorbed_power * self.on(t) * np.exp(-(x - xs) ** 2 / (2 * s * s)) / (np.sqrt(2 * np.pi) * s)
+        return gaussian(x - xs, self.sigma, self.absorbed_power * self.on(t))
 
     def gy(self, y):
-        s = self.sigma
-        return np.exp(-(y - self.start[1]) ** 2 / (2 * s * s)) / (np.sqrt(2 * np.pi) * s)
+        return gaussian(y - self.start[1], self.sigma)
 
     def fz(self, z):
         """Depth profile (1/m) on z <= 0; zero when the source is a surface flux."""
         if self.penetration_depth == 0:
             return np.zeros_like(np.asarray(z, float))
-        s = self.sigma_z
-        return np.where(np.asarray(z) <= 0, 2 * np.exp(-np.asarray(z) ** 2 / (2 * s * s)) / (np.sqrt(2 * np.pi) * s), 0.0)
+        z = np.asarray(z)
+        return np.where(z <= 0, 2 * gaussian(z, self.sigma_z), 0.0)
 
     def q(self, X, t):
         """Volumetric heat source [W/m^3] at points X (n, 3)."""

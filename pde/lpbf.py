@@ -9,7 +9,8 @@ top surface, -k dT/dn = h_eff (T - T0), h_eff = h_conv + 4 eps sigma_SB T0^3 (li
 documented simplification: the linear model cannot carry T^4).  The source is the moving Gaussian beam of
 :mod:`pde.heat_source`.
 
-Discretisation (documented choices)
+Discretisation (documented choices; the generic multilevel separated operator -- level bases, free dofs, 1D
+matrices, heat terms -- is :mod:`pde.multilevel_td`, this module adds the geometry, the beam and the slabs)
 
 * Level 0: tensor-product coarse 1D meshes over the whole block.  Levels l >= 1: tensor-product boxes that
   contain the whole track (x: track +- ``margin_x`` beam radii; y: +- ``halfwidth_y`` radii; z: top
@@ -56,23 +57,19 @@ import logging
 import time
 
 import numpy as np
-import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
 from gpu.config import ConfigError, load_config, param, to_dict
 
-from .chidenn import CHiDeNNSpace, validate_hyperparameters
-from .fem import LagrangeSpace
+from .chidenn import validate_hyperparameters
 from .heat_source import GaussianBeam
-from .materials import get_material
+from .materials import effective_heat_transfer, get_material
 from .mesh import StructuredMesh
 from .multilevel import refined_box_mesh
+from .multilevel_td import (MultilevelTDSpace, basis_values, heat_terms, initial_state_factors, level_ridge_term,
+                            resample_rows, space_1d)
 from .td import SeparatedProblem, load_1d, load_2d_xt, matrices_1d, truncated_svd
 
 log = logging.getLogger(__name__)
-
-SIGMA_SB = 5.670374419e-8  # W m^-2 K^-4 (CODATA 2018)
-
 
 class ValidityWarning(UserWarning):
     """The solution left the validity range of the model's formulas (numbers in the message)."""
@@ -140,6 +137,9 @@ class SolverConfig:
                               doc="acceptance check: |absorbed - stored - lost| / absorbed at t_end must stay below")
     residual_tol: float = param(0.5, gt=0, lt=1,
                                 doc="acceptance check: relative algebraic residual ||F - A u|| / ||F|| of every slab")
+    backend: str = param("cpu", choices=("auto", "cpu", "cuda"),
+                         doc="where the TD mode solves and Gram products run: cpu (NumPy/SciPy), cuda (CuPy; "
+                             "an error without a usable GPU), auto (cuda when usable, logged once)")
 
     def check_config(self, prefix=""):
         """Cross-key constraints of the solver section (run by :func:`gpu.config.from_dict`)."""
@@ -243,29 +243,16 @@ def time_grid(t_end: float, n_elements: int, breaks=()) -> np.ndarray:
     return np.unique(np.concatenate([nodes, extra]))
 
 
-def _resample_rows(A, n):
-    """Columns of A linearly resampled from len(A) to n rows (a warm start between slabs of different sizes)."""
-    if len(A) == n:
-        return A.copy()
-    s_old, s_new = np.linspace(0, 1, len(A)), np.linspace(0, 1, n)
-    return np.stack([np.interp(s_new, s_old, a) for a in A.T], axis=1)
-
-
-def _space_1d(axis, basis, order, dilation):
-    mesh = StructuredMesh([axis])
-    if basis == "fem" or mesh.n_elements < order:
-        return LagrangeSpace(mesh, min(order, 2) if basis == "fem" else 1)
-    return CHiDeNNSpace(mesh, s=order, p=order, dilation=dilation)
-
-
 class LPBFProblem:
     """Single-track LPBF conduction model solved by multilevel space-time TD (module docstring).
 
     ``config``: :class:`LPBFConfig`, a dict, TOML text or a TOML path.  ``comm``: MPI communicator used for
-    the 1D assemblies (results identical on any number of ranks).
+    the 1D assemblies (results identical on any number of ranks).  ``backend``: "auto", "cpu" or "cuda",
+    overrides ``solver.backend`` (:class:`pde.td.SeparatedProblem`); "cuda" without a usable GPU raises
+    :class:`gpu.GPUUnavailableError` with the reason here, before any work.
     """
 
-    def __init__(self, config=None, comm=None):
+    def __init__(self, config=None, comm=None, backend: str | None = None):
         if config is None:
             config = LPBFConfig()
         elif not isinstance(config, LPBFConfig):
@@ -275,6 +262,12 @@ class LPBFProblem:
             config.check_config()
         self.config = config
         self.comm = comm
+        from gpu import get_backend
+
+        try:
+            self.backend = get_backend(config.solver.backend if backend is None else backend)
+        except ValueError as exc:  # a bad name passed to the API (the config key is checked by its choices)
+            raise ConfigError(f"backend: {exc}") from exc
         c = config
         try:
             self.material = get_material(c.material.name, density=c.material.density,
@@ -320,160 +313,70 @@ class LPBFProblem:
         self.slab_edges = self.time_axis[self.slab_nodes]
 
     def build(self):
-        """Assemble 1D matrices (all level pairs), loads and the separated operator."""
-        c, b, mat = self.config, self.beam, self.material
+        """The multilevel 1D bases and operators (:class:`pde.multilevel_td.MultilevelTDSpace`) and the
+        separated problem of the first time slab."""
+        c = self.config
         s, dom = c.solver, c.domain
-        L = len(self.meshes)
-        spaces = [[_space_1d(ax, s.basis, s.order, s.dilation) for ax in self.axes[l]] for l in range(L)]
-        self.spaces = spaces
-        dom_lo = np.array([0.0, -dom.width / 2, -dom.depth])
-        dom_hi = np.array([dom.length, dom.width / 2, 0.0])
-        free = []
-        for l in range(L):
-            fl = []
-            for dd in range(3):
-                V = spaces[l][dd]
-                keep = np.ones(V.n_dofs, bool)
-                if l >= 1:
-                    tol = 1e-9 * (dom_hi[dd] - dom_lo[dd])
-                    if V.mesh.lower[0] > dom_lo[dd] + tol:
-                        keep[0] = False
-                    if V.mesh.upper[0] < dom_hi[dd] - tol:
-                        keep[-1] = False
-                fl.append(np.nonzero(keep)[0])
-            free.append(fl)
-        self.shared = s.level_modes == "shared" and L > 1
-        if self.shared:  # per-direction ML-VMS: drop level-l 1D dofs resolved by level l+1 (support inside)
-            for l in range(L - 1):
-                for dd in range(3):
-                    V, box = spaces[l][dd], spaces[l + 1][dd].mesh
-                    tol = 1e-9 * (dom_hi[dd] - dom_lo[dd])
-                    x0, h = V.mesh.element_x0[:, 0], V.mesh.element_h[:, 0]
-                    inside = (x0 >= box.lower[0] - tol) & (x0 + h <= box.upper[0] + tol)
-                    keep = np.unique(V.elem_conn[~inside])
-                    free[l][dd] = np.intersect1d(free[l][dd], keep[keep >= 0])
-        self.free = free
-        # composite load quadrature: every level's load integrated on the union of all level vertices
-        self._union_axes = [np.unique(np.concatenate([self.axes[l][dd] for l in range(L)])) for dd in range(3)]
-        # 1D matrices per direction and level pair
-        Ms = [[[None] * L for _ in range(L)] for _ in range(3)]
-        Ks = [[[None] * L for _ in range(L)] for _ in range(3)]
-        Btop = [[None] * L for _ in range(L)]
-        for dd in range(3):
-            for l in range(L):
-                for lp in range(l, L):  # symmetric: the (lp, l) blocks are the transposes
-                    M, K, _ = matrices_1d(spaces[l][dd], spaces[lp][dd])
-                    Ms[dd][l][lp] = M[free[l][dd]][:, free[lp][dd]]
-                    Ks[dd][l][lp] = K[free[l][dd]][:, free[lp][dd]]
-                    if lp > l:
-                        Ms[dd][lp][l] = Ms[dd][l][lp].T.tocsr()
-                        Ks[dd][lp][l] = Ks[dd][l][lp].T.tocsr()
-        for l in range(L):
-            for lp in range(L):
-                a = spaces[l][2].evaluate(np.array([[0.0]]))
-                bb = spaces[lp][2].evaluate(np.array([[0.0]]))
-                va = np.zeros(spaces[l][2].n_dofs); va[a.conn[0][a.conn[0] >= 0]] = a.vals[0][a.conn[0] >= 0]
-                vb = np.zeros(spaces[lp][2].n_dofs); vb[bb.conn[0][bb.conn[0] >= 0]] = bb.vals[0][bb.conn[0] >= 0]
-                va_, vb_ = va[free[l][2]], vb[free[lp][2]]
-                ia, ib = np.nonzero(va_)[0], np.nonzero(vb_)[0]  # rank one, a few top-surface dofs: stay sparse
-                Btop[l][lp] = sp.csr_matrix((np.outer(va_[ia], vb_[ib]).ravel(), (np.repeat(ia, ib.size),
-                                             np.tile(ib, ia.size))), shape=(va_.size, vb_.size))
-        self.top_vec = []
-        for l in range(L):
-            a = spaces[l][2].evaluate(np.array([[0.0]]))
-            va = np.zeros(spaces[l][2].n_dofs); va[a.conn[0][a.conn[0] >= 0]] = a.vals[0][a.conn[0] >= 0]
-            self.top_vec.append(va[free[l][2]])
-        self._Ms, self._Ks, self._Btop = Ms, Ks, Btop
-        if self.shared:  # summed 1D spaces: one block matrix per direction, index -1 = all levels
-            self._Mc = [sp.csr_matrix(sp.bmat(Ms[dd])) for dd in range(3)]
-            self._Kc = [sp.csr_matrix(sp.bmat(Ks[dd])) for dd in range(3)]
-            self._Btopc = sp.csr_matrix(sp.bmat(Btop))
-            self.top_vec.append(np.concatenate(self.top_vec))
-        rho_c, k = mat.rho_c, mat.conductivity
-        self.h_eff = dom.h_conv + 4 * dom.emissivity * SIGMA_SB * dom.T0 ** 3
-        # integration vectors for energy diagnostics
-        self.w_space = [[self._integral_vec(spaces[l][dd], free[l][dd]) for dd in range(3)] for l in range(L)]
-        if self.shared:
-            self.w_space.append([np.concatenate([self.w_space[l][dd] for l in range(L)]) for dd in range(3)])
+        self.space = MultilevelTDSpace(self.axes, [0.0, -dom.width / 2, -dom.depth], [dom.length, dom.width / 2, 0.0],
+                                       s.basis, s.order, s.dilation, shared=s.level_modes == "shared", face=(2, 0.0))
+        self.shared = self.space.shared
+        self.h_eff = effective_heat_transfer(dom.h_conv, dom.emissivity, dom.T0)
         self.problem, self.Vt, self.tfree = self._slab_problem(0, [])
         return self.problem
 
     def _slab_problem(self, k, init):
-        """Separated space-time problem of time slab k (time-marching TD, arXiv:2510.00516).
-
-        The slab solution is u = u_init (x) 1(t) + w with w = 0 at the slab start; u_init, the end state of
-        the previous slabs, is a list of separated pieces (level, X, Y, Z, weights).  Since the time
-        derivative of the constant vanishes (partition of unity of the time basis), u_init only enters the
-        right-hand side through the space operators: F -= sum_{t != time-derivative} c_t (A_x X) (A_y Y) (A_z Z) (M_t 1).
-        """
+        """Separated space-time problem of time slab k (time-marching TD, arXiv:2510.00516): the heat
+        operator of :func:`pde.multilevel_td.heat_terms` on the level blocks, the beam's loads and the load of
+        the slab's initial state ``init`` (:func:`pde.multilevel_td.initial_state_factors`)."""
         c, b, mat = self.config, self.beam, self.material
         s = c.solver
         L = len(self.meshes)
-        Ms, Ks, Btop = self._Ms, self._Ks, self._Btop
-        spaces, free = self.spaces, self.free
+        sp_ = self.space
+        Ms, Ks, Btop = sp_.Ms, sp_.Ks, sp_.Btop
+        spaces, free = sp_.spaces, sp_.free
         t_a, t_b = self.slab_edges[k], self.slab_edges[k + 1]
-        Vt = _space_1d(self.time_axis[self.slab_nodes[k]:self.slab_nodes[k + 1] + 1], s.time_basis, s.time_order,
-                       s.dilation)
+        Vt = space_1d(self.time_axis[self.slab_nodes[k]:self.slab_nodes[k + 1] + 1], s.time_basis, s.time_order,
+                      s.dilation)
         tfree = np.arange(1, Vt.n_dofs)
         Mt_full, _, Ct = matrices_1d(Vt, Vt)
         mt_one = np.asarray(Mt_full[tfree] @ np.ones(Vt.n_dofs)).ravel()
         Mt, Ct = Mt_full[tfree][:, tfree], Ct[tfree][:, tfree]
-        T = [[Mt for lp in range(L)] for l in range(L)]
-        Tc = [[Ct for lp in range(L)] for l in range(L)]
-        rho_c, kc = mat.rho_c, mat.conductivity
-        h_eff = self.h_eff
         if self.shared:
             return self._slab_problem_shared(k, init, Vt, tfree, Mt, Ct, mt_one), Vt, tfree
-        ops = [[Ms[0], Ms[1], Ms[2], Tc], [Ks[0], Ms[1], Ms[2], T], [Ms[0], Ks[1], Ms[2], T],
-               [Ms[0], Ms[1], Ks[2], T]]
-        coefs = [rho_c, kc, kc, kc]
-        if h_eff > 0:
-            ops.append([Ms[0], Ms[1], Btop, T])
-            coefs.append(h_eff)
+        T = [[Mt for lp in range(L)] for l in range(L)]
+        Tc = [[Ct for lp in range(L)] for l in range(L)]
+        ops, coefs = heat_terms(Ms, Ks, T, Tc, mat.rho_c, mat.conductivity, self.h_eff, Btop)
         if s.ridge > 0 and L > 1:
-            ridge_ops = []
-            for dd in range(3):
-                R = [[sp.csr_matrix((Ms[dd][l][lp].shape)) for lp in range(L)] for l in range(L)]
-                for l in range(1, L):
-                    R[l][l] = Ms[dd][l][l]
-                ridge_ops.append(R)
-            ops.append(ridge_ops + [[[Mt if l == lp else sp.csr_matrix(Mt.shape) for lp in range(L)] for l in range(L)]])
-            coefs.append(s.ridge * rho_c / self.t_end)
+            ops.append(level_ridge_term(Ms, Mt, L))
+            coefs.append(s.ridge * mat.rho_c / self.t_end)
         loads = []
         ranks = []
         for l in range(L):
             Vx, Vy, Vz = spaces[l]
             Bxt = load_2d_xt(Vx, Vt, lambda x, t: b.gx_t(x, t), support=self._x_support(t_a, t_b),
-                             quad_axis=self._union_axes[0])[free[l][0]][:, tfree]
+                             quad_axis=sp_.union_axes[0])[free[l][0]][:, tfree]
             if np.abs(Bxt).max() > 0:
                 Ax, At = truncated_svd(Bxt, s.svd_tol)
             else:  # beam off during this slab
                 Ax, At = np.zeros((len(free[l][0]), 1)), np.zeros((len(tfree), 1))
             R = Ax.shape[1]
-            by = load_1d(Vy, b.gy, n_sub=8, quad_axis=self._union_axes[1])[free[l][1]]
+            by = load_1d(Vy, b.gy, n_sub=8, quad_axis=sp_.union_axes[1])[free[l][1]]
             if b.penetration_depth > 0:
-                bz = load_1d(Vz, b.fz, n_sub=8, quad_axis=self._union_axes[2])[free[l][2]]
+                bz = load_1d(Vz, b.fz, n_sub=8, quad_axis=sp_.union_axes[2])[free[l][2]]
             else:
-                bz = self.top_vec[l][:, None]
+                bz = sp_.top_vec[l][:, None]
             fac = [[Ax], [np.repeat(by, R, axis=1)], [np.repeat(bz, R, axis=1)], [At]]
-            for (lp, X, Y, Z, w) in init:
-                for t in range(1, len(ops)):
-                    if ops[t][3][l][lp].nnz == 0:
-                        continue
-                    fac[0].append(-coefs[t] * (ops[t][0][l][lp] @ (X * w)))
-                    fac[1].append(ops[t][1][l][lp] @ Y)
-                    fac[2].append(ops[t][2][l][lp] @ Z)
-                    fac[3].append(np.repeat(mt_one[:, None], X.shape[1], axis=1))
+            initial_state_factors(fac, ops, coefs, init, mt_one, level=l)
             loads.append([np.hstack(f) for f in fac])
             ranks.append(R)
         if k == 0:
             self.source_rank = ranks
-        problem = SeparatedProblem(ops, coefs, loads)
-        problem.comm = self.comm  # the 'fast' solver distributes its independent 1D mode solves
-        # stopping test on the change of the total field T = sum_l u_l in space-time L2 (1D mass matrices), the
-        # same measure for one and for several levels; per-level coefficient changes would also count the slow
-        # drift of the split between nearly dependent levels, which leaves T unchanged
-        problem.norm_ops = [Ms[0], Ms[1], Ms[2], T]
+        # the 'fast' solver distributes its independent 1D mode solves over ``comm``; the stopping test measures
+        # the change of the total field T = sum_l u_l in space-time L2 (1D mass matrices), the same measure for
+        # one and for several levels; per-level coefficient changes would also count the slow drift of the split
+        # between nearly dependent levels, which leaves T unchanged
+        problem = SeparatedProblem(ops, coefs, loads, comm=self.comm, norm_ops=[Ms[0], Ms[1], Ms[2], T],
+                                   backend=self.backend)
         return problem, Vt, tfree
 
     def _slab_problem_shared(self, k, init, Vt, tfree, Mt, Ct, mt_one):
@@ -482,49 +385,38 @@ class LPBFProblem:
         projections (the x-t block of all levels compressed by one truncated SVD)."""
         s, b, mat = self.config.solver, self.beam, self.material
         L = len(self.meshes)
-        Mc, Kc = self._Mc, self._Kc
-        ops = [[Mc[0], Mc[1], Mc[2], Ct], [Kc[0], Mc[1], Mc[2], Mt], [Mc[0], Kc[1], Mc[2], Mt],
-               [Mc[0], Mc[1], Kc[2], Mt]]
-        coefs = [mat.rho_c, mat.conductivity, mat.conductivity, mat.conductivity]
-        if self.h_eff > 0:
-            ops.append([Mc[0], Mc[1], self._Btopc, Mt])
-            coefs.append(self.h_eff)
+        sp_ = self.space
+        Mc, Kc = sp_.Mc, sp_.Kc
+        ops, coefs = heat_terms(Mc, Kc, Mt, Ct, mat.rho_c, mat.conductivity, self.h_eff, sp_.Btopc)
         sup = self._x_support(Vt.mesh.lower[0], Vt.mesh.upper[0])
-        Bxt = np.vstack([load_2d_xt(self.spaces[l][0], Vt, lambda x, t: b.gx_t(x, t),
-                                    support=sup, quad_axis=self._union_axes[0])[self.free[l][0]][:, tfree]
+        Bxt = np.vstack([load_2d_xt(sp_.spaces[l][0], Vt, lambda x, t: b.gx_t(x, t),
+                                    support=sup, quad_axis=sp_.union_axes[0])[sp_.free[l][0]][:, tfree]
                          for l in range(L)])
         if np.abs(Bxt).max() > 0:
             Ax, At = truncated_svd(Bxt, s.svd_tol)
         else:
             Ax, At = np.zeros((Bxt.shape[0], 1)), np.zeros((len(tfree), 1))
         R = Ax.shape[1]
-        by = np.concatenate([load_1d(self.spaces[l][1], b.gy, n_sub=8, quad_axis=self._union_axes[1])[self.free[l][1]]
+        by = np.concatenate([load_1d(sp_.spaces[l][1], b.gy, n_sub=8, quad_axis=sp_.union_axes[1])[sp_.free[l][1]]
                              for l in range(L)])
         if b.penetration_depth > 0:
-            bz = np.concatenate([load_1d(self.spaces[l][2], b.fz, n_sub=8, quad_axis=self._union_axes[2])[
-                self.free[l][2]] for l in range(L)])
+            bz = np.concatenate([load_1d(sp_.spaces[l][2], b.fz, n_sub=8, quad_axis=sp_.union_axes[2])[
+                sp_.free[l][2]] for l in range(L)])
         else:
-            bz = self.top_vec[-1][:, None]
+            bz = sp_.top_vec[-1][:, None]
         fac = [[Ax], [np.repeat(by, R, axis=1)], [np.repeat(bz, R, axis=1)], [At]]
-        for (_, X, Y, Z, w) in init:
-            for t in range(1, len(ops)):
-                fac[0].append(-coefs[t] * (ops[t][0] @ (X * w)))
-                fac[1].append(ops[t][1] @ Y)
-                fac[2].append(ops[t][2] @ Z)
-                fac[3].append(np.repeat(mt_one[:, None], X.shape[1], axis=1))
+        initial_state_factors(fac, ops, coefs, init, mt_one)
         if k == 0:
             self.source_rank = [R]
-        problem = SeparatedProblem.single_level(ops, coefs, [np.hstack(f) for f in fac])
-        problem.comm = self.comm
-        problem.norm_ops = [[[Mc[0]]], [[Mc[1]]], [[Mc[2]]], [[Mt]]]
-        if s.constant_mode:
-            # the constant in each summed 1D space (L2 projection of 1: M a = int phi), frozen as one extra mode
-            # whose time factor is solved with the others.  The time-direction Galerkin conditions then include
-            # the test functions 1(x) 1(y) 1(z) psi_n(t): stored heat + boundary loss = absorbed energy holds
-            # for the TD solution itself, not only in the limit of many modes (the coarse far field of a huge
-            # block otherwise carries tiny but volume-integrated errors)
-            problem.frozen = [spla.spsolve(Mc[dd].tocsc(), self.w_space[-1][dd])[:, None] for dd in range(3)]
-        return problem
+        # constant_mode: the constant in each summed 1D space frozen as one extra mode whose time factor is
+        # solved with the others.  The time-direction Galerkin conditions then include the test functions
+        # 1(x) 1(y) 1(z) psi_n(t): stored heat + boundary loss = absorbed energy holds for the TD solution
+        # itself, not only in the limit of many modes (the coarse far field of a huge block otherwise carries
+        # tiny but volume-integrated errors)
+        return SeparatedProblem.single_level(ops, coefs, [np.hstack(f) for f in fac],
+                                             comm=self.comm, norm_ops=[Mc[0], Mc[1], Mc[2], Mt],
+                                             frozen=sp_.constant_factors() if s.constant_mode else None,
+                                             backend=self.backend)
 
     def _x_support(self, t_a, t_b):
         """x interval outside which the beam's x profile is below 1e-31 of its peak during [t_a, t_b]
@@ -533,29 +425,12 @@ class LPBFProblem:
         xa, xb = b.position(t_a)[0], b.position(t_b)[0]
         return (min(xa, xb) - 12 * b.sigma, max(xa, xb) + 12 * b.sigma)
 
-    def basis(self, l, dd, x, deriv=False):
-        """Values (or derivatives) of the free 1D basis functions of level l (``-1``: all levels, the summed
-        space of ``level_modes = "shared"``) in direction dd at the coordinates x: (len(x), n)."""
-        if l < 0 and self.shared:
-            return np.hstack([LPBFResult._basis(self.spaces[j][dd], self.free[j][dd], x, deriv)
-                              for j in range(len(self.meshes))])
-        return LPBFResult._basis(self.spaces[l][dd], self.free[l][dd], x, deriv)
-
     @property
     def n_1d(self) -> int:
         """1D unknowns per mode: sum over directions (and levels) of the free 1D dofs, time included."""
-        ns = sum(len(f) for fl in self.free for f in fl)
+        ns = sum(len(f) for fl in self.space.free for f in fl)
         nt = len(self.tfree) if hasattr(self, "tfree") else self.config.solver.time_elements
-        return int(ns + nt * (1 if self.shared else len(self.free)))
-
-    @staticmethod
-    def _integral_vec(V, free):
-        from .mesh import Quadrature
-        from .fem import assemble_load
-
-        q = Quadrature(V.mesh, V.default_quadrature() + 2)
-        ev = V.evaluate(q.points, q.elem)
-        return assemble_load(ev, q.weights, 1.0, V.n_dofs)[free]
+        return int(ns + nt * (1 if self.shared else len(self.space.free)))
 
     # ------------------------------------------------------------------ solve and post-process
     def solve(self, progress: bool = False):
@@ -568,6 +443,7 @@ class LPBFProblem:
         t1 = time.perf_counter()
         s = self.config.solver
         slabs, init = [], []
+        td_s = 0.0  # the TD fixed point alone (mode solves, Gram products: the backend's part)
         self.residuals, self.sweeps, self.changes, self.slab_converged = [], [], [], []
         for k in _progress(range(s.time_slabs), desc="TD slabs", quiet=not progress, comm=self.comm):
             if k > 0:
@@ -576,8 +452,10 @@ class LPBFProblem:
             warm = None
             if slabs and s.warm_start:
                 nt = len(self.tfree)  # slabs may differ by a time element: resample the time factors
-                warm = [[a.copy() for a in Ul[:3]] + [_resample_rows(Ul[3], nt)] for Ul in slabs[-1]["U"]]
+                warm = [[a.copy() for a in Ul[:3]] + [resample_rows(Ul[3], nt)] for Ul in slabs[-1]["U"]]
+            ta = time.perf_counter()
             U = self.problem.solve(s.modes, s.method, tol=s.tol, max_iter=s.max_iter, init=warm)
+            td_s += time.perf_counter() - ta
             self.sweeps.append(len(self.problem.history))
             self.residuals.append(self.problem.residual_norm(U))
             self.changes.append(float(self.problem.history[-1][2]) if self.problem.history else float("nan"))
@@ -585,11 +463,12 @@ class LPBFProblem:
             slab = {"Vt": self.Vt, "tfree": self.tfree, "U": U, "t0": self.slab_edges[k],
                     "t1": self.slab_edges[k + 1], "init": list(init)}
             slabs.append(slab)
-            end = LPBFResult._basis(self.Vt, self.tfree, np.array([self.slab_edges[k + 1]]))[0]
+            end = basis_values(self.Vt, self.tfree, np.array([self.slab_edges[k + 1]]))[0]
             lev = [-1] if self.shared else range(len(U))
             init = init + [(li, U[l][0], U[l][1], U[l][2], end @ U[l][3]) for l, li in enumerate(lev)]
         t2 = time.perf_counter()
-        self.result = LPBFResult(self, slabs, timings={"build_s": t1 - t0, "solve_s": t2 - t1})
+        self.result = LPBFResult(self, slabs, timings={"build_s": t1 - t0, "solve_s": t2 - t1,
+                                                                  "td_solve_s": td_s})
         return self.result
 
     def equivalent_dofs(self) -> dict:
@@ -601,9 +480,10 @@ class LPBFProblem:
         nt = (sum(len(sl["tfree"]) for sl in res.slabs) if res is not None
               else len(self.tfree) * self.config.solver.time_slabs)
         if self.shared:
-            td = (sum(len(f) for fl in self.free for f in fl) + nt) * self.config.solver.modes
+            td = (sum(len(f) for fl in self.space.free for f in fl) + nt) * self.config.solver.modes
         else:
-            td = sum(sum(len(f) for f in self.free[l]) + nt for l in range(len(self.meshes))) * self.config.solver.modes
+            td = sum(sum(len(f) for f in self.space.free[l]) + nt
+                     for l in range(len(self.meshes))) * self.config.solver.modes
         return {"full_spatial": float(n_full), "full_spacetime": float(n_full * nt), "td_unknowns": int(td)}
 
 
@@ -617,20 +497,6 @@ class LPBFResult:
         self.problem, self.slabs, self.timings = problem, slabs, timings
         self.U = slabs[-1]["U"]
 
-    @staticmethod
-    def _basis(V, free, x, deriv=False):
-        x = np.asarray(x, float)
-        inside = (x >= V.mesh.lower[0] - 1e-15) & (x <= V.mesh.upper[0] + 1e-15)
-        out = np.zeros((x.size, len(free)))
-        if inside.any():
-            ev = V.evaluate(x[inside][:, None])
-            full = np.zeros((inside.sum(), V.n_dofs + 1))
-            vals = ev.grads[:, :, 0] if deriv else ev.vals
-            rows = np.repeat(np.arange(inside.sum()), ev.conn.shape[1])
-            np.add.at(full, (rows, ev.conn.ravel()), vals.ravel())
-            out[inside] = full[:, free]
-        return out
-
     def _slab_of(self, t) -> dict:
         for sl in self.slabs:
             if t <= sl["t1"] + 1e-15 * max(sl["t1"], 1.0):
@@ -640,7 +506,7 @@ class LPBFResult:
     def _pieces(self, t, time_derivative=False):
         """Separated pieces (level, X, Y, Z, coefficient per column) of T - T0 (or dT/dt) at time t."""
         sl = self._slab_of(t)
-        tb = self._basis(sl["Vt"], sl["tfree"], np.atleast_1d(t), deriv=time_derivative)[0]
+        tb = basis_values(sl["Vt"], sl["tfree"], np.atleast_1d(t), deriv=time_derivative)[0]
         pieces = [] if time_derivative else list(sl["init"])
         for l, Ul in enumerate(sl["U"]):
             pieces.append((-1 if self.problem.shared else l, Ul[0], Ul[1], Ul[2], tb @ Ul[3]))
@@ -651,9 +517,9 @@ class LPBFResult:
         p = self.problem
         out = np.zeros((len(xs), len(ys), len(zs)))
         for l, X, Y, Z, c in self._pieces(t, time_derivative):
-            bx = p.basis(l, 0, xs) @ X
-            by = p.basis(l, 1, ys) @ Y
-            bz = p.basis(l, 2, zs) @ Z
+            bx = p.space.basis(l, 0, xs) @ X
+            by = p.space.basis(l, 1, ys) @ Y
+            bz = p.space.basis(l, 2, zs) @ Z
             out += np.einsum("im,jm,km,m->ijk", bx, by, bz, c)
         return (0.0 if time_derivative else p.config.domain.T0) + out
 
@@ -665,7 +531,7 @@ class LPBFResult:
         for l, X, Y, Z, c in self._pieces(t):
             f = np.ones((len(pts), X.shape[1]))
             for dd, F in enumerate((X, Y, Z)):
-                f *= p.basis(l, dd, pts[:, dd]) @ F
+                f *= p.space.basis(l, dd, pts[:, dd]) @ F
             out += f @ c
         return p.config.domain.T0 + out
 
@@ -682,7 +548,7 @@ class LPBFResult:
         for l, X, Y, Z, c in self._pieces(te, time_derivative=True):
             f = np.ones((len(pts), X.shape[1]))
             for dd, F in enumerate((X, Y, Z)):
-                f *= p.basis(l, dd, pts[:, dd]) @ F
+                f *= p.space.basis(l, dd, pts[:, dd]) @ F
             out += f @ c
         return out
 
@@ -690,8 +556,8 @@ class LPBFResult:
         p = self.problem
         tot = 0.0
         for l, X, Y, Z, c in self._pieces(t):
-            wz = p.w_space[l][2] if kind == "volume" else p.top_vec[l]
-            tot += ((p.w_space[l][0] @ X) * (p.w_space[l][1] @ Y) * (wz @ Z)) @ c
+            wz = p.space.w_space[l][2] if kind == "volume" else p.space.top_vec[l]
+            tot += ((p.space.w_space[l][0] @ X) * (p.space.w_space[l][1] @ Y) * (wz @ Z)) @ c
         return float(tot)
 
     def stored_energy(self, t) -> float:
@@ -881,6 +747,7 @@ class LPBFResult:
             "fixed_point_converged": fp, "fixed_point_change": float(max(p.changes)),
             "levels": len(p.meshes), "basis": p.config.solver.basis, "modes": p.config.solver.modes,
             "method": p.config.solver.method, "level_modes": "shared" if p.shared else "per_level",
+            "backend": p.backend,
             "source_rank": p.source_rank,
             "residual": float(max(p.residuals)),
             "time_slabs": len(self.slabs),

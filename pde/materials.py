@@ -61,3 +61,15 @@ def get_material(name: str, **overrides) -> Material:
                                        "boiling")}
     vals.update({k: v for k, v in overrides.items() if v is not None})
     return Material(**vals)
+
+
+#: Stefan-Boltzmann constant [W m^-2 K^-4] (CODATA 2018, exact in the 2019 SI)
+SIGMA_SB = 5.670374419e-8
+
+
+def effective_heat_transfer(h_conv: float, emissivity: float, T0: float) -> float:
+    """Surface heat-transfer coefficient [W/m^2/K] of convection plus radiation linearised about the ambient
+    temperature T0: eps sigma (T^4 - T0^4) ~ 4 eps sigma T0^3 (T - T0) (first-order Taylor expansion of the
+    Stefan-Boltzmann law; e.g. Incropera & DeWitt, *Fundamentals of Heat and Mass Transfer*, 6th ed., Eq. 1.9),
+    so h_eff = h_conv + 4 eps sigma T0^3."""
+    return h_conv + 4 * emissivity * SIGMA_SB * T0 ** 3

@@ -48,8 +48,8 @@ import logging
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
+from ._kernels import xp_linalg as xpl
 from .fem import Evaluation, assemble_bilinear, assemble_load
 from .mesh import Quadrature, StructuredMesh
 
@@ -167,9 +167,30 @@ class SeparatedProblem:
         ``[[A]]`` per direction, or use :meth:`single_level`.
     coefs : coefficient of each term.
     loads : list over levels of list over directions of arrays (n_{d,l}, R_l).
+    comm : MPI communicator over which the ``fast`` solver distributes its independent 1D mode solves
+        (None: serial).
+    norm_ops : optional norm of the stopping test (see :meth:`_inner_field`): list over directions of
+        ``[l][l']`` matrices (e.g. the 1D mass matrices -> space-time L2); None: Euclidean norm of each level's
+        coefficients.
+    frozen : optional frozen spatial modes (single level, method ``fast``): list over the directions 0..D-2 of
+        (n_d, k) factors kept fixed while their last-direction (time) factors are solved with the other modes;
+        e.g. the constant 1(x) 1(y) 1(z), which puts the energy test function into the time-direction Galerkin
+        test space (see :mod:`pde.lpbf`).  :meth:`solve` appends them after the ``modes`` free modes.
+    backend : "cpu", "cuda" or "auto" (:func:`gpu.get_backend`): where the mode solves and Gram products run.
+        The solver is written once against the array module ``xp`` (:func:`gpu.xp`: NumPy or CuPy) and the
+        adapter :mod:`pde._kernels.xp_linalg` (SciPy or cupyx.scipy); the CPU run executes the same code with
+        NumPy.  The small M x M eigenproblem of the fast diagonalisation (M = modes) and the one-time
+        factorisation set-up of the 1D mode solves run on the host; every per-iteration product and solve on
+        the device.  ``solve`` returns host (NumPy) factors on every backend.  "cuda" without a usable GPU
+        raises :class:`gpu.GPUUnavailableError` with the reason (never a silent fallback).
     """
 
-    def __init__(self, ops, coefs, loads):
+    def __init__(self, ops, coefs, loads, comm=None, norm_ops=None, frozen=None, backend: str = "cpu"):
+        from gpu import get_backend, xp as array_module
+
+        # "cuda" without a usable device raises gpu.GPUUnavailableError (with the reason) here, before any work
+        self.backend = get_backend(backend)
+        self.xp = array_module(self.backend)
         self.ops = ops
         self.coefs = [float(c) for c in coefs]
         self.loads = loads
@@ -200,16 +221,23 @@ class SeparatedProblem:
                         ids.append(id(term[d][l][l]))
                         labels.append(len(reps) - 1)
                 self._groups[d, l] = (reps, np.array(labels))
-        self.comm = None
+        self.comm = comm
         self._gcache = {}
-        # optional frozen spatial modes (single level, method 'fast'): list over the directions 0..D-2 of
-        # (n_d, k) factors kept fixed while their last-direction (time) factors are solved with the other modes;
-        # e.g. the constant 1(x) 1(y) 1(z), which puts the energy test function into the time-direction
-        # Galerkin test space (see pde.lpbf).  solve() appends them after the ``modes`` free modes.
-        self.frozen = None
+        if frozen is not None and (len(frozen) != self.D - 1 or any(
+                f.shape[0] != self.n[0][d] or f.shape[1] != frozen[0].shape[1] for d, f in enumerate(frozen))):
+            raise ValueError(f"frozen: need {self.D - 1} arrays (n_d, k) for the directions 0..{self.D - 2}")
+        self.frozen = frozen
         self._nfrozen = 0
-        # optional norm for the stopping test (see _inner_field); None: Euclidean norm of each level's coefficients
-        self.norm_ops = None
+        if norm_ops is not None and len(norm_ops) != self.D:
+            raise ValueError(f"norm_ops: need {self.D} directions, got {len(norm_ops)}")
+        self.norm_ops = norm_ops
+        # the operands of the solve on the backend's device (the very same objects on the CPU)
+        dev = self._dev
+        self._ops = [[[[dev(A) for A in row] for row in blocks] for blocks in term] for term in ops]
+        self._loads = [[dev(F) for F in Fl] for Fl in loads]
+        self._norm_ops = None if norm_ops is None else [[[dev(A) for A in row] for row in blocks]
+                                                         for blocks in norm_ops]
+        self._frozen = None if frozen is None else [dev(f) for f in frozen]
 
     def _pattern_of(self, d, l, lp):
         """Union sparsity pattern of block (d, l, lp) over the terms and each term's values on it: the coupled
@@ -225,44 +253,67 @@ class SeparatedProblem:
             self._pattern[d, l, lp] = (r, c, vals)
         return self._pattern[d, l, lp]
 
+    def _pattern_dev(self, d, l, lp):
+        """:meth:`_pattern_of` on the backend's device (copied once)."""
+        if self.xp is np:
+            return self._pattern_of(d, l, lp)
+        cache = self.__dict__.setdefault("_pattern_x", {})
+        if (d, l, lp) not in cache:
+            cache[d, l, lp] = tuple(self.xp.asarray(a) for a in self._pattern_of(d, l, lp))
+        return cache[d, l, lp]
+
     @classmethod
-    def single_level(cls, ops, coefs, load):
-        return cls([[[[A]] for A in term] for term in ops], coefs, [load])
+    def single_level(cls, ops, coefs, load, comm=None, norm_ops=None, frozen=None, backend: str = "cpu"):
+        """One level: ``ops`` terms of 1D matrices, ``load`` list over directions, ``norm_ops`` (optional) one
+        matrix per direction; ``comm``, ``frozen`` and ``backend`` as in the class."""
+        return cls([[[[A]] for A in term] for term in ops], coefs, [load], comm=comm,
+                   norm_ops=None if norm_ops is None else [[[A]] for A in norm_ops], frozen=frozen, backend=backend)
+
+    def _dev(self, a):
+        """A host operand (NumPy array or scipy.sparse matrix) on the backend's device."""
+        return xpl.to_device(self.xp, a)
+
+    def _host(self, a):
+        from gpu import to_host
+
+        return a if self.xp is np else to_host(a)
 
     # -- tensor algebra on factor lists U[l][d] (n_{d,l} x M_l)
     def _gram(self, t, e, l, lp, Ul, Ulp):
-        return Ul.T @ (self.ops[t][e][l][lp] @ Ulp)
+        return Ul.T @ (self._ops[t][e][l][lp] @ Ulp)
 
     def _direction_solve(self, U, d, test):
         """Update direction d for the modes ``test[l]`` (index arrays) of every level; other modes fixed."""
-        L, D = self.L, self.D
+        L, D, xp = self.L, self.D, self.xp
         unk = [np.asarray(test[l], int) for l in range(L)]
         fix = [np.setdiff1d(np.arange(U[l][d].shape[1]), unk[l]) for l in range(L)]
+        unk_x, fix_x = [xp.asarray(u) for u in unk], [xp.asarray(f) for f in fix]  # device indices
         # normalise the other directions' unknown columns
         for l in range(L):
             for e in range(D):
                 if e != d and unk[l].size:
-                    nrm = np.linalg.norm(U[l][e][:, unk[l]], axis=0)
+                    nrm = xp.linalg.norm(U[l][e][:, unk_x[l]], axis=0)
                     nrm[nrm == 0] = 1.0
-                    U[l][e][:, unk[l]] /= nrm
+                    U[l][e][:, unk_x[l]] /= nrm
         rhs = []
         nT = len(self.ops)
         row_off = np.concatenate([[0], np.cumsum([self.n[l][d] * unk[l].size for l in range(L)])])
         R_, C_, V_ = [], [], []
         for l in range(L):
-            Tl = unk[l]
-            r = np.zeros((self.n[l][d], Tl.size))
+            Tl = unk_x[l]
+            nTl = unk[l].size
+            r = xp.zeros((self.n[l][d], nTl))
             # load
-            H = np.ones((Tl.size, self.loads[l][d].shape[1]))
+            H = xp.ones((nTl, self.loads[l][d].shape[1]))
             for e in range(D):
                 if e != d:
-                    H *= U[l][e][:, Tl].T @ self.loads[l][e]
-            r += self.loads[l][d] @ H.T
+                    H *= U[l][e][:, Tl].T @ self._loads[l][e]
+            r += self._loads[l][d] @ H.T
             for lp in range(L):
-                Gs = np.empty((nT, Tl.size, U[lp][d].shape[1]))
+                Gs = xp.empty((nT, nTl, U[lp][d].shape[1]))
                 cache = {}  # terms share 1D matrices (M in most directions): one Gram product per distinct matrix
                 for t in range(nT):
-                    G = np.full((Tl.size, U[lp][d].shape[1]), self.coefs[t])
+                    G = xp.full((nTl, U[lp][d].shape[1]), self.coefs[t])
                     for e in range(D):
                         if e != d:
                             key = (id(self.ops[t][e][l][lp]), e)
@@ -271,26 +322,26 @@ class SeparatedProblem:
                             G *= cache[key]
                     Gs[t] = G
                     if fix[lp].size:
-                        r -= self.ops[t][d][l][lp] @ U[lp][d][:, fix[lp]] @ G[:, fix[lp]].T
+                        r -= self._ops[t][d][l][lp] @ U[lp][d][:, fix_x[lp]] @ G[:, fix_x[lp]].T
                 # row-major vec (index i * M + m): (A (x) G) vec_r(U) = vec_r(A U G^T); banded ordering
-                pr, pc, pv = self._pattern_of(d, l, lp)
-                a_, b_ = Tl.size, unk[lp].size
-                data = np.einsum("tk,tab->kab", pv, Gs[:, :, unk[lp]])
-                R_.append((row_off[l] + pr[:, None, None] * a_ + np.arange(a_)[None, :, None]
-                           + 0 * np.arange(b_)[None, None, :]).ravel())
-                C_.append((row_off[lp] + pc[:, None, None] * b_ + np.arange(b_)[None, None, :]
-                           + 0 * np.arange(a_)[None, :, None]).ravel())
+                pr, pc, pv = self._pattern_dev(d, l, lp)
+                a_, b_ = nTl, unk[lp].size
+                data = xp.einsum("tk,tab->kab", pv, Gs[:, :, unk_x[lp]])
+                R_.append((int(row_off[l]) + pr[:, None, None] * a_ + xp.arange(a_)[None, :, None]
+                           + 0 * xp.arange(b_)[None, None, :]).ravel())
+                C_.append((int(row_off[lp]) + pc[:, None, None] * b_ + xp.arange(b_)[None, None, :]
+                           + 0 * xp.arange(a_)[None, :, None]).ravel())
                 V_.append(data.ravel())
             rhs.append(r.ravel())
         N = int(row_off[-1])
-        A = sp.csc_matrix((np.concatenate(V_), (np.concatenate(R_), np.concatenate(C_))), shape=(N, N))
+        A = xpl.sparse_matrix(xp, xp.concatenate(V_), xp.concatenate(R_), xp.concatenate(C_), (N, N))
         # SuperLU, not a dense LU: these systems are 15-50 % filled and a dense LU was 2-8x faster with one
         # BLAS thread, but up to 6x slower with a threaded BLAS on oversubscribed cores
-        x = spla.spsolve(A, np.concatenate(rhs))
+        x = xpl.spsolve(xp, A, xp.concatenate(rhs))
         pos = 0
         for l in range(L):
             k = unk[l].size * self.n[l][d]
-            U[l][d][:, unk[l]] = x[pos:pos + k].reshape(self.n[l][d], unk[l].size)
+            U[l][d][:, unk_x[l]] = x[pos:pos + k].reshape(self.n[l][d], unk[l].size)
             pos += k
 
     def _level_solve(self, U, d, l):
@@ -298,12 +349,10 @@ class SeparatedProblem:
 
         The level block is sum_t A_t (x) G_t.  When the terms use only two distinct 1D matrices (heat equation:
         M and K in space, C_t and M_t in time) the Sylvester-type equation A1 U G1^T + A2 U G2^T = R is solved
-        by diagonalising the small M x M pencil (fast diagonalisation / Bartels-Stewart): with
-        S = G2^T G1^-T = Q Lambda Q^-1 the modes decouple into M independent sparse 1D solves
-        (A1 + lambda_m A2) y_m = (R G1^-T Q)[:, m], U = Y Q^-1.  These solves are distributed over MPI ranks
-        (``self.comm``).  Otherwise (or when Q is ill-conditioned) one sparse direct solve is used.
+        by fast diagonalisation (:meth:`_fast_diagonalisation`).  Otherwise (or when that pencil's eigenvectors
+        are ill-conditioned) one sparse direct solve is used.
         """
-        L, D = self.L, self.D
+        L, D, xp = self.L, self.D, self.xp
         Ml = U[l][d].shape[1]
         # single level: the Gram products U_e^T A U_e and U_e^T F_e of each direction are kept between the
         # direction solves of a sweep (one product per distinct 1D matrix, redone only when U_e changes;
@@ -312,14 +361,14 @@ class SeparatedProblem:
         kf = self._nfrozen if L == 1 else 0  # frozen spatial modes: the last kf columns (see solve)
         for e in range(D):
             if e != d:
-                nrm = np.linalg.norm(U[l][e], axis=0)
+                nrm = xp.linalg.norm(U[l][e], axis=0)
                 nrm[nrm == 0] = 1.0
                 if kf:
                     nrm[Ml - kf:] = 1.0  # a frozen mode keeps its factors
                 U[l][e] /= nrm
                 if gc is not None and e in gc:
                     for key in gc[e]:
-                        gc[e][key] = gc[e][key] / nrm[:, None] if key == "load" else gc[e][key] / np.outer(nrm, nrm)
+                        gc[e][key] = gc[e][key] / nrm[:, None] if key == "load" else gc[e][key] / xp.outer(nrm, nrm)
 
         def gram(t, e, lp):
             if gc is None:
@@ -330,141 +379,160 @@ class SeparatedProblem:
                 ge[key] = self._gram(t, e, l, lp, U[l][e], U[lp][e])
             return ge[key]
 
-        H = np.ones((Ml, self.loads[l][d].shape[1]))
+        H = xp.ones((Ml, self.loads[l][d].shape[1]))
         for e in range(D):
             if e != d:
                 if gc is None:
-                    H *= U[l][e].T @ self.loads[l][e]
+                    H *= U[l][e].T @ self._loads[l][e]
                 else:
                     ge = gc.setdefault(e, {})
                     if "load" not in ge:
-                        ge["load"] = U[l][e].T @ self.loads[l][e]
+                        ge["load"] = U[l][e].T @ self._loads[l][e]
                     H *= ge["load"]
         if gc is not None:
             gc.pop(d, None)  # U_d is about to change
-        r = self.loads[l][d] @ H.T
+        r = self._loads[l][d] @ H.T
         nT = len(self.ops)
-        Gs = np.empty((nT, Ml, Ml))
+        Gs = xp.empty((nT, Ml, Ml))
         for lp in range(L):
             for t in range(nT):
-                G = np.full((Ml, U[lp][d].shape[1]), self.coefs[t])
+                G = xp.full((Ml, U[lp][d].shape[1]), self.coefs[t])
                 for e in range(D):
                     if e != d:
                         G *= gram(t, e, lp)
                 if lp == l:
                     Gs[t] = G
                 else:
-                    r -= self.ops[t][d][l][lp] @ U[lp][d] @ G.T
+                    r -= self._ops[t][d][l][lp] @ U[lp][d] @ G.T
         cols = slice(0, Ml)
         if kf and d < D - 1:  # space directions: frozen columns move to the right-hand side
             cols = slice(0, Ml - kf)
             Uf = U[l][d][:, Ml - kf:]
-            r = r[:, cols] - sum(self.ops[t][d][l][l] @ Uf @ Gs[t][cols, Ml - kf:].T for t in range(nT))
-            Gs = np.ascontiguousarray(Gs[:, cols, cols])
+            r = r[:, cols] - sum(self._ops[t][d][l][l] @ Uf @ Gs[t][cols, Ml - kf:].T for t in range(nT))
+            Gs = xp.ascontiguousarray(Gs[:, cols, cols])
             Ml = Ml - kf
         reps, labels = self._groups[d, l]
-        Gg = [Gs[labels == k].sum(axis=0) for k in range(len(reps))]
-        n = self.n[l][d]
+        Gg = [Gs[xp.asarray(np.nonzero(labels == k)[0])].sum(axis=0) for k in range(len(reps))]
         if len(reps) == 2:
-            G1, G2 = Gg
-            try:
-                G1inv_T = np.linalg.inv(G1).T
-                lam, Q = np.linalg.eig(G2.T @ G1inv_T)
-                ok = np.linalg.cond(Q) < 1e8
-            except np.linalg.LinAlgError:
-                ok = False
-            if ok:
-                Rhat = r @ G1inv_T @ Q
-                Y = np.zeros((n, Ml), dtype=complex)
-                from gpu import block_range, get_comm
-
-                comm = get_comm(self.comm) if self.comm is not None else None
-                size, rank = (comm.size, comm.rank) if comm is not None else (1, 0)
-                lo, hi = block_range(Ml, size, rank)
-                self._mode_solves(d, l, reps, lam, Rhat, Y, lo, hi)
-                if size > 1:
-                    parts = comm.allgather(Y[:, lo:hi])
-                    Y = np.concatenate(parts, axis=1)
-                U[l][d][:, cols] = np.real(Y @ np.linalg.inv(Q))
+            X = self._fast_diagonalisation(d, l, reps, Gg, r)
+            if X is not None:
+                U[l][d][:, cols] = X
                 return
-        pr, pc, pv = self._pattern_of(d, l, l)
-        data = np.einsum("tk,tab->kab", pv, Gs)
-        R_ = (pr[:, None, None] * Ml + np.arange(Ml)[None, :, None] + 0 * np.arange(Ml)[None, None, :]).ravel()
-        C_ = (pc[:, None, None] * Ml + np.arange(Ml)[None, None, :] + 0 * np.arange(Ml)[None, :, None]).ravel()
-        A = sp.csc_matrix((data.ravel(), (R_, C_)), shape=(n * Ml, n * Ml))
-        U[l][d][:, cols] = spla.spsolve(A, r.ravel()).reshape(n, Ml)
+        n = self.n[l][d]
+        pr, pc, pv = self._pattern_dev(d, l, l)
+        data = xp.einsum("tk,tab->kab", pv, Gs)
+        R_ = (pr[:, None, None] * Ml + xp.arange(Ml)[None, :, None] + 0 * xp.arange(Ml)[None, None, :]).ravel()
+        C_ = (pc[:, None, None] * Ml + xp.arange(Ml)[None, None, :] + 0 * xp.arange(Ml)[None, :, None]).ravel()
+        A = xpl.sparse_matrix(xp, data.ravel(), R_, C_, (n * Ml, n * Ml))
+        U[l][d][:, cols] = xpl.spsolve(xp, A, r.ravel()).reshape(n, Ml)
+
+    def _fast_diagonalisation(self, d, l, reps, Gg, r):
+        """Solve A1 U G1^T + A2 U G2^T = r by diagonalising the small M x M pencil (fast diagonalisation /
+        Bartels-Stewart; Lynch, Rice & Thomas, Numer. Math. 6 (1964) 185): with S = G2^T G1^-T = Q Lambda Q^-1
+        the modes decouple into M independent 1D solves (A1 + lambda_m A2) y_m = (r G1^-T Q)[:, m] and
+        U = Y Q^-1.  The 1D solves are distributed over MPI ranks (``self.comm``).  The M x M inverse and
+        eigendecomposition run on the host (NumPy has the general ``eig``); returns None when G1 is singular or
+        Q ill-conditioned (cond >= 1e8), for the caller's direct solve."""
+        xp = self.xp
+        G1, G2 = (self._host(G) for G in Gg)
+        try:
+            G1inv_T = np.linalg.inv(G1).T
+            lam, Q = np.linalg.eig(G2.T @ G1inv_T)
+            ok = np.linalg.cond(Q) < 1e8
+        except np.linalg.LinAlgError:
+            ok = False
+        if not ok:
+            return None
+        Rhat = r @ self._dev(G1inv_T) @ self._dev(Q)
+        n, Ml = r.shape
+        Y = xp.zeros((n, Ml), dtype=complex)
+        from gpu import block_range, get_comm
+
+        comm = get_comm(self.comm) if self.comm is not None else None
+        size, rank = (comm.size, comm.rank) if comm is not None else (1, 0)
+        lo, hi = block_range(Ml, size, rank)
+        self._mode_solves(d, l, reps, lam, Rhat, Y, lo, hi)
+        if size > 1:
+            parts = comm.allgather(self._host(Y[:, lo:hi]))
+            Y = self._dev(np.concatenate(parts, axis=1))
+        return xp.real(Y @ self._dev(np.linalg.inv(Q)))
 
     # largest 1D size solved densely (all modes in one batched LAPACK call) in the fast diagonalisation
     DENSE_MAX = 400
 
+    def _mode_solve_setup(self, A1, A2):
+        """How to solve (A1 + lam A2) y = r for many lam: ("eig", mu, V) for a small symmetric pencil with A1
+        SPD, ("dense", D1, D2) for another small one, ("banded", (kl, ku), ab1, ab2) for a narrow band,
+        ("sparse", A1, A2) otherwise; the operands on the backend's device."""
+        xp = self.xp
+        A1, A2 = A1.tocsr(), A2.tocsr()
+        n = A1.shape[0]
+        if n <= self.DENSE_MAX:
+            D1, D2 = A1.toarray(), A2.toarray()
+            sym = (np.abs(D1 - D1.T).max() <= 1e-13 * np.abs(D1).max()
+                   and np.abs(D2 - D2.T).max() <= 1e-13 * np.abs(D2).max())
+            if sym:
+                # symmetric pencil with A1 SPD (a mass matrix): A2 V = A1 V diag(mu), V^T A1 V = I, so
+                # (A1 + lam A2)^-1 = V diag(1 / (1 + lam mu)) V^T -- every mode solve is two products
+                from scipy.linalg import LinAlgError
+
+                try:
+                    mu, V = xpl.eigh_generalized(xp, self._dev(D2), self._dev(D1))
+                    if bool(xp.isfinite(mu).all()) and bool(xp.isfinite(V).all()):
+                        return ("eig", mu, V)
+                except (LinAlgError, ValueError, np.linalg.LinAlgError):
+                    pass
+            return ("dense", self._dev(D1), self._dev(D2))
+        P = (abs(A1) + abs(A2)).tocoo()
+        off = P.col - P.row
+        kl, ku = int(max(0, -off.min())), int(max(0, off.max()))
+        if kl + ku + 1 <= 64:
+            ab1 = np.zeros((kl + ku + 1, n)); ab2 = np.zeros((kl + ku + 1, n))
+            for A, ab in ((A1.tocoo(), ab1), (A2.tocoo(), ab2)):
+                ab[ku + A.row - A.col, A.col] = A.data
+            return ("banded", (kl, ku), self._dev(ab1), self._dev(ab2))
+        return ("sparse", self._dev(A1.tocsc()), self._dev(A2.tocsc()))
+
     def _mode_solves(self, d, l, reps, lam, Rhat, Y, lo, hi):
         """Y[:, m] = (A1 + lam_m A2)^-1 Rhat[:, m] for m in [lo, hi): the independent 1D solves of the fast
-        diagonalisation.  Small systems (n <= DENSE_MAX, e.g. the summed multilevel 1D spaces) are solved
-        densely, all modes in one batched call; large narrow-banded ones (single-level Lagrange/C-HiDeNN
-        meshes) by banded LU (LAPACK gbsv); anything else by a sparse direct solve.  Same results to
-        round-off, chosen only for speed."""
+        diagonalisation (``lam``: host array; ``Rhat``, ``Y``: on the backend's device).  Small systems
+        (n <= DENSE_MAX, e.g. the summed multilevel 1D spaces) are solved densely, all modes in one batched
+        call; large narrow-banded ones (single-level Lagrange/C-HiDeNN meshes) by banded LU (LAPACK gbsv on the
+        CPU, a batched dense LU on the device: :func:`pde._kernels.xp_linalg.solve_banded`); anything else by a
+        sparse direct solve.  Same results to round-off, chosen only for speed."""
         if hi <= lo:
             return
+        xp = self.xp
         key = (d, l)
-        cache = getattr(self, "_solve_cache", None)
-        if cache is None:
-            cache = self._solve_cache = {}
+        cache = self.__dict__.setdefault("_solve_cache", {})
         if key not in cache:
-            A1, A2 = reps[0].tocsr(), reps[1].tocsr()
-            n = A1.shape[0]
-            if n <= self.DENSE_MAX:
-                D1, D2 = A1.toarray(), A2.toarray()
-                cache[key] = ("dense", D1, D2)
-                sym = (np.abs(D1 - D1.T).max() <= 1e-13 * np.abs(D1).max()
-                       and np.abs(D2 - D2.T).max() <= 1e-13 * np.abs(D2).max())
-                if sym:
-                    # symmetric pencil with A1 SPD (a mass matrix): A2 V = A1 V diag(mu), V^T A1 V = I, so
-                    # (A1 + lam A2)^-1 = V diag(1 / (1 + lam mu)) V^T -- every mode solve is two products
-                    from scipy.linalg import LinAlgError, eigh
-
-                    try:
-                        mu, V = eigh(D2, D1)
-                        cache[key] = ("eig", mu, V)
-                    except (LinAlgError, ValueError):
-                        pass
-            else:
-                P = (abs(A1) + abs(A2)).tocoo()
-                off = P.col - P.row
-                kl, ku = int(max(0, -off.min())), int(max(0, off.max()))
-                if kl + ku + 1 <= 64:
-                    ab1 = np.zeros((kl + ku + 1, n)); ab2 = np.zeros((kl + ku + 1, n))
-                    for A, ab in ((A1.tocoo(), ab1), (A2.tocoo(), ab2)):
-                        ab[ku + A.row - A.col, A.col] = A.data
-                    cache[key] = ("banded", (kl, ku), ab1, ab2)
-                else:
-                    cache[key] = ("sparse", A1.tocsc(), A2.tocsc())
+            cache[key] = self._mode_solve_setup(reps[0], reps[1])
         kind, a, b_ = cache[key][0], cache[key][1], cache[key][2:]
+        lam_x = self._dev(lam)
         if kind == "eig":
             mu, V = a, b_[0]
-            W = (V.T @ Rhat[:, lo:hi]) / (1.0 + lam[None, lo:hi] * mu[:, None])
+            W = (V.T @ Rhat[:, lo:hi]) / (1.0 + lam_x[None, lo:hi] * mu[:, None])
             Y[:, lo:hi] = V @ W
         elif kind == "dense":
-            A = a[None, :, :] + lam[lo:hi, None, None] * b_[0][None, :, :]
-            Y[:, lo:hi] = np.linalg.solve(A, Rhat[:, lo:hi].T.astype(complex)[:, :, None])[:, :, 0].T
+            A = a[None, :, :] + lam_x[lo:hi, None, None] * b_[0][None, :, :]
+            Y[:, lo:hi] = xpl.batched_solve(xp, A, Rhat[:, lo:hi].T.astype(complex)).T
         elif kind == "banded":
-            from scipy.linalg import solve_banded
-
             ab1, ab2 = b_
-            for m in range(lo, hi):
-                Y[:, m] = solve_banded(a, ab1 + lam[m] * ab2, Rhat[:, m].astype(complex), check_finite=False)
+            ab = ab1[None, :, :] + lam_x[lo:hi, None, None] * ab2[None, :, :]
+            Y[:, lo:hi] = xpl.solve_banded(xp, a, ab, Rhat[:, lo:hi].T.astype(complex)).T
         else:
             A1, A2 = a, b_[0]
             for m in range(lo, hi):
-                Y[:, m] = spla.spsolve((A1 + lam[m] * A2).tocsc(), Rhat[:, m].astype(complex))
+                Y[:, m] = xpl.spsolve(xp, (A1 + complex(lam[m]) * A2).tocsc(), Rhat[:, m].astype(complex))
 
-    @staticmethod
-    def _inner(U, V):
+    def _inner(self, U, V):
+        """Euclidean inner product of two separated tensors (sum over levels of the Gram products)."""
         tot = 0.0
         for Ul, Vl in zip(U, V):
-            G = np.ones((Ul[0].shape[1], Vl[0].shape[1]))
+            G = self.xp.ones((Ul[0].shape[1], Vl[0].shape[1]))
             for a, b in zip(Ul, Vl):
                 G *= a.T @ b
-            tot += G.sum()
+            tot += float(G.sum())
         return tot
 
     def _inner_field(self, U, V):
@@ -474,10 +542,10 @@ class SeparatedProblem:
         tot = 0.0
         for l in range(len(U)):
             for lp in range(len(V)):
-                G = np.ones((U[l][0].shape[1], V[lp][0].shape[1]))
+                G = self.xp.ones((U[l][0].shape[1], V[lp][0].shape[1]))
                 for d in range(len(U[l])):
-                    G *= U[l][d].T @ (self.norm_ops[d][l][lp] @ V[lp][d])
-                tot += G.sum()
+                    G *= U[l][d].T @ (self._norm_ops[d][l][lp] @ V[lp][d])
+                tot += float(G.sum())
         return tot
 
     def _rel_change(self, U, Uold):
@@ -487,11 +555,14 @@ class SeparatedProblem:
         return np.sqrt(max(diff, 0.0) / max(nn, 1e-300))
 
     def _init(self, M, rng):
-        return [[rng.standard_normal((self.n[l][d], M)) * 0.1 + 1.0 for d in range(self.D)] for l in range(self.L)]
+        """Random start factors (host random numbers, so every backend starts from the same factors)."""
+        return [[self._dev(rng.standard_normal((self.n[l][d], M)) * 0.1 + 1.0) for d in range(self.D)]
+                for l in range(self.L)]
 
     def solve(self, modes: int, method: str = "subspace", tol: float = 1e-6, max_iter: int = 50, seed: int = 0,
               init=None):
-        """Return factors U[l][d] (n_{d,l} x modes).  ``history`` records (mode, iteration, change)."""
+        """Return factors U[l][d] (n_{d,l} x modes, NumPy arrays on every backend; ``init``: start factors of
+        the same shapes, host or device arrays).  ``history`` records (mode, iteration, change)."""
         if modes < 1:
             raise ValueError(f"modes must be >= 1, got {modes}")
         if method not in ("greedy", "subspace", "fast"):
@@ -500,13 +571,16 @@ class SeparatedProblem:
         self.history = []
         self._gcache = {}
         self._nfrozen = 0
+        xp = self.xp
+        if init is not None:
+            init = [[self._dev(a) for a in Ul] for Ul in init]
         if method == "fast":
             U = init if init is not None else self._init(modes, rng)
             if self.frozen is not None and self.L == 1:
                 kf = self.frozen[0].shape[1]
                 if init is None or U[0][0].shape[1] == modes:  # append the frozen modes (time factor 0)
-                    U = [[np.hstack([U[0][d], self.frozen[d]]) for d in range(self.D - 1)]
-                         + [np.hstack([U[0][-1], np.zeros((self.n[0][-1], kf))])]]
+                    U = [[xp.hstack([U[0][d], self._frozen[d]]) for d in range(self.D - 1)]
+                         + [xp.hstack([U[0][-1], xp.zeros((self.n[0][-1], kf))])]]
                 self._nfrozen = kf
             for it in range(max_iter):
                 Uold = [[a.copy() for a in Ul] for Ul in U]
@@ -522,7 +596,7 @@ class SeparatedProblem:
                 if ch < tol:
                     break
             self.converged = ch < tol
-            return U
+            return self._to_host(U)
         if method == "subspace":
             U = init if init is not None else self._init(modes, rng)
             allm = [np.arange(modes)] * self.L
@@ -537,12 +611,12 @@ class SeparatedProblem:
                 if ch < tol:
                     break
             self.converged = ch < tol
-            return U
-        U = [[np.zeros((self.n[l][d], 0)) for d in range(self.D)] for l in range(self.L)]
+            return self._to_host(U)
+        U = [[xp.zeros((self.n[l][d], 0)) for d in range(self.D)] for l in range(self.L)]
         self.converged = True
         for m in range(modes):
             new = self._init(1, rng)
-            U = [[np.hstack([U[l][d], new[l][d]]) for d in range(self.D)] for l in range(self.L)]
+            U = [[xp.hstack([U[l][d], new[l][d]]) for d in range(self.D)] for l in range(self.L)]
             test = [np.array([m])] * self.L
             ch = np.inf
             for it in range(max_iter):
@@ -554,21 +628,25 @@ class SeparatedProblem:
                 if ch < tol:
                     break
             self.converged &= bool(ch < tol)
-        return U
+        return self._to_host(U)
+
+    def _to_host(self, U):
+        return U if self.xp is np else [[self._host(a) for a in Ul] for Ul in U]
 
     def residual_norm(self, U) -> float:
         """Relative Euclidean residual ||F - A u|| / ||F|| evaluated in separated form (Gram products)."""
         # represent A u as CP tensor list and F likewise; ||F - Au||^2 via inner products
+        U = [[self._dev(a) for a in Ul] for Ul in U]
         AU = []
         for l in range(self.L):
             fac = [[] for _ in range(self.D)]
             for t in range(len(self.ops)):
                 for lp in range(self.L):
                     for d in range(self.D):
-                        M = self.ops[t][d][l][lp] @ U[lp][d]
+                        M = self._ops[t][d][l][lp] @ U[lp][d]
                         fac[d].append(M * (self.coefs[t] if d == 0 else 1.0))
-            AU.append([np.hstack(f) for f in fac])
-        F = [[self.loads[l][d] for d in range(self.D)] for l in range(self.L)]
+            AU.append([self.xp.hstack(f) for f in fac])
+        F = [[self._loads[l][d] for d in range(self.D)] for l in range(self.L)]
         ff = self._inner(F, F)
         r2 = ff + self._inner(AU, AU) - 2 * self._inner(F, AU)
         return float(np.sqrt(max(r2, 0.0) / ff))

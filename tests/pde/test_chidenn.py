@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from pde.chidenn import CHiDeNNSpace, monomial_exponents, validate_hyperparameters
+from pde.chidenn import CHiDeNNSpace, validate_hyperparameters
+from pde.polynomials import monomial_exponents
 from pde.fem import LagrangeSpace, apply_dirichlet, assemble_bilinear, errors, solve_poisson
 from pde.mesh import Quadrature, StructuredMesh
 

@@ -220,12 +220,12 @@ def test_shared_fem_levels_span_the_graded_space_and_lose_heat_correctly():
     P = LPBFProblem(cfg)
     P.build()
     for dd in range(3):
-        nodes = np.unique(np.concatenate([P.spaces[l][dd].mesh.axes[0] for l in range(3)]))
-        Mc = P._Mc[dd].toarray()
+        nodes = np.unique(np.concatenate([P.space.spaces[l][dd].mesh.axes[0] for l in range(3)]))
+        Mc = P.space.Mc[dd].toarray()
         ev = np.linalg.eigvalsh(Mc)
         assert Mc.shape[0] == nodes.size and ev[0] > 1e-8 * ev[-1]
         # the summed basis evaluated at the graded nodes spans every graded hat function exactly
-        Phi = P.basis(-1, dd, nodes)
+        Phi = P.space.basis(-1, dd, nodes)
         G = LPBFResult_basis(LagrangeSpace(StructuredMesh([nodes]), 1), nodes)
         coef = np.linalg.lstsq(Phi, G, rcond=None)[0]
         assert np.abs(Phi @ coef - G).max() < 1e-10
@@ -237,9 +237,9 @@ def test_shared_fem_levels_span_the_graded_space_and_lose_heat_correctly():
 
 
 def LPBFResult_basis(V, x):
-    from pde.lpbf import LPBFResult
+    from pde.multilevel_td import basis_values
 
-    return LPBFResult._basis(V, np.arange(V.n_dofs), x)
+    return basis_values(V, np.arange(V.n_dofs), x)
 
 
 # ----------------------------------------------------------------------------- source discontinuities in time

@@ -1,7 +1,7 @@
-"""Numba CPU kernels of the pde package: C-HiDeNN shape functions and sparse Galerkin assembly.
+"""Numba kernels of the pde bases: C-HiDeNN and tensor-product Lagrange shape functions and gradients.
 
-Kernels take plain float64/int64 arrays (SI units, no objects) and are called by the
-drivers in :mod:`pde.chidenn`, :mod:`pde.fem` and :mod:`pde.multilevel`.
+Kernels take plain float64/int64 arrays (SI units, no objects) and are called by :mod:`pde.chidenn` and
+:mod:`pde.fem`.
 
 Conventions
 -----------
@@ -16,31 +16,6 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
-
-
-
-class few_threads:
-    """Context manager: run a ``parallel=True`` kernel on ``max(1, work // per_thread)`` Numba threads.
-
-    Small inputs (1D meshes of the TD model: a few hundred elements) gain nothing from a thread team and pay
-    its wake-up and barrier on every call; on shared, oversubscribed cores that cost dominated the
-    assembly of the 1D matrices (measured 1.1-2.3 s -> 0.5 s for the 4-level LPBF model)."""
-
-    def __init__(self, work: int, per_thread: int = 4096):
-        import numba
-
-        self._numba = numba
-        self.n = int(max(1, min(numba.config.NUMBA_NUM_THREADS, work // per_thread)))
-
-    def __enter__(self):
-        self._old = self._numba.get_num_threads()
-        self._numba.set_num_threads(min(self.n, self._old))
-        return self
-
-    def __exit__(self, *exc):
-        self._numba.set_num_threads(self._old)
-        return False
-
 
 KERNEL_CUBIC = 0
 KERNEL_GAUSS = 1
@@ -244,61 +219,3 @@ def lagrange_eval(pts, elem_of_pt, elem_x0, elem_h, r, d, vals, grads):
                 for i in range(d):
                     dv *= dL[i, idx[i]] if i == g else L[i, idx[i]]
                 grads[q, c, g] = dv
-
-
-@njit(cache=True)
-def assemble_pairs(seg, conn1, v1, g1, conn2, v2, g2, w, cm, ck, rows, cols, data):
-    """COO triplets of a(w, u) = sum_q w_q [cm_q phi_a phi_b + ck_q grad phi_a . grad phi_b].
-
-    Points are split into segments ``seg`` (CSR offsets) sharing one row connectivity
-    (``conn1``) and one column connectivity (``conn2``); each segment emits a dense
-    P1 x P2 block (padding columns, index -1, are dropped by the caller via ``rows >= 0``).
-    Returns the number of triplets written.
-    """
-    P1 = conn1.shape[1]
-    P2 = conn2.shape[1]
-    d = g1.shape[2]
-    pos = 0
-    for s in range(seg.shape[0] - 1):
-        a0 = seg[s]
-        a1 = seg[s + 1]
-        for i in range(P1):
-            ri = conn1[a0, i]
-            for j in range(P2):
-                cj = conn2[a0, j]
-                acc = 0.0
-                if ri >= 0 and cj >= 0:
-                    for q in range(a0, a1):
-                        gg = 0.0
-                        for t in range(d):
-                            gg += g1[q, i, t] * g2[q, j, t]
-                        acc += w[q] * (cm[q] * v1[q, i] * v2[q, j] + ck[q] * gg)
-                rows[pos] = ri
-                cols[pos] = cj
-                data[pos] = acc
-                pos += 1
-    return pos
-
-
-@njit(cache=True)
-def assemble_vector(conn, v, wf, ndof):
-    """b_i = sum_q wf_q phi_i(x_q) with the point-wise connectivity ``conn`` (-1 padded)."""
-    b = np.zeros(ndof)
-    for q in range(conn.shape[0]):
-        for i in range(conn.shape[1]):
-            c = conn[q, i]
-            if c >= 0:
-                b[c] += wf[q] * v[q, i]
-    return b
-
-
-@njit(cache=True, parallel=True)
-def interpolate(conn, v, u, out):
-    """u^h(x_q) = sum_i phi_i(x_q) u_i at every point."""
-    for q in prange(conn.shape[0]):
-        s = 0.0
-        for i in range(conn.shape[1]):
-            c = conn[q, i]
-            if c >= 0:
-                s += v[q, i] * u[c]
-        out[q] = s

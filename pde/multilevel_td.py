@@ -1,0 +1,235 @@
+"""Multilevel separated (space-time TD) operators on nested tensor-product boxes.
+
+The ML-VMS tensor decomposition of arXiv:2510.00516 / 2510.23004: level 0 is a tensor-product box over the
+whole domain, levels l >= 1 nested tensor-product boxes, each with its own 1D bases per direction.  This module
+builds, from the 1D level axes alone (no physics),
+
+* the 1D spaces of every level and direction (:func:`space_1d`: C-HiDeNN or Lagrange);
+* the free 1D dofs: fine-level dofs vanish at box ends inside the domain (ML-VMS condition), and with
+  ``shared`` level modes a level-l dof whose support lies inside level l+1's interval is removed (the
+  per-direction linear dependence rule of :class:`pde.multilevel.MultilevelSpace`);
+* the 1D mass and stiffness matrices of every level pair, the rank-one trace operator of one boundary
+  point of one direction (a Robin face), and with ``shared`` modes their summed block matrices over the
+  levels (the 1D space V^0_d + V^1_d + ...);
+* integration vectors (int phi_i) and evaluation of the free 1D basis functions;
+* the separated heat operator rho c dT/dt - div(k grad T) (+ h T on a Robin face) as Kronecker terms
+  (:func:`heat_terms`, :func:`level_ridge_term`) and the load pieces of a time slab's initial state
+  (:func:`initial_state_factors`), for :class:`pde.td.SeparatedProblem`.
+
+The problem-specific parts (geometry of the boxes, the source loads, the time marching) live in the
+driver (:mod:`pde.lpbf`).
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from .chidenn import CHiDeNNSpace
+from .fem import LagrangeSpace, assemble_load
+from .mesh import Quadrature, StructuredMesh
+from .td import matrices_1d
+
+
+def space_1d(axis, basis: str, order: int, dilation: float):
+    """1D space on the nodes ``axis``: Lagrange of ``order`` (at most 2) for ``basis = "fem"``, C-HiDeNN with
+    p = s = ``order`` otherwise; a mesh with fewer elements than ``order`` falls back to P1 Lagrange."""
+    mesh = StructuredMesh([axis])
+    if basis == "fem" or mesh.n_elements < order:
+        return LagrangeSpace(mesh, min(order, 2) if basis == "fem" else 1)
+    return CHiDeNNSpace(mesh, s=order, p=order, dilation=dilation)
+
+
+def resample_rows(A, n):
+    """Columns of A linearly resampled from len(A) to n rows (a warm start between slabs of different sizes)."""
+    if len(A) == n:
+        return A.copy()
+    s_old, s_new = np.linspace(0, 1, len(A)), np.linspace(0, 1, n)
+    return np.stack([np.interp(s_new, s_old, a) for a in A.T], axis=1)
+
+
+def basis_values(V, free, x, deriv=False):
+    """Values (or first derivatives) of the 1D basis functions ``free`` of V at the coordinates x:
+    (len(x), len(free)); zero outside V's interval."""
+    x = np.asarray(x, float)
+    inside = (x >= V.mesh.lower[0] - 1e-15) & (x <= V.mesh.upper[0] + 1e-15)
+    out = np.zeros((x.size, len(free)))
+    if inside.any():
+        ev = V.evaluate(x[inside][:, None])
+        full = np.zeros((inside.sum(), V.n_dofs + 1))
+        vals = ev.grads[:, :, 0] if deriv else ev.vals
+        rows = np.repeat(np.arange(inside.sum()), ev.conn.shape[1])
+        np.add.at(full, (rows, ev.conn.ravel()), vals.ravel())
+        out[inside] = full[:, free]
+    return out
+
+
+def integral_vector(V, free):
+    """w_i = int phi_i dx of the free 1D basis functions (Gauss rule two orders above V's default)."""
+    q = Quadrature(V.mesh, V.default_quadrature() + 2)
+    ev = V.evaluate(q.points, q.elem)
+    return assemble_load(ev, q.weights, 1.0, V.n_dofs)[free]
+
+
+def _point_values(V, x0):
+    """All basis function values of V at the single coordinate x0 (length V.n_dofs)."""
+    a = V.evaluate(np.array([[x0]]))
+    va = np.zeros(V.n_dofs)
+    va[a.conn[0][a.conn[0] >= 0]] = a.vals[0][a.conn[0] >= 0]
+    return va
+
+
+class MultilevelTDSpace:
+    """1D bases, free dofs and 1D operators of nested tensor-product level boxes (module docstring).
+
+    Parameters
+    ----------
+    axes : list over levels of the three 1D node arrays (x, y, z) of the level box (level 0 = the domain).
+    lower, upper : the domain box corners (fine-level dofs at box ends strictly inside it are removed).
+    basis, order, dilation : the 1D basis of every level and direction (:func:`space_1d`).
+    shared : modes shared by the levels (summed 1D spaces, linear dependence removed per direction).
+    face : (direction, coordinate) of the Robin face whose trace operator ``Btop`` is built.
+
+    Attributes: ``spaces[l][d]``, ``free[l][d]``, ``Ms[d][l][l']``, ``Ks[d][l][l']`` (free rows/columns),
+    ``Btop[l][l']`` (trace outer product on the face), ``top_vec[l]`` (face trace of the free functions),
+    ``w_space[l][d]`` (int phi); with ``shared`` also ``Mc[d]``, ``Kc[d]``, ``Btopc`` (summed blocks) and the
+    entries ``top_vec[-1]``, ``w_space[-1]`` of the summed space.  ``union_axes[d]``: all level vertices.
+    """
+
+    def __init__(self, axes, lower, upper, basis: str, order: int, dilation: float, shared: bool = False,
+                 face=(2, 0.0)):
+        L = len(axes)
+        self.L = L
+        dom_lo, dom_hi = np.asarray(lower, float), np.asarray(upper, float)
+        spaces = [[space_1d(ax, basis, order, dilation) for ax in axes[l]] for l in range(L)]
+        self.spaces = spaces
+        free = []
+        for l in range(L):
+            fl = []
+            for dd in range(3):
+                V = spaces[l][dd]
+                keep = np.ones(V.n_dofs, bool)
+                if l >= 1:
+                    tol = 1e-9 * (dom_hi[dd] - dom_lo[dd])
+                    if V.mesh.lower[0] > dom_lo[dd] + tol:
+                        keep[0] = False
+                    if V.mesh.upper[0] < dom_hi[dd] - tol:
+                        keep[-1] = False
+                fl.append(np.nonzero(keep)[0])
+            free.append(fl)
+        self.shared = bool(shared) and L > 1
+        if self.shared:  # per-direction ML-VMS: drop level-l 1D dofs resolved by level l+1 (support inside)
+            for l in range(L - 1):
+                for dd in range(3):
+                    V, box = spaces[l][dd], spaces[l + 1][dd].mesh
+                    tol = 1e-9 * (dom_hi[dd] - dom_lo[dd])
+                    x0, h = V.mesh.element_x0[:, 0], V.mesh.element_h[:, 0]
+                    inside = (x0 >= box.lower[0] - tol) & (x0 + h <= box.upper[0] + tol)
+                    keep = np.unique(V.elem_conn[~inside])
+                    free[l][dd] = np.intersect1d(free[l][dd], keep[keep >= 0])
+        self.free = free
+        # composite load quadrature: every level's load integrated on the union of all level vertices
+        self.union_axes = [np.unique(np.concatenate([axes[l][dd] for l in range(L)])) for dd in range(3)]
+        self._matrices(face)
+        # integration vectors for energy diagnostics
+        self.w_space = [[integral_vector(spaces[l][dd], free[l][dd]) for dd in range(3)] for l in range(L)]
+        if self.shared:
+            self.w_space.append([np.concatenate([self.w_space[l][dd] for l in range(L)]) for dd in range(3)])
+
+    def _matrices(self, face):
+        """1D mass / stiffness matrices of every level pair, the face trace operator, the summed blocks."""
+        L, spaces, free = self.L, self.spaces, self.free
+        fd, fx = face
+        Ms = [[[None] * L for _ in range(L)] for _ in range(3)]
+        Ks = [[[None] * L for _ in range(L)] for _ in range(3)]
+        Btop = [[None] * L for _ in range(L)]
+        for dd in range(3):
+            for l in range(L):
+                for lp in range(l, L):  # symmetric: the (lp, l) blocks are the transposes
+                    M, K, _ = matrices_1d(spaces[l][dd], spaces[lp][dd])
+                    Ms[dd][l][lp] = M[free[l][dd]][:, free[lp][dd]]
+                    Ks[dd][l][lp] = K[free[l][dd]][:, free[lp][dd]]
+                    if lp > l:
+                        Ms[dd][lp][l] = Ms[dd][l][lp].T.tocsr()
+                        Ks[dd][lp][l] = Ks[dd][l][lp].T.tocsr()
+        for l in range(L):
+            for lp in range(L):
+                va_ = _point_values(spaces[l][fd], fx)[free[l][fd]]
+                vb_ = _point_values(spaces[lp][fd], fx)[free[lp][fd]]
+                ia, ib = np.nonzero(va_)[0], np.nonzero(vb_)[0]  # rank one, a few face dofs: stay sparse
+                Btop[l][lp] = sp.csr_matrix((np.outer(va_[ia], vb_[ib]).ravel(), (np.repeat(ia, ib.size),
+                                             np.tile(ib, ia.size))), shape=(va_.size, vb_.size))
+        self.top_vec = [_point_values(spaces[l][fd], fx)[free[l][fd]] for l in range(L)]
+        self.Ms, self.Ks, self.Btop = Ms, Ks, Btop
+        if self.shared:  # summed 1D spaces: one block matrix per direction, index -1 = all levels
+            self.Mc = [sp.csr_matrix(sp.bmat(Ms[dd])) for dd in range(3)]
+            self.Kc = [sp.csr_matrix(sp.bmat(Ks[dd])) for dd in range(3)]
+            self.Btopc = sp.csr_matrix(sp.bmat(Btop))
+            self.top_vec.append(np.concatenate(self.top_vec))
+
+    def basis(self, l, dd, x, deriv=False):
+        """Values (or derivatives) of the free 1D basis functions of level l (``-1``: all levels, the summed
+        space of shared modes) in direction dd at the coordinates x: (len(x), n)."""
+        if l < 0 and self.shared:
+            return np.hstack([basis_values(self.spaces[j][dd], self.free[j][dd], x, deriv) for j in range(self.L)])
+        return basis_values(self.spaces[l][dd], self.free[l][dd], x, deriv)
+
+    def constant_factors(self):
+        """The constant 1 of each summed 1D space as one frozen mode: the L2 projection M a = int phi per
+        direction, (n_d, 1) each (for :class:`pde.td.SeparatedProblem`'s ``frozen``)."""
+        return [spla.spsolve(self.Mc[dd].tocsc(), self.w_space[-1][dd])[:, None] for dd in range(3)]
+
+
+def heat_terms(M, K, Mt, Ct, rho_c: float, conductivity: float, h_eff: float = 0.0, B=None):
+    """Kronecker terms (ops, coefs) of the space-time Galerkin form of rho c dT/dt - div(k grad T) with a
+    Robin face h_eff T (arXiv:2409.00329; the module docstring of :mod:`pde.td`):
+
+        rho c (M (x) M (x) M (x) C_t) + k (K (x) M (x) M (x) M_t + M (x) K (x) M (x) M_t + M (x) M (x) K (x) M_t)
+        + h_eff (M (x) M (x) B (x) M_t)
+
+    ``M[d]``, ``K[d]``: the space 1D matrices per direction (single matrices or [l][l'] level blocks); ``Mt``,
+    ``Ct``: time mass and int psi_i psi_j' in the same form; ``B``: the face trace operator (term added only
+    when h_eff > 0)."""
+    ops = [[M[0], M[1], M[2], Ct], [K[0], M[1], M[2], Mt], [M[0], K[1], M[2], Mt], [M[0], M[1], K[2], Mt]]
+    coefs = [rho_c, conductivity, conductivity, conductivity]
+    if h_eff > 0:
+        ops.append([M[0], M[1], B, Mt])
+        coefs.append(h_eff)
+    return ops, coefs
+
+
+def level_ridge_term(Ms, Mt, L):
+    """Ridge term (fine-level mass (x) M_t on the diagonal level blocks l >= 1, zero elsewhere): fixes the
+    non-unique split of the total field between nearly dependent per-level modes.  ``Mt``: one time matrix."""
+    ridge_ops = []
+    for dd in range(3):
+        R = [[sp.csr_matrix((Ms[dd][l][lp].shape)) for lp in range(L)] for l in range(L)]
+        for l in range(1, L):
+            R[l][l] = Ms[dd][l][l]
+        ridge_ops.append(R)
+    return ridge_ops + [[[Mt if l == lp else sp.csr_matrix(Mt.shape) for lp in range(L)] for l in range(L)]]
+
+
+def initial_state_factors(fac, ops, coefs, init, mt_one, level=None):
+    """Append to the CP load factors ``fac`` (list over the 4 directions of lists of arrays) the load of a
+    time slab's initial state (time-marching TD, arXiv:2510.00516).
+
+    The slab solution is u = u_init (x) 1(t) + w with w = 0 at the slab start; ``init`` is a list of separated
+    pieces (level, X, Y, Z, weights) of u_init.  The time derivative of the constant vanishes (partition of
+    unity of the time basis; term 0 is the time-derivative term of :func:`heat_terms`), so u_init enters the
+    right-hand side through the other terms: F -= sum_{t >= 1} c_t (A_x X w) (A_y Y) (A_z Z) (M_t 1), with
+    ``mt_one`` = M_t 1.  ``level``: test level l of level-block operators (``ops[t][d][l][l']``, blocks with
+    an empty time matrix skipped), None for single matrices."""
+    for (lp, X, Y, Z, w) in init:
+        for t in range(1, len(ops)):
+            if level is None:
+                A = [ops[t][d] for d in range(4)]
+            else:
+                if ops[t][3][level][lp].nnz == 0:
+                    continue
+                A = [ops[t][d][level][lp] for d in range(4)]
+            fac[0].append(-coefs[t] * (A[0] @ (X * w)))
+            fac[1].append(A[1] @ Y)
+            fac[2].append(A[2] @ Z)
+            fac[3].append(np.repeat(mt_one[:, None], X.shape[1], axis=1))
+    return fac

@@ -1,0 +1,72 @@
+"""pde.multilevel_td (the generic multilevel separated operator) and the formulas written once for it:
+the slab initial-state load equals the space-time operator applied to the state (constant in time), the
+Gaussian profile is normalised and is the beam's profile, the linearised radiation coefficient is the
+derivative of the Stefan-Boltzmann law, SeparatedProblem validates its constructor arguments."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from pde.heat_source import GaussianBeam, gaussian
+from pde.materials import SIGMA_SB, effective_heat_transfer
+from pde.multilevel_td import MultilevelTDSpace, heat_terms, initial_state_factors, space_1d
+from pde.td import SeparatedProblem, matrices_1d
+
+
+def test_initial_state_load_is_the_operator_applied_to_the_state():
+    """u_init (x) 1(t) enters slab k's right-hand side as -A (u_init (x) 1): the time-derivative term drops out
+    (C_t 1 = 0, partition of unity of the time basis), every other term gives c_t (A_x X)(A_y Y)(A_z Z)(M_t 1)."""
+    axes = [[np.linspace(0, 1, 5), np.linspace(-0.5, 0.5, 4), np.linspace(-0.3, 0, 3)]]
+    S = MultilevelTDSpace(axes, [0, -0.5, -0.3], [1, 0.5, 0], "fem", 1, 4.0)
+    Vt = space_1d(np.linspace(0, 1e-3, 5), "fem", 1, 4.0)
+    Mt_full, _, Ct_full = matrices_1d(Vt, Vt)
+    tf = np.arange(1, Vt.n_dofs)
+    M = [S.Ms[d][0][0] for d in range(3)]
+    K = [S.Ks[d][0][0] for d in range(3)]
+    ops, coefs = heat_terms(M, K, Mt_full[tf][:, tf], Ct_full[tf][:, tf], 3.0e6, 7.0, 2.0e4, S.Btop[0][0])
+    assert len(ops) == 5 and coefs[-1] == 2.0e4
+    rng = np.random.default_rng(3)
+    X, Y, Z = (rng.standard_normal((S.spaces[0][d].n_dofs, 2)) for d in range(3))
+    w = np.array([0.7, -1.3])
+    mt_one = np.asarray(Mt_full[tf] @ np.ones(Vt.n_dofs)).ravel()
+    fac = initial_state_factors([[], [], [], []], ops, coefs, [(0, X, Y, Z, w)], mt_one)
+    got = sum(np.einsum("i,j,k,n->ijkn", *(fac[d][p][:, m] for d in range(4)))
+              for p in range(len(fac[0])) for m in range(2))
+    # full operator on the (x, y, z, t) grid with the whole time basis, applied to u_init (x) 1, test rows tf
+    u = sum(w[m] * np.einsum("i,j,k->ijk", X[:, m], Y[:, m], Z[:, m]) for m in range(2))
+    full_t = [Ct_full, Mt_full, Mt_full, Mt_full, Mt_full]
+    Au = 0.0
+    for t, term in enumerate(ops):
+        A = sp.kron(sp.kron(term[0], term[1]), term[2]).toarray()
+        Au = Au + coefs[t] * np.multiply.outer((A @ u.ravel()).reshape(u.shape),
+                                               np.asarray(full_t[t][tf] @ np.ones(Vt.n_dofs)).ravel())
+    assert np.abs(got + Au).max() <= 1e-12 * np.abs(Au).max()
+
+
+def test_gaussian_is_normalised_and_is_the_beam_profile():
+    x = np.linspace(-1e-3, 1e-3, 20001)
+    s = 25e-6
+    assert np.trapezoid(gaussian(x, s), x) == pytest.approx(1.0, rel=1e-9)
+    b = GaussianBeam(200.0, 0.4, 2 * s, 40e-6, 1.0, (0.0, 0.0), 1e-3)
+    assert np.array_equal(b.gy(x), gaussian(x, b.sigma))
+    z = np.linspace(-0.4e-3, 0.0, 40001)
+    assert np.trapezoid(b.fz(z), z) == pytest.approx(1.0, rel=1e-6)
+    assert np.trapezoid(b.gx_t(x, 0.0), x) == pytest.approx(b.absorbed_power, rel=1e-9)
+
+
+def test_linearised_radiation_is_the_stefan_boltzmann_derivative():
+    T0, eps, h = 300.0, 0.4, 10.0
+    dT = 1e-3
+    slope = eps * SIGMA_SB * ((T0 + dT) ** 4 - T0 ** 4) / dT
+    assert effective_heat_transfer(h, eps, T0) - h == pytest.approx(slope, rel=1e-5)
+    assert effective_heat_transfer(h, 0.0, T0) == h
+
+
+def test_separated_problem_checks_its_constructor_arguments():
+    A = sp.eye(4, format="csr")
+    ops, load = [[A, A]], [np.ones((4, 1)), np.ones((4, 1))]
+    P = SeparatedProblem.single_level(ops, [1.0], load, norm_ops=[A, A], frozen=[np.ones((4, 1))])
+    assert P.frozen[0].shape == (4, 1) and P.norm_ops[1][0][0] is A and P.comm is None
+    with pytest.raises(ValueError, match="frozen"):
+        SeparatedProblem.single_level(ops, [1.0], load, frozen=[np.ones((3, 1))])
+    with pytest.raises(ValueError, match="norm_ops"):
+        SeparatedProblem.single_level(ops, [1.0], load, norm_ops=[A])
