@@ -124,7 +124,7 @@ def scan(out):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, nargs="+", default=[100_000, 1_000_000])
-    ap.add_argument("--big", action="store_true", help="also N = 2e6 (the issue's goal size; ~1.5 GB)")
+    ap.add_argument("--big", action="store_true", help="also N = 2e6 (a production size; ~1.5 GB)")
     ap.add_argument("--mesh-factor", type=float, default=2.0, help="nmesh / N^(1/3) (PMConfig default: 2)")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--scan", action="store_true", help="accuracy scan against Ewald instead of timing")

@@ -65,6 +65,7 @@ import numpy as np
 import gpu
 from gpu.config import ConfigError, check_arg, load_config, param, to_dict
 
+from . import drag
 from . import droplets as dmod
 from . import growth, koehler
 from . import thermo as th
@@ -423,7 +424,7 @@ class DNS:
         return self._fold(g) / (self.rho * self.cell_volume)
 
     def _tau_p(self):
-        return dmod.stokes_time(self.r, self.T0)
+        return drag.stokes_time(self.r, self.T0)
 
     # ------------------------------------------------------------------ the flow right-hand side
     def _rhs(self, uh, thh, qh, ql_hat, zh=None):

@@ -7,15 +7,13 @@ populations from lognormal or gamma spectra and from binned (observed) spectra; 
 advances radii with the unconditionally stable backward-Euler scheme of
 :func:`clouds._kernels.droplets.implicit_radius`.
 
-Droplet inertia (Stokes regime): tau_p = 2 rho_w r^2 / (9 rho_a nu) = 2 rho_w r^2 / (9 mu),
-terminal velocity v_t = g tau_p (Rogers & Yau 1989 eq. 8.5, small droplets).
+Droplet inertia (Stokes drag: response time, terminal velocity) is in :mod:`clouds.drag`.
 """
 from __future__ import annotations
 
 import dataclasses
 
 import numpy as np
-from numba import njit
 
 from . import growth, koehler
 from . import thermo as th
@@ -89,24 +87,6 @@ def grow(r, S, T, p, dt, r_dry=0.0, kappa=0.0, curvature=True, G=None):
     out = np.empty_like(r)
     K.grow_local(r, rd, ka, Sv, np.full(m, Gv), np.full(m, A), float(dt), out)
     return out
-
-
-@njit(cache=True)
-def stokes_tau(r, mu):
-    """Droplet response time tau_p = 2 rho_w r^2 / (9 mu) [s] of a sphere of radius r [m] in air of
-    dynamic viscosity mu [Pa s] (Stokes drag; e.g. Pruppacher & Klett 1997, eq. 10.33). Numba scalar
-    function, also evaluated on arrays through its Python function (:func:`stokes_time`)."""
-    return 2.0 * th.RHO_W * (r * r) / (9.0 * mu)
-
-
-def stokes_time(r, T=283.15, p=9e4):
-    """Droplet response time tau_p = 2 rho_w r^2 / (9 mu(T)) [s] (Stokes drag, :func:`stokes_tau`)."""
-    return stokes_tau.py_func(np.asarray(r, float), th.dynamic_viscosity(T))
-
-
-def terminal_velocity(r, T=283.15, p=9e4):
-    """Stokes terminal fall speed g tau_p [m/s] (valid for r below ~30 um)."""
-    return th.G_ACC * stokes_time(r, T, p)
 
 
 # ----------------------------------------------------------------------------- samplers

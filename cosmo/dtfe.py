@@ -27,7 +27,7 @@ import numpy as np
 
 import gpu
 
-from .pairwise import _as_points, _check_box, _wrap_into_box
+from .cell_grid import as_points, check_box, wrap_into_box
 
 
 def _tet_volumes(pts, simplices):
@@ -64,8 +64,8 @@ def contiguous_voronoi_volumes(pos, box, pad=None, comm=None, max_tries: int = 4
     """
     from scipy.spatial import Delaunay
 
-    box = _check_box(box, True)
-    pos = _wrap_into_box("pos", _as_points("pos", pos), box)
+    box = check_box(box, True)
+    pos = wrap_into_box("pos", as_points("pos", pos), box)
     n = len(pos)
     if n < 5:
         raise ValueError(f"DTFE needs at least 5 particles, got {n}")
@@ -131,7 +131,7 @@ def dtfe_density(pos, box, mass=None, pad=None, comm=None) -> np.ndarray:
     mass : (N,) or float, optional (default 1 per particle; density in mass per unit volume^3).
     pad : float, optional  ghost padding width (default 3 mean separations; doubled as needed).
     """
-    pos = _as_points("pos", pos)
+    pos = as_points("pos", pos)
     n = len(pos)
     m = np.broadcast_to(np.asarray(1.0 if mass is None else mass, dtype=np.float64), (n,))
     if not np.all(np.isfinite(m)) or np.any(m <= 0):

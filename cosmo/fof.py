@@ -35,7 +35,7 @@ import numpy as np
 
 import gpu
 
-from .pairwise import _as_points, _check_box, _sort_into_cells, _wrap_into_box, choose_grid
+from .cell_grid import as_points, check_box, choose_grid, sort_into_cells, wrap_into_box
 
 
 @dataclasses.dataclass
@@ -83,15 +83,15 @@ def fof_labels(pos, box, linking_length, comm=None, periodic=None) -> np.ndarray
     from ._kernels import fof as K
 
     periodic = (box is not None) if periodic is None else bool(periodic)
-    box = _check_box(box, periodic)
-    pos = _as_points("pos", pos)
+    box = check_box(box, periodic)
+    pos = as_points("pos", pos)
     ll = float(linking_length)
     if not ll > 0:
         raise ValueError(f"linking_length must be > 0, got {ll}")
     if periodic:
         if ll >= 0.5 * box:
             raise ValueError(f"linking_length ({ll}) must be below half the box ({0.5 * box})")
-        pos = _wrap_into_box("pos", pos, box)
+        pos = wrap_into_box("pos", pos, box)
         lo, span = np.zeros(3), box
     else:
         lo = pos.min(axis=0)
@@ -99,7 +99,7 @@ def fof_labels(pos, box, linking_length, comm=None, periodic=None) -> np.ndarray
     n = len(pos)
     # the link test is r <= ll: pad the cell reach by a hair so r == ll lies within reach
     nc, ext = choose_grid(span, ll * (1 + 1e-9), n, periodic, refine=1)
-    order, start = _sort_into_cells(pos, lo, span / nc, nc)
+    order, start = sort_into_cells(pos, lo, span / nc, nc)
     spos = np.ascontiguousarray(pos[order])
     comm = gpu.get_comm(comm)
     ncell = nc ** 3
@@ -134,7 +134,7 @@ def friends_of_friends(pos, box, b: float = 0.2, linking_length: float | None = 
     min_size : int
         Smallest group counted as a halo (>= 1; Xu 2022 uses 2).
     """
-    pos = _as_points("pos", pos)
+    pos = as_points("pos", pos)
     n = len(pos)
     periodic = (box is not None) if periodic is None else bool(periodic)
     if linking_length is None:
@@ -152,7 +152,7 @@ def friends_of_friends(pos, box, b: float = 0.2, linking_length: float | None = 
     if m.shape != (n,):
         raise ValueError(f"mass must have shape ({n},), got {m.shape}")
     if vel is not None:
-        vel = _as_points("vel", vel, n)
+        vel = as_points("vel", vel, n)
     roots = fof_labels(pos, box, linking_length, comm=comm, periodic=periodic)
     uniq, inv, counts = np.unique(roots, return_inverse=True, return_counts=True)
     keep = counts >= min_size

@@ -67,6 +67,8 @@ import numpy as np
 import gpu
 from gpu.config import ConfigError
 
+from .cell_grid import as_points, check_box, choose_grid, sort_into_cells, wrap_into_box
+
 #: quantity names, in kernel order (cosmo/_kernels/pair_scan.py)
 QUANTITIES = ("u_L", "u_L'", "du_L", "su_L", "u_T", "du_T")
 #: quantities with histograms
@@ -78,39 +80,6 @@ _MAX_ORDER = 16
 # ----------------------------------------------------------------------------------------
 # input validation and the cell grid
 # ----------------------------------------------------------------------------------------
-def _as_points(name, a, n=None):
-    a = np.asarray(a, dtype=np.float64)
-    if a.ndim != 2 or a.shape[1] != 3:
-        raise ConfigError(f"{name} must have shape (N, 3), got {a.shape}")
-    if n is not None and a.shape[0] != n:
-        raise ConfigError(f"{name} has {a.shape[0]} rows but the positions have {n}; arrays must match")
-    finite = np.isfinite(a)
-    if not np.all(finite):
-        rows = np.flatnonzero(~finite.all(axis=1))
-        raise ConfigError(f"{name} contains NaN or infinite values ({rows.size} of {a.shape[0]} rows, first row "
-                          f"{rows[0]}: {a[rows[0]].tolist()}); the pair kernels need finite numbers")
-    return np.ascontiguousarray(a)
-
-
-def _check_box(box, periodic):
-    if box is None:
-        if periodic:
-            raise ConfigError("box must be given (> 0) for periodic pairs; pass periodic=False for open samples")
-        return 0.0
-    box = float(box)
-    if not (box > 0 and np.isfinite(box)):
-        raise ConfigError(f"box must be a finite number > 0, got {box}")
-    return box
-
-
-def _wrap_into_box(name, pos, box):
-    """Positions in [0, box]; a coordinate equal to box is mapped to 0. Outside -> error."""
-    if np.any(pos < 0) or np.any(pos > box):
-        bad = pos[(pos < 0) | (pos > box)][0]
-        raise ConfigError(f"{name} must lie inside the periodic box [0, {box}); found coordinate {bad}")
-    return np.where(pos >= box, pos - box, pos)
-
-
 def check_rbins(rbins, box=None, periodic=True) -> np.ndarray:
     """Validate separation bin edges: increasing, >= 0, and r_max <= box/2 when periodic."""
     r = np.asarray(rbins, dtype=np.float64)
@@ -127,39 +96,6 @@ def check_rbins(rbins, box=None, periodic=True) -> np.ndarray:
 def _uniform(edges) -> bool:
     d = np.diff(edges)
     return bool(np.allclose(d, d[0], rtol=1e-12, atol=0))
-
-
-def choose_grid(span: float, rmax: float, n: int, periodic: bool, refine: int = 2) -> tuple[int, int]:
-    """Cells per side ``nc`` and neighbour reach ``ext`` (cells) for a cell list.
-
-    The cell size ``span/nc`` is at least ``rmax/ext``, so all pairs closer than
-    ``rmax`` lie within ``ext`` cells. Periodic grids need ``nc >= 2 ext + 1`` so the
-    wrapped neighbour cells are distinct; the number of cells is capped at ~4 per particle.
-    """
-    cap = max(1, int(round((4.0 * max(n, 1)) ** (1.0 / 3.0))))
-    for ext in range(max(int(refine), 1), 0, -1):
-        nc = int(np.floor(span * ext / rmax * (1 - 1e-12))) if rmax > 0 else 1
-        nc = min(nc, cap, 1024)
-        if periodic:
-            if nc >= 2 * ext + 1:
-                return nc, ext
-        elif nc >= 1:
-            return nc, ext
-    return 1, (0 if periodic else 1)
-
-
-def _sort_into_cells(pos, lo, cs, nc):
-    idx = np.floor((pos - lo) / cs).astype(np.int64)
-    np.clip(idx, 0, nc - 1, out=idx)
-    cid = (idx[:, 0] * nc + idx[:, 1]) * nc + idx[:, 2]
-    order = np.argsort(cid, kind="stable")
-    start = np.zeros(nc ** 3 + 1, dtype=np.int64)
-    np.cumsum(np.bincount(cid, minlength=nc ** 3), out=start[1:])
-    # within each cell by z: every (x, y) column is then sorted by z (exact z-windows in the kernel)
-    from ._kernels.cells import zsort_cells
-
-    zsort_cells(order, np.ascontiguousarray(pos[:, 2], dtype=np.float64), start)
-    return order, start
 
 
 def _work_bounds(start1, start2, comm, nchunks):
@@ -215,12 +151,12 @@ def _prepare(pos1, vel1, w1, pos2, vel2, w2, box, rmax, periodic, refine):
     n = len(pos1) + (0 if pos2 is None else len(pos2))
     nc, ext = choose_grid(span, rmax, n, periodic, refine)
     cs = span / nc
-    o1, s1 = _sort_into_cells(pos1, lo, cs, nc)
+    o1, s1 = sort_into_cells(pos1, lo, cs, nc)
     p1, v1, ww1 = pos1[o1], vel1[o1], w1[o1]
     if pos2 is None:
         p2, v2, ww2, s2 = p1, v1, ww1, s1
     else:
-        o2, s2 = _sort_into_cells(pos2, lo, cs, nc)
+        o2, s2 = sort_into_cells(pos2, lo, cs, nc)
         p2, v2, ww2 = pos2[o2], vel2[o2], w2[o2]
     c = np.ascontiguousarray
     return _Prepared(c(p1), c(v1), c(ww1), s1, c(p2), c(v2), c(ww2), s2, nc, ext, box, periodic,
@@ -387,17 +323,17 @@ def pair_moments(pos, vel, box, rbins, orders=range(1, 9), pdf_bins=None, comm=N
     backend = resolve_backend(backend)
 
     periodic = (box is not None) if periodic is None else bool(periodic)
-    box = _check_box(box, periodic)
-    pos = _as_points("pos", pos)
-    vel = _as_points("vel", vel, len(pos))
+    box = check_box(box, periodic)
+    pos = as_points("pos", pos)
+    vel = as_points("vel", vel, len(pos))
     auto = pos2 is None
     if auto and vel2 is not None:
         raise ConfigError("vel2 given without pos2")
     if not auto:
-        pos2 = _as_points("pos2", pos2)
+        pos2 = as_points("pos2", pos2)
         if vel2 is None:
             raise ConfigError("pos2 given without vel2")
-        vel2 = _as_points("vel2", vel2, len(pos2))
+        vel2 = as_points("vel2", vel2, len(pos2))
     rb = check_rbins(rbins, box, periodic)
     orders = tuple(orders)
     if any(isinstance(o, bool) or not isinstance(o, (int, np.integer)) or o < 1 or o > _MAX_ORDER
@@ -408,9 +344,9 @@ def pair_moments(pos, vel, box, rbins, orders=range(1, 9), pdf_bins=None, comm=N
     w1 = _weights("weights", weights, len(pos))
     w2 = None if auto else _weights("weights2", weights2, len(pos2))
     if periodic:
-        pos = _wrap_into_box("pos", pos, box)
+        pos = wrap_into_box("pos", pos, box)
         if not auto:
-            pos2 = _wrap_into_box("pos2", pos2, box)
+            pos2 = wrap_into_box("pos2", pos2, box)
     if pdf_bins is None:
         hedges = np.zeros(1)
         huni = True
@@ -520,15 +456,15 @@ def pair_counts(pos, box, rbins, pos2=None, comm=None, periodic=None, cell_refin
     in :func:`pair_moments`; the counts are the same on both)."""
     backend = resolve_backend(backend)
     periodic = (box is not None) if periodic is None else bool(periodic)
-    box = _check_box(box, periodic)
-    pos = _as_points("pos", pos)
+    box = check_box(box, periodic)
+    pos = as_points("pos", pos)
     if pos2 is not None:
-        pos2 = _as_points("pos2", pos2)
+        pos2 = as_points("pos2", pos2)
     rb = check_rbins(rbins, box, periodic)
     if periodic:
-        pos = _wrap_into_box("pos", pos, box)
+        pos = wrap_into_box("pos", pos, box)
         if pos2 is not None:
-            pos2 = _wrap_into_box("pos2", pos2, box)
+            pos2 = wrap_into_box("pos2", pos2, box)
     comm = gpu.get_comm(comm)
     z1 = np.zeros_like(pos)
     z2 = None if pos2 is None else np.zeros_like(pos2)
@@ -602,8 +538,8 @@ def density_pair_statistics(pos, field, box, rbins, comm=None, periodic=None, ce
     from ._kernels.scalar_pairs import scalar_pair_pass
 
     periodic = (box is not None) if periodic is None else bool(periodic)
-    box = _check_box(box, periodic)
-    pos = _as_points("pos", pos)
+    box = check_box(box, periodic)
+    pos = as_points("pos", pos)
     s = np.asarray(field, dtype=np.float64)
     if s.shape != (len(pos),):
         raise ConfigError(f"field must have shape ({len(pos)},), got {s.shape}")
@@ -611,7 +547,7 @@ def density_pair_statistics(pos, field, box, rbins, comm=None, periodic=None, ce
         raise ConfigError(f"field contains NaN or infinite values ({int(np.sum(~np.isfinite(s)))} of {s.size})")
     rb = check_rbins(rbins, box, periodic)
     if periodic:
-        pos = _wrap_into_box("pos", pos, box)
+        pos = wrap_into_box("pos", pos, box)
     comm = gpu.get_comm(comm)
     prep = _prepare(pos, np.zeros_like(pos), s, None, None, None, box, rb[-1], periodic, cell_refine)
     bounds = _work_bounds(prep.start1, prep.start1, comm, _nchunks())
@@ -699,9 +635,9 @@ def halo_split_statistics(pos, vel, box, rbins, *, b: float = 0.2, min_size: int
     check_arg("min_size", min_size, ge=1)
     if isinstance(min_size, bool) or not isinstance(min_size, (int, np.integer)):
         raise ConfigError(f"min_size must be an integer >= 1, got {min_size!r}")
-    box = _check_box(box, True)
-    pos = _wrap_into_box("pos", _as_points("pos", pos), box)
-    vel = _as_points("vel", vel, len(pos))
+    box = check_box(box, True)
+    pos = wrap_into_box("pos", as_points("pos", pos), box)
+    vel = as_points("vel", vel, len(pos))
     check_rbins(rbins, box, True)
     comm = gpu.get_comm(comm)
     cat = friends_of_friends(pos, box, b=b, vel=vel, min_size=int(min_size), comm=comm)

@@ -29,7 +29,8 @@ import dataclasses
 import numpy as np
 
 from ._kernels.direct import direct_accel_sources
-from ._kernels.fewbody import fewbody_integrate, newton_energy
+from ._kernels.fewbody import fewbody_integrate
+from .pn import newton_energy
 
 
 @dataclasses.dataclass

@@ -40,7 +40,6 @@ import math
 import numpy as np
 from numba import njit
 
-from ._kernels.fewbody import newton_energy
 
 # ------------------------------------------------------------------------------------------------
 # two-body relative accelerations (Blanchet 2014 eq. 203)
@@ -397,6 +396,23 @@ def eih_accel(x, v, mass, isbh, c, out, Q, par, phi, aN):
 # ------------------------------------------------------------------------------------------------
 # conserved energies (diagnostics)
 # ------------------------------------------------------------------------------------------------
+@njit(cache=True)
+def newton_energy(pos, vel, mass, G):
+    """Kinetic plus unsoftened Newtonian potential energy of N bodies,
+    E = sum_i m_i v_i^2 / 2 - G sum_{i<j} m_i m_j / r_ij (the conserved energy of the Newtonian N-body
+    problem, e.g. Aarseth 2003, "Gravitational N-Body Simulations", eq. 1.3), as a compiled pair loop."""
+    n = pos.shape[0]
+    e = 0.0
+    for i in range(n):
+        e += 0.5 * mass[i] * (vel[i, 0] ** 2 + vel[i, 1] ** 2 + vel[i, 2] ** 2)
+        for j in range(i + 1, n):
+            dx = pos[j, 0] - pos[i, 0]
+            dy = pos[j, 1] - pos[i, 1]
+            dz = pos[j, 2] - pos[i, 2]
+            e -= G * mass[i] * mass[j] / np.sqrt(dx * dx + dy * dy + dz * dz)
+    return e
+
+
 def newtonian_energy(mass, pos, vel) -> float:
     """E = sum m v^2 / 2 - sum_{i<j} m_i m_j / r_ij (G = 1), the compiled pair loop of the few-body kernels."""
     mass = np.ascontiguousarray(mass, dtype=float)

@@ -13,7 +13,7 @@ Hernquist 1987; Springel 2005 eq. 18) and the grouped walk (Barnes 1990).
 Accuracy of the default (grouped walk, group size 64, quadrupole), median relative force
 error against direct summation for a Hernquist sphere (N = 1e5, eps = 0.01, measured with
 ``benchmarks/nbody_tree.py``): theta = 0.5 -> 1.2e-4, 0.7 -> 3.2e-4 (the per-target walk:
-2.2e-4, 5.7e-4). The issue's requirement (< 1e-3) holds to theta ~ 0.9; the default 0.5 of
+2.2e-4, 5.7e-4). A median error below 1e-3 holds to theta ~ 0.9; the default 0.5 of
 ``nbody.Simulation`` is conservative, 0.7 halves the walk time.
 """
 from __future__ import annotations

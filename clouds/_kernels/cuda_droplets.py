@@ -26,7 +26,7 @@ from numba.core.registry import CPUDispatcher
 
 from gpu.cuda import cuda_module, launch_config
 
-from ..droplets import stokes_tau
+from ..drag import stokes_tau
 from ..thermo import G_ACC, RHO_W, hydrostatic_pressure_jit, supersaturation_pqT_jit
 from .droplets import _cell, _cell_id, _drag_step, _trilinear, _wrap, implicit_radius
 
@@ -199,7 +199,7 @@ def deposit(pos, val, dx, grid):
 
 def move_inertial(pos, vel, u_at, r, mu, settling, dt, box):
     """Stokes drag (+ settling) update with the fluid velocity u_at (3, n) frozen; tau_p from r and the
-    air viscosity mu (:func:`clouds.droplets.stokes_tau`); CUDA twin of ``move_droplets(inertial=True)``."""
+    air viscosity mu (:func:`clouds.drag.stokes_tau`); CUDA twin of ``move_droplets(inertial=True)``."""
     _launch(_move_inertial_k, pos.shape[1], pos, vel, u_at, r, float(mu), bool(settling), float(dt),
             float(box[0]), float(box[1]), float(box[2]))
 

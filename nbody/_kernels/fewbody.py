@@ -7,7 +7,7 @@ eq. 5.4; coefficients w1 = 1/(2 - 2^(1/3)), w0 = 1 - 2 w1) and substeps
 dt_s = eta min_ij min( sqrt(r_ij^3 / G(m_i+m_j)), r_ij / |v_ij| ) re-evaluated
 every substep (adaptive, hence not exactly symplectic). It is the fallback
 used when the regularized integrator (``nbody.RegularizedIntegrator``) is not
-available or not asked for. :func:`newton_energy` is the group's energy.
+available or not asked for. The group's energy is :func:`nbody.pn.newton_energy`.
 """
 from __future__ import annotations
 
@@ -88,18 +88,3 @@ def fewbody_integrate(pos, vel, mass, G, dt, eta, max_steps):
         t += h
         steps += 1
     return steps, t
-
-
-@njit(cache=True)
-def newton_energy(pos, vel, mass, G):
-    """Kinetic plus unsoftened Newtonian potential energy of a group."""
-    n = pos.shape[0]
-    e = 0.0
-    for i in range(n):
-        e += 0.5 * mass[i] * (vel[i, 0] ** 2 + vel[i, 1] ** 2 + vel[i, 2] ** 2)
-        for j in range(i + 1, n):
-            dx = pos[j, 0] - pos[i, 0]
-            dy = pos[j, 1] - pos[i, 1]
-            dz = pos[j, 2] - pos[i, 2]
-            e -= G * mass[i] * mass[j] / np.sqrt(dx * dx + dy * dy + dz * dz)
-    return e

@@ -9,6 +9,7 @@ import numpy as np
 SIM = os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0")   # else on a real device (gpu tests)
 from numba import cuda  # noqa: E402
 
+from clouds import drag  # noqa: E402
 from clouds import droplets as dmod  # noqa: E402
 from clouds import thermo as th  # noqa: E402
 from clouds._kernels import cuda_droplets as C  # noqa: E402
@@ -79,7 +80,7 @@ out["deposit"] = err(dg.copy_to_host(), g) / np.abs(g).max()
 mu = float(th.dynamic_viscosity(T0))
 p1, v1 = pos.copy(), rng.normal(0, 0.05, (n, 3))
 dp1, dv1 = dev(p1.T), dev(v1.T)
-tau = dmod.stokes_time(r, T0)
+tau = drag.stokes_time(r, T0)
 K.move_droplets(p1, v1, np.ascontiguousarray(vals[:, :3]), tau, -th.G_ACC * tau, 0.2, box, True)
 C.move_inertial(dp1, dv1, dev(vals[:, :3].T), dev(r), mu, True, 0.2, box)
 out["move_inertial_pos"] = err(dp1.copy_to_host().T, p1) / L

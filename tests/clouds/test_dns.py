@@ -101,7 +101,7 @@ def test_tracers_follow_streamlines():
 
 
 def test_inertial_droplets_settle_at_terminal_velocity():
-    from clouds.droplets import terminal_velocity
+    from clouds.drag import terminal_velocity
     d = DNS(make_config(grid=dict(n=8, box=0.05), fluid=dict(buoyancy=False),
                         droplets=dict(n_droplets=50, r_mean=20e-6, shape=1e6, inertial=True), thermo=dict(rh_cloud=1.0),
                         run=dict(dt=0.01, diag_every=100)))
