@@ -85,3 +85,23 @@ def test_the_picture_is_drawn_from_the_code(tmp_path):
     pytest.importorskip("matplotlib")
     out = AF.draw(tmp_path / "arch.png")
     assert out.stat().st_size > 10_000
+
+
+_REASONS = ("argument", "one piece", "one function", "plain arrays", "splitting")
+
+
+def test_long_kernels_say_why():
+    """A kernel over ~100 lines or ~10 arguments says in its docstring why it is not split or grouped."""
+    import ast
+
+    files = sorted(ROOT.glob("*/_kernels/*.py")) + sorted(ROOT.glob("nbody/cosmological/_*kernels*.py"))
+    silent = []
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef):
+                lines = node.end_lineno - node.lineno + 1
+                nargs = len(node.args.args) + len(node.args.kwonlyargs)
+                doc = (ast.get_docstring(node) or "").lower()
+                if (lines > 100 or nargs > 10) and not any(r in doc for r in _REASONS):
+                    silent.append(f"{path.relative_to(ROOT)}:{node.name} ({lines} lines, {nargs} arguments)")
+    assert not silent, "long kernels without a reason in their docstring:\n" + "\n".join(silent)

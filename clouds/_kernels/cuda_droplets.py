@@ -82,6 +82,8 @@ def _interpolate_k(fields, pos, dx0, dx1, dx2, out):
 
 @cuda.jit
 def _condense_k(vals, r, rd, kappa, mult, T0, p0, G, A, dt, iT, iq, iz, r_out, dm_out, S_out):
+    """Condensation of one droplet per thread (device twin of the CPU loop body). Many arguments: a CUDA
+    kernel takes device arrays and scalars (no objects on the device)."""
     p = cuda.grid(1)
     if p < r.shape[0]:
         pl = _hydrostatic_d(p0, T0, vals[iz, p]) if iz >= 0 else p0
@@ -138,6 +140,8 @@ def _move_inertial_k(pos, vel, u_at, r, mu, settling, dt, L0, L1, L2):
 
 @cuda.jit
 def _tracer_heun_k(pos, vel, u1, fields, dx0, dx1, dx2, dt, L0, L1, L2):
+    """The tracer Heun step of one droplet per thread. Many arguments: a CUDA kernel takes device arrays and
+    scalars (no objects on the device)."""
     p = cuda.grid(1)
     if p < pos.shape[1]:
         nf, nx, ny, nz = fields.shape
@@ -182,7 +186,9 @@ def interpolate(fields, pos, dx, out):
 
 def condense(vals, r, rd, kappa, mult, T0, p0, G, A, dt, iT, iq, iz, r_out, dm_out, S_out):
     """Fused droplet step (local S, implicit growth, mass change); CUDA twin of
-    :func:`clouds._kernels.droplets.condense` with ``vals`` as (n_fields, n)."""
+    :func:`clouds._kernels.droplets.condense` with ``vals`` as (n_fields, n).
+    Many arguments: a CUDA kernel takes device arrays and scalars (no objects on the device).
+    """
     _launch(_condense_k, r.shape[0], vals, r, rd, kappa, mult, float(T0), float(p0), float(G), float(A), float(dt),
             int(iT), int(iq), int(iz), r_out, dm_out, S_out)
 

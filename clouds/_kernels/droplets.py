@@ -316,6 +316,7 @@ def condense(vals, r, rd, kappa, mult, T0, p0, G, A, dt, iT, iq, iz, r_out, dm_o
 
     S as in :func:`droplet_supersaturation`; r_out from :func:`implicit_radius`;
     dm_out = mult (4/3) pi rho_w (r1^3 - r0^3) [kg] (water gained by the droplets).
+    Many arguments: Numba kernels take plain arrays and scalars (no objects in nopython mode).
     """
     c = 4.0 / 3.0 * math.pi * RHO_W
     for p in prange(r.shape[0]):

@@ -257,7 +257,9 @@ def _zcells(xu, yu, zu, dx, dy, bxlo, bylo, k0, k1, r2max, fpar):
     """z-cells ``k0..k1`` of the column at offset (dx, dy) (lower corner ``bxlo, bylo``) that can hold a
     partner of the particle at ``(xu, yu, zu)``, and the half-width ``dzr`` of its z-window: from its
     distance to the column in x and y, with the CPU walk's conservative 1e-9 round-off margins.
-    ``k0 > k1``: the column is out of reach."""
+    ``k0 > k1``: the column is out of reach.
+    Many arguments: a CUDA kernel takes device arrays and scalars (no objects on the device).
+    """
     cs = fpar[_FP_CS]
     tol = 1e-9 * cs
     ex_ = 0.0

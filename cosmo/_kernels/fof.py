@@ -39,6 +39,7 @@ def fof_link(pos, idx, start, nc, ext, box, periodic, ll2, cell_lo, cell_hi, par
     ``pos`` is sorted by cell (``start`` as in the pair kernel), ``idx`` maps sorted
     positions to original particle indices, and ``parent`` (original indexing) is the
     union-find forest, updated in place. Half-shell neighbour walk: every pair once.
+    Many arguments: Numba kernels take plain arrays and scalars (no objects in nopython mode).
     """
     half = 0.5 * box
     for c in range(cell_lo, cell_hi):

@@ -71,6 +71,7 @@ def velocity_fisher(k_edges, n_k, n_mu, volume, aH, b, b_v, f_k, lnk_tab, lnp_ta
     F = sum N t^2 / (P_gg P_vv + P_gv^2). Returns (F, A at the bin centre weighted by F).
     f_k, P from tables on lnk_tab (linear interpolation in ln k). kaiser = 1 (redshift space) or 0 (real space)
     multiplies the f mu^2 terms of the galaxy field.
+    Many arguments: Numba kernels take plain arrays and scalars (no objects in nopython mode).
     """
     nb = k_edges.size - 1
     F = np.zeros(nb)
@@ -114,6 +115,7 @@ def cross_covariance_sum(k_edges, n_kperp, n_par_max, L, area, chi_eff, ckg, ckk
     transforms of the lensing and galaxy windows across the shell (cosmo.forecast docstring).
     Inputs ckg, ckk_tot, cgg_tot: per-bin arrays of the angular spectra at the bin's k_perp grid (sr).
     Returns rho per bin.
+    Many arguments: Numba kernels take plain arrays and scalars (no objects in nopython mode).
     """
     nb = k_edges.size - 1
     rho = np.zeros(nb)

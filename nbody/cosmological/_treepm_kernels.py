@@ -59,14 +59,18 @@ def quad_shortrange(x, y, z, r, rs, sxx, syy, szz, sxy, sxz, syz):
     in the truncated potential ``psi(r) = -erfc(r / 2 r_s) / r`` (Springel 2005 eq. 23). Taylor expansion of
     ``sum_j m_j psi(|x - y_j|)`` to second order: ``Phi_2 = (D2 x.S.x + D1 tr S) / 2`` with ``D1 = psi'/r = f/r^3``,
     ``D2 = (psi'' - psi'/r) / r^2 = f'/r^4 - 3 f/r^5`` (f: eq. 24 factor), so
-    ``a = -[D2' (x.S.x) x / r + 2 D2 S.x + D1' tr S x / r] / 2``. For f = 1 this is Hernquist (1987) eq. 2.5."""
+    ``a = -[D2' (x.S.x) x / r + 2 D2 S.x + D1' tr S x / r] / 2``. For f = 1 this is Hernquist (1987) eq. 2.5.
+    Many arguments: Numba kernels take plain arrays and scalars (no objects in nopython mode).
+    """
     f, f1, f2 = shortrange_factor_derivs(r, rs)
     return _quad_from(f, f1, f2, x, y, z, r, sxx, syy, szz, sxy, sxz, syz)
 
 
 @njit(cache=True, inline="always")
 def _quad_from(f, f1, f2, x, y, z, r, sxx, syy, szz, sxy, sxz, syz):
-    """:func:`quad_shortrange` given the truncation factor and its derivatives at r."""
+    """:func:`quad_shortrange` given the truncation factor and its derivatives at r.
+    Many arguments: Numba kernels take plain arrays and scalars (no objects in nopython mode).
+    """
     ri = 1.0 / r
     ri2 = ri * ri
     ri3 = ri2 * ri
@@ -99,6 +103,8 @@ def _pair_short(mk, rr2, hij, tab, tscale):
 
 @njit(cache=True, inline="always")
 def _walk_short(xi, yi, zi, hi, self_k, pos, mass, h, box, rs, rcut2, theta, f, g, S, use_quad, tab, tscale):
+    """One target's walk of the short-range tree (the TreePM split force of each accepted node or leaf
+    particle). Many arguments: Numba kernels take plain arrays and scalars (no objects in nopython mode)."""
     ax = 0.0
     ay = 0.0
     az = 0.0
@@ -186,7 +192,9 @@ def shortrange_accel(pos, mass, h, box, rs, rcut, theta, f, g, S, use_quad, tab,
     """Short-range accelerations / G of all particles (tree order ``pos``, ``mass``, ``h``; packed nodes
     ``f``, ``g``; node second moments ``S`` used if ``use_quad``), one periodic walk per particle, parallel over
     particles.
-    Returns (acc[N, 3], interactions per particle)."""
+    Returns (acc[N, 3], interactions per particle).
+    Many arguments: Numba kernels take plain arrays and scalars (no objects in nopython mode).
+    """
     n = pos.shape[0]
     acc = np.empty((n, 3))
     nint = np.empty(n, dtype=np.int64)
@@ -214,7 +222,9 @@ def shortrange_accel(pos, mass, h, box, rs, rcut, theta, f, g, S, use_quad, tab,
 @njit(cache=True)
 def _group_lists(bcx, bcy, bcz, bex, bey, bez, hg, box, rcut2, theta, f, g, nodes, leaves):
     """Interaction list of one group (box centre bc*, half extents be*, largest support hg): accepted node
-    indices -> ``nodes``, opened leaves -> ``leaves``. Returns (n nodes, n leaves, fitted)."""
+    indices -> ``nodes``, opened leaves -> ``leaves``. Returns (n nodes, n leaves, fitted).
+    Many arguments: Numba kernels take plain arrays and scalars (no objects in nopython mode).
+    """
     nn = 0
     nl = 0
     node = 0
@@ -277,7 +287,9 @@ def _sum_lists(xi, yi, zi, hi, nb, nn, pf, nf, pq, nq, tab, tscale, rcut2, irs, 
     nearest the group, so no minimum-image test per pair): accepted nodes ``nb[:, :nn]`` (x, y, z, m, S rows),
     far particles ``pf[:, :nf]`` (x, y, z, m; Newtonian: beyond every softening support) and near particles
     ``pq[:, :nq]`` (x, y, z, m, h). Branch-free masked loops for the first two (SIMD-friendly), the spline
-    kernel for the near ones; sources at r >= r_cut contribute nothing, a source at r = 0 (the target) neither."""
+    kernel for the near ones; sources at r >= r_cut contribute nothing, a source at r = 0 (the target) neither.
+    Many arguments: Numba kernels take plain arrays and scalars (no objects in nopython mode).
+    """
     ax = 0.0
     ay = 0.0
     az = 0.0
@@ -369,7 +381,9 @@ def _sum_lists(xi, yi, zi, hi, nb, nn, pf, nf, pq, nq, tab, tscale, rcut2, irs, 
 def _gather_lists(bcx, bcy, bcz, bex, bey, bez, hg, box, nodes, nn, leaves, nl, pos, mass, h, f, g, S, nb, pf, pq):
     """Copy a group's accepted nodes and the particles of its opened leaves into ``nb``, ``pf`` (far: the leaf's
     cube farther from the group box than both softening supports) and ``pq`` (near), shifted to the periodic
-    images nearest the group centre. Returns (nf, nq), or (-1, -1) if ``pf``/``pq`` are too small."""
+    images nearest the group centre. Returns (nf, nq), or (-1, -1) if ``pf``/``pq`` are too small.
+    Many arguments: Numba kernels take plain arrays and scalars (no objects in nopython mode).
+    """
     for t in range(nn):
         node = nodes[t]
         nb[0, t] = bcx + min_image(f[node, N_COMX] - bcx, box)
@@ -420,6 +434,9 @@ def _gather_lists(bcx, bcy, bcz, bex, bey, bez, hg, box, nodes, nn, leaves, nl, 
 @njit(cache=True)
 def _group_block(q0, q1, gstart, gcount, gbox, ghmax, pos, mass, h, box, rs, rcut2, theta, f, g, S, use_quad,
                  tab, tscale, acc, nint):
+    """The grouped short-range walk for the groups ``q0 <= q < q1``: one interaction list per group, then the
+    sums for its particles. Many arguments: Numba kernels take plain arrays and scalars (no objects in
+    nopython mode). The list buffers are allocated once per block, so it stays in one function."""
     irs = 1.0 / rs
     irs2 = irs * irs
     nodes = np.empty(1024, dtype=np.int64)
@@ -524,7 +541,9 @@ def shortrange_accel_grouped(gstart, gcount, gbox, ghmax, pos, mass, h, box, rs,
     """Short-range accelerations / G of all particles (tree order) by grouped walks: groups ``q`` cover the
     tree-order particles ``gstart[q] : gstart[q] + gcount[q]``, with bounding boxes ``gbox`` (min xyz, max xyz)
     and largest supports ``ghmax``; the groups are dealt to ``nblocks`` parallel blocks.
-    Returns (acc[N, 3], interactions per particle)."""
+    Returns (acc[N, 3], interactions per particle).
+    Many arguments: Numba kernels take plain arrays and scalars (no objects in nopython mode).
+    """
     n = pos.shape[0]
     acc = np.zeros((n, 3))
     nint = np.zeros(n, dtype=np.int64)

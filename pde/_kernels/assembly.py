@@ -17,6 +17,7 @@ def assemble_pairs(seg, conn1, v1, g1, conn2, v2, g2, w, cm, ck, rows, cols, dat
     (``conn1``) and one column connectivity (``conn2``); each segment emits a dense
     P1 x P2 block (padding columns, index -1, are dropped by the caller via ``rows >= 0``).
     Returns the number of triplets written.
+    Many arguments: Numba kernels take plain arrays and scalars (no objects in nopython mode).
     """
     P1 = conn1.shape[1]
     P2 = conn2.shape[1]

@@ -77,6 +77,7 @@ def chidenn_eval(pts, pstart, elem_nodes, elem_x0, elem_h, X, patch, patch_n, el
 
     Output ``vals[q, c]`` and ``grads[q, c, :]`` refer to the column ``c`` of the element's
     node list ``elem_patch[e]`` (padded with -1).
+    Many arguments: Numba kernels take plain arrays and scalars (no objects in nopython mode). One parallel loop over elements in one piece: each element solves its patches' small systems in place.
     """
     ne = elem_nodes.shape[0]
     d = X.shape[1]
