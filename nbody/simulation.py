@@ -385,7 +385,7 @@ class Simulation:
         g = self.cfg.gravity
         return np.where(ptype == PTYPE_BH, g.eps_bh, np.where(ptype == PTYPE_DM, g.eps_dm, g.eps_star))
 
-    def _build_engine(self, p: Particles, t: float, acc_mag=None, layout=None):
+    def _build_engine(self, p: Particles, t: float, acc_mag=None, layout=None, merger_events=None):
         order = np.lexsort((p.ids, p.ptype))  # GADGET order: by type, then ID
         p = Particles.from_arrays(p.mass[order].astype(np.float64), p.pos[order].astype(np.float64),
                                   p.vel[order].astype(np.float64), p.ptype[order], ids=p.ids[order].astype(np.uint64))
@@ -409,7 +409,7 @@ class Simulation:
         else:
             forces, decomposition = ReplicatedForces(force_cfg), ReplicatedData(self.comm)
         self.engine = HierarchicalKDK(p, self._softening(p.ptype), steps, forces, regions, decomposition, t=t,
-                                      acc_mag=acc_mag)
+                                      acc_mag=acc_mag, merger_events=merger_events)
 
     def _gpu_forces(self) -> bool:
         """True when the active set's direct sum runs on the GPU (``gravity.backend``; only the replicated
@@ -589,9 +589,9 @@ class Simulation:
                 if "domain" in f and int(f.attrs["domain_size"]) == getattr(self.comm, "size", 1):
                     layout = {k: f[f"domain/{k}"][()] for k in ("owner", "row", "cost")}
             p = Particles.from_arrays(st["mass"], st["pos"], st["vel"], st["ptype"], ids=st["ids"])
-            self._build_engine(p, t, acc_mag=st["acc_mag"], layout=layout)
             # the domain engine keeps each event on one rank (its state() gathers them)
-            self.engine.merger_events = mergers if not self.engine.domain or self.rank == 0 else []
+            own = self.cfg.gravity.decomposition != "domain" or self.rank == 0
+            self._build_engine(p, t, acc_mag=st["acc_mag"], layout=layout, merger_events=mergers if own else [])
             self.engine.initialize(a_full=st["last_a_full"])
         else:
             p = particles_from_snapshot(restart, types=SIMULATED_TYPES)

@@ -533,6 +533,8 @@ class HierarchicalKDK:
     t : the time of the state
     acc_mag : |a| of the previous force evaluation per particle (a restart: the relative criterion's a_old)
     on_sync : callback(engine, ending_indices) after every synchronisation point (diagnostics)
+    merger_events : the SMBH mergers of the run so far (a restart; with the domain decomposition, given on
+        rank 0 only, whose :meth:`state` gathers them)
     """
 
     #: per-particle state arrays (kept aligned by removals and, in the domain decomposition, migrations)
@@ -540,7 +542,8 @@ class HierarchicalKDK:
                         "region_of")
 
     def __init__(self, particles, eps, steps: StepConfig | None = None, forces=None,
-                 regions: RegionConfig | None = None, decomposition=None, *, t=0.0, acc_mag=None, on_sync=None):
+                 regions: RegionConfig | None = None, decomposition=None, *, t=0.0, acc_mag=None, on_sync=None,
+                 merger_events=None):
         self.pos = np.ascontiguousarray(particles.pos, dtype=np.float64).copy()
         self.vel = np.ascontiguousarray(particles.vel, dtype=np.float64).copy()
         self.mass = np.ascontiguousarray(particles.mass, dtype=np.float64).copy()
@@ -582,7 +585,7 @@ class HierarchicalKDK:
         self.timers = {"tree_build": 0.0, "forces": 0.0, "regions": 0.0, "kick_drift": 0.0, "bookkeeping": 0.0}
         self.counters = {"force_evaluations": 0, "syncs": 0, "region_steps": 0, "region_substeps": 0,
                          "late_joiners": 0, "tree_builds": 0, "tree_refits": 0}
-        self.merger_events: list[dict] = []
+        self.merger_events: list[dict] = list(merger_events or [])
         self._initialized = False
         self.last_a_full = None
         self.on_sync = on_sync
