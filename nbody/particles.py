@@ -62,6 +62,8 @@ class Particles:
         GADGET particle types in [0, 5]. Default: all black holes (the few-body integrator's
         convention), unless ``is_bh`` is given.
 
+    Notes
+    -----
     The arrays are copied as float64 and checked by :meth:`validate`. :meth:`from_arrays` wraps
     arrays as they are (no copy, precision kept, values unchecked), for file readers and a
     simulation's internal state.

@@ -105,17 +105,24 @@ class StepConfig:
 class ForceConfig:
     """Softened gravity settings of the force solvers.
 
-    method : "tree" (:class:`nbody.tree.Octree`) or "direct" (direct summation)
-    G : the gravitational constant in internal units
-    theta, criterion, alpha, leaf_size, quadrupole : the tree's opening test and build
-        (:class:`nbody.tree.Octree`; criterion "geometric" or "relative", Springel 2005 sec. 3.1)
-    tree_rebuild_fraction : the tree is rebuilt when the force evaluations since its build would exceed
+    Parameters
+    ----------
+    method : str
+        "tree" (:class:`nbody.tree.Octree`) or "direct" (direct summation)
+    G : float
+        the gravitational constant in internal units
+    theta, criterion, alpha, leaf_size, quadrupole
+        the tree's opening test and build (:class:`nbody.tree.Octree`; criterion "geometric" or
+        "relative", Springel 2005 sec. 3.1)
+    tree_rebuild_fraction : float
+        the tree is rebuilt when the force evaluations since its build would exceed
         this fraction of N (GADGET's ``TreeDomainUpdateFrequency``, Springel 2005 sec. 3.1), so always at
         full synchronisations; in between it is refitted to the drifted positions
         (:meth:`nbody.tree.Octree.refit`: exact moments, node cubes grown to contain their particles, so
         the opening tests keep bounding the error; the walks get longer as particles drift). 0 rebuilds
         at every force call. (The domain solver builds its local tree at every call.)
-    group_size : particles sharing one tree walk (:meth:`nbody.tree.Octree.accelerations`); 0: one walk per
+    group_size : int
+        particles sharing one tree walk (:meth:`nbody.tree.Octree.accelerations`); 0: one walk per
         target (the domain solver's exported targets are always walked one by one)
     """
 

@@ -90,6 +90,8 @@ class MultilevelTDSpace:
     shared : modes shared by the levels (summed 1D spaces, linear dependence removed per direction).
     face : (direction, coordinate) of the Robin face whose trace operator ``Btop`` is built.
 
+    Notes
+    -----
     Attributes: ``spaces[l][d]``, ``free[l][d]``, ``Ms[d][l][l']``, ``Ks[d][l][l']`` (free rows/columns),
     ``Btop[l][l']`` (trace outer product on the face), ``top_vec[l]`` (face trace of the free functions),
     ``w_space[l][d]`` (int phi); with ``shared`` also ``Mc[d]``, ``Kc[d]``, ``Btopc`` (summed blocks) and the
