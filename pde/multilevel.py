@@ -20,10 +20,16 @@ Modelling choices (documented, since the ML-VMS paper body is not public):
   nested Lagrange levels every integral is exact.
 * **Linear dependence.**  With nested FEM meshes a parent basis function whose whole support lies in
   the child box is contained in the child space; the Galerkin matrix is then singular.  We remove
-  (fix to zero) every level-l dof whose support lies inside Omega_{l+1}: for nested Lagrange levels
-  this removes exactly the dependent functions without changing the spanned space (the remaining
-  parent functions are independent outside Omega_{l+1}); for C-HiDeNN parents it removes the
-  functions the child resolves and keeps the system well conditioned.
+  (fix to zero) every level-l dof whose support lies inside Omega_{l+1} when the child space contains
+  the parent's functions (:func:`nests`: Lagrange levels, child order >= parent order): this removes
+  exactly the dependent functions without changing the spanned space (the remaining parent functions
+  are independent outside Omega_{l+1}). A C-HiDeNN parent is not contained in its child, and removing
+  its functions leaves a non-converging error (see :func:`nests`), so it keeps them all; with large
+  refinement ratios the levels are then nearly dependent (condition numbers up to ~1e16 measured in
+  1D at ratio 8), which the direct solver tolerates (the total field is determined; its split between
+  levels is not). A C-HiDeNN fine level in 2D/3D does not vanish on its box boundary between nodes
+  (the same property that needs Nitsche's method on the domain boundary), so the sum is not conforming
+  there: measured, p = 2 keeps L2 rate ~3 up to 16 coarse elements, p = 3 drops to ~1.8 at 16.
 * **Moving boxes.**  When a box moves (to follow the laser) the new discrete field is the L2
   projection of the old total field u_0 + ... + u_L onto the new multilevel space.  Without Dirichlet
   conditions the constants belong to the space, so the projection conserves the heat content exactly.
@@ -34,8 +40,26 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .fem import Evaluation, apply_dirichlet, assemble_bilinear, assemble_load
-from .mesh import Quadrature, StructuredMesh
+from .fem import (DIRICHLET_METHODS, NITSCHE_GAMMA, Evaluation, apply_dirichlet, assemble_bilinear, assemble_load,
+                  assemble_nitsche, default_dirichlet_method)
+from .mesh import BoundaryQuadrature, Quadrature, StructuredMesh
+
+
+def nests(parent, child) -> bool:
+    """True when the child level's space contains every parent function supported inside its box.
+
+    Holds for Lagrange levels on aligned meshes with child order >= parent order (the box mesh refines
+    the parent's elements). A C-HiDeNN parent is not contained in a Lagrange or C-HiDeNN child: its
+    functions are rational and their second derivatives scale as 1/h^2, so a child of refinement
+    ratio r approximates one only to a fixed relative error ~r^-2. Removing such parent functions
+    (as if the child reproduced them) leaves that error in the space for good: measured on a 2D
+    Poisson problem with an O(1) solution across the box, C-HiDeNN + Q1 errors then grew under
+    refinement (1.4e-3, 1.7e-2, 3.6e-2 for 8, 16, 32 coarse elements). Non-nested parents keep all
+    their functions; the levels are then far from linearly dependent (the stiffness stays well
+    conditioned: tests/pde/test_multilevel.py).
+    """
+    return (getattr(parent, "kind", "") == "fem" and getattr(child, "kind", "") == "fem"
+            and child.order >= parent.order)
 
 
 def snap_box(parent: StructuredMesh, lower, upper):
@@ -108,7 +132,10 @@ class MultilevelSpace:
                 els = np.arange(V.mesh.n_elements)
             if els.size == 0:
                 continue
-            q = Quadrature(V.mesh, qo[l], elements=els)
+            # every level 0..l lives on these points: integrate with the highest order any of them needs
+            # (a Q1 box under a C-HiDeNN parent would otherwise under-integrate the parent's rational
+            # functions: measured, the 2D error then grew with refinement)
+            q = Quadrature(V.mesh, max(qo[: l + 1]), elements=els)
             pts.append(q.points); wts.append(q.weights); lev.append(np.full(q.weights.size, l))
         self.points = np.concatenate(pts)
         self.weights = np.concatenate(wts)
@@ -127,7 +154,7 @@ class MultilevelSpace:
         for l, V in enumerate(levels):
             if l >= 1:
                 fixed.append(self.offsets[l] + V.boundary_dofs())
-            if l + 1 < L:
+            if l + 1 < L and nests(V, levels[l + 1]):
                 inside = _element_inside(V.mesh, *self.boxes[l + 1], tol)
                 outside_dofs = np.unique(V.elem_conn[~inside])
                 outside_dofs = outside_dofs[outside_dofs >= 0]
@@ -218,21 +245,46 @@ class MultilevelSpace:
         return self.solve(M, b)
 
 
-def solve_poisson_multilevel(ml: MultilevelSpace, source, diffusion: float = 1.0, dirichlet=None):
+def solve_poisson_multilevel(ml: MultilevelSpace, source, diffusion: float = 1.0, dirichlet=None,
+                             dirichlet_method: str = "auto", nitsche_gamma: float = NITSCHE_GAMMA):
     """-div(k grad u) = f on level 0's box, u = g (or 0) on its boundary; returns the global dof vector.
 
-    Dirichlet data are imposed nodally on level 0's boundary dofs.  That is conforming for Lagrange levels
-    and in 1D; a 2D/3D C-HiDeNN level 0 keeps interior functions that do not vanish between boundary
-    nodes, which costs about one order of L2 convergence (the single-level :func:`pde.fem.solve_poisson`
-    uses Nitsche's method there; the multilevel version of it is not implemented)."""
+    ``dirichlet_method`` as in :func:`pde.fem.solve_poisson`: "nodal" eliminates level 0's boundary
+    dofs (conforming for Lagrange levels and in 1D), "nitsche" adds the symmetric Nitsche terms of
+    :func:`pde.fem.assemble_nitsche` to level 0's block (a 2D/3D C-HiDeNN level 0 keeps interior
+    functions that do not vanish between boundary nodes, which costs about one order of L2
+    convergence with nodal elimination), "auto" picks by level 0's basis
+    (:func:`pde.fem.default_dirichlet_method`). Only level 0 may live on the domain boundary for
+    Nitsche's terms: a C-HiDeNN fine box touching it is refused (Lagrange fine levels vanish there).
+    The plain Gauss rule is used (no variationally consistent integration as in the single-level
+    driver), so the C-HiDeNN patch test is not passed to round-off here."""
     if diffusion <= 0:
         raise ValueError(f"diffusion must be > 0, got {diffusion}")
+    if dirichlet_method not in DIRICHLET_METHODS:
+        raise ValueError(f"dirichlet_method must be one of {DIRICHLET_METHODS}, got {dirichlet_method!r}")
+    V0 = ml.levels[0]
+    method = default_dirichlet_method(V0) if dirichlet_method == "auto" else dirichlet_method
     K = ml.assemble(diffusion=diffusion)
     b = ml.load(source(ml.points))
-    V0 = ml.levels[0]
-    bd = V0.boundary_dofs()
-    g = 0.0 if dirichlet is None else dirichlet(V0.dof_coords[bd])
-    return ml.solve(K, b, ml.offsets[0] + bd, g)
+    if method == "nodal":
+        bd = V0.boundary_dofs()
+        g = 0.0 if dirichlet is None else dirichlet(V0.dof_coords[bd])
+        return ml.solve(K, b, ml.offsets[0] + bd, g)
+    lo0, hi0 = ml.boxes[0]
+    for l in range(1, len(ml.levels)):
+        lo, hi = ml.boxes[l]
+        touches = np.any(lo <= lo0 + ml.tol) or np.any(hi >= hi0 - ml.tol)
+        if touches and getattr(ml.levels[l], "kind", "") == "chidenn":
+            raise ValueError(f"levels[{l}]: a C-HiDeNN box touching the domain boundary does not vanish there; "
+                             "Nitsche's terms are assembled on level 0 only (use a box inside the domain, a "
+                             "Lagrange level, or dirichlet_method='nodal')")
+    bq = BoundaryQuadrature(V0.mesh, V0.default_quadrature())
+    AG, bG = assemble_nitsche(V0, diffusion, dirichlet, gamma=nitsche_gamma, boundary=(bq, V0.evaluate(bq.points, bq.elem)))
+    rest = ml.n_dofs - V0.n_dofs
+    if rest:
+        AG = sp.bmat([[AG, None], [None, sp.csr_matrix((rest, rest))]], format="csr")
+        bG = np.concatenate([bG, np.zeros(rest)])
+    return ml.solve((K + AG).tocsr(), b + bG)
 
 
 def multilevel_errors(ml: MultilevelSpace, u, exact, exact_grad):

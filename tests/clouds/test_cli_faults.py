@@ -242,6 +242,12 @@ DNS_BAD = {
     "unit string": (lambda t: _set(t, "fluid", 'nu = "1.5e-5 m2/s"'), "fluid.nu"),
     "bad choice": (lambda t: _set(t, "run", 'backend = "tpu"'), "run.backend"),
     "missing spectrum file": (lambda t: _set(t, "droplets", 'spectrum_file = "nope.csv"'), "nope.csv"),
+    "updraft without lapse": (lambda t: _set(t, "thermo", "updraft = 1.0"), "thermo.updraft"),
+    "negative updraft": (lambda t: _set(t, "thermo", "updraft = -1.0\nlapse = true"), "thermo.updraft"),
+    "aerosol in saturated air": (lambda t: _set(t, "droplets", 'init = "aerosol"'), "thermo.rh_cloud"),
+    "aerosol with spectrum file": (lambda t: _set(t, "droplets", 'init = "aerosol"\nspectrum_file = "s.csv"'),
+                                   "droplets.spectrum_file"),
+    "aerosol sigma_g 1": (lambda t: _set(t, "droplets", "sigma_g = 1.0"), "droplets.sigma_g"),
 }
 
 

@@ -64,9 +64,65 @@ def test_fine_level_everywhere_equals_single_level_fine():
 def test_no_fine_level_equals_coarse():
     c = StructuredMesh.box([0, 0], [1, 1], 10)
     V = CHiDeNNSpace(c, 2, 2)
-    u = solve_poisson_multilevel(MultilevelSpace([V]), source)
-    # the multilevel driver imposes Dirichlet data nodally (solve_poisson_multilevel docstring)
+    u = solve_poisson_multilevel(MultilevelSpace([V]), source, dirichlet_method="nodal")
     assert np.allclose(u, solve_poisson(V, source, dirichlet_method="nodal"), atol=1e-12)
+    # Nitsche on level 0 (the default for a 2D C-HiDeNN level 0) is the single-level Nitsche solve
+    # with plain Gauss integration
+    u = solve_poisson_multilevel(MultilevelSpace([V]), source)
+    assert np.allclose(u, solve_poisson(V, source, dirichlet_method="nitsche", integration="gauss"), atol=1e-12)
+
+
+def _smooth_dirichlet_problem():
+    """u = e^x sin 2y + x y: O(1) across the fine box and on the boundary (-lap u = 3 e^x sin 2y)."""
+    ue = lambda X: np.exp(X[:, 0]) * np.sin(2 * X[:, 1]) + X[:, 0] * X[:, 1]
+    ge = lambda X: np.stack([np.exp(X[:, 0]) * np.sin(2 * X[:, 1]) + X[:, 1],
+                             2 * np.exp(X[:, 0]) * np.cos(2 * X[:, 1]) + X[:, 0]], 1)
+    f = lambda X: 3 * np.exp(X[:, 0]) * np.sin(2 * X[:, 1])
+    return ue, ge, f
+
+
+@pytest.mark.parametrize("fine, rate_min", [("Q1", 1.9), ("CH", 2.7)])
+def test_chidenn_coarse_level_converges_with_a_box(fine, rate_min):
+    """2D, C-HiDeNN (p = s = 2) level 0 and a box at half the mesh size: the L2 error converges at the
+    order of the finer space (2 with a Q1 box; 3 with a C-HiDeNN box, Nitsche on level 0). Before the
+    parent functions inside the box were kept (pde.multilevel.nests), the error grew under refinement
+    (C-HiDeNN + Q1: 1.4e-3, 1.7e-2, 3.6e-2 at 8, 16, 32 coarse elements). Measured: 2.1 / 2.2 (Q1 box),
+    3.0 / 2.9 (C-HiDeNN box)."""
+    ue, ge, f = _smooth_dirichlet_problem()
+    errs = []
+    for n in (4, 8, 16):
+        c = StructuredMesh.box([0, 0], [1, 1], n)
+        box = refined_box_mesh(c, [0.3, 0.3], [0.7, 0.7], 2)
+        ml = MultilevelSpace([CHiDeNNSpace(c, 2, 2), LagrangeSpace(box) if fine == "Q1" else CHiDeNNSpace(box, 2, 2)])
+        errs.append(multilevel_errors(ml, solve_poisson_multilevel(ml, f, dirichlet=ue), ue, ge)[0])
+    rates = np.log2(np.array(errs[:-1]) / np.array(errs[1:]))
+    assert np.all(rates > rate_min), (errs, rates)
+
+
+def test_non_nested_levels_keep_parent_functions_and_stay_well_conditioned():
+    c = StructuredMesh.box([0, 0], [1, 1], 8)
+    box = refined_box_mesh(c, X0 - 0.2, X0 + 0.2, 4)
+    ml = MultilevelSpace([CHiDeNNSpace(c, 2, 2), LagrangeSpace(box)])
+    nested = MultilevelSpace([LagrangeSpace(c), LagrangeSpace(box)])
+    # only the box boundary of level 1 is removed for the C-HiDeNN parent; nested Q1 parents lose the
+    # functions the box reproduces
+    assert ml.removed.size == ml.levels[1].boundary_dofs().size
+    assert nested.removed.size > nested.levels[1].boundary_dofs().size
+    K = ml.assemble(diffusion=1.0)
+    bd = ml.offsets[0] + ml.levels[0].boundary_dofs()
+    free = np.setdiff1d(ml.active, bd)
+    ev = np.linalg.eigvalsh(K[free][:, free].toarray())
+    assert ev.min() > 1e-9 * ev.max()
+
+
+def test_nitsche_refuses_chidenn_box_on_the_boundary():
+    c = StructuredMesh.box([0, 0], [1, 1], 4)
+    box = refined_box_mesh(c, [0.0, 0.3], [0.5, 0.7], 2)
+    ml = MultilevelSpace([CHiDeNNSpace(c, 2, 2), CHiDeNNSpace(box, 2, 2)])
+    with pytest.raises(ValueError, match="touching the domain boundary"):
+        solve_poisson_multilevel(ml, source)
+    with pytest.raises(ValueError, match="dirichlet_method"):
+        solve_poisson_multilevel(ml, source, dirichlet_method="weak")
 
 
 def test_multilevel_between_coarse_and_fine_and_converges():
@@ -106,8 +162,9 @@ def test_three_levels_and_dependence_removed():
 
 
 def test_chidenn_levels_1d_limits_and_accuracy():
-    """1D: C-HiDeNN on both levels; the fine box reproduces the single-level fine solution when it covers
-    everything, and gives a much better solution than the coarse one for a sharp source otherwise."""
+    """1D: C-HiDeNN on both levels; when the fine box covers everything the multilevel space contains the
+    single-level fine one (the C-HiDeNN parent is kept: pde.multilevel.nests), so its energy error is
+    no larger; otherwise it gives a much better solution than the coarse one for a sharp source."""
     w = 0.03
     ue = lambda X: np.exp(-(X[:, 0] - 0.5) ** 2 / (2 * w * w)) - np.exp(-0.25 / (2 * w * w))
     ge = lambda X: (-(X[:, 0] - 0.5) / w**2 * np.exp(-(X[:, 0] - 0.5) ** 2 / (2 * w * w)))[:, None]
@@ -117,8 +174,13 @@ def test_chidenn_levels_1d_limits_and_accuracy():
     ml = MultilevelSpace([CHiDeNNSpace(c, 2, 2), CHiDeNNSpace(full, 2, 2)])
     u = solve_poisson_multilevel(ml, f, dirichlet=ue)
     uf = solve_poisson(CHiDeNNSpace(full, 2, 2), f, dirichlet=ue)
-    pts = np.linspace(0, 1, 101)[:, None]
-    assert np.allclose(ml.interpolate(u, pts), CHiDeNNSpace(full, 2, 2).evaluate(pts).interpolate(uf), atol=1e-10)
+    e_ml = multilevel_errors(ml, u, ue, ge)
+    e_f = errors(CHiDeNNSpace(full, 2, 2), uf, ue, ge)
+    # Galerkin optimality in the energy norm for the larger space; the levels are then nearly linearly
+    # dependent (condition number ~1e16 at ratio 8), which the direct solver tolerates: the total field
+    # is determined even where the split between levels is not (measured L2 7.32e-5 vs 7.40e-5)
+    assert e_ml[1] <= e_f[1] * (1 + 1e-6)
+    assert e_ml[0] <= 1.05 * e_f[0]
     box = refined_box_mesh(c, [0.3], [0.7], 8)
     ml2 = MultilevelSpace([CHiDeNNSpace(c, 2, 2), CHiDeNNSpace(box, 2, 2)])
     u2 = solve_poisson_multilevel(ml2, f, dirichlet=ue)
