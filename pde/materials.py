@@ -6,10 +6,11 @@ c_p 435 J/kg/K, k 11.4 W/m/K (Special Metals, *Inconel alloy 718* data sheet SMC
 Solidus/liquidus temperatures: Ti-6Al-4V 1878 / 1928 K, IN718 1533 / 1609 K (K. C. Mills,
 *Recommended values of thermophysical properties for selected commercial alloys*, Woodhead 2002).
 Boiling point: that of the alloy's main element, Ti 3560 K and Ni 3186 K (CRC Handbook of Chemistry
-and Physics, 97th ed., 2016), used only to flag results outside the model's validity.
-The solver is linear (constant properties, no latent heat); temperature-dependent properties are
-not implemented -- the melt-pool sizes are those of the conduction model, as in the Rosenthal and
-Green's-function references it is validated against.
+and Physics, 97th ed., 2016).
+The TD solver (:mod:`pde.lpbf`) uses these constant properties (linear model).  The optional nonlinear model
+(:mod:`pde.nonlinear`, full order) uses the temperature-dependent tables :data:`THERMAL_TABLES` below: k(T) and
+c_p(T) (piecewise linear), latent heat of fusion (enthalpy form) and the evaporative loss of the surface, each
+formula an njit function citing its source.
 """
 from __future__ import annotations
 

@@ -21,7 +21,8 @@ Discretisation (documented choices):
   inexact Newton method) and directly in 1D.  The step is damped: scaled so that no node moves more than ``max_update`` K, then halved until the residual
   norm decreases (backtracking line search; Dennis & Schnabel, *Numerical Methods for Unconstrained Optimization
   and Nonlinear Equations*, 1983, Sec. 6.3), for the steep latent-heat and evaporation terms.
-  Each step stops when ||R|| <= ``tol`` (||F|| + ||M_L (E - E^n) / dt||); the iterations and residual of every step
+  Each step stops when ||R|| <= ``tol`` || |F| + |M_L (E - E^n) / dt| + |K| |phi| + A_s |q| || (the residual's terms
+  in magnitude); the iterations and residual of every step
   are recorded, and a step that does not converge in ``max_iter`` iterations raises :class:`gpu.io.ResultError`.
 
 :func:`solve_track` runs the moving Gaussian beam of :mod:`pde.heat_source` on the half block y >= 0 (the beam and
@@ -195,6 +196,7 @@ class NonlinearHeatSolver:
         for _, _, m in mats:
             mL = np.kron(mL, m)
         self.K, self.mL = (model.k_ref * K).tocsr(), mL
+        self.absK = abs(self.K)
         idx = np.arange(n).reshape(self.shape)
         if surface is not None:
             ax, side = surface
@@ -223,7 +225,13 @@ class NonlinearHeatSolver:
         R = self.mL * (E - E_old) / dt + self.K @ phi - F
         q, dq = self.model.surface_loss(T, self.surf)
         R[self.surf] += self.area * q
-        return R, E, dE, kT, q, dq
+        return R, E, dE, kT, q, dq, phi
+
+    def _scale(self, F, dE, dt, phi, q):
+        """Norm of the sum of the magnitudes of the residual's terms (free rows): the residual's natural scale."""
+        a = np.abs(F) + np.abs(self.mL * dE / dt) + self.absK @ np.abs(phi)
+        a[self.surf] += self.area * np.abs(q)
+        return float(np.linalg.norm(a[self.free]))
 
     def step(self, dt: float, F) -> dict:
         """Advance by dt with the nodal source F (W, averaged over the step); returns {"iterations", "residual"}."""
@@ -231,10 +239,9 @@ class NonlinearHeatSolver:
         E_old = self.model.terms(T_old)[0]
         T = T_old.copy()
         fr = self.free
-        Fn = float(np.linalg.norm(F[fr]))
-        R, E, dE, kT, q, dq = self._residual(T, E_old, dt, F)
+        R, E, dE, kT, q, dq, phi = self._residual(T, E_old, dt, F)
         for it in range(1, self.max_iter + 1):
-            scale = Fn + float(np.linalg.norm((self.mL * (E - E_old) / dt)[fr])) + 1e-300
+            scale = self._scale(F, E - E_old, dt, phi, q) + 1e-300
             rn = float(np.linalg.norm(R[fr]))
             res = rn / scale
             if res <= self.tol:
@@ -258,7 +265,7 @@ class NonlinearHeatSolver:
                     break
                 lam *= 0.5
             T = Tn
-            R, E, dE, kT, q, dq = new
+            R, E, dE, kT, q, dq, phi = new
         else:
             raise ResultError(f"nonlinear heat solve: Newton's method did not converge in step {self.steps + 1} "
                               f"(t = {self.t + dt:.4g} s): relative residual {res:.3g} after {self.max_iter} iterations, "
