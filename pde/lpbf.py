@@ -112,6 +112,10 @@ class LaserConfig:
     speed: float = param(1.0, gt=0, unit="m/s", doc="scan speed v [m/s]")
     start_x: float = param(0.3e-3, unit="m", doc="track start x [m]")
     length: float = param(0.6e-3, gt=0, unit="m", doc="track length [m]")
+    tracks: int = param(1, ge=1, le=100, doc="parallel tracks scanned one after the other (> 1: the full-order "
+                                              "model runs, pde.nonlinear)")
+    hatch: float = param(100e-6, gt=0, unit="m", doc="hatch spacing: distance between tracks along +y [m]")
+    serpentine: bool = param(True, doc="every other track scans back along -x (false: all along +x)")
 
 
 @dataclasses.dataclass
@@ -220,8 +224,10 @@ class LPBFConfig:
 
     @property
     def nonlinear_model(self) -> bool:
-        """True when an option of the nonlinear model is on (then :mod:`pde.nonlinear` solves, not the TD)."""
-        return bool(self.material.temperature_dependent or self.material.latent_heat or self.boundary.evaporation)
+        """True when an option of the nonlinear model is on or the scan has several tracks (then the full-order
+        solver of :mod:`pde.nonlinear` runs, not the TD)."""
+        return bool(self.material.temperature_dependent or self.material.latent_heat or self.boundary.evaporation
+                    or self.laser.tracks > 1)
 
     #: the beam keeps this many 1/e^2 radii (4 sigma: all but 3e-5 of its power on each side) inside the block
     BEAM_MARGIN = 2.0
@@ -240,6 +246,11 @@ class LPBFConfig:
                               f"[{L.start_x:g}, {end:g}] m must lie inside the block '{prefix}domain.length' "
                               f"[0, {d.length:g}] m with {self.BEAM_MARGIN:g} beam radii ('{prefix}laser.radius' = "
                               f"{L.radius:g} m) to spare at both ends, i.e. inside [{m:g}, {d.length - m:g}] m")
+        if L.tracks > 1 and d.width / 2 < m + (L.tracks - 1) * L.hatch:
+            raise ConfigError(f"config keys '{prefix}laser.tracks' = {L.tracks} and '{prefix}laser.hatch' = "
+                              f"{L.hatch:g} m: the last track at y = {(L.tracks - 1) * L.hatch:g} m must stay "
+                              f"{self.BEAM_MARGIN:g} beam radii inside the block, '{prefix}domain.width' >= "
+                              f"{2 * (m + (L.tracks - 1) * L.hatch):g} m")
         if d.width / 2 < m:
             raise ConfigError(f"config key '{prefix}domain.width' = {d.width:g} m: the block must hold the beam, "
                               f"width >= {2 * m:g} m ({2 * self.BEAM_MARGIN:g} x '{prefix}laser.radius')")
@@ -247,7 +258,7 @@ class LPBFConfig:
             raise ConfigError(f"config key '{prefix}domain.depth' = {d.depth:g} m: the block must hold the source, "
                               f"depth >= {self.BEAM_MARGIN * L.penetration_depth:g} m ({self.BEAM_MARGIN:g} x "
                               f"'{prefix}laser.penetration_depth')")
-        t_end = d.t_end if d.t_end is not None else L.length / L.speed
+        t_end = d.t_end if d.t_end is not None else L.tracks * L.length / L.speed
         travel = L.speed * t_end / s.time_elements / L.radius
         if travel > self.MAX_TRAVEL:
             need = int(np.ceil(L.speed * t_end / (self.MAX_TRAVEL * L.radius)))
@@ -336,7 +347,10 @@ class LPBFProblem:
         self.beam = GaussianBeam(L.power, L.absorptivity, L.radius, L.penetration_depth, L.speed,
                                  (L.start_x, 0.0), L.length)
         d = c.domain
-        self.t_end = d.t_end or self.beam.t_off
+        from .heat_source import ScanPath
+
+        self.path = ScanPath(self.beam, L.tracks, L.hatch, L.serpentine)
+        self.t_end = d.t_end or self.path.t_off
         self._build_meshes()
         h_fine = min(np.diff(ax).min() for ax in self.axes[-1][:2])
         if L.radius < h_fine:
@@ -548,7 +562,8 @@ class LPBFProblem:
                                            h_eff=effective_heat_transfer(dom.h_conv, dom.emissivity, dom.T0))
         box = (c.solver.margin_x, c.solver.halfwidth_y, c.solver.depth_z)
         run = solve_track(self.beam, (dom.length, dom.width, dom.depth), model, self.t_end, h_fine=nl.mesh_spacing,
-                          dt=nl.time_step, box=box, tol=nl.tol, max_iter=nl.max_iter, T_melt=self.material.solidus)
+                          dt=nl.time_step, box=box, tol=nl.tol, max_iter=nl.max_iter, T_melt=self.material.solidus,
+                          path=self.path)
         self.result = NonlinearLPBFResult(self, run, table)
         return self.result
 
@@ -900,7 +915,7 @@ class NonlinearLPBFResult:
         """Peak T at t_end and over the run, melt-pool length / width / depth from the solidus isotherm at t_end."""
         p = self.problem
         return {"time": float(p.t_end), "peak_T": self.run["peak_T_end"], "peak_T_run": self.run["peak_T"],
-                **self.run["melt_pool"]}
+                **self.run["melt_pool"], "fused": self.run["fused"]}
 
     def checks(self) -> dict:
         """``finite`` field; ``energy_balance`` |absorbed - stored - lost| / absorbed <= solver.energy_tol (stored:

@@ -333,43 +333,93 @@ def melt_pool_from_grid(axes, T3, T_melt) -> dict:
     return {"length": length, "width": float(width), "depth": float(depth)}
 
 
-def solve_track(beam, block, model: ThermalModel, t_end: float, h_fine: float = 12.5e-6, dt: float = 5e-6,
-                box=(3.0, 3.0, 2.5), tol: float = 1e-9, max_iter: int = 40, T_melt: float | None = None) -> dict:
-    """Single track of ``beam`` (:class:`pde.heat_source.GaussianBeam`) over the block (length, width, depth) =
-    ``block`` [m] ([0, L] x [-W/2, W/2] x [-D, 0], solved on y >= 0), nonlinear ``model``, from T_ref to ``t_end``.
+def fused_zone(axes, T_max, T_melt, x_cut) -> dict:
+    """Fused zone of a scan (nodes whose peak temperature over the run reached ``T_melt``) in the cross-section
+    nearest x = ``x_cut``: its width on the top surface (y-extent of the fused nodes, tracks merged or not, the end
+    crossings interpolated linearly),
+    ``depth_max``, and ``depth_min`` -- the smallest fused depth (nodal) over the nodes of that width (0 where two
+    tracks left unfused metal between them: lack of fusion)."""
+    x, y, z = axes
+    i = int(np.argmin(np.abs(x - x_cut)))
+    F = T_max[i] >= T_melt  # (ny, nz)
+    top = F[:, -1]
+    if not top.any():
+        return {"x": float(x[i]), "width": 0.0, "depth_max": 0.0, "depth_min": 0.0}
+    j = np.nonzero(top)[0]
+    lo, hi = j.min(), j.max()
+    v = T_max[i, :, -1]
+    ya = y[lo] if lo == 0 else y[lo - 1] + (T_melt - v[lo - 1]) / (v[lo] - v[lo - 1]) * (y[lo] - y[lo - 1])
+    yb = y[hi] if hi == len(y) - 1 else y[hi] + (v[hi] - T_melt) / (v[hi] - v[hi + 1]) * (y[hi + 1] - y[hi])
+    depth = np.array([-z[np.nonzero(F[jj])[0].min()] if F[jj].any() else 0.0 for jj in range(lo, hi + 1)])
+    return {"x": float(x[i]), "width": float(yb - ya), "depth_max": float(depth.max()),
+            "depth_min": float(depth.min())}
 
-    Mesh: spacing ``h_fine`` in the box (track +- box[0] radii in x, box[1] radii in y, box[2] x max(radius, depth)
-    deep), graded by 1.4 outward; ``dt``: time step (the beam's switch-off is a step boundary when t_end = length / v).
-    Returns a dict: ``peak_T`` (largest nodal T over all steps), ``peak_T_end``, ``melt_pool`` at t_end (the
-    ``T_melt`` isotherm, e.g. the solidus; None: not measured), ``energy`` (full block: the half-block values doubled),
-    ``convergence`` (Newton), ``nodes``, ``wall_s``, ``axes`` and ``solver`` (its nodal field)."""
+
+def solve_track(beam, block, model: ThermalModel, t_end: float, h_fine: float = 12.5e-6, dt: float = 5e-6,
+                box=(3.0, 3.0, 2.5), tol: float = 1e-9, max_iter: int = 40, T_melt: float | None = None,
+                path=None) -> dict:
+    """Single track of ``beam`` (:class:`pde.heat_source.GaussianBeam`) -- or the tracks of ``path``
+    (:class:`pde.heat_source.ScanPath` of that beam, hatch spacing along y) -- over the block (length, width,
+    depth) = ``block`` [m] ([0, L] x [-W/2, W/2] x [-D, 0]), nonlinear ``model``, from T_ref to ``t_end``.  One
+    track is solved on y >= 0 (symmetry), several on the whole width.
+
+    Mesh: spacing ``h_fine`` in the box (tracks +- box[0] radii in x, +- box[1] radii in y, box[2] x max(radius,
+    depth) deep), graded by 1.4 outward; ``dt``: time step (the switch-off and the turns are step boundaries when
+    they are multiples of dt).  Returns a dict: ``peak_T`` (largest nodal T over all steps), ``peak_T_end``,
+    ``melt_pool`` at t_end of the last track (the ``T_melt`` isotherm, e.g. the solidus; None: not measured; for
+    several tracks measured about y = the last track's line on its side y > y_last), ``fused`` (:func:`fused_zone` at
+    the middle of the tracks, with ``T_melt``), ``energy`` (full block), ``convergence`` (Newton), ``nodes``,
+    ``wall_s``, ``axes`` and ``solver`` (its nodal field and peak-temperature field ``T_max``)."""
+    from .heat_source import ScanPath
+
+    path = ScanPath(beam, 1) if path is None else path
     L, W, D = block
     r = beam.radius
     xs0, xs1 = beam.start[0], beam.start[0] + beam.length
     x = graded_axis(0.0, L, xs0 - box[0] * r, xs1 + box[0] * r, h_fine)
-    y = graded_axis(0.0, W / 2, 0.0, box[1] * r, h_fine)
+    half = path.tracks == 1 and beam.start[1] == 0.0
+    if half:
+        y = graded_axis(0.0, W / 2, 0.0, box[1] * r, h_fine)
+    else:
+        ys = [path.track_y(i) for i in range(path.tracks)]
+        y = graded_axis(-W / 2, W / 2, min(ys) - box[1] * r, max(ys) + box[1] * r, h_fine)
     z = graded_axis(-D, 0.0, -box[2] * max(r, beam.penetration_depth), 0.0, h_fine)
     solver = NonlinearHeatSolver([x, y, z], model, surface=(2, 1), tol=tol, max_iter=max_iter)
-    by = p1_load(y, beam.gy)
     if beam.penetration_depth > 0:
         bz = p1_load(z, beam.fz)
-    else:
+    else:  # a surface flux: the load sits on the top nodes
         bz = np.zeros(len(z))
         bz[-1] = 1.0
-        # a surface flux: the y-z load is by (x) e_top
-    byz = np.kron(by, bz)
+    byz = [np.kron(p1_load(y, lambda yy, i=i: path.track_gy(i, yy)), bz) for i in range(path.tracks)]
     n = max(1, int(np.ceil(t_end / dt - 1e-9)))
     ts = np.linspace(0.0, t_end, n + 1)
     tg, wg = np.polynomial.legendre.leggauss(3)
+    T_max = solver.T.copy()
     t0 = time.perf_counter()
     for a, b in zip(ts[:-1], ts[1:]):
-        bx = sum(0.5 * w * p1_load(x, lambda xx, tq=tq: beam.gx_t(xx, tq))
-                 for tq, w in zip(0.5 * (b - a) * (tg + 1) + a, wg))  # the step average of the x-t load
-        solver.step(b - a, np.kron(bx, byz))
+        F = np.zeros(solver.T.size)
+        for tq, w in zip(0.5 * (b - a) * (tg + 1) + a, wg):  # the step average of the source
+            for i in range(path.tracks):
+                if i * path.t_track <= tq <= (i + 1) * path.t_track:
+                    F += 0.5 * w * np.kron(p1_load(x, lambda xx, i=i, tq=tq: path.track_x_load(i, xx, tq)), byz[i])
+        solver.step(b - a, F)
+        np.maximum(T_max, solver.T, out=T_max)
+    solver.T_max = T_max.reshape(solver.shape)
     T3 = solver.field()
     e = solver.energy()
-    return {"peak_T": solver.peak_T, "peak_T_end": float(T3.max()), "nodes": int(T3.size),
-            "melt_pool": None if T_melt is None else melt_pool_from_grid((x, y, z), T3, T_melt),
-            "energy": {k: (2 * v if k.endswith("_J") else v) for k, v in e.items()},
+    mp = None
+    if T_melt is not None:
+        if half:
+            mp = melt_pool_from_grid((x, y, z), T3, T_melt)
+        else:  # the side of the last track away from the others
+            yl = path.track_y(path.tracks - 1)
+            j = int(np.argmin(np.abs(y - yl)))
+            mp = melt_pool_from_grid((x, y[j:] - y[j], z), T3[:, j:, :], T_melt)
+    fused = None if T_melt is None else fused_zone((x, y, z), solver.T_max, T_melt, 0.5 * (xs0 + xs1))
+    if fused is not None and half:  # the fused width of the half block starts on the symmetry plane
+        fused["width"] *= 2
+    f = 2.0 if half else 1.0
+    return {"peak_T": solver.peak_T, "peak_T_end": float(T3.max()), "nodes": int(T3.size), "melt_pool": mp,
+            "fused": fused, "energy": {k: (f * v if k.endswith("_J") else v) for k, v in e.items()},
             "convergence": solver.convergence(), "wall_s": time.perf_counter() - t0, "solver": solver,
-            "axes": (x, y, z)}
+            "axes": (x, y, z), "half_block": half}

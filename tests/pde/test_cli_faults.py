@@ -80,6 +80,8 @@ CASES = [
     ("nonlinear-long-step", raw("material", "latent_heat = true") + "[nonlinear]\ntime_step = 1e-4\n", [],
      "nonlinear.time_step"),
     ("nonlinear-nan-tol", raw("nonlinear", "tol = nan"), [], "nonlinear.tol"),
+    ("tracks-outside-block", raw("laser", "tracks = 5\nhatch = 1e-4"), [], "laser.hatch"),
+    ("tracks-zero", raw("laser", "tracks = 0"), [], "laser.tracks"),
     ("evaporation-not-bool", raw("boundary", 'evaporation = "yes"'), [], "boundary.evaporation"),
     # command-line overrides go through the same validation
     ("override-modes-zero", toml_text(TINY), ["--modes", "0"], "solver.modes"),

@@ -263,3 +263,63 @@ def test_cli_runs_the_nonlinear_model_and_reports_newton(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and "did not converge" in err[0]
     assert not out2.exists()
+
+
+def test_scan_path_positions_and_turns():
+    from pde.heat_source import ScanPath
+
+    p = ScanPath(DEFAULT_BEAM, 3, 80e-6, serpentine=True)
+    tt = p.t_track
+    assert p.discontinuities() == pytest.approx((0.0, tt, 2 * tt, 3 * tt))
+    assert p.position(0.25 * tt) == pytest.approx((0.3e-3 + 0.15e-3, 0.0))
+    assert p.position(1.25 * tt) == pytest.approx((0.9e-3 - 0.15e-3, 80e-6))  # second track runs back
+    assert p.position(2.25 * tt) == pytest.approx((0.3e-3 + 0.15e-3, 160e-6))
+    x = np.linspace(0, 1.2e-3, 2401)
+    for i in range(3):  # each track's x-load carries the absorbed power while it is on, nothing otherwise
+        assert np.trapezoid(p.track_x_load(i, x, (i + 0.5) * tt), x) == pytest.approx(80.0, rel=1e-6)
+        assert not p.track_x_load(i, x, (i + 1.5) * tt).any()
+    with pytest.raises(ValueError, match="hatch"):
+        ScanPath(DEFAULT_BEAM, 2, 0.0)
+
+
+@pytest.mark.parametrize("hatch, fused_between", [(60e-6, True), (200e-6, False)])
+def test_two_tracks_fuse_below_the_track_width_and_not_above(hatch, fused_between):
+    """Two serpentine tracks (linear model, 25 um mesh).  A hatch below the single track's fused width melts one
+    continuous zone at least (single width + hatch) wide (the second track also runs on preheated metal); a hatch
+    wider than it leaves unfused metal between the tracks (lack of fusion: smallest fused depth 0).  The absorbed
+    energy is 2 eta P t_track."""
+    from pde.heat_source import ScanPath
+
+    beam = GaussianBeam(200.0, 0.4, 50e-6, 40e-6, 1.0, (0.3e-3, -0.2e-3), 0.3e-3)
+    model = ThermalModel.from_material(MAT, T0=300.0)
+    block = (0.9e-3, 1.0e-3, 0.4e-3)
+    single = solve_track(beam, block, model, beam.t_off, h_fine=25e-6, dt=10e-6, T_melt=MAT.solidus,
+                         path=ScanPath(beam, 1))
+    path = ScanPath(beam, 2, hatch)
+    two = solve_track(beam, block, model, path.t_off, h_fine=25e-6, dt=10e-6, T_melt=MAT.solidus, path=path)
+    assert two["energy"]["absorbed_J"] == pytest.approx(2 * beam.absorbed_power * beam.t_off, rel=1e-3)
+    assert abs(two["energy"]["relative_imbalance"]) < 1e-9
+    w1 = single["fused"]["width"]
+    assert w1 > 60e-6 + 25e-6
+    if fused_between:
+        assert two["fused"]["depth_min"] > 0 and two["fused"]["width"] >= w1 + hatch - 25e-6
+    else:
+        assert w1 < hatch and two["fused"]["depth_min"] == 0.0
+
+
+def test_lpbf_problem_routes_multi_track_scans_to_the_full_order_model():
+    """``laser.tracks > 1`` (constant properties) runs the full-order solver over the whole scan: default t_end is
+    tracks x length / v, the summary carries the fused zone and the Newton record."""
+    from pde.lpbf import LPBFProblem, NonlinearLPBFResult
+
+    cfg = {"laser": {"tracks": 2, "hatch": 80e-6, "length": 0.2e-3, "start_x": 0.2e-3},
+           "domain": {"length": 0.6e-3, "width": 0.8e-3},
+           "nonlinear": {"mesh_spacing": 25e-6, "time_step": 10e-6}}
+    P = LPBFProblem(cfg)
+    assert P.t_end == pytest.approx(0.4e-3)
+    R = P.solve()
+    assert isinstance(R, NonlinearLPBFResult)
+    s = R.summary()
+    assert s["status"] == "ok" and s["nonlinear"]["steps"] == 40
+    assert s["energy"]["absorbed_J"] == pytest.approx(80.0 * 0.4e-3, rel=1e-3)
+    assert s["melt_pool"]["fused"]["width"] > 80e-6
