@@ -108,7 +108,7 @@ def test_neumann_stefan_problem_front_converges():
     """Melting of a half-space held at T_w > T_m at x = 0, initially at T_i < T_m: the T_m isotherm (centre of the
     smoothed melting range) follows s = 2 lambda sqrt(alpha t).  Halving h, dt and the mushy half-width together
     (first-order scheme: backward Euler, smoothed latent heat) must reduce the error, and the finest run is within
-    1 % of the exact front (0.19 mm at 2 ms)."""
+    1 % of the exact front (0.093 mm at 2 ms; measured errors 1.7 %, 0.60 %, 0.46 %)."""
     errs = []
     for n, steps, mushy in ((60, 50, 40.0), (120, 100, 20.0), (240, 200, 10.0)):
         front, exact, _ = _stefan_run(n, steps, mushy)
