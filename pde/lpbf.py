@@ -549,7 +549,8 @@ class LPBFProblem:
         """The nonlinear model (``material.temperature_dependent``, ``material.latent_heat``,
         ``boundary.evaporation``) by the full-order solver :func:`pde.nonlinear.solve_track` (the TD solver is linear);
         returns a :class:`NonlinearLPBFResult`.  Raises :class:`gpu.io.ResultError` when Newton's method does not
-        converge in a time step."""
+        converge in a time step.  The full-order solve is serial: under MPI every rank computes the same field.
+        ``laser.tracks`` > 1 also runs here (the TD solver has one straight track)."""
         from .materials import get_thermal_table
         from .nonlinear import ThermalModel, solve_track
 
@@ -953,12 +954,15 @@ class NonlinearLPBFResult:
                 "material": dataclasses.asdict(self.table), "config": to_dict(p.config)}
 
     def write(self, path, json_path=None):
-        """HDF5 (atomic, with header): the nodal field at t_end on the half block and the summary; JSON summary."""
+        """HDF5 (atomic, with header): the nodal field at t_end and the peak temperature of every node over the run
+        (``T_max``; the fused zone is T_max >= solidus) on the solver's grid (the half block y >= 0 for one track),
+        and the summary; JSON summary."""
         from gpu.io import write_json, write_results
 
         x, y, z = self.run["axes"]
-        data = {"grid/x": x, "grid/y": y, "grid/z": z, "T_end": self.run["solver"].field()}
-        units = {"grid/x": "m", "grid/y": "m", "grid/z": "m", "T_end": "K"}
+        data = {"grid/x": x, "grid/y": y, "grid/z": z, "T_end": self.run["solver"].field(),
+                "T_max": self.run["solver"].T_max}
+        units = {"grid/x": "m", "grid/y": "m", "grid/z": "m", "T_end": "K", "T_max": "K"}
         summ = self.summary()
         head = {"status": summ["status"], "converged": summ["converged"], "reason": summ["reason"], "summary": summ}
         write_results(path, data, params=head, units=units, config=self.problem.config)
