@@ -124,6 +124,12 @@ class ThermalModel:
     beta_r: float = 0.18
     h_eff: float = 0.0
 
+    def __post_init__(self):
+        if self.L_f > 0 and not self.T_l > self.T_s:
+            raise ValueError(f"latent heat needs a melting range T_l > T_s, got [{self.T_s}, {self.T_l}] K")
+        if self.evaporation and not (self.T_b > 0 and self.L_v > 0 and self.M > 0 and 0 <= self.beta_r < 1):
+            raise ValueError("evaporation needs T_b, L_v, M > 0 and 0 <= beta_r < 1")
+
     @property
     def k_ref(self) -> float:
         return float(self.k[0])
@@ -261,9 +267,13 @@ class NonlinearHeatSolver:
                 Tn = T.copy()
                 Tn[fr] += lam * dT
                 new = self._residual(Tn, E_old, dt, F)
-                if float(np.linalg.norm(new[0][fr])) < (1 - 1e-4 * lam) * rn or lam < 1e-6:
+                rnew = float(np.linalg.norm(new[0][fr]))
+                if np.isfinite(rnew) and (rnew < (1 - 1e-4 * lam) * rn or lam < 1e-6):
                     break
                 lam *= 0.5
+            if not np.isfinite(rnew):
+                raise ResultError(f"nonlinear heat solve: non-finite residual in step {self.steps + 1} "
+                                  f"(t = {self.t + dt:.4g} s) after {it} Newton iterations; use a smaller time step")
             T = Tn
             R, E, dE, kT, q, dq, phi = new
         else:

@@ -323,3 +323,9 @@ def test_lpbf_problem_routes_multi_track_scans_to_the_full_order_model():
     assert s["status"] == "ok" and s["nonlinear"]["steps"] == 40
     assert s["energy"]["absorbed_J"] == pytest.approx(80.0 * 0.4e-3, rel=1e-3)
     assert s["melt_pool"]["fused"]["width"] > 80e-6
+
+
+def test_thermal_model_rejects_a_zero_melting_range():
+    with pytest.raises(ValueError, match="melting range"):
+        ThermalModel(np.array([300.0]), np.array([7.0]), np.array([300.0]), np.array([500.0]), 4000.0, 300.0,
+                     L_f=1e5, T_s=1900.0, T_l=1900.0)
