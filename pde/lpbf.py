@@ -15,7 +15,8 @@ Nonlinear model (options, default off: ``[material] temperature_dependent``, ``[
 the full-order nonlinear solver :func:`pde.nonlinear.solve_track` (Kirchhoff-transformed Q1 elements, enthalpy
 backward Euler, Newton per step, settings in ``[nonlinear]``) and returns a :class:`NonlinearLPBFResult` whose
 summary reports the Newton iterations and residual; a step whose Newton iteration does not converge raises
-:class:`gpu.io.ResultError`.
+:class:`gpu.io.ResultError`.  Multi-track scans (``[laser] tracks`` > 1 with ``hatch``, ``serpentine``) run there
+too, with constant or nonlinear properties.
 
 Discretisation (documented choices; the generic multilevel separated operator -- level bases, free dofs, 1D
 matrices, heat terms -- is :mod:`pde.multilevel_td`, this module adds the geometry, the beam and the slabs)
@@ -260,7 +261,7 @@ class LPBFConfig:
                               f"'{prefix}laser.penetration_depth')")
         t_end = d.t_end if d.t_end is not None else L.tracks * L.length / L.speed
         travel = L.speed * t_end / s.time_elements / L.radius
-        if travel > self.MAX_TRAVEL:
+        if travel > self.MAX_TRAVEL and not self.nonlinear_model:  # the TD time mesh (the full-order model steps)
             need = int(np.ceil(L.speed * t_end / (self.MAX_TRAVEL * L.radius)))
             raise ConfigError(f"config key '{prefix}solver.time_elements' = {s.time_elements}: the beam moves "
                               f"{travel:.3g} radii per time element ('{prefix}laser.speed' x '{prefix}domain.t_end' / "
