@@ -299,7 +299,8 @@ class NonlinearHeatSolver:
                 "relative_imbalance": imb}
 
     def convergence(self) -> dict:
-        """Newton iterations (max, mean, total) and the largest final relative residual over the steps so far."""
+        """Newton iterations per step (max, mean, total; an iteration evaluates the residual and, unless it has converged,
+        updates: a linear problem takes 2, one update and the check) and the largest final relative residual."""
         it = np.asarray(self.iterations or [0])
         return {"steps": self.steps, "newton_max": int(it.max()), "newton_mean": float(it.mean()),
                 "newton_total": int(it.sum()), "residual_max": float(max(self.residuals or [0.0])),
