@@ -142,7 +142,8 @@ class ThermalTable:
 
 #: Ti-6Al-4V.  k(T), c_p(T), L_f and the melting range: K. C. Mills, *Recommended values of thermophysical properties
 #: for selected commercial alloys* (Woodhead/ASM 2002), chapter Ti-6Al-4V (tables of recommended k and c_p of the
-#: solid, alpha -> beta transus near 1268 K, liquid values at the liquidus), rounded to 2-3 digits;
+#: solid, alpha -> beta transus near 1268 K, liquid values at the liquidus), approximate readings rounded to 2-3
+#: digits (a point-by-point check against the printed tables is still to be done);
 #: L_f = 286 kJ/kg (Mills 2002; drop calorimetry gives 295 +- 15 kJ/kg: R. Brooks et al., High Temp. High Press.
 #: 35/36 (2003/2007) 193).  Ti: T_b = 3560 K, L_v = 425 kJ/mol / 47.867 g/mol = 8.88 MJ/kg (CRC Handbook of
 #: Chemistry and Physics, 97th ed., 2016, "Enthalpy of vaporization of the elements").
@@ -156,7 +157,8 @@ TI6AL4V_TABLE = ThermalTable(
     boiling=3560.0, vaporisation_heat=8.88e6, molar_mass=47.867e-3)
 
 #: IN718.  k(T), c_p(T), L_f and the melting range: Mills 2002 (above), chapter IN718 (recommended k and c_p of
-#: the solid and the liquid), rounded to 2-3 digits; L_f = 227 kJ/kg (Mills 2002).  Ni: T_b = 3186 K,
+#: the solid and the liquid), approximate readings rounded to 2-3 digits (to be checked point by point against the
+#: printed tables); L_f = 227 kJ/kg (Mills 2002).  Ni: T_b = 3186 K,
 #: L_v = 378 kJ/mol / 58.693 g/mol = 6.44 MJ/kg (CRC Handbook, 97th ed.).
 IN718_TABLE = ThermalTable(
     "IN718",
