@@ -46,7 +46,7 @@ PLACED = {
     },
     "pde": {
         "drivers": ["lpbf", "lpbf_cases"],
-        "numerics": ["td", "multilevel", "multilevel_td", "fem", "chidenn", "mesh", "polynomials"],
+        "numerics": ["td", "multilevel", "multilevel_td", "fem", "chidenn", "mesh", "polynomials", "nonlinear"],
         "physics": ["analytic", "heat_source", "materials"],
     },
     "clouds": {

@@ -3,8 +3,9 @@ tensor-decomposition ROM, for laser powder-bed-fusion heat transfer.
 
 Layers (docs/architecture.md): physics/analytic references (:mod:`pde.analytic`, :mod:`pde.heat_source`,
 :mod:`pde.materials`), bases and meshes (:mod:`pde.mesh`, :mod:`pde.fem`, :mod:`pde.chidenn`), solvers
-(:mod:`pde.multilevel`, :mod:`pde.td`, :mod:`pde.multilevel_td`), the LPBF driver (:mod:`pde.lpbf`) and the CLI
-(``python -m pde lpbf``).  Numba kernels live in :mod:`pde._kernels` (``shape_functions``, ``assembly``).
+(:mod:`pde.multilevel`, :mod:`pde.td`, :mod:`pde.multilevel_td`; the full-order nonlinear heat solver
+:mod:`pde.nonlinear`), the LPBF driver (:mod:`pde.lpbf`) and the CLI
+(``python -m pde lpbf``).  Numba kernels live in :mod:`pde._kernels` (``shape_functions``, ``assembly``, ``heat_properties``).
 """
 
 import gpu  # noqa: F401,E402  first: caps Numba threads per MPI rank before Numba loads (gpu.threads)
@@ -19,8 +20,15 @@ _EXPORTS = {
     "LPBFConfig": ".lpbf",
     "LPBFProblem": ".lpbf",
     "LPBFResult": ".lpbf",
+    "NonlinearLPBFResult": ".lpbf",
     "MATERIALS": ".materials",
+    "THERMAL_TABLES": ".materials",
     "get_material": ".materials",
+    "get_thermal_table": ".materials",
+    "ScanPath": ".heat_source",
+    "NonlinearHeatSolver": ".nonlinear",
+    "ThermalModel": ".nonlinear",
+    "solve_track": ".nonlinear",
     "Quadrature": ".mesh",
     "StructuredMesh": ".mesh",
     "MovingBoxHeatSolver": ".multilevel",

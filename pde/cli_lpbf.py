@@ -67,7 +67,16 @@ def run(args) -> int:
     for w in summ.get("warnings", []):
         print(f"warning: {w}", file=sys.stderr, flush=True)
     mp = summ["melt_pool"]
-    if not args.quiet:
+    if not args.quiet and "nonlinear" in summ:
+        nl = summ["nonlinear"]
+        print(f"full-order nonlinear model: {summ['nodes']} nodes, {nl['steps']} steps, Newton iterations max "
+              f"{nl['newton_max']} mean {nl['newton_mean']:.1f}, residual <= {nl['residual_max']:.2e}, "
+              f"solve={summ['timings']['solve_s']:.2f}s status={summ['status']}")
+        print(f"melt pool at t={mp['time']:.3g}s: peak {mp['peak_T']:.0f} K (run {mp['peak_T_run']:.0f} K), length "
+              f"{mp['length'] * 1e6:.0f} um, width {mp['width'] * 1e6:.0f} um, depth {mp['depth'] * 1e6:.0f} um")
+        print(json.dumps(summ["energy"]))
+        print(f"wrote {args.out}" + (f" and {args.json}" if args.json else ""))
+    elif not args.quiet:
         print(f"levels={summ['levels']} basis={summ['basis']} modes={summ['modes']} residual={summ['residual']:.2e} "
               f"solve={summ['timings']['solve_s']:.2f}s status={summ['status']}")
         print(f"melt pool at t={mp['time']:.3g}s: peak {mp['peak_T']:.0f} K, length {mp['length'] * 1e6:.0f} um, "

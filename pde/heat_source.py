@@ -94,3 +94,60 @@ class GaussianBeam:
         """Volumetric heat source [W/m^3] at points X (n, 3)."""
         X = np.atleast_2d(X)
         return self.gx_t(X[:, 0], t) * self.gy(X[:, 1]) * self.fz(X[:, 2])
+
+
+@dataclass
+class ScanPath:
+    """Several parallel tracks of one beam: ``tracks`` scan lines of ``beam``'s length and speed, spaced by the hatch
+    distance ``hatch`` along y (track i at y_0 + i hatch), scanned one after the other without pause; ``serpentine``:
+    every other track runs back (-x), else all run along +x from x_0 (the jump back is instantaneous).  Track i is on
+    during [i t_track, (i + 1) t_track], t_track = length / v.  The absorbed power, profiles and depth profile are the
+    beam's (module docstring)."""
+
+    beam: GaussianBeam
+    tracks: int = 1
+    hatch: float = 100e-6
+    serpentine: bool = True
+
+    def __post_init__(self):
+        if int(self.tracks) != self.tracks or self.tracks < 1:
+            raise ValueError(f"scan path tracks must be an integer >= 1, got {self.tracks!r}")
+        if not self.hatch > 0:
+            raise ValueError(f"scan path hatch must be > 0, got {self.hatch!r}")
+
+    @property
+    def t_track(self) -> float:
+        return self.beam.t_off
+
+    @property
+    def t_off(self) -> float:
+        return self.tracks * self.t_track
+
+    def discontinuities(self) -> tuple:
+        """Switch-on, the turns between tracks and the switch-off."""
+        return tuple(i * self.t_track for i in range(self.tracks + 1))
+
+    def track_y(self, i: int) -> float:
+        return self.beam.start[1] + i * self.hatch
+
+    def position(self, t):
+        """Beam centre (x, y) at time t (held at the end of the last track after switch-off)."""
+        b = self.beam
+        t = min(max(float(t), 0.0), self.t_off)
+        i = min(int(t // self.t_track), self.tracks - 1)
+        s = b.speed * (t - i * self.t_track)
+        back = self.serpentine and i % 2 == 1
+        return (b.start[0] + b.length - s if back else b.start[0] + s), self.track_y(i)
+
+    def track_x_load(self, i: int, x, t):
+        """eta P(t) g_x(x - x_s(t)) [W/m] of track i at time t (zero outside its on-interval)."""
+        b = self.beam
+        t0 = i * self.t_track
+        if not (t0 <= t <= t0 + self.t_track):
+            return np.zeros_like(np.asarray(x, float))
+        s = b.speed * (t - t0)
+        xs = b.start[0] + b.length - s if (self.serpentine and i % 2 == 1) else b.start[0] + s
+        return gaussian(np.asarray(x, float) - xs, b.sigma, b.absorbed_power)
+
+    def track_gy(self, i: int, y):
+        return gaussian(np.asarray(y, float) - self.track_y(i), self.beam.sigma)

@@ -9,6 +9,15 @@ top surface, -k dT/dn = h_eff (T - T0), h_eff = h_conv + 4 eps sigma_SB T0^3 (li
 documented simplification: the linear model cannot carry T^4).  The source is the moving Gaussian beam of
 :mod:`pde.heat_source`.
 
+Nonlinear model (options, default off: ``[material] temperature_dependent``, ``[material] latent_heat``,
+``[boundary] evaporation``): k(T), c_p(T), latent heat of fusion and the evaporative surface loss of
+:mod:`pde.materials`.  The TD solver below is linear; with any of these options on, :meth:`LPBFProblem.solve` runs
+the full-order nonlinear solver :func:`pde.nonlinear.solve_track` (Kirchhoff-transformed Q1 elements, enthalpy
+backward Euler, Newton per step, settings in ``[nonlinear]``) and returns a :class:`NonlinearLPBFResult` whose
+summary reports the Newton iterations and residual; a step whose Newton iteration does not converge raises
+:class:`gpu.io.ResultError`.  Multi-track scans (``[laser] tracks`` > 1 with ``hatch``, ``serpentine``) run there
+too, with constant or nonlinear properties.
+
 Discretisation (documented choices; the generic multilevel separated operator -- level bases, free dofs, 1D
 matrices, heat terms -- is :mod:`pde.multilevel_td`, this module adds the geometry, the beam and the slabs)
 
@@ -81,6 +90,18 @@ class MaterialConfig:
     density: float | None = param(None, gt=0, unit="kg/m3", doc="override rho [kg/m^3]")
     heat_capacity: float | None = param(None, gt=0, unit="J/(kg K)", doc="override c_p [J/kg/K]")
     conductivity: float | None = param(None, gt=0, unit="W/(m K)", doc="override k [W/m/K]")
+    temperature_dependent: bool = param(False, doc="k(T), c_p(T) and density of the alloy's table "
+                                                   "(pde.materials.THERMAL_TABLES); runs the full-order nonlinear model")
+    latent_heat: bool = param(False, doc="latent heat of fusion released between solidus and liquidus (enthalpy "
+                                         "form); runs the full-order nonlinear model")
+
+    def check_config(self, prefix=""):
+        """The property overrides set constant values: they cannot be combined with the tables."""
+        if self.temperature_dependent:
+            for key in ("density", "heat_capacity", "conductivity"):
+                if getattr(self, key) is not None:
+                    raise ConfigError(f"config keys '{prefix}{key}' and '{prefix}temperature_dependent' = true: the "
+                                      "override sets a constant value, the table a temperature-dependent one; use one")
 
 
 @dataclasses.dataclass
@@ -92,6 +113,10 @@ class LaserConfig:
     speed: float = param(1.0, gt=0, unit="m/s", doc="scan speed v [m/s]")
     start_x: float = param(0.3e-3, unit="m", doc="track start x [m]")
     length: float = param(0.6e-3, gt=0, unit="m", doc="track length [m]")
+    tracks: int = param(1, ge=1, le=100, doc="parallel tracks scanned one after the other (> 1: the full-order "
+                                              "model runs, pde.nonlinear)")
+    hatch: float = param(100e-6, gt=0, unit="m", doc="hatch spacing: distance between tracks along +y [m]")
+    serpentine: bool = param(True, doc="every other track scans back along -x (false: all along +x)")
 
 
 @dataclasses.dataclass
@@ -103,6 +128,23 @@ class DomainConfig:
     h_conv: float = param(0.0, ge=0, unit="W/(m2 K)", doc="top-surface convection coefficient [W/m^2/K]")
     emissivity: float = param(0.0, ge=0, le=1, doc="top-surface emissivity (radiation linearised about T0)")
     t_end: float | None = param(None, gt=0, unit="s", doc="end time [s]; default = end of the scan")
+
+
+@dataclasses.dataclass
+class BoundaryConfig:
+    evaporation: bool = param(False, doc="evaporative heat loss of the top surface (Hertz-Knudsen-Langmuir with "
+                                         "Clausius-Clapeyron vapour pressure); runs the full-order nonlinear model")
+    recondensation: float = param(0.18, ge=0, lt=1, doc="back-condensed fraction beta_r of the evaporating flux "
+                                                         "(0.18: Anisimov 1968)")
+
+
+@dataclasses.dataclass
+class NonlinearConfig:
+    mesh_spacing: float = param(12.5e-6, gt=0, unit="m", doc="full-order nonlinear model: element size in the box "
+                                                              "around the track [m] (graded by 1.4 outside)")
+    time_step: float = param(5e-6, gt=0, unit="s", doc="full-order nonlinear model: backward-Euler time step [s]")
+    tol: float = param(1e-9, gt=0, lt=1e-2, doc="Newton tolerance (residual relative to its terms' magnitudes)")
+    max_iter: int = param(40, ge=1, le=1000, doc="Newton iterations per time step before the run fails")
 
 
 @dataclasses.dataclass
@@ -178,6 +220,15 @@ class LPBFConfig:
     domain: DomainConfig = dataclasses.field(default_factory=DomainConfig)
     solver: SolverConfig = dataclasses.field(default_factory=SolverConfig)
     output: OutputConfig = dataclasses.field(default_factory=OutputConfig)
+    boundary: BoundaryConfig = dataclasses.field(default_factory=BoundaryConfig)
+    nonlinear: NonlinearConfig = dataclasses.field(default_factory=NonlinearConfig)
+
+    @property
+    def nonlinear_model(self) -> bool:
+        """True when an option of the nonlinear model is on or the scan has several tracks (then the full-order
+        solver of :mod:`pde.nonlinear` runs, not the TD)."""
+        return bool(self.material.temperature_dependent or self.material.latent_heat or self.boundary.evaporation
+                    or self.laser.tracks > 1)
 
     #: the beam keeps this many 1/e^2 radii (4 sigma: all but 3e-5 of its power on each side) inside the block
     BEAM_MARGIN = 2.0
@@ -196,6 +247,11 @@ class LPBFConfig:
                               f"[{L.start_x:g}, {end:g}] m must lie inside the block '{prefix}domain.length' "
                               f"[0, {d.length:g}] m with {self.BEAM_MARGIN:g} beam radii ('{prefix}laser.radius' = "
                               f"{L.radius:g} m) to spare at both ends, i.e. inside [{m:g}, {d.length - m:g}] m")
+        if L.tracks > 1 and d.width / 2 < m + (L.tracks - 1) * L.hatch:
+            raise ConfigError(f"config keys '{prefix}laser.tracks' = {L.tracks} and '{prefix}laser.hatch' = "
+                              f"{L.hatch:g} m: the last track at y = {(L.tracks - 1) * L.hatch:g} m must stay "
+                              f"{self.BEAM_MARGIN:g} beam radii inside the block, '{prefix}domain.width' >= "
+                              f"{2 * (m + (L.tracks - 1) * L.hatch):g} m")
         if d.width / 2 < m:
             raise ConfigError(f"config key '{prefix}domain.width' = {d.width:g} m: the block must hold the beam, "
                               f"width >= {2 * m:g} m ({2 * self.BEAM_MARGIN:g} x '{prefix}laser.radius')")
@@ -203,14 +259,27 @@ class LPBFConfig:
             raise ConfigError(f"config key '{prefix}domain.depth' = {d.depth:g} m: the block must hold the source, "
                               f"depth >= {self.BEAM_MARGIN * L.penetration_depth:g} m ({self.BEAM_MARGIN:g} x "
                               f"'{prefix}laser.penetration_depth')")
-        t_end = d.t_end if d.t_end is not None else L.length / L.speed
+        t_end = d.t_end if d.t_end is not None else L.tracks * L.length / L.speed
         travel = L.speed * t_end / s.time_elements / L.radius
-        if travel > self.MAX_TRAVEL:
+        if travel > self.MAX_TRAVEL and not self.nonlinear_model:  # the TD time mesh (the full-order model steps)
             need = int(np.ceil(L.speed * t_end / (self.MAX_TRAVEL * L.radius)))
             raise ConfigError(f"config key '{prefix}solver.time_elements' = {s.time_elements}: the beam moves "
                               f"{travel:.3g} radii per time element ('{prefix}laser.speed' x '{prefix}domain.t_end' / "
                               f"time_elements / '{prefix}laser.radius'), at most {self.MAX_TRAVEL:g} resolve it; "
                               f"use time_elements >= {need} or a shorter t_end")
+        if self.nonlinear_model:
+            nl = self.nonlinear
+            if nl.mesh_spacing > L.radius / 2:
+                raise ConfigError(f"config key '{prefix}nonlinear.mesh_spacing' = {nl.mesh_spacing:g} m: the beam "
+                                  f"needs two elements per radius, mesh_spacing <= {L.radius / 2:g} m "
+                                  f"('{prefix}laser.radius' / 2)")
+            if nl.time_step > t_end / 2:
+                raise ConfigError(f"config key '{prefix}nonlinear.time_step' = {nl.time_step:g} s: at least two steps "
+                                  f"in '{prefix}domain.t_end' = {t_end:g} s (time_step <= {t_end / 2:g} s)")
+            if L.speed * nl.time_step > L.radius:
+                raise ConfigError(f"config key '{prefix}nonlinear.time_step' = {nl.time_step:g} s: the beam moves "
+                                  f"more than one radius per step; time_step <= {L.radius / L.speed:g} s "
+                                  f"('{prefix}laser.radius' / '{prefix}laser.speed')")
 
 
 def time_grid(t_end: float, n_elements: int, breaks=()) -> np.ndarray:
@@ -259,6 +328,7 @@ class LPBFProblem:
             config = load_config(config, LPBFConfig)
         else:  # built in Python: the cross-key checks from_dict would have run
             config.solver.check_config("solver.")
+            config.material.check_config("material.")
             config.check_config()
         self.config = config
         self.comm = comm
@@ -278,7 +348,10 @@ class LPBFProblem:
         self.beam = GaussianBeam(L.power, L.absorptivity, L.radius, L.penetration_depth, L.speed,
                                  (L.start_x, 0.0), L.length)
         d = c.domain
-        self.t_end = d.t_end or self.beam.t_off
+        from .heat_source import ScanPath
+
+        self.path = ScanPath(self.beam, L.tracks, L.hatch, L.serpentine)
+        self.t_end = d.t_end or self.path.t_off
         self._build_meshes()
         h_fine = min(np.diff(ax).min() for ax in self.axes[-1][:2])
         if L.radius < h_fine:
@@ -437,6 +510,8 @@ class LPBFProblem:
         """March the time slabs; returns an :class:`LPBFResult`."""
         from gpu import progress as _progress
 
+        if self.config.nonlinear_model:
+            return self._solve_nonlinear()
         t0 = time.perf_counter()
         if not hasattr(self, "problem"):
             self.build()
@@ -469,6 +544,29 @@ class LPBFProblem:
         t2 = time.perf_counter()
         self.result = LPBFResult(self, slabs, timings={"build_s": t1 - t0, "solve_s": t2 - t1,
                                                                   "td_solve_s": td_s})
+        return self.result
+
+    def _solve_nonlinear(self):
+        """The nonlinear model (``material.temperature_dependent``, ``material.latent_heat``,
+        ``boundary.evaporation``) by the full-order solver :func:`pde.nonlinear.solve_track` (the TD solver is linear);
+        returns a :class:`NonlinearLPBFResult`.  Raises :class:`gpu.io.ResultError` when Newton's method does not
+        converge in a time step.  The full-order solve is serial: under MPI every rank computes the same field.
+        ``laser.tracks`` > 1 also runs here (the TD solver has one straight track)."""
+        from .materials import get_thermal_table
+        from .nonlinear import ThermalModel, solve_track
+
+        c = self.config
+        dom, nl = c.domain, c.nonlinear
+        table = get_thermal_table(c.material.name)
+        model = ThermalModel.from_material(self.material, table, temperature_dependent=c.material.temperature_dependent,
+                                           latent_heat=c.material.latent_heat, evaporation=c.boundary.evaporation,
+                                           beta_r=c.boundary.recondensation, T0=dom.T0,
+                                           h_eff=effective_heat_transfer(dom.h_conv, dom.emissivity, dom.T0))
+        box = (c.solver.margin_x, c.solver.halfwidth_y, c.solver.depth_z)
+        run = solve_track(self.beam, (dom.length, dom.width, dom.depth), model, self.t_end, h_fine=nl.mesh_spacing,
+                          dt=nl.time_step, box=box, tol=nl.tol, max_iter=nl.max_iter, T_melt=self.material.solidus,
+                          path=self.path)
+        self.result = NonlinearLPBFResult(self, run, table)
         return self.result
 
     def equivalent_dofs(self) -> dict:
@@ -697,7 +795,7 @@ class LPBFResult:
     def validity_warnings(self, mp: dict | None = None) -> list[str]:
         """Where the solution leaves the validity of the linear conduction model, in words with numbers.
 
-        The model has constant properties and no latent heat or evaporation, so a peak temperature
+        The TD model has constant properties and no latent heat or evaporation, so a peak temperature
         above the boiling point (:class:`pde.materials.Material`) is not physical: the field and the
         melt-pool sizes are still those of the conduction model, which is what the references it is
         checked against (Rosenthal, the Green's function) describe. Each warning is also issued once
@@ -709,7 +807,8 @@ class LPBFResult:
         if mp["peak_T"] > p.material.boiling:
             out.append(f"peak temperature {mp['peak_T']:.0f} K exceeds the boiling point {p.material.boiling:.0f} K "
                        f"of {p.material.name}'s main element: the linear conduction model (no latent heat, no "
-                       "evaporation) is outside its validity; melt-pool sizes are those of the conduction model")
+                       "evaporation) is outside its validity; melt-pool sizes are those of the conduction model "
+                       "(the nonlinear model: [material] temperature_dependent, latent_heat, [boundary] evaporation)")
         if len(self.slabs) < 3:
             # measured: one slab put the TD -dT/dt up to 2.3x off the exact rate on the default track; 3 slabs
             # (shared modes) kept it within -9..+3 % (tests/pde/test_lpbf.py, the headline cooling-rate test)
@@ -795,4 +894,79 @@ class LPBFResult:
         write_results(path, data, params=head, units=units, config=p.config)
         if json_path:
             write_json(json_path, summ, config=p.config)
+        return summ
+
+
+class NonlinearLPBFResult:
+    """Result of the full-order nonlinear model (:meth:`LPBFProblem._solve_nonlinear`): the nodal field at t_end on the
+    half block y >= 0, the peak over the run, the melt pool at t_end, energy and Newton records."""
+
+    def __init__(self, problem: LPBFProblem, run: dict, table):
+        self.problem, self.run, self.table = problem, run, table
+        self.timings = {"solve_s": run["wall_s"]}
+
+    def temperature(self, points):
+        """T at t_end at points (n, 3) inside the block (|y| by symmetry), trilinear between the nodes."""
+        from scipy.interpolate import RegularGridInterpolator
+
+        pts = np.atleast_2d(np.asarray(points, float)).copy()
+        pts[:, 1] = np.abs(pts[:, 1])
+        return RegularGridInterpolator(self.run["axes"], self.run["solver"].field())(pts)
+
+    def melt_pool(self) -> dict:
+        """Peak T at t_end and over the run, melt-pool length / width / depth from the solidus isotherm at t_end."""
+        p = self.problem
+        return {"time": float(p.t_end), "peak_T": self.run["peak_T_end"], "peak_T_run": self.run["peak_T"],
+                **self.run["melt_pool"], "fused": self.run["fused"]}
+
+    def checks(self) -> dict:
+        """``finite`` field; ``energy_balance`` |absorbed - stored - lost| / absorbed <= solver.energy_tol (stored:
+        enthalpy with latent heat; lost: convection, radiation and evaporation); ``newton`` every step converged
+        (a step that did not raised :class:`gpu.io.ResultError` already)."""
+        s = self.problem.config.solver
+        T = self.run["solver"].T
+        nonfinite = int(np.count_nonzero(~np.isfinite(T)))
+        imb = abs(self.run["energy"]["relative_imbalance"])
+        cv = self.run["convergence"]
+        return {
+            "finite": {"value": nonfinite, "limit": 0, "passed": nonfinite == 0,
+                       "what": f"{nonfinite} non-finite nodal temperatures"},
+            "energy_balance": {"value": imb, "limit": s.energy_tol, "passed": bool(np.isfinite(imb) and
+                                                                                  imb <= s.energy_tol),
+                               "what": f"energy balance |absorbed - stored - lost| / absorbed = {imb:.3g}, limit "
+                                       f"solver.energy_tol = {s.energy_tol:g}"},
+            "newton": {"value": cv["residual_max"], "limit": cv["tol"], "passed": cv["residual_max"] <= cv["tol"],
+                       "what": f"largest Newton residual {cv['residual_max']:.3g}, tolerance {cv['tol']:g}"},
+        }
+
+    def summary(self) -> dict:
+        p = self.problem
+        mp = self.melt_pool()
+        checks = self.checks()
+        failed = [c["what"] for c in checks.values() if not c["passed"]]
+        warn = []
+        if mp["peak_T_run"] > self.table.boiling and not p.config.boundary.evaporation:
+            warn.append(f"peak temperature {mp['peak_T_run']:.0f} K exceeds the boiling point {self.table.boiling:.0f} K "
+                        "without evaporative loss (boundary.evaporation = false)")
+        return {"status": "failed" if failed else "ok", "reason": "; ".join(failed), "warnings": warn,
+                "converged": not failed, "checks": checks, "model": "full-order nonlinear (pde.nonlinear)",
+                "nonlinear": self.run["convergence"], "nodes": self.run["nodes"], "melt_pool": mp,
+                "energy": self.run["energy"], "timings": self.timings,
+                "material": dataclasses.asdict(self.table), "config": to_dict(p.config)}
+
+    def write(self, path, json_path=None):
+        """HDF5 (atomic, with header): the nodal field at t_end and the peak temperature of every node over the run
+        (``T_max``; the fused zone is T_max >= solidus) on the solver's grid (the half block y >= 0 for one track),
+        and the summary; JSON summary."""
+        from gpu.io import write_json, write_results
+
+        x, y, z = self.run["axes"]
+        data = {"grid/x": x, "grid/y": y, "grid/z": z, "T_end": self.run["solver"].field(),
+                "T_max": self.run["solver"].T_max}
+        units = {"grid/x": "m", "grid/y": "m", "grid/z": "m", "T_end": "K", "T_max": "K"}
+        summ = self.summary()
+        head = {"status": summ["status"], "converged": summ["converged"], "reason": summ["reason"], "summary": summ}
+        write_results(path, data, params=head, units=units, config=self.problem.config)
+        if json_path:
+            write_json(json_path, summ, config=self.problem.config)
         return summ

@@ -71,6 +71,18 @@ CASES = [
     ("slabs-vs-elements", raw("solver", "time_slabs = 20"), [], "solver.time_slabs"),
     ("ratio-one", raw("solver", "ratio = 1"), [], "solver.ratio"),
     ("beam-below-mesh", raw("laser", "radius = 5e-6"), [], "laser.radius"),
+    # nonlinear model (full-order): options and their cross-key constraints
+    ("table-and-override", raw("material", "temperature_dependent = true\nconductivity = 7.0"), [],
+     "material.conductivity"),
+    ("recondensation-one", raw("boundary", "evaporation = true\nrecondensation = 1.0"), [], "boundary.recondensation"),
+    ("nonlinear-coarse-mesh", raw("boundary", "evaporation = true") + "[nonlinear]\nmesh_spacing = 4e-5\n", [],
+     "nonlinear.mesh_spacing"),
+    ("nonlinear-long-step", raw("material", "latent_heat = true") + "[nonlinear]\ntime_step = 1e-4\n", [],
+     "nonlinear.time_step"),
+    ("nonlinear-nan-tol", raw("nonlinear", "tol = nan"), [], "nonlinear.tol"),
+    ("tracks-outside-block", raw("laser", "tracks = 5\nhatch = 1e-4"), [], "laser.hatch"),
+    ("tracks-zero", raw("laser", "tracks = 0"), [], "laser.tracks"),
+    ("evaporation-not-bool", raw("boundary", 'evaporation = "yes"'), [], "boundary.evaporation"),
     # command-line overrides go through the same validation
     ("override-modes-zero", toml_text(TINY), ["--modes", "0"], "solver.modes"),
     ("override-levels-high", toml_text(TINY), ["--levels", "9"], "solver.levels"),
