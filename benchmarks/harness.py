@@ -28,9 +28,11 @@ these files into the README's speed table.
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -91,6 +93,26 @@ def timed(fn, comm=None):
     return cpu, wall, out
 
 
+def repeated(fn, min_s: float = 0.02):
+    """``(callable, k)``: ``fn`` called ``k`` times per timing, ``k`` such that one timing takes >= ``min_s``
+    of CPU time on its first calls (for calls too short for the clocks; give both sides the same ``k``)."""
+    k = 1
+    while True:
+        c0 = time.process_time()
+        for _ in range(k):
+            fn()
+        if time.process_time() - c0 >= min_s or k >= 1 << 20:
+            break
+        k *= 4
+
+    def many():
+        for _ in range(k - 1):
+            fn()
+        return fn()
+
+    return many, k
+
+
 def round_order(names, rounds: int):
     """The order of calls: ``names`` on even rounds, reversed on odd rounds (A B, B A, ...)."""
     names = list(names)
@@ -98,8 +120,10 @@ def round_order(names, rounds: int):
 
 
 def interleave(cases: dict, rounds: int = 3, comm=None):
-    """Run each callable of ``cases`` once per round in :func:`round_order`.
+    """Run each case of ``cases`` once per round in :func:`round_order`.
 
+    A case is a callable (all of it is timed) or a pair ``(prepare, run)``: ``prepare()`` is not
+    timed and its result is passed to ``run``, which is (building a model vs advancing it).
     Returns ``(samples, outputs)``: a :class:`Samples` per case and each case's last result.
     """
     if rounds < 1:
@@ -107,7 +131,12 @@ def interleave(cases: dict, rounds: int = 3, comm=None):
     samples = {k: Samples() for k in cases}
     outputs = {}
     for _, k in round_order(cases, rounds):
-        cpu, wall, outputs[k] = timed(cases[k], comm)
+        fn = cases[k]
+        if isinstance(fn, tuple):
+            prepare, run = fn
+            state = prepare()
+            fn = lambda: run(state)  # noqa: E731
+        cpu, wall, outputs[k] = timed(fn, comm)
         samples[k].add(cpu, wall)
     return samples, outputs
 
@@ -119,7 +148,9 @@ def speedup(ours: Samples, anchor: Samples) -> dict:
         o, a = ours.of(c), anchor.of(c)
         if len(o) != len(a):
             raise ValueError(f"unpaired rounds: {len(o)} ours, {len(a)} anchor")
-        out[c] = spread([y / x if x > 0 else float("inf") for x, y in zip(o, a)])
+        if min(o) <= 0 or min(a) <= 0:
+            raise ValueError(f"a {c} time of 0: the case is too short for the clock, repeat it within one call")
+        out[c] = spread([y / x for x, y in zip(o, a)])
     return out
 
 
@@ -225,6 +256,19 @@ def version(module: str) -> str:
         return module
 
 
+def _commit() -> str:
+    """The repository's commit (with ``+dirty`` for uncommitted changes), or "" outside git."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return head + ("+dirty" if head and dirty else "")
+
+
 class Run:
     """Collects a script's rows and writes ``benchmarks/results/<script>.json``.
 
@@ -254,7 +298,7 @@ class Run:
 
     def record(self) -> dict:
         info = dict(self.info, load_end=list(os.getloadavg()))
-        return {"script": self.script, "command": " ".join([f"benchmarks/{self.script}.py", *self.argv]),
+        return {"script": self.script, "commit": _commit(), "command": " ".join([f"benchmarks/{self.script}.py", *self.argv]),
                 "date": self.date, "quick": self.quick, "notes": self.notes, "machine": info,
                 "rows": [asdict(r) for r in self.rows]}
 
@@ -262,11 +306,12 @@ class Run:
         """Write the JSON atomically (rank 0 only); returns its path."""
         if self.rank != 0:
             return None
-        from gpu.io import write_json
-
         rec = self.record()
         le = rec["machine"]["load_end"]
         print(f"# load {le[0]:.2f} at end", flush=True)
         path = Path(directory or RESULTS) / f"{self.script}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        return write_json(path, rec)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(rec, indent=1, allow_nan=False) + "\n")
+        tmp.replace(path)
+        return path

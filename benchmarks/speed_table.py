@@ -57,7 +57,7 @@ def render(records) -> str:
             lines.append(f"| {r['case']} | {r['ours']} vs {r['anchor']} | {cpu} | {wall} | {th} | {r['accuracy']} "
                          f"| {r['target']} | {met} | {run} |")
         note = f"`{rec['command']}` ({rec['date']}, {m['cpu']}, {load}"
-        note += "; quick mode, small sizes" if rec["quick"] else ""
+        note += "; quick mode" if rec["quick"] else ""
         note += "; a loaded shared machine: wall-time ratios are unreliable, CPU-time ratios less so)" \
             if _loaded(rec) else ")"
         notes.append(f"- {note}" + (f": {rec['notes']}" if rec.get("notes") else "."))

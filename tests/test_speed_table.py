@@ -62,6 +62,11 @@ def test_rounds_alternate_and_reverse():
         H.interleave({"a": lambda: 0}, 0)
 
 
+def test_prepare_is_not_timed():
+    s, out = H.interleave({"a": (lambda: time.sleep(0.1) or 7, lambda x: x + 1)}, 2)
+    assert out["a"] == 8 and max(s["a"].wall) < 0.05
+
+
 def test_both_clocks_see_what_they_should():
     def sleep():
         time.sleep(0.05)
