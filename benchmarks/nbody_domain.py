@@ -23,10 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def main(argv=None) -> int:
-    import numba
+    from gpu import get_comm  # first: it caps Numba's threads per rank before Numba starts its pool
+
+    import numba  # noqa: I001
 
     from benchmarks.harness import Row, Run, interleave
-    from gpu import get_comm
     from nbody.domain import DomainDecomposition, DomainForces, domain_forces, exchange, global_box, key_splits, keys_of
     from nbody.ics import spherical_galaxy
     from nbody.timestepping import HierarchicalKDK, ReplicatedData, ReplicatedForces, StepConfig

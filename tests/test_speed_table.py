@@ -81,6 +81,37 @@ def test_both_clocks_see_what_they_should():
     assert s["spin"].cpu[0] >= 0.05 and s["spin"].wall[0] >= s["spin"].cpu[0] * 0.99
 
 
+def test_cpu_time_counts_child_processes():
+    """Codes working through multiprocessing pools (halotools) spend their CPU time in children."""
+    import subprocess
+
+    spin = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.2: pass"
+    s, _ = H.interleave({"child": lambda: subprocess.run([sys.executable, "-c", spin], check=True)}, 1)
+    assert s["child"].cpu[0] >= 0.2
+
+
+def test_pool_workers_count_in_the_call_that_started_them():
+    """A pool closed but not joined (as halotools leaves it) is reaped inside the timed call."""
+    import multiprocessing
+
+    kept = []
+
+    def pooled():
+        pool = multiprocessing.get_context("fork").Pool(1)
+        pool.map(_spin, [0.2])
+        pool.close()
+        kept.append(pool)                  # alive after the call: its worker is not reaped by gc
+
+    s, _ = H.interleave({"pool": H.reaped(pooled), "after": lambda: None}, 1)
+    assert s["pool"].cpu[0] >= 0.2 and s["after"].cpu[0] < 0.1
+
+
+def _spin(seconds):
+    t = time.process_time()
+    while time.process_time() - t < seconds:
+        pass
+
+
 def test_speedup_is_per_round_anchor_over_ours():
     ours, anchor = H.Samples([1.0, 2.0, 1.0], [1.0, 1.0, 1.0]), H.Samples([2.0, 2.0, 5.0], [3.0, 3.0, 3.0])
     sp = H.speedup(ours, anchor)
