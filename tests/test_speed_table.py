@@ -155,3 +155,14 @@ def test_results_round_trip_into_the_table(tmp_path, monkeypatch):
     assert "5x (4-6)" in rows[0] and "4x (4-4)" in rows[0] and "| yes |" in rows[0]
     assert rows[1].count("anchor not installed") == 2
     assert "`benchmarks/fake_bench.py --quick`" in table and "quick mode" in table
+
+
+def test_missing_anchor_gives_rows_not_a_failure(tmp_path, monkeypatch):
+    import benchmarks.harness as bh
+
+    monkeypatch.setitem(sys.modules, "pyccl", None)          # "import pyccl" raises ImportError
+    monkeypatch.setattr(bh, "RESULTS", tmp_path)
+    assert _load("cosmo_vs_ccl").main(["--quick"]) == 0
+    rec = json.loads((tmp_path / "cosmo_vs_ccl.json").read_text())
+    assert rec["rows"] and all(r["status"] == "anchor not installed" and r["speedup"] is None for r in rec["rows"])
+    assert "anchor not installed" in T.render([rec])
