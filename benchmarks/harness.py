@@ -21,7 +21,7 @@ Accuracy: where a side has an accuracy parameter (opening angle, time step, tole
 scans it for both sides, and :func:`match` picks for each target accuracy the cheapest run of each
 side that reaches it; a side that reaches no target gives "no match" and no ratio. Exact
 algorithms (pair counts, moments to round-off) match when both answers agree within a stated
-tolerance (:func:`agree`).
+tolerance (the script's ``--tol``), else the row is "no match" as well.
 
 Every script ends with :meth:`Run.write`, which writes ``benchmarks/results/<script>.json`` (rows,
 machine, load average at start and end, command line, date); ``benchmarks/speed_table.py`` turns
@@ -205,11 +205,6 @@ def match(ours_scan, anchor_scan, targets, clock: str = "cpu"):
     A side reaching no target gives None there: the row is "no match" and gets no ratio.
     """
     return [(t, cheapest(ours_scan, t, clock), cheapest(anchor_scan, t, clock)) for t in targets]
-
-
-def agree(diff: float, tol: float) -> bool:
-    """Exact algorithms are at matched accuracy when their answers differ by at most ``tol``."""
-    return bool(diff <= tol)
 
 
 # --- results ----------------------------------------------------------------------------------
