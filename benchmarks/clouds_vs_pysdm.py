@@ -7,10 +7,14 @@ N = 300 cm^-3, median dry radius 40 nm, sigma_g = 1.6, kappa = 0.6, superdroplet
 log-uniform radii with the same multiplicities, dt = 0.5 s. Both equilibrate wet radii themselves.
 
 Agreement: peak supersaturation, its time, the final mean radius and relative dispersion of
-activated droplets (r > 1 um). Throughput: superdroplet-steps per second, after a warm-up run so
-that neither side pays Numba compilation. One line per case::
+activated droplets (r > 1 um), printed for the smallest dt scanned.
 
-    case  ours_s  anchor_s  ratio  agreement
+Speed at matched accuracy (``benchmarks/harness.py``): both codes run the parcel at each time step
+of ``--dt``, interleaved over ``--rounds`` rounds, after a warm-up run so that neither side pays
+Numba compilation; each run's error is the larger relative error of S_max and of the mean
+activated radius against the same code's ``--dt-ref`` run. For each ``--targets`` error the
+cheapest run of each code reaching it is compared (CPU and wall time of stepping; building the
+model is not timed), or the row says "no match". Results go to ``benchmarks/results/clouds_vs_pysdm.json``.
 
 PySDM is configured as close to our physics as its options allow (no kinetic corrections, Bolton
 e_s; two-term kappa-Köhler); it keeps constant D, K and surface tension and substeps adaptively, so
@@ -27,7 +31,8 @@ temperature from the dry potential temperature), not from time stepping; in a dr
 pressure is 19 Pa low. The fuller moist heat capacity (c_pd + q_v c_pv + q_l c_l and loaded
 gravity) moves the reference q_l by only 0.07 %, so our q_l is right to ~0.1 %.
 
-    python benchmarks/clouds_vs_pysdm.py [--n-sd 1024 8192] [--t-end 300]
+    python benchmarks/clouds_vs_pysdm.py [--n-sd 1024 8192] [--t-end 300] [--dt 2 1 0.5 0.25] [--rounds 3]
+    python benchmarks/clouds_vs_pysdm.py --quick      # n_sd 256, 100 s, dt 1, 0.5, 0.25 (a minute or two)
     python benchmarks/clouds_vs_pysdm.py --dns [--dns-n 64 --dns-droplets 1000000]
 
 ``--dns`` times the Eulerian-Lagrangian DNS instead (no anchor: PySDM has no DNS) and prints the
@@ -63,19 +68,30 @@ def setup(n_sd):
     return qv, rd, n / rho      # multiplicity per kg of dry air
 
 
-def run_ours(n_sd, t_end, kinetic=False):
+def build_ours(n_sd, dt=DT, kinetic=False):
+    """Our parcel model, ready to run (not timed: its construction is not the comparison)."""
     qv, rd, n = setup(n_sd)
     r0 = droplets.equilibrium_radii(RH0 - 1.0, rd, KAPPA, T0)
-    m = ParcelModel(P0, T0, W, droplets.Population(r0, rd, KAPPA, n), qv=qv, dt=DT, kinetic=kinetic)
-    t0 = time.perf_counter()
+    return ParcelModel(P0, T0, W, droplets.Population(r0, rd, KAPPA, n), qv=qv, dt=dt, kinetic=kinetic)
+
+
+def advance_ours(m, t_end):
+    """Run ``m`` to ``t_end``: ``(t, S, r, n, final)``."""
     h = m.run(t_end)
-    wall = time.perf_counter() - t0
     r, nn = m.spectrum()
-    run_ours.final = {"ql": m.qt - m.qv, "T": m.T, "p": m.p, "z": m.z, "qt": m.qt, "S": m.S}
-    return wall, h["t"], h["S"], r, nn
+    final = {"ql": m.qt - m.qv, "T": m.T, "p": m.p, "z": m.z, "qt": m.qt, "S": m.S}
+    return h["t"], h["S"], r, nn, final
 
 
-def run_pysdm(n_sd, t_end, default_physics=False):
+def run_ours(n_sd, t_end, kinetic=False, dt=DT):
+    m = build_ours(n_sd, dt, kinetic)
+    t0 = time.perf_counter()
+    t, S, r, nn, run_ours.final = advance_ours(m, t_end)
+    return time.perf_counter() - t0, t, S, r, nn
+
+
+def build_pysdm(n_sd, dt=DT, default_physics=False):
+    """PySDM's particulator for the same parcel (not timed), with the products we read."""
     from PySDM import Formulae, Particulator
     from PySDM import products as P
     from PySDM.backends import CPU
@@ -90,7 +106,7 @@ def run_pysdm(n_sd, t_end, default_physics=False):
     backend = CPU(Formulae() if default_physics else
                   Formulae(diffusion_kinetics="Neglect", saturation_vapour_pressure="Bolton1980"))
     mass = 1e6   # kg of dry air: PySDM needs integer multiplicities >= 1 in the lognormal tails
-    env = Parcel(dt=DT, backend=backend, mass_of_dry_air=mass, p0=P0, T0=T0, w=W,
+    env = Parcel(dt=dt, backend=backend, mass_of_dry_air=mass, p0=P0, T0=T0, w=W,
                  initial_water_vapour_mixing_ratio=qv)
     attrs = env.init_attributes(n_in_dv=n * mass, kappa=KAPPA, r_dry=rd)
     part = Particulator(n_sd, environment=env, attributes=attrs,
@@ -98,20 +114,31 @@ def run_pysdm(n_sd, t_end, default_physics=False):
                                   P.AmbientPressure(name="p"), P.ParcelDisplacement(name="z"),
                                   P.AmbientWaterVapourMixingRatio(name="qv", var="water_vapour_mixing_ratio")),
                         dynamics=(AmbientThermodynamics(), Condensation()))
-    steps = int(round(t_end / DT))
+    return part, mass, dt
+
+
+def advance_pysdm(state, t_end):
+    """Step PySDM's parcel to ``t_end`` (reading S every step, as ours records it): ``(t, S, r, n, final)``."""
+    part, mass, dt = state
+    steps = int(round(t_end / dt))
     S = [part.products["RH"].get()[0] - 1.0]
-    t0 = time.perf_counter()
     for _ in range(steps):
         part.advance(1)
         S.append(part.products["RH"].get()[0] - 1.0)
-    wall = time.perf_counter() - t0
     r = (3.0 * part.attributes["volume"].to_ndarray() / (4.0 * np.pi)) ** (1.0 / 3.0)
     nn = part.attributes["multiplicity"].to_ndarray().astype(float)
     vol = part.attributes["volume"].to_ndarray()
     g = {k: float(np.ravel(part.products[k].get())[0]) for k in ("T", "p", "z", "qv")}
-    run_pysdm.final = {"ql": float(np.sum(nn * vol) * 1000.0 / mass), "T": g["T"], "p": g["p"], "z": g["z"],
-                       "qt": float(np.sum(nn * vol) * 1000.0 / mass) + g["qv"], "S": S[-1]}
-    return wall, np.arange(steps + 1) * DT, np.array(S), r, nn
+    final = {"ql": float(np.sum(nn * vol) * 1000.0 / mass), "T": g["T"], "p": g["p"], "z": g["z"],
+             "qt": float(np.sum(nn * vol) * 1000.0 / mass) + g["qv"], "S": S[-1]}
+    return np.arange(steps + 1) * dt, np.array(S), r, nn, final
+
+
+def run_pysdm(n_sd, t_end, default_physics=False, dt=DT):
+    state = build_pysdm(n_sd, dt, default_physics)
+    t0 = time.perf_counter()
+    t, S, r, nn, run_pysdm.final = advance_pysdm(state, t_end)
+    return time.perf_counter() - t0, t, S, r, nn
 
 
 def liquid_water_check(ours, anchor):
@@ -156,10 +183,42 @@ def run_dns(n, m, steps):
     return 0
 
 
+def agreement(o, p):
+    """Agreement of our run ``o`` with PySDM's ``p`` (both ``(t, S, r, n, final)``): one line."""
+    (to, So, ro, no, fo_), (tp, Sp, rp, npp, fp_) = o, p
+    (mo, eo, fo), (mp, ep, fp) = act_stats(ro, no), act_stats(rp, npp)
+    i, j = int(np.argmax(So)), int(np.argmax(Sp))
+    lw = liquid_water_check(fo_, fp_)
+    return (f"S_max {100 * So[i]:.4f}% vs {100 * Sp[j]:.4f}% (t {to[i]:.1f} vs {tp[j]:.1f} s); "
+            f"r_act {mo * 1e6:.3f} vs {mp * 1e6:.3f} um; eps {eo:.4f} vs {ep:.4f}; activated {fo:.3f} vs {fp:.3f}; "
+            f"q_l {lw['ours']['ql_g_kg']:.4f} vs {lw['pysdm']['ql_g_kg']:.4f} g/kg "
+            f"(reversible adiabat {lw['ours']['ql_ref_g_kg']:.4f}); p - p_hydrostatic "
+            f"{lw['ours']['dp_Pa']:.1f} vs {lw['pysdm']['dp_Pa']:.1f} Pa; off energy line "
+            f"{lw['ours']['off_energy_K']:.4f} vs {lw['pysdm']['off_energy_K']:.4f} K")
+
+
+def error(out, ref) -> float:
+    """A run's error against the same code's finest-step run: max relative error of S_max and r_act."""
+    s, s_ref = float(np.max(out[1])), float(np.max(ref[1]))
+    r, r_ref = act_stats(out[2], out[3])[0], act_stats(ref[2], ref[3])[0]
+    return max(abs(s / s_ref - 1.0), abs(r / r_ref - 1.0))
+
+
 def main(argv=None) -> int:
+    import numba
+
+    from benchmarks.harness import Point, Row, Run, interleave, match, version
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n-sd", type=int, nargs="+", default=[1024, 8192])
     ap.add_argument("--t-end", type=float, default=300.0)
+    ap.add_argument("--dt", type=float, nargs="+", default=[2.0, 1.0, 0.5, 0.25], help="time steps scanned")
+    ap.add_argument("--dt-ref", type=float, default=0.05, help="each code's reference run")
+    ap.add_argument("--targets", type=float, nargs="+", default=[3e-2, 1e-2, 1e-3],
+                    help="errors (S_max, r_act against the reference) at which the codes are compared")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="n_sd 256, t_end 100 s, dt 1, 0.5, 0.25, reference 0.05")
+    ap.add_argument("--no-write", action="store_true", help="do not write benchmarks/results/clouds_vs_pysdm.json")
     ap.add_argument("--dns", action="store_true", help="time the DNS instead")
     ap.add_argument("--dns-n", type=int, default=64)
     ap.add_argument("--dns-droplets", type=int, default=1_000_000)
@@ -167,51 +226,64 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.dns:
         return run_dns(args.dns_n, args.dns_droplets, args.dns_steps)
+    if args.quick:
+        args.n_sd, args.t_end, args.dt, args.dt_ref = [256], 100.0, [1.0, 0.5, 0.25], 0.05
+    for dt in [*args.dt, args.dt_ref]:
+        if not (dt > 0 and abs(args.t_end / dt - round(args.t_end / dt)) < 1e-9):
+            print(f"error: --dt {dt}: must be > 0 and divide --t-end {args.t_end}", file=sys.stderr)
+            return 2
     try:
         import PySDM  # noqa: F401
-        have = True
+        have, anchor = True, version("PySDM")
     except Exception as exc:  # pragma: no cover
-        print(f"PySDM not importable ({exc}); install scaleforge[bench]. Running ours only.")
-        have = False
-    print(f"# threads: NUMBA_NUM_THREADS={os.environ.get('NUMBA_NUM_THREADS', 'all')}, cores={os.cpu_count()}")
-    run_ours(64, 5.0)                          # warm-up (Numba cache)
-    if have:
-        run_pysdm(64, 5.0)
-    print("case  ours_s  anchor_s  ratio  agreement")
-    for n_sd in args.n_sd:
-        wo, to, So, ro, no = run_ours(n_sd, args.t_end)
-        steps = len(to) - 1
-        mo, eo, fo = act_stats(ro, no)
-        line = f"parcel n_sd={n_sd} steps={steps}  {wo:.3f}  "
+        print(f"# PySDM not importable ({exc}): anchor not installed")
+        have, anchor = False, "PySDM"
+    nt = numba.get_num_threads()
+    run = Run(__file__, argv, quick=args.quick,
+              notes=f"parcel to {args.t_end:g} s, dt scanned over {args.dt} s for both (PySDM substeps "
+                    f"adaptively inside each step); error = max relative error of S_max and mean activated "
+                    f"radius against the same code's dt = {args.dt_ref:g} s run; model construction not timed")
+    for dt in args.dt:                                         # warm-up (Numba compilation) at every dt
+        advance_ours(build_ours(64, dt), 5.0)
         if have:
-            wp, tp, Sp, rp, npp = run_pysdm(n_sd, args.t_end)
-            mp, ep, fp = act_stats(rp, npp)
-            i, j = int(np.argmax(So)), int(np.argmax(Sp))
-            agree = (f"S_max {100 * So[i]:.4f}% vs {100 * Sp[j]:.4f}% (t {to[i]:.1f} vs {tp[j]:.1f} s); "
-                     f"r_act {mo * 1e6:.3f} vs {mp * 1e6:.3f} um; eps {eo:.4f} vs {ep:.4f}; "
-                     f"activated {fo:.3f} vs {fp:.3f}")
-            lw = liquid_water_check(run_ours.final, run_pysdm.final)
-            agree += (f"; q_l {lw['ours']['ql_g_kg']:.4f} vs {lw['pysdm']['ql_g_kg']:.4f} g/kg "
-                      f"(reversible adiabat {lw['ours']['ql_ref_g_kg']:.4f}); p - p_hydrostatic "
-                      f"{lw['ours']['dp_Pa']:.1f} vs {lw['pysdm']['dp_Pa']:.1f} Pa; off energy line "
-                      f"{lw['ours']['off_energy_K']:.4f} vs {lw['pysdm']['off_energy_K']:.4f} K")
-            line += f"{wp:.3f}  {wp / wo:.2f}  {agree}"
-            line += f"  | superdroplet-steps/s ours {n_sd * steps / wo:.3g}, PySDM {n_sd * steps / wp:.3g}"
-        else:
-            line += "nan  nan  PySDM missing"
-        print(line, flush=True)
-    if have:
+            advance_pysdm(build_pysdm(64, dt), 5.0)
+    for n_sd in args.n_sd:
+        ref_o = advance_ours(build_ours(n_sd, args.dt_ref), args.t_end)
+        cases = {}
+        for dt in args.dt:
+            cases[("ours", dt)] = (lambda dt=dt: build_ours(n_sd, dt), lambda m: advance_ours(m, args.t_end))
+            if have:
+                cases[("pysdm", dt)] = (lambda dt=dt: build_pysdm(n_sd, dt), lambda s: advance_pysdm(s, args.t_end))
+        samples, out = interleave(cases, args.rounds)
+        scan_o = [Point(dt, error(out[("ours", dt)], ref_o), samples[("ours", dt)]) for dt in args.dt]
+        if have:
+            ref_p = advance_pysdm(build_pysdm(n_sd, args.dt_ref), args.t_end)
+            scan_p = [Point(dt, error(out[("pysdm", dt)], ref_p), samples[("pysdm", dt)]) for dt in args.dt]
+            print(f"# n_sd={n_sd} errors by dt: ours {[f'{p.error:.1e}' for p in scan_o]}, "
+                  f"PySDM {[f'{p.error:.1e}' for p in scan_p]}")
+            print(f"# agreement at dt={args.dt[-1]}: {agreement(out[('ours', args.dt[-1])], out[('pysdm', args.dt[-1])])}")
+        for target, o, p in match(scan_o, scan_p if have else [], args.targets):
+            common = dict(ours="clouds.ParcelModel", anchor=anchor, threads={"ours": nt, "anchor": nt},
+                          target="none stated")
+            case = f"parcel n_sd={n_sd}, error <= {target:g}"
+            if not have:
+                run.add(Row(case, accuracy="", status="anchor not installed", **common))
+            elif o is None or p is None:
+                miss = " and ".join(n for n, x in (("ours", o), ("PySDM", p)) if x is None)
+                run.add(Row(case, accuracy=f"no match: {miss} above {target:g} at every dt scanned",
+                            status="no match", **common))
+            else:
+                run.add(Row.compare(case, o.samples, p.samples,
+                                    accuracy=f"dt {o.param:g} s (error {o.error:.1e}) vs dt {p.param:g} s "
+                                             f"(error {p.error:.1e})", **common))
+    if have and not args.quick:
         # agreement only: our gas-kinetic corrections (P&K) against PySDM's default Fuchs-Sutugin
         n_sd = min(args.n_sd)
-        wo, to, So, ro, no = run_ours(n_sd, args.t_end, kinetic=True)
-        wp, tp, Sp, rp, npp = run_pysdm(n_sd, args.t_end, default_physics=True)
-        (mo, eo, fo), (mp, ep, fp) = act_stats(ro, no), act_stats(rp, npp)
-        i, j = int(np.argmax(So)), int(np.argmax(Sp))
-        print(f"parcel kinetic n_sd={n_sd} (PySDM default physics, agreement only: its time includes JIT)  "
-              f"{wo:.3f}  {wp:.3f}  nan  "
-              f"S_max {100 * So[i]:.4f}% vs {100 * Sp[j]:.4f}% (t {to[i]:.1f} vs {tp[j]:.1f} s); "
-              f"r_act {mo * 1e6:.3f} vs {mp * 1e6:.3f} um; eps {eo:.4f} vs {ep:.4f}; activated {fo:.3f} vs {fp:.3f}; "
-              f"q_l {1e3 * run_ours.final['ql']:.4f} vs {1e3 * run_pysdm.final['ql']:.4f} g/kg")
+        o = advance_ours(build_ours(n_sd, DT, kinetic=True), args.t_end)
+        p = advance_pysdm(build_pysdm(n_sd, DT, default_physics=True), args.t_end)
+        print(f"# kinetic corrections, PySDM default physics, n_sd={n_sd} (agreement only): {agreement(o, p)}")
+    if not args.no_write:
+        print(f"# wrote {run.write()}")
     return 0
 
 

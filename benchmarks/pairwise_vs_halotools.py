@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Pairwise velocity statistics: scaleforge (cosmo.pairwise) vs halotools and Corrfunc.
 
-Cases (one line each: ``case  ours_s  anchor_s  ratio  agreement``):
+Cases (one row each, through ``benchmarks/harness.py``):
 
 * ``v12``  mean radial pairwise velocity vs r: ``cosmo.pairwise.pair_moments(orders=(1, 2))`` vs
   ``halotools.mock_observables.mean_radial_velocity_vs_r``;
@@ -12,24 +12,26 @@ Cases (one line each: ``case  ours_s  anchor_s  ratio  agreement``):
 * ``full`` all moments 1..8 of six quantities plus four PDFs vs Corrfunc's DD time.
 
 Targets (the project's speed goals): v12 and pvd each >= 4x faster than halotools; "within 2x of Corrfunc's
-pair-count time while computing moments up to order 8 and the PDFs" (ratio column >= 0.5),
+pair-count time while computing moments up to order 8 and the PDFs" (speedup >= 0.5),
 checked in two readings: for the pairwise velocity of the halotools comparison (``du8pdf``) and
-for all six quantities and four PDFs (``full``). The last lines say whether this run met them
+for all six quantities and four PDFs (``full``); each row says whether this run met its target
 (``benchmarks/pairwise_floor.py`` measures why ``full`` cannot: its per-pair arithmetic alone
-costs more than Corrfunc's whole DD). Our calls and
-the anchors alternate within each round (best of ``--repeat``), so load changes on a shared
-machine hit both sides of a ratio alike.
+costs more than Corrfunc's whole DD). Our calls and the anchors alternate within each of
+``--rounds`` rounds (reversed every other round); CPU and wall time, speedup = anchor / ours as
+median and range of the per-round ratios. All codes are exact, so they are at matched accuracy when
+the answers agree: v12 and pvd to ``--tol`` relative, pair counts identically (else "no match").
+Results go to ``benchmarks/results/pairwise_vs_halotools.json``.
 
 Sample: clustered points (half in Gaussian clumps) with random velocities in a periodic box.
 Both codes run with all available threads. Usage::
 
-    python benchmarks/pairwise_vs_halotools.py [--n 100000] [--box 250] [--rmax 20] [--threads 2] [--repeat 3]
+    python benchmarks/pairwise_vs_halotools.py [--n 100000] [--box 250] [--rmax 20] [--threads 2] [--rounds 3]
+    python benchmarks/pairwise_vs_halotools.py --quick     # N = 30000
 """
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -48,48 +50,36 @@ def sample(n, box, seed=1):
     return np.mod(pos, box), vel
 
 
-def timed(fn, repeat=3):
-    best = np.inf
-    out = None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
-
-
-def line(case, ours, anchor, agree):
-    ratio = anchor / ours if (anchor and ours) else float("nan")
-    a = "n/a" if anchor is None else f"{anchor:8.3f}"
-    print(f"{case:6s} {ours:8.3f} {a:>8s} {ratio:7.2f}x  {agree}", flush=True)
-
-
 def main(argv=None) -> int:
+    import numba
+
+    from benchmarks.harness import Row, Run, interleave, reaped, version
+    from cosmo.pairwise import pair_counts, pair_moments
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--box", type=float, default=250.0)
     ap.add_argument("--rmax", type=float, default=20.0)
     ap.add_argument("--nbins", type=int, default=15)
     ap.add_argument("--threads", type=int, default=0, help="threads for all codes (0: numba default)")
-    ap.add_argument("--repeat", type=int, default=3, help="best of this many interleaved rounds")
+    ap.add_argument("--rounds", "--repeat", type=int, default=3, help="interleaved rounds (median and range)")
+    ap.add_argument("--tol", type=float, default=1e-6, help="max relative difference of v12 and pvd to halotools")
+    ap.add_argument("--quick", action="store_true", help="N = 30000")
+    ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args(argv)
-    import numba
-
-    from cosmo.pairwise import pair_counts, pair_moments
-
+    if args.quick:
+        args.n = 30_000
     if args.threads:
         numba.set_num_threads(args.threads)
     nt = numba.get_num_threads()
-    rep = max(1, args.repeat)
     pos, vel = sample(args.n, args.box)
     rb = np.logspace(-1, np.log10(args.rmax), args.nbins + 1)
     hb = np.linspace(-3000, 3000, 121)
+    run = Run(__file__, argv, quick=args.quick,
+              notes=f"N = {args.n} clustered points, box {args.box:g}, {args.nbins} bins to r = {args.rmax:g}")
     # warm up the JIT (compilation is cached on disk, but not counted either way)
     pair_moments(pos[:2000], vel[:2000], args.box, rb, pdf_bins=hb)
     pair_counts(pos[:2000], args.box, rb)
-    print(f"# N = {args.n}, box = {args.box}, r in [{rb[0]:.2g}, {rb[-1]:.3g}], {args.nbins} bins, {nt} threads")
-    print("case   ours_s  anchor_s   ratio   agreement")
-
     cases = {
         "two": lambda: pair_moments(pos, vel, args.box, rb, orders=(1, 2), quantities=("du_L",)),
         "full": lambda: pair_moments(pos, vel, args.box, rb, orders=range(1, 9), pdf_bins=hb),
@@ -100,57 +90,67 @@ def main(argv=None) -> int:
     try:
         from halotools.mock_observables import mean_radial_velocity_vs_r, radial_pvd_vs_r
 
-        cases["h1"] = lambda: mean_radial_velocity_vs_r(pos, vel, rbins_absolute=rb, period=args.box, num_threads=nt)
-        cases["h2"] = lambda: radial_pvd_vs_r(pos, vel, rbins_absolute=rb, period=args.box, num_threads=nt)
+        # halotools works through a multiprocessing pool: reaped() counts its workers' CPU time
+        cases["h1"] = reaped(lambda: mean_radial_velocity_vs_r(pos, vel, rbins_absolute=rb, period=args.box,
+                                                               num_threads=nt))
+        cases["h2"] = reaped(lambda: radial_pvd_vs_r(pos, vel, rbins_absolute=rb, period=args.box, num_threads=nt))
+        halotools = version("halotools")
     except ImportError as exc:
-        print(f"# halotools not available ({exc}); skipping v12/pvd comparisons")
+        print(f"# halotools not available ({exc})")
+        halotools = None
     try:
         from Corrfunc.theory.DD import DD
 
         cases["c"] = lambda: DD(1, nt, rb, pos[:, 0], pos[:, 1], pos[:, 2], periodic=True, boxsize=args.box,
                                 verbose=False)
+        corrfunc = version("Corrfunc")
     except ImportError as exc:
-        print(f"# Corrfunc not available ({exc}); skipping DD comparison")
-    # interleaved rounds (ours and the anchors alternate), so a change of load on the shared machine
-    # hits both sides of each ratio alike; best of `rep` per case
-    t = {k: np.inf for k in cases}
-    out = {}
-    for _ in range(rep):
-        for k, fn in cases.items():
-            t0 = time.perf_counter()
-            out[k] = fn()
-            t[k] = min(t[k], time.perf_counter() - t0)
-    t_two, st2, t_full, stf, t_dd, dd, t_m8 = t["two"], out["two"], t["full"], out["full"], t["dd"], out["dd"], t["m8"]
-    if "h1" in cases:
-        v12_h, pvd_h = out["h1"], out["h2"]
-        d1 = np.nanmax(np.abs(st2.mean("du_L") - v12_h) / np.maximum(np.abs(v12_h), 1e-3))
-        d2 = np.nanmax(np.abs(st2.std("du_L") - pvd_h) / pvd_h)
-        line("v12", t_two, t["h1"], f"max rel diff {d1:.1e}")
-        line("pvd", t_two, t["h2"], f"max rel diff {d2:.1e}")
-        line("v12+pvd", t_two, t["h1"] + t["h2"], "both moments from one pass")
-    else:
-        line("v12", t_two, None, "")
-    if "c" in cases:
-        t_c, res = t["c"], out["c"]
-        same = np.array_equal(res["npairs"].astype(np.float64), 2 * dd)
-        line("DD", t_dd, t_c, "identical counts" if same else f"DIFFERENT: {np.abs(res['npairs'] - 2 * dd).max()}")
-        line("du8pdf", t["du8pdf"], t_c, "moments 1..8 of Delta u_L + its PDF vs Corrfunc DD")
-        line("mom8", t_m8, t_c, "moments 1..8 of 6 quantities, no PDFs, vs Corrfunc DD")
-        line("full", t_full, t_c, "moments 1..8 of 6 quantities + 4 PDFs vs Corrfunc DD (ratio < 1: slower)")
-    else:
-        line("DD", t_dd, None, "")
-    print(f"# ours: {stf.counts.sum():.3g} distinct pairs; full statistics {stf.counts.sum() / t_full / 1e6:.1f} Mpairs/s")
-    # the speed goals: each halotools moment >= 4x faster; full statistics <= 2x Corrfunc's DD time
-    if "h1" in cases:
-        r1, r2 = t["h1"] / t_two, t["h2"] / t_two
-        print(f"# target v12, pvd >= 4x halotools: {r1:.2f}x, {r2:.2f}x -> {'met' if min(r1, r2) >= 4 else 'NOT met'}")
-    if "c" in cases:
-        rd = t["du8pdf"] / t["c"]
-        print(f"# target Delta u_L moments 1..8 + PDF <= 2x Corrfunc DD time: {rd:.2f}x -> "
-              f"{'met' if rd <= 2 else 'NOT met'}")
-        rf = t_full / t["c"]
-        print(f"# target full (6 quantities, 4 PDFs) <= 2x Corrfunc DD time: {rf:.2f}x -> "
-              f"{'met' if rf <= 2 else 'NOT met'}")
+        print(f"# Corrfunc not available ({exc})")
+        corrfunc = None
+    # interleaved rounds (ours and the anchors alternate, reversed every other round), so a change of
+    # load on the shared machine hits both sides of each ratio alike
+    t, out = interleave(cases, args.rounds)
+    th = {"ours": nt, "anchor": nt}
+    st2 = out["two"]
+    # halotools: v12 and pvd, exact algorithms: matched when they agree to --tol
+    for case, key, ours_q in (("v12 vs halotools", "h1", lambda: st2.mean("du_L")),
+                              ("pvd vs halotools", "h2", lambda: st2.std("du_L"))):
+        case = f"{case}, N={args.n}"
+        common = dict(ours="cosmo.pair_moments (orders 1, 2 of du_L, one pass)", anchor=halotools or "halotools",
+                      threads=th, target=">= 4x faster", target_speedup=4.0)
+        if halotools is None:
+            run.add(Row(case, accuracy="", status="anchor not installed", **common))
+            continue
+        ref = out[key]
+        d = float(np.nanmax(np.abs(ours_q() - ref) / np.maximum(np.abs(ref), 1e-3)))
+        if d <= args.tol:
+            run.add(Row.compare(case, t["two"], t[key], accuracy=f"exact: agree to {d:.1e}", **common))
+        else:
+            run.add(Row(case, accuracy=f"no match: differ by {d:.1e} > {args.tol:g}", status="no match", **common))
+    # Corrfunc: its DD counts ordered pairs (2x ours); our statistics walk the same pairs
+    same = corrfunc is not None and np.array_equal(out["c"]["npairs"].astype(np.float64), 2 * out["dd"])
+    for case, key, what, target, ts in (
+            ("DD vs Corrfunc", "dd", "cosmo.pair_counts", "none stated", None),
+            ("du_L moments 1-8 + PDF vs Corrfunc DD", "du8pdf", "cosmo.pair_moments (du_L, orders 1-8, PDF)",
+             "within 2x of Corrfunc's DD time", 0.5),
+            ("6 quantities moments 1-8 vs Corrfunc DD", "m8", "cosmo.pair_moments (6 quantities, orders 1-8)",
+             "none stated", None),
+            ("6 quantities moments 1-8 + 4 PDFs vs Corrfunc DD", "full",
+             "cosmo.pair_moments (6 quantities, orders 1-8, 4 PDFs)", "within 2x of Corrfunc's DD time", 0.5)):
+        case = f"{case}, N={args.n}"
+        common = dict(ours=what, anchor=corrfunc or "Corrfunc", threads=th, target=target, target_speedup=ts)
+        if corrfunc is None:
+            run.add(Row(case, accuracy="", status="anchor not installed", **common))
+        elif not same:
+            diff = np.abs(out["c"]["npairs"] - 2 * out["dd"]).max()
+            run.add(Row(case, accuracy=f"no match: pair counts differ by {diff}", status="no match", **common))
+        else:
+            run.add(Row.compare(case, t[key], t["c"], accuracy="exact: same pairs (counts identical)", **common))
+    stf = out["full"]
+    print(f"# ours: {stf.counts.sum():.3g} distinct pairs; full statistics "
+          f"{stf.counts.sum() / np.median(t['full'].cpu) / 1e6:.1f} Mpairs per CPU-second")
+    if not args.no_write:
+        print(f"# wrote {run.write()}")
     return 0
 
 
