@@ -510,6 +510,22 @@ class DNS:
             t0 = _time.perf_counter()
             self._droplet_step_device(dt)
             self.timing["droplets_device"] = self.timing.get("droplets_device", 0.0) + _time.perf_counter() - t0
+        elif self.n_total and self._fused:
+            t0 = _time.perf_counter()
+            if self.nstep % self.SORT_EVERY == 0 and len(self.r) > self.SORT_MIN:
+                self._sort_droplets()
+            f = self._physical()
+            t1 = _time.perf_counter()
+            src, liq = self._droplet_pass(dt, f)
+            t2 = _time.perf_counter()
+            src = self._fold(src) / (self.rho * self.cell_volume)      # kg water per kg air
+            srch = sp.forward(xp.asarray(src))
+            self.qh = self.qh - srch
+            self.thh = self.thh + (self.L0 / th.C_P) * srch
+            self.ql_grid = self._fold(liq) / (self.rho * self.cell_volume)
+            t3 = _time.perf_counter()
+            for k, v in (("interpolate", t1 - t0), ("droplet_pass", t2 - t1), ("deposit", t3 - t2)):
+                self.timing[k] = self.timing.get(k, 0.0) + v
         elif self.n_total:
             t0 = _time.perf_counter()
             if self.nstep % self.SORT_EVERY == 0 and len(self.r) > self.SORT_MIN:
@@ -546,6 +562,30 @@ class DNS:
         self.timing["fluid"] += _time.perf_counter() - t5
         self.t += dt
         self.nstep += 1
+
+    @property
+    def _fused(self):
+        """Whether :meth:`step` moves the droplets with the one-pass kernel :func:`clouds._kernels.droplets.droplet_pass`
+        (tracers without slab decomposition; same results as the separate kernels, bit for bit)."""
+        return self._fuse_droplets and not self.slab and not self.cfg.droplets.inertial
+
+    #: use the one-pass droplet kernel where it applies (:attr:`_fused`); False runs the separate kernels
+    _fuse_droplets = True
+
+    def _droplet_pass(self, dt, f):
+        """Interpolate, grow, deposit the source, move (Heun) and deposit the liquid water in one pass over the
+        droplets (:func:`clouds._kernels.droplets.droplet_pass`); sets r, S_droplets, pos and vel and returns
+        the (unfolded) deposit grids (source dm at the old positions, liquid mass at the new ones)."""
+        m = len(self.r)
+        r_new, S = np.empty(m), np.empty(m)
+        src, nxg, xoff = self._deposit_grid()
+        liq = np.zeros_like(src)
+        K.droplet_pass(f, self.pos, self.vel, self.r, self.rd, self.kap, self.mult, self.T0, self.p0, self.G0,
+                       self.A0, dt, 3, 4, self._iz, self.sp.dx, np.full(3, self.cfg.grid.box), nxg, xoff,
+                       r_new, S, src, liq)
+        self.r = r_new
+        self.S_droplets = S
+        return src, liq
 
     def _move(self, u1, f, dt, nxg, xoff):
         box = np.full(3, self.cfg.grid.box)
