@@ -143,7 +143,7 @@ def part_table(sim, rounds):
         K.deposit(sim.pos, dm, sp.dx, grid, n, 0)
     out["deposition (one field)"] = (timed(dep, rounds), m * 32 + 8 * G * (1 + 2 * chunks), 0)
     out["liquid water grid"] = (timed(sim._liquid_grid, rounds), m * (24 + 8 + 32) + 8 * G * (1 + 2 * chunks), 0)
-    if hasattr(K, "droplet_step"):
+    if hasattr(K, "droplet_pass") and sim._fused:
         def fused():
             sim.pos[:] = pos0
             sim.vel[:] = vel0

@@ -427,57 +427,112 @@ class DNS:
         return drag.stokes_time(self.r, self.T0)
 
     # ------------------------------------------------------------------ the flow right-hand side
-    def _rhs(self, uh, thh, qh, ql_hat, zh=None):
+    def _rhs(self, uh, thh, qh, Gql_hat, zh=None, u=None):
+        """Right-hand sides (N_u, N_theta, N_q[, N_zeta], u) of the fields at one RK3 stage.
+
+        ``Gql_hat`` = g (FFT q_l) dealiased; ``u`` = the real-space velocity of ``uh`` when the caller has it.
+        Array operations in place where the old value is not needed (the same operations, in the same
+        order, as the textbook expressions in the comments).
+        """
         sp, xp, c = self.sp, self.xp, self.cfg
-        u = xp.stack([sp.inverse(uh[i]) for i in range(3)])
-        om = xp.stack([sp.inverse(w) for w in sp.curl(uh)])
-        cross = xp.stack([u[1] * om[2] - u[2] * om[1], u[2] * om[0] - u[0] * om[2], u[0] * om[1] - u[1] * om[0]])
+        if u is None:
+            u = xp.stack([sp.inverse(uh[i]) for i in range(3)])
+        om = sp.curl_inverse(uh)
+        # u x omega
+        cross = xp.empty_like(u)
+        tmp = xp.empty_like(u[0])
+        for i, j, k in ((0, 1, 2), (1, 2, 0), (2, 0, 1)):
+            xp.multiply(u[j], om[k], out=cross[i])
+            xp.multiply(u[k], om[j], out=tmp)
+            cross[i] -= tmp
         Nu = xp.stack([sp.forward(cross[i]) for i in range(3)])
-        theta = sp.inverse(thh)
-        q = sp.inverse(qh)
         if c.fluid.buoyancy:
-            Bh = th.G_ACC * (thh / self.T0 + 0.608 * qh) - th.G_ACC * ql_hat
+            # B = g (theta / T0 + 0.608 q_v - q_l)
+            Bh = th.G_ACC * (thh / self.T0 + 0.608 * qh)
+            Bh -= Gql_hat
             Nu[2] += Bh
         if c.forcing.epsilon > 0:
-            k0 = 2 * np.pi / c.grid.box
-            shell = (sp.kmag <= c.forcing.k_f * k0) & (sp.k2 > 0)
-            Ef = 0.5 * sp._reduce(sum(float(xp.sum(sp.weight * shell * xp.abs(uh[i]) ** 2)) for i in range(3))) / sp.npts ** 2
+            # f_k = epsilon_f u_k / (2 E_f) on 0 < |k| <= k_f, E_f the energy there
+            idx, w = sp.forcing_modes(c.forcing.k_f * 2 * np.pi / c.grid.box)
+            uf = [uh[i][idx] for i in range(3)]
+            Ef = 0.5 * sp._reduce(sum(float(xp.sum(w * xp.abs(uf[i]) ** 2)) for i in range(3))) / sp.npts ** 2
             if Ef > 0:
-                Nu += (c.forcing.epsilon / (2 * Ef)) * shell * uh
-        Nu = sp.project(Nu * sp.dealias)
+                a = c.forcing.epsilon / (2 * Ef)
+                for i in range(3):
+                    Nu[i][idx] += a * uf[i]
+        Nu *= sp.dealias
+        Nu = sp.project(Nu)
         if sp.owns_k0:
             Nu[:, 0, 0, 0] = 0
-        Nth = -sum(1j * k * sp.forward(u[i] * theta) for i, k in enumerate((sp.kx, sp.ky, sp.kz))) * sp.dealias
+        Nth = sp.flux_divergence(u, sp.inverse(thh))
         if c.thermo.lapse:
-            Nth = Nth - (th.G_ACC / th.C_P) * uh[2]   # mean w = 0: the box mean of theta is untouched
-        Nq = -sum(1j * k * sp.forward(u[i] * q) for i, k in enumerate((sp.kx, sp.ky, sp.kz))) * sp.dealias
+            Nth -= (th.G_ACC / th.C_P) * uh[2]   # mean w = 0: the box mean of theta is untouched
+        Nq = sp.flux_divergence(u, sp.inverse(qh))
         if zh is None:
             return Nu, Nth, Nq, u
-        zeta = sp.inverse(zh)
-        Nz = -sum(1j * k * sp.forward(u[i] * zeta) for i, k in enumerate((sp.kx, sp.ky, sp.kz))) * sp.dealias
-        return Nu, Nth, Nq, Nz + uh[2], u
+        Nz = sp.flux_divergence(u, sp.inverse(zh))
+        Nz += uh[2]
+        return Nu, Nth, Nq, Nz, u
 
-    def _advance_fluid(self, dt):
-        """Lawson / integrating-factor Kutta RK3 over dt."""
-        sp, xp, c = self.sp, self.xp, self.cfg
+    def _factors(self, dt, m):
+        """Integrating factors of the RK3 for a step dt (cached per dt): per field, exp(-D k^2 dt),
+        exp(-D k^2 dt / 2), 2 dt exp(-D k^2 dt / 2) and (4 dt / 6) exp(-D k^2 dt / 2)."""
+        cache = self.__dict__.setdefault("_factor_cache", {})
+        key = (dt, m)
+        if key not in cache:
+            sp, xp, c = self.sp, self.xp, self.cfg
+            diff = (c.fluid.nu, c.fluid.kappa, c.fluid.diffusivity, c.fluid.kappa)[:m]
+            E1 = [xp.exp(-d * sp.k2 * dt) for d in diff]
+            Eh = [xp.exp(-d * sp.k2 * 0.5 * dt) for d in diff]
+            if len(cache) > 4:          # a run uses run.dt and at most one shorter last step
+                cache.clear()
+            cache[key] = (E1, Eh, [2 * dt * e for e in Eh], [e * (4 * dt / 6) for e in Eh])
+        return cache[key]
+
+    def _advance_fluid(self, dt, u=None):
+        """Lawson / integrating-factor Kutta RK3 over dt (``u``: the real-space velocity of the current uh, if known).
+
+        Stages (E = exp(-D k^2 dt), E' = exp(-D k^2 dt / 2)): y_a = E' (y0 + dt/2 k1),
+        y_b = E (y0 - dt k1) + 2 dt E' k2, y1 = E (y0 + dt/6 k1) + (4 dt/6) E' k2 + dt/6 k3,
+        each evaluated in place from left to right.
+        """
+        sp, xp = self.sp, self.xp
         ql_hat = sp.forward(xp.asarray(self.ql_grid)) * sp.dealias
+        Gql_hat = th.G_ACC * ql_hat
         # u, theta, q_v (and zeta, diffused like theta)
         y0 = (self.uh, self.thh, self.qh) + (() if self.zh is None else (self.zh,))
         m = len(y0)
-        diff = (c.fluid.nu, c.fluid.kappa, c.fluid.diffusivity, c.fluid.kappa)[:m]
-        E1 = [xp.exp(-d * sp.k2 * dt) for d in diff]
-        Eh = [xp.exp(-d * sp.k2 * 0.5 * dt) for d in diff]
+        E1, Eh, Eh2, Eh4 = self._factors(dt, m)
 
-        def rhs(y):
-            return self._rhs(y[0], y[1], y[2], ql_hat, *y[3:])
+        def rhs(y, u=None):
+            return self._rhs(y[0], y[1], y[2], Gql_hat, *y[3:], u=u)
 
-        k1 = rhs(y0)
+        k1 = rhs(y0, u)
         self._check_cfl(k1[m], dt)
-        ya = tuple(Eh[j] * (y0[j] + 0.5 * dt * k1[j]) for j in range(m))
+        ya = []
+        for j in range(m):
+            a = k1[j] * (0.5 * dt)
+            a += y0[j]
+            a *= Eh[j]
+            ya.append(a)
         k2 = rhs(ya)
-        yb = tuple(E1[j] * (y0[j] - dt * k1[j]) + 2 * dt * Eh[j] * k2[j] for j in range(m))
+        yb = []
+        for j in range(m):
+            a = k1[j] * dt
+            xp.subtract(y0[j], a, out=a)
+            a *= E1[j]
+            a += Eh2[j] * k2[j]
+            yb.append(a)
+        del ya
         k3 = rhs(yb)
-        out = tuple(E1[j] * (y0[j] + dt / 6 * k1[j]) + Eh[j] * (4 * dt / 6) * k2[j] + dt / 6 * k3[j] for j in range(m))
+        out = []
+        for j in range(m):
+            a = k1[j] * (dt / 6)
+            a += y0[j]
+            a *= E1[j]
+            a += Eh4[j] * k2[j]
+            a += k3[j] * (dt / 6)
+            out.append(a)
         self.uh, self.thh, self.qh = out[:3]
         if m == 4:
             self.zh = out[3]
@@ -506,6 +561,7 @@ class DNS:
 
             dt = check_arg("dt", dt, gt=0, le=c.run.dt)  # run() shortens only the last step
         n = c.grid.n
+        u_now = None            # the real-space velocity of self.uh, when a droplet step made it
         if self.n_total and self.backend == "cuda":
             t0 = _time.perf_counter()
             self._droplet_step_device(dt)
@@ -515,6 +571,7 @@ class DNS:
             if self.nstep % self.SORT_EVERY == 0 and len(self.r) > self.SORT_MIN:
                 self._sort_droplets()
             f = self._physical()
+            u_now = f[:3]
             t1 = _time.perf_counter()
             src, liq = self._droplet_pass(dt, f)
             t2 = _time.perf_counter()
@@ -558,7 +615,7 @@ class DNS:
                          ("move", t4 - t3)):
                 self.timing[k] += v
         t5 = _time.perf_counter()
-        self._advance_fluid(dt)
+        self._advance_fluid(dt, u_now)
         self.timing["fluid"] += _time.perf_counter() - t5
         self.t += dt
         self.nstep += 1

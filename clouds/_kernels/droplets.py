@@ -133,12 +133,26 @@ def grow_local(r, rd, kappa, S, G, A, dt, r_out):
 # ---------------------------------------------------------------- grid <-> droplet transfer
 
 @njit(cache=True, inline="always")
+def _imod(i, n):
+    """``i % n`` for integers, n > 0 (floored modulo), without an integer division when -n <= i < 2 n
+    (the only cases a droplet inside the box or one cell beyond it produces)."""
+    if i >= 0:
+        if i < n:
+            return i
+        if i < 2 * n:
+            return i - n
+    elif i >= -n:
+        return i + n
+    return i % n
+
+
+@njit(cache=True, inline="always")
 def _cell(x, dx, n):
     s = x / dx
     i0 = int(math.floor(s))
     f = s - i0
-    i0 = i0 % n
-    return i0, (i0 + 1) % n, f
+    i0 = _imod(i0, n)
+    return i0, _imod(i0 + 1, n), f
 
 
 @njit(cache=True, inline="always")
@@ -147,8 +161,8 @@ def _cell_x(x, dx, n, nglob, xoff):
     s = x / dx
     i0 = int(math.floor(s))
     f = s - i0
-    i0 = (i0 - xoff) % nglob
-    return i0, (i0 + 1) % n, f
+    i0 = _imod(i0 - xoff, nglob)
+    return i0, _imod(i0 + 1, n), f
 
 
 @njit(cache=True, inline="always")
@@ -228,7 +242,7 @@ def _deposit_one(p, pos, val, dx, grid, nxg, xoff):
 @njit(cache=True, inline="always")
 def _deposit_cell(grid, v, i0, i1, j0, j1, k0, k1, fx, fy, fz):
     """Add v to the 8 nodes of the cell (i0..i1, j0..j1, k0..k1) with trilinear weights (the adjoint of
-    :func:`_trilinear`)."""
+    :func:`_trilinear`). Many arguments: the cell as plain arrays and scalars, as :func:`_trilinear` takes it."""
     gx, gy, gz = 1.0 - fx, 1.0 - fy, 1.0 - fz
     grid[i0, j0, k0] += v * gx * gy * gz
     grid[i0, j0, k1] += v * gx * gy * fz
@@ -337,9 +351,9 @@ def cell_index(pos, dx, n):
 @njit(cache=True, inline="always")
 def _cell_id(x, y, z, dx0, dx1, dx2, n0, n1, n2):
     """Linear (C-order) index of the grid cell holding (x, y, z), periodic."""
-    i = int(x / dx0) % n0
-    j = int(y / dx1) % n1
-    k = int(z / dx2) % n2
+    i = _imod(int(x / dx0), n0)
+    j = _imod(int(y / dx1), n1)
+    k = _imod(int(z / dx2), n2)
     return (i * n1 + j) * n2 + k
 
 
