@@ -53,9 +53,10 @@ def implicit_radius(r0, rd, kappa, S, G, A, dt):
     lo = rd
     # f at the lower end (r -> r_d or r -> 0)
     if lo > 0.0:
-        seq_lo, _ = seq_and_derivative(lo, rd3, kappa, A)
-        if kappa <= 0.0:
-            seq_lo = math.exp(A / lo) - 1.0
+        # at r = r_d there is no water: S_eq(r_d) = P(r_d) exp(A / r_d) - 1 = -1 exactly for kappa > 0
+        # (P = 0; seq_and_derivative returns that value, so it is not called for it), and pure
+        # curvature exp(A / r_d) - 1 for an insoluble core
+        seq_lo = -1.0 if kappa > 0.0 else math.exp(A / lo) - 1.0
         flo = lo * lo - r0 * r0 - c * (S - seq_lo)
     elif A == 0.0:
         flo = -r0 * r0 - c * S
