@@ -25,6 +25,10 @@ are reported by bandwidth only (their cost is divisions, exp and branches, not f
 threads x clock x 32 double flops per cycle (two AVX-512 FMA units; the clock from /proc/cpuinfo).
 
     NUMBA_NUM_THREADS=2 python benchmarks/clouds_dns.py [--n 64] [--droplets 1000000] [--steps 5] [--rounds 5]
+        [--baseline /path/to/other/checkout --compare-rounds 3]
+
+``--baseline`` times whole steps of another checkout's ``clouds`` (e.g. before a change) and of this
+one in alternating subprocesses (same load, same machine) and prints the ratio of the medians.
 """
 from __future__ import annotations
 
@@ -40,7 +44,16 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "2")
 
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+def _root():
+    """The checkout whose ``clouds`` is timed: ``--root DIR`` (read before the imports), else this one."""
+    argv = sys.argv[1:]
+    if "--root" in argv and argv.index("--root") + 1 < len(argv):
+        return str(Path(argv[argv.index("--root") + 1]).resolve())
+    return str(Path(__file__).resolve().parents[1])
+
+
+sys.path.insert(0, _root())
 
 import numba  # noqa: E402
 from numba import njit, prange  # noqa: E402
@@ -201,6 +214,31 @@ def step_breakdown(sim, steps):
     return np.array(rows)
 
 
+def compare(baseline, args):
+    """Whole-step CPU and wall time of this checkout and of ``baseline``, in alternating subprocesses."""
+    import json
+
+    runs = {"this": [], "baseline": []}
+    me = str(Path(__file__).resolve())
+    for _ in range(args.compare_rounds):
+        for name, root in (("baseline", baseline), ("this", _root())):
+            cmd = [sys.executable, me, "--root", root, "--steps-only", "--n", str(args.n),
+                   "--droplets", str(args.droplets), "--steps", str(args.steps)]
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=dict(os.environ)).stdout
+            runs[name].append(json.loads(out.strip().splitlines()[-1]))
+    print(f"# interleaved subprocess runs, {args.compare_rounds} rounds x {args.steps} steps; per step: "
+          "median of the runs' medians [min, max] ms")
+    med = {}
+    for name in ("baseline", "this"):
+        w = [np.median(r["wall"]) for r in runs[name]]
+        c = [np.median(r["cpu"]) for r in runs[name]]
+        med[name] = (np.median(w), np.median(c))
+        root = baseline if name == "baseline" else _root()
+        print(f"{name:9s} ({root}): wall {stat(w)}  CPU {stat(c)}")
+    print(f"ratio baseline / this: wall {med['baseline'][0] / med['this'][0]:.2f}, "
+          f"CPU {med['baseline'][1] / med['this'][1]:.2f}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=64)
@@ -208,7 +246,18 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--triad-mib", type=float, default=256.0, help="size of each triad array beyond the cache [MiB]")
+    ap.add_argument("--root", help="time the clouds package of this checkout (default: the script's own)")
+    ap.add_argument("--baseline", help="also time whole steps of this checkout (e.g. the main branch) in "
+                                       "subprocesses interleaved with this one, and print the ratio")
+    ap.add_argument("--compare-rounds", type=int, default=3)
+    ap.add_argument("--steps-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.steps_only:
+        import json
+
+        rows = step_breakdown(build(args.n, args.droplets), args.steps)
+        print(json.dumps({"wall": rows[:, 0].tolist(), "cpu": rows[:, 1].tolist()}))
+        return 0
     nth = numba.get_num_threads()
     load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     print(f"# threads {nth} (NUMBA_NUM_THREADS), cores {os.cpu_count()}; uptime: {load}")
@@ -243,6 +292,8 @@ def main(argv=None) -> int:
     print(f"steps/s {sps:.2f} (wall, this load); CPU-s/step {cps:.3f}; goal {GOAL_STEPS_PER_S:g} steps/s on "
           f"{GOAL_CORES} cores = <= {GOAL_CORES / GOAL_STEPS_PER_S:.2f} CPU-s/step: {'met' if met else 'NOT met'}; "
           f"CPU-bound rate on {GOAL_CORES} idle cores {GOAL_CORES / cps:.2f} steps/s")
+    if args.baseline:
+        compare(str(Path(args.baseline).resolve()), args)
     print(f"# uptime after: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
     return 0
 

@@ -40,7 +40,9 @@ Numerics
 * Droplets: per step (operator split) interpolate, grow implicitly at the local S with
   kappa-Köhler (:func:`clouds._kernels.droplets.implicit_radius`), feed back -dm to q_v and
   L0 dm / c_p to theta, move as tracers (Heun) or with Stokes drag and settling
-  (exact exponential for frozen fluid velocity, tau_p = 2 rho_w r^2 / (9 rho_a nu)).
+  (exact exponential for frozen fluid velocity, tau_p = 2 rho_w r^2 / (9 rho_a nu)). Tracers on one
+  rank or with replicated fields take all of this in one pass over the droplets
+  (:func:`clouds._kernels.droplets.droplet_pass`), bit for bit the separate kernels' result.
 * MPI: droplets are distributed over ranks in index blocks; the deposited source fields and all
   droplet sums are combined with Allreduce and every rank advances the (replicated) spectral
   fields, so results agree with the serial run to round-off.
@@ -494,7 +496,7 @@ class DNS:
 
         Stages (E = exp(-D k^2 dt), E' = exp(-D k^2 dt / 2)): y_a = E' (y0 + dt/2 k1),
         y_b = E (y0 - dt k1) + 2 dt E' k2, y1 = E (y0 + dt/6 k1) + (4 dt/6) E' k2 + dt/6 k3,
-        each evaluated in place from left to right.
+        each evaluated from left to right in one pass (:meth:`_stage`).
         """
         sp, xp = self.sp, self.xp
         ql_hat = sp.forward(xp.asarray(self.ql_grid)) * sp.dealias
@@ -509,33 +511,48 @@ class DNS:
 
         k1 = rhs(y0, u)
         self._check_cfl(k1[m], dt)
-        ya = []
-        for j in range(m):
-            a = k1[j] * (0.5 * dt)
-            a += y0[j]
-            a *= Eh[j]
-            ya.append(a)
+        stage = self._stage
+        ya = [stage(y0[j], Eh[j], 0.5 * dt, k1[j]) for j in range(m)]
         k2 = rhs(ya)
-        yb = []
-        for j in range(m):
-            a = k1[j] * dt
-            xp.subtract(y0[j], a, out=a)
-            a *= E1[j]
-            a += Eh2[j] * k2[j]
-            yb.append(a)
+        yb = [stage(y0[j], E1[j], -dt, k1[j], Eh2[j], k2[j]) for j in range(m)]
         del ya
         k3 = rhs(yb)
-        out = []
-        for j in range(m):
-            a = k1[j] * (dt / 6)
-            a += y0[j]
-            a *= E1[j]
-            a += Eh4[j] * k2[j]
-            a += k3[j] * (dt / 6)
-            out.append(a)
+        out = [stage(y0[j], E1[j], dt / 6, k1[j], Eh4[j], k2[j], dt / 6, k3[j]) for j in range(m)]
         self.uh, self.thh, self.qh = out[:3]
         if m == 4:
             self.zh = out[3]
+
+    #: evaluate the RK3 stages of NumPy fields with the Numba kernels of :mod:`clouds._kernels.lawson`
+    #: (False: array expressions, the path CuPy fields take; both give the same bits)
+    _stage_kernels = True
+
+    def _stage(self, y0, E, a, k1, F=None, k2=None, c=None, k3=None):
+        """A stage value E (y0 + a k1) [+ F k2 [+ c k3]] of the RK3 (left to right; see :mod:`clouds._kernels.lawson`).
+
+        y0 - dt k1 is written y0 + (-dt) k1: the same number, as (-dt) k1 = -(dt k1) exactly.
+        """
+        xp = self.xp
+        if xp is np and self._stage_kernels:
+            from ._kernels import lawson
+
+            out = np.empty_like(y0)
+            flat = (lambda x: np.ascontiguousarray(x).reshape(-1, E.size))
+            o, e = out.reshape(-1, E.size), np.ascontiguousarray(E).reshape(-1)
+            if k2 is None:
+                lawson.stage1(flat(y0), e, a, flat(k1), o)
+            elif k3 is None:
+                lawson.stage2(flat(y0), e, a, flat(k1), np.ascontiguousarray(F).reshape(-1), flat(k2), o)
+            else:
+                lawson.stage3(flat(y0), e, a, flat(k1), np.ascontiguousarray(F).reshape(-1), flat(k2), c, flat(k3), o)
+            return out
+        out = k1 * a
+        out += y0
+        out *= E
+        if k2 is not None:
+            out += F * k2
+        if k3 is not None:
+            out += k3 * c
+        return out
 
     def _check_cfl(self, u, dt):
         umax = [float(self.xp.max(self.xp.abs(u[i]))) for i in range(3)]

@@ -61,13 +61,16 @@ def _reference_advance(d, dt):
     return tuple(E1[j] * (y0[j] + dt / 6 * k1[j]) + Eh[j] * (4 * dt / 6) * k2[j] + dt / 6 * k3[j] for j in range(m))
 
 
-@pytest.mark.parametrize("forced, lapse", [(False, False), (False, True), (True, False)])
-def test_in_place_rk3_step_equals_textbook_expressions(forced, lapse):
+@pytest.mark.parametrize("forced, lapse, kernels", [(False, False, True), (False, True, True), (True, False, True),
+                                                    (False, True, False)])
+def test_in_place_rk3_step_equals_textbook_expressions(forced, lapse, kernels):
+    # kernels=False: the RK3 stages as array expressions (the path CuPy fields take)
     cfg = make_config(grid=dict(n=16, box=0.05), fluid=dict(u_rms=0.05),
                       forcing=dict(epsilon=1e-3 if forced else 0.0),
                       thermo=dict(setup="slab", rh_clear=0.8, lapse=lapse),
                       droplets=dict(n_droplets=2000, N_c=1e8), run=dict(dt=0.004))
     d = DNS(cfg)
+    d._stage_kernels = kernels
     for _ in range(2):
         d.step()                                   # droplets source theta, q_v and q_l: all terms non-zero
     if lapse:
