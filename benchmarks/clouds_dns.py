@@ -162,7 +162,8 @@ def part_table(sim, rounds):
             sim.vel[:] = vel0
             sim._droplet_pass(dt, f)
         out["fused droplet pass"] = (timed(fused, rounds),
-                                     m * (24 + 24 + 48 + 32 + 24) + 8 * nf * G + 2 * 8 * G * (1 + 2 * chunks), 0)
+                                     # reads pos, r, rd, kappa, mult; writes pos, vel, r, S
+                                     m * (24 + 32 + 24 + 24 + 16) + 8 * nf * G + 2 * 8 * G * (1 + 2 * chunks), 0)
         sim.pos[:] = pos0
         sim.vel[:] = vel0
     r_save = sim.r.copy()
@@ -275,7 +276,8 @@ def main(argv=None) -> int:
         w = np.median(t["wall"])
         gbs = nbytes / w / 1e9
         fl = f"{flops / w / 1e9:7.2f}  {flops / w / 1e9 / peak:7.1%}" if flops else "      -        -"
-        print(f"{name:32s} {stat(t['wall'])}   {stat(t['cpu'])}  {nbytes / 1e6:7.1f}  {gbs:6.2f}  {gbs / big[0]:7.1%}  {fl}")
+        print(f"{name:32s} {stat(t['wall'])}   {stat(t['cpu'])}  {nbytes / 1e6:7.1f}  {gbs:6.2f}  "
+              f"{gbs / big[0]:7.1%}  {fl}")
     rows = step_breakdown(sim, args.steps)
     wall, cpu, fw, fc, flw, flc, nfft, ffw, ffc = rows.T
     print(f"# whole steps ({args.steps}), per step: median [min, max] ms; {int(np.median(nfft))} FFTs per step")

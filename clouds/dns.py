@@ -639,8 +639,9 @@ class DNS:
 
     @property
     def _fused(self):
-        """Whether :meth:`step` moves the droplets with the one-pass kernel :func:`clouds._kernels.droplets.droplet_pass`
-        (tracers without slab decomposition; same results as the separate kernels, bit for bit)."""
+        """Whether :meth:`step` moves the droplets with the one-pass kernel
+        :func:`clouds._kernels.droplets.droplet_pass` (tracers without slab decomposition; same results as
+        the separate kernels, bit for bit)."""
         return self._fuse_droplets and not self.slab and not self.cfg.droplets.inertial
 
     #: use the one-pass droplet kernel where it applies (:attr:`_fused`); False runs the separate kernels
