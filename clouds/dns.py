@@ -448,11 +448,15 @@ class DNS:
             xp.multiply(u[k], om[j], out=tmp)
             cross[i] -= tmp
         Nu = xp.stack([sp.forward(cross[i]) for i in range(3)])
+        fk = self._fourier_kernels()
         if c.fluid.buoyancy:
             # B = g (theta / T0 + 0.608 q_v - q_l)
-            Bh = th.G_ACC * (thh / self.T0 + 0.608 * qh)
-            Bh -= Gql_hat
-            Nu[2] += Bh
+            if fk:
+                fk.add_buoyancy(Nu[2], thh, qh, Gql_hat, th.G_ACC, 1.0 / self.T0, 0.608)
+            else:
+                Bh = th.G_ACC * (thh / self.T0 + 0.608 * qh)
+                Bh -= Gql_hat
+                Nu[2] += Bh
         if c.forcing.epsilon > 0:
             # f_k = epsilon_f u_k / (2 E_f) on 0 < |k| <= k_f, E_f the energy there
             idx, w = sp.forcing_modes(c.forcing.k_f * 2 * np.pi / c.grid.box)
@@ -462,19 +466,47 @@ class DNS:
                 a = c.forcing.epsilon / (2 * Ef)
                 for i in range(3):
                     Nu[i][idx] += a * uf[i]
-        Nu *= sp.dealias
-        Nu = sp.project(Nu)
-        if sp.owns_k0:
-            Nu[:, 0, 0, 0] = 0
-        Nth = sp.flux_divergence(u, sp.inverse(thh))
+        if fk:
+            k1d = self._k1d
+            fk.dealias_project(Nu, *k1d, sp.dealias, sp.inv_k2, sp.owns_k0)
+        else:
+            Nu *= sp.dealias
+            Nu = sp.project(Nu)
+            if sp.owns_k0:
+                Nu[:, 0, 0, 0] = 0
+        flux = self._flux_divergence
+        Nth = flux(u, sp.inverse(thh))
         if c.thermo.lapse:
             Nth -= (th.G_ACC / th.C_P) * uh[2]   # mean w = 0: the box mean of theta is untouched
-        Nq = sp.flux_divergence(u, sp.inverse(qh))
+        Nq = flux(u, sp.inverse(qh))
         if zh is None:
             return Nu, Nth, Nq, u
-        Nz = sp.flux_divergence(u, sp.inverse(zh))
+        Nz = flux(u, sp.inverse(zh))
         Nz += uh[2]
         return Nu, Nth, Nq, Nz, u
+
+    def _fourier_kernels(self):
+        """The module :mod:`clouds._kernels.fourier_terms` when the fields are NumPy arrays and
+        :attr:`_stage_kernels` is set; None: array expressions (CuPy fields)."""
+        if self.xp is np and self._stage_kernels:
+            from ._kernels import fourier_terms
+
+            if not hasattr(self, "_k1d"):
+                sp = self.sp
+                self._k1d = tuple(np.ascontiguousarray(np.ravel(k)) for k in (sp.kx, sp.ky, sp.kz))
+            return fourier_terms
+        return None
+
+    def _flux_divergence(self, u, s):
+        """-div(u s) in Fourier space, 2/3-dealiased (:meth:`clouds.spectral.Spectral.flux_divergence`)."""
+        fk = self._fourier_kernels()
+        sp = self.sp
+        if not fk:
+            return sp.flux_divergence(u, s)
+        F = [sp.forward(u[i] * s) for i in range(3)]
+        out = np.empty_like(F[0])
+        fk.flux_divergence(F[0], F[1], F[2], *self._k1d, sp.dealias, out)
+        return out
 
     def _factors(self, dt, m):
         """Integrating factors of the RK3 for a step dt (cached per dt): per field, exp(-D k^2 dt),
@@ -522,8 +554,9 @@ class DNS:
         if m == 4:
             self.zh = out[3]
 
-    #: evaluate the RK3 stages of NumPy fields with the Numba kernels of :mod:`clouds._kernels.lawson`
-    #: (False: array expressions, the path CuPy fields take; both give the same bits)
+    #: evaluate the RK3 stages and the Fourier-space terms of the right-hand side of NumPy fields with the
+    #: Numba kernels of :mod:`clouds._kernels.lawson` and :mod:`clouds._kernels.fourier_terms` (False: array
+    #: expressions, the path CuPy fields take; both give the same numbers)
     _stage_kernels = True
 
     def _stage(self, y0, E, a, k1, F=None, k2=None, c=None, k3=None):
