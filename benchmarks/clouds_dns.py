@@ -19,7 +19,9 @@ What it measures, on the state after one warm-up step (Numba compiled, FFT plans
   field right-hand side (the fluid RK3 less its FFTs) and the droplet part.
 
 Bytes moved: the compulsory traffic of each part (every array it must read or write once; the grid
-counted once per pass), divided by its wall time -> GB/s, and as a fraction of the measured triad.
+counted once per pass), divided by its wall time -> GB/s, and as a fraction of the measured triad; and
+divided by its CPU time -> GB/s per core, against the triad's bytes per CPU-second (on a loaded
+machine the wall time includes time the part waited for a core, the CPU time does not).
 Floating-point rate: 2.5 N log2 N per real FFT of N points (the usual count); the droplet kernels
 are reported by bandwidth only (their cost is divisions, exp and branches, not flops). Peak:
 threads x clock x 32 double flops per cycle (two AVX-512 FMA units; the clock from /proc/cpuinfo).
@@ -69,15 +71,17 @@ def _triad(a, b, c, s):
 
 
 def triad_bandwidth(n, rounds):
-    """(median, min, max) GB/s of a = b + s c over n doubles (24 bytes per element, as STREAM counts)."""
+    """(median, min, max) GB/s of a = b + s c over n doubles (24 bytes per element, as STREAM counts) from
+    wall time, and the median GB/s per core from CPU time (bytes / CPU-seconds of all threads)."""
     a, b, c = np.zeros(n), np.random.default_rng(0).random(n), np.random.default_rng(1).random(n)
     _triad(a, b, c, 3.0)
-    bw = []
+    bw, bc = [], []
     for _ in range(rounds):
-        t = time.perf_counter()
+        t, p = time.perf_counter(), time.process_time()
         _triad(a, b, c, 3.0)
         bw.append(24.0 * n / (time.perf_counter() - t) / 1e9)
-    return np.median(bw), min(bw), max(bw)
+        bc.append(24.0 * n / max(time.process_time() - p, 1e-9) / 1e9)
+    return np.median(bw), min(bw), max(bw), np.median(bc)
 
 
 def timed(f, rounds):
@@ -265,19 +269,21 @@ def main(argv=None) -> int:
     big = triad_bandwidth(int(args.triad_mib * 2 ** 20 / 8), args.rounds)
     l3 = triad_bandwidth(2 ** 20, 4 * args.rounds)
     peak, mhz = peak_gflops(nth)
-    print(f"# triad {args.triad_mib:.0f} MiB/array: {big[0]:.2f} GB/s [{big[1]:.2f}, {big[2]:.2f}]; "
-          f"8 MiB/array (cache): {l3[0]:.2f} GB/s [{l3[1]:.2f}, {l3[2]:.2f}]; "
+    print(f"# triad {args.triad_mib:.0f} MiB/array: {big[0]:.2f} GB/s [{big[1]:.2f}, {big[2]:.2f}], per core "
+          f"{big[3]:.2f}; 8 MiB/array (cache): {l3[0]:.2f} GB/s [{l3[1]:.2f}, {l3[2]:.2f}], per core {l3[3]:.2f}; "
           f"peak {peak:.0f} GFLOP/s ({nth} x {mhz:.0f} MHz x 32)")
     sim = build(args.n, args.droplets)
     print(f"# DNS {args.n}^3, {len(sim.r)} droplets, tracers, slab set-up; parts timed alone, {args.rounds} rounds")
+    print("# GB/s and GFLOP/s from wall time (against the triad's wall GB/s); per core from CPU time (bytes / "
+          "CPU-s, against the triad's per-core GB/s): the rate while the part had a core")
     print("part                              wall ms median [min, max]      CPU ms median [min, max]    "
-          "MB      GB/s  of triad  GFLOP/s  of peak")
+          "MB      GB/s  of triad  GB/s/core  of triad  GFLOP/s  of peak")
     for name, (t, nbytes, flops) in part_table(sim, args.rounds).items():
-        w = np.median(t["wall"])
-        gbs = nbytes / w / 1e9
+        w, c = np.median(t["wall"]), np.median(t["cpu"])
+        gbs, gbc = nbytes / w / 1e9, nbytes / c / 1e9
         fl = f"{flops / w / 1e9:7.2f}  {flops / w / 1e9 / peak:7.1%}" if flops else "      -        -"
         print(f"{name:32s} {stat(t['wall'])}   {stat(t['cpu'])}  {nbytes / 1e6:7.1f}  {gbs:6.2f}  "
-              f"{gbs / big[0]:7.1%}  {fl}")
+              f"{gbs / big[0]:7.1%}  {gbc:9.2f}  {gbc / big[3]:7.1%}  {fl}")
     rows = step_breakdown(sim, args.steps)
     wall, cpu, fw, fc, flw, flc, nfft, ffw, ffc = rows.T
     print(f"# whole steps ({args.steps}), per step: median [min, max] ms; {int(np.median(nfft))} FFTs per step")

@@ -33,7 +33,10 @@ Numerics
   momentum, flux form div(u q) for scalars (so the mean of every scalar is untouched by
   transport), Leray projection for pressure.
 * Time stepping: Lawson integrating-factor form of Kutta's third-order Runge-Kutta — diffusion
-  exactly through exp(-nu k^2 t), only forward exponentials.
+  exactly through exp(-nu k^2 t), only forward exponentials. NumPy fields: the stage values and the
+  Fourier-space terms (buoyancy, dealiasing + projection, flux divergence) are one Numba pass each
+  (:mod:`clouds._kernels.lawson`, :mod:`clouds._kernels.fourier_terms`); CuPy fields take the same
+  operations as array expressions (both give the same numbers, tests/clouds/test_dns_rhs.py).
 * Forcing: fixed-power forcing of the modes 0 < |k| <= k_f, f_k = epsilon_f u_k / (2 E_f)
   (Alvelius 1999-type; injects exactly epsilon_f per unit mass), so the dissipation rate
   settles at the target epsilon_f.
