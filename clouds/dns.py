@@ -442,16 +442,22 @@ class DNS:
         sp, xp, c = self.sp, self.xp, self.cfg
         if u is None:
             u = xp.stack([sp.inverse(uh[i]) for i in range(3)])
-        om = sp.curl_inverse(uh)
-        # u x omega
-        cross = xp.empty_like(u)
-        tmp = xp.empty_like(u[0])
-        for i, j, k in ((0, 1, 2), (1, 2, 0), (2, 0, 1)):
-            xp.multiply(u[j], om[k], out=cross[i])
-            xp.multiply(u[k], om[j], out=tmp)
-            cross[i] -= tmp
-        Nu = xp.stack([sp.forward(cross[i]) for i in range(3)])
         fk = self._fourier_kernels()
+        cross = xp.empty_like(u)
+        if fk:
+            omh = np.empty_like(uh)
+            fk.curl(uh, *self._k1d, omh)
+            om = [sp.inverse(omh[i]) for i in range(3)]
+            fk.cross(u, om[0], om[1], om[2], cross)
+        else:
+            om = sp.curl_inverse(uh)
+            # u x omega
+            tmp = xp.empty_like(u[0])
+            for i, j, k in ((0, 1, 2), (1, 2, 0), (2, 0, 1)):
+                xp.multiply(u[j], om[k], out=cross[i])
+                xp.multiply(u[k], om[j], out=tmp)
+                cross[i] -= tmp
+        Nu = xp.stack([sp.forward(cross[i]) for i in range(3)])
         if c.fluid.buoyancy:
             # B = g (theta / T0 + 0.608 q_v - q_l)
             if fk:
@@ -557,7 +563,8 @@ class DNS:
         if m == 4:
             self.zh = out[3]
 
-    #: evaluate the RK3 stages and the Fourier-space terms of the right-hand side of NumPy fields with the
+    #: evaluate the RK3 stages and the terms of the right-hand side (curl, u x omega, buoyancy, projection,
+    #: flux divergence) of NumPy fields with the
     #: Numba kernels of :mod:`clouds._kernels.lawson` and :mod:`clouds._kernels.fourier_terms` (False: array
     #: expressions, the path CuPy fields take; both give the same numbers)
     _stage_kernels = True

@@ -1,4 +1,4 @@
-"""Terms of the DNS right-hand side in Fourier space, one pass each (NumPy fields; CuPy fields use array expressions).
+"""Terms of the DNS right-hand side, one pass each (NumPy fields; CuPy fields use array expressions).
 
 Used by :meth:`clouds.dns.DNS._rhs` (model: :mod:`clouds.dns`; 2/3 dealiasing, Orszag 1971; Leray projection
 P(k) = I - k k^T / k^2). Each kernel performs the floating-point operations of the array expressions it
@@ -68,3 +68,30 @@ def flux_divergence(F0, F1, F2, kx, ky, kz, mask, out):
                 re = -(kx[i] * a.imag) + -(ky[j] * b.imag) + -(kz[k] * c.imag)
                 im = kx[i] * a.real + ky[j] * b.real + kz[k] * c.real
                 out[i, j, k] = complex(-re, -im)
+
+
+@njit(cache=True, parallel=True)
+def curl(U, kx, ky, kz, out):
+    """out = i k x U for a vector field U (3, nx, ny, nz): out_x = i ky U_z - i kz U_y, ... (cyclic)."""
+    _, nx, ny, nz = U.shape
+    for i in prange(nx):
+        for j in range(ny):
+            for k in range(nz):
+                a, b, c = U[0, i, j, k], U[1, i, j, k], U[2, i, j, k]
+                out[0, i, j, k] = complex(-(ky[j] * c.imag) - -(kz[k] * b.imag), ky[j] * c.real - kz[k] * b.real)
+                out[1, i, j, k] = complex(-(kz[k] * a.imag) - -(kx[i] * c.imag), kz[k] * a.real - kx[i] * c.real)
+                out[2, i, j, k] = complex(-(kx[i] * b.imag) - -(ky[j] * a.imag), kx[i] * b.real - ky[j] * a.real)
+
+
+@njit(cache=True, parallel=True)
+def cross(u, o0, o1, o2, out):
+    """out = u x o in real space (u (3, nx, ny, nz); o given by its three components)."""
+    _, nx, ny, nz = u.shape
+    for i in prange(nx):
+        for j in range(ny):
+            for k in range(nz):
+                u0, u1, u2 = u[0, i, j, k], u[1, i, j, k], u[2, i, j, k]
+                w0, w1, w2 = o0[i, j, k], o1[i, j, k], o2[i, j, k]
+                out[0, i, j, k] = u1 * w2 - u2 * w1
+                out[1, i, j, k] = u2 * w0 - u0 * w2
+                out[2, i, j, k] = u0 * w1 - u1 * w0
