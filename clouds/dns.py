@@ -42,14 +42,19 @@ Numerics
   momentum, flux form div(u q) for scalars (so the mean of every scalar is untouched by
   transport), Leray projection for pressure.
 * Time stepping: Lawson integrating-factor form of Kutta's third-order Runge-Kutta — diffusion
-  exactly through exp(-nu k^2 t), only forward exponentials.
+  exactly through exp(-nu k^2 t), only forward exponentials. NumPy fields: the stage values and the
+  Fourier-space terms (buoyancy, dealiasing + projection, flux divergence) are one Numba pass each
+  (:mod:`clouds._kernels.lawson`, :mod:`clouds._kernels.fourier_terms`); CuPy fields take the same
+  operations as array expressions (both give the same numbers, tests/clouds/test_dns_rhs.py).
 * Forcing: fixed-power forcing of the modes 0 < |k| <= k_f, f_k = epsilon_f u_k / (2 E_f)
   (Alvelius 1999-type; injects exactly epsilon_f per unit mass), so the dissipation rate
   settles at the target epsilon_f.
 * Droplets: per step (operator split) interpolate, grow implicitly at the local S with
   kappa-Köhler (:func:`clouds._kernels.droplets.implicit_radius`), feed back -dm to q_v and
   L0 dm / c_p to theta, move as tracers (Heun) or with Stokes drag and settling
-  (exact exponential for frozen fluid velocity, tau_p = 2 rho_w r^2 / (9 rho_a nu)).
+  (exact exponential for frozen fluid velocity, tau_p = 2 rho_w r^2 / (9 rho_a nu)). Tracers on one
+  rank or with replicated fields take all of this in one pass over the droplets
+  (:func:`clouds._kernels.droplets.droplet_pass`), bit for bit the separate kernels' result.
 * MPI: droplets are distributed over ranks in index blocks; the deposited source fields and all
   droplet sums are combined with Allreduce and every rank advances the (replicated) spectral
   fields, so results agree with the serial run to round-off.
@@ -481,61 +486,175 @@ class DNS:
         return drag.stokes_time(self.r, self.T0)
 
     # ------------------------------------------------------------------ the flow right-hand side
-    def _rhs(self, uh, thh, qh, ql_hat, zh=None):
+    def _rhs(self, uh, thh, qh, Gql_hat, zh=None, u=None):
+        """Right-hand sides (N_u, N_theta, N_q[, N_zeta], u) of the fields at one RK3 stage.
+
+        ``Gql_hat`` = g (FFT q_l) dealiased; ``u`` = the real-space velocity of ``uh`` when the caller has it.
+        Array operations in place where the old value is not needed (the same operations, in the same
+        order, as the textbook expressions in the comments).
+        """
         sp, xp, c = self.sp, self.xp, self.cfg
-        u = xp.stack([sp.inverse(uh[i]) for i in range(3)])
-        om = xp.stack([sp.inverse(w) for w in sp.curl(uh)])
-        cross = xp.stack([u[1] * om[2] - u[2] * om[1], u[2] * om[0] - u[0] * om[2], u[0] * om[1] - u[1] * om[0]])
+        if u is None:
+            u = xp.stack([sp.inverse(uh[i]) for i in range(3)])
+        fk = self._fourier_kernels()
+        cross = xp.empty_like(u)
+        if fk:
+            omh = np.empty_like(uh)
+            fk.curl(uh, *self._k1d, omh)
+            om = [sp.inverse(omh[i]) for i in range(3)]
+            fk.cross(u, om[0], om[1], om[2], cross)
+        else:
+            om = sp.curl_inverse(uh)
+            # u x omega
+            tmp = xp.empty_like(u[0])
+            for i, j, k in ((0, 1, 2), (1, 2, 0), (2, 0, 1)):
+                xp.multiply(u[j], om[k], out=cross[i])
+                xp.multiply(u[k], om[j], out=tmp)
+                cross[i] -= tmp
         Nu = xp.stack([sp.forward(cross[i]) for i in range(3)])
-        theta = sp.inverse(thh)
-        q = sp.inverse(qh)
         if c.fluid.buoyancy:
-            Bh = th.G_ACC * (thh / self.T0 + 0.608 * qh) - th.G_ACC * ql_hat
-            Nu[2] += Bh
+            # B = g (theta / T0 + 0.608 q_v - q_l)
+            if fk:
+                fk.add_buoyancy(Nu[2], thh, qh, Gql_hat, th.G_ACC, 1.0 / self.T0, 0.608)
+            else:
+                Bh = th.G_ACC * (thh / self.T0 + 0.608 * qh)
+                Bh -= Gql_hat
+                Nu[2] += Bh
         if c.forcing.epsilon > 0:
-            k0 = 2 * np.pi / c.grid.box
-            shell = (sp.kmag <= c.forcing.k_f * k0) & (sp.k2 > 0)
-            Ef = 0.5 * sp._reduce(sum(float(xp.sum(sp.weight * shell * xp.abs(uh[i]) ** 2)) for i in range(3))) / sp.npts ** 2
+            # f_k = epsilon_f u_k / (2 E_f) on 0 < |k| <= k_f, E_f the energy there
+            idx, w = sp.forcing_modes(c.forcing.k_f * 2 * np.pi / c.grid.box)
+            uf = [uh[i][idx] for i in range(3)]
+            Ef = 0.5 * sp._reduce(sum(float(xp.sum(w * xp.abs(uf[i]) ** 2)) for i in range(3))) / sp.npts ** 2
             if Ef > 0:
-                Nu += (c.forcing.epsilon / (2 * Ef)) * shell * uh
-        Nu = sp.project(Nu * sp.dealias)
-        if sp.owns_k0:
-            Nu[:, 0, 0, 0] = 0
-        Nth = -sum(1j * k * sp.forward(u[i] * theta) for i, k in enumerate((sp.kx, sp.ky, sp.kz))) * sp.dealias
+                a = c.forcing.epsilon / (2 * Ef)
+                for i in range(3):
+                    Nu[i][idx] += a * uf[i]
+        if fk:
+            k1d = self._k1d
+            fk.dealias_project(Nu, *k1d, sp.dealias, sp.inv_k2, sp.owns_k0)
+        else:
+            Nu *= sp.dealias
+            Nu = sp.project(Nu)
+            if sp.owns_k0:
+                Nu[:, 0, 0, 0] = 0
+        flux = self._flux_divergence
+        Nth = flux(u, sp.inverse(thh))
         if c.thermo.lapse:
-            # -(g/c_p) (w + W): the fluctuation w has zero box mean; the mean updraft W cools the box mean
-            Nth = Nth - (th.G_ACC / th.C_P) * (uh[2] + c.thermo.updraft * self._one_hat)
-        Nq = -sum(1j * k * sp.forward(u[i] * q) for i, k in enumerate((sp.kx, sp.ky, sp.kz))) * sp.dealias
+            Nth -= (th.G_ACC / th.C_P) * uh[2]   # the fluctuation w has zero box mean
+            if c.thermo.updraft:
+                # the mean updraft W: -(g/c_p) W on the box mean (the rising box cools on the dry adiabat)
+                Nth -= (th.G_ACC / th.C_P * c.thermo.updraft) * self._one_hat
+        Nq = flux(u, sp.inverse(qh))
         if zh is None:
             return Nu, Nth, Nq, u
-        zeta = sp.inverse(zh)
-        Nz = -sum(1j * k * sp.forward(u[i] * zeta) for i, k in enumerate((sp.kx, sp.ky, sp.kz))) * sp.dealias
-        return Nu, Nth, Nq, Nz + uh[2] + c.thermo.updraft * self._one_hat, u
+        Nz = flux(u, sp.inverse(zh))
+        Nz += uh[2]
+        if c.thermo.updraft:
+            Nz += c.thermo.updraft * self._one_hat      # the box mean rises as W t
+        return Nu, Nth, Nq, Nz, u
 
-    def _advance_fluid(self, dt):
-        """Lawson / integrating-factor Kutta RK3 over dt."""
-        sp, xp, c = self.sp, self.xp, self.cfg
+    def _fourier_kernels(self):
+        """The module :mod:`clouds._kernels.fourier_terms` when the fields are NumPy arrays and
+        :attr:`_stage_kernels` is set; None: array expressions (CuPy fields)."""
+        if self.xp is np and self._stage_kernels:
+            from ._kernels import fourier_terms
+
+            if not hasattr(self, "_k1d"):
+                sp = self.sp
+                self._k1d = tuple(np.ascontiguousarray(np.ravel(k)) for k in (sp.kx, sp.ky, sp.kz))
+            return fourier_terms
+        return None
+
+    def _flux_divergence(self, u, s):
+        """-div(u s) in Fourier space, 2/3-dealiased (:meth:`clouds.spectral.Spectral.flux_divergence`)."""
+        fk = self._fourier_kernels()
+        sp = self.sp
+        if not fk:
+            return sp.flux_divergence(u, s)
+        F = [sp.forward(u[i] * s) for i in range(3)]
+        out = np.empty_like(F[0])
+        fk.flux_divergence(F[0], F[1], F[2], *self._k1d, sp.dealias, out)
+        return out
+
+    def _factors(self, dt, m):
+        """Integrating factors of the RK3 for a step dt (cached per dt): per field, exp(-D k^2 dt),
+        exp(-D k^2 dt / 2), 2 dt exp(-D k^2 dt / 2) and (4 dt / 6) exp(-D k^2 dt / 2)."""
+        cache = self.__dict__.setdefault("_factor_cache", {})
+        key = (dt, m)
+        if key not in cache:
+            sp, xp, c = self.sp, self.xp, self.cfg
+            diff = (c.fluid.nu, c.fluid.kappa, c.fluid.diffusivity, c.fluid.kappa)[:m]
+            E1 = [xp.exp(-d * sp.k2 * dt) for d in diff]
+            Eh = [xp.exp(-d * sp.k2 * 0.5 * dt) for d in diff]
+            if len(cache) > 4:          # a run uses run.dt and at most one shorter last step
+                cache.clear()
+            cache[key] = (E1, Eh, [2 * dt * e for e in Eh], [e * (4 * dt / 6) for e in Eh])
+        return cache[key]
+
+    def _advance_fluid(self, dt, u=None):
+        """Lawson / integrating-factor Kutta RK3 over dt (``u``: the real-space velocity of the current uh, if known).
+
+        Stages (E = exp(-D k^2 dt), E' = exp(-D k^2 dt / 2)): y_a = E' (y0 + dt/2 k1),
+        y_b = E (y0 - dt k1) + 2 dt E' k2, y1 = E (y0 + dt/6 k1) + (4 dt/6) E' k2 + dt/6 k3,
+        each evaluated from left to right in one pass (:meth:`_stage`).
+        """
+        sp, xp = self.sp, self.xp
         ql_hat = sp.forward(xp.asarray(self.ql_grid)) * sp.dealias
+        Gql_hat = th.G_ACC * ql_hat
         # u, theta, q_v (and zeta, diffused like theta)
         y0 = (self.uh, self.thh, self.qh) + (() if self.zh is None else (self.zh,))
         m = len(y0)
-        diff = (c.fluid.nu, c.fluid.kappa, c.fluid.diffusivity, c.fluid.kappa)[:m]
-        E1 = [xp.exp(-d * sp.k2 * dt) for d in diff]
-        Eh = [xp.exp(-d * sp.k2 * 0.5 * dt) for d in diff]
+        E1, Eh, Eh2, Eh4 = self._factors(dt, m)
 
-        def rhs(y):
-            return self._rhs(y[0], y[1], y[2], ql_hat, *y[3:])
+        def rhs(y, u=None):
+            return self._rhs(y[0], y[1], y[2], Gql_hat, *y[3:], u=u)
 
-        k1 = rhs(y0)
+        k1 = rhs(y0, u)
         self._check_cfl(k1[m], dt)
-        ya = tuple(Eh[j] * (y0[j] + 0.5 * dt * k1[j]) for j in range(m))
+        stage = self._stage
+        ya = [stage(y0[j], Eh[j], 0.5 * dt, k1[j]) for j in range(m)]
         k2 = rhs(ya)
-        yb = tuple(E1[j] * (y0[j] - dt * k1[j]) + 2 * dt * Eh[j] * k2[j] for j in range(m))
+        yb = [stage(y0[j], E1[j], -dt, k1[j], Eh2[j], k2[j]) for j in range(m)]
+        del ya
         k3 = rhs(yb)
-        out = tuple(E1[j] * (y0[j] + dt / 6 * k1[j]) + Eh[j] * (4 * dt / 6) * k2[j] + dt / 6 * k3[j] for j in range(m))
+        out = [stage(y0[j], E1[j], dt / 6, k1[j], Eh4[j], k2[j], dt / 6, k3[j]) for j in range(m)]
         self.uh, self.thh, self.qh = out[:3]
         if m == 4:
             self.zh = out[3]
+
+    #: evaluate the RK3 stages and the terms of the right-hand side (curl, u x omega, buoyancy, projection,
+    #: flux divergence) of NumPy fields with the
+    #: Numba kernels of :mod:`clouds._kernels.lawson` and :mod:`clouds._kernels.fourier_terms` (False: array
+    #: expressions, the path CuPy fields take; both give the same numbers)
+    _stage_kernels = True
+
+    def _stage(self, y0, E, a, k1, F=None, k2=None, c=None, k3=None):
+        """A stage value E (y0 + a k1) [+ F k2 [+ c k3]] of the RK3 (left to right; see :mod:`clouds._kernels.lawson`).
+
+        y0 - dt k1 is written y0 + (-dt) k1: the same number, as (-dt) k1 = -(dt k1) exactly.
+        """
+        xp = self.xp
+        if xp is np and self._stage_kernels:
+            from ._kernels import lawson
+
+            out = np.empty_like(y0)
+            flat = (lambda x: np.ascontiguousarray(x).reshape(-1, E.size))
+            o, e = out.reshape(-1, E.size), np.ascontiguousarray(E).reshape(-1)
+            if k2 is None:
+                lawson.stage1(flat(y0), e, a, flat(k1), o)
+            elif k3 is None:
+                lawson.stage2(flat(y0), e, a, flat(k1), np.ascontiguousarray(F).reshape(-1), flat(k2), o)
+            else:
+                lawson.stage3(flat(y0), e, a, flat(k1), np.ascontiguousarray(F).reshape(-1), flat(k2), c, flat(k3), o)
+            return out
+        out = k1 * a
+        out += y0
+        out *= E
+        if k2 is not None:
+            out += F * k2
+        if k3 is not None:
+            out += k3 * c
+        return out
 
     def _check_cfl(self, u, dt):
         umax = [float(self.xp.max(self.xp.abs(u[i]))) for i in range(3)]
@@ -561,10 +680,28 @@ class DNS:
 
             dt = check_arg("dt", dt, gt=0, le=c.run.dt)  # run() shortens only the last step
         n = c.grid.n
+        u_now = None            # the real-space velocity of self.uh, when a droplet step made it
         if self.n_total and self.backend == "cuda":
             t0 = _time.perf_counter()
             self._droplet_step_device(dt)
             self.timing["droplets_device"] = self.timing.get("droplets_device", 0.0) + _time.perf_counter() - t0
+        elif self.n_total and self._fused:
+            t0 = _time.perf_counter()
+            if self.nstep % self.SORT_EVERY == 0 and len(self.r) > self.SORT_MIN:
+                self._sort_droplets()
+            f = self._physical()
+            u_now = f[:3]
+            t1 = _time.perf_counter()
+            src, liq = self._droplet_pass(dt, f)
+            t2 = _time.perf_counter()
+            src = self._fold(src) / (self.rho * self.cell_volume)      # kg water per kg air
+            srch = sp.forward(xp.asarray(src))
+            self.qh = self.qh - srch
+            self.thh = self.thh + (self.L0 / th.C_P) * srch
+            self.ql_grid = self._fold(liq) / (self.rho * self.cell_volume)
+            t3 = _time.perf_counter()
+            for k, v in (("interpolate", t1 - t0), ("droplet_pass", t2 - t1), ("deposit", t3 - t2)):
+                self.timing[k] = self.timing.get(k, 0.0) + v
         elif self.n_total:
             t0 = _time.perf_counter()
             if self.nstep % self.SORT_EVERY == 0 and len(self.r) > self.SORT_MIN:
@@ -597,10 +734,35 @@ class DNS:
                          ("move", t4 - t3)):
                 self.timing[k] += v
         t5 = _time.perf_counter()
-        self._advance_fluid(dt)
+        self._advance_fluid(dt, u_now)
         self.timing["fluid"] += _time.perf_counter() - t5
         self.t += dt
         self.nstep += 1
+
+    @property
+    def _fused(self):
+        """Whether :meth:`step` moves the droplets with the one-pass kernel
+        :func:`clouds._kernels.droplets.droplet_pass` (tracers without slab decomposition; same results as
+        the separate kernels, bit for bit)."""
+        return self._fuse_droplets and not self.slab and not self.cfg.droplets.inertial
+
+    #: use the one-pass droplet kernel where it applies (:attr:`_fused`); False runs the separate kernels
+    _fuse_droplets = True
+
+    def _droplet_pass(self, dt, f):
+        """Interpolate, grow, deposit the source, move (Heun) and deposit the liquid water in one pass over the
+        droplets (:func:`clouds._kernels.droplets.droplet_pass`); sets r, S_droplets, pos and vel and returns
+        the (unfolded) deposit grids (source dm at the old positions, liquid mass at the new ones)."""
+        m = len(self.r)
+        r_new, S = np.empty(m), np.empty(m)
+        src, nxg, xoff = self._deposit_grid()
+        liq = np.zeros_like(src)
+        K.droplet_pass(f, self.pos, self.vel, self.r, self.rd, self.kap, self.mult, self.T0, self.p0, self.G0,
+                       self.A0, dt, 3, 4, self._iz, self.sp.dx, np.full(3, self.cfg.grid.box), nxg, xoff,
+                       r_new, S, src, liq)
+        self.r = r_new
+        self.S_droplets = S
+        return src, liq
 
     def _move(self, u1, f, dt, nxg, xoff):
         box = np.full(3, self.cfg.grid.box)

@@ -51,6 +51,8 @@ class Spectral:
         k2[0, 0, 0] = 1.0
         self.inv_k2 = 1.0 / k2
         self.kmag = xp.sqrt(self.k2)
+        #: 1j k_x, 1j k_y, 1j k_z (the derivative factors, broadcast shapes)
+        self.ik = (1j * self.kx, 1j * self.ky, 1j * self.kz)
         mx = np.abs(np.fft.fftfreq(nx, 1.0 / nx)) < nx / 3.0
         my = np.abs(np.fft.fftfreq(ny, 1.0 / ny)) < ny / 3.0
         mz = np.abs(np.fft.rfftfreq(nz, 1.0 / nz)) < nz / 3.0
@@ -94,6 +96,50 @@ class Spectral:
         return xp.stack([1j * (self.ky * uh[2] - self.kz * uh[1]),
                          1j * (self.kz * uh[0] - self.kx * uh[2]),
                          1j * (self.kx * uh[1] - self.ky * uh[0])])
+
+    def curl_inverse(self, uh):
+        """The curl of the spectral vector field uh in real space, (3, ...): i k x uh, transformed back.
+
+        (i k) x uh is formed with the factors :attr:`ik` (i (k_y u_z) = (i k_y) u_z exactly) and one
+        scratch array for the three components, instead of the temporaries of :meth:`curl`.
+        """
+        xp = self.xp
+        ikx, iky, ikz = self.ik
+        a = xp.empty_like(uh[0])
+        b = xp.empty_like(uh[0])
+        out = []
+        for (p, i), (q, j) in (((iky, 2), (ikz, 1)), ((ikz, 0), (ikx, 2)), ((ikx, 1), (iky, 0))):
+            xp.multiply(p, uh[i], out=a)
+            xp.multiply(q, uh[j], out=b)
+            a -= b
+            out.append(self.inverse(a))
+        return xp.stack(out)
+
+    def flux_divergence(self, u, s):
+        """-i k . FFT(u s) * dealias: the spectral -div(u s) of a scalar s carried by the velocity u (real space),
+        2/3-dealiased (terms summed in the order x, y, z)."""
+        xp = self.xp
+        acc = None
+        for i in range(3):
+            f = self.forward(u[i] * s)
+            f *= self.ik[i]
+            if acc is None:
+                acc = f
+            else:
+                acc += f
+        xp.negative(acc, out=acc)
+        acc *= self.dealias
+        return acc
+
+    def forcing_modes(self, kmax):
+        """(index, rfft weight) of the modes 0 < |k| <= kmax held here (cached): the forced shell."""
+        cache = self.__dict__.setdefault("_forcing_modes", {})
+        if kmax not in cache:
+            xp = self.xp
+            shell = (self.kmag <= kmax) & (self.k2 > 0)
+            idx = xp.nonzero(shell)
+            cache[kmax] = (idx, xp.broadcast_to(self.weight, self.k2.shape)[idx])
+        return cache[kmax]
 
     def divergence(self, uh):
         return 1j * (self.kx * uh[0] + self.ky * uh[1] + self.kz * uh[2])
@@ -164,6 +210,7 @@ class SlabSpectral(Spectral):
         self.k2 = self.k2[:, ys, :]
         self.inv_k2 = self.inv_k2[:, ys, :]
         self.kmag = self.kmag[:, ys, :]
+        self.ik = (self.ik[0], 1j * self.ky, self.ik[2])
         self.dealias = self.dealias[:, ys, :]
         self.owns_k0 = q == 0
 

@@ -4,7 +4,10 @@
   droplet motion, the fused DNS droplet step (CPU, Numba);
 * :mod:`clouds._kernels.parcel`: growth at a common supersaturation with its derivative (the parcel
   model's Newton coupling) and the eddy-hopping update;
-* :mod:`clouds._kernels.cuda_droplets`: the droplet kernels of the DNS as ``numba.cuda`` kernels.
+* :mod:`clouds._kernels.cuda_droplets`: the droplet kernels of the DNS as ``numba.cuda`` kernels;
+* :mod:`clouds._kernels.lawson`: the stage updates of the DNS's integrating-factor RK3 (one pass each);
+* :mod:`clouds._kernels.fourier_terms`: curl, u x omega, buoyancy, dealiasing with the Leray projection,
+  and the flux divergence of the DNS right-hand side (one pass each).
 
 Formulas are not typed in the kernels: they call the Numba functions of the physics modules
 (:mod:`clouds.thermo`, :mod:`clouds.koehler`). Numba's on-disk cache (``cache=True``) keys a compiled

@@ -28,7 +28,7 @@ from gpu.cuda import cuda_module, launch_config
 
 from ..drag import stokes_tau
 from ..thermo import G_ACC, RHO_W, hydrostatic_pressure_jit, supersaturation_pqT_jit
-from .droplets import _cell, _cell_id, _drag_step, _trilinear, _wrap, implicit_radius
+from .droplets import _cell, _cell_id, _drag_step, _mod, _trilinear, _wrap, implicit_radius
 
 _DEVICE: dict = {}
 
@@ -57,6 +57,7 @@ def device_twin(f):
 _cell_d = device_twin(_cell)
 _trilinear_d = device_twin(_trilinear)
 _wrap_d = device_twin(_wrap)
+_mod_d = device_twin(_mod)
 _drag_step_d = device_twin(_drag_step)
 _implicit_radius_d = device_twin(implicit_radius)
 _supersat_d = device_twin(supersaturation_pqT_jit)
@@ -145,9 +146,9 @@ def _tracer_heun_k(pos, vel, u1, fields, dx0, dx1, dx2, dt, L0, L1, L2):
     p = cuda.grid(1)
     if p < pos.shape[1]:
         nf, nx, ny, nz = fields.shape
-        xs0 = (pos[0, p] + dt * u1[0, p]) % L0
-        xs1 = (pos[1, p] + dt * u1[1, p]) % L1
-        xs2 = (pos[2, p] + dt * u1[2, p]) % L2
+        xs0 = _mod_d(pos[0, p] + dt * u1[0, p], L0)
+        xs1 = _mod_d(pos[1, p] + dt * u1[1, p], L1)
+        xs2 = _mod_d(pos[2, p] + dt * u1[2, p], L2)
         i0, i1, fx = _cell_d(xs0, dx0, nx)
         j0, j1, fy = _cell_d(xs1, dx1, ny)
         k0, k1, fz = _cell_d(xs2, dx2, nz)

@@ -53,9 +53,10 @@ def implicit_radius(r0, rd, kappa, S, G, A, dt):
     lo = rd
     # f at the lower end (r -> r_d or r -> 0)
     if lo > 0.0:
-        seq_lo, _ = seq_and_derivative(lo, rd3, kappa, A)
-        if kappa <= 0.0:
-            seq_lo = math.exp(A / lo) - 1.0
+        # at r = r_d there is no water: S_eq(r_d) = P(r_d) exp(A / r_d) - 1 = -1 exactly for kappa > 0
+        # (P = 0; seq_and_derivative returns that value, so it is not called for it), and pure
+        # curvature exp(A / r_d) - 1 for an insoluble core
+        seq_lo = -1.0 if kappa > 0.0 else math.exp(A / lo) - 1.0
         flo = lo * lo - r0 * r0 - c * (S - seq_lo)
     elif A == 0.0:
         flo = -r0 * r0 - c * S
@@ -133,12 +134,26 @@ def grow_local(r, rd, kappa, S, G, A, dt, r_out):
 # ---------------------------------------------------------------- grid <-> droplet transfer
 
 @njit(cache=True, inline="always")
+def _imod(i, n):
+    """``i % n`` for integers, n > 0 (floored modulo), without an integer division when -n <= i < 2 n
+    (the only cases a droplet inside the box or one cell beyond it produces)."""
+    if i >= 0:
+        if i < n:
+            return i
+        if i < 2 * n:
+            return i - n
+    elif i >= -n:
+        return i + n
+    return i % n
+
+
+@njit(cache=True, inline="always")
 def _cell(x, dx, n):
     s = x / dx
     i0 = int(math.floor(s))
     f = s - i0
-    i0 = i0 % n
-    return i0, (i0 + 1) % n, f
+    i0 = _imod(i0, n)
+    return i0, _imod(i0 + 1, n), f
 
 
 @njit(cache=True, inline="always")
@@ -147,8 +162,8 @@ def _cell_x(x, dx, n, nglob, xoff):
     s = x / dx
     i0 = int(math.floor(s))
     f = s - i0
-    i0 = (i0 - xoff) % nglob
-    return i0, (i0 + 1) % n, f
+    i0 = _imod(i0 - xoff, nglob)
+    return i0, _imod(i0 + 1, n), f
 
 
 @njit(cache=True, inline="always")
@@ -163,9 +178,29 @@ def _trilinear(F, i0, i1, j0, j1, k0, k1, fx, fy, fz):
 
 
 @njit(cache=True, inline="always")
+def _mod(x, L):
+    """``x % L`` for L > 0 (Python's floored modulo), bit for bit, without calling fmod when -L <= x < 2 L.
+
+    For L <= x < 2 L, fmod(x, L) = x - L, and x - L is exact (Sterbenz); for -L <= x < 0 the floored
+    modulo is the rounded x + L; zero of either sign gives +0. Other x (and NaN) take ``x % L``.
+    A droplet moves less than a cell per step, so the fast branches are the only ones taken.
+    """
+    if x > 0.0:
+        if x < L:
+            return x
+        if x < 2.0 * L:
+            return x - L
+    elif x == 0.0:
+        return 0.0
+    elif x >= -L:
+        return x + L
+    return x % L
+
+
+@njit(cache=True, inline="always")
 def _wrap(x, L):
     """x mapped into [0, L) (periodic); the round-off case x % L == L maps to 0."""
-    x = x % L
+    x = _mod(x, L)
     return x if x < L else 0.0
 
 
@@ -202,6 +237,13 @@ def _deposit_one(p, pos, val, dx, grid, nxg, xoff):
     i0, i1, fx = _cell_x(pos[p, 0], dx[0], nx, nxg, xoff)
     j0, j1, fy = _cell(pos[p, 1], dx[1], ny)
     k0, k1, fz = _cell(pos[p, 2], dx[2], nz)
+    _deposit_cell(grid, v, i0, i1, j0, j1, k0, k1, fx, fy, fz)
+
+
+@njit(cache=True, inline="always")
+def _deposit_cell(grid, v, i0, i1, j0, j1, k0, k1, fx, fy, fz):
+    """Add v to the 8 nodes of the cell (i0..i1, j0..j1, k0..k1) with trilinear weights (the adjoint of
+    :func:`_trilinear`). Many arguments: the cell as plain arrays and scalars, as :func:`_trilinear` takes it."""
     gx, gy, gz = 1.0 - fx, 1.0 - fy, 1.0 - fz
     grid[i0, j0, k0] += v * gx * gy * gz
     grid[i0, j0, k1] += v * gx * gy * fz
@@ -287,9 +329,15 @@ def droplet_supersaturation(vals, T0, p0, iT, iq, iz, out):
 @_dual(0)
 def liquid_mass(r, rd, mult, out):
     """out[i] = mult[i] (4/3) pi rho_w (r^3 - r_d^3) [kg]."""
-    c = 4.0 / 3.0 * math.pi * RHO_W
     for i in prange(r.shape[0]):
-        out[i] = mult[i] * c * (r[i] ** 3 - rd[i] ** 3)
+        out[i] = _liquid_mass_one(mult[i], r[i], rd[i])
+
+
+@njit(cache=True, inline="always")
+def _liquid_mass_one(mult, r, rd):
+    """mult (4/3) pi rho_w (r^3 - r_d^3) [kg]: the liquid water of one superdroplet."""
+    c = 4.0 / 3.0 * math.pi * RHO_W
+    return mult * c * (r ** 3 - rd ** 3)
 
 
 @njit(cache=True)
@@ -304,9 +352,9 @@ def cell_index(pos, dx, n):
 @njit(cache=True, inline="always")
 def _cell_id(x, y, z, dx0, dx1, dx2, n0, n1, n2):
     """Linear (C-order) index of the grid cell holding (x, y, z), periodic."""
-    i = int(x / dx0) % n0
-    j = int(y / dx1) % n1
-    k = int(z / dx2) % n2
+    i = _imod(int(x / dx0), n0)
+    j = _imod(int(y / dx1), n1)
+    k = _imod(int(z / dx2), n2)
     return (i * n1 + j) * n2 + k
 
 
@@ -336,9 +384,9 @@ def tracer_heun(pos, vel, u1, fields, dx, nxg, xoff, dt, box):
     """
     nf, nx, ny, nz = fields.shape
     for p in prange(pos.shape[0]):
-        xs0 = (pos[p, 0] + dt * u1[p, 0]) % box[0]
-        xs1 = (pos[p, 1] + dt * u1[p, 1]) % box[1]
-        xs2 = (pos[p, 2] + dt * u1[p, 2]) % box[2]
+        xs0 = _mod(pos[p, 0] + dt * u1[p, 0], box[0])
+        xs1 = _mod(pos[p, 1] + dt * u1[p, 1], box[1])
+        xs2 = _mod(pos[p, 2] + dt * u1[p, 2], box[2])
         i0, i1, fx = _cell_x(xs0, dx[0], nx, nxg, xoff)
         j0, j1, fy = _cell(xs1, dx[1], ny)
         k0, k1, fz = _cell(xs2, dx[2], nz)
@@ -347,6 +395,108 @@ def tracer_heun(pos, vel, u1, fields, dx, nxg, xoff, dt, box):
             v = 0.5 * (u1[p, k] + u2)
             vel[p, k] = v
             pos[p, k] = _wrap(pos[p, k] + dt * v, box[k])
+
+
+# ---------------------------------------------------------------- the fused DNS droplet pass (tracers)
+
+@njit(cache=True)
+def _droplet_range(lo, hi, fields, pos, vel, r, rd, kappa, mult, T0, p0, G, A, dt, iT, iq, iz, dx, box, nxg, xoff,
+                   r_out, S_out, src, liq):
+    """Droplets lo..hi-1 of :func:`droplet_pass`, depositing into ``src`` and ``liq`` in droplet order.
+
+    Per droplet, with the arithmetic of the separate kernels: :func:`interpolate` of every field used at x0,
+    :func:`condense`, the source dm deposited at x0 as by :func:`deposit`, :func:`tracer_heun`, and
+    :func:`liquid_mass` deposited at x1. Many arguments: Numba kernels take plain arrays and scalars.
+    """
+    nf, nx, ny, nz = fields.shape
+    c = 4.0 / 3.0 * math.pi * RHO_W
+    for p in range(lo, hi):
+        i0, i1, fx = _cell_x(pos[p, 0], dx[0], nx, nxg, xoff)
+        j0, j1, fy = _cell(pos[p, 1], dx[1], ny)
+        k0, k1, fz = _cell(pos[p, 2], dx[2], nz)
+        u0 = _trilinear(fields[0], i0, i1, j0, j1, k0, k1, fx, fy, fz)
+        u1 = _trilinear(fields[1], i0, i1, j0, j1, k0, k1, fx, fy, fz)
+        u2 = _trilinear(fields[2], i0, i1, j0, j1, k0, k1, fx, fy, fz)
+        theta = _trilinear(fields[iT], i0, i1, j0, j1, k0, k1, fx, fy, fz)
+        qv = _trilinear(fields[iq], i0, i1, j0, j1, k0, k1, fx, fy, fz)
+        if iz >= 0:
+            pl = hydrostatic_pressure_jit(p0, T0, _trilinear(fields[iz], i0, i1, j0, j1, k0, k1, fx, fy, fz))
+        else:
+            pl = p0
+        S = supersaturation_pqT_jit(pl, T0 + theta, qv)
+        S_out[p] = S
+        r0 = r[p]
+        r1 = implicit_radius(r0, rd[p], kappa[p], S, G, A, dt)
+        r_out[p] = r1
+        dm = mult[p] * c * (r1 * r1 * r1 - r0 * r0 * r0)
+        if dm != 0.0:
+            _deposit_cell(src, dm, i0, i1, j0, j1, k0, k1, fx, fy, fz)
+        # Heun: the fluid velocity at x* = x0 + dt u(x0)
+        i0, i1, fx = _cell_x(_mod(pos[p, 0] + dt * u0, box[0]), dx[0], nx, nxg, xoff)
+        j0, j1, fy = _cell(_mod(pos[p, 1] + dt * u1, box[1]), dx[1], ny)
+        k0, k1, fz = _cell(_mod(pos[p, 2] + dt * u2, box[2]), dx[2], nz)
+        v = 0.5 * (u0 + _trilinear(fields[0], i0, i1, j0, j1, k0, k1, fx, fy, fz))
+        vel[p, 0] = v
+        pos[p, 0] = _wrap(pos[p, 0] + dt * v, box[0])
+        v = 0.5 * (u1 + _trilinear(fields[1], i0, i1, j0, j1, k0, k1, fx, fy, fz))
+        vel[p, 1] = v
+        pos[p, 1] = _wrap(pos[p, 1] + dt * v, box[1])
+        v = 0.5 * (u2 + _trilinear(fields[2], i0, i1, j0, j1, k0, k1, fx, fy, fz))
+        vel[p, 2] = v
+        pos[p, 2] = _wrap(pos[p, 2] + dt * v, box[2])
+        lm = _liquid_mass_one(mult[p], r1, rd[p])
+        if lm != 0.0:
+            i0, i1, fx = _cell_x(pos[p, 0], dx[0], nx, nxg, xoff)
+            j0, j1, fy = _cell(pos[p, 1], dx[1], ny)
+            k0, k1, fz = _cell(pos[p, 2], dx[2], nz)
+            _deposit_cell(liq, lm, i0, i1, j0, j1, k0, k1, fx, fy, fz)
+
+
+@njit(cache=True)
+def _droplet_pass_serial(fields, pos, vel, r, rd, kappa, mult, T0, p0, G, A, dt, iT, iq, iz, dx, box, nxg, xoff,
+                         r_out, S_out, src, liq):
+    """:func:`droplet_pass` on one thread. Many arguments: Numba kernels take plain arrays and scalars."""
+    _droplet_range(0, pos.shape[0], fields, pos, vel, r, rd, kappa, mult, T0, p0, G, A, dt, iT, iq, iz, dx, box,
+                   nxg, xoff, r_out, S_out, src, liq)
+
+
+@njit(cache=True, parallel=True)
+def _droplet_pass_parallel(fields, pos, vel, r, rd, kappa, mult, T0, p0, G, A, dt, iT, iq, iz, dx, box, nxg, xoff,
+                           r_out, S_out, src, liq, nchunks):
+    """:func:`droplet_pass` over ``nchunks`` contiguous droplet ranges, each depositing into private grids that
+    are then added in chunk order (as :func:`deposit`). Many arguments: Numba kernels take plain arrays."""
+    n = pos.shape[0]
+    chunk = (n + nchunks - 1) // nchunks
+    tmp = np.zeros((nchunks, 2) + src.shape)
+    for t in prange(nchunks):
+        hi = min(n, (t + 1) * chunk)
+        _droplet_range(t * chunk, hi, fields, pos, vel, r, rd, kappa, mult, T0, p0, G, A, dt, iT, iq, iz, dx, box,
+                       nxg, xoff, r_out, S_out, tmp[t, 0], tmp[t, 1])
+    for t in range(nchunks):          # fixed order: deterministic for a given chunk count
+        src += tmp[t, 0]
+    for t in range(nchunks):
+        liq += tmp[t, 1]
+
+
+def droplet_pass(fields, pos, vel, r, rd, kappa, mult, T0, p0, G, A, dt, iT, iq, iz, dx, box, nxg, xoff,
+                 r_out, S_out, src, liq):
+    """The DNS droplet step for tracers in one pass over the droplets (one read of each droplet's data).
+
+    Does what :func:`interpolate`, :func:`condense`, :func:`deposit` (of dm at the old position, into
+    ``src``), :func:`tracer_heun` and :func:`liquid_mass` + :func:`deposit` (at the new position, into
+    ``liq``) do one after the other, with the same arithmetic and the same deposition order (the droplets
+    split into as many contiguous chunks as :func:`deposit` uses), so the results are bitwise those of the
+    separate kernels (tests/clouds/test_droplet_pass.py). ``pos`` and ``vel`` are updated in place; ``r_out``
+    gets the new radii, ``S_out`` the supersaturation at the droplets; ``src`` and ``liq`` must be zero.
+    Many arguments: Numba kernels take plain arrays and scalars (no objects in nopython mode).
+    """
+    nthreads = numba.get_num_threads()
+    args = (fields, pos, vel, r, rd, kappa, mult, float(T0), float(p0), float(G), float(A), float(dt), int(iT),
+            int(iq), int(iz), dx, box, int(nxg), int(xoff), r_out, S_out, src, liq)
+    if pos.shape[0] >= 8 * PARALLEL_MIN and nthreads > 1:
+        _droplet_pass_parallel(*args, nthreads)
+    else:
+        _droplet_pass_serial(*args)
 
 
 refresh_stale_cache(globals())
