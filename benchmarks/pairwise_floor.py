@@ -75,7 +75,7 @@ def stage_powers(qq, w, off, reps, nchunks):
         for _ in range(reps):
             for b in range(nb):
                 for k in range(7):
-                    _psum(qq[ch, k], w, off[b], off[b + 1], 8, mom[ch, b, k])
+                    _psum(qq[ch, k], w, off[b], off[b + 1], 8, mom[ch], b, k)
     return mom.sum()
 
 
@@ -147,6 +147,7 @@ def main(argv=None) -> int:
     ap.add_argument("--nbins", type=int, default=15)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--reps", type=int, default=2000, help="passes over the buffer per chunk")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median and range reported)")
     args = ap.parse_args(argv)
     import numba
 
@@ -165,38 +166,60 @@ def main(argv=None) -> int:
     qq = np.zeros((nchunks, 7, CAP))
     hq = np.zeros((nchunks, 4, CAP), dtype=np.int64)
     npairs = pair_counts(pos, args.box, rb).sum()
-    from Corrfunc.theory.DD import DD
+    try:
+        from Corrfunc.theory.DD import DD
+    except ImportError:
+        DD = None
+        print("# Corrfunc not available: stage times only")
 
-    t_c = np.inf
-    for _ in range(2):
-        t0 = time.perf_counter()
+    def corrfunc_cpu():
+        """Corrfunc's DD on the sample: CPU seconds (all threads)."""
+        t0 = time.process_time()
         DD(1, nt, rb, pos[:, 0], pos[:, 1], pos[:, 2], periodic=True, boxsize=args.box, verbose=False)
-        t_c = min(t_c, time.perf_counter() - t0)
+        return time.process_time() - t0
     stages = {
         "quantities": lambda r: stage_quantities(fb, qq, r, nchunks),
         "power sums": lambda r: stage_powers(qq, w, off, r, nchunks),
         "hist bins": lambda r: stage_hist_bins(qq, hedges, hq, r, nchunks),
         "hist scatter": lambda r: stage_hist_scatter(hq, w, off, len(hedges) - 1, r, nchunks),
     }
-    print(f"# N = {args.n}, box = {args.box}, {npairs:.3g} distinct pairs, {nt} threads; "
-          f"Corrfunc DD {t_c:.3f} s ({t_c * nt / npairs * 1e9:.2f} ns CPU per pair)")
-    print("stage          ns/pair(CPU)  s(sample)  /Corrfunc_DD")
-    total = 0.0
-    for name, fn in stages.items():
+    for fn in stages.values():
         fn(1)  # compile
-        best = np.inf
-        for _ in range(3):
-            t0 = time.perf_counter()
+    # interleaved rounds: Corrfunc's DD, then each stage, so load changes hit both sides of a ratio alike
+    cpu = {name: [] for name in stages}
+    t_c = []
+    for _ in range(max(args.rounds, 1)):
+        if DD is not None:
+            t_c.append(corrfunc_cpu())
+        for name, fn in stages.items():
+            t0 = time.process_time()
             fn(args.reps)
-            best = min(best, time.perf_counter() - t0)
-        per_pair = best / (args.reps * CAP)  # wall s per pair per thread (each thread ran reps x CAP)
-        t_sample = per_pair * npairs / nt
+            # CPU seconds per pair: every chunk (thread) ran reps x CAP pairs
+            cpu[name].append((time.process_time() - t0) / (args.reps * CAP * nchunks))
+    t_c = np.array(t_c) if t_c else None
+    head = f"# N = {args.n}, box = {args.box}, {npairs:.3g} distinct pairs, {nt} threads, {args.rounds} rounds"
+    if t_c is not None:
+        head += f"; Corrfunc DD {np.median(t_c):.3f} CPU s ({np.median(t_c) / npairs * 1e9:.2f} ns CPU per pair)"
+    print(head)
+    print("stage          ns/pair(CPU)  CPU s(sample)  /Corrfunc_DD median [range]")
+    total = np.zeros(len(cpu["quantities"]))
+    for name in stages:
+        per_pair = np.array(cpu[name])
+        t_sample = per_pair * npairs
         total += t_sample
-        print(f"{name:14s} {per_pair * 1e9:10.2f} {t_sample:10.3f} {t_sample / t_c:10.2f}")
-    print(f"{'floor':14s} {'':10s} {total:10.3f} {total / t_c:10.2f}")
-    left = 2 * t_c - total
-    print(f"# 2x Corrfunc budget {2 * t_c:.3f} s; left for the pair search after the floor: {left:.3f} s "
-          f"({left / t_c:.2f}x Corrfunc's whole DD)")
+        rel = ""
+        if t_c is not None:
+            rr = t_sample / t_c
+            rel = f"{np.median(rr):8.2f} [{rr.min():.2f}, {rr.max():.2f}]"
+        print(f"{name:14s} {np.median(per_pair) * 1e9:10.2f} {np.median(t_sample):12.3f}   {rel}")
+    if t_c is not None:
+        rr = total / t_c
+        print(f"{'floor':14s} {'':10s} {np.median(total):12.3f}   {np.median(rr):8.2f} [{rr.min():.2f}, {rr.max():.2f}]")
+        left = np.median(2 * t_c - total)
+        print(f"# 2x Corrfunc budget {2 * np.median(t_c):.3f} CPU s; left for the pair search after the floor: "
+              f"{left:.3f} s ({left / np.median(t_c):.2f}x Corrfunc's whole DD)")
+    else:
+        print(f"{'floor':14s} {'':10s} {np.median(total):12.3f}")
     return 0
 
 

@@ -42,40 +42,44 @@ MODE_COUNT, MODE_DU, MODE_L, MODE_T = 0, 1, 2, 3
 
 
 @njit(cache=True, fastmath={"reassoc", "nsz"}, error_model="numpy")
-def _psum(xx_, ww_, s0, s1, nmax, out):
-    """``out[n] += sum_{s0 <= q < s1} w[q] x[q]^n`` for n = 1..nmax.
+def _psum(x, w, s0, s1, nmax, mom, b, k):
+    """``mom[b, k, n] += sum_{s0 <= q < s1} w[q] x[q]^n`` for n = 1..nmax.
 
     Each pair's term ``w x^n`` is the same chain of products as a direct loop; only the order of
     the additions is left free (``fastmath={'reassoc', 'nsz'}`` on this function alone), which
     lets LLVM vectorise the sums across pairs. Results differ from sequential summation by
-    round-off only (relative ~1e-16 per addition).
+    round-off only (relative ~1e-16 per addition). The accumulator is indexed directly (no view
+    ``mom[b, k]`` per call: a view of an accumulator shared by all threads would be reference
+    counted atomically on one shared counter), and nothing is allocated.
     """
     if s1 <= s0:
         return
-    # slices, so the loops run from 0 (provably non-negative indices: no wrap-around selects)
-    x = xx_[s0:s1]
-    w = ww_[s0:s1]
-    nq = s1 - s0
+    # unsigned offsets from s0 (provably non-negative indices: no wrap-around selects)
+    u0 = np.uint64(s0)
+    nq = np.uint64(s1 - s0)
     if nmax == 1:
         a1 = 0.0
-        for q in range(nq):
+        for qi in range(nq):
+            q = u0 + qi
             a1 += w[q] * x[q]
-        out[1] += a1
+        mom[b, k, 1] += a1
     elif nmax == 2:
         a1 = 0.0
         a2 = 0.0
-        for q in range(nq):
+        for qi in range(nq):
+            q = u0 + qi
             p1 = w[q] * x[q]
             a1 += p1
             a2 += p1 * x[q]
-        out[1] += a1
-        out[2] += a2
+        mom[b, k, 1] += a1
+        mom[b, k, 2] += a2
     elif nmax <= 4:
         a1 = 0.0
         a2 = 0.0
         a3 = 0.0
         a4 = 0.0
-        for q in range(nq):
+        for qi in range(nq):
+            q = u0 + qi
             xx = x[q]
             p1 = w[q] * xx
             p2 = p1 * xx
@@ -84,11 +88,11 @@ def _psum(xx_, ww_, s0, s1, nmax, out):
             a2 += p2
             a3 += p3
             a4 += p3 * xx
-        out[1] += a1
-        out[2] += a2
-        out[3] += a3
+        mom[b, k, 1] += a1
+        mom[b, k, 2] += a2
+        mom[b, k, 3] += a3
         if nmax == 4:
-            out[4] += a4
+            mom[b, k, 4] += a4
     elif nmax <= 8:
         a1 = 0.0
         a2 = 0.0
@@ -98,7 +102,8 @@ def _psum(xx_, ww_, s0, s1, nmax, out):
         a6 = 0.0
         a7 = 0.0
         a8 = 0.0
-        for q in range(nq):
+        for qi in range(nq):
+            q = u0 + qi
             xx = x[q]
             p1 = w[q] * xx
             p2 = p1 * xx
@@ -115,26 +120,27 @@ def _psum(xx_, ww_, s0, s1, nmax, out):
             a6 += p6
             a7 += p7
             a8 += p7 * xx
-        out[1] += a1
-        out[2] += a2
-        out[3] += a3
-        out[4] += a4
+        mom[b, k, 1] += a1
+        mom[b, k, 2] += a2
+        mom[b, k, 3] += a3
+        mom[b, k, 4] += a4
         if nmax >= 5:
-            out[5] += a5
+            mom[b, k, 5] += a5
         if nmax >= 6:
-            out[6] += a6
+            mom[b, k, 6] += a6
         if nmax >= 7:
-            out[7] += a7
+            mom[b, k, 7] += a7
         if nmax == 8:
-            out[8] += a8
+            mom[b, k, 8] += a8
     else:
-        p = w.copy()
-        for n in range(1, nmax + 1):
-            a = 0.0
-            for q in range(nq):
-                p[q] *= x[q]
-                a += p[q]
-            out[n] += a
+        # above 8 orders (rare): the same product chain per pair, summed pair by pair
+        for qi in range(nq):
+            q = u0 + qi
+            xx = x[q]
+            p = w[q]
+            for n in range(1, nmax + 1):
+                p *= xx
+                mom[b, k, n] += p
 
 
 @njit(cache=True, fastmath={"reassoc", "nsz"}, error_model="numpy")
@@ -298,35 +304,36 @@ def _quantities(m, sb, qq, mode, auto):
 
 
 @njit(cache=True, error_model="numpy")
-def _bin_moments(mb, s0, s1_, qq, qd, sw, nmax, flags):
-    """Power sums of the pairs ``[s0, s1_)`` of one r bin into ``mb`` (``mom[b]``, see
+def _bin_moments(mom, b, s0, s1_, qq, qd, sw, nmax, flags):
+    """Power sums of the pairs ``[s0, s1_)`` of r bin ``b`` into ``mom[b]`` (see
     :func:`.pair_scan.pair_pass` for what each row holds)."""
     auto, unitw, mode, nmax_, wl, wd, ws, wt, wh, whd = flags
     if wl:
-        _psum(qq[_QA], sw, s0, s1_, nmax, mb[0])
-        _psum(qq[_QB], sw, s0, s1_, nmax, mb[0] if auto else mb[1])
+        _psum(qq[_QA], sw, s0, s1_, nmax, mom, b, 0)
+        _psum(qq[_QB], sw, s0, s1_, nmax, mom, b, 0 if auto else 1)
     if wd:
-        _psum(qd, sw, s0, s1_, nmax, mb[2])
+        _psum(qd, sw, s0, s1_, nmax, mom, b, 2)
     if ws:
-        _psum(qq[_QS], sw, s0, s1_, nmax, mb[3])
+        _psum(qq[_QS], sw, s0, s1_, nmax, mom, b, 3)
     if wt:
-        _psum(qq[_QT], sw, s0, s1_, nmax, mb[4])
+        _psum(qq[_QT], sw, s0, s1_, nmax, mom, b, 4)
         if auto:
-            _psum(qq[_QU], sw, s0, s1_, nmax, mb[4])
-        _psum(qq[_QV], sw, s0, s1_, nmax, mb[5])
+            _psum(qq[_QU], sw, s0, s1_, nmax, mom, b, 4)
+        _psum(qq[_QV], sw, s0, s1_, nmax, mom, b, 5)
 
 
 @njit(cache=True, error_model="numpy")
-def _hist_mirrored(hb, eb, s0, s1_, sw, qq, hq, hedges, nexact):
+def _hist_mirrored(hist, hedge, b, s0, s1_, sw, qq, hq, hedges, nexact):
     """Histograms of the pairs ``[s0, s1_)`` of one r bin, auto pairs with antisymmetric edges:
     only u_L and -u_L' (quantity 0), Sigma u_L (3) and Delta u_L (2) are binned here (bin indices
     ``hq`` from :func:`.pair_binning._hbin`); the mirror images (u_L' = -(quantity 0), -Sigma u_L)
     are added at the end from these histograms and the weights of values exactly on an edge
     (``eb``, kept only when ``nexact > 0``), see :func:`.pair_binning._mirror_hist`. Outside values
-    go to the spare column nh. ``hb``, ``eb``: this bin's ``hist[b]``, ``hedge[b]``.
+    go to the spare column nh. ``hist``, ``hedge``: the chunk's accumulators, indexed directly
+    (no per-bin views, see :func:`_psum`).
 
-    Nine arguments: the bin's two accumulators, its pair range, the weights, the values and their
-    bin indices, the edges and the edge-value count are all distinct arrays of the flush."""
+    Ten arguments: the two accumulators and the bin, its pair range, the weights, the values and
+    their bin indices, the edges and the edge-value count are all distinct arrays of the flush."""
     qa = qq[_QA]
     qb = qq[_QB]
     qs = qq[_QS]
@@ -342,27 +349,27 @@ def _hist_mirrored(hb, eb, s0, s1_, sw, qq, hq, hedges, nexact):
         for qi in range(np.uint64(s1_ - s0)):
             q = np.uint64(s0) + qi
             w = sw[q]
-            hb[0, np.uint64(ha[q])] += w
-            hb[1, np.uint64(hbq[q])] += w
-            hb[3, np.uint64(hs[q])] += w
-            hb[2, np.uint64(hd[q])] += 2.0 * w
+            hist[b, 0, np.uint64(ha[q])] += w
+            hist[b, 1, np.uint64(hbq[q])] += w
+            hist[b, 3, np.uint64(hs[q])] += w
+            hist[b, 2, np.uint64(hd[q])] += 2.0 * w
         return
     for qi in range(np.uint64(s1_ - s0)):
         q = np.uint64(s0) + qi
         w = sw[q]
         h = np.uint64(ha[q])
-        hb[0, h] += w
+        hist[b, 0, h] += w
         if qa[q] == hedges[h]:
-            eb[0, h] += w
+            hedge[b, 0, h] += w
         h = np.uint64(hbq[q])
-        hb[1, h] += w
+        hist[b, 1, h] += w
         if qb[q] == hedges[h]:
-            eb[1, h] += w
+            hedge[b, 1, h] += w
         h = np.uint64(hs[q])
-        hb[3, h] += w
+        hist[b, 3, h] += w
         if qs[q] == hedges[h]:
-            eb[3, h] += w
-        hb[2, np.uint64(hd[q])] += 2.0 * w
+            hedge[b, 3, h] += w
+        hist[b, 2, np.uint64(hd[q])] += 2.0 * w
 
 
 @njit(cache=True, error_model="numpy")
@@ -398,10 +405,10 @@ def _hist_direct(hist, b, s0, s1_, sw, qq, hbin, auto):
             _hist(hist, b, 2, w, qd[q], hedges, huni, hlo, hinv)
 
 
-# ``_nrt=True`` set explicitly: called from the walk, which is compiled without reference counting, a
-# flush with default options would inherit that (Numba's option inheritance) and :func:`_psum`'s
-# allocation would not compile
-@njit(cache=True, error_model="numpy", _nrt=True)
+# ``_nrt=False``: the flush allocates nothing, and without reference counting the views it takes of
+# the chunk's buffers (rows, per-bin ranges) cost nothing; with it, each view would be increfed and
+# decrefed atomically, on counters shared by all threads where the view is of an accumulator slice
+@njit(cache=True, error_model="numpy", _nrt=False)
 def flush(m, scr, acc, rbin, hbin, flags):
     """Accumulate the ``m`` buffered in-range pairs of one chunk into its accumulators.
 
@@ -449,17 +456,16 @@ def flush(m, scr, acc, rbin, hbin, flags):
         else:
             wcounts[b] += _wsum(sw, s0, s1_)
         if nmax > 0:
-            _bin_moments(mom[b], s0, s1_, qq, qd, sw, nmax, flags)
+            _bin_moments(mom, b, s0, s1_, qq, qd, sw, nmax, flags)
         if whd:
             # both orientations of an auto pair have the same Delta u_L: weight 2w
-            hb = hist[b]
             fw2 = 2.0 if auto else 1.0
             for qi in range(np.uint64(s1_ - s0)):
                 q = np.uint64(s0) + qi
-                hb[2, np.uint64(hd[q])] += fw2 * sw[q]
+                hist[b, 2, np.uint64(hd[q])] += fw2 * sw[q]
         if not wh:
             continue
         if mirrored:
-            _hist_mirrored(hist[b], hedge[b], s0, s1_, sw, qq, hq, hedges, nexact)
+            _hist_mirrored(hist, hedge, b, s0, s1_, sw, qq, hq, hedges, nexact)
         else:
             _hist_direct(hist, b, s0, s1_, sw, qq, hbin, auto)
