@@ -16,13 +16,15 @@ processed again and again. Per pair that is the irreducible work of any exact fl
 * ``hist scatter``: adding the pair weight to those four histogram cells.
 
 The stages are run separately (each ``--reps`` times over the buffer, in parallel over chunks as in
-``pair_scan.pair_pass``), timed, scaled to the number of pairs of the benchmark sample (the distinct pairs
-that ``pair_counts`` finds) and compared with ``Corrfunc.theory.DD`` on the same sample and
-threads. Output: one line per stage with its time for the whole sample and its ratio to
-Corrfunc's DD time, then the total ("floor") and what remains of the 2x budget for the pair
-search itself. Usage::
+``pair_scan.pair_pass``), timed in CPU seconds (all threads), scaled to the number of pairs of the
+benchmark sample (the distinct pairs that ``pair_counts`` finds) and compared with the CPU time of
+``Corrfunc.theory.DD`` on the same sample and threads, run interleaved with the stages in each of
+``--rounds`` rounds (so load changes on a shared machine hit both sides of a ratio alike). Output:
+one line per stage with its CPU time for the whole sample and its ratio to Corrfunc's DD (median and
+range over the rounds), then the total ("floor") and what remains of the 2x budget for the pair
+search itself. Without Corrfunc the stage times alone are printed. Usage::
 
-    python benchmarks/pairwise_floor.py [--n 1000000] [--box 250] [--rmax 20] [--threads 2]
+    python benchmarks/pairwise_floor.py [--n 1000000] [--box 250] [--rmax 20] [--threads 2] [--rounds 3]
 """
 from __future__ import annotations
 
@@ -43,8 +45,8 @@ from cosmo._kernels.pair_flush import CAP, _psum  # noqa: E402
 
 @njit(parallel=True, cache=True, error_model="numpy")
 def stage_quantities(fb, qq, reps, nchunks):
-    """The quantities loop of the flush (``pair_flush._quantities``, auto pairs, transverse speeds on), ``reps``
-    times per chunk."""
+    """The per-pair quantities of the flush (``pair_flush._project`` with transverse speeds, then
+    ``pair_flush._quantities`` for auto pairs, here in one loop), ``reps`` times per chunk."""
     m = fb.shape[1]
     chk = 0.0
     for ch in prange(nchunks):

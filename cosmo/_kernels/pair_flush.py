@@ -7,11 +7,13 @@ LLVM can vectorise:
 
 1. the r bin of every pair from r^2 (table lookup plus exact comparisons, :mod:`.pair_binning`),
    counted in four interleaved sub-counters per bin (:func:`_bin_pairs`);
-2. a counting sort by r bin (:func:`_sort_by_bin`);
-3. the velocity quantities (:func:`_quantities`): ``u_L = (v1 . r)/|r|``, ``u_L' = (v2 . r)/|r|``,
-   ``Delta u_L = u_L' - u_L``, ``Sigma u_L = u_L' + u_L``, and the transverse speeds by Pythagoras,
-   ``u_T = sqrt(|v1|^2 - u_L^2)``, ``u_T' = sqrt(|v2|^2 - u_L'^2)``,
-   ``Delta u_T = sqrt(|v2 - v1|^2 - Delta u_L^2)`` (clipped at 0 against round-off);
+2. the velocity quantities in buffer order (:func:`_project`): ``u_L = (v1 . r)/|r|``,
+   ``u_L' = (v2 . r)/|r|`` and the transverse speeds by Pythagoras, ``u_T = sqrt(|v1|^2 - u_L^2)``,
+   ``u_T' = sqrt(|v2|^2 - u_L'^2)``, ``Delta u_T = sqrt(|v2 - v1|^2 - Delta u_L^2)`` (clipped at 0
+   against round-off), in place of the fields they come from;
+3. a counting sort of those quantities by r bin (:func:`_sort_by_bin`: five values per pair with
+   transverse speeds instead of the six fields, two instead of three without), then
+   ``Delta u_L = u_L' - u_L`` and ``Sigma u_L = u_L' + u_L`` in bin order (:func:`_quantities`);
 4. per r bin the power sums (:func:`_psum`, register accumulations vectorised across pairs with
    ``fastmath={'reassoc', 'nsz'}`` on those sums only) and the histograms (:func:`_hist_mirrored`,
    :func:`_hist_direct`).
@@ -194,11 +196,48 @@ def _count_only(m, bw, pb, cnt, counts, wcounts, unitw):
 
 
 @njit(cache=True, error_model="numpy")
-def _sort_by_bin(m, fb, sb, pb, cnt, off, mode, unitw):
-    """Counting sort of the buffered fields ``fb`` by r bin into ``sb``: bin b occupies
-    ``[off[b], off[b+1])``, split in the four sub-streams of :func:`_bin_pairs`. Only the fields the
-    ``mode`` uses are moved; for ``MODE_DU`` ``Delta u_L = ((v2 - v1) . r)/|r|`` is computed before the
-    sort (same operations, contiguous loop), so that only it and the weight are moved."""
+def _project(m, fb, mode):
+    """The per-pair quantities in buffer order, in place (contiguous, branch-free: vectorised), so
+    that the sort moves the quantities rather than the fields they come from: ``MODE_DU``:
+    ``Delta u_L = ((v2 - v1) . r)/|r|`` in row ``_FA``; ``MODE_L``: ``u_L = (v1 . r)/|r|`` and
+    ``u_L' = (v2 . r)/|r|`` in ``_FA``, ``_FC``; ``MODE_T`` besides the transverse speeds by
+    Pythagoras, ``u_T = sqrt(|v1|^2 - u_L^2)``, ``u_T' = sqrt(|v2|^2 - u_L'^2)``,
+    ``Delta u_T = sqrt(|v2 - v1|^2 - Delta u_L^2)`` (clipped at 0 against round-off), in ``_F1``,
+    ``_F2``, ``_FD``. Each value is the same chain of operations as one computed per pair."""
+    br = fb[_FR]
+    ba = fb[_FA]
+    bc = fb[_FC]
+    b1 = fb[_F1]
+    b2 = fb[_F2]
+    bd = fb[_FD]
+    if mode == MODE_DU:
+        for p in range(m):
+            ba[p] = ba[p] / np.sqrt(br[p])
+    elif mode == MODE_L:
+        for p in range(m):
+            r = np.sqrt(br[p])
+            ba[p] = ba[p] / r
+            bc[p] = bc[p] / r
+    else:
+        for p in range(m):
+            r = np.sqrt(br[p])
+            ul = ba[p] / r
+            ulp = bc[p] / r
+            du = ulp - ul
+            ba[p] = ul
+            bc[p] = ulp
+            b1[p] = np.sqrt(max(b1[p] - ul * ul, 0.0))
+            b2[p] = np.sqrt(max(b2[p] - ulp * ulp, 0.0))
+            bd[p] = np.sqrt(max(bd[p] - du * du, 0.0))
+
+
+@njit(cache=True, error_model="numpy")
+def _sort_by_bin(m, fb, sb, qq, pb, cnt, off, mode, unitw):
+    """Counting sort of the buffered quantities (:func:`_project`) by r bin: bin b occupies
+    ``[off[b], off[b+1])``, split in the four sub-streams of :func:`_bin_pairs`. The pair weights go
+    to row ``_FW`` of ``sb``; ``MODE_DU``: Delta u_L to row ``_FA`` of ``sb``; otherwise u_L and u_L'
+    to rows ``_QA``, ``_QB`` of ``qq`` and (``MODE_T``) u_T, u_T', Delta u_T to ``_QT``, ``_QU``,
+    ``_QV``: only what the mode uses is moved."""
     nb = cnt.shape[1]
     off[0] = 0
     for b in range(nb):
@@ -208,23 +247,20 @@ def _sort_by_bin(m, fb, sb, pb, cnt, off, mode, unitw):
             cnt[k, b] = q
             q += c
         off[b + 1] = q
-    br = fb[_FR]
     bw = fb[_FW]
     ba = fb[_FA]
     bc = fb[_FC]
     b1 = fb[_F1]
     b2 = fb[_F2]
     bd = fb[_FD]
-    sr = sb[_FR]
     sw = sb[_FW]
     sa = sb[_FA]
-    sc = sb[_FC]
-    s1 = sb[_F1]
-    s2 = sb[_F2]
-    sd = sb[_FD]
+    qa = qq[_QA]
+    qb = qq[_QB]
+    qt = qq[_QT]
+    qu = qq[_QU]
+    qv = qq[_QV]
     if mode == MODE_DU:
-        for p in range(m):
-            ba[p] = ba[p] / np.sqrt(br[p])
         for p in range(m):
             b = pb[p]
             q = cnt[p & 3, b]
@@ -237,70 +273,43 @@ def _sort_by_bin(m, fb, sb, pb, cnt, off, mode, unitw):
             b = pb[p]
             q = cnt[p & 3, b]
             cnt[p & 3, b] = q + 1
-            sr[q] = br[p]
             if not unitw:
                 sw[q] = bw[p]
-            sa[q] = ba[p]
-            sc[q] = bc[p]
+            qa[q] = ba[p]
+            qb[q] = bc[p]
     else:
         for p in range(m):
             b = pb[p]
             q = cnt[p & 3, b]
             cnt[p & 3, b] = q + 1
-            sr[q] = br[p]
             if not unitw:
                 sw[q] = bw[p]
-            sa[q] = ba[p]
-            sc[q] = bc[p]
-            s1[q] = b1[p]
-            s2[q] = b2[p]
-            sd[q] = bd[p]
+            qa[q] = ba[p]
+            qb[q] = bc[p]
+            qt[q] = b1[p]
+            qu[q] = b2[p]
+            qv[q] = bd[p]
 
 
 @njit(cache=True, error_model="numpy")
-def _quantities(m, sb, qq, mode, auto):
-    """Per-pair quantities in bin order into the rows ``_Q*`` of ``qq`` (contiguous, branch-free:
-    vectorised); for auto pairs row ``_QB`` holds ``-u_L'`` (the second orientation's u_L). Returns the
-    Delta u_L row (for ``MODE_DU`` the sorted row computed before the sort)."""
-    sr = sb[_FR]
-    sa = sb[_FA]
-    sc = sb[_FC]
-    s1 = sb[_F1]
-    s2 = sb[_F2]
-    sd = sb[_FD]
+def _quantities(m, qq, mode, auto):
+    """The remaining per-pair quantities in bin order (contiguous, branch-free: vectorised), from the
+    sorted u_L (row ``_QA``) and u_L' (row ``_QB``): ``Delta u_L = u_L' - u_L``,
+    ``Sigma u_L = u_L' + u_L``, and row ``_QB`` becomes ``-u_L'`` for auto pairs (the second
+    orientation's u_L). Nothing to do for ``MODE_DU`` (Delta u_L is the sorted row ``_FA`` of ``sb``)."""
+    if mode == MODE_DU:
+        return
     qa = qq[_QA]
     qb = qq[_QB]
     qd = qq[_QD]
     qs = qq[_QS]
-    qt = qq[_QT]
-    qu = qq[_QU]
-    qv = qq[_QV]
     sgn = -1.0 if auto else 1.0
-    if mode == MODE_DU:
-        return sa
-    if mode == MODE_L:
-        for q in range(m):
-            r = np.sqrt(sr[q])
-            ul = sa[q] / r
-            ulp = sc[q] / r
-            qa[q] = ul
-            qb[q] = sgn * ulp
-            qd[q] = ulp - ul
-            qs[q] = ulp + ul
-    else:
-        for q in range(m):
-            r = np.sqrt(sr[q])
-            ul = sa[q] / r
-            ulp = sc[q] / r
-            du = ulp - ul
-            qa[q] = ul
-            qb[q] = sgn * ulp
-            qd[q] = du
-            qs[q] = ulp + ul
-            qt[q] = np.sqrt(max(s1[q] - ul * ul, 0.0))
-            qu[q] = np.sqrt(max(s2[q] - ulp * ulp, 0.0))
-            qv[q] = np.sqrt(max(sd[q] - du * du, 0.0))
-    return qd
+    for q in range(m):
+        ul = qa[q]
+        ulp = qb[q]
+        qb[q] = sgn * ulp
+        qd[q] = ulp - ul
+        qs[q] = ulp + ul
 
 
 @njit(cache=True, error_model="numpy")
@@ -430,8 +439,10 @@ def flush(m, scr, acc, rbin, hbin, flags):
     if mode == MODE_COUNT:
         _count_only(m, fb[_FW], pb, cnt, counts, wcounts, unitw)
         return
-    _sort_by_bin(m, fb, sb, pb, cnt, off, mode, unitw)
-    qd = _quantities(m, sb, qq, mode, auto)
+    _project(m, fb, mode)
+    _sort_by_bin(m, fb, sb, qq, pb, cnt, off, mode, unitw)
+    _quantities(m, qq, mode, auto)
+    qd = sb[_FA] if mode == MODE_DU else qq[_QD]
     sw = sb[_FW]
     nh = max(hedges.shape[0] - 1, 1)
     hd = hq[3]

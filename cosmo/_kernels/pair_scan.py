@@ -159,7 +159,6 @@ def _make_scan(mode):
                 dvy = v2y[ju] - vyi
                 dvz = v2z[ju] - vzi
                 td[kq] = dvx * dvx + dvy * dvy + dvz * dvz
-                t1[kq] = vsi
         kc = np.uint64(0)
         if HAVE_AVX512:
             # 8 candidates at a time: range mask, then one compressing store per field
@@ -174,7 +173,10 @@ def _make_scan(mode):
                 if proj:
                     compress8(tc, k8, fc, um, msk)
                 if trans:
-                    compress8(t1, k8, f1, um, msk)
+                    # |v1|^2 is the same for every candidate: eight plain stores (one vector store)
+                    # from the fill, of which the in-range ones are kept (room: um + 8 <= m + kc)
+                    for l8 in range(np.uint64(8)):
+                        f1[um + l8] = vsi
                     compress8(v2sq, uja + k8, f2, um, msk)
                     compress8(td, k8, fd, um, msk)
                 um += popcount(msk)
