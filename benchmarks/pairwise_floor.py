@@ -22,7 +22,10 @@ benchmark sample (the distinct pairs that ``pair_counts`` finds) and compared wi
 ``--rounds`` rounds (so load changes on a shared machine hit both sides of a ratio alike). Output:
 one line per stage with its CPU time for the whole sample and its ratio to Corrfunc's DD (median and
 range over the rounds), then the total ("floor") and what remains of the 2x budget for the pair
-search itself. Without Corrfunc the stage times alone are printed. Usage::
+search itself. Without Corrfunc the stage times alone are printed. Two ``# alternative`` lines time
+the quantities with arithmetic the kernel does not use (``1/|r|`` once instead of two divisions;
+also the transverse square roots in single precision), to size those levers; they are not part of
+the floor. Usage::
 
     python benchmarks/pairwise_floor.py [--n 1000000] [--box 250] [--rmax 20] [--threads 2] [--rounds 3]
 """
@@ -64,6 +67,58 @@ def stage_quantities(fb, qq, reps, nchunks):
                 q_[4, q] = np.sqrt(max(fb[4, q] - ul * ul, 0.0))
                 q_[5, q] = np.sqrt(max(fb[5, q] - ulp * ulp, 0.0))
                 q_[6, q] = np.sqrt(max(fb[6, q] - du * du, 0.0))
+        chk += q_[0, 0]
+    return chk
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def alt_quantities_recip(fb, qq, reps, nchunks):
+    """Not the kernel's arithmetic: :func:`stage_quantities` with ``1/|r|`` computed once and multiplied
+    (one division instead of two; u_L, u_L' then differ from the correctly rounded quotients by up to
+    about one unit in the last place). Timed to size that lever, not used by the kernel."""
+    m = fb.shape[1]
+    chk = 0.0
+    for ch in prange(nchunks):
+        q_ = qq[ch]
+        for _ in range(reps):
+            for q in range(m):
+                ir = 1.0 / np.sqrt(fb[0, q])
+                ul = fb[2, q] * ir
+                ulp = fb[3, q] * ir
+                du = ulp - ul
+                q_[0, q] = ul
+                q_[1, q] = -ulp
+                q_[2, q] = du
+                q_[3, q] = ulp + ul
+                q_[4, q] = np.sqrt(max(fb[4, q] - ul * ul, 0.0))
+                q_[5, q] = np.sqrt(max(fb[5, q] - ulp * ulp, 0.0))
+                q_[6, q] = np.sqrt(max(fb[6, q] - du * du, 0.0))
+        chk += q_[0, 0]
+    return chk
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def alt_quantities_f32sqrt(fb, qq, reps, nchunks):
+    """Not the kernel's arithmetic: :func:`alt_quantities_recip` with the three transverse square roots
+    taken in single precision (relative error up to ~6e-8 in u_T, u_T', Delta u_T). Timed to size that
+    lever, not used by the kernel."""
+    m = fb.shape[1]
+    chk = 0.0
+    for ch in prange(nchunks):
+        q_ = qq[ch]
+        for _ in range(reps):
+            for q in range(m):
+                ir = 1.0 / np.sqrt(fb[0, q])
+                ul = fb[2, q] * ir
+                ulp = fb[3, q] * ir
+                du = ulp - ul
+                q_[0, q] = ul
+                q_[1, q] = -ulp
+                q_[2, q] = du
+                q_[3, q] = ulp + ul
+                q_[4, q] = np.sqrt(np.float32(max(fb[4, q] - ul * ul, 0.0)))
+                q_[5, q] = np.sqrt(np.float32(max(fb[5, q] - ulp * ulp, 0.0)))
+                q_[6, q] = np.sqrt(np.float32(max(fb[6, q] - du * du, 0.0)))
         chk += q_[0, 0]
     return chk
 
@@ -185,7 +240,12 @@ def main(argv=None) -> int:
         "hist bins": lambda r: stage_hist_bins(qq, hedges, hq, r, nchunks),
         "hist scatter": lambda r: stage_hist_scatter(hq, w, off, len(hedges) - 1, r, nchunks),
     }
-    for fn in stages.values():
+    # levers outside the kernel's exact float64 arithmetic, timed for comparison only (not in the floor)
+    alternatives = {
+        "quantities, 1/|r| once": lambda r: alt_quantities_recip(fb, qq, r, nchunks),
+        "  and f32 sqrt for u_T": lambda r: alt_quantities_f32sqrt(fb, qq, r, nchunks),
+    }
+    for fn in list(stages.values()) + list(alternatives.values()):
         fn(1)  # compile
     # interleaved rounds: Corrfunc's DD, then each stage, so load changes hit both sides of a ratio alike
     cpu = {name: [] for name in stages}
@@ -193,11 +253,11 @@ def main(argv=None) -> int:
     for _ in range(max(args.rounds, 1)):
         if DD is not None:
             t_c.append(corrfunc_cpu())
-        for name, fn in stages.items():
+        for name, fn in list(stages.items()) + list(alternatives.items()):
             t0 = time.process_time()
             fn(args.reps)
             # CPU seconds per pair: every chunk (thread) ran reps x CAP pairs
-            cpu[name].append((time.process_time() - t0) / (args.reps * CAP * nchunks))
+            cpu.setdefault(name, []).append((time.process_time() - t0) / (args.reps * CAP * nchunks))
     t_c = np.array(t_c) if t_c else None
     head = f"# N = {args.n}, box = {args.box}, {npairs:.3g} distinct pairs, {nt} threads, {args.rounds} rounds"
     if t_c is not None:
@@ -214,6 +274,13 @@ def main(argv=None) -> int:
             rr = t_sample / t_c
             rel = f"{np.median(rr):8.2f} [{rr.min():.2f}, {rr.max():.2f}]"
         print(f"{name:14s} {np.median(per_pair) * 1e9:10.2f} {np.median(t_sample):12.3f}   {rel}")
+    for name in alternatives:
+        per_pair = np.array(cpu[name])
+        rel = ""
+        if t_c is not None:
+            rr = per_pair * npairs / t_c
+            rel = f"{np.median(rr):8.2f} [{rr.min():.2f}, {rr.max():.2f}]"
+        print(f"# alternative: {name:24s} {np.median(per_pair) * 1e9:6.2f} ns/pair  {rel}")
     if t_c is not None:
         rr = total / t_c
         print(f"{'floor':14s} {'':10s} {np.median(total):12.3f}   {np.median(rr):8.2f} [{rr.min():.2f}, {rr.max():.2f}]")
