@@ -124,15 +124,16 @@ def alt_quantities_f32sqrt(fb, qq, reps, nchunks):
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def stage_powers(qq, w, off, reps, nchunks):
-    """Power sums of orders 1..8 of the seven streams per r bin (``_psum``), ``reps`` times per chunk."""
+def stage_powers(qq, off, reps, nchunks):
+    """Power sums of orders 1..8 of the seven streams per r bin (``_psum`` with unit weights, as the
+    kernel runs them for the unweighted sample), ``reps`` times per chunk."""
     nb = off.shape[0] - 1
     mom = np.zeros((nchunks, nb, 7, 9))
     for ch in prange(nchunks):
         for _ in range(reps):
             for b in range(nb):
                 for k in range(7):
-                    _psum(qq[ch, k], w, off[b], off[b + 1], 8, mom[ch], b, k)
+                    _psum(qq[ch, k], None, off[b], off[b + 1], 8, mom[ch], b, k)
     return mom.sum()
 
 
@@ -236,7 +237,7 @@ def main(argv=None) -> int:
         return time.process_time() - t0
     stages = {
         "quantities": lambda r: stage_quantities(fb, qq, r, nchunks),
-        "power sums": lambda r: stage_powers(qq, w, off, r, nchunks),
+        "power sums": lambda r: stage_powers(qq, off, r, nchunks),
         "hist bins": lambda r: stage_hist_bins(qq, hedges, hq, r, nchunks),
         "hist scatter": lambda r: stage_hist_scatter(hq, w, off, len(hedges) - 1, r, nchunks),
     }

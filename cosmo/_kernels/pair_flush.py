@@ -43,9 +43,19 @@ _QA, _QB, _QD, _QS, _QT, _QU, _QV = 0, 1, 2, 3, 4, 5, 6
 MODE_COUNT, MODE_DU, MODE_L, MODE_T = 0, 1, 2, 3
 
 
+@njit(cache=True, inline="always")
+def _wx(w, q, x):
+    """The first term of a power sum, ``w[q] x``; ``x`` itself when ``w`` is None (unit weights:
+    ``1.0 * x == x`` exactly, so the multiplication is left out at no change of any result)."""
+    if w is None:
+        return x
+    return w[q] * x
+
+
 @njit(cache=True, fastmath={"reassoc", "nsz"}, error_model="numpy")
 def _psum(x, w, s0, s1, nmax, mom, b, k):
-    """``mom[b, k, n] += sum_{s0 <= q < s1} w[q] x[q]^n`` for n = 1..nmax.
+    """``mom[b, k, n] += sum_{s0 <= q < s1} w[q] x[q]^n`` for n = 1..nmax (``w`` None: unit weights,
+    compiled without the multiplication by 1, :func:`_wx`).
 
     Each pair's term ``w x^n`` is the same chain of products as a direct loop; only the order of
     the additions is left free (``fastmath={'reassoc', 'nsz'}`` on this function alone), which
@@ -63,14 +73,14 @@ def _psum(x, w, s0, s1, nmax, mom, b, k):
         a1 = 0.0
         for qi in range(nq):
             q = u0 + qi
-            a1 += w[q] * x[q]
+            a1 += _wx(w, q, x[q])
         mom[b, k, 1] += a1
     elif nmax == 2:
         a1 = 0.0
         a2 = 0.0
         for qi in range(nq):
             q = u0 + qi
-            p1 = w[q] * x[q]
+            p1 = _wx(w, q, x[q])
             a1 += p1
             a2 += p1 * x[q]
         mom[b, k, 1] += a1
@@ -83,7 +93,7 @@ def _psum(x, w, s0, s1, nmax, mom, b, k):
         for qi in range(nq):
             q = u0 + qi
             xx = x[q]
-            p1 = w[q] * xx
+            p1 = _wx(w, q, xx)
             p2 = p1 * xx
             p3 = p2 * xx
             a1 += p1
@@ -107,7 +117,7 @@ def _psum(x, w, s0, s1, nmax, mom, b, k):
         for qi in range(nq):
             q = u0 + qi
             xx = x[q]
-            p1 = w[q] * xx
+            p1 = _wx(w, q, xx)
             p2 = p1 * xx
             p3 = p2 * xx
             p4 = p3 * xx
@@ -139,8 +149,9 @@ def _psum(x, w, s0, s1, nmax, mom, b, k):
         for qi in range(nq):
             q = u0 + qi
             xx = x[q]
-            p = w[q]
-            for n in range(1, nmax + 1):
+            p = _wx(w, q, xx)
+            mom[b, k, 1] += p
+            for n in range(2, nmax + 1):
                 p *= xx
                 mom[b, k, n] += p
 
@@ -315,7 +326,8 @@ def _quantities(m, qq, mode, auto):
 @njit(cache=True, error_model="numpy")
 def _bin_moments(mom, b, s0, s1_, qq, qd, sw, nmax, flags):
     """Power sums of the pairs ``[s0, s1_)`` of r bin ``b`` into ``mom[b]`` (see
-    :func:`.pair_scan.pair_pass` for what each row holds)."""
+    :func:`.pair_scan.pair_pass` for what each row holds); ``sw`` the pair weights, or None when all
+    are 1."""
     auto, unitw, mode, nmax_, wl, wd, ws, wt, wh, whd = flags
     if wl:
         _psum(qq[_QA], sw, s0, s1_, nmax, mom, b, 0)
@@ -467,7 +479,10 @@ def flush(m, scr, acc, rbin, hbin, flags):
         else:
             wcounts[b] += _wsum(sw, s0, s1_)
         if nmax > 0:
-            _bin_moments(mom, b, s0, s1_, qq, qd, sw, nmax, flags)
+            if unitw:
+                _bin_moments(mom, b, s0, s1_, qq, qd, None, nmax, flags)
+            else:
+                _bin_moments(mom, b, s0, s1_, qq, qd, sw, nmax, flags)
         if whd:
             # both orientations of an auto pair have the same Delta u_L: weight 2w
             fw2 = 2.0 if auto else 1.0
