@@ -16,13 +16,18 @@ processed again and again. Per pair that is the irreducible work of any exact fl
 * ``hist scatter``: adding the pair weight to those four histogram cells.
 
 The stages are run separately (each ``--reps`` times over the buffer, in parallel over chunks as in
-``pair_scan.pair_pass``), timed, scaled to the number of pairs of the benchmark sample (the distinct pairs
-that ``pair_counts`` finds) and compared with ``Corrfunc.theory.DD`` on the same sample and
-threads. Output: one line per stage with its time for the whole sample and its ratio to
-Corrfunc's DD time, then the total ("floor") and what remains of the 2x budget for the pair
-search itself. Usage::
+``pair_scan.pair_pass``), timed in CPU seconds (all threads), scaled to the number of pairs of the
+benchmark sample (the distinct pairs that ``pair_counts`` finds) and compared with the CPU time of
+``Corrfunc.theory.DD`` on the same sample and threads, run interleaved with the stages in each of
+``--rounds`` rounds (so load changes on a shared machine hit both sides of a ratio alike). Output:
+one line per stage with its CPU time for the whole sample and its ratio to Corrfunc's DD (median and
+range over the rounds), then the total ("floor") and what remains of the 2x budget for the pair
+search itself. Without Corrfunc the stage times alone are printed. Two ``# alternative`` lines time
+the quantities with arithmetic the kernel does not use (``1/|r|`` once instead of two divisions;
+also the transverse square roots in single precision), to size those levers; they are not part of
+the floor. Usage::
 
-    python benchmarks/pairwise_floor.py [--n 1000000] [--box 250] [--rmax 20] [--threads 2]
+    python benchmarks/pairwise_floor.py [--n 1000000] [--box 250] [--rmax 20] [--threads 2] [--rounds 3]
 """
 from __future__ import annotations
 
@@ -43,8 +48,8 @@ from cosmo._kernels.pair_flush import CAP, _psum  # noqa: E402
 
 @njit(parallel=True, cache=True, error_model="numpy")
 def stage_quantities(fb, qq, reps, nchunks):
-    """The quantities loop of the flush (``pair_flush._quantities``, auto pairs, transverse speeds on), ``reps``
-    times per chunk."""
+    """The per-pair quantities of the flush (``pair_flush._project`` with transverse speeds, then
+    ``pair_flush._quantities`` for auto pairs, here in one loop), ``reps`` times per chunk."""
     m = fb.shape[1]
     chk = 0.0
     for ch in prange(nchunks):
@@ -67,15 +72,68 @@ def stage_quantities(fb, qq, reps, nchunks):
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def stage_powers(qq, w, off, reps, nchunks):
-    """Power sums of orders 1..8 of the seven streams per r bin (``_psum``), ``reps`` times per chunk."""
+def alt_quantities_recip(fb, qq, reps, nchunks):
+    """Not the kernel's arithmetic: :func:`stage_quantities` with ``1/|r|`` computed once and multiplied
+    (one division instead of two; u_L, u_L' then differ from the correctly rounded quotients by up to
+    about one unit in the last place). Timed to size that lever, not used by the kernel."""
+    m = fb.shape[1]
+    chk = 0.0
+    for ch in prange(nchunks):
+        q_ = qq[ch]
+        for _ in range(reps):
+            for q in range(m):
+                ir = 1.0 / np.sqrt(fb[0, q])
+                ul = fb[2, q] * ir
+                ulp = fb[3, q] * ir
+                du = ulp - ul
+                q_[0, q] = ul
+                q_[1, q] = -ulp
+                q_[2, q] = du
+                q_[3, q] = ulp + ul
+                q_[4, q] = np.sqrt(max(fb[4, q] - ul * ul, 0.0))
+                q_[5, q] = np.sqrt(max(fb[5, q] - ulp * ulp, 0.0))
+                q_[6, q] = np.sqrt(max(fb[6, q] - du * du, 0.0))
+        chk += q_[0, 0]
+    return chk
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def alt_quantities_f32sqrt(fb, qq, reps, nchunks):
+    """Not the kernel's arithmetic: :func:`alt_quantities_recip` with the three transverse square roots
+    taken in single precision (relative error up to ~6e-8 in u_T, u_T', Delta u_T). Timed to size that
+    lever, not used by the kernel."""
+    m = fb.shape[1]
+    chk = 0.0
+    for ch in prange(nchunks):
+        q_ = qq[ch]
+        for _ in range(reps):
+            for q in range(m):
+                ir = 1.0 / np.sqrt(fb[0, q])
+                ul = fb[2, q] * ir
+                ulp = fb[3, q] * ir
+                du = ulp - ul
+                q_[0, q] = ul
+                q_[1, q] = -ulp
+                q_[2, q] = du
+                q_[3, q] = ulp + ul
+                q_[4, q] = np.sqrt(np.float32(max(fb[4, q] - ul * ul, 0.0)))
+                q_[5, q] = np.sqrt(np.float32(max(fb[5, q] - ulp * ulp, 0.0)))
+                q_[6, q] = np.sqrt(np.float32(max(fb[6, q] - du * du, 0.0)))
+        chk += q_[0, 0]
+    return chk
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def stage_powers(qq, off, reps, nchunks):
+    """Power sums of orders 1..8 of the seven streams per r bin (``_psum`` with unit weights, as the
+    kernel runs them for the unweighted sample), ``reps`` times per chunk."""
     nb = off.shape[0] - 1
     mom = np.zeros((nchunks, nb, 7, 9))
     for ch in prange(nchunks):
         for _ in range(reps):
             for b in range(nb):
                 for k in range(7):
-                    _psum(qq[ch, k], w, off[b], off[b + 1], 8, mom[ch, b, k])
+                    _psum(qq[ch, k], None, off[b], off[b + 1], 8, mom[ch], b, k)
     return mom.sum()
 
 
@@ -147,6 +205,7 @@ def main(argv=None) -> int:
     ap.add_argument("--nbins", type=int, default=15)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--reps", type=int, default=2000, help="passes over the buffer per chunk")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median and range reported)")
     args = ap.parse_args(argv)
     import numba
 
@@ -165,38 +224,72 @@ def main(argv=None) -> int:
     qq = np.zeros((nchunks, 7, CAP))
     hq = np.zeros((nchunks, 4, CAP), dtype=np.int64)
     npairs = pair_counts(pos, args.box, rb).sum()
-    from Corrfunc.theory.DD import DD
+    try:
+        from Corrfunc.theory.DD import DD
+    except ImportError:
+        DD = None
+        print("# Corrfunc not available: stage times only")
 
-    t_c = np.inf
-    for _ in range(2):
-        t0 = time.perf_counter()
+    def corrfunc_cpu():
+        """Corrfunc's DD on the sample: CPU seconds (all threads)."""
+        t0 = time.process_time()
         DD(1, nt, rb, pos[:, 0], pos[:, 1], pos[:, 2], periodic=True, boxsize=args.box, verbose=False)
-        t_c = min(t_c, time.perf_counter() - t0)
+        return time.process_time() - t0
     stages = {
         "quantities": lambda r: stage_quantities(fb, qq, r, nchunks),
-        "power sums": lambda r: stage_powers(qq, w, off, r, nchunks),
+        "power sums": lambda r: stage_powers(qq, off, r, nchunks),
         "hist bins": lambda r: stage_hist_bins(qq, hedges, hq, r, nchunks),
         "hist scatter": lambda r: stage_hist_scatter(hq, w, off, len(hedges) - 1, r, nchunks),
     }
-    print(f"# N = {args.n}, box = {args.box}, {npairs:.3g} distinct pairs, {nt} threads; "
-          f"Corrfunc DD {t_c:.3f} s ({t_c * nt / npairs * 1e9:.2f} ns CPU per pair)")
-    print("stage          ns/pair(CPU)  s(sample)  /Corrfunc_DD")
-    total = 0.0
-    for name, fn in stages.items():
+    # levers outside the kernel's exact float64 arithmetic, timed for comparison only (not in the floor)
+    alternatives = {
+        "quantities, 1/|r| once": lambda r: alt_quantities_recip(fb, qq, r, nchunks),
+        "  and f32 sqrt for u_T": lambda r: alt_quantities_f32sqrt(fb, qq, r, nchunks),
+    }
+    for fn in list(stages.values()) + list(alternatives.values()):
         fn(1)  # compile
-        best = np.inf
-        for _ in range(3):
-            t0 = time.perf_counter()
+    # interleaved rounds: Corrfunc's DD, then each stage, so load changes hit both sides of a ratio alike
+    cpu = {name: [] for name in stages}
+    t_c = []
+    for _ in range(max(args.rounds, 1)):
+        if DD is not None:
+            t_c.append(corrfunc_cpu())
+        for name, fn in list(stages.items()) + list(alternatives.items()):
+            t0 = time.process_time()
             fn(args.reps)
-            best = min(best, time.perf_counter() - t0)
-        per_pair = best / (args.reps * CAP)  # wall s per pair per thread (each thread ran reps x CAP)
-        t_sample = per_pair * npairs / nt
+            # CPU seconds per pair: every chunk (thread) ran reps x CAP pairs
+            cpu.setdefault(name, []).append((time.process_time() - t0) / (args.reps * CAP * nchunks))
+    t_c = np.array(t_c) if t_c else None
+    head = f"# N = {args.n}, box = {args.box}, {npairs:.3g} distinct pairs, {nt} threads, {args.rounds} rounds"
+    if t_c is not None:
+        head += f"; Corrfunc DD {np.median(t_c):.3f} CPU s ({np.median(t_c) / npairs * 1e9:.2f} ns CPU per pair)"
+    print(head)
+    print("stage          ns/pair(CPU)  CPU s(sample)  /Corrfunc_DD median [range]")
+    total = np.zeros(len(cpu["quantities"]))
+    for name in stages:
+        per_pair = np.array(cpu[name])
+        t_sample = per_pair * npairs
         total += t_sample
-        print(f"{name:14s} {per_pair * 1e9:10.2f} {t_sample:10.3f} {t_sample / t_c:10.2f}")
-    print(f"{'floor':14s} {'':10s} {total:10.3f} {total / t_c:10.2f}")
-    left = 2 * t_c - total
-    print(f"# 2x Corrfunc budget {2 * t_c:.3f} s; left for the pair search after the floor: {left:.3f} s "
-          f"({left / t_c:.2f}x Corrfunc's whole DD)")
+        rel = ""
+        if t_c is not None:
+            rr = t_sample / t_c
+            rel = f"{np.median(rr):8.2f} [{rr.min():.2f}, {rr.max():.2f}]"
+        print(f"{name:14s} {np.median(per_pair) * 1e9:10.2f} {np.median(t_sample):12.3f}   {rel}")
+    for name in alternatives:
+        per_pair = np.array(cpu[name])
+        rel = ""
+        if t_c is not None:
+            rr = per_pair * npairs / t_c
+            rel = f"{np.median(rr):8.2f} [{rr.min():.2f}, {rr.max():.2f}]"
+        print(f"# alternative: {name:24s} {np.median(per_pair) * 1e9:6.2f} ns/pair  {rel}")
+    if t_c is not None:
+        rr = total / t_c
+        print(f"{'floor':14s} {'':10s} {np.median(total):12.3f}   {np.median(rr):8.2f} [{rr.min():.2f}, {rr.max():.2f}]")
+        left = np.median(2 * t_c - total)
+        print(f"# 2x Corrfunc budget {2 * np.median(t_c):.3f} CPU s; left for the pair search after the floor: "
+              f"{left:.3f} s ({left / np.median(t_c):.2f}x Corrfunc's whole DD)")
+    else:
+        print(f"{'floor':14s} {'':10s} {np.median(total):12.3f}")
     return 0
 
 

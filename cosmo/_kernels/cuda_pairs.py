@@ -125,7 +125,8 @@ def _hist_add(sacc, acc, nsh, base, x, w, hedges, huni, hlo, hinv):
 
 @cuda.jit(device=True)
 def _add_pair(sacc, acc, nsh, b, r2, rx, ry, rz, w, vxi, vyi, vzi, vsi, P2, j, hedges, fpar, ipar):
-    """Accumulate one in-range pair in r bin ``b``: the quantities of ``_flush`` (same operations).
+    """Accumulate one in-range pair in r bin ``b``: the quantities of ``pair_flush._project`` and
+    ``pair_flush._quantities`` (same operations).
     Sixteen arguments: the accumulators (shared, global, split), the pair and the packed parameters."""
     nb = ipar[_IP_NB]
     nh = hedges.shape[0] - 1

@@ -7,11 +7,13 @@ LLVM can vectorise:
 
 1. the r bin of every pair from r^2 (table lookup plus exact comparisons, :mod:`.pair_binning`),
    counted in four interleaved sub-counters per bin (:func:`_bin_pairs`);
-2. a counting sort by r bin (:func:`_sort_by_bin`);
-3. the velocity quantities (:func:`_quantities`): ``u_L = (v1 . r)/|r|``, ``u_L' = (v2 . r)/|r|``,
-   ``Delta u_L = u_L' - u_L``, ``Sigma u_L = u_L' + u_L``, and the transverse speeds by Pythagoras,
-   ``u_T = sqrt(|v1|^2 - u_L^2)``, ``u_T' = sqrt(|v2|^2 - u_L'^2)``,
-   ``Delta u_T = sqrt(|v2 - v1|^2 - Delta u_L^2)`` (clipped at 0 against round-off);
+2. the velocity quantities in buffer order (:func:`_project`): ``u_L = (v1 . r)/|r|``,
+   ``u_L' = (v2 . r)/|r|`` and the transverse speeds by Pythagoras, ``u_T = sqrt(|v1|^2 - u_L^2)``,
+   ``u_T' = sqrt(|v2|^2 - u_L'^2)``, ``Delta u_T = sqrt(|v2 - v1|^2 - Delta u_L^2)`` (clipped at 0
+   against round-off), in place of the fields they come from;
+3. a counting sort of those quantities by r bin (:func:`_sort_by_bin`: five values per pair with
+   transverse speeds instead of the six fields, two instead of three without), then
+   ``Delta u_L = u_L' - u_L`` and ``Sigma u_L = u_L' + u_L`` in bin order (:func:`_quantities`);
 4. per r bin the power sums (:func:`_psum`, register accumulations vectorised across pairs with
    ``fastmath={'reassoc', 'nsz'}`` on those sums only) and the histograms (:func:`_hist_mirrored`,
    :func:`_hist_direct`).
@@ -41,54 +43,71 @@ _QA, _QB, _QD, _QS, _QT, _QU, _QV = 0, 1, 2, 3, 4, 5, 6
 MODE_COUNT, MODE_DU, MODE_L, MODE_T = 0, 1, 2, 3
 
 
+@njit(cache=True, inline="always")
+def _wx(w, q, x):
+    """The first term of a power sum, ``w[q] x``; ``x`` itself when ``w`` is None (unit weights:
+    ``1.0 * x == x`` exactly, so the multiplication is left out at no change of any result)."""
+    if w is None:
+        return x
+    return w[q] * x
+
+
 @njit(cache=True, fastmath={"reassoc", "nsz"}, error_model="numpy")
-def _psum(xx_, ww_, s0, s1, nmax, out):
-    """``out[n] += sum_{s0 <= q < s1} w[q] x[q]^n`` for n = 1..nmax.
+def _psum(x, w, s0, s1, nmax, mom, b, k):
+    """``mom[b, k, n] += sum_{s0 <= q < s1} w[q] x[q]^n`` for n = 1..nmax (``w`` None: unit weights,
+    compiled without the multiplication by 1, :func:`_wx`).
 
     Each pair's term ``w x^n`` is the same chain of products as a direct loop; only the order of
     the additions is left free (``fastmath={'reassoc', 'nsz'}`` on this function alone), which
     lets LLVM vectorise the sums across pairs. Results differ from sequential summation by
-    round-off only (relative ~1e-16 per addition).
+    round-off only (relative ~1e-16 per addition). The accumulator is indexed directly (no view
+    ``mom[b, k]`` per call: a view of an accumulator shared by all threads would be reference
+    counted atomically on one shared counter), and nothing is allocated.
+
+    One function over ~100 lines: the variants unrolled for 1, 2, 4 and 8 orders share the call and
+    the accumulator indexing; splitting them would only move the dispatch on ``nmax`` to the callers.
     """
     if s1 <= s0:
         return
-    # slices, so the loops run from 0 (provably non-negative indices: no wrap-around selects)
-    x = xx_[s0:s1]
-    w = ww_[s0:s1]
-    nq = s1 - s0
+    # unsigned offsets from s0 (provably non-negative indices: no wrap-around selects)
+    u0 = np.uint64(s0)
+    nq = np.uint64(s1 - s0)
     if nmax == 1:
         a1 = 0.0
-        for q in range(nq):
-            a1 += w[q] * x[q]
-        out[1] += a1
+        for qi in range(nq):
+            q = u0 + qi
+            a1 += _wx(w, q, x[q])
+        mom[b, k, 1] += a1
     elif nmax == 2:
         a1 = 0.0
         a2 = 0.0
-        for q in range(nq):
-            p1 = w[q] * x[q]
+        for qi in range(nq):
+            q = u0 + qi
+            p1 = _wx(w, q, x[q])
             a1 += p1
             a2 += p1 * x[q]
-        out[1] += a1
-        out[2] += a2
+        mom[b, k, 1] += a1
+        mom[b, k, 2] += a2
     elif nmax <= 4:
         a1 = 0.0
         a2 = 0.0
         a3 = 0.0
         a4 = 0.0
-        for q in range(nq):
+        for qi in range(nq):
+            q = u0 + qi
             xx = x[q]
-            p1 = w[q] * xx
+            p1 = _wx(w, q, xx)
             p2 = p1 * xx
             p3 = p2 * xx
             a1 += p1
             a2 += p2
             a3 += p3
             a4 += p3 * xx
-        out[1] += a1
-        out[2] += a2
-        out[3] += a3
+        mom[b, k, 1] += a1
+        mom[b, k, 2] += a2
+        mom[b, k, 3] += a3
         if nmax == 4:
-            out[4] += a4
+            mom[b, k, 4] += a4
     elif nmax <= 8:
         a1 = 0.0
         a2 = 0.0
@@ -98,9 +117,10 @@ def _psum(xx_, ww_, s0, s1, nmax, out):
         a6 = 0.0
         a7 = 0.0
         a8 = 0.0
-        for q in range(nq):
+        for qi in range(nq):
+            q = u0 + qi
             xx = x[q]
-            p1 = w[q] * xx
+            p1 = _wx(w, q, xx)
             p2 = p1 * xx
             p3 = p2 * xx
             p4 = p3 * xx
@@ -115,26 +135,28 @@ def _psum(xx_, ww_, s0, s1, nmax, out):
             a6 += p6
             a7 += p7
             a8 += p7 * xx
-        out[1] += a1
-        out[2] += a2
-        out[3] += a3
-        out[4] += a4
+        mom[b, k, 1] += a1
+        mom[b, k, 2] += a2
+        mom[b, k, 3] += a3
+        mom[b, k, 4] += a4
         if nmax >= 5:
-            out[5] += a5
+            mom[b, k, 5] += a5
         if nmax >= 6:
-            out[6] += a6
+            mom[b, k, 6] += a6
         if nmax >= 7:
-            out[7] += a7
+            mom[b, k, 7] += a7
         if nmax == 8:
-            out[8] += a8
+            mom[b, k, 8] += a8
     else:
-        p = w.copy()
-        for n in range(1, nmax + 1):
-            a = 0.0
-            for q in range(nq):
-                p[q] *= x[q]
-                a += p[q]
-            out[n] += a
+        # above 8 orders (rare): the same product chain per pair, summed pair by pair
+        for qi in range(nq):
+            q = u0 + qi
+            xx = x[q]
+            p = _wx(w, q, xx)
+            mom[b, k, 1] += p
+            for n in range(2, nmax + 1):
+                p *= xx
+                mom[b, k, n] += p
 
 
 @njit(cache=True, fastmath={"reassoc", "nsz"}, error_model="numpy")
@@ -188,11 +210,48 @@ def _count_only(m, bw, pb, cnt, counts, wcounts, unitw):
 
 
 @njit(cache=True, error_model="numpy")
-def _sort_by_bin(m, fb, sb, pb, cnt, off, mode, unitw):
-    """Counting sort of the buffered fields ``fb`` by r bin into ``sb``: bin b occupies
-    ``[off[b], off[b+1])``, split in the four sub-streams of :func:`_bin_pairs`. Only the fields the
-    ``mode`` uses are moved; for ``MODE_DU`` ``Delta u_L = ((v2 - v1) . r)/|r|`` is computed before the
-    sort (same operations, contiguous loop), so that only it and the weight are moved."""
+def _project(m, fb, mode):
+    """The per-pair quantities in buffer order, in place (contiguous, branch-free: vectorised), so
+    that the sort moves the quantities rather than the fields they come from: ``MODE_DU``:
+    ``Delta u_L = ((v2 - v1) . r)/|r|`` in row ``_FA``; ``MODE_L``: ``u_L = (v1 . r)/|r|`` and
+    ``u_L' = (v2 . r)/|r|`` in ``_FA``, ``_FC``; ``MODE_T`` besides the transverse speeds by
+    Pythagoras, ``u_T = sqrt(|v1|^2 - u_L^2)``, ``u_T' = sqrt(|v2|^2 - u_L'^2)``,
+    ``Delta u_T = sqrt(|v2 - v1|^2 - Delta u_L^2)`` (clipped at 0 against round-off), in ``_F1``,
+    ``_F2``, ``_FD``. Each value is the same chain of operations as one computed per pair."""
+    br = fb[_FR]
+    ba = fb[_FA]
+    bc = fb[_FC]
+    b1 = fb[_F1]
+    b2 = fb[_F2]
+    bd = fb[_FD]
+    if mode == MODE_DU:
+        for p in range(m):
+            ba[p] = ba[p] / np.sqrt(br[p])
+    elif mode == MODE_L:
+        for p in range(m):
+            r = np.sqrt(br[p])
+            ba[p] = ba[p] / r
+            bc[p] = bc[p] / r
+    else:
+        for p in range(m):
+            r = np.sqrt(br[p])
+            ul = ba[p] / r
+            ulp = bc[p] / r
+            du = ulp - ul
+            ba[p] = ul
+            bc[p] = ulp
+            b1[p] = np.sqrt(max(b1[p] - ul * ul, 0.0))
+            b2[p] = np.sqrt(max(b2[p] - ulp * ulp, 0.0))
+            bd[p] = np.sqrt(max(bd[p] - du * du, 0.0))
+
+
+@njit(cache=True, error_model="numpy")
+def _sort_by_bin(m, fb, sb, qq, pb, cnt, off, mode, unitw):
+    """Counting sort of the buffered quantities (:func:`_project`) by r bin: bin b occupies
+    ``[off[b], off[b+1])``, split in the four sub-streams of :func:`_bin_pairs`. The pair weights go
+    to row ``_FW`` of ``sb``; ``MODE_DU``: Delta u_L to row ``_FA`` of ``sb``; otherwise u_L and u_L'
+    to rows ``_QA``, ``_QB`` of ``qq`` and (``MODE_T``) u_T, u_T', Delta u_T to ``_QT``, ``_QU``,
+    ``_QV``: only what the mode uses is moved."""
     nb = cnt.shape[1]
     off[0] = 0
     for b in range(nb):
@@ -202,23 +261,20 @@ def _sort_by_bin(m, fb, sb, pb, cnt, off, mode, unitw):
             cnt[k, b] = q
             q += c
         off[b + 1] = q
-    br = fb[_FR]
     bw = fb[_FW]
     ba = fb[_FA]
     bc = fb[_FC]
     b1 = fb[_F1]
     b2 = fb[_F2]
     bd = fb[_FD]
-    sr = sb[_FR]
     sw = sb[_FW]
     sa = sb[_FA]
-    sc = sb[_FC]
-    s1 = sb[_F1]
-    s2 = sb[_F2]
-    sd = sb[_FD]
+    qa = qq[_QA]
+    qb = qq[_QB]
+    qt = qq[_QT]
+    qu = qq[_QU]
+    qv = qq[_QV]
     if mode == MODE_DU:
-        for p in range(m):
-            ba[p] = ba[p] / np.sqrt(br[p])
         for p in range(m):
             b = pb[p]
             q = cnt[p & 3, b]
@@ -231,102 +287,77 @@ def _sort_by_bin(m, fb, sb, pb, cnt, off, mode, unitw):
             b = pb[p]
             q = cnt[p & 3, b]
             cnt[p & 3, b] = q + 1
-            sr[q] = br[p]
             if not unitw:
                 sw[q] = bw[p]
-            sa[q] = ba[p]
-            sc[q] = bc[p]
+            qa[q] = ba[p]
+            qb[q] = bc[p]
     else:
         for p in range(m):
             b = pb[p]
             q = cnt[p & 3, b]
             cnt[p & 3, b] = q + 1
-            sr[q] = br[p]
             if not unitw:
                 sw[q] = bw[p]
-            sa[q] = ba[p]
-            sc[q] = bc[p]
-            s1[q] = b1[p]
-            s2[q] = b2[p]
-            sd[q] = bd[p]
+            qa[q] = ba[p]
+            qb[q] = bc[p]
+            qt[q] = b1[p]
+            qu[q] = b2[p]
+            qv[q] = bd[p]
 
 
 @njit(cache=True, error_model="numpy")
-def _quantities(m, sb, qq, mode, auto):
-    """Per-pair quantities in bin order into the rows ``_Q*`` of ``qq`` (contiguous, branch-free:
-    vectorised); for auto pairs row ``_QB`` holds ``-u_L'`` (the second orientation's u_L). Returns the
-    Delta u_L row (for ``MODE_DU`` the sorted row computed before the sort)."""
-    sr = sb[_FR]
-    sa = sb[_FA]
-    sc = sb[_FC]
-    s1 = sb[_F1]
-    s2 = sb[_F2]
-    sd = sb[_FD]
+def _quantities(m, qq, mode, auto):
+    """The remaining per-pair quantities in bin order (contiguous, branch-free: vectorised), from the
+    sorted u_L (row ``_QA``) and u_L' (row ``_QB``): ``Delta u_L = u_L' - u_L``,
+    ``Sigma u_L = u_L' + u_L``, and row ``_QB`` becomes ``-u_L'`` for auto pairs (the second
+    orientation's u_L). Nothing to do for ``MODE_DU`` (Delta u_L is the sorted row ``_FA`` of ``sb``)."""
+    if mode == MODE_DU:
+        return
     qa = qq[_QA]
     qb = qq[_QB]
     qd = qq[_QD]
     qs = qq[_QS]
-    qt = qq[_QT]
-    qu = qq[_QU]
-    qv = qq[_QV]
     sgn = -1.0 if auto else 1.0
-    if mode == MODE_DU:
-        return sa
-    if mode == MODE_L:
-        for q in range(m):
-            r = np.sqrt(sr[q])
-            ul = sa[q] / r
-            ulp = sc[q] / r
-            qa[q] = ul
-            qb[q] = sgn * ulp
-            qd[q] = ulp - ul
-            qs[q] = ulp + ul
-    else:
-        for q in range(m):
-            r = np.sqrt(sr[q])
-            ul = sa[q] / r
-            ulp = sc[q] / r
-            du = ulp - ul
-            qa[q] = ul
-            qb[q] = sgn * ulp
-            qd[q] = du
-            qs[q] = ulp + ul
-            qt[q] = np.sqrt(max(s1[q] - ul * ul, 0.0))
-            qu[q] = np.sqrt(max(s2[q] - ulp * ulp, 0.0))
-            qv[q] = np.sqrt(max(sd[q] - du * du, 0.0))
-    return qd
+    for q in range(m):
+        ul = qa[q]
+        ulp = qb[q]
+        qb[q] = sgn * ulp
+        qd[q] = ulp - ul
+        qs[q] = ulp + ul
 
 
 @njit(cache=True, error_model="numpy")
-def _bin_moments(mb, s0, s1_, qq, qd, sw, nmax, flags):
-    """Power sums of the pairs ``[s0, s1_)`` of one r bin into ``mb`` (``mom[b]``, see
-    :func:`.pair_scan.pair_pass` for what each row holds)."""
+def _bin_moments(mom, b, s0, s1_, qq, qd, sw, nmax, flags):
+    """Power sums of the pairs ``[s0, s1_)`` of r bin ``b`` into ``mom[b]`` (see
+    :func:`.pair_scan.pair_pass` for what each row holds); ``sw`` the pair weights, or None when all
+    are 1."""
     auto, unitw, mode, nmax_, wl, wd, ws, wt, wh, whd = flags
     if wl:
-        _psum(qq[_QA], sw, s0, s1_, nmax, mb[0])
-        _psum(qq[_QB], sw, s0, s1_, nmax, mb[0] if auto else mb[1])
+        _psum(qq[_QA], sw, s0, s1_, nmax, mom, b, 0)
+        _psum(qq[_QB], sw, s0, s1_, nmax, mom, b, 0 if auto else 1)
     if wd:
-        _psum(qd, sw, s0, s1_, nmax, mb[2])
+        _psum(qd, sw, s0, s1_, nmax, mom, b, 2)
     if ws:
-        _psum(qq[_QS], sw, s0, s1_, nmax, mb[3])
+        _psum(qq[_QS], sw, s0, s1_, nmax, mom, b, 3)
     if wt:
-        _psum(qq[_QT], sw, s0, s1_, nmax, mb[4])
+        _psum(qq[_QT], sw, s0, s1_, nmax, mom, b, 4)
         if auto:
-            _psum(qq[_QU], sw, s0, s1_, nmax, mb[4])
-        _psum(qq[_QV], sw, s0, s1_, nmax, mb[5])
+            _psum(qq[_QU], sw, s0, s1_, nmax, mom, b, 4)
+        _psum(qq[_QV], sw, s0, s1_, nmax, mom, b, 5)
 
 
 @njit(cache=True, error_model="numpy")
-def _hist_mirrored(hb, eb, s0, s1_, sw, qq, hq, hedges, nexact):
+def _hist_mirrored(hist, hedge, b, s0, s1_, sw, qq, hq, hedges, nexact):
     """Histograms of the pairs ``[s0, s1_)`` of one r bin, auto pairs with antisymmetric edges:
     only u_L and -u_L' (quantity 0), Sigma u_L (3) and Delta u_L (2) are binned here (bin indices
     ``hq`` from :func:`.pair_binning._hbin`); the mirror images (u_L' = -(quantity 0), -Sigma u_L)
     are added at the end from these histograms and the weights of values exactly on an edge
     (``eb``, kept only when ``nexact > 0``), see :func:`.pair_binning._mirror_hist`. Outside values
-    go to the spare column nh. ``hb``, ``eb``: this bin's ``hist[b]``, ``hedge[b]``.
+    go to the spare column nh. ``hist``, ``hedge``: the chunk's accumulators, indexed directly
+    (no per-bin views, see :func:`_psum`).
 
-    Nine arguments: the bin's two accumulators, its pair range, the weights, the values and their
-    bin indices, the edges and the edge-value count are all distinct arrays of the flush."""
+    Ten arguments: the two accumulators and the bin, its pair range, the weights, the values and
+    their bin indices, the edges and the edge-value count are all distinct arrays of the flush."""
     qa = qq[_QA]
     qb = qq[_QB]
     qs = qq[_QS]
@@ -342,27 +373,27 @@ def _hist_mirrored(hb, eb, s0, s1_, sw, qq, hq, hedges, nexact):
         for qi in range(np.uint64(s1_ - s0)):
             q = np.uint64(s0) + qi
             w = sw[q]
-            hb[0, np.uint64(ha[q])] += w
-            hb[1, np.uint64(hbq[q])] += w
-            hb[3, np.uint64(hs[q])] += w
-            hb[2, np.uint64(hd[q])] += 2.0 * w
+            hist[b, 0, np.uint64(ha[q])] += w
+            hist[b, 1, np.uint64(hbq[q])] += w
+            hist[b, 3, np.uint64(hs[q])] += w
+            hist[b, 2, np.uint64(hd[q])] += 2.0 * w
         return
     for qi in range(np.uint64(s1_ - s0)):
         q = np.uint64(s0) + qi
         w = sw[q]
         h = np.uint64(ha[q])
-        hb[0, h] += w
+        hist[b, 0, h] += w
         if qa[q] == hedges[h]:
-            eb[0, h] += w
+            hedge[b, 0, h] += w
         h = np.uint64(hbq[q])
-        hb[1, h] += w
+        hist[b, 1, h] += w
         if qb[q] == hedges[h]:
-            eb[1, h] += w
+            hedge[b, 1, h] += w
         h = np.uint64(hs[q])
-        hb[3, h] += w
+        hist[b, 3, h] += w
         if qs[q] == hedges[h]:
-            eb[3, h] += w
-        hb[2, np.uint64(hd[q])] += 2.0 * w
+            hedge[b, 3, h] += w
+        hist[b, 2, np.uint64(hd[q])] += 2.0 * w
 
 
 @njit(cache=True, error_model="numpy")
@@ -398,10 +429,10 @@ def _hist_direct(hist, b, s0, s1_, sw, qq, hbin, auto):
             _hist(hist, b, 2, w, qd[q], hedges, huni, hlo, hinv)
 
 
-# ``_nrt=True`` set explicitly: called from the walk, which is compiled without reference counting, a
-# flush with default options would inherit that (Numba's option inheritance) and :func:`_psum`'s
-# allocation would not compile
-@njit(cache=True, error_model="numpy", _nrt=True)
+# ``_nrt=False``: the flush allocates nothing, and without reference counting the views it takes of
+# the chunk's buffers (rows, per-bin ranges) cost nothing; with it, each view would be increfed and
+# decrefed atomically, on counters shared by all threads where the view is of an accumulator slice
+@njit(cache=True, error_model="numpy", _nrt=False)
 def flush(m, scr, acc, rbin, hbin, flags):
     """Accumulate the ``m`` buffered in-range pairs of one chunk into its accumulators.
 
@@ -423,8 +454,10 @@ def flush(m, scr, acc, rbin, hbin, flags):
     if mode == MODE_COUNT:
         _count_only(m, fb[_FW], pb, cnt, counts, wcounts, unitw)
         return
-    _sort_by_bin(m, fb, sb, pb, cnt, off, mode, unitw)
-    qd = _quantities(m, sb, qq, mode, auto)
+    _project(m, fb, mode)
+    _sort_by_bin(m, fb, sb, qq, pb, cnt, off, mode, unitw)
+    _quantities(m, qq, mode, auto)
+    qd = sb[_FA] if mode == MODE_DU else qq[_QD]
     sw = sb[_FW]
     nh = max(hedges.shape[0] - 1, 1)
     hd = hq[3]
@@ -449,17 +482,19 @@ def flush(m, scr, acc, rbin, hbin, flags):
         else:
             wcounts[b] += _wsum(sw, s0, s1_)
         if nmax > 0:
-            _bin_moments(mom[b], s0, s1_, qq, qd, sw, nmax, flags)
+            if unitw:
+                _bin_moments(mom, b, s0, s1_, qq, qd, None, nmax, flags)
+            else:
+                _bin_moments(mom, b, s0, s1_, qq, qd, sw, nmax, flags)
         if whd:
             # both orientations of an auto pair have the same Delta u_L: weight 2w
-            hb = hist[b]
             fw2 = 2.0 if auto else 1.0
             for qi in range(np.uint64(s1_ - s0)):
                 q = np.uint64(s0) + qi
-                hb[2, np.uint64(hd[q])] += fw2 * sw[q]
+                hist[b, 2, np.uint64(hd[q])] += fw2 * sw[q]
         if not wh:
             continue
         if mirrored:
-            _hist_mirrored(hist[b], hedge[b], s0, s1_, sw, qq, hq, hedges, nexact)
+            _hist_mirrored(hist, hedge, b, s0, s1_, sw, qq, hq, hedges, nexact)
         else:
             _hist_direct(hist, b, s0, s1_, sw, qq, hbin, auto)

@@ -109,7 +109,7 @@ def _make_scan(mode):
     ``v1 . r`` and ``v2 . r``; ``|v1|^2``, ``|v2|^2``, ``|v2 - v1|^2``) in one vectorised loop into the
     scratch rows, then appends the candidates with ``r2lo <= r^2 < r2max`` to the buffer rows from
     position ``m`` (with AVX-512 eight per step by a compressing store, else branch-free scalar) and
-    returns the new fill ``m``. ``rows = (fr, fw, fa, fc, f1, f2, fd, tr, ta, tc, td, t1, tw)``: the
+    returns the new fill ``m``. ``rows = (fr, fw, fa, fc, f1, f2, fd, tr, ta, tc, td, tw)``: the
     buffer rows ``_F*`` of :mod:`.pair_flush`, then the scratch rows."""
     du_only = mode == MODE_DU
     proj = mode == MODE_L or mode == MODE_T
@@ -127,7 +127,7 @@ def _make_scan(mode):
         v2sq = p2.vsq
         xi, yi, zi = ri
         vxi, vyi, vzi, vsi, wi = vi
-        fr, fw, fa, fc, f1, f2, fd, tr, ta, tc, td, t1, tw = rows
+        fr, fw, fa, fc, f1, f2, fd, tr, ta, tc, td, tw = rows
         r2lo = wk.r2lo
         r2max = wk.r2max
         unitw = wk.unitw
@@ -159,7 +159,6 @@ def _make_scan(mode):
                 dvy = v2y[ju] - vyi
                 dvz = v2z[ju] - vzi
                 td[kq] = dvx * dvx + dvy * dvy + dvz * dvz
-                t1[kq] = vsi
         kc = np.uint64(0)
         if HAVE_AVX512:
             # 8 candidates at a time: range mask, then one compressing store per field
@@ -174,7 +173,10 @@ def _make_scan(mode):
                 if proj:
                     compress8(tc, k8, fc, um, msk)
                 if trans:
-                    compress8(t1, k8, f1, um, msk)
+                    # |v1|^2 is the same for every candidate: eight plain stores (one vector store)
+                    # from the fill, of which the in-range ones are kept (room: um + 8 <= m + kc)
+                    for l8 in range(np.uint64(8)):
+                        f1[um + l8] = vsi
                     compress8(v2sq, uja + k8, f2, um, msk)
                     compress8(td, k8, fd, um, msk)
                 um += popcount(msk)
@@ -219,7 +221,7 @@ def _scan_min_image(ja, jb, m, ri, vi, p2, rows, wk):
     v2sq = p2.vsq
     xi, yi, zi = ri
     vxi, vyi, vzi, vsi, wi = vi
-    fr, fw, fa, fc, f1, f2, fd, tr, ta, tc, td, t1, tw = rows
+    fr, fw, fa, fc, f1, f2, fd, tr, ta, tc, td, tw = rows
     box = wk.box
     half = wk.half
     r2lo = wk.r2lo
@@ -428,7 +430,7 @@ def _walk_cells(c0, c1, p1, p2, wk, tb, fl):
     accumulators) are distinct arrays, disjoint from each other and from every array read; the
     buffer rows are views made here of ``fb``, which is passed on to the flush only."""
     fb = fl[0][0]
-    rows = (fb[_FR], fb[_FW], fb[_FA], fb[_FC], fb[_F1], fb[_F2], fb[_FD], tb[0], tb[1], tb[2], tb[3], tb[4], tb[5])
+    rows = (fb[_FR], fb[_FW], fb[_FA], fb[_FC], fb[_F1], fb[_F2], fb[_FD], tb[0], tb[1], tb[2], tb[3], tb[4])
     start1 = p1.start
     nc = wk.nc
     ext = wk.ext
@@ -553,7 +555,7 @@ def _chunk_buffers(nb):
     pb = np.empty(cap, dtype=np.int64)
     qq = np.empty((7, cap))
     hq = np.empty((4, cap), dtype=np.int64)
-    tb = np.empty((6, cap))
+    tb = np.empty((5, cap))
     cnt = np.empty((4, nb), dtype=np.int64)
     off = np.empty(nb + 1, dtype=np.int64)
     return (fb, sb, pb, qq, hq, cnt, off), tb
