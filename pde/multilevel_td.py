@@ -257,27 +257,38 @@ class LevelBlockProblem(SeparatedProblem):
     the two-matrix Kronecker sum C_t X G_0^T + M_t X G_1^T = R with X = [X_0 ... X_{L-1}] and LM x LM Grams,
     solved exactly by fast diagonalisation (:meth:`pde.td.SeparatedProblem._fast_diagonalisation`: L M
     independent 1D solves).  Both are direct solves of the same linear system as the parent's coupled sparse
-    solve: the iterates agree to round-off (``tests/pde/test_multilevel_td.py``).
+    solve: with ``TIKHONOV = 0`` every update agrees with the parent's to round-off
+    (``tests/pde/test_multilevel_td.py``); by default the space-direction systems carry a tiny Tikhonov shift
+    (``TIKHONOV``) that keeps the near-null level splits bounded.
 
-    On a non-NumPy backend, for greedy (single-mode) updates, for unequal mode counts per level or for a
-    summed size above ``DENSE_COUPLED_MAX`` unknowns the parent's sparse path is used.
+    The array code runs through ``xp`` (NumPy, or CuPy on a GPU), as the parent's.  For greedy (single-mode)
+    updates, for unequal mode counts per level or for a summed size above ``DENSE_COUPLED_MAX`` unknowns the
+    parent's sparse path is used.
     """
 
     #: largest coupled direction system (summed 1D dofs x modes) solved densely
     DENSE_COUPLED_MAX = 3000
+    #: Tikhonov shift of the dense space-direction systems, relative to their mean |diagonal|.  The nested level
+    #: spaces are (nearly) linearly dependent, so these systems are singular to working precision (rcond
+    #: 1e-17..1e-19 measured on the S = 64 track): an unregularised solve returns near-null level splits with huge
+    #: coefficients, and the ALS field jumped by up to 8e3x its norm between sweeps (3-level track, S = 16;
+    #: 113 sweeps).  1e-10 damps only those directions: no jumps, 30 sweeps there (22 instead of 81 at S = 64),
+    #: errors against the Green's function within the ALS stopping noise of the unregularised run
+    #: (``benchmarks/pde_lpbf.py --paper``).  0 gives the parent's system exactly.
+    TIKHONOV = 1e-10
 
     def _dense_blocks(self, blocks):
         """The dense block matrix [A[l][l']] of a list-of-lists of 1D matrices (cached by object)."""
         cache = self.__dict__.setdefault("_dense_cache", {})
         key = id(blocks)
         if key not in cache:
-            cache[key] = (blocks, np.asarray(sp.bmat(blocks).toarray()))  # keep ``blocks`` alive with its id
+            # keep ``blocks`` alive with its id; the dense matrix on the backend's device
+            cache[key] = (blocks, self._dev(np.asarray(sp.bmat(blocks).toarray())))
         return cache[key][1]
 
-    @staticmethod
-    def _block_diagonal(F):
-        """diag(F_0, ..., F_{L-1}) of the level factors (sum n_l x sum M_l), dense."""
-        out = np.zeros((sum(f.shape[0] for f in F), sum(f.shape[1] for f in F)))
+    def _block_diagonal(self, F):
+        """diag(F_0, ..., F_{L-1}) of the level factors (sum n_l x sum M_l), dense, on the backend's device."""
+        out = self.xp.zeros((sum(f.shape[0] for f in F), sum(f.shape[1] for f in F)))
         r = c = 0
         for f in F:
             out[r:r + f.shape[0], c:c + f.shape[1]] = f
@@ -287,14 +298,14 @@ class LevelBlockProblem(SeparatedProblem):
     def _inner_field(self, U, V):
         """The parent's field inner product (all level pairs, ``norm_ops``) as one dense product per direction
         (the block-diagonal factors against the dense block norm matrices; same value to round-off)."""
-        if self.xp is not np or self.norm_ops is None:
+        if self.norm_ops is None:
             return super()._inner_field(U, V)
         G = 1.0
         for d in range(self.D):
             Ub = self._block_diagonal([U[l][d] for l in range(len(U))])
             Vb = self._block_diagonal([V[l][d] for l in range(len(V))])
             G = G * (Ub.T @ (self._dense_blocks(self.norm_ops[d]) @ Vb))
-        return float(np.sum(G))
+        return float(G.sum())
 
     def _distinct(self, d):
         """Distinct operators of direction d: (list of list-of-lists, label of every term)."""
@@ -313,14 +324,15 @@ class LevelBlockProblem(SeparatedProblem):
         L, D = self.L, self.D
         M = U[0][d].shape[1]
         full = all(np.array_equal(np.asarray(test[l]), np.arange(U[l][d].shape[1])) for l in range(L))
-        if (self.xp is not np or L == 1 or not full or any(U[l][e].shape[1] != M for l in range(L) for e in range(D))
+        xp = self.xp
+        if (L == 1 or not full or any(U[l][e].shape[1] != M for l in range(L) for e in range(D))
                 or sum(self.n[l][d] for l in range(L)) * M > self.DENSE_COUPLED_MAX):
             return super()._direction_solve(U, d, test)
         # normalise the other directions' factors (as the parent: column scaling, same represented subspace)
         for l in range(L):
             for e in range(D):
                 if e != d:
-                    nrm = np.linalg.norm(U[l][e], axis=0)
+                    nrm = xp.linalg.norm(U[l][e], axis=0)
                     nrm[nrm == 0] = 1.0
                     U[l][e] /= nrm
         # all L^2 Gram blocks of every other direction and distinct operator at once: Ub^T A Ub (LM x LM)
@@ -333,7 +345,7 @@ class LevelBlockProblem(SeparatedProblem):
             gram[e] = [Ub.T @ (self._dense_blocks(g) @ Ub) for g in groups]
         Gt = []
         for t in range(len(self.ops)):
-            G = np.full((L * M, L * M), self.coefs[t])
+            G = xp.full((L * M, L * M), self.coefs[t])
             for e in gram:
                 G *= gram[e][self._distinct(e)[1][t]]
             Gt.append(G)
@@ -342,15 +354,15 @@ class LevelBlockProblem(SeparatedProblem):
         # right-hand side per level: F_l,d (prod_{e != d} U_l,e^T F_l,e)^T, levels stacked
         rhs = []
         for l in range(L):
-            H = np.ones((M, self.loads[l][d].shape[1]))
+            H = xp.ones((M, self.loads[l][d].shape[1]))
             for e in range(D):
                 if e != d:
-                    H *= U[l][e].T @ self.loads[l][e]
-            rhs.append(self.loads[l][d] @ H.T)
+                    H *= U[l][e].T @ self._loads[l][e]
+            rhs.append(self._loads[l][d] @ H.T)
         n = [self.n[l][d] for l in range(L)]
         same = len(set(n)) == 1 and all(all(B is g[0][0] for row in g for B in row) for g in groups)
         if same and len(groups) == 2:  # Kronecker sum over the levels' shared 1D space: fast diagonalisation
-            R = np.hstack(rhs)
+            R = xp.hstack(rhs)
             X = self._fast_diagonalisation(d, -1, [sp.csr_matrix(g[0][0]) for g in groups], Gk, R)
             if X is not None:
                 for l in range(L):
@@ -359,7 +371,7 @@ class LevelBlockProblem(SeparatedProblem):
         # dense coupled system: block (l, l') = sum_k A_k[l][l'] (x) G_k[l][l'], row-major vec (i * M + m)
         off = np.concatenate([[0], np.cumsum(n)])
         N = int(off[-1])
-        A = np.zeros((N, M, N, M))
+        A = xp.zeros((N, M, N, M))
         for g, G in zip(groups, Gk):
             Ad, G4 = self._dense_blocks(g), G.reshape(L, M, L, M)
             for l in range(L):
@@ -367,9 +379,16 @@ class LevelBlockProblem(SeparatedProblem):
                 for lp in range(L):
                     b = slice(off[lp], off[lp + 1])
                     A[a, :, b, :] += Ad[a, None, b, None] * G4[l, None, :, lp, None, :]
-        import scipy.linalg as sla
+        A = A.reshape(N * M, N * M)
+        if self.TIKHONOV > 0:
+            idx = xp.arange(N * M)
+            A[idx, idx] += self.TIKHONOV * float(xp.abs(xp.diagonal(A)).mean())
+        b = xp.concatenate([r.ravel() for r in rhs])
+        if xp is np:
+            import scipy.linalg as sla
 
-        x = sla.solve(A.reshape(N * M, N * M), np.concatenate([r.ravel() for r in rhs]), overwrite_a=True,
-                      overwrite_b=True, check_finite=False)
+            x = sla.solve(A, b, overwrite_a=True, overwrite_b=True, check_finite=False)
+        else:  # the device's dense LU (CuPy: cuSOLVER getrf/getrs)
+            x = xp.linalg.solve(A, b)
         for l in range(L):
             U[l][d][:] = x[off[l] * M:off[l + 1] * M].reshape(n[l], M)
