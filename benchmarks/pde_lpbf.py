@@ -25,7 +25,24 @@ S at which the end-to-end ratio would reach 100x is extrapolated from (b)'s line
 
 Prints ``case  ours_s  anchor_s  ratio  agreement`` lines and writes a JSON table with ``--json``.
 
+``--paper``: the comparison as arXiv:2510.23004 frames it (3-level ML-VMS C-HiDeNN-TD against single-level
+linear FEM-TD, ~1e10 spatial DoFs): at S = 64 (6.5e9 full-order spatial DoFs at 25 um) (c) 3 levels, ratio 8,
+8 modes per level, per-level modes (the paper's algorithm; shared modes (c') and the previous per-level solver
+(c0) interleaved with it), against (b) single-level P1 FEM-TD with the same TD algorithm (all-modes subspace
+iteration, coupled direction solves, 24 modes) at the coarsest uniform h whose error against the exact Green's
+function is <= 1.1 err_c (searched at S = 1, with a node on the track).  (b)'s per-sweep cost is measured at
+S = 1, 4 (full runs: sweeps, error), 16 and 64 (2 sweeps per slab), ``--b-full`` also runs it to convergence at
+S = 64.  The cost model prints predicted against measured times of both sides: (b) = sweeps x per-sweep(n_d) +
+build, (c) = sweeps x (dense LU flop of the coupled level systems at the LU rate measured at their sizes + the
+rest of a sweep) + build, and what 5000x would require.  CPU seconds (time.process_time), the machine's load
+printed; ratios of CPU times.
+
+``--order-study``: error per DoF and per CPU second of C-HiDeNN p = 1, 2, 3 against uniform and graded P1 in
+the TD solver (S = 1 track, same algorithm for all) and in full-order 3D (Poisson with a Gaussian peak).
+
     python benchmarks/pde_lpbf.py [--quick] [--json results/pde_lpbf.json]
+    python benchmarks/pde_lpbf.py --paper [--b-full] [--rounds 3] [--json paper.json]
+    python benchmarks/pde_lpbf.py --order-study [--json order.json]
 """
 from __future__ import annotations
 
@@ -139,21 +156,11 @@ def skfem_full_order(h_um=25.0, n_steps=40):
 
 
 # ----------------------------------------------------------------------------- --paper: the paper's framing
-#: the paper's case (arXiv:2510.23004, abstract: "3-level ML-VMS C-HiDeNN-TD ... ~5000x on a single CPU over a
-#: single-level linear FEM-TD ROM" at "1e10 spatial DoFs"): S = 64 gives 6.5e9 full-order spatial DoFs at the
-#: finest spacing 25 um.  Three levels need ratio 8 to reach 25 um from a coarse mesh the size of the
-#: S = 1 case's (coarse spacing 1.6 mm); modes per level as the per-level default.
+#: the paper's case (arXiv:2510.23004, abstract): a 3-level ML-VMS C-HiDeNN-TD run about 5000 times faster on one
+#: CPU than single-level linear FEM-TD, for a single track equivalent to 1e10 full-order spatial DoFs.  S = 64
+#: gives 6.5e9 spatial DoFs at the finest spacing 25 um.  Three levels need ratio 8 to reach 25 um from a
+#: coarse mesh the size of the S = 1 case's (coarse spacing 1.6 mm); modes per level as the per-level default.
 PAPER_S, PAPER_RATIO, PAPER_MODES_PER_LEVEL = 64, 8, 8
-
-
-def clock():
-    """(wall, cpu) seconds now: the benchmark reports both (small on purpose, to move onto a shared harness)."""
-    return time.perf_counter(), time.process_time()
-
-
-def since(t0):
-    w, c = clock()
-    return w - t0[0], c - t0[1]
 
 
 def paper_solver_c(scale, level_modes="per_level"):
@@ -227,17 +234,6 @@ def lu_rate(n=800, rounds=3):
     return 2 / 3 * n ** 3 / min(ts)
 
 
-def cost_model_b(n1d_space, sweeps, per_unit, build_per_unit, build_const):
-    """Predicted time of single-level FEM-TD (b): ``sweeps`` x (per_unit x sum_d n_d) + build.
-
-    Each sweep's direction d solves a banded system of n_d x M unknowns (P1 in 1D: bandwidth ~ 2M, so a
-    banded LU costs ~ n_d M^3) and forms Gram products of n_d x M factors (~ n_d M^2): at fixed modes M every
-    part is linear in the 1D sizes n_d, so one measured unit cost per 1D dof (``per_unit`` [s per dof per
-    sweep]) describes it; the build (1D matrices and loads on the n_d grid points) likewise (``build_per_unit``,
-    ``build_const``)."""
-    return sweeps * per_unit * n1d_space + build_per_unit * n1d_space + build_const
-
-
 def matched_h(err_c, h=25.0):
     """Coarsest uniform spacing [um] of single-level P1 FEM-TD (S = 1, fast solver) with err <= 1.1 err_c: steps
     down from ``h`` by P1's O(h^2) prediction, then 4 bisections between the last failing and the passing h."""
@@ -260,7 +256,8 @@ def matched_h(err_c, h=25.0):
 
 def paper(args):
     """--paper: the paper's comparison at S = 64 (6.5e9 full-order spatial DoFs) with a cost model of both sides.
-    Times are CPU seconds (the shared machine's wall times are printed too); ratios of CPU times."""
+    Times are CPU seconds (the shared machine's wall times are printed too); ratios of CPU times.  One function
+    over 100 lines: the report is printed in the order it is measured."""
     S, rounds = args.paper_scale, args.rounds
     load = os.getloadavg()
     print(f"--paper: S = {S}, 3 levels ratio {PAPER_RATIO}, {rounds} round(s) interleaved; load average "
@@ -323,6 +320,7 @@ def paper(args):
           f"{[round(f / 1e9, 1) for f in rates]} GFlop/s) + "
           f"rest {rest * 1e3:.1f} ms, x {c['sweeps_total']} sweeps + build {c['build_cpu_s']:.2f} s = {T_c_model:.2f} s "
           f"(measured {c['cpu_s']:.2f} s)", flush=True)
+    T_b_pred = T_b
     if b_full is not None:
         print(f"    (b) at S={S}: predicted {T_b:.1f} s, measured {b_full['cpu_s']:.1f} s (err {b_full['err']:.4f} vs "
               f"target {1.1 * c['err']:.4f}); the ratios below use the measured time", flush=True)
@@ -331,24 +329,29 @@ def paper(args):
     need = 5000 * c["cpu_s"]
     # dense direction solves of (b) at the LU rate measured at n = 1000 (larger LUs run at least as fast)
     dense_b = sweeps_b * sum(2 / 3 * (n * 3 * PAPER_MODES_PER_LEVEL) ** 3 for n in rb["n_space"]) / flops
-    print(f"S={S} paper: (b) single-level P1 FEM-TD, same TD algorithm, matched accuracy: {sweeps_b:.0f} sweeps x "
-          f"{rb['per_sweep_s']:.2f} s (measured per-sweep at S={S}) + build {rb['build_cpu_s']:.2f} s = {T_b:.1f} s "
-          f"(linear extrapolation of the per-sweep cost from S <= 16: {T_b_model:.1f} s); (c) per-level {c['cpu_s']:.2f} s -> {ratio:.1f}x; (c') shared "
-          f"{c_sh['cpu_s']:.2f} s -> {ratio_sh:.1f}x", flush=True)
-    print(f"    (b0) fast diagonalisation: {b_fast['cpu_s'] / c['cpu_s']:.1f}x over (c), {b_fast['cpu_s'] / c_sh['cpu_s']:.1f}x over "
-          f"(c'); the coupled (TAPS) direction solves cost {T_b / b_fast['cpu_s']:.1f}x the fast ones", flush=True)
+    print(f"S={S} paper: (b) single-level P1 FEM-TD, same TD algorithm, matched accuracy: {T_b:.1f} s (model "
+          f"{sweeps_b:.0f} sweeps x {rb['per_sweep_s']:.2f} s measured per sweep at S={S} + build "
+          f"{rb['build_cpu_s']:.2f} s = {T_b_pred:.1f} s; per-sweep cost extrapolated linearly from S <= 16: "
+          f"{T_b_model:.1f} s); (c) per-level {c['cpu_s']:.2f} s -> {ratio:.1f}x; (c') shared {c_sh['cpu_s']:.2f} s "
+          f"-> {ratio_sh:.1f}x", flush=True)
+    print(f"    (b0) fast diagonalisation: {b_fast['cpu_s'] / c['cpu_s']:.1f}x over (c), "
+          f"{b_fast['cpu_s'] / c_sh['cpu_s']:.1f}x over (c'); the coupled (TAPS) direction solves cost "
+          f"{T_b / b_fast['cpu_s']:.1f}x the fast ones", flush=True)
     print(f"    ratio = sweeps {sweeps_b:.0f}/{c['sweeps_total']} x per-sweep {rb['per_sweep_s']:.3f}/"
-          f"{c['per_sweep_s']:.4f} s (+ builds {rb['build_cpu_s']:.2f}/{c['build_cpu_s']:.2f} s); per-level solver vs "
-          f"previous: per-sweep {c0['per_sweep_s'] / c['per_sweep_s']:.1f}x, whole run {c0['cpu_s'] / c['cpu_s']:.1f}x; "
-          f"shared vs per-level per-sweep {c['per_sweep_s'] / c_sh['per_sweep_s']:.1f}x", flush=True)
-    print(f"    5000x over (c) would need (b) = {need:.0f} s, {need / T_b:.0f}x the measured-cost (b): its banded 1D "
-          f"solves cost ~ n_d M^3, linear in n_d; with dense direction solves (2/3 (n_d M)^3 flop) the same (b) would "
-          f"take {dense_b:.3g} s ({dense_b / c['cpu_s']:.3g}x)", flush=True)
+          f"{c['per_sweep_s']:.4f} s (+ builds {rb['build_cpu_s']:.2f}/{c['build_cpu_s']:.2f} s); per-level solver "
+          f"vs previous: per-sweep {c0['per_sweep_s'] / c['per_sweep_s']:.1f}x, whole run "
+          f"{c0['cpu_s'] / c['cpu_s']:.1f}x; shared vs per-level per-sweep "
+          f"{c['per_sweep_s'] / c_sh['per_sweep_s']:.1f}x", flush=True)
+    print(f"    5000x over (c) would need (b) = {need:.0f} s, {need / T_b:.0f}x the measured (b): its banded 1D "
+          f"solves cost ~ n_d M^3, linear in n_d; with dense direction solves (2/3 (n_d M)^3 flop) the same (b) "
+          f"would take {dense_b:.3g} s ({dense_b / c['cpu_s']:.3g}x)", flush=True)
     return {"case": "paper", "scale": S, "rounds": rounds, "loadavg": load, "c": c, "c_shared": c_sh,
-            "c_previous": c0, "c_previous_rounds_cpu_s": [r["cpu_s"] for r in c0s], "c_rounds_cpu_s": [r["cpu_s"] for r in cs], "c_shared_rounds_cpu_s": [r["cpu_s"] for r in csh],
-            "h_matched_um": h, "h_search": hist, "b_full": full, "b_full_paper_scale": b_full, "b_fast": b_fast, "b_short": short, "cost_model_b": model_b,
-            "b_per_sweep_fit": [a_b, b_b], "b_sweeps": sweeps_b, "b_predicted_s": T_b, "b_model_s": T_b_model,
-            "lu_flops_1000": flops, "lu_flops_c": rates, "c_lu_per_sweep_s": lu_c, "c_model_s": T_c_model, "ratio": ratio,
+            "c_previous": c0, "c_rounds_cpu_s": [r["cpu_s"] for r in cs],
+            "c_shared_rounds_cpu_s": [r["cpu_s"] for r in csh], "c_previous_rounds_cpu_s": [r["cpu_s"] for r in c0s],
+            "h_matched_um": h, "h_search": hist, "b_full": full, "b_full_paper_scale": b_full, "b_fast": b_fast,
+            "b_short": short, "cost_model_b": model_b, "b_per_sweep_fit": [a_b, b_b], "b_sweeps": sweeps_b,
+            "b_predicted_s": T_b_pred, "b_linear_model_s": T_b_model, "b_s": T_b, "lu_flops_1000": flops,
+            "lu_flops_c": rates, "c_lu_per_sweep_s": lu_c, "c_model_s": T_c_model, "ratio": ratio,
             "ratio_shared": ratio_sh, "b_needed_for_5000x_s": need, "b_dense_predicted_s": dense_b}
 
 
@@ -394,7 +397,7 @@ def _bump(sig=0.08, c=0.5):
     return u, g, f
 
 
-def order_study_3d(args_3d=None, budget=20.0):
+def order_study_3d(args_3d=None, budget=10.0):
     """Full-order 3D Poisson with a sharp Gaussian peak (sigma = 0.08 of the cube): relative L2 error per DoF and
     per CPU second of the solve, Q1 uniform / graded (sinh clustering at the peak), Q2, C-HiDeNN p = s = 2, 3
     (Nitsche Dirichlet, :func:`pde.fem.solve_poisson`).  A basis's next size is skipped once a size took more than
