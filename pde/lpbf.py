@@ -74,8 +74,8 @@ from .heat_source import GaussianBeam
 from .materials import effective_heat_transfer, get_material
 from .mesh import StructuredMesh
 from .multilevel import refined_box_mesh
-from .multilevel_td import (MultilevelTDSpace, basis_values, heat_terms, initial_state_factors, level_ridge_term,
-                            resample_rows, space_1d)
+from .multilevel_td import (LevelBlockProblem, MultilevelTDSpace, basis_values, heat_terms, initial_state_factors,
+                            level_ridge_term, resample_rows, space_1d)
 from .td import SeparatedProblem, load_1d, load_2d_xt, matrices_1d, truncated_svd
 
 log = logging.getLogger(__name__)
@@ -448,8 +448,8 @@ class LPBFProblem:
         # the change of the total field T = sum_l u_l in space-time L2 (1D mass matrices), the same measure for
         # one and for several levels; per-level coefficient changes would also count the slow drift of the split
         # between nearly dependent levels, which leaves T unchanged
-        problem = SeparatedProblem(ops, coefs, loads, comm=self.comm, norm_ops=[Ms[0], Ms[1], Ms[2], T],
-                                   backend=self.backend)
+        problem = LevelBlockProblem(ops, coefs, loads, comm=self.comm, norm_ops=[Ms[0], Ms[1], Ms[2], T],
+                                    backend=self.backend)
         return problem, Vt, tfree
 
     def _slab_problem_shared(self, k, init, Vt, tfree, Mt, Ct, mt_one):

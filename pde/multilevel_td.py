@@ -28,7 +28,7 @@ import scipy.sparse.linalg as spla
 from .chidenn import CHiDeNNSpace
 from .fem import LagrangeSpace, assemble_load
 from .mesh import Quadrature, StructuredMesh
-from .td import matrices_1d
+from .td import SeparatedProblem, matrices_1d
 
 
 def space_1d(axis, basis: str, order: int, dilation: float):
@@ -235,3 +235,160 @@ def initial_state_factors(fac, ops, coefs, init, mt_one, level=None):
             fac[2].append(A[2] @ Z)
             fac[3].append(np.repeat(mt_one[:, None], X.shape[1], axis=1))
     return fac
+
+
+class LevelBlockProblem(SeparatedProblem):
+    """:class:`pde.td.SeparatedProblem` with each level's own modes (``level_modes = "per_level"``), whose
+    all-modes direction solves (``subspace`` / ``fast`` on several levels) use the level-block structure.
+
+    The per-level ALS direction system of arXiv:2510.00516 couples every mode of every level:
+
+        sum_t sum_l' A^t_d[l][l'] X_l' G^t[l][l']^T = R_l   for every level l,
+
+    with G^t[l][l'] = c_t prod_{e != d} U_l,e^T A^t_e[l][l'] U_l',e.  Stacking the level factors as the
+    block-diagonal X = diag(X_0, ..., X_{L-1}) over the summed 1D space turns all L^2 Gram blocks of one
+    direction e into one product U_e^T A_e U_e with the dense block matrix A_e = [A_e[l][l']] (the summed 1D
+    sizes are tens to a few hundred), and the system into one dense matrix sum_k A_k[l][l'] (x) G_k[l][l']
+    (k: the distinct 1D operators of the direction) solved by one LU, instead of a sparse LU of the same
+    system assembled from L^2 sparse Kronecker blocks.
+
+    Where every block of every distinct operator of a direction is one and the same 1D matrix (the time
+    direction: all levels share the time basis, so A^t_t[l][l'] = C_t or M_t for every l, l') the system is
+    the two-matrix Kronecker sum C_t X G_0^T + M_t X G_1^T = R with X = [X_0 ... X_{L-1}] and LM x LM Grams,
+    solved exactly by fast diagonalisation (:meth:`pde.td.SeparatedProblem._fast_diagonalisation`: L M
+    independent 1D solves).  Both are direct solves of the same linear system as the parent's coupled sparse
+    solve: with ``TIKHONOV = 0`` every update agrees with the parent's to round-off
+    (``tests/pde/test_multilevel_td.py``); by default the space-direction systems carry a tiny Tikhonov shift
+    (``TIKHONOV``) that keeps the near-null level splits bounded.
+
+    The array code runs through ``xp`` (NumPy, or CuPy on a GPU), as the parent's.  For greedy (single-mode)
+    updates, for unequal mode counts per level or for a summed size above ``DENSE_COUPLED_MAX`` unknowns the
+    parent's sparse path is used.
+    """
+
+    #: largest coupled direction system (summed 1D dofs x modes) solved densely
+    DENSE_COUPLED_MAX = 3000
+    #: Tikhonov shift of the dense space-direction systems, relative to their mean |diagonal|.  The nested level
+    #: spaces are (nearly) linearly dependent, so these systems are singular to working precision (rcond
+    #: 1e-17..1e-19 measured on the S = 64 track): an unregularised solve returns near-null level splits with huge
+    #: coefficients, and the ALS field jumped by up to 8e3x its norm between sweeps (3-level track, S = 16;
+    #: 113 sweeps).  1e-10 damps only those directions: no jumps, 30 sweeps there (22 instead of 81 at S = 64),
+    #: errors against the Green's function within the ALS stopping noise of the unregularised run
+    #: (``benchmarks/pde_lpbf.py --paper``).  0 gives the parent's system exactly.
+    TIKHONOV = 1e-10
+
+    def _dense_blocks(self, blocks):
+        """The dense block matrix [A[l][l']] of a list-of-lists of 1D matrices (cached by object)."""
+        cache = self.__dict__.setdefault("_dense_cache", {})
+        key = id(blocks)
+        if key not in cache:
+            # keep ``blocks`` alive with its id; the dense matrix on the backend's device
+            cache[key] = (blocks, self._dev(np.asarray(sp.bmat(blocks).toarray())))
+        return cache[key][1]
+
+    def _block_diagonal(self, F):
+        """diag(F_0, ..., F_{L-1}) of the level factors (sum n_l x sum M_l), dense, on the backend's device."""
+        out = self.xp.zeros((sum(f.shape[0] for f in F), sum(f.shape[1] for f in F)))
+        r = c = 0
+        for f in F:
+            out[r:r + f.shape[0], c:c + f.shape[1]] = f
+            r, c = r + f.shape[0], c + f.shape[1]
+        return out
+
+    def _inner_field(self, U, V):
+        """The parent's field inner product (all level pairs, ``norm_ops``) as one dense product per direction
+        (the block-diagonal factors against the dense block norm matrices; same value to round-off)."""
+        if self.norm_ops is None:
+            return super()._inner_field(U, V)
+        G = 1.0
+        for d in range(self.D):
+            Ub = self._block_diagonal([U[l][d] for l in range(len(U))])
+            Vb = self._block_diagonal([V[l][d] for l in range(len(V))])
+            G = G * (Ub.T @ (self._dense_blocks(self.norm_ops[d]) @ Vb))
+        return float(G.sum())
+
+    def _distinct(self, d):
+        """Distinct operators of direction d: (list of list-of-lists, label of every term)."""
+        groups, labels = [], []
+        for term in self.ops:
+            for k, g in enumerate(groups):
+                if g is term[d]:
+                    labels.append(k)
+                    break
+            else:
+                groups.append(term[d])
+                labels.append(len(groups) - 1)
+        return groups, np.array(labels)
+
+    def _direction_solve(self, U, d, test):
+        L, D = self.L, self.D
+        M = U[0][d].shape[1]
+        full = all(np.array_equal(np.asarray(test[l]), np.arange(U[l][d].shape[1])) for l in range(L))
+        xp = self.xp
+        if (L == 1 or not full or any(U[l][e].shape[1] != M for l in range(L) for e in range(D))
+                or sum(self.n[l][d] for l in range(L)) * M > self.DENSE_COUPLED_MAX):
+            return super()._direction_solve(U, d, test)
+        # normalise the other directions' factors (as the parent: column scaling, same represented subspace)
+        for l in range(L):
+            for e in range(D):
+                if e != d:
+                    nrm = xp.linalg.norm(U[l][e], axis=0)
+                    nrm[nrm == 0] = 1.0
+                    U[l][e] /= nrm
+        # all L^2 Gram blocks of every other direction and distinct operator at once: Ub^T A Ub (LM x LM)
+        gram = {}
+        for e in range(D):
+            if e == d:
+                continue
+            Ub = self._block_diagonal([U[l][e] for l in range(L)])
+            groups, _ = self._distinct(e)
+            gram[e] = [Ub.T @ (self._dense_blocks(g) @ Ub) for g in groups]
+        Gt = []
+        for t in range(len(self.ops)):
+            G = xp.full((L * M, L * M), self.coefs[t])
+            for e in gram:
+                G *= gram[e][self._distinct(e)[1][t]]
+            Gt.append(G)
+        groups, labels = self._distinct(d)
+        Gk = [sum(Gt[t] for t in np.nonzero(labels == k)[0]) for k in range(len(groups))]
+        # right-hand side per level: F_l,d (prod_{e != d} U_l,e^T F_l,e)^T, levels stacked
+        rhs = []
+        for l in range(L):
+            H = xp.ones((M, self.loads[l][d].shape[1]))
+            for e in range(D):
+                if e != d:
+                    H *= U[l][e].T @ self._loads[l][e]
+            rhs.append(self._loads[l][d] @ H.T)
+        n = [self.n[l][d] for l in range(L)]
+        same = len(set(n)) == 1 and all(all(B is g[0][0] for row in g for B in row) for g in groups)
+        if same and len(groups) == 2:  # Kronecker sum over the levels' shared 1D space: fast diagonalisation
+            R = xp.hstack(rhs)
+            X = self._fast_diagonalisation(d, -1, [sp.csr_matrix(g[0][0]) for g in groups], Gk, R)
+            if X is not None:
+                for l in range(L):
+                    U[l][d][:] = X[:, l * M:(l + 1) * M]
+                return
+        # dense coupled system: block (l, l') = sum_k A_k[l][l'] (x) G_k[l][l'], row-major vec (i * M + m)
+        off = np.concatenate([[0], np.cumsum(n)])
+        N = int(off[-1])
+        A = xp.zeros((N, M, N, M))
+        for g, G in zip(groups, Gk):
+            Ad, G4 = self._dense_blocks(g), G.reshape(L, M, L, M)
+            for l in range(L):
+                a = slice(off[l], off[l + 1])
+                for lp in range(L):
+                    b = slice(off[lp], off[lp + 1])
+                    A[a, :, b, :] += Ad[a, None, b, None] * G4[l, None, :, lp, None, :]
+        A = A.reshape(N * M, N * M)
+        if self.TIKHONOV > 0:
+            idx = xp.arange(N * M)
+            A[idx, idx] += self.TIKHONOV * float(xp.abs(xp.diagonal(A)).mean())
+        b = xp.concatenate([r.ravel() for r in rhs])
+        if xp is np:
+            import scipy.linalg as sla
+
+            x = sla.solve(A, b, overwrite_a=True, overwrite_b=True, check_finite=False)
+        else:  # the device's dense LU (CuPy: cuSOLVER getrf/getrs)
+            x = xp.linalg.solve(A, b)
+        for l in range(L):
+            U[l][d][:] = x[off[l] * M:off[l + 1] * M].reshape(n[l], M)

@@ -138,7 +138,8 @@ def test_device_code_path_run_with_numpy_equals_cpu_path(cpu_runs, case, monkeyp
     eigenvectors, dense-batched banded solves of the adapter) with NumPy standing in for CuPy equals the CPU
     path to round-off (measured 3e-14 of the peak rise after 8 ALS sweeps per slab; the limit 1e-11 leaves
     room for BLAS differences while catching any wrong branch, which would be O(1)).  ``shared``: fast
-    diagonalisation (eigen and dense mode solves); ``per_level``: coupled sparse direction solves."""
+    diagonalisation (eigen and dense mode solves); ``per_level``: dense level-block direction solves
+    (:class:`pde.multilevel_td.LevelBlockProblem`, fast diagonalisation in time)."""
     import scipy.linalg as la
 
     monkeypatch.setattr(xpl, "is_numpy", lambda xp: False)
