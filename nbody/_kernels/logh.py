@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .forces import extra_acc, kinetic, newton_acc_ws
+from .forces import extra_acc, kinetic, near_pairs, newton_acc_ws
 from .mst import to_absolute
 from .state import F_ANYPN, P_ALPHA, P_BETA, P_GAMMA
 
@@ -24,29 +24,45 @@ from .state import F_ANYPN, P_ALPHA, P_BETA, P_GAMMA
 def leapfrog(y0, n, nsub, H, mass, isbh, par, order, prm, flg):
     """``nsub`` substeps of the time-transformed leapfrog over fictitious time H.
 
-    D(h/2) [K(h) D(h)]^(nsub-1) K(h) D(h/2), h = H / nsub. Returns the new state.
+    D(h/2) [K(h) D(h)]^(nsub-1) K(h) D(h/2), h = H / nsub. Returns the new state
+    (:func:`leapfrog_into` on a copy of ``y0`` with its own work buffer and near-pair rows).
     """
     y = y0.copy()
+    ptr, nidx, ncoef = near_pairs(par)
+    leapfrog_into(y, n, nsub, H, mass, isbh, par, order, prm, flg, np.empty((11, n, 3)), np.empty((8, n)),
+                  np.empty((5, 3)), ptr, nidx, ncoef)
+    return y
+
+
+@njit(cache=True)
+def leapfrog_into(y, n, nsub, H, mass, isbh, par, order, prm, flg, wk, ws, w3, ptr, nidx, ncoef):
+    """:func:`leapfrog` in place on ``y``, with the work arrays ``wk`` (11, n, 3), ``ws`` (8, n) and
+    ``w3`` (5, 3) and the tree's near-pair rows (:func:`nbody._kernels.forces.near_pairs`) made once by
+    the caller for all the substep sequences of a GBS step (the blocks of ``wk`` are taken by integer
+    index: no reshape per call).
+
+    Sixteen arguments and ~120 lines: the state, the integrator's plain arrays (no objects in nopython
+    mode) and the caller's work arrays; one substep loop in one piece (drift, kick, PN midpoint kick).
+    """
     alpha = prm[P_ALPHA]
     beta = prm[P_BETA]
     gamma = prm[P_GAMMA]
     Q = y[3:3 + 3 * n].reshape((n, 3))
     P = y[3 + 3 * n:3 + 6 * n].reshape((n, 3))
     S = y[3 + 6 * n:3 + 9 * n].reshape((n, 3))
-    x = np.empty((n, 3))
-    v = np.empty((n, 3))
-    vn = np.empty((n, 3))
-    acc = np.empty((n, 3))
-    fpn = np.empty((n, 3))
-    ktot = np.empty((n, 3))  # total acceleration of the kick (Newton + PN at the auxiliary velocities)
-    dS = np.empty((n, 3))
-    w = np.empty((n, 3))  # auxiliary velocities
-    Z = np.empty((n, 3))  # auxiliary spins
-    Sn = np.empty((n, 3))
-    wphi = np.empty(n)  # PN work arrays
-    waN = np.empty((n, 3))
-    w3 = np.empty((5, 3))
-    ws = np.empty((7, n))  # newton_acc_ws work arrays, allocated once for all substeps
+    # work arrays: blocks of the caller's arrays
+    x = wk[0]
+    v = wk[1]  # absolute velocities of the current P (set by each drift)
+    vn = wk[2]
+    acc = wk[3]
+    fpn = wk[4]
+    ktot = wk[5]  # total acceleration of the kick (Newton + PN at the auxiliary velocities)
+    dS = wk[6]
+    w = wk[7]  # auxiliary velocities
+    Z = wk[8]  # auxiliary spins
+    Sn = wk[9]
+    waN = wk[10]  # PN work arrays
+    wphi = ws[7]
     anypn = flg[F_ANYPN] != 0
     h = H / nsub
     if anypn:
@@ -67,16 +83,15 @@ def leapfrog(y0, n, nsub, H, mass, isbh, par, order, prm, flg):
             break
         # ---- kick
         to_absolute(Q, par, order, x)
-        U = newton_acc_ws(Q, x, par, mass, acc, ws)
+        U = newton_acc_ws(Q, x, mass, acc, ws, ptr, nidx, ncoef)
         dt = h / (alpha * U + beta * U + gamma)
+        # v = to_absolute(P) is still that of the drift's kinetic energy (a drift changes Q only)
         if not anypn:
-            to_absolute(P, par, order, v)
             for i in range(n):
                 for d in range(3):
                     ktot[i, d] = acc[i, d]
                     vn[i, d] = v[i, d] + dt * acc[i, d]
         else:
-            to_absolute(P, par, order, v)
             # w += dt/2 f(v)
             extra_acc(Q, x, v, S, par, mass, isbh, prm, flg, fpn, dS, wphi, waN, w3)
             for i in range(n):
