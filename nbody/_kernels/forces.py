@@ -114,9 +114,15 @@ def newton_acc(Q, x, par, mass, acc):
 
 
 @njit(cache=True)
-def _near_only(Q, mass, acc, ptr, nidx, ncoef):
+def newton_acc_near(Q, mass, acc, ptr, nidx, ncoef):
     """:func:`newton_acc_ws` when every pair is near (all few-body trees of N <= 3, and compact ones
-    beyond): the same sums in the same order, accumulated directly into ``acc``."""
+    beyond): the same sums in the same order, accumulated directly into ``acc``.
+
+    It and :func:`newton_acc_mixed` are what the leapfrog's substep loop calls directly: a Numba
+    function that passes its array arguments on to another one increments and decrements their
+    reference counts at every call (atomic operations; measured as more CPU time than the force sum of
+    a few bodies), a leaf function does not.
+    """
     n = mass.shape[0]
     for i in range(n):
         acc[i, 0] = 0.0
@@ -169,13 +175,14 @@ def newton_acc_ws(Q, x, mass, acc, ws, ptr, nidx, ncoef):
     """
     n = mass.shape[0]
     if ptr[n] == n * (n - 1) // 2:
-        return _near_only(Q, mass, acc, ptr, nidx, ncoef)
-    return _near_far(Q, x, mass, acc, ws, ptr, nidx, ncoef)
+        return newton_acc_near(Q, mass, acc, ptr, nidx, ncoef)
+    return newton_acc_mixed(Q, x, mass, acc, ws, ptr, nidx, ncoef)
 
 
 @njit(cache=True)
-def _near_far(Q, x, mass, acc, ws, ptr, nidx, ncoef):
-    """:func:`newton_acc_ws` with far pairs: the vectorised far rows plus the near pairs of each row."""
+def newton_acc_mixed(Q, x, mass, acc, ws, ptr, nidx, ncoef):
+    """:func:`newton_acc_ws` with far pairs: the vectorised far rows plus the near pairs of each row
+    (eight arguments: the state, the output, the work array and the near-pair rows, plain arrays)."""
     n = mass.shape[0]
     for i in range(n):
         ws[0, i] = x[i, 0]
@@ -235,7 +242,14 @@ def _near_far(Q, x, mass, acc, ws, ptr, nidx, ncoef):
 
 @njit(cache=True)
 def kinetic(P, par, order, mass, v):
+    """Kinetic energy of tree-coordinate velocities P; absolute velocities into ``v``."""
     to_absolute(P, par, order, v)
+    return kinetic_abs(v, mass)
+
+
+@njit(cache=True)
+def kinetic_abs(v, mass):
+    """T = sum m v^2 / 2 of absolute velocities (a leaf function: see :func:`newton_acc_near`)."""
     T = 0.0
     for i in range(mass.shape[0]):
         T += 0.5 * mass[i] * (v[i, 0] ** 2 + v[i, 1] ** 2 + v[i, 2] ** 2)

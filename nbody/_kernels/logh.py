@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .forces import extra_acc, kinetic, near_pairs, newton_acc_ws
+from .forces import extra_acc, kinetic_abs, near_pairs, newton_acc_mixed, newton_acc_near
 from .mst import to_absolute
 from .state import F_ANYPN, P_ALPHA, P_BETA, P_GAMMA
 
@@ -64,6 +64,7 @@ def leapfrog_into(y, n, nsub, H, mass, isbh, par, order, prm, flg, wk, ws, w3, p
     waN = wk[10]  # PN work arrays
     wphi = ws[7]
     anypn = flg[F_ANYPN] != 0
+    allnear = ptr[n] == n * (n - 1) // 2
     h = H / nsub
     if anypn:
         to_absolute(P, par, order, w)
@@ -73,7 +74,8 @@ def leapfrog_into(y, n, nsub, H, mass, isbh, par, order, prm, flg, wk, ws, w3, p
     for step in range(nsub + 1):
         # ---- drift (half at both ends)
         hd = h if (step > 0 and step < nsub) else 0.5 * h
-        T = kinetic(P, par, order, mass, v)
+        to_absolute(P, par, order, v)
+        T = kinetic_abs(v, mass)
         dt = hd / (alpha * (T + y[1]) + beta * y[2] + gamma)
         y[0] += dt
         for i in range(n):
@@ -83,7 +85,12 @@ def leapfrog_into(y, n, nsub, H, mass, isbh, par, order, prm, flg, wk, ws, w3, p
             break
         # ---- kick
         to_absolute(Q, par, order, x)
-        U = newton_acc_ws(Q, x, mass, acc, ws, ptr, nidx, ncoef)
+        # the two leaf kernels of nbody._kernels.forces.newton_acc_ws, called directly (no reference
+        # counting of forwarded arrays per substep)
+        if allnear:
+            U = newton_acc_near(Q, mass, acc, ptr, nidx, ncoef)
+        else:
+            U = newton_acc_mixed(Q, x, mass, acc, ws, ptr, nidx, ncoef)
         dt = h / (alpha * U + beta * U + gamma)
         # v = to_absolute(P) is still that of the drift's kinetic energy (a drift changes Q only)
         if not anypn:
