@@ -2,10 +2,11 @@
 """Regularized integrator (nbody) vs REBOUND (IAS15, BS) and REBOUND + REBOUNDx gr_full (1PN), at matched accuracy.
 
 Both codes integrate the same initial conditions in G = 1 units. Each side's accuracy
-parameter is scanned (nbody ``tolerance`` 1e-4 ... 1e-13, IAS15 ``epsilon`` 1e-2 ... 1e-9 (0.1 does not finish the Pythagorean problem),
+parameter is scanned (nbody ``tolerance`` 1e-3 ... 1e-13, IAS15 ``epsilon`` 1e-2 ... 1e-9 (0.1 does not finish the Pythagorean problem),
 BS ``eps_rel = eps_abs`` 1e-4 ... 1e-13), one run per setting, and the final relative
 energy error recorded (at 1PN, where the EIH energy is conserved only to O(c^-4), the
-final position error against a converged run). For each target error (1e-6, 1e-8,
+final position error against each code's own converged run: REBOUNDx gr_full's 1PN equations
+differ from ours at O(c^-4), see the comment in ``main``). For each target error (1e-6, 1e-8,
 1e-10, 1e-12) and each side the cheapest setting reaching it is taken; if either side
 has none the row says "no match". The two matched settings are then timed in
 ``--rounds`` interleaved rounds (ours, anchor, ours, ...), each with process CPU time
@@ -136,7 +137,7 @@ def energy(p, pos, vel, c):
     return eih_energy(p.mass, pos, vel, c) if c else newtonian_energy(p.mass, pos, vel)
 
 
-OURS_LADDER = [1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-11, 1e-12, 1e-13]
+OURS_LADDER = [1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-11, 1e-12, 1e-13]
 LADDERS = {"ias15": [1e-2, 3e-3, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-9],
            "bs": [1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-11, 1e-12, 1e-13]}
 TARGETS = [1e-6, 1e-8, 1e-10, 1e-12]
@@ -214,26 +215,38 @@ def main(argv=None) -> int:
             E0 = energy(p, p.pos, p.vel, None)
             def err(pos, vel):
                 return abs(energy(p, pos, vel, None) / E0 - 1)
+            err_anchor = err
             anchors = ("ias15", "bs")
         else:
-            # the EIH energy is conserved only to O(c^-4) by the 1PN equations of either code, so the
-            # accuracy measure is the final position error against a converged nbody run (tolerance 1e-13,
-            # checked against IAS15 at epsilon 1e-9: their difference is printed and bounds the targets)
-            _, _, ref_pos, _ = ours_run(p, t_end, 1e-13, c)
-            _, _, rb_pos, _ = rebound_run(p, t_end, "ias15", 1e-9, c)
-            floor = float(np.max(np.abs(ref_pos - rb_pos)) / size)
-            print(f"  [{name}: accuracy = max |x - x_ref| / size, x_ref: nbody tol 1e-13; "
-                  f"IAS15(1e-9)+gr_full differs from it by {floor:.1e}]")
+            # The two codes integrate 1PN equations that differ at O(c^-4): REBOUNDx gr_full iterates the
+            # accelerations inside the 1PN terms to the total acceleration and shifts the velocities to the
+            # Newtonian barycentre at every evaluation (tests/nbody/test_pn.py reproduces it to 1e-11 with an
+            # independent DOP853 integration of the EIH equations with those two conventions, and ours to
+            # 1e-11 without them). Their converged solutions differ by that O(c^-4) amount, so each side's
+            # accuracy is measured against its own converged solution: ours at tolerance 1e-13, REBOUNDx with
+            # IAS15 at epsilon 1e-10 (below the ladder); the floor printed is each reference's distance to its
+            # own next-looser setting (ours 1e-12, IAS15 1e-9), which bounds the targets.
+            _, _, ref_ours, _ = ours_run(p, t_end, 1e-13, c)
+            _, _, ref_anch, _ = rebound_run(p, t_end, "ias15", 1e-10, c)
+            _, _, nxt_ours, _ = ours_run(p, t_end, 1e-12, c)
+            _, _, nxt_anch, _ = rebound_run(p, t_end, "ias15", 1e-9, c)
+            floor = max(float(np.max(np.abs(ref_ours - nxt_ours)) / size),
+                        float(np.max(np.abs(ref_anch - nxt_anch)) / size))
+            conv = float(np.max(np.abs(ref_ours - ref_anch)) / size)
+            print(f"  [{name}: accuracy = max |x - x_ref| / size against each code's own converged run; self-convergence "
+                  f"floor {floor:.1e}; the two converged runs differ by {conv:.1e} (O(c^-4) conventions of gr_full)]")
             def err(pos, vel):
-                return float(np.max(np.abs(pos - ref_pos)) / size)
+                return float(np.max(np.abs(pos - ref_ours)) / size)
+            def err_anchor(pos, vel):
+                return float(np.max(np.abs(pos - ref_anch)) / size)
             anchors = ("ias15",)
         ours_pts = scan(lambda a: ours_run(p, t_end, a, c), OURS_LADDER, err)
         for anchor in anchors:
-            anch_pts = scan(lambda a: rebound_run(p, t_end, anchor, a, c), LADDERS[anchor], err)
+            anch_pts = scan(lambda a: rebound_run(p, t_end, anchor, a, c), LADDERS[anchor], err_anchor)
             label = anchor + ("+gr_full" if c else "")
             for target in TARGETS:
                 if c is not None and target < 10 * floor:
-                    print(f"{name:38s} {label:13s} {target:6.0e} no match (the two converged solutions differ by "
+                    print(f"{name:38s} {label:13s} {target:6.0e} no match (the references converge only to "
                           f"{floor:.1e} > target / 10: accuracy not defined at this level)", flush=True)
                     summary.append((name, label, target, None))
                     continue

@@ -13,32 +13,34 @@ import numpy as np
 from numba import njit
 
 from ..pn import eih_accel, pn_pair_accel, spin_precession_pair
-from .mst import pair_sep, pair_sep3, to_absolute
+from .mst import pair_sep, to_absolute
 from .state import F_1PN, F_25PN, F_2PN, F_35PN, F_3PN, F_CROSS, F_SPIN, P_C
 
 
 @njit(cache=True, fastmath={"reassoc", "contract", "nsz", "arcp"}, error_model="numpy")
-def _far_rows(xs, ys, zs, mass, w, i, n, ax_, ay_, az_):
-    """Row i of the pair sum over j > i in absolute coordinates, weighted by w[j] (0: pair skipped).
+def _far_rows(ws, mass, i, n):
+    """Row i of the pair sum over j > i in absolute coordinates, weighted by ws[6, j] (0: pair skipped).
 
-    Branch-free and contiguous (structure-of-arrays) so that LLVM vectorises it; only the order of
-    the floating-point sums is free (reassociation/contraction), the arithmetic is that of the scalar
-    loop. Returns (a_i, sum_j w m_i m_j / r) and subtracts the reaction from (ax_, ay_, az_)[j].
+    ``ws`` rows 0-2 hold x, y, z and rows 3-5 the accelerations being summed (structure of arrays,
+    indexed in place: no array views, whose reference counting costs more than a few-body force sum).
+    Branch-free and contiguous so that LLVM vectorises it; only the order of the floating-point sums
+    is free (reassociation/contraction), the arithmetic is that of the scalar loop. Returns
+    (a_i, sum_j w m_i m_j / r) and subtracts the reaction from ws[3:6, j].
     """
-    xi = xs[i]
-    yi = ys[i]
-    zi = zs[i]
+    xi = ws[0, i]
+    yi = ws[1, i]
+    zi = ws[2, i]
     mi = mass[i]
     ax = 0.0
     ay = 0.0
     az = 0.0
     u = 0.0
     for j in range(i + 1, n):
-        dx = xs[j] - xi
-        dy = ys[j] - yi
-        dz = zs[j] - zi
+        dx = ws[0, j] - xi
+        dy = ws[1, j] - yi
+        dz = ws[2, j] - zi
         r2 = dx * dx + dy * dy + dz * dz
-        inv = w[j] / math.sqrt(r2)
+        inv = ws[6, j] / math.sqrt(r2)
         inv3 = inv * inv * inv
         mj = mass[j]
         u += mj * inv
@@ -47,92 +49,207 @@ def _far_rows(xs, ys, zs, mass, w, i, n, ax_, ay_, az_):
         ax += fj * dx
         ay += fj * dy
         az += fj * dz
-        ax_[j] -= fi * dx
-        ay_[j] -= fi * dy
-        az_[j] -= fi * dz
+        ws[3, j] -= fi * dx
+        ws[4, j] -= fi * dy
+        ws[5, j] -= fi * dz
     return ax, ay, az, mi * u
+
+
+@njit(cache=True)
+def near_pairs(par):
+    """Near partners j > i of every body i and how their separations follow from the tree edges.
+
+    Tree distance <= 2 (parent, grandparent, children, grandchildren, siblings): the MSTAR rule of
+    :func:`nbody.pn._sep` (Rantala et al. 2020, arXiv:2001.03180, sect. 3), which sums the separation
+    x_j - x_i from at most two edge vectors, ``s_a Q[a] + s_b Q[b]`` with signs s = +-1 (and s_b = 0 for
+    a single edge). Returns (ptr, nidx, ncoef): the near partners of i are rows ptr[i]:ptr[i + 1] of
+    ``nidx`` = (j, a, b) and ``ncoef`` = (s_a, s_b), in increasing j. The tree is fixed during a
+    leapfrog, so the leapfrog makes these once and every substep's force sum (:func:`newton_acc_ws`)
+    reads them instead of testing all pairs again.
+    """
+    n = par.shape[0]
+    ptr = np.empty(n + 1, dtype=np.int64)
+    cap = max(1, n * (n - 1) // 2)
+    nidx = np.empty((cap, 3), dtype=np.int64)
+    ncoef = np.empty((cap, 2))
+    m = 0
+    for i in range(n):
+        ptr[i] = m
+        pi = par[i]
+        gi = par[pi] if pi >= 0 else -1
+        for j in range(i + 1, n):
+            pj = par[j]
+            # the cases and their order as in nbody.pn._sep
+            if pj == i:
+                a, sa, b, sb = j, 1.0, j, 0.0
+            elif pi == j:
+                a, sa, b, sb = i, -1.0, i, 0.0
+            elif pi >= 0 and pi == pj:
+                a, sa, b, sb = j, 1.0, i, -1.0
+            elif pj >= 0 and par[pj] == i:
+                a, sa, b, sb = j, 1.0, pj, 1.0
+            elif pi >= 0 and gi == j:
+                a, sa, b, sb = i, -1.0, pi, -1.0
+            else:
+                continue
+            nidx[m, 0] = j
+            nidx[m, 1] = a
+            nidx[m, 2] = b
+            ncoef[m, 0] = sa
+            ncoef[m, 1] = sb
+            m += 1
+    ptr[n] = m
+    return ptr, nidx, ncoef
 
 
 @njit(cache=True)
 def newton_acc(Q, x, par, mass, acc):
     """Newtonian accelerations (G = 1) into ``acc``; returns U = sum_{i<j} m_i m_j / r_ij.
 
-    Allocates its work arrays; the leapfrog's substep loop calls :func:`newton_acc_ws` with
-    arrays allocated once per leapfrog (same arithmetic, bitwise the same result).
+    Allocates its work arrays and the near-pair rows; the leapfrog's substep loop calls
+    :func:`newton_acc_ws` with those made once per leapfrog (same arithmetic, bitwise the same result).
     """
-    return newton_acc_ws(Q, x, par, mass, acc, np.empty((7, mass.shape[0])))
+    ptr, nidx, ncoef = near_pairs(par)
+    return newton_acc_ws(Q, x, mass, acc, np.empty((7, mass.shape[0])), ptr, nidx, ncoef)
 
 
 @njit(cache=True)
-def newton_acc_ws(Q, x, par, mass, acc, ws):
-    """Newtonian accelerations (G = 1) into ``acc``; returns U = sum_{i<j} m_i m_j / r_ij.
+def newton_acc_near(Q, mass, acc, ptr, nidx, ncoef):
+    """:func:`newton_acc_ws` when every pair is near (all few-body trees of N <= 3, and compact ones
+    beyond): the same sums in the same order, accumulated directly into ``acc``.
 
-    Pairs at tree distance <= 2 (the MSTAR rule, :func:`nbody.pn._sep`) take their separation from
-    the tree edge vectors Q; all other pairs from the absolute positions x, in a vectorised row
-    kernel (:func:`_far_rows`) with those near pairs weighted out. Same sums as the scalar pair
-    loop up to the order of additions. ``ws`` is a (7, n) work array (its contents are overwritten).
+    It and :func:`newton_acc_mixed` are what the leapfrog's substep loop calls directly: a Numba
+    function that passes its array arguments on to another one increments and decrements their
+    reference counts at every call (atomic operations; measured as more CPU time than the force sum of
+    a few bodies), a leaf function does not.
     """
     n = mass.shape[0]
-    xs = ws[0]
-    ys = ws[1]
-    zs = ws[2]
-    ax_ = ws[3]
-    ay_ = ws[4]
-    az_ = ws[5]
-    w = ws[6]
     for i in range(n):
-        xs[i] = x[i, 0]
-        ys[i] = x[i, 1]
-        zs[i] = x[i, 2]
-        ax_[i] = 0.0
-        ay_[i] = 0.0
-        az_[i] = 0.0
-        w[i] = 1.0
+        acc[i, 0] = 0.0
+        acc[i, 1] = 0.0
+        acc[i, 2] = 0.0
     U = 0.0
     for i in range(n):
-        pi = par[i]
-        gi = par[pi] if pi >= 0 else -1
-        # near partners j > i: parent, grandparent, children, grandchildren, siblings
-        nnear = 0
-        for j in range(i + 1, n):
-            pj = par[j]
-            if j == pi or j == gi or pj == i or (pi >= 0 and pj == pi) or (pj >= 0 and par[pj] == i):
-                w[j] = 0.0
-                nnear += 1
-        ax, ay, az, u = _far_rows(xs, ys, zs, mass, w, i, n, ax_, ay_, az_)
-        U += u
-        if nnear > 0:
-            mi = mass[i]
-            for j in range(i + 1, n):
-                if w[j] == 0.0:
-                    w[j] = 1.0
-                    dx, dy, dz = pair_sep3(i, j, Q, x, par)
-                    r2 = dx * dx + dy * dy + dz * dz
-                    inv = 1.0 / math.sqrt(r2)
-                    inv3 = inv * inv * inv
-                    mj = mass[j]
-                    U += mi * mj * inv
-                    fj = mj * inv3
-                    fi = mi * inv3
-                    ax += fj * dx
-                    ay += fj * dy
-                    az += fj * dz
-                    ax_[j] -= fi * dx
-                    ay_[j] -= fi * dy
-                    az_[j] -= fi * dz
-        ax_[i] += ax
-        ay_[i] += ay
-        az_[i] += az
+        ax = 0.0
+        ay = 0.0
+        az = 0.0
+        mi = mass[i]
+        for m in range(ptr[i], ptr[i + 1]):
+            j = nidx[m, 0]
+            a = nidx[m, 1]
+            b = nidx[m, 2]
+            sa = ncoef[m, 0]
+            sb = ncoef[m, 1]
+            dx = sa * Q[a, 0] + sb * Q[b, 0]
+            dy = sa * Q[a, 1] + sb * Q[b, 1]
+            dz = sa * Q[a, 2] + sb * Q[b, 2]
+            r2 = dx * dx + dy * dy + dz * dz
+            inv = 1.0 / math.sqrt(r2)
+            inv3 = inv * inv * inv
+            mj = mass[j]
+            U += mi * mj * inv
+            fj = mj * inv3
+            fi = mi * inv3
+            ax += fj * dx
+            ay += fj * dy
+            az += fj * dz
+            acc[j, 0] -= fi * dx
+            acc[j, 1] -= fi * dy
+            acc[j, 2] -= fi * dz
+        acc[i, 0] += ax
+        acc[i, 1] += ay
+        acc[i, 2] += az
+    return U
+
+
+@njit(cache=True)
+def newton_acc_ws(Q, x, mass, acc, ws, ptr, nidx, ncoef):
+    """Newtonian accelerations (G = 1) into ``acc``; returns U = sum_{i<j} m_i m_j / r_ij.
+
+    Pairs at tree distance <= 2 (the MSTAR rule, listed by :func:`near_pairs` as ``ptr``, ``nidx``,
+    ``ncoef``) take their separation from the tree edge vectors Q; all other pairs from the absolute
+    positions x, in a vectorised row kernel (:func:`_far_rows`) with those near pairs weighted out
+    (skipped for a row without far partners). ``ws`` is indexed in place, never viewed (a view's
+    reference counting costs more than a three-body force sum). Same sums as the scalar pair loop up to the order of
+    additions. ``ws`` is a work array of at least 7 rows of n (rows 0-6 are overwritten).
+    """
+    n = mass.shape[0]
+    if ptr[n] == n * (n - 1) // 2:
+        return newton_acc_near(Q, mass, acc, ptr, nidx, ncoef)
+    return newton_acc_mixed(Q, x, mass, acc, ws, ptr, nidx, ncoef)
+
+
+@njit(cache=True)
+def newton_acc_mixed(Q, x, mass, acc, ws, ptr, nidx, ncoef):
+    """:func:`newton_acc_ws` with far pairs: the vectorised far rows plus the near pairs of each row
+    (eight arguments: the state, the output, the work array and the near-pair rows, plain arrays)."""
+    n = mass.shape[0]
     for i in range(n):
-        acc[i, 0] = ax_[i]
-        acc[i, 1] = ay_[i]
-        acc[i, 2] = az_[i]
+        ws[0, i] = x[i, 0]
+        ws[1, i] = x[i, 1]
+        ws[2, i] = x[i, 2]
+        ws[3, i] = 0.0
+        ws[4, i] = 0.0
+        ws[5, i] = 0.0
+        ws[6, i] = 1.0
+    U = 0.0
+    for i in range(n):
+        m0 = ptr[i]
+        m1 = ptr[i + 1]
+        if n - 1 - i > m1 - m0:
+            for m in range(m0, m1):
+                ws[6, nidx[m, 0]] = 0.0
+            ax, ay, az, u = _far_rows(ws, mass, i, n)
+            U += u
+            for m in range(m0, m1):
+                ws[6, nidx[m, 0]] = 1.0
+        else:
+            ax = 0.0
+            ay = 0.0
+            az = 0.0
+        mi = mass[i]
+        for m in range(m0, m1):
+            j = nidx[m, 0]
+            a = nidx[m, 1]
+            b = nidx[m, 2]
+            sa = ncoef[m, 0]
+            sb = ncoef[m, 1]
+            dx = sa * Q[a, 0] + sb * Q[b, 0]
+            dy = sa * Q[a, 1] + sb * Q[b, 1]
+            dz = sa * Q[a, 2] + sb * Q[b, 2]
+            r2 = dx * dx + dy * dy + dz * dz
+            inv = 1.0 / math.sqrt(r2)
+            inv3 = inv * inv * inv
+            mj = mass[j]
+            U += mi * mj * inv
+            fj = mj * inv3
+            fi = mi * inv3
+            ax += fj * dx
+            ay += fj * dy
+            az += fj * dz
+            ws[3, j] -= fi * dx
+            ws[4, j] -= fi * dy
+            ws[5, j] -= fi * dz
+        ws[3, i] += ax
+        ws[4, i] += ay
+        ws[5, i] += az
+    for i in range(n):
+        acc[i, 0] = ws[3, i]
+        acc[i, 1] = ws[4, i]
+        acc[i, 2] = ws[5, i]
     return U
 
 
 @njit(cache=True)
 def kinetic(P, par, order, mass, v):
+    """Kinetic energy of tree-coordinate velocities P; absolute velocities into ``v``."""
     to_absolute(P, par, order, v)
+    return kinetic_abs(v, mass)
+
+
+@njit(cache=True)
+def kinetic_abs(v, mass):
+    """T = sum m v^2 / 2 of absolute velocities (a leaf function: see :func:`newton_acc_near`)."""
     T = 0.0
     for i in range(mass.shape[0]):
         T += 0.5 * mass[i] * (v[i, 0] ** 2 + v[i, 1] ** 2 + v[i, 2] ** 2)

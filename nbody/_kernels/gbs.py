@@ -12,8 +12,8 @@ import math
 import numpy as np
 from numba import njit
 
-from .forces import energy_state
-from .logh import leapfrog
+from .forces import energy_state, near_pairs
+from .logh import leapfrog_into
 from .state import F_KMAX, P_TOL
 
 
@@ -94,11 +94,16 @@ def gbs_step(y0, n, H, k, mass, isbh, par, order, prm, flg, nseq, table, errs, h
     nf = 0
     yz = y0.copy()
     yz[0] = 0.0  # time relative to the step start: no round-off from a large absolute t
+    wk = np.empty((11, n, 3))  # leapfrog work arrays and near-pair rows, shared by the sequences
+    ws = np.empty((8, n))
+    w3 = np.empty((5, 3))
+    ptr, nidx, ncoef = near_pairs(par)
     for j in range(1, min(k + 1, kmax) + 1):
-        res = leapfrog(yz, n, nseq[j - 1], H, mass, isbh, par, order, prm, flg)
-        nf += nseq[j - 1]
+        row = table[j - 1, 0]
         for m in range(y0.shape[0]):
-            table[j - 1, 0, m] = res[m]
+            row[m] = yz[m]
+        leapfrog_into(row, n, nseq[j - 1], H, mass, isbh, par, order, prm, flg, wk, ws, w3, ptr, nidx, ncoef)
+        nf += nseq[j - 1]
         if j >= 2:
             neville_row(table, j - 1, nseq)
             dec, kc = gbs_decide_scaled(table, j, k, H, yz, n, Escale, nseq, errs, hfac, tol, kmax)

@@ -79,6 +79,11 @@ def integrate_to(y, n, t_target, H, k, mass, isbh, par, order, prm, flg, mode, m
     in nopython mode), and the loop carries the landing bracket and the step/order control as local
     scalars across iterations; the MPI driver (:func:`nbody.gbs.integrate_to_mpi`) runs this same body
     with its step attempt replaced, so splitting the loop would split the one copy both use.
+
+    Numba's on-disk cache of this loop is keyed on this file alone, but the compiled loop contains the
+    kernels it calls (nbody._kernels.gbs, .logh, .forces, .mst): after changing one of them, delete the
+    cache files (``nbody/_kernels/__pycache__/*.nbi, *.nbc``) or the old compiled loop keeps running
+    (measured: timings of the previous kernels after an edit of the force kernel).
     """
     kmin = flg[F_KMIN]
     kmax = flg[F_KMAX]
