@@ -27,7 +27,7 @@ The formulas are written once, as plain functions of floats *or* arrays (``e_s_b
 each has a Numba-compiled twin (the same code object compiled by Numba, ``*_jit``) that the
 kernels in :mod:`clouds._kernels.droplets` call, so the kernels and the Python code cannot disagree.
 Numba's on-disk cache of a kernel is keyed to the kernel's own source file; the kernel modules
-flush it when this file changes (:func:`clouds._kernels.refresh_stale_cache`).
+flush it when this file changes (:func:`gpu.jit.refresh_stale_cache`).
 """
 from __future__ import annotations
 

@@ -32,12 +32,17 @@ Reductions across ``prange`` iterations are summed in a different order by the t
 """
 from __future__ import annotations
 
+import ast
+import functools
+import hashlib
+import os
 import types
+from pathlib import Path
 
 import numba
 from numba import njit
 
-__all__ = ["njit_dual", "njit_variants", "with_globals"]
+__all__ = ["kernel_dependencies", "njit_dual", "njit_variants", "refresh_stale_cache", "with_globals"]
 
 
 def _renamed(py_func, suffix):
@@ -110,3 +115,120 @@ def with_globals(func, **replace):
     g.__qualname__ = py_func.__qualname__
     g.__doc__ = py_func.__doc__
     return g
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Numba's on-disk cache and the functions a kernel compiles in
+#
+# Numba (``cache=True``) keys a cached kernel to the stamp of the kernel's own source file, while the
+# machine code contains every njit function and float constant it calls or reads from other files. After
+# an edit of a callee in another file (a formula in a physics module, a leaf kernel), or a package upgrade
+# that leaves the kernel's own file unchanged, the cache would serve the old code. Measured in this
+# project: an edited Bolton e_s in clouds, and nbody's GBS loop running its old leapfrog after the leaf
+# kernels changed. refresh_stale_cache closes that gap for one module at a time.
+
+
+def kernel_dependencies(kernel_file) -> list[Path]:
+    kdir = Path(kernel_file).resolve().parent
+    return list(_kernel_dependencies(str(kdir) if kdir.name == "_kernels" else str(Path(kernel_file).resolve())))
+
+
+@functools.lru_cache(maxsize=None)
+def _kernel_dependencies(kernel_file) -> tuple[Path, ...]:
+    """Source files whose Numba code the kernels of ``kernel_file`` may compile in: every ``.py`` file
+    of its directory when that is a ``_kernels`` directory (else the file alone) and, transitively,
+    the modules of the same top-level package they import (relative or absolute ``from`` imports, read
+    from the source with :mod:`ast`)."""
+    kdir = Path(kernel_file) if Path(kernel_file).is_dir() else Path(kernel_file).parent
+    pkg_dir = kdir
+    while (pkg_dir.parent / "__init__.py").is_file():      # the top-level package (nbody, not nbody._kernels)
+        pkg_dir = pkg_dir.parent
+    pkg = pkg_dir.name
+    # a _kernels directory's files call each other: all of them; a kernel module elsewhere: itself
+    todo = sorted(kdir.glob("*.py")) if Path(kernel_file).is_dir() else [Path(kernel_file)]
+    deps = set(todo)
+    while todo:
+        f = todo.pop()
+        for node in ast.walk(ast.parse(f.read_text())):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            mod = node.module or ""
+            if node.level == 0:
+                if mod != pkg and not mod.startswith(pkg + "."):
+                    continue
+                base, parts = pkg_dir, mod.split(".")[1:]
+            else:
+                base = f.parent
+                for _ in range(node.level - 1):
+                    base = base.parent
+                parts = mod.split(".") if mod else []
+            target = base.joinpath(*parts)
+            for c in [target.with_suffix(".py"), target / "__init__.py"] + [target / f"{a.name}.py" for a in node.names]:
+                c = c.resolve()
+                if c.is_file() and (c.parent == pkg_dir or pkg_dir in c.parents) and c not in deps:
+                    deps.add(c)
+                    todo.append(c)
+    return tuple(sorted(deps))
+
+
+kernel_dependencies.__doc__ = _kernel_dependencies.__doc__
+
+
+def _fingerprint(files) -> str:
+    h = hashlib.sha256()
+    for f in files:
+        h.update(str(Path(f).name).encode())
+        h.update(Path(f).read_bytes())
+    return h.hexdigest()
+
+
+def _module_caches(namespace):
+    """Numba caches of the dispatchers defined in the module ``namespace`` (with the ``.parallel`` /
+    ``.serial`` variants of an :func:`njit_dual` kernel)."""
+    out = {}
+    modname = namespace["__name__"]
+    for obj in list(namespace.values()):
+        for d in (obj, getattr(obj, "parallel", None), getattr(obj, "serial", None)):
+            cache = getattr(d, "_cache", None)
+            py = getattr(d, "py_func", None)
+            if cache is None or py is None or py.__module__ != modname:
+                continue
+            if getattr(cache, "cache_path", None):
+                out[id(cache)] = cache
+    return list(out.values())
+
+
+def refresh_stale_cache(namespace, dependencies=None) -> bool:
+    """Flush Numba's on-disk cache of one module's kernels when a file they compile in has changed.
+
+    Call at the end of a kernel module: ``refresh_stale_cache(globals())``. ``dependencies``: the source
+    files whose code the kernels compile in (default :func:`kernel_dependencies` of the module's file).
+    A stamp file ``<module>.deps-stamp`` beside Numba's cache index records their SHA-256 when the
+    cache was written; when it differs every cached kernel of the module is flushed (Numba recompiles
+    on first call) and the stamp rewritten. Returns True when it flushed. A read-only install, where
+    Numba cannot cache either, is left alone.
+    """
+    caches = _module_caches(namespace)
+    if not caches:
+        return False
+    if dependencies is None:
+        dependencies = kernel_dependencies(namespace["__file__"])
+    stamp = os.path.join(caches[0].cache_path, namespace["__name__"].rsplit(".", 1)[-1] + ".deps-stamp")
+    fp = _fingerprint(dependencies)
+    try:
+        with open(stamp) as f:
+            if f.read().strip() == fp:
+                return False
+    except OSError:
+        pass
+    for cache in caches:
+        cache.flush()
+    try:
+        os.makedirs(os.path.dirname(stamp), exist_ok=True)
+        tmp = f"{stamp}.{os.getpid()}.tmp"
+        with open(tmp, "w") as f:
+            f.write(fp)
+        os.replace(tmp, stamp)
+    except OSError:
+        pass
+    return True

@@ -73,6 +73,23 @@ def test_kernel_files_are_named_for_what_they_compute():
     assert not by_device, f"kernel modules named for the device or nothing: {by_device}"
 
 
+def test_cached_kernel_modules_guard_their_cache():
+    """A module with ``cache=True`` kernels that call njit functions of other files must flush its cache
+    when those change (gpu.jit.refresh_stale_cache); physics modules whose njit functions call nothing
+    outside their own file are exempt."""
+    missing = []
+    for p in sorted(ROOT.glob("*/**/*.py")):
+        if p.parts[len(ROOT.parts)] not in ("nbody", "cosmo", "pde", "clouds"):
+            continue
+        src = p.read_text()
+        if not re.search(r"^\s*(@|[\w.]+\s*=).*cache=True", src, re.M) or "refresh_stale_cache(globals())" in src:
+            continue
+        in_kernels = "_kernels" in p.parts or p.stem.startswith("_") and "kernels" in p.stem
+        if in_kernels:
+            missing.append(str(p.relative_to(ROOT)))
+    assert not missing, f"cached kernel modules without gpu.jit.refresh_stale_cache(globals()): {missing}"
+
+
 @pytest.mark.parametrize("package", ["nbody", "cosmo", "pde", "clouds", "gpu", "examples", "benchmarks"])
 def test_code_cites_nothing_outside_the_repository(package):
     pattern = re.compile(r"DESIGN\.md|REFERENCES\.md|shared/|\bthe issue\b|issue report", re.I)

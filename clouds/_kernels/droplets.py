@@ -4,7 +4,7 @@ All arrays float64 in SI units. No objects, no I/O. The physics formulas are not
 kernels call the Numba functions of the physics modules (:mod:`clouds.thermo` for e_s, the vapour
 pressure and the hydrostatic pressure, :func:`clouds.koehler.seq_and_derivative` for S_eq) and use
 their constants (:data:`clouds.thermo.RHO_W`). Numba's on-disk cache does not notice changes to
-those modules; :func:`clouds._kernels.refresh_stale_cache` (called at the end of this module)
+those modules; :func:`gpu.jit.refresh_stale_cache` (called at the end of this module)
 flushes the cached kernels when they change.
 
 Implicit growth (backward Euler in x = r^2, unconditionally stable)::
@@ -26,11 +26,10 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from gpu.jit import njit_dual
+from gpu.jit import njit_dual, refresh_stale_cache
 
 from ..koehler import seq_and_derivative
 from ..thermo import RHO_W, hydrostatic_pressure_jit, supersaturation_pqT_jit
-from . import refresh_stale_cache
 
 #: below this many droplets the thread start-up of a parallel loop costs more than it saves
 PARALLEL_MIN = 4096

@@ -10,6 +10,7 @@ of the grid held (ky: this rank's slab); ``mask`` is the 2/3 dealiasing mask, ``
 from __future__ import annotations
 
 from numba import njit, prange
+from gpu.jit import refresh_stale_cache
 
 
 @njit(cache=True, parallel=True)
@@ -95,3 +96,6 @@ def cross(u, o0, o1, o2, out):
                 out[0, i, j, k] = u1 * w2 - u2 * w1
                 out[1, i, j, k] = u2 * w0 - u0 * w2
                 out[2, i, j, k] = u0 * w1 - u1 * w0
+
+
+refresh_stale_cache(globals())   # callees in other files are compiled in: see gpu.jit

@@ -14,6 +14,7 @@ the result equals the array expression ``E * (y0 + a * k1) + F * k2 + c * k3`` o
 from __future__ import annotations
 
 from numba import njit, prange
+from gpu.jit import refresh_stale_cache
 
 
 @njit(cache=True, parallel=True)
@@ -46,3 +47,6 @@ def stage3(y0, E, a, k1, F, k2, c, k3, out):
         f = F[i]
         for j in range(m):
             out[j, i] = e * (y0[j, i] + a * k1[j, i]) + f * k2[j, i] + c * k3[j, i]
+
+
+refresh_stale_cache(globals())   # callees in other files are compiled in: see gpu.jit

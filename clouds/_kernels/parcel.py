@@ -11,8 +11,9 @@ import math
 
 from numba import njit, prange
 
+from gpu.jit import refresh_stale_cache
+
 from ..koehler import seq_and_derivative
-from . import refresh_stale_cache
 from .droplets import _dual, implicit_radius
 
 

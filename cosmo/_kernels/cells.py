@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
+from gpu.jit import refresh_stale_cache
 
 
 @njit(cache=True, inline="always")
@@ -53,3 +54,6 @@ def zsort_cells(order, z, start):
         for q in range(s1 - s0):
             order[s0 + q] = seg[k[q]]
     return order
+
+
+refresh_stale_cache(globals())   # callees in other files are compiled in: see gpu.jit

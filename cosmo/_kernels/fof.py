@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from gpu.jit import refresh_stale_cache
+
 from .cells import half_shell_neighbour
 
 
@@ -96,3 +98,6 @@ def resolve_roots(parent):
     for i in range(parent.shape[0]):
         out[i] = _find(parent, i)
     return out
+
+
+refresh_stale_cache(globals())   # callees in other files are compiled in: see gpu.jit

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 from numba import njit, prange
+from gpu.jit import refresh_stale_cache
 
 
 @njit(cache=True)
@@ -177,3 +178,6 @@ def cross_covariance_sum(k_edges, n_kperp, n_par_max, L, area, chi_eff, ckg, ckk
                 FA += area * L * k * k * dk / 32 / (2.0 * math.pi**2) * t * t / (pgg * pvv + c * c)
         rho[ib] = cov / math.sqrt(FN * FA)
     return rho
+
+
+refresh_stale_cache(globals())   # callees in other files are compiled in: see gpu.jit

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from gpu.jit import refresh_stale_cache
 
 #: number of pair quantities (u_L, u_L', Delta u_L, Sigma u_L, u_T, Delta u_T), see :mod:`.pair_flush`
 NQ = 6
@@ -183,3 +184,6 @@ def _mirror_hist(hist, hedge, nh):
                 k = nh - 1 - j
                 hist[ch, b, 1, j] = h0[k] - e0[k] + e0[k + 1]
                 h3[j] = hs[j] + (hs[k] - e3[k] + e3[k + 1])
+
+
+refresh_stale_cache(globals())   # callees in other files are compiled in: see gpu.jit

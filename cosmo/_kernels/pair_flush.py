@@ -29,6 +29,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from gpu.jit import refresh_stale_cache
+
 from .pair_binning import _hbin, _hist, _r2_bin
 
 #: pairs buffered per thread chunk before a flush (sorted by r bin, then accumulated)
@@ -498,3 +500,6 @@ def flush(m, scr, acc, rbin, hbin, flags):
             _hist_mirrored(hist, hedge, b, s0, s1_, sw, qq, hq, hedges, nexact)
         else:
             _hist_direct(hist, b, s0, s1_, sw, qq, hbin, auto)
+
+
+refresh_stale_cache(globals())   # callees in other files are compiled in: see gpu.jit

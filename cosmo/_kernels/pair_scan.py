@@ -72,6 +72,8 @@ import numpy as np
 from numba import njit, prange
 from numba.core.compiler import Compiler
 
+from gpu.jit import refresh_stale_cache
+
 from .pair_binning import NH, NQ, NTAB, _mi, _mirror_hist, r2_table
 from .pair_flush import _F1, _F2, _FA, _FC, _FD, _FR, _FW, CAP, MODE_COUNT, MODE_DU, MODE_L, MODE_T, NF, flush
 from .simd import HAVE_AVX512, compress8, inrange8, popcount
@@ -634,3 +636,6 @@ def pair_pass(cells1, cells2, grid, auto, r2edges, nmax, hedges, huni, bounds, w
     if wh and auto and hsym:
         _mirror_hist(hist, hedge, nh)
     return counts, wcounts, mom, np.ascontiguousarray(hist[:, :, :, :nh])
+
+
+refresh_stale_cache(globals())   # callees in other files are compiled in: see gpu.jit

@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from gpu.jit import refresh_stale_cache
+
 from .cells import half_shell_neighbour
 from .pair_binning import NTAB, _mi, _r2_bin, r2_table
 
@@ -67,3 +69,6 @@ def scalar_pair_pass(pos, s, start, nc, ext, box, periodic, r2edges, bounds):
                                 acc[ch, b, 3] += 0.5 * (a * a + bb * bb)
                                 acc[ch, b, 4] += (bb - a) * (bb - a)
     return acc
+
+
+refresh_stale_cache(globals())   # callees in other files are compiled in: see gpu.jit

@@ -18,6 +18,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
 from numba import njit, prange  # noqa: E402
+from gpu.jit import refresh_stale_cache  # noqa: E402
 
 
 @njit(cache=True, inline="always")
@@ -204,3 +205,6 @@ def newton_accelerations_rows(pos, mass, lo, hi):
         acc[i, 2] = az
         pot[i] = p
     return acc, pot
+
+
+refresh_stale_cache(globals())   # callees in other files are compiled in: see gpu.jit

@@ -23,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from gpu.jit import refresh_stale_cache
+
 from .tree_walk import _walk_one, multipole_field, point_accepts
 
 KEY_BITS = 21
@@ -266,3 +268,6 @@ def tree_accel_foreign(tpos, th, aold, pos, mass, h, G, theta, alpha, criterion,
         pot[k] = p
         nint[k] = ni
     return acc, pot, nint
+
+
+refresh_stale_cache(globals())   # callees in other files are compiled in: see gpu.jit

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from gpu.jit import refresh_stale_cache
 
 
 @njit(cache=True)
@@ -88,3 +89,6 @@ def fewbody_integrate(pos, vel, mass, G, dt, eta, max_steps):
         t += h
         steps += 1
     return steps, t
+
+
+refresh_stale_cache(globals())   # callees in other files are compiled in: see gpu.jit

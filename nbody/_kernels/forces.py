@@ -12,6 +12,8 @@ import math
 import numpy as np
 from numba import njit
 
+from gpu.jit import refresh_stale_cache
+
 from ..pn import eih_accel, pn_pair_accel, spin_precession_pair
 from .mst import pair_sep, to_absolute
 from .state import F_1PN, F_25PN, F_2PN, F_35PN, F_3PN, F_CROSS, F_SPIN, P_C
@@ -318,3 +320,6 @@ def extra_acc(Q, x, v, S, par, mass, isbh, prm, flg, acc, dS, wphi, waN, w3):
                 for d in range(3):
                     dS[i, d] += w1[d]
                     dS[j, d] += w2[d]
+
+
+refresh_stale_cache(globals())   # callees in other files are compiled in: see gpu.jit

@@ -12,6 +12,8 @@ import math
 import numpy as np
 from numba import njit
 
+from gpu.jit import refresh_stale_cache
+
 from .forces import energy_state, near_pairs
 from .logh import leapfrog_into
 from .state import F_KMAX, P_TOL
@@ -227,3 +229,6 @@ def choose_next(kc, k, accepted, H, errs, hfac, nseq, kmin, kmax):
     if w_hi < 0.9 * w_lo and kc < kmax:
         return kc + 1, H * hfac[kc - 1] * A[kc + 1] / A[kc]
     return kc, H * hfac[kc - 1]
+
+
+refresh_stale_cache(globals())   # callees in other files are compiled in: see gpu.jit

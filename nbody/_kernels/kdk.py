@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from gpu.jit import refresh_stale_cache
 
 
 @njit(cache=True)
@@ -44,3 +45,6 @@ def timestep_bins(acc, eps, eta, dt_max, max_bin):
             k += 1
         bins[i] = k
     return bins
+
+
+refresh_stale_cache(globals())   # callees in other files are compiled in: see gpu.jit

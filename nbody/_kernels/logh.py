@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from gpu.jit import refresh_stale_cache
+
 from .forces import extra_acc, kinetic_abs, near_pairs, newton_acc_mixed, newton_acc_near
 from .mst import to_absolute
 from .state import F_ANYPN, P_ALPHA, P_BETA, P_GAMMA
@@ -140,3 +142,6 @@ def leapfrog_into(y, n, nsub, H, mass, isbh, par, order, prm, flg, wk, ws, w3, p
                 for d in range(3):
                     P[i, d] += dt * (ktot[i, d] - ktot[p, d])
     return y
+
+
+refresh_stale_cache(globals())   # callees in other files are compiled in: see gpu.jit

@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from gpu.jit import refresh_stale_cache
+
 from ..pn import _sep
 
 
@@ -276,3 +278,6 @@ def refresh_tree(y, n, par, order, mass, mode):
         if par_new[i] != par[i]:
             return retree(y, n, par, order, par_new), par_new, order_new
     return y, par, order
+
+
+refresh_stale_cache(globals())   # callees in other files are compiled in: see gpu.jit

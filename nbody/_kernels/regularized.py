@@ -11,6 +11,8 @@ import math
 import numpy as np
 from numba import njit
 
+from gpu.jit import refresh_stale_cache
+
 from .gbs import choose_next, gbs_step, landing_bracket, landing_tolerance
 from .mst import pair_sep3, refresh_tree, to_absolute
 from .state import F_KMAX, F_KMIN, F_PHYSLAND, P_ALPHA, P_BETA, P_C, P_GAMMA, P_MERGE, P_TOL
@@ -81,9 +83,9 @@ def integrate_to(y, n, t_target, H, k, mass, isbh, par, order, prm, flg, mode, m
     with its step attempt replaced, so splitting the loop would split the one copy both use.
 
     Numba's on-disk cache of this loop is keyed on this file alone, but the compiled loop contains the
-    kernels it calls (nbody._kernels.gbs, .logh, .forces, .mst): after changing one of them, delete the
-    cache files (``nbody/_kernels/__pycache__/*.nbi, *.nbc``) or the old compiled loop keeps running
-    (measured: timings of the previous kernels after an edit of the force kernel).
+    kernels it calls (nbody._kernels.gbs, .logh, .forces, .mst); the old compiled loop once kept running
+    after an edit of the force kernel (measured), which :func:`gpu.jit.refresh_stale_cache` at the end
+    of this module now prevents (tests/gpu/test_jit.py).
     """
     kmin = flg[F_KMIN]
     kmax = flg[F_KMAX]
@@ -191,3 +193,6 @@ def integrate_to(y, n, t_target, H, k, mass, isbh, par, order, prm, flg, mode, m
             return 1, y, H, k, par, order
         if snap:
             return 0, y, H, k, par, order
+
+
+refresh_stale_cache(globals())   # callees in other files are compiled in: see gpu.jit

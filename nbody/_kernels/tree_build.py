@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
+from gpu.jit import refresh_stale_cache
 
 MAX_DEPTH = 48
 
@@ -438,3 +439,6 @@ def group_boxes(gnode, g, spos, sh):
                 hm = sh[k]
         ghmax[q] = hm
     return gbox, ghmax
+
+
+refresh_stale_cache(globals())   # callees in other files are compiled in: see gpu.jit

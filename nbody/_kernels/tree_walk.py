@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from gpu.jit import njit_variants
+from gpu.jit import njit_variants, refresh_stale_cache
 
 from .direct import spline_force_factor, spline_potential_factor
 from .tree_build import N_COMX, N_COMY, N_COMZ, N_CX, N_CY, N_CZ, N_DELTA, N_HALF, N_HMAX, N_MASS, N_Q
@@ -472,3 +472,6 @@ def ball_candidates(f, g, spos, perm, cx, cy, cz, r):
         else:
             node += 1
     return np.sort(out[:n])
+
+
+refresh_stale_cache(globals())   # callees in other files are compiled in: see gpu.jit

@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 from numba import njit
+from gpu.jit import refresh_stale_cache
 
 
 @njit(cache=True)
@@ -96,3 +97,6 @@ def cic_interpolate(gpos, field, out):
                          + field[i + 1, j, k, c] * dx * ty0 * tz0 + field[i + 1, j, k1, c] * dx * ty0 * dz
                          + field[i + 1, j1, k, c] * dx * dy * tz0 + field[i + 1, j1, k1, c] * dx * dy * dz)
     return skipped
+
+
+refresh_stale_cache(globals())   # callees in other files are compiled in: see gpu.jit

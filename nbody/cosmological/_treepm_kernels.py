@@ -24,6 +24,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from gpu.jit import refresh_stale_cache
+
 from .._kernels.direct import spline_force_factor
 from .._kernels.tree_build import N_COMX, N_COMY, N_COMZ, N_CX, N_CY, N_CZ, N_DELTA, N_HALF, N_HMAX, N_MASS
 from .split import min_image, shortrange_factor_derivs, table_factor
@@ -553,3 +555,6 @@ def shortrange_accel_grouped(gstart, gcount, gbox, ghmax, pos, mass, h, box, rs,
         _group_block(b * ng // nblocks, (b + 1) * ng // nblocks, gstart, gcount, gbox, ghmax, pos, mass, h, box,
                      rs, rcut2, theta, f, g, S, use_quad, tab, tscale, acc, nint)
     return acc, nint
+
+
+refresh_stale_cache(globals())   # callees in other files are compiled in: see gpu.jit

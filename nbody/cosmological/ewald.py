@@ -27,6 +27,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from gpu.jit import refresh_stale_cache
+
 from ..direct import _as_eps
 from .._kernels.direct import spline_force_factor
 from .split import min_image, shortrange_force_factor
@@ -163,3 +165,6 @@ def ewald_accelerations(pos, mass, box: float, G: float = 1.0, eps=0.0, alpha_L:
     alpha = alpha_L / box
     acc = _ewald_real(pos, mass, h, float(box), alpha) + _ewald_kspace(pos, mass, float(box), alpha, hmax)
     return G * acc
+
+
+refresh_stale_cache(globals())   # callees in other files are compiled in: see gpu.jit

@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 from numba import njit
+from gpu.jit import refresh_stale_cache
 
 #: GADGET-2 defaults (Springel 2005, sec. 2.2)
 ASMTH = 1.25
@@ -84,3 +85,5 @@ def longrange_filter(k2, rs, xp=np):
     (``xp``: the array module of ``k2``, NumPy or CuPy)."""
     return xp.exp(-xp.asarray(k2) * rs * rs)
 
+
+refresh_stale_cache(globals())   # callees in other files are compiled in: see gpu.jit

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
+from gpu.jit import refresh_stale_cache
 
 @njit(cache=True)
 def assemble_pairs(seg, conn1, v1, g1, conn2, v2, g2, w, cm, ck, rows, cols, data):
@@ -66,3 +67,6 @@ def interpolate(conn, v, u, out):
             if c >= 0:
                 s += v[q, i] * u[c]
         out[q] = s
+
+
+refresh_stale_cache(globals())   # callees in other files are compiled in: see gpu.jit

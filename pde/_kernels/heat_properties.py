@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from numba import njit
 
+from gpu.jit import refresh_stale_cache
+
 from ..materials import apparent_heat_capacity, evaporation_flux, evaporation_flux_slope, kirchhoff, table_value, \
     volumetric_enthalpy
 
@@ -30,3 +32,6 @@ def surface_evaporation(T, nodes, T_b, L_v, M, beta_r, q, dq):
         t = T[nodes[j]]
         q[j] = evaporation_flux(t, T_b, L_v, M, beta_r)
         dq[j] = evaporation_flux_slope(t, T_b, L_v, M, beta_r)
+
+
+refresh_stale_cache(globals())   # callees in other files are compiled in: see gpu.jit

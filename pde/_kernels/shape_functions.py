@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
+from gpu.jit import refresh_stale_cache
 
 KERNEL_CUBIC = 0
 KERNEL_GAUSS = 1
@@ -220,3 +221,6 @@ def lagrange_eval(pts, elem_of_pt, elem_x0, elem_h, r, d, vals, grads):
                 for i in range(d):
                     dv *= dL[i, idx[i]] if i == g else L[i, idx[i]]
                 grads[q, c, g] = dv
+
+
+refresh_stale_cache(globals())   # callees in other files are compiled in: see gpu.jit

@@ -2,7 +2,7 @@
 
 Numba keys a cached kernel to the kernel's own source file; the clouds kernels compile in Numba
 functions and constants of clouds/thermo.py and clouds/koehler.py. The test edits Bolton's e_s in a
-copy of the package and checks that the cached kernel follows (clouds._kernels.refresh_stale_cache).
+copy of the package and checks that the cached kernel follows (gpu.jit.refresh_stale_cache).
 """
 import os
 import shutil

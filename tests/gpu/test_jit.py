@@ -89,3 +89,76 @@ def test_with_globals_rebinds_a_callee_of_the_body():
 
 def test_module_example():
     assert doctest.testmod(gpu.jit).failed == 0
+
+
+# ---------------------------------------------------------------------------------------------------------
+# gpu.jit.refresh_stale_cache: Numba's on-disk cache must follow an edit of a callee in another file
+
+_PKG_INIT = ""
+_PKG_FORMULA = '''
+from numba import njit
+
+
+@njit(cache=True)
+def formula(x):
+    return 2.0 * x
+'''
+_PKG_KERNEL = '''
+from numba import njit
+
+from gpu.jit import refresh_stale_cache
+
+from ..formula import formula
+
+
+@njit(cache=True)
+def kernel(x):
+    return formula(x) + 1.0
+
+
+refresh_stale_cache(globals())
+'''
+_PKG_RUN = "from toypkg._kernels.loop import kernel; print(kernel(3.0), len(kernel.stats.cache_hits))"
+
+
+def _toy_run(tmp):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=f"{tmp}{os.pathsep}{root}")
+    env.pop("NUMBA_CACHE_DIR", None)
+    res = subprocess.run([sys.executable, "-c", _PKG_RUN], env=env, cwd=tmp, capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr
+    val, hits = res.stdout.split()
+    return float(val), int(hits)
+
+
+def test_cached_kernel_follows_an_edited_callee_in_another_file(tmp_path):
+    pkg = tmp_path / "toypkg"
+    (pkg / "_kernels").mkdir(parents=True)
+    (pkg / "__init__.py").write_text(_PKG_INIT)
+    (pkg / "_kernels" / "__init__.py").write_text("")
+    (pkg / "formula.py").write_text(_PKG_FORMULA)
+    (pkg / "_kernels" / "loop.py").write_text(_PKG_KERNEL)
+    assert _toy_run(tmp_path) == (7.0, 0)
+    assert _toy_run(tmp_path) == (7.0, 1)            # served from the cache
+    (pkg / "formula.py").write_text(_PKG_FORMULA.replace("2.0 * x", "3.0 * x"))
+    assert _toy_run(tmp_path)[0] == 10.0             # the kernel file is unchanged; without the guard: 7.0
+
+
+def test_kernel_dependencies_follow_imports():
+    from pathlib import Path
+
+    from gpu.jit import kernel_dependencies
+
+    root = Path(__file__).resolve().parents[2]
+    names = {p.relative_to(root).as_posix() for p in kernel_dependencies(root / "nbody" / "_kernels" / "gbs.py")}
+    assert {"nbody/_kernels/gbs.py", "nbody/_kernels/forces.py", "nbody/_kernels/logh.py", "nbody/pn.py"} <= names
+    assert not any(n.startswith("gpu/") for n in names)       # only the package's own modules
+    tp = {p.relative_to(root).as_posix() for p in
+          kernel_dependencies(root / "nbody" / "cosmological" / "_treepm_kernels.py")}
+    assert "nbody/_kernels/tree_build.py" in tp and "nbody/cosmological/pm.py" not in tp
