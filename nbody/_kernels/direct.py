@@ -18,7 +18,57 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
+from llvmlite import ir  # noqa: E402
 from numba import njit, prange  # noqa: E402
+from numba.core import types  # noqa: E402
+from numba.extending import intrinsic  # noqa: E402
+
+
+@intrinsic
+def _f64_bits(typingctx, x):
+    """The bits of a float64 as an int64 (an LLVM bitcast, vectorisable)."""
+    if x != types.float64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def _bits_f64(typingctx, x):
+    """The float64 whose bits are the int64 ``x`` (an LLVM bitcast, vectorisable)."""
+    if x != types.int64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+    return types.float64(types.int64), codegen
+
+
+#: first guess of 1/sqrt(x) from the bits of x (Lomont 2003, "Fast inverse square root", the float64
+#: constant of his sec. 5; relative error < 3.5 %)
+_RSQRT_MAGIC = 0x5FE6EB50C7B537A9
+
+
+@njit(cache=True, inline="always")
+def rsqrt(x):
+    """1/sqrt(x) for a normal float64 x > 0 (x >= 2.2250738585072014e-308) without a square root or a
+    division: Lomont's (2003) bit-shift first guess (error < 3.5e-2), then four Newton-Raphson steps
+    y <- y (3/2 - x y^2 / 2), each squaring the relative error (3.5e-2 -> 1.8e-3 -> 5e-6 -> 4e-11 ->
+    round-off). Measured over x = 1e-300 ... 1e300 and 0.5 ... 4 (2e6 values,
+    ``tests/nbody/test_direct_kernel.py``): at most 4e-16 relative from 1/sqrt (about 2 ulp), mean 7e-17.
+
+    Why: square root and division share one unpipelined divider unit on x86 cores; a loop of
+    1/sqrt runs at ~8e8 per second per core there, this (multiplies and FMAs only) at ~2e9 vectorised.
+    Zero, subnormal, negative, inf and nan inputs are not supported (the callers mask them).
+    """
+    y = _bits_f64(_RSQRT_MAGIC - (_f64_bits(x) >> 1))
+    hx = 0.5 * x
+    y = y * (1.5 - hx * y * y)
+    y = y * (1.5 - hx * y * y)
+    y = y * (1.5 - hx * y * y)
+    return y * (1.5 - hx * y * y)
 
 
 @njit(cache=True, inline="always")
@@ -85,7 +135,7 @@ def newtonian_chunk(xs, ys, zs, ms, near, xi, yi, zi, H2):
         dz = zs[j] - zi
         r2 = dx * dx + dy * dy + dz * dz
         far = r2 >= H2
-        rinv = 1.0 / math.sqrt(r2 if far else 1.0)
+        rinv = rsqrt(r2 if far else 1.0)
         mr = ms[j] * rinv if far else 0.0
         f = mr * rinv * rinv
         ax += f * dx
