@@ -119,10 +119,11 @@ def newtonian_chunk(xs, ys, zs, ms, near, xi, yi, zi, H2):
 
     ``H2`` = max(h_i, max_j h_j)^2 (and at least the smallest normal double): beyond the largest spline
     support of the chunk every pair is exactly Newtonian (Springel 2005, eq. 4), so the loop has no
-    softening branch, reads no h, and LLVM vectorises it (vsqrtpd/vdivpd/vfmadd on ymm). Lanes of near
-    pairs use r^2 = 1 and mass 0, so no inf/nan reaches the sums; fast-math here is reassociation (the
-    vectorised sum: a different summation order, round-off only), contraction (FMA), signed zeros and
-    reciprocals, never nnan/ninf. ``error_model="numpy"``: no zero-division check in the loop.
+    softening branch, reads no h, and LLVM vectorises it (FMAs on ymm; 1/r by :func:`rsqrt`, without
+    the divider). Lanes of near pairs use r^2 = 1 and mass 0, so no inf/nan reaches the sums; fast-math
+    here is reassociation (the vectorised sum: a different summation order, round-off only), contraction
+    (FMA), signed zeros and reciprocals, never nnan/ninf. ``error_model="numpy"``: no zero-division
+    check in the loop.
     """
     ax = 0.0
     ay = 0.0
