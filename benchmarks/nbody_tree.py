@@ -352,7 +352,8 @@ def equal_error(p, h, eps, err, ours, pytreegrav, thetas, n):
             le = np.log([curves[code][th] for th in order])
             if not le[0] <= np.log(e_target) <= le[-1]:
                 break
-            per_round[code] = [float(np.exp(np.interp(np.log(e_target), le, np.log([times[code][th][r] for th in order]))))
+            per_round[code] = [float(np.exp(np.interp(np.log(e_target), le,
+                                                      np.log([times[code][th][r] for th in order]))))
                                for r in range(REPEAT)]
         if len(per_round) == 2:
             ratio = [a / o for o, a in zip(per_round["ours"], per_round["anchor"])]
