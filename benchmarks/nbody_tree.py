@@ -10,14 +10,22 @@ direct sum over a random subset of 2000 targets. Prints one line per case:
     case  ours_s  anchor_s  ratio  agreement
 
 ("agreement" is ours vs anchor median error). Then an N log N check
-(time / (N log2 N) across N) and the direct kernel's interactions per second
-against the nominal peak of the cores in use.
+(time / (N log2 N) across N). Per N it also times the direct kernel against a
+minimal double-precision Numba kernel (Plummer softening, no branches: the floor
+a plain Numba direct sum reaches), interleaved, median and range of --repeat
+rounds, and gives the hot kernels' FLOP rates as a fraction of the nominal FMA
+peak and their streamed bytes as a fraction of the memory bandwidth, which it
+measures (a NumPy copy of 1 GB, larger than the 480 MB L3 cache lscpu reports here).
+
+Peak: under ``--clock cpu`` the rates are per CPU-second, i.e. per core, and are compared with one
+core's peak; under ``--clock wall`` with the peak of the threads in use.
 
     python benchmarks/nbody_tree.py --n 10000 100000 1000000 --threads 2
 
-``--equal-error`` also scans theta for both codes (0.4-1.2, pytreegrav with its quadrupole)
-and prints both times log-interpolated at common median force errors 1e-4, 2e-4, 4e-4, 8e-4
-(the fair comparison: the codes' errors differ at equal theta).
+``--equal-error`` also scans theta for both codes (``--thetas``, default 0.4-1.2, pytreegrav with its
+quadrupole), the two codes interleaved theta by theta in each of --repeat rounds, and prints both times
+log-interpolated at common median force errors 1e-4, 2e-4, 4e-4, 8e-4 (the fair comparison: the
+codes' errors differ at equal theta): the median and range over the rounds of the ratio.
 
 Both codes walk in groups by default (ours: the maximal tree nodes with <= 64 particles,
 ``--group-size``; pytreegrav: 8 consecutive Morton-ordered targets); the rows "ours per-target"
@@ -28,11 +36,13 @@ measures the neighbours' load as much as the code.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from numba import prange
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -56,8 +66,11 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     ap.add_argument("--threads", type=int, default=None, help="NUMBA_NUM_THREADS for both codes")
     ap.add_argument("--eps", type=float, default=0.01)
-    ap.add_argument("--peak-gflops-per-core", type=float, default=32.0,
-                    help="nominal double-precision peak per core (AVX2 FMA at ~2 GHz: 32 GFLOP/s)")
+    ap.add_argument("--peak-gflops-per-core", type=float, default=41.6,
+                    help="nominal double-precision peak per core (default: 16 flop per cycle, i.e. two 256-bit "
+                         "FMA pipes or one 512-bit, at the 2.6 GHz of the development machine's lscpu)")
+    ap.add_argument("--thetas", type=float, nargs="+", default=[0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2],
+                    help="--equal-error: opening angles scanned for both codes")
     ap.add_argument("--merger", type=int, default=0, metavar="N",
                     help="instead: profile a two-galaxy merger of N particles with two SMBHs over --t-end")
     ap.add_argument("--t-end", type=float, default=0.25)
@@ -73,7 +86,10 @@ def main(argv=None) -> int:
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                     help="time.perf_counter (wall) or time.process_time (CPU time of all threads)")
     ap.add_argument("--group-size", type=int, default=None, help="our grouped walk's group size")
-    ap.add_argument("--repeat", type=int, default=3, help="best of this many timings per case")
+    ap.add_argument("--skip-fixed", action="store_true",
+                    help="skip the fixed-theta rows (direct kernel and --equal-error only)")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="best of this many timings per case; rounds of the interleaved comparisons")
     args = ap.parse_args(argv)
     import numba
 
@@ -114,10 +130,14 @@ def main(argv=None) -> int:
     print(f"# threads = {nthreads}, clock = {args.clock}, our group size = {gs}")
     print(f"{'case':34s} {'ours_s':>9s} {'anchor_s':>9s} {'ratio':>7s}  agreement (median |da|/|a|: ours / anchor)")
     nlogn = []
+    bandwidth = args.bw = memory_bandwidth()
+    print(f"# memory bandwidth (NumPy copy of 1 GB, read + write, best of 3, {args.clock} clock): "
+          f"{bandwidth / 1e9:.1f} GB/s")
     # warm up the JIT
     w = spherical_galaxy(2000, "hernquist", seed=1)
     Octree(w.pos, w.mass, eps).accelerations()
     direct_forces(w.pos, w.mass, eps, targets=np.arange(10))
+    minimal_direct(np.arange(10), w.pos[:, 0].copy(), w.pos[:, 1].copy(), w.pos[:, 2].copy(), w.mass, 1e-4)
     if pytreegrav:
         hh = np.full(2000, spline_radius(eps))
         pytreegrav.Accel(w.pos, w.mass, hh, theta=0.7, parallel=True, method="tree")
@@ -125,19 +145,14 @@ def main(argv=None) -> int:
     for n in args.n:
         p = spherical_galaxy(n, "hernquist", seed=2, r_max=100)
         sub = rng.choice(n, size=min(2000, n), replace=False)
-        t_dir, (a_ref, _) = timed(direct_forces, p.pos, p.mass, eps, targets=sub, potential=False, repeat=1)
-        pairs_per_s = len(sub) * n / t_dir
-        # ~ 23 flops per softened pair interaction (distance, rsqrt, spline branch, 3 FMAs)
-        gflops = pairs_per_s * 23 / 1e9
-        peak = args.peak_gflops_per_core * nthreads
-        print(f"# N={n}: direct kernel {pairs_per_s:.3g} interactions/s = {gflops:.1f} GFLOP/s "
-              f"(~23 flop each) = {100 * gflops / peak:.0f}% of the nominal {peak:.0f} GFLOP/s peak")
+        a_ref = direct_report(p, eps, sub, nthreads, args, bandwidth)
 
         def err(a):
             return float(np.median(np.linalg.norm(a[sub] - a_ref, axis=1) / np.linalg.norm(a_ref, axis=1)))
 
         h = np.full(n, spline_radius(eps))
-        for theta in (0.5, 0.7):
+        tree_report(p, eps, theta=0.5, gs=gs, nthreads=nthreads, args=args)
+        for theta in () if args.skip_fixed else (0.5, 0.7):
             t_ours, (a_ours, _) = timed(ours, p, theta)
             e_ours = err(a_ours)
             t_pt, (a_pt, _) = timed(ours, p, theta, False)
@@ -156,33 +171,197 @@ def main(argv=None) -> int:
                     print(f"{f'N={n} theta={theta}':34s} {t_ours:9.3f} {'-':>9s} {'-':>7s}  {e_ours:.2e} / -")
         # equal force error: scan theta for both codes, interpolate time at common median errors
         if pytreegrav and args.equal_error:
-            curves = {"ours": [], "anchor": []}
-            for theta in (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2):
-                t_o, (a_o, _) = timed(ours, p, theta)
-                curves["ours"].append((err(a_o), t_o))
-            for theta in (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2):
-                t_a, a_a = timed(pytreegrav.Accel, p.pos, p.mass, h, theta=theta, parallel=True,
-                                 method="tree", quadrupole=True)
-                curves["anchor"].append((err(a_a), t_a))
-            for code, c in curves.items():
-                print(f"# N={n} {code} (error, time): " + ", ".join(f"({e:.2e}, {t:.3f})" for e, t in sorted(c)))
-            for e_target in (1e-4, 2e-4, 4e-4, 8e-4):
-                ts = {}
-                for code, c in curves.items():
-                    c = sorted(c)
-                    le = np.log([x[0] for x in c])
-                    lt = np.log([x[1] for x in c])
-                    if le[0] <= np.log(e_target) <= le[-1]:
-                        ts[code] = float(np.exp(np.interp(np.log(e_target), le, lt)))
-                if len(ts) == 2:
-                    print(f"{f'N={n} equal error {e_target:.0e} (quad)':34s} {ts['ours']:9.3f} {ts['anchor']:9.3f} "
-                          f"{ts['ours'] / ts['anchor']:7.2f}  theta interpolated for both")
-                else:
-                    print(f"# N={n} error {e_target:.0e}: outside the scanned theta range of one code")
+            equal_error(p, h, eps, err, ours, pytreegrav, args.thetas, n)
     print("# N log N check (ours, theta = 0.5): time / (N log2 N) in ns")
     for n, t in nlogn:
         print(f"#   N={n:>8d}  t={t:8.3f} s  {1e9 * t / (n * np.log2(n)):.2f} ns")
     return 0
+
+
+def _minimal_direct(targets, x, y, z, m, eps2):
+    """The minimal double-precision Numba direct sum the kernel is measured against: Plummer softening
+    (r^2 + eps^2: no self-pair test, no branch), structure-of-arrays input, fast-math, no potential."""
+    nt = targets.shape[0]
+    n = x.shape[0]
+    acc = np.empty((nt, 3))
+    for k in prange(nt):
+        i = targets[k]
+        xi = x[i]
+        yi = y[i]
+        zi = z[i]
+        ax = 0.0
+        ay = 0.0
+        az = 0.0
+        for j in range(n):
+            dx = x[j] - xi
+            dy = y[j] - yi
+            dz = z[j] - zi
+            r2 = dx * dx + dy * dy + dz * dz + eps2
+            rinv = 1.0 / math.sqrt(r2)
+            f = m[j] * rinv * rinv * rinv
+            ax += f * dx
+            ay += f * dy
+            az += f * dz
+        acc[k, 0] = ax
+        acc[k, 1] = ay
+        acc[k, 2] = az
+    return acc
+
+
+def minimal_direct(*args):
+    global _MINIMAL
+    if _MINIMAL is None:
+        import numba
+
+        _MINIMAL = numba.njit(parallel=True, fastmath=True)(_minimal_direct)
+    return _MINIMAL(*args)
+
+
+_MINIMAL = None
+
+
+def memory_bandwidth(nbytes=1 << 30, repeat=3):
+    """Bytes per second of a NumPy copy of ``nbytes`` (read + write counted; one thread)."""
+    a = np.ones(nbytes // 8)
+    b = np.empty_like(a)
+    best = np.inf
+    for _ in range(repeat):
+        t0 = CLOCK()
+        np.copyto(b, a)
+        best = min(best, CLOCK() - t0)
+    return 2 * a.nbytes / best
+
+
+def _rounds(cases, rounds):
+    """Run the callables of ``cases`` (name -> f) interleaved, ``rounds`` times; name -> list of times."""
+    out = {k: [] for k in cases}
+    for _ in range(rounds):
+        for k, f in cases.items():
+            t0 = CLOCK()
+            f()
+            out[k].append(CLOCK() - t0)
+    return out
+
+
+def _mr(v, fmt=".3g"):
+    return f"{np.median(v):{fmt}} [{min(v):{fmt}}-{max(v):{fmt}}]"
+
+
+def direct_report(p, eps, sub, nthreads, args, bandwidth):
+    """Time the direct kernel against :func:`minimal_direct` on the targets ``sub`` (interleaved rounds)
+    and print its rate, FLOP fraction of the peak and streamed bytes as a fraction of ``bandwidth``;
+    returns the reference accelerations of ``sub``."""
+    from nbody._kernels.cuda_gravity import FLOPS_PER_PAIR
+    from nbody._kernels.direct import DIRECT_TBLOCK
+    from nbody.direct import direct_forces
+
+    n = len(p.mass)
+    x, y, z = (np.ascontiguousarray(p.pos[:, c]) for c in range(3))
+    t = np.ascontiguousarray(sub, dtype=np.int64)
+    a_ref, _ = direct_forces(p.pos, p.mass, eps, targets=sub, potential=False)
+    times = _rounds({"ours": lambda: direct_forces(p.pos, p.mass, eps, targets=sub, potential=False),
+                     "minimal": lambda: minimal_direct(t, x, y, z, p.mass, eps * eps)}, args.repeat)
+    rate = {k: [len(sub) * n / v for v in times[k]] for k in times}
+    ratio = [a / b for a, b in zip(rate["ours"], rate["minimal"])]
+    peak = args.peak_gflops_per_core * (1 if args.clock == "cpu" else nthreads)
+    gflops = np.median(rate["ours"]) * FLOPS_PER_PAIR / 1e9
+    # bytes from beyond the caches: x, y, z, m of all sources once per block of targets (the chunks are
+    # then read from L1), plus the per-call copies (pos read, x/y/z written, h read twice)
+    tb = max(1, min(DIRECT_TBLOCK, len(sub) // (4 * nthreads)))
+    nbytes = 32 * n * -(-len(sub) // tb) + 64 * n
+    bw = nbytes / np.median(times["ours"])
+    unit = "CPU-second" if args.clock == "cpu" else "second"
+    print(f"# N={n}: direct kernel {_mr(rate['ours'])} interactions per {unit}, minimal Numba kernel "
+          f"{_mr(rate['minimal'])}, ratio {_mr(ratio, '.2f')}; {gflops:.1f} GFLOP/s ({FLOPS_PER_PAIR} flop per pair) "
+          f"= {100 * gflops / peak:.0f}% of the nominal {peak:.1f} GFLOP/s peak; streams {bw / 1e9:.2f} GB/s "
+          f"= {100 * bw / bandwidth:.0f}% of the measured bandwidth")
+    return a_ref
+
+
+def tree_report(p, eps, theta, gs, nthreads, args):
+    """Rate of our grouped tree walk at ``theta``: interactions per second by kind (accepted nodes with
+    quadrupole, far-leaf particles, near-leaf particles, from the interaction lists), FLOP fraction of the
+    peak and the node data the walks read as a fraction of the measured bandwidth (``args.bw``)."""
+    from numba import njit
+
+    from nbody._kernels.tree_build import N_FIELDS
+    from nbody._kernels.tree_walk import _group_list
+    from nbody.tree import Octree
+
+    @njit
+    def list_sizes(gbox, ghmax, spos, smass, theta, f, g, counts):
+        nl = np.empty((10, 1 << 16))
+        pl = np.empty((4, 1 << 16))
+        qk = np.empty(1 << 16, dtype=np.int64)
+        out = np.zeros(3)
+        for gi in range(gbox.shape[0]):
+            nn, npl, nnear, _ = _group_list(gbox[gi, 0], gbox[gi, 1], gbox[gi, 2], gbox[gi, 3], gbox[gi, 4],
+                                            gbox[gi, 5], ghmax[gi], 0.0, spos, smass, 1.0, theta, 0.005, 0, True,
+                                            f, g, nl, pl, qk)
+            out[0] += counts[gi] * nn
+            out[1] += counts[gi] * npl
+            out[2] += counts[gi] * nnear
+        return out, gbox.shape[0]
+
+    n = len(p.mass)
+    times = []
+    for _ in range(args.repeat):
+        t0 = CLOCK()
+        tree = Octree(p.pos, p.mass, eps)
+        tree.accelerations(theta=theta, group_size=gs)
+        times.append(CLOCK() - t0)
+    grp_of, gbox, ghmax = tree.groups(gs)
+    counts = np.bincount(grp_of).astype(np.float64)
+    (nodes, far, near), ngroups = list_sizes(gbox, ghmax, tree._spos, tree._smass, theta, tree._f, tree._g, counts)
+    t = np.median(times)
+    # flop per interaction (FMA = 2, sqrt and division 1 each): node 56 (monopole + quadrupole,
+    # tree_walk._node_sums), far particle 20, near particle ~30 (spline branch)
+    gflops = (56 * nodes + 20 * far + 30 * near) / t / 1e9
+    peak = args.peak_gflops_per_core * (1 if args.clock == "cpu" else nthreads)
+    # each group's walk reads the rows (16 float64 + 4 int64) of at least its accepted nodes
+    bw = ngroups * (nodes / n) * (8 * N_FIELDS + 32) / t
+    print(f"# N={n} tree theta={theta}: {_mr(times)} s; {(nodes + far + near) / t:.3g} interactions per "
+          f"{'CPU-second' if args.clock == 'cpu' else 'second'} ({nodes / n:.0f} nodes, {far / n:.0f} far and "
+          f"{near / n:.0f} near particles per target); {gflops:.1f} GFLOP/s = {100 * gflops / peak:.0f}% of the "
+          f"{peak:.1f} GFLOP/s peak; node rows read >= {bw / 1e9:.2f} GB/s = {100 * bw / args.bw:.0f}% of the "
+          f"measured bandwidth")
+
+
+def equal_error(p, h, eps, err, ours, pytreegrav, thetas, n):
+    """Scan ``thetas`` for both codes (interleaved theta by theta, REPEAT rounds), interpolate each round's
+    times at common median errors and print the median and range of the ratio ours / anchor."""
+    curves = {"ours": {}, "anchor": {}}
+    times = {"ours": {th: [] for th in thetas}, "anchor": {th: [] for th in thetas}}
+    for _ in range(REPEAT):
+        for th in thetas:
+            t0 = CLOCK()
+            a_o, _ = ours(p, th)
+            times["ours"][th].append(CLOCK() - t0)
+            t0 = CLOCK()
+            a_a = pytreegrav.Accel(p.pos, p.mass, h, theta=th, parallel=True, method="tree", quadrupole=True)
+            times["anchor"][th].append(CLOCK() - t0)
+            curves["ours"][th] = err(a_o)
+            curves["anchor"][th] = err(a_a)
+    for code in curves:
+        print(f"# N={n} {code} (theta, error, median time): " + ", ".join(
+            f"({th}, {curves[code][th]:.2e}, {np.median(times[code][th]):.3f})" for th in thetas))
+    for e_target in (1e-4, 2e-4, 4e-4, 8e-4):
+        per_round = {}
+        for code in curves:
+            order = sorted(thetas, key=lambda th: curves[code][th])
+            le = np.log([curves[code][th] for th in order])
+            if not le[0] <= np.log(e_target) <= le[-1]:
+                break
+            per_round[code] = [float(np.exp(np.interp(np.log(e_target), le,
+                                                      np.log([times[code][th][r] for th in order]))))
+                               for r in range(REPEAT)]
+        if len(per_round) == 2:
+            ratio = [a / o for o, a in zip(per_round["ours"], per_round["anchor"])]
+            print(f"{f'N={n} equal error {e_target:.0e} (quad)':34s} {np.median(per_round['ours']):9.3f} "
+                  f"{np.median(per_round['anchor']):9.3f} {1 / np.median(ratio):7.2f}  anchor/ours = "
+                  f"{_mr(ratio, '.2f')} over {REPEAT} rounds, theta interpolated for both")
+        else:
+            print(f"# N={n} error {e_target:.0e}: outside the scanned theta range of one code")
 
 
 def merger_profile(n, t_end, clock="wall", theta=0.5, until_binary=False, r0=5.0, rp=0.5, e=1.0, comm=None):

@@ -32,7 +32,7 @@ from numba import njit, prange
 
 from gpu.jit import njit_variants, refresh_stale_cache
 
-from .direct import spline_force_factor, spline_potential_factor
+from .direct import rsqrt, spline_force_factor, spline_potential_factor
 from .tree_build import N_COMX, N_COMY, N_COMZ, N_CX, N_CY, N_CZ, N_DELTA, N_HALF, N_HMAX, N_MASS, N_Q
 
 
@@ -204,6 +204,21 @@ tree_accel_serial, tree_accel = njit_variants(tree_accel, cache=True, fastmath=T
 # target but one walk per group. The accepted nodes and the particles of the opened leaves go into an
 # interaction list that is then summed for every target of the group in branch-free, SIMD-friendly loops.
 # ---------------------------------------------------------------------------------------------------
+@njit(cache=True, inline="always")
+def _sqrt_gt(r2, c, b):
+    """sqrt(r2) * c > b for r2 >= 0, c > 0, b >= 0, with the square root (whose latency would stall
+    the walk's next branch) taken only when r2 c^2 lies within 1e-14 relative of b^2; elsewhere the
+    squares decide, with a margin (1e-14 >> the ~4 ulp rounding of the squares) that makes the result
+    the same as the square root's."""
+    q = r2 * c * c
+    bb = b * b
+    if q > bb * 1.00000000000001:
+        return True
+    if q < bb * 0.99999999999999:
+        return False
+    return np.sqrt(r2) * c > b
+
+
 L_X, L_Y, L_Z, L_M = 0, 1, 2, 3  # rows of the node list (then 6 quadrupole rows)
 
 
@@ -228,35 +243,24 @@ def _group_list(bx0, by0, bz0, bx1, by1, bz1, hg, amin, pos, mass, G, theta, alp
         cx = f[node, N_CX]
         cy = f[node, N_CY]
         cz = f[node, N_CZ]
-        overlap = (bx1 > cx - ext and bx0 < cx + ext and by1 > cy - ext and by0 < cy + ext
-                   and bz1 > cz - ext and bz0 < cz + ext)
+        # branch-free box tests (the walk's one hard-to-predict branch is the accept below)
+        overlap = ((bx1 > cx - ext) & (bx0 < cx + ext) & (by1 > cy - ext) & (by0 < cy + ext)
+                   & (bz1 > cz - ext) & (bz0 < cz + ext))
         accept = False
         if not overlap:
+            # distance from the centre of mass to the group box, per axis (0 inside the slab)
             mx = f[node, N_COMX]
             my = f[node, N_COMY]
             mz = f[node, N_COMZ]
-            dx = 0.0
-            if mx < bx0:
-                dx = bx0 - mx
-            elif mx > bx1:
-                dx = mx - bx1
-            dy = 0.0
-            if my < by0:
-                dy = by0 - my
-            elif my > by1:
-                dy = my - by1
-            dz = 0.0
-            if mz < bz0:
-                dz = bz0 - mz
-            elif mz > bz1:
-                dz = mz - bz1
+            dx = max(bx0 - mx, mx - bx1, 0.0)
+            dy = max(by0 - my, my - by1, 0.0)
+            dz = max(bz0 - mz, mz - bz1, 0.0)
             r2 = dx * dx + dy * dy + dz * dz
-            r = np.sqrt(r2)
             hp = hg if hg > f[node, N_HMAX] else f[node, N_HMAX]
             dl = f[node, N_DELTA]
-            if r > hp + 0.8660254037844386 * l + dl:
+            if _sqrt_gt(r2, 1.0, hp + 0.8660254037844386 * l + dl):
                 if criterion == 0:
-                    accept = r * theta > l + theta * dl
+                    accept = _sqrt_gt(r2, theta, l + theta * dl)
                 else:
                     accept = G * f[node, N_MASS] * l * l <= alpha * amin * r2 * r2
         if accept:
@@ -301,14 +305,79 @@ def _group_list(bx0, by0, bz0, bx1, by1, bz1, hg, amin, pos, mass, G, theta, alp
     return nn, npl, nnear, True
 
 
+@njit(cache=True, inline="always")
+def _node_sums(X, Y, Z, M, QXX, QYY, QZZ, QXY, QXZ, QYZ, xi, yi, zi):
+    """(ax, ay, az, pot) / G at (xi, yi, zi) of the accepted nodes (centres of mass X, Y, Z, masses M,
+    traceless quadrupoles Q..): monopole + quadrupole, Hernquist (1987) eqs. 2.3-2.5 (module docstring),
+    with r = x_i - com; branch-free, vectorised by LLVM.
+
+    Thirteen arguments: the list's rows as 1-d arrays (plain arrays) and the target; inlined.
+    """
+    ax = 0.0
+    ay = 0.0
+    az = 0.0
+    p = 0.0
+    for j in range(X.shape[0]):
+        rx = xi - X[j]
+        ry = yi - Y[j]
+        rz = zi - Z[j]
+        rr = rx * rx + ry * ry + rz * rz
+        rinv = 1.0 / np.sqrt(rr)
+        rinv2 = rinv * rinv
+        m = M[j]
+        mr3 = m * rinv * rinv2
+        qxx = QXX[j]
+        qyy = QYY[j]
+        qzz = QZZ[j]
+        qxy = QXY[j]
+        qxz = QXZ[j]
+        qyz = QYZ[j]
+        qx = qxx * rx + qxy * ry + qxz * rz
+        qy = qxy * rx + qyy * ry + qyz * rz
+        qz = qxz * rx + qyz * ry + qzz * rz
+        rqr = rx * qx + ry * qy + rz * qz
+        rinv5 = rinv2 * rinv2 * rinv
+        c = 2.5 * rqr * rinv5 * rinv2 + mr3
+        ax += qx * rinv5 - c * rx
+        ay += qy * rinv5 - c * ry
+        az += qz * rinv5 - c * rz
+        p -= m * rinv + 0.5 * rqr * rinv5
+    return ax, ay, az, p
+
+
+@njit(cache=True, inline="always")
+def _far_sums(X, Y, Z, M, xi, yi, zi):
+    """(ax, ay, az, pot) / G at (xi, yi, zi) of particles that are all beyond their spline supports
+    (the far-leaf list): Newtonian, branch-free, 1/r by :func:`nbody._kernels.direct.rsqrt`: this short
+    loop is bound by the divider with 1/sqrt; the node sums (about 40 operations per node) are bound by
+    their arithmetic and keep 1/sqrt (rsqrt measured slower there)."""
+    ax = 0.0
+    ay = 0.0
+    az = 0.0
+    p = 0.0
+    for j in range(X.shape[0]):
+        ddx = X[j] - xi
+        ddy = Y[j] - yi
+        ddz = Z[j] - zi
+        rr2 = ddx * ddx + ddy * ddy + ddz * ddz
+        rinvk = rsqrt(rr2)
+        mr = M[j] * rinvk
+        fk = mr * rinvk * rinvk
+        ax += fk * ddx
+        ay += fk * ddy
+        az += fk * ddz
+        p -= mr
+    return ax, ay, az, p
+
+
 @njit(cache=True, fastmath=True, error_model="numpy")
 def _grouped_block(s0, s1, seg, gid, targets, pos, mass, h, G, theta, alpha, aold, criterion, use_quad,
                    f, g, gbox, ghmax, acc, pot, nint):
     """Walk and sum segments s0..s1-1 (each = the targets of one group, ``targets[seg[s]:seg[s+1]]``).
 
-    Twenty-one arguments and ~110 lines: the arguments of :func:`tree_accel_grouped` plus the block's
-    range and output arrays; the list walk and the branch-free sums over the list share the per-group
-    buffers and stay in one function so that LLVM vectorises the sums with the buffers in cache.
+    Twenty-one arguments: the arguments of :func:`tree_accel_grouped` plus the block's range and output
+    arrays; the list walk and the branch-free sums over the list (:func:`_node_sums`, :func:`_far_sums`,
+    inlined: LLVM vectorises them) share the per-group buffers, which stay in cache.
     """
     nl = np.empty((10, 1024))
     pl = np.empty((4, 1024))
@@ -347,49 +416,14 @@ def _grouped_block(s0, s1, seg, gid, targets, pos, mass, h, G, theta, alpha, aol
             yi = pos[i, 1]
             zi = pos[i, 2]
             hi = h[i]
-            ax = 0.0
-            ay = 0.0
-            az = 0.0
-            p = 0.0
-            # accepted nodes: monopole + quadrupole (Hernquist 1987 eqs. 2.3-2.5), r = x_i - com
-            for j in range(nn):
-                rx = xi - nl[L_X, j]
-                ry = yi - nl[L_Y, j]
-                rz = zi - nl[L_Z, j]
-                rr = rx * rx + ry * ry + rz * rz
-                rinv = 1.0 / np.sqrt(rr)
-                rinv2 = rinv * rinv
-                m = nl[L_M, j]
-                mr3 = m * rinv * rinv2
-                qxx = nl[4, j]
-                qyy = nl[5, j]
-                qzz = nl[6, j]
-                qxy = nl[7, j]
-                qxz = nl[8, j]
-                qyz = nl[9, j]
-                qx = qxx * rx + qxy * ry + qxz * rz
-                qy = qxy * rx + qyy * ry + qyz * rz
-                qz = qxz * rx + qyz * ry + qzz * rz
-                rqr = rx * qx + ry * qy + rz * qz
-                rinv5 = rinv2 * rinv2 * rinv
-                c = 2.5 * rqr * rinv5 * rinv2 + mr3
-                ax += qx * rinv5 - c * rx
-                ay += qy * rinv5 - c * ry
-                az += qz * rinv5 - c * rz
-                p -= m * rinv + 0.5 * rqr * rinv5
-            # particles of far leaves: Newtonian, branch-free
-            for j in range(npl):
-                ddx = pl[L_X, j] - xi
-                ddy = pl[L_Y, j] - yi
-                ddz = pl[L_Z, j] - zi
-                rr2 = ddx * ddx + ddy * ddy + ddz * ddz
-                rinvk = 1.0 / np.sqrt(rr2)
-                mr = pl[L_M, j] * rinvk
-                fk = mr * rinvk * rinvk
-                ax += fk * ddx
-                ay += fk * ddy
-                az += fk * ddz
-                p -= mr
+            # accepted nodes, then particles of far leaves (vectorised), then of near leaves
+            ax, ay, az, p = _node_sums(nl[L_X, :nn], nl[L_Y, :nn], nl[L_Z, :nn], nl[L_M, :nn], nl[4, :nn],
+                                       nl[5, :nn], nl[6, :nn], nl[7, :nn], nl[8, :nn], nl[9, :nn], xi, yi, zi)
+            fx, fy, fz, fp = _far_sums(pl[L_X, :npl], pl[L_Y, :npl], pl[L_Z, :npl], pl[L_M, :npl], xi, yi, zi)
+            ax += fx
+            ay += fy
+            az += fz
+            p += fp
             # particles of near leaves (the group's own leaf among them): spline inside the support,
             # the self pair skipped by index
             ni = nn + npl + nnear

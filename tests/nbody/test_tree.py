@@ -252,3 +252,31 @@ def test_serial_and_parallel_walks_agree(grouped, monkeypatch):
         else:
             assert np.allclose(ap, as_, rtol=0, atol=4 * np.finfo(float).eps * np.abs(ap).max())
             assert np.allclose(pp, ps, rtol=0, atol=4 * np.finfo(float).eps * np.abs(pp).max())
+
+
+def test_walk_opening_test_on_squares_equals_the_square_root_test():
+    # The grouped walk decides sqrt(r2) * c > b from the squares and takes the square root only within
+    # 1e-14 of the boundary: the decision must be the square root's for every input, boundary cases
+    # (b = sqrt(r2) c and its neighbouring doubles) included, so the interaction lists are unchanged.
+    from numba import njit
+
+    from nbody._kernels.tree_walk import _sqrt_gt
+
+    @njit
+    def both(r2, c, b):
+        out = np.empty((r2.shape[0], 2), dtype=np.bool_)
+        for k in range(r2.shape[0]):
+            out[k, 0] = _sqrt_gt(r2[k], c[k], b[k])
+            out[k, 1] = np.sqrt(r2[k]) * c[k] > b[k]
+        return out
+
+    rng = np.random.default_rng(5)
+    m = 100_000
+    r2 = 10.0 ** rng.uniform(-8, 8, m)
+    c = np.where(rng.random(m) < 0.5, 1.0, rng.uniform(0.2, 1.5, m))
+    exact = np.sqrt(r2) * c
+    b = np.concatenate([exact[:m // 4] * rng.uniform(0.5, 1.5, m // 4), exact[m // 4:m // 2],
+                        np.nextafter(exact[m // 2:3 * m // 4], np.inf), np.nextafter(exact[3 * m // 4:], 0)])
+    out = both(r2, c, b)
+    assert np.array_equal(out[:, 0], out[:, 1])
+    assert 0 < out[:, 0].sum() < m  # both outcomes occur
