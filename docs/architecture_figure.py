@@ -35,7 +35,7 @@ PLACED = {
         "drivers": ["simulation", "ics", "cosmological.simulation",
                     "cosmological.ics", "snapshot"],
         "numerics": ["tree", "direct", "ketju", "regularized", "gbs", "mstar", "timestepping", "domain", "particles", "orbits",
-                     "cosmological.pm", "cosmological.treepm", "cosmological.ewald", "cosmological.fft",
+                     "cosmological.pm", "cosmological.treepm", "cosmological.treepm_stepping", "cosmological.ewald", "cosmological.fft",
                      "galaxy_physics"],
         "physics": ["pn", "mergers", "softening", "units", "cosmological.growth", "cosmological.split"],
     },

@@ -117,15 +117,23 @@ class TreePMGravity:
         pos, mass = self._prepare(pos, mass)
         return self.pm.force(pos, self.omega_m, mass=mass, rs=self.rs)
 
-    def short_range(self, pos, mass):
-        """Short-range (tree) accelerations (N, 3)."""
-        pos, mass = self._prepare(pos, mass)
-        return self._short(pos, mass)
+    def short_range(self, pos, mass, active=None, part=None, eps=None):
+        """Short-range (tree) accelerations (N, 3).
 
-    def _short(self, pos, mass):
-        h = _as_eps(self.eps, len(mass))
+        ``active`` (boolean (N,)): only the walk groups holding an active particle are evaluated (the other rows
+        are 0); ``part = (rank, size)``: only every ``size``-th of those groups from ``rank`` (the MPI split of
+        :class:`nbody.cosmological.PMSimulation`: replicated particles, the groups dealt to the ranks). Each group's
+        result does not depend on which other groups are evaluated, so the rows computed are the same numbers as
+        in a full call. ``eps``: the softening of this call (default: the constructor's)."""
+        pos, mass = self._prepare(pos, mass)
+        return self._short(pos, mass, active, part, self.eps if eps is None else eps)
+
+    def _short(self, pos, mass, active=None, part=None, eps=None):
+        h = _as_eps(self.eps if eps is None else eps, len(mass))
         if np.any(h >= self.r_cut):
             raise ValueError("TreePMGravity: the softening support 2.8 eps must be below r_cut")
+        if (active is not None or part is not None) and self.group_size == 0:
+            raise ValueError("TreePMGravity: active / part need the grouped walk (group_size > 0)")
         perm, center, half, start, count, isleaf, nxt, M, com, Q, hmax, delta = build_tree(pos, mass, h,
                                                                                           self.leaf_size)
         f, g = pack_nodes(center, half, M, com, Q, hmax, delta, start, count, isleaf, nxt)
@@ -134,7 +142,13 @@ class TreePMGravity:
         S = second_moments(spos, smass, f, g) if self.quadrupole else np.zeros((len(f), 6))
         sh = np.ascontiguousarray(h[perm])
         if self.group_size > 0:
-            _, gnode = group_nodes(g, self.group_size)
+            grp_of, gnode = group_nodes(g, self.group_size)
+            sel = np.arange(len(gnode))
+            if active is not None:
+                sel = np.flatnonzero(np.bincount(grp_of[np.asarray(active, dtype=bool)[perm]], minlength=len(gnode)))
+            if part is not None:
+                sel = sel[part[0]::part[1]]
+            gnode = gnode[sel]
             gbox, ghmax = group_boxes(gnode, g, spos, sh)
             gstart = np.ascontiguousarray(g[gnode, 0])
             gcount = np.ascontiguousarray(g[gnode, 1])
