@@ -28,6 +28,14 @@ from .pm import ParticleMesh, check_particles, exchange_particles, owner_of
 
 log = logging.getLogger(__name__)
 
+#: the checkpoint file in a run's output folder
+CHECKPOINT = "checkpoint.hdf5"
+
+
+def _restart_keys(cfg: dict) -> dict:
+    """The config keys a restart must share with the checkpoint's run (all but where and how often it writes)."""
+    return {k: v for k, v in cfg.items() if k not in ("output_dir", "overwrite", "checkpoint_interval")}
+
 
 def split_in_lna(a_steps, max_dlna: float):
     """The scale factors ``a_steps`` with every interval split into equal ``ln a`` pieces no longer than
@@ -306,14 +314,17 @@ class PMSimulation:
         self.a = a1
         self.bin_counts = counts if self.bin_counts is None else self.bin_counts + counts
 
-    def run(self, output_dir=None, write: bool = True, callback=None):
+    def run(self, output_dir=None, write: bool = True, callback=None, restart: bool = False):
         """Initial conditions, then KDK steps to the last output; snapshots at each output redshift.
 
-        ``callback(sim)`` is called at every output time (all ranks). Returns the snapshot paths.
+        ``callback(sim)`` is called at every output time (all ranks). Returns the snapshot paths (of this call).
         With ``write`` the output folder (``output_dir`` or ``config.output_dir``) is claimed before
         any work (:class:`gpu.io.RunFolder`): a folder holding another run's files is refused unless
         ``config.overwrite``; its ``manifest.json`` lists this run's snapshots and ends ``complete``
-        (or ``failed`` with the reason).
+        (or ``failed`` with the reason). A ``checkpoint.hdf5`` is written (atomically) after each snapshot and
+        every ``checkpoint_interval`` global steps; ``restart=True`` continues from the folder's checkpoint and
+        reproduces the uninterrupted run bit for bit on the same number of ranks
+        (tests/nbody/test_treepm_stepping.py).
         """
         from pathlib import Path
 
@@ -322,10 +333,18 @@ class PMSimulation:
         folder = Path(output_dir or self.config.output_dir)
         existed = folder.exists()
         run_folder = None
+        if restart:
+            if not write:
+                raise ConfigError("restart needs write=True (it continues the run of an output folder)")
+            if not (folder / CHECKPOINT).is_file():
+                raise FileNotFoundError(f"restart requested but '{folder / CHECKPOINT}' does not exist")
         if write:
-            run_folder = RunFolder(folder, command="nbody pm", overwrite=self.config.overwrite,
-                                   own_patterns=(f"{self.config.snapshot_base}_*.hdf5",), comm=self.comm).claim()
+            run_folder = RunFolder(folder, command="nbody pm", overwrite=self.config.overwrite, restart=restart,
+                                   own_patterns=(f"{self.config.snapshot_base}_*.hdf5", CHECKPOINT),
+                                   comm=self.comm).claim()
         try:
+            if restart:
+                self.read_checkpoint(folder / CHECKPOINT)
             out = self._run(folder, write, callback, run_folder)
         except BaseException as exc:
             if run_folder is not None:
@@ -346,21 +365,95 @@ class PMSimulation:
     def _run(self, folder, write, callback, run_folder):
         if self.pos is None:
             self.initial_conditions()
+            self.step_index = 0
         out = []
         outputs = set(self.a_outputs)
-        steps = [a for a in self.a_steps if a > self.a + 1e-12]
-        bar = gpu.progress(total=len(steps), desc="PM", comm=self.comm, quiet=self.quiet)
-        for a1 in steps:
+        first = int(np.searchsorted(self.a_steps, self.a + 1e-12))
+        steps = self.a_steps[first:]
+        interval = self.config.checkpoint_interval
+        bar = gpu.progress(total=len(steps), desc=self.config.gravity.upper(), comm=self.comm, quiet=self.quiet)
+        for i, a1 in enumerate(steps, start=first):
             self.step(float(a1))
+            self.step_index = i
             bar.update(1)
-            if any(abs(a1 - ao) < 1e-12 for ao in outputs):
+            output = any(abs(a1 - ao) < 1e-12 for ao in outputs)
+            if output:
                 if callback is not None:
                     callback(self)
                 if write:
-                    out.append(self.write_snapshot(folder / f"{self.config.snapshot_base}_{len(out):03d}.hdf5"))
+                    out.append(self.write_snapshot(folder / f"{self.config.snapshot_base}_{self.n_outputs:03d}.hdf5"))
                     run_folder.add(out[-1], a=float(self.a), redshift=float(1.0 / self.a - 1.0))
+                self.n_outputs += 1
+            if write and i < len(self.a_steps) - 1 and (output or (interval and i % interval == 0)):
+                run_folder.add(self.write_checkpoint(folder / CHECKPOINT), a=float(self.a))
         bar.close()
         return out
+
+    # -- checkpoints ----------------------------------------------------------------------------
+    def write_checkpoint(self, path):
+        """The state at a global step boundary (exact restart): every rank's particles in rank order with the
+        counts per rank, ``a``, the step index, the snapshots written and the run's config (rank 0 writes
+        atomically; all ranks return the path)."""
+        import json
+
+        from gpu.config import to_dict
+        from gpu.io import atomic_h5, code_version
+
+        size = getattr(self.comm, "size", 1)
+        parts = [(self.pos, self.p, self.ids)] if size == 1 else self.comm.gather((self.pos, self.p, self.ids), root=0)
+        if getattr(self.comm, "rank", 0) == 0:
+            with atomic_h5(path) as f:
+                f.attrs["a"] = float(self.a)
+                f.attrs["step_index"] = int(self.step_index)
+                f.attrs["n_outputs"] = int(self.n_outputs)
+                f.attrs["config"] = json.dumps(_restart_keys(to_dict(self.config)), sort_keys=True)
+                f.attrs["code_version"] = code_version()
+                f.create_dataset("counts", data=np.array([len(q[0]) for q in parts], dtype=np.int64))
+                for j, (name, units) in enumerate((("pos", "Mpc/h comoving"), ("p", "a^2 dx/dt, 100 km/s"),
+                                                   ("ids", "1"))):
+                    f.create_dataset(name, data=np.concatenate([q[j] for q in parts])).attrs["units"] = units
+                if self.bin_counts is not None:
+                    f.create_dataset("bin_counts", data=self.bin_counts)
+        if size > 1:
+            self.comm.Barrier()
+        return path
+
+    def read_checkpoint(self, path):
+        """Continue from a checkpoint of :meth:`write_checkpoint` (ConfigError if it was written by a run with other
+        settings than this one's; on another number of ranks the particles go to their slabs' owners, the same
+        physics up to round-off)."""
+        import json
+
+        import h5py
+
+        from gpu.config import to_dict
+
+        size, rank = getattr(self.comm, "size", 1), getattr(self.comm, "rank", 0)
+        with h5py.File(path, "r") as f:
+            saved = json.loads(f.attrs["config"])
+            mine = json.loads(json.dumps(_restart_keys(to_dict(self.config))))
+            diff = sorted(k for k in set(saved) | set(mine) if saved.get(k) != mine.get(k))
+            if diff:
+                raise ConfigError(f"checkpoint '{path}' was written with other values of the config keys "
+                                  f"{', '.join(diff)}; restart with the run's own config")
+            counts = f["counts"][()]
+            self.a = float(f.attrs["a"])
+            self.step_index = int(f.attrs["step_index"])
+            self.n_outputs = int(f.attrs["n_outputs"])
+            self.bin_counts = f["bin_counts"][()] if "bin_counts" in f else None
+            if len(counts) == size:
+                lo = int(counts[:rank].sum())
+                sl = slice(lo, lo + int(counts[rank]))
+            else:  # every rank reads its share, _set_particles sends them to their slabs
+                n = int(counts.sum())
+                sl = slice(rank * n // size, (rank + 1) * n // size)
+            pos, p, ids = f["pos"][sl], f["p"][sl], f["ids"][sl]
+        if len(counts) == size:
+            self.pos, self.p, self.ids = pos, p, ids
+        else:
+            self._set_particles(pos, p, ids)
+        self._force = self._f_short = None
+        return self
 
     # -- output ---------------------------------------------------------------------------
     def velocities(self):

@@ -140,3 +140,124 @@ def test_momentum_conservation_hierarchical():
     print("momentum: relative drift %.2e bins %s" % (drift, sim.bin_counts))
     assert sim.bin_counts[1:].sum() > 0
     assert drift < 3e-4  # measured 8e-5
+
+
+# ---------------------------------------------------------------- python -m nbody pm with gravity = "treepm"
+def _toml(tmp_path, out, **extra):
+    keys = dict(box=L, nside=8, nmesh=32, a_start=0.2, nsteps=2, output_redshifts=[1.0, 0.0], gravity="treepm",
+                treepm_max_dlna=0.1, treepm_max_bin=3, checkpoint_interval=3)
+    keys.update(extra)
+    lines = [f"{k} = {v!r}" if not isinstance(v, str) else f'{k} = "{v}"' for k, v in keys.items()]
+    lines.append(f'output_dir = "{out}"')
+    path = tmp_path / f"pm_{len(list(tmp_path.glob('pm_*.toml')))}.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _snap_arrays(path):
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return f["PartType1/Coordinates"][()], f["PartType1/Velocities"][()], f["PartType1/ParticleIDs"][()]
+
+
+def test_restart_from_checkpoint_bit_for_bit(tmp_path):
+    """A TreePM run interrupted at z = 1 (an error raised by the output callback, after checkpoints) and continued with
+    restart=True writes the uninterrupted run's z = 0 snapshot bit for bit."""
+    from gpu.config import load_config
+
+    cfg = load_config(_toml(tmp_path, tmp_path / "a"), PMConfig)
+    whole = PMSimulation(cfg)
+    whole.run()
+
+    def stop(sim):
+        if sim.n_outputs == 0:
+            raise KeyboardInterrupt("stop at the first output")
+
+    cfg_b = load_config(_toml(tmp_path, tmp_path / "b"), PMConfig)
+    with pytest.raises(KeyboardInterrupt):
+        PMSimulation(cfg_b).run(callback=stop)
+    assert (tmp_path / "b" / "checkpoint.hdf5").exists() and not (tmp_path / "b" / "snap_001.hdf5").exists()
+    resumed = PMSimulation(cfg_b)
+    resumed.run(restart=True)
+    assert resumed.step_index == whole.step_index == len(whole.a_steps) - 1
+    for x, y in zip(_snap_arrays(tmp_path / "a" / "snap_001.hdf5"), _snap_arrays(tmp_path / "b" / "snap_001.hdf5")):
+        assert np.array_equal(x, y)
+    assert np.array_equal(whole.bin_counts, resumed.bin_counts) and whole.bin_counts[1:].sum() > 0
+    import json
+
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and {"snap_000.hdf5", "snap_001.hdf5"} <= {f["name"] for f in
+                                                                                      manifest["files"]}
+
+
+def test_kill_9_then_restart_reproduces_the_uninterrupted_run(tmp_path):
+    """SIGKILL of ``python -m nbody pm`` (gravity = "treepm") after a checkpoint; ``--restart`` finishes the run
+    with the uninterrupted run's final snapshot bit for bit."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from nbody.__main__ import main
+
+    assert main(["pm", str(_toml(tmp_path, tmp_path / "a")), "--quiet"]) == 0
+    cfg = _toml(tmp_path, tmp_path / "b", checkpoint_interval=2)
+    env = dict(os.environ, PYTHONPATH=os.getcwd() + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen([sys.executable, "-m", "nbody", "pm", str(cfg), "--quiet"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 240
+        while not (tmp_path / "b" / "checkpoint.hdf5").exists():
+            assert proc.poll() is None and time.time() < deadline
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not (tmp_path / "b" / "snap_001.hdf5").exists()
+    assert main(["pm", str(cfg), "--quiet", "--restart"]) == 0
+    for x, y in zip(_snap_arrays(tmp_path / "a" / "snap_001.hdf5"), _snap_arrays(tmp_path / "b" / "snap_001.hdf5")):
+        assert np.array_equal(x, y)
+
+
+@pytest.mark.parametrize("key, value, match", [
+    ("treepm_eta", 0.0, "treepm_eta"), ("treepm_eta", float("nan"), "treepm_eta"), ("treepm_eta", 2.0, "treepm_eta"),
+    ("treepm_max_bin", -1, "treepm_max_bin"), ("treepm_max_bin", 21, "treepm_max_bin"),
+    ("treepm_max_bin", 2.5, "treepm_max_bin"), ("treepm_max_dlna", 0.0, "treepm_max_dlna"),
+    ("treepm_max_dlna", 1.0, "treepm_max_dlna"), ("softening_max_phys", -0.1, "softening_max_phys"),
+    ("softening_max_phys", float("inf"), "softening_max_phys"), ("checkpoint_interval", -2, "checkpoint_interval"),
+    ("checkpoint_interval", "often", "checkpoint_interval")])
+def test_cli_bad_treepm_keys(tmp_path, capsys, key, value, match):
+    from nbody.__main__ import main
+
+    cfg = _toml(tmp_path, tmp_path / "out", **{key: value})
+    capsys.readouterr()
+    assert main(["pm", str(cfg)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and match in err[0], err
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_bad_restarts(tmp_path, capsys):
+    """--restart without a checkpoint, with --overwrite, or with a config that differs from the checkpoint's run:
+    one error line, exit 2, the folder's files untouched."""
+    from nbody.__main__ import main
+
+    out = tmp_path / "out"
+    cfg = _toml(tmp_path, out, output_redshifts=[3.0, 2.0], checkpoint_interval=1)
+    capsys.readouterr()
+    assert main(["pm", str(cfg), "--restart"]) == 2
+    assert "checkpoint.hdf5" in capsys.readouterr().err and not (out / "manifest.json").exists()
+    assert main(["pm", str(cfg), "--quiet"]) == 0
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.name != "manifest.json"}
+    capsys.readouterr()
+    assert main(["pm", str(cfg), "--restart", "--overwrite"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    other = _toml(tmp_path, out, output_redshifts=[3.0, 2.0], checkpoint_interval=1, treepm_eta=0.05)
+    assert main(["pm", str(other), "--restart", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "treepm_eta" in err[0]
+    assert before == {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.name != "manifest.json"}
