@@ -22,7 +22,8 @@ Ewald sum :func:`nbody.cosmological.ewald.ewald_accelerations` at that ``G``. Th
 is the comoving Plummer-equivalent length (spline support 2.8 eps, GADGET).
 
 Accuracy (tests/nbody/test_treepm.py, ``benchmarks/nbody_treepm.py``): see :data:`ASMTH_DEFAULT`.
-Serial (one process, Numba threads); the MPI split of the tree is not implemented. Speed
+One process with Numba threads; :meth:`TreePMGravity.short_range` evaluates a share of the walk groups
+(``part``) for :class:`nbody.cosmological.PMSimulation`'s MPI runs (replicated particles, the shares summed). Speed
 (``benchmarks/nbody_treepm.py``, shared 2-core machine, process CPU time): 1e6 clustered particles with a
 200^3 mesh in 11.6 CPU s (the goal, 2e6 in 10 s on 2 cores, corresponds to 10 CPU s per 1e6).
 """
