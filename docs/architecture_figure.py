@@ -41,7 +41,7 @@ PLACED = {
     },
     "cosmo": {
         "drivers": ["forecast", "pairwise"],
-        "numerics": ["cell_grid", "distributions", "dtfe", "fof", "spectra", "power", "flow_laws", "lensing", "ksz"],
+        "numerics": ["cell_grid", "distributions", "dtfe", "fof", "spectra", "power", "flow_laws", "lensing", "ksz", "hmf"],
         "physics": ["background", "growth", "mg", "surveys"],
     },
     "pde": {
