@@ -121,8 +121,8 @@ class TreePMGravity:
     def short_range(self, pos, mass, active=None, part=None, eps=None):
         """Short-range (tree) accelerations (N, 3).
 
-        ``active`` (boolean (N,)): only the walk groups holding an active particle are evaluated (the other rows
-        are 0); ``part = (rank, size)``: only every ``size``-th of those groups from ``rank`` (the MPI split of
+        ``active`` (boolean (N,)): only the active particles are evaluated, with the walk groups holding one (the
+        other rows are 0); ``part = (rank, size)``: only every ``size``-th of those groups from ``rank`` (the MPI split of
         :class:`nbody.cosmological.PMSimulation`: replicated particles, the groups dealt to the ranks). Each group's
         result does not depend on which other groups are evaluated, so the rows computed are the same numbers as
         in a full call. ``eps``: the softening of this call (default: the constructor's)."""
@@ -145,8 +145,10 @@ class TreePMGravity:
         if self.group_size > 0:
             grp_of, gnode = group_nodes(g, self.group_size)
             sel = np.arange(len(gnode))
+            sact = np.ones(len(perm), dtype=np.bool_)
             if active is not None:
-                sel = np.flatnonzero(np.bincount(grp_of[np.asarray(active, dtype=bool)[perm]], minlength=len(gnode)))
+                sact = np.ascontiguousarray(np.asarray(active, dtype=np.bool_)[perm])
+                sel = np.flatnonzero(np.bincount(grp_of[sact], minlength=len(gnode)))
             if part is not None:
                 sel = sel[part[0]::part[1]]
             gnode = gnode[sel]
@@ -157,7 +159,7 @@ class TreePMGravity:
             with numba.parallel_chunksize(1):  # group costs vary (clumps vs voids): blocks dealt dynamically
                 acc_s, nint_s = shortrange_accel_grouped(gstart, gcount, gbox, ghmax, spos, smass, sh, self.box,
                                                          self.rs, self.r_cut, self.theta, f, g, S, self.quadrupole,
-                                                         self._table, self._tscale, nblocks)
+                                                         self._table, self._tscale, nblocks, sact)
         else:
             acc_s, nint_s = shortrange_accel(spos, smass, sh, self.box, self.rs, self.r_cut, self.theta, f, g, S,
                                              self.quadrupole, self._table, self._tscale)
