@@ -53,7 +53,9 @@ def test_treepm_32cubed_power_and_halo_counts():
     """32^3 in 50 Mpc/h to z = 0 (77 CPU s on the shared 2-core machine): P(k) within 15 % of halofit from 0.6 to
     5 h/Mpc (measured: within 12 %, largest excess +12 % at 1.5-2.6 h/Mpc; within 10 % needs more particles: the
     hours test); FoF halos of >= 100 and >= 200 particles (3.3e13 and 6.6e13 Msun/h) consistent with Tinker et al.
-    within 3 Poisson sigma (measured 15 vs 17.6 and 8 vs 7.3: the box holds too few halos for a 20 % test)."""
+    within 3 Poisson sigma (measured 15 vs 17.6 and 8 vs 7.3: the box holds too few halos for a 20 % test).
+    This realisation's agreement is partly chance: a 48^3 run of the same box (other random modes) measured P(k)
+    10-24 % below halofit (FoF: 69 vs 67, 38 vs 32); the issue's 10 % / 20 % targets are the hours test's."""
     box, ns = 50.0, 32
     sim = _run(ns, box)
     pos = sim.gather()[0]
