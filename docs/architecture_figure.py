@@ -35,13 +35,13 @@ PLACED = {
         "drivers": ["simulation", "ics", "cosmological.simulation",
                     "cosmological.ics", "snapshot"],
         "numerics": ["tree", "direct", "ketju", "regularized", "gbs", "mstar", "timestepping", "domain", "particles", "orbits",
-                     "cosmological.pm", "cosmological.treepm", "cosmological.ewald", "cosmological.fft",
+                     "cosmological.pm", "cosmological.treepm", "cosmological.treepm_stepping", "cosmological.ewald", "cosmological.fft",
                      "galaxy_physics"],
         "physics": ["pn", "mergers", "softening", "units", "cosmological.growth", "cosmological.split"],
     },
     "cosmo": {
         "drivers": ["forecast", "pairwise"],
-        "numerics": ["cell_grid", "distributions", "dtfe", "fof", "spectra", "power", "flow_laws", "lensing", "ksz"],
+        "numerics": ["cell_grid", "distributions", "dtfe", "fof", "spectra", "power", "flow_laws", "lensing", "ksz", "hmf"],
         "physics": ["background", "growth", "mg", "surveys"],
     },
     "pde": {

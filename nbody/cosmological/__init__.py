@@ -1,6 +1,7 @@
 """nbody.cosmological: a cosmological particle-mesh simulation (2LPT initial conditions, FastPM
 kick-drift-kick factors, MPI slab mesh) producing GADGET-4 snapshots for ``cosmo``'s flow statistics;
-TreePM gravity (:class:`TreePMGravity`, ``PMConfig(gravity="treepm")``, one rank) and Ewald-summed
+TreePM gravity (:class:`TreePMGravity`, ``PMConfig(gravity="treepm")`` with the hierarchical KDK of
+:mod:`nbody.cosmological.treepm_stepping`) and Ewald-summed
 reference forces (:func:`ewald_accelerations`).
 
 >>> import tempfile

@@ -435,9 +435,9 @@ def _gather_lists(bcx, bcy, bcz, bex, bey, bez, hg, box, nodes, nn, leaves, nl, 
 
 @njit(cache=True)
 def _group_block(q0, q1, gstart, gcount, gbox, ghmax, pos, mass, h, box, rs, rcut2, theta, f, g, S, use_quad,
-                 tab, tscale, acc, nint):
+                 tab, tscale, act, acc, nint):
     """The grouped short-range walk for the groups ``q0 <= q < q1``: one interaction list per group, then the
-    sums for its particles. Many arguments: Numba kernels take plain arrays and scalars (no objects in
+    sums for its particles with ``act`` true (the others are left untouched). Many arguments: Numba kernels take plain arrays and scalars (no objects in
     nopython mode). The list buffers are allocated once per block, so it stays in one function."""
     irs = 1.0 / rs
     irs2 = irs * irs
@@ -472,6 +472,8 @@ def _group_block(q0, q1, gstart, gcount, gbox, ghmax, pos, mass, h, box, rs, rcu
                 pf = np.empty((4, 2 * pf.shape[1]))
                 pq = np.empty((5, 2 * pq.shape[1]))
             for i in range(gstart[q], gstart[q] + gcount[q]):
+                if not act[i]:
+                    continue
                 ax, ay, az, ni = _sum_lists(pos[i, 0], pos[i, 1], pos[i, 2], h[i], nb, nn, pf, nf, pq, nq, tab, tscale,
                                             rcut2, irs, irs2, use_quad)
                 acc[i, 0] = ax
@@ -480,6 +482,8 @@ def _group_block(q0, q1, gstart, gcount, gbox, ghmax, pos, mass, h, box, rs, rcu
                 nint[i] = ni
             continue
         for i in range(gstart[q], gstart[q] + gcount[q]):
+            if not act[i]:
+                continue
             xi = pos[i, 0]
             yi = pos[i, 1]
             zi = pos[i, 2]
@@ -539,10 +543,11 @@ def _group_block(q0, q1, gstart, gcount, gbox, ghmax, pos, mass, h, box, rs, rcu
 
 @njit(parallel=True, cache=True)
 def shortrange_accel_grouped(gstart, gcount, gbox, ghmax, pos, mass, h, box, rs, rcut, theta, f, g, S, use_quad,
-                             tab, tscale, nblocks):
-    """Short-range accelerations / G of all particles (tree order) by grouped walks: groups ``q`` cover the
+                             tab, tscale, nblocks, act):
+    """Short-range accelerations / G of the particles (tree order) by grouped walks: groups ``q`` cover the
     tree-order particles ``gstart[q] : gstart[q] + gcount[q]``, with bounding boxes ``gbox`` (min xyz, max xyz)
-    and largest supports ``ghmax``; the groups are dealt to ``nblocks`` parallel blocks.
+    and largest supports ``ghmax``; the groups are dealt to ``nblocks`` parallel blocks. Only the particles with
+    ``act`` true (boolean per tree-order particle) are summed; the other rows are 0.
     Returns (acc[N, 3], interactions per particle).
     Many arguments: Numba kernels take plain arrays and scalars (no objects in nopython mode).
     """
@@ -553,7 +558,7 @@ def shortrange_accel_grouped(gstart, gcount, gbox, ghmax, pos, mass, h, box, rs,
     rcut2 = rcut * rcut
     for b in prange(nblocks):
         _group_block(b * ng // nblocks, (b + 1) * ng // nblocks, gstart, gcount, gbox, ghmax, pos, mass, h, box,
-                     rs, rcut2, theta, f, g, S, use_quad, tab, tscale, acc, nint)
+                     rs, rcut2, theta, f, g, S, use_quad, tab, tscale, act, acc, nint)
     return acc, nint
 
 

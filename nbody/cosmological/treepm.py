@@ -22,7 +22,8 @@ Ewald sum :func:`nbody.cosmological.ewald.ewald_accelerations` at that ``G``. Th
 is the comoving Plummer-equivalent length (spline support 2.8 eps, GADGET).
 
 Accuracy (tests/nbody/test_treepm.py, ``benchmarks/nbody_treepm.py``): see :data:`ASMTH_DEFAULT`.
-Serial (one process, Numba threads); the MPI split of the tree is not implemented. Speed
+One process with Numba threads; :meth:`TreePMGravity.short_range` evaluates a share of the walk groups
+(``part``) for :class:`nbody.cosmological.PMSimulation`'s MPI runs (replicated particles, the shares summed). Speed
 (``benchmarks/nbody_treepm.py``, shared 2-core machine, process CPU time): 1e6 clustered particles with a
 200^3 mesh in 11.6 CPU s (the goal, 2e6 in 10 s on 2 cores, corresponds to 10 CPU s per 1e6).
 """
@@ -117,15 +118,23 @@ class TreePMGravity:
         pos, mass = self._prepare(pos, mass)
         return self.pm.force(pos, self.omega_m, mass=mass, rs=self.rs)
 
-    def short_range(self, pos, mass):
-        """Short-range (tree) accelerations (N, 3)."""
-        pos, mass = self._prepare(pos, mass)
-        return self._short(pos, mass)
+    def short_range(self, pos, mass, active=None, part=None, eps=None):
+        """Short-range (tree) accelerations (N, 3).
 
-    def _short(self, pos, mass):
-        h = _as_eps(self.eps, len(mass))
+        ``active`` (boolean (N,)): only the active particles are evaluated, with the walk groups holding one (the
+        other rows are 0); ``part = (rank, size)``: only every ``size``-th of those groups from ``rank`` (the MPI split of
+        :class:`nbody.cosmological.PMSimulation`: replicated particles, the groups dealt to the ranks). Each group's
+        result does not depend on which other groups are evaluated, so the rows computed are the same numbers as
+        in a full call. ``eps``: the softening of this call (default: the constructor's)."""
+        pos, mass = self._prepare(pos, mass)
+        return self._short(pos, mass, active, part, self.eps if eps is None else eps)
+
+    def _short(self, pos, mass, active=None, part=None, eps=None):
+        h = _as_eps(self.eps if eps is None else eps, len(mass))
         if np.any(h >= self.r_cut):
             raise ValueError("TreePMGravity: the softening support 2.8 eps must be below r_cut")
+        if (active is not None or part is not None) and self.group_size == 0:
+            raise ValueError("TreePMGravity: active / part need the grouped walk (group_size > 0)")
         perm, center, half, start, count, isleaf, nxt, M, com, Q, hmax, delta = build_tree(pos, mass, h,
                                                                                           self.leaf_size)
         f, g = pack_nodes(center, half, M, com, Q, hmax, delta, start, count, isleaf, nxt)
@@ -134,7 +143,15 @@ class TreePMGravity:
         S = second_moments(spos, smass, f, g) if self.quadrupole else np.zeros((len(f), 6))
         sh = np.ascontiguousarray(h[perm])
         if self.group_size > 0:
-            _, gnode = group_nodes(g, self.group_size)
+            grp_of, gnode = group_nodes(g, self.group_size)
+            sel = np.arange(len(gnode))
+            sact = np.ones(len(perm), dtype=np.bool_)
+            if active is not None:
+                sact = np.ascontiguousarray(np.asarray(active, dtype=np.bool_)[perm])
+                sel = np.flatnonzero(np.bincount(grp_of[sact], minlength=len(gnode)))
+            if part is not None:
+                sel = sel[part[0]::part[1]]
+            gnode = gnode[sel]
             gbox, ghmax = group_boxes(gnode, g, spos, sh)
             gstart = np.ascontiguousarray(g[gnode, 0])
             gcount = np.ascontiguousarray(g[gnode, 1])
@@ -142,7 +159,7 @@ class TreePMGravity:
             with numba.parallel_chunksize(1):  # group costs vary (clumps vs voids): blocks dealt dynamically
                 acc_s, nint_s = shortrange_accel_grouped(gstart, gcount, gbox, ghmax, spos, smass, sh, self.box,
                                                          self.rs, self.r_cut, self.theta, f, g, S, self.quadrupole,
-                                                         self._table, self._tscale, nblocks)
+                                                         self._table, self._tscale, nblocks, sact)
         else:
             acc_s, nint_s = shortrange_accel(spos, smass, sh, self.box, self.rs, self.r_cut, self.theta, f, g, S,
                                              self.quadrupole, self._table, self._tscale)

@@ -245,25 +245,3 @@ def test_cli_pm_gravity_treepm(tmp_path, capsys):
     assert main(["pm", str(cfg), "--quiet"]) == 0
     assert "TREEPM: 16^3 particles, mesh 32^3" in capsys.readouterr().out
     assert (tmp_path / "out" / "snap_000.hdf5").exists()
-
-
-MPI_TREEPM = """
-import gpu
-from gpu.config import ConfigError
-from nbody.cosmological import PMConfig, PMSimulation
-comm = gpu.get_comm()
-try:
-    PMSimulation(PMConfig(box=64.0, nside=16, gravity="treepm"), comm=comm)
-except ConfigError as exc:
-    assert "one MPI rank" in str(exc)
-    open("refused_%d" % comm.rank, "w").write(str(exc))
-"""
-
-
-@pytest.mark.mpi
-def test_treepm_refused_on_several_ranks(tmp_path):
-    """The TreePM tree is serial: on 2 ranks every rank raises the same ConfigError before any work."""
-    from tests.mpi_harness import run_mpi
-
-    run_mpi(MPI_TREEPM, 2, tmp_path, timeout=300)
-    assert (tmp_path / "refused_0").exists() and (tmp_path / "refused_1").exists()
