@@ -397,7 +397,7 @@ class PMSimulation:
         import json
 
         from gpu.config import to_dict
-        from gpu.io import atomic_h5, code_version
+        from gpu.io import atomic_h5, code_version, full_config
 
         size = getattr(self.comm, "size", 1)
         parts = [(self.pos, self.p, self.ids)] if size == 1 else self.comm.gather((self.pos, self.p, self.ids), root=0)
@@ -408,12 +408,13 @@ class PMSimulation:
                 f.attrs["n_outputs"] = int(self.n_outputs)
                 f.attrs["config"] = json.dumps(_restart_keys(to_dict(self.config)), sort_keys=True)
                 f.attrs["code_version"] = code_version()
-                f.create_dataset("counts", data=np.array([len(q[0]) for q in parts], dtype=np.int64))
+                f.attrs["config_full"] = json.dumps(full_config(self.config))   # like every output's header
+                f.create_dataset("counts", data=np.array([len(q[0]) for q in parts], dtype=np.int64)).attrs["units"] = "1"
                 for j, (name, units) in enumerate((("pos", "Mpc/h comoving"), ("p", "a^2 dx/dt, 100 km/s"),
                                                    ("ids", "1"))):
                     f.create_dataset(name, data=np.concatenate([q[j] for q in parts])).attrs["units"] = units
                 if self.bin_counts is not None:
-                    f.create_dataset("bin_counts", data=self.bin_counts)
+                    f.create_dataset("bin_counts", data=self.bin_counts).attrs["units"] = "1"
         if size > 1:
             self.comm.Barrier()
         return path
