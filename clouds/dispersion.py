@@ -143,6 +143,10 @@ def dns_ascent(N_a, w, size="quick", rh=0.995, T=DEFAULTS["T"], p=DEFAULTS["p"],
         raise ValueError(f"dns_ascent needs N_a > 0 and w > 0, got N_a = {N_a}, w = {w}")
     if not 0 < rh < 1:
         raise ValueError(f"initial relative humidity rh must be in (0, 1), got {rh}")
+    if not dz_above > 0:
+        raise ValueError(f"dz_above must be > 0 m, got {dz_above}")
+    if size not in DNS_SIZES:
+        raise ValueError(f"size must be one of {sorted(DNS_SIZES)}, got {size!r}")
     n, box, m, eps_f, u_rms, dt = DNS_SIZES[size]
     q0 = float(th.mixing_ratio_from_rh(p, T, rh))
     z_cb_est = -float(th.supersaturation(p, T, q0)) / float(th.A1(T))

@@ -102,5 +102,6 @@ def test_dns_ascent_measures_like_the_parcel_ascent():
     assert d["S_max_percent"] == pytest.approx(p["S_max_percent"], rel=2e-2)
     assert d["z_cloud_base_m"] == pytest.approx(p["z_cloud_base_m"], abs=0.5)
     assert d["water_drift"] < 1e-12
-    with pytest.raises(ValueError, match="rh"):
-        dispersion.dns_ascent(300e6, 1.0, rh=1.0)
+    for kw, key in ((dict(rh=1.0), "rh"), (dict(dz_above=0.0), "dz_above"), (dict(size="huge"), "size")):
+        with pytest.raises(ValueError, match=key):
+            dispersion.dns_ascent(300e6, 1.0, **kw)
