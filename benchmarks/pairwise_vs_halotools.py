@@ -124,7 +124,7 @@ def main(argv=None) -> int:
         ref = out[key]
         d = float(np.nanmax(np.abs(ours_q() - ref) / np.maximum(np.abs(ref), 1e-3)))
         if d <= args.tol:
-            run.add(Row.compare(case, t["two"], t[key], accuracy=f"exact: agree to {d:.1e}", **common))
+            run.add(Row.compare(case, t["two"], t[key], accuracy=f"exact algorithms, results agree to {d:.1e}", **common))
         else:
             run.add(Row(case, accuracy=f"no match: differ by {d:.1e} > {args.tol:g}", status="no match", **common))
     # Corrfunc: its DD counts ordered pairs (2x ours); our statistics walk the same pairs
@@ -145,7 +145,7 @@ def main(argv=None) -> int:
             diff = np.abs(out["c"]["npairs"] - 2 * out["dd"]).max()
             run.add(Row(case, accuracy=f"no match: pair counts differ by {diff}", status="no match", **common))
         else:
-            run.add(Row.compare(case, t[key], t["c"], accuracy="exact: same pairs (counts identical)", **common))
+            run.add(Row.compare(case, t[key], t["c"], accuracy="exact algorithms, same pair counts", **common))
     stf = out["full"]
     print(f"# ours: {stf.counts.sum():.3g} distinct pairs; full statistics "
           f"{stf.counts.sum() / np.median(t['full'].cpu) / 1e6:.1f} Mpairs per CPU-second")
