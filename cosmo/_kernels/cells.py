@@ -56,4 +56,20 @@ def zsort_cells(order, z, start):
     return order
 
 
+@njit(cache=True, inline="always")
+def wrap_cell(j, nc, box, periodic):
+    """Neighbour cell index ``j`` (one of ``ix + dx``, possibly outside 0..nc-1) on a grid of ``nc``
+    cells: ``(j, shift, inside)``. In a periodic box ``j`` is wrapped into the grid and ``shift`` (-box,
+    0 or +box) is the displacement of the image it stands for (the minimum-image convention); in an
+    open box a cell outside the grid has ``inside`` False. One scalar function for the CPU scan and the
+    CUDA kernel (compiled there as a device function)."""
+    if periodic:
+        if j < 0:
+            return j + nc, -box, True
+        if j >= nc:
+            return j - nc, box, True
+        return j, 0.0, True
+    return j, 0.0, j >= 0 and j < nc
+
+
 refresh_stale_cache(globals())   # callees in other files are compiled in: see gpu.jit

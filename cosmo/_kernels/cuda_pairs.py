@@ -61,6 +61,7 @@ from numba import cuda, float64
 
 from gpu.cuda import simulator_enabled
 
+from .cells import wrap_cell
 from .pair_binning import NH, NQ, NTAB, _bin_index, _mi, _r2_bin, r2_table
 from .pair_flush import MODE_COUNT, MODE_DU, MODE_L, MODE_T
 from .pair_scan import ZWIN, _options
@@ -69,6 +70,7 @@ from .pair_scan import ZWIN, _options
 _r2_bin_d = cuda.jit(device=True)(_r2_bin.py_func)
 _bin_index_d = cuda.jit(device=True)(_bin_index.py_func)
 _mi_d = cuda.jit(device=True)(_mi.py_func)
+_wrap_cell_d = cuda.jit(device=True)(wrap_cell.py_func)
 
 if simulator_enabled():
     @cuda.jit(device=True)
@@ -313,16 +315,8 @@ def _walk(i, P1, cell1, P2, start2, r2edges, tab, hedges, fpar, ipar, sacc, acc,
         if auto and dx < 0:
             continue
         gx = max(abs(dx) - 1, 0) * cs
-        jx = ix + dx
-        sx = 0.0
-        if periodic:
-            if jx < 0:
-                jx += nc
-                sx = -box
-            elif jx >= nc:
-                jx -= nc
-                sx = box
-        elif jx < 0 or jx >= nc:
+        jx, sx, inside = _wrap_cell_d(ix + dx, nc, box, periodic)
+        if not inside:
             continue
         bxlo = fpar[_FP_LOX] + (ix + dx) * cs
         for dy in range(-ext, ext + 1):
@@ -331,16 +325,8 @@ def _walk(i, P1, cell1, P2, start2, r2edges, tab, hedges, fpar, ipar, sacc, acc,
             gy = max(abs(dy) - 1, 0) * cs
             if prune and gx * gx + gy * gy > r2max * (1.0 + 1e-9) + tol:
                 continue
-            jy = iy + dy
-            sy = 0.0
-            if periodic:
-                if jy < 0:
-                    jy += nc
-                    sy = -box
-                elif jy >= nc:
-                    jy -= nc
-                    sy = box
-            elif jy < 0 or jy >= nc:
+            jy, sy, inside = _wrap_cell_d(iy + dy, nc, box, periodic)
+            if not inside:
                 continue
             bylo = fpar[_FP_LOY] + (iy + dy) * cs
             colbase = (jx * nc + jy) * nc

@@ -74,6 +74,7 @@ from numba.core.compiler import Compiler
 
 from gpu.jit import refresh_stale_cache
 
+from .cells import wrap_cell
 from .pair_binning import NH, NQ, NTAB, _mi, _mirror_hist, r2_table
 from .pair_flush import _F1, _F2, _FA, _FC, _FD, _FR, _FW, CAP, MODE_COUNT, MODE_DU, MODE_L, MODE_T, NF, flush
 from .simd import HAVE_AVX512, compress8, inrange8, popcount
@@ -454,16 +455,8 @@ def _walk_cells(c0, c1, p1, p2, wk, tb, fl):
             if auto and dx < 0:
                 continue
             gx = max(abs(dx) - 1, 0) * cs
-            jx = ix + dx
-            sx = 0.0
-            if periodic:
-                if jx < 0:
-                    jx += nc
-                    sx = -box
-                elif jx >= nc:
-                    jx -= nc
-                    sx = box
-            elif jx < 0 or jx >= nc:
+            jx, sx, inside = wrap_cell(ix + dx, nc, box, periodic)
+            if not inside:
                 continue
             bxlo = lo[0] + (ix + dx) * cs
             for dy in range(-ext, ext + 1):
@@ -473,16 +466,8 @@ def _walk_cells(c0, c1, p1, p2, wk, tb, fl):
                 # whole column out of reach
                 if wk.prune and gx * gx + gy * gy > wk.r2max * (1.0 + 1e-9) + wk.tol:
                     continue
-                jy = iy + dy
-                sy = 0.0
-                if periodic:
-                    if jy < 0:
-                        jy += nc
-                        sy = -box
-                    elif jy >= nc:
-                        jy -= nc
-                        sy = box
-                elif jy < 0 or jy >= nc:
+                jy, sy, inside = wrap_cell(iy + dy, nc, box, periodic)
+                if not inside:
                     continue
                 bylo = lo[1] + (iy + dy) * cs
                 own = auto and dx == 0 and dy == 0
