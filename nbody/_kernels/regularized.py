@@ -13,7 +13,8 @@ from numba import njit
 
 from gpu.jit import refresh_stale_cache
 
-from .gbs import choose_next, gbs_step, landing_bracket, landing_tolerance
+from .forces import energy_state
+from .gbs import choose_next, gbs_step, landing_bracket, landing_guess, landing_tolerance
 from .mst import pair_sep3, refresh_tree, to_absolute
 from .state import F_KMAX, F_KMIN, F_PHYSLAND, P_ALPHA, P_BETA, P_C, P_GAMMA, P_MERGE, P_TOL
 
@@ -69,11 +70,14 @@ def integrate_to(y, n, t_target, H, k, mass, isbh, par, order, prm, flg, mode, m
 
     Returns (status, y, H, k, par, order): status 0 = reached, 1 = merger condition
     met (state at the step that triggered it), 2 = step budget exhausted,
-    3 = step size underflow / landing failure. counters: [accepted, rejected, force evaluations].
+    3 = step size underflow / landing failure. counters: [accepted, rejected, force evaluations,
+    landing iterations]; the rejected attempts include the landing iterations (steps retried with a
+    fictitious step chosen to land on t_target), the others failed the error test.
 
     Landing: a step that would overshoot t_target is not taken; the fictitious
-    step is found by Illinois regula falsi on Delta t(H) = t_target - t between
-    H = 0 and the overshooting H, and the time is set to t_target exactly once
+    step is found on Delta t(H) = t_target - t between H = 0 and the overshooting H by
+    inverse Hermite interpolation of the attempts (:func:`nbody._kernels.gbs.landing_guess`),
+    safeguarded by Illinois regula falsi on the bracket, and the time is set to t_target exactly once
     |Delta t(H) - (t_target - t)| <= tol |t_target - t| + 4e-16 |t_target| (the
     step's own relative time accuracy).
 
@@ -117,7 +121,12 @@ def integrate_to(y, n, t_target, H, k, mass, isbh, par, order, prm, flg, mode, m
     D_hi = 0.0
     side = 0
     iters = 0
+    hist_D = np.zeros(64)  # landing attempts (Delta t, H) for the interpolated guess (landing_guess)
+    hist_H = np.zeros(64)
+    nhist = 0
+    slope0 = 1.0
     nsteps = 0
+    rejected = False  # the last attempt failed the error test: the next step may not grow (choose_next)
     while True:
         rem = (t_target - y[0]) * direction
         if rem <= 0.0:
@@ -149,12 +158,12 @@ def integrate_to(y, n, t_target, H, k, mass, isbh, par, order, prm, flg, mode, m
         D = ynew[0] * direction
         if acc and not (D > 0.0):
             acc = False
-            kc = max(kc, 2)
-            hfac[kc - 1] = 0.1
+            kc = 0  # no time advance: halve the step (choose_next)
         if not acc:
             counters[1] += 1
             landing = False
-            k, H = choose_next(kc, k, False, H, errs, hfac, nseq, kmin, kmax)
+            rejected = True
+            k, H = choose_next(kc, k, False, rejected, H, hfac, kmin, kmax)
             if abs(H) < 1e-300:
                 return 3, y, H, k, par, order
             continue
@@ -163,16 +172,26 @@ def integrate_to(y, n, t_target, H, k, mass, isbh, par, order, prm, flg, mode, m
         if (not snap and D > rem) or (landing and not snap):
             # over- or undershoot of the output time: bracket and iterate (Illinois regula falsi)
             counters[1] += 1
+            counters[3] += 1
+            if not landing:
+                nhist = 0
+                _, U0 = energy_state(y, n, par, order, mass)
+                slope0 = (prm[P_ALPHA] * U0 + prm[P_BETA] * y[2] + prm[P_GAMMA]) * direction
+            hist_D[nhist] = D
+            hist_H[nhist] = H
+            nhist += 1
             Hn, landing, Hsave, H_lo, D_lo, H_hi, D_hi, side, iters = landing_bracket(
                 D, rem, H, landing, Hsave, H_lo, D_lo, H_hi, D_hi, side, iters)
             if iters > 60:
                 return 3, y, H, k, par, order
-            H = Hn
+            Hg = landing_guess(rem, slope0, hist_D, hist_H, nhist, H_lo, H_hi)
+            H = Hg if Hg == Hg else Hn
             continue
         # accept
         counters[0] += 1
         nsteps += 1
-        knext, Hnext = choose_next(kc, k, True, H, errs, hfac, nseq, kmin, kmax)
+        knext, Hnext = choose_next(kc, k, True, rejected, H, hfac, kmin, kmax)
+        rejected = False
         t_old = y[0]
         y = ynew.copy()
         y[0] += t_old
