@@ -34,7 +34,7 @@ from . import gbs as _gbs
 from ._kernels.direct import newton_accelerations, newton_accelerations_rows
 from ._kernels.forces import energy_state
 from ._kernels.mst import build_mst, pair_sep, to_absolute, to_tree
-from ._kernels.regularized import integrate_to, merger_check
+from ._kernels.regularized import integrate_to
 from ._kernels.state import (F_1PN, F_25PN, F_2PN, F_35PN, F_3PN, F_ANYPN, F_CROSS, F_KMAX, F_KMIN, F_NFLG, F_PHYSLAND,
                              F_SPIN, MAXK, P_ALPHA, P_BETA, P_C, P_GAMMA, P_MERGE, P_NPRM, P_TOL)
 from .particles import Particles
@@ -390,6 +390,7 @@ class _State:
         self.mode = COORDINATES[integ.coordinates]
         self.prm, self.flg = integ._params(c)
         self._n_acc = self._n_rej = self._n_force = self._n_land = 0
+        self._merge_pair = (-1, -1)
         self._load(p)
 
     def _load(self, p: Particles, H=None, k=None):
@@ -441,7 +442,7 @@ class _State:
             self.y[3:3 + 3 * self.n] += (t_target - self.y[0]) * v
             self.y[0] = t_target
             return 0
-        counters = np.zeros(4, dtype=np.int64)
+        counters = np.zeros(6, dtype=np.int64)
         comm = self.integ.comm
         if getattr(comm, "size", 1) > 1:
             status, y, H, k, par, order = _gbs.integrate_to_mpi(
@@ -456,6 +457,7 @@ class _State:
         self._n_rej += int(counters[1])
         self._n_force += int(counters[2])
         self._n_land += int(counters[3])
+        self._merge_pair = (int(counters[4]), int(counters[5]))  # the merging pair when status == 1
         return int(status)
 
     def counters(self):
@@ -491,7 +493,7 @@ class _State:
         from .mergers import remnant
 
         n = self.n
-        i, j = merger_check(self.y, n, self.par, self.order, self.mass, self.isbh, self.prm)
+        i, j = self._merge_pair  # merger_check's pair, or one that passed periapsis within the step
         p = self.particles()
         sep = np.empty(3)
         x, _ = self.absolute()
