@@ -9,13 +9,16 @@ final position error against each code's own converged run: REBOUNDx gr_full's 1
 differ from ours at O(c^-4), see the comment in ``main``). For each target error (1e-6, 1e-8,
 1e-10, 1e-12) and each side the cheapest setting reaching it is taken; if either side
 has none the row says "no match". The two matched settings are then timed in
-``--rounds`` interleaved rounds (ours, anchor, ours, ...), each with process CPU time
-and wall time; the table prints median [min-max] CPU time, median wall time, the CPU
-time ratio ours/anchor and whether the goal (<= 0.5 x IAS15, <= 1 x BS,
-<= 0.5 x IAS15 + gr_full) is met. Both sides run on one thread. Missing rebound /
-reboundx: the script says so and skips those anchors.
+``--rounds`` interleaved rounds through ``benchmarks/harness.py`` (ours, anchor; anchor, ours; ...),
+each with CPU time and wall time; each row gives the speedup anchor / ours (median and range of
+the per-round ratios) and whether the goal is met: ours <= 0.5 x IAS15 (speedup >= 2),
+<= 1 x BS (speedup >= 1), <= 0.5 x IAS15 + gr_full (speedup >= 2). Both sides run on one thread.
+Missing rebound / reboundx: the rows say "anchor not installed". The rows go to
+``benchmarks/results/nbody_vs_rebound.json`` and from there into the README's speed table
+(``benchmarks/speed_table.py``).
 
     python benchmarks/nbody_vs_rebound.py [--rounds 5] [--quick] [--cases kepler,plummer]
+        [--targets 1e-6 1e-8 1e-10 1e-12] [--anchors ias15,bs] [--no-write]
 """
 from __future__ import annotations
 
@@ -85,6 +88,12 @@ def pn_binary():
     return p, c
 
 
+def pn_binary_case(t_end):
+    """(particles, t_end, c) of the 1PN case."""
+    p, c = pn_binary()
+    return p, t_end, c
+
+
 def _set_rebound_accuracy(sim, integrator, eps):
     """REBOUND 5 keeps the integrator settings on ``sim.integrator`` (REBOUND 4: ``sim.ri_ias15`` / ``sim.ri_bs``)."""
     cfg = sim.integrator if not hasattr(sim, "ri_ias15") else (sim.ri_bs if integrator == "bs" else sim.ri_ias15)
@@ -145,48 +154,58 @@ GOAL = {"ias15": 0.5, "bs": 1.0, "ias15+gr_full": 0.5}  # ours / anchor CPU time
 
 
 def scan(run, ladder, err):
-    """One run per accuracy setting: list of (setting, error, cpu_s)."""
+    """One timed run per accuracy setting: list of :class:`benchmarks.harness.Point` (setting, error, times)."""
+    from benchmarks.harness import Point, Samples, timed
+
     out = []
     for a in ladder:
         try:
-            cpu, _, pos, vel = run(a)
+            cpu, wall, (pos, vel) = timed(lambda: run(a)[2:])
         except RuntimeError as exc:  # e.g. our max_steps at the round-off floor: no point for this setting
             print(f"    setting {a:g} failed: {exc}", flush=True)
             continue
-        out.append((a, err(pos, vel), cpu))
+        s = Samples()
+        s.add(cpu, wall)
+        out.append(Point(a, err(pos, vel), s))
     return out
 
 
-def cheapest(points, target):
-    ok = [pt for pt in points if pt[1] <= target]
-    return min(ok, key=lambda pt: pt[2]) if ok else None
-
-
-def stats(xs):
-    xs = sorted(xs)
-    return float(np.median(xs)), xs[0], xs[-1]
-
-
 def main(argv=None) -> int:
+    from benchmarks.harness import Row, Run, interleave, match, version
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds per matched pair")
     ap.add_argument("--quick", action="store_true", help="fewer orbits / shorter runs")
     ap.add_argument("--cases", default="", help="comma-separated substrings selecting cases")
+    ap.add_argument("--targets", type=float, nargs="+", default=TARGETS, help="matched final errors")
+    ap.add_argument("--anchors", default="ias15,bs", help="comma-separated REBOUND integrators compared with")
+    ap.add_argument("--no-write", action="store_true", help="do not write benchmarks/results/nbody_vs_rebound.json")
     args = ap.parse_args(argv)
+    if args.rounds < 1:
+        print(f"error: --rounds {args.rounds}: must be >= 1", file=sys.stderr)
+        return 2
+    if not all(0 < t < 1 for t in args.targets):
+        print(f"error: --targets {args.targets}: each must be in (0, 1)", file=sys.stderr)
+        return 2
+    wanted = [a.strip() for a in args.anchors.split(",") if a.strip()]
+    if not wanted or any(a not in ("ias15", "bs") for a in wanted):
+        print(f"error: --anchors {args.anchors!r}: a comma-separated subset of ias15,bs", file=sys.stderr)
+        return 2
     try:
         import rebound
+        have_rebound = True
     except ImportError:
-        print("rebound is not installed (pip install '.[bench]'): nothing to compare against")
-        return 0
+        have_rebound = False
+        print("# rebound is not installed (pip install '.[bench]'): nothing to compare against")
     try:
         import reboundx
         have_rebx = True
     except ImportError:
         have_rebx = False
-        print("reboundx is not installed: the 1PN case is skipped")
-    print(f"REBOUND {rebound.__version__}" + (f", REBOUNDx {reboundx.__version__}" if have_rebx else "")
-          + "; threads: nbody 1 (serial Numba GBS loop), REBOUND 1 (no OpenMP in its Python wheel); "
-          "cpu_s = process CPU time, wall_s = wall time, median [min-max] of the interleaved rounds")
+        print("# reboundx is not installed: the 1PN case has no anchor")
+    if have_rebound:
+        print(f"# REBOUND {rebound.__version__}" + (f", REBOUNDx {reboundx.__version__}" if have_rebx else "")
+              + "; threads: nbody 1 (serial Numba GBS loop), REBOUND 1 (no OpenMP in its Python wheel)")
     f = 0.2 if args.quick else 1.0
     P = 2 * math.pi / math.sqrt(1.001)
     cases = [
@@ -197,87 +216,90 @@ def main(argv=None) -> int:
         ("hierarchical triple (t=5)", triple(), 5.0 * f, None),
         ("plummer N=10 (t=2)", cluster(10), 2.0 * f, None),
         ("plummer N=50 (t=0.5)", cluster(50), 0.5 * f, None),
+        ("1PN binary a=300 r_s e=0.6 (50 orbits)", *pn_binary_case(50 * 2 * math.pi * f)),
     ]
-    if have_rebx:
-        p, c = pn_binary()
-        cases.append(("1PN binary a=300 r_s e=0.6 (50 orbits)", p, 50 * 2 * math.pi * f, c))
     if args.cases:
         keys = [k.strip() for k in args.cases.split(",")]
         cases = [cs for cs in cases if any(k in cs[0] for k in keys)]
-    print(f"{'case':38s} {'anchor':13s} {'target':>6s} {'ours: setting dE':>17s} {'anchor: setting dE':>19s} "
-          f"{'ours cpu_s (median [range])':>29s} {'anchor cpu_s':>29s} {'ours wall_s':>9s} {'anch wall_s':>11s} "
-          f"{'ratio':>6s} goal")
-    summary = []
+    run = Run(__file__, argv, quick=args.quick,
+              notes=(f"cases {', '.join(cs[0] for cs in cases)}; targets {', '.join(f'{t:g}' for t in args.targets)}; "
+                     "accuracy = final relative energy error (1PN: position error against each code's own "
+                     "converged run); both accuracy parameters scanned, the cheapest run of each side reaching "
+                     "the target timed in interleaved rounds"))
+    ver = version("rebound")
     for name, p, t_end, c in cases:
         ours_run(p, min(t_end, 1.0), 1e-8, c)  # warm-up: Numba compile
         size = np.max(np.linalg.norm(p.pos - p.pos.mean(0), axis=1))
+        floor = 0.0
         if c is None:
             E0 = energy(p, p.pos, p.vel, None)
             def err(pos, vel):
                 return abs(energy(p, pos, vel, None) / E0 - 1)
             err_anchor = err
-            anchors = ("ias15", "bs")
+            anchors = wanted if have_rebound else ["ias15"]
         else:
-            # The two codes integrate 1PN equations that differ at O(c^-4): REBOUNDx gr_full iterates the
-            # accelerations inside the 1PN terms to the total acceleration and shifts the velocities to the
-            # Newtonian barycentre at every evaluation (tests/nbody/test_pn.py reproduces it to 1e-11 with an
-            # independent DOP853 integration of the EIH equations with those two conventions, and ours to
-            # 1e-11 without them). Their converged solutions differ by that O(c^-4) amount, so each side's
-            # accuracy is measured against its own converged solution: ours at tolerance 1e-13, REBOUNDx with
-            # IAS15 at epsilon 1e-10 (below the ladder); the floor printed is each reference's distance to its
-            # own next-looser setting (ours 1e-12, IAS15 1e-9), which bounds the targets.
-            _, _, ref_ours, _ = ours_run(p, t_end, 1e-13, c)
-            _, _, ref_anch, _ = rebound_run(p, t_end, "ias15", 1e-10, c)
-            _, _, nxt_ours, _ = ours_run(p, t_end, 1e-12, c)
-            _, _, nxt_anch, _ = rebound_run(p, t_end, "ias15", 1e-9, c)
-            floor = max(float(np.max(np.abs(ref_ours - nxt_ours)) / size),
-                        float(np.max(np.abs(ref_anch - nxt_anch)) / size))
-            conv = float(np.max(np.abs(ref_ours - ref_anch)) / size)
-            print(f"  [{name}: accuracy = max |x - x_ref| / size against each code's own converged run; self-convergence "
-                  f"floor {floor:.1e}; the two converged runs differ by {conv:.1e} (O(c^-4) conventions of gr_full)]")
-            def err(pos, vel):
-                return float(np.max(np.abs(pos - ref_ours)) / size)
-            def err_anchor(pos, vel):
-                return float(np.max(np.abs(pos - ref_anch)) / size)
-            anchors = ("ias15",)
-        ours_pts = scan(lambda a: ours_run(p, t_end, a, c), OURS_LADDER, err)
+            anchors = ["ias15"]
+            if have_rebound and have_rebx:
+                # The two codes integrate 1PN equations that differ at O(c^-4): REBOUNDx gr_full iterates the
+                # accelerations inside the 1PN terms to the total acceleration and shifts the velocities to the
+                # Newtonian barycentre at every evaluation (tests/nbody/test_pn.py reproduces it to 1e-11 with an
+                # independent DOP853 integration of the EIH equations with those two conventions, and ours to
+                # 1e-11 without them). Their converged solutions differ by that O(c^-4) amount, so each side's
+                # accuracy is measured against its own converged solution: ours at tolerance 1e-13, REBOUNDx with
+                # IAS15 at epsilon 1e-10 (below the ladder); the floor is each reference's distance to its
+                # own next-looser setting (ours 1e-12, IAS15 1e-9), which bounds the targets.
+                _, _, ref_ours, _ = ours_run(p, t_end, 1e-13, c)
+                _, _, ref_anch, _ = rebound_run(p, t_end, "ias15", 1e-10, c)
+                _, _, nxt_ours, _ = ours_run(p, t_end, 1e-12, c)
+                _, _, nxt_anch, _ = rebound_run(p, t_end, "ias15", 1e-9, c)
+                floor = max(float(np.max(np.abs(ref_ours - nxt_ours)) / size),
+                            float(np.max(np.abs(ref_anch - nxt_anch)) / size))
+                conv = float(np.max(np.abs(ref_ours - ref_anch)) / size)
+                print(f"# {name}: accuracy = max |x - x_ref| / size against each code's own converged run; "
+                      f"self-convergence floor {floor:.1e}; the two converged runs differ by {conv:.1e} "
+                      "(O(c^-4) conventions of gr_full)", flush=True)
+                def err(pos, vel):
+                    return float(np.max(np.abs(pos - ref_ours)) / size)
+                def err_anchor(pos, vel):
+                    return float(np.max(np.abs(pos - ref_anch)) / size)
+        have = have_rebound and (c is None or have_rebx)
+        ours_pts = scan(lambda a: ours_run(p, t_end, a, c), OURS_LADDER, err) if have else []
         for anchor in anchors:
-            anch_pts = scan(lambda a: rebound_run(p, t_end, anchor, a, c), LADDERS[anchor], err_anchor)
             label = anchor + ("+gr_full" if c else "")
-            for target in TARGETS:
+            anch_name = {"ias15": "IAS15", "bs": "BS"}[anchor]
+            common = dict(ours="nbody.RegularizedIntegrator", threads={"ours": 1, "anchor": 1},
+                          anchor=f"{ver} {anch_name}" + (f" + {version('reboundx')} gr_full" if c else ""),
+                          target=f"<= {GOAL[label]:g} x {anch_name}" + (" + gr_full" if c else "") + " time",
+                          target_speedup=1.0 / GOAL[label])
+            if not have:
+                for target in args.targets:
+                    run.add(Row(f"{name}, error <= {target:g}", accuracy="", status="anchor not installed", **common))
+                continue
+            anch_pts = scan(lambda a: rebound_run(p, t_end, anchor, a, c), LADDERS[anchor], err_anchor)
+            for target, mo, ma in match(ours_pts, anch_pts, args.targets):
+                case = f"{name}, error <= {target:g}"
                 if c is not None and target < 10 * floor:
-                    print(f"{name:38s} {label:13s} {target:6.0e} no match (the references converge only to "
-                          f"{floor:.1e} > target / 10: accuracy not defined at this level)", flush=True)
-                    summary.append((name, label, target, None))
+                    run.add(Row(case, accuracy=f"no match: the references converge only to {floor:.1e} > target / 10",
+                                status="no match", **common))
                     continue
-                mo, ma = cheapest(ours_pts, target), cheapest(anch_pts, target)
                 if mo is None or ma is None:
-                    side = "ours" if mo is None else "anchor"
-                    print(f"{name:38s} {label:13s} {target:6.0e} no match ({side}: no setting reaches the target; "
-                          f"best ours {min(q[1] for q in ours_pts):.1e}, best anchor {min(q[1] for q in anch_pts):.1e})",
-                          flush=True)
-                    summary.append((name, label, target, None))
+                    side = " and ".join(n for n, x in (("ours", mo), ("anchor", ma)) if x is None)
+                    best_o = min((q.error for q in ours_pts), default=math.nan)
+                    best_a = min((q.error for q in anch_pts), default=math.nan)
+                    run.add(Row(case, accuracy=f"no match: {side} reach no setting below {target:g} (best ours "
+                                f"{best_o:.1e}, anchor {best_a:.1e})", status="no match", **common))
                     continue
-                to, ta = {"cpu": [], "wall": []}, {"cpu": [], "wall": []}
-                for _ in range(args.rounds):  # interleaved: ours, anchor, ours, anchor, ...
-                    cpu, wall, _, _ = ours_run(p, t_end, mo[0], c)
-                    to["cpu"].append(cpu)
-                    to["wall"].append(wall)
-                    cpu, wall, _, _ = rebound_run(p, t_end, anchor, ma[0], c)
-                    ta["cpu"].append(cpu)
-                    ta["wall"].append(wall)
-                (co, co0, co1), (ca, ca0, ca1) = stats(to["cpu"]), stats(ta["cpu"])
-                wo, wa = stats(to["wall"])[0], stats(ta["wall"])[0]
-                ratio = co / ca
-                goal = GOAL[label]
-                met = "met" if ratio <= goal else "NOT met"
-                print(f"{name:38s} {label:13s} {target:6.0e} {mo[0]:7.0e} {mo[1]:8.1e} {ma[0]:9.0e} {ma[1]:8.1e} "
-                      f"{co:9.4f} [{co0:.4f}-{co1:.4f}] {ca:9.4f} [{ca0:.4f}-{ca1:.4f}] {wo:9.4f} {wa:11.4f} "
-                      f"{ratio:6.2f} <= {goal:g}: {met}", flush=True)
-                summary.append((name, label, target, ratio <= goal))
-    matched = [s for s in summary if s[3] is not None]
-    print(f"goal met in {sum(1 for s in matched if s[3])} of {len(matched)} matched rows "
-          f"({len(summary) - len(matched)} rows without a match)")
+                samples, _ = interleave({"ours": lambda: ours_run(p, t_end, mo.param, c),
+                                         "anchor": lambda: rebound_run(p, t_end, anchor, ma.param, c)}, args.rounds)
+                par = "epsilon" if anchor == "ias15" else "eps_rel = eps_abs"
+                run.add(Row.compare(case, samples["ours"], samples["anchor"],
+                                    accuracy=f"tolerance {mo.param:g} (error {mo.error:.1e}) vs {par} {ma.param:g} "
+                                             f"(error {ma.error:.1e})", **common))
+    matched = [r for r in run.rows if r.met is not None]
+    print(f"# target met in {sum(1 for r in matched if r.met)} of {len(matched)} matched rows "
+          f"({len(run.rows) - len(matched)} rows without a match)")
+    if not args.no_write:
+        print(f"# wrote {run.write()}")
     return 0
 
 

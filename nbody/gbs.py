@@ -10,11 +10,14 @@ Hairer, Norsett & Wanner, *Solving ODEs I*, sect. II.9, as used by MSTAR
 * error estimate err_j = || T_{j,j} - T_{j,j-1} || / tol in a relative max norm
   (each tree edge relative to its own length; time relative to the step's time
   increment; see :func:`nbody._kernels.gbs.error_norm`);
-* new step H_j = H * 0.94 (0.65 / err_j)^(1/(2j-1)), clamped to [0.02, 4] H;
+* new step H_j = H * 0.94 (0.65 / err_j)^(1/(2j-1)), limited to
+  [0.02^(1/(2j-1)) / 4, 0.02^(-1/(2j-1))] H as in ODEX;
 * order control by work per unit step W_j = A_j / H_j, A_j = sum_{i<=j} n_i,
-  with the ODEX convergence monitor at columns k-1, k, k+1;
-* output times are hit exactly by a secant iteration on the fictitious step
-  (t(H) is monotonic for the LogH transformation).
+  with the ODEX convergence monitor at columns k-1, k, k+1; after a rejected step
+  neither order nor step grows (:func:`nbody._kernels.gbs.choose_next`);
+* output times are hit exactly by inverse Hermite interpolation of Delta t(H),
+  safeguarded by Illinois regula falsi on the bracket (t(H) is monotonic for the
+  LogH transformation).
 
 The serial loop runs entirely in Numba (:func:`nbody._kernels.regularized.integrate_to`).
 With an MPI communicator of several ranks, :func:`integrate_to_mpi` runs the

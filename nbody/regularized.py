@@ -34,7 +34,7 @@ from . import gbs as _gbs
 from ._kernels.direct import newton_accelerations, newton_accelerations_rows
 from ._kernels.forces import energy_state
 from ._kernels.mst import build_mst, pair_sep, to_absolute, to_tree
-from ._kernels.regularized import integrate_to, merger_check
+from ._kernels.regularized import integrate_to
 from ._kernels.state import (F_1PN, F_25PN, F_2PN, F_35PN, F_3PN, F_ANYPN, F_CROSS, F_KMAX, F_KMIN, F_NFLG, F_PHYSLAND,
                              F_SPIN, MAXK, P_ALPHA, P_BETA, P_C, P_GAMMA, P_MERGE, P_NPRM, P_TOL)
 from .particles import Particles
@@ -117,6 +117,9 @@ class IntegrationRecord:
         spins, mergers).
     binding_error : |T - U + B| / U at the end: consistency of the LogH binding-energy
         variable, valid with dissipative PN forces too.
+    n_steps, n_rejected : accepted GBS steps and rejected attempts; the rejected attempts include
+        the ``n_landing_iterations`` steps retried to land exactly on an output or end time, the
+        others failed the error test (HNW sect. II.9 convergence monitor).
     """
 
     t_start: float
@@ -127,6 +130,7 @@ class IntegrationRecord:
     binding_error: float = math.nan
     n_steps: int = 0
     n_rejected: int = 0
+    n_landing_iterations: int = 0
     n_force_evaluations: int = 0
     mergers: list = dataclasses.field(default_factory=list)
     snapshots: list = dataclasses.field(default_factory=list)
@@ -138,6 +142,7 @@ class IntegrationRecord:
     def summary(self) -> dict:
         return {"t_start": self.t_start, "t_end": self.t_end, "energy_error": self.energy_error,
                 "binding_error": self.binding_error, "n_steps": self.n_steps, "n_rejected": self.n_rejected,
+                "n_landing_iterations": self.n_landing_iterations,
                 "n_force_evaluations": self.n_force_evaluations, "n_mergers": len(self.mergers),
                 "wall_time": self.wall_time}
 
@@ -352,7 +357,7 @@ class RegularizedIntegrator:
                     log.info("merger at t = %.6g of IDs %s", ev.time, ev.ids)
                     continue
                 if status == 2:
-                    rec.n_steps, rec.n_rejected, rec.n_force_evaluations = state.counters()
+                    rec.n_steps, rec.n_rejected, rec.n_force_evaluations, rec.n_landing_iterations = state.counters()
                     raise RuntimeError(f"max_steps = {self.max_steps} exhausted at t = {state.y[0]:.6g} "
                                        f"(target {t_target:.6g}); raise max_steps or loosen tolerance")
                 raise RuntimeError(f"step size underflow at t = {state.y[0]:.6g}: the integrator cannot advance "
@@ -363,7 +368,7 @@ class RegularizedIntegrator:
                 if callback is not None:
                     callback(t_target, snap)
         out = state.particles()
-        rec.n_steps, rec.n_rejected, rec.n_force_evaluations = state.counters()
+        rec.n_steps, rec.n_rejected, rec.n_force_evaluations, rec.n_landing_iterations = state.counters()
         rec.energy_end = self._energy(out, c)
         if rec.mergers:
             rec.energy_error = math.nan
@@ -384,7 +389,8 @@ class _State:
         self.units = p.units
         self.mode = COORDINATES[integ.coordinates]
         self.prm, self.flg = integ._params(c)
-        self._n_acc = self._n_rej = self._n_force = 0
+        self._n_acc = self._n_rej = self._n_force = self._n_land = 0
+        self._merge_pair = (-1, -1)
         self._load(p)
 
     def _load(self, p: Particles, H=None, k=None):
@@ -436,7 +442,7 @@ class _State:
             self.y[3:3 + 3 * self.n] += (t_target - self.y[0]) * v
             self.y[0] = t_target
             return 0
-        counters = np.zeros(3, dtype=np.int64)
+        counters = np.zeros(6, dtype=np.int64)
         comm = self.integ.comm
         if getattr(comm, "size", 1) > 1:
             status, y, H, k, par, order = _gbs.integrate_to_mpi(
@@ -450,10 +456,12 @@ class _State:
         self._n_acc += int(counters[0])
         self._n_rej += int(counters[1])
         self._n_force += int(counters[2])
+        self._n_land += int(counters[3])
+        self._merge_pair = (int(counters[4]), int(counters[5]))  # the merging pair when status == 1
         return int(status)
 
     def counters(self):
-        return self._n_acc, self._n_rej, self._n_force
+        return self._n_acc, self._n_rej, self._n_force, self._n_land
 
     def kinetic_potential(self):
         return energy_state(self.y, self.n, self.par, self.order, self.mass)
@@ -485,7 +493,7 @@ class _State:
         from .mergers import remnant
 
         n = self.n
-        i, j = merger_check(self.y, n, self.par, self.order, self.mass, self.isbh, self.prm)
+        i, j = self._merge_pair  # merger_check's pair, or one that passed periapsis within the step
         p = self.particles()
         sep = np.empty(3)
         x, _ = self.absolute()

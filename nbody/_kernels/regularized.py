@@ -13,7 +13,8 @@ from numba import njit
 
 from gpu.jit import refresh_stale_cache
 
-from .gbs import choose_next, gbs_step, landing_bracket, landing_tolerance
+from .forces import energy_state
+from .gbs import choose_next, gbs_step, landing_bracket, landing_guess, landing_tolerance
 from .mst import pair_sep3, refresh_tree, to_absolute
 from .state import F_KMAX, F_KMIN, F_PHYSLAND, P_ALPHA, P_BETA, P_C, P_GAMMA, P_MERGE, P_TOL
 
@@ -63,17 +64,82 @@ def merger_check(y, n, par, order, mass, isbh, prm):
     return -1, -1
 
 
+@njit(cache=True)
+def periapsis_passage(y0, par0, order0, y, par, order, n, mass, isbh, prm):
+    """First BH pair (i, j) that passed its periapsis during the step from ``y0`` (tree ``par0``,
+    ``order0``) to ``y`` with an osculating two-body periapsis r_p = h^2 / (G M (1 + e)) inside
+    R_m = merger_radius_rs x 2 (m_i + m_j) / c^2, else (-1, -1).
+
+    One GBS step of the time-transformed leapfrog may carry a pair from its approach through
+    periapsis to beyond the 10 R_m within which :func:`merger_check` looks at receding pairs
+    (LogH regularizes the passage; measured on a hyperbolic flyby with r_p = R_m / 2 at tolerance
+    1e-6: one step from 1.7 R_m before periapsis to 30 R_m after it); the passage shows as rdot < 0
+    at the step start and rdot >= 0 at its end. Ten arguments: both states with their trees, the
+    masses, BH flags and parameters (plain arrays).
+    """
+    c = prm[P_C]
+    if not (c < np.inf) or prm[P_MERGE] <= 0.0:
+        return -1, -1
+    nbh = 0
+    for i in range(n):
+        if isbh[i]:
+            nbh += 1
+    if nbh < 2:
+        return -1, -1
+    Q0 = y0[3:3 + 3 * n].reshape((n, 3))
+    P0 = y0[3 + 3 * n:3 + 6 * n].reshape((n, 3))
+    Q = y[3:3 + 3 * n].reshape((n, 3))
+    P = y[3 + 3 * n:3 + 6 * n].reshape((n, 3))
+    x0 = np.empty((n, 3))
+    v0 = np.empty((n, 3))
+    x = np.empty((n, 3))
+    v = np.empty((n, 3))
+    to_absolute(Q0, par0, order0, x0)
+    to_absolute(P0, par0, order0, v0)
+    to_absolute(Q, par, order, x)
+    to_absolute(P, par, order, v)
+    for i in range(n):
+        if not isbh[i]:
+            continue
+        for j in range(i + 1, n):
+            if not isbh[j]:
+                continue
+            dx, dy, dz = pair_sep3(i, j, Q0, x0, par0)
+            ux, uy, uz = pair_sep3(i, j, P0, v0, par0)
+            if dx * ux + dy * uy + dz * uz >= 0.0:
+                continue
+            dx, dy, dz = pair_sep3(i, j, Q, x, par)
+            ux, uy, uz = pair_sep3(i, j, P, v, par)
+            if dx * ux + dy * uy + dz * uz < 0.0:
+                continue
+            r = math.sqrt(dx * dx + dy * dy + dz * dz)
+            M = mass[i] + mass[j]
+            Rm = prm[P_MERGE] * 2.0 * M / (c * c)
+            hx = dy * uz - dz * uy
+            hy = dz * ux - dx * uz
+            hz = dx * uy - dy * ux
+            h2 = hx * hx + hy * hy + hz * hz
+            E = 0.5 * (ux * ux + uy * uy + uz * uz) - M / r
+            e = math.sqrt(max(0.0, 1.0 + 2.0 * E * h2 / (M * M)))
+            if h2 / (M * (1.0 + e)) < Rm:
+                return i, j
+    return -1, -1
+
+
 @njit(cache=True, nogil=True)
 def integrate_to(y, n, t_target, H, k, mass, isbh, par, order, prm, flg, mode, max_steps, counters):
     """Advance ``y`` to physical time ``t_target`` (exact landing) with GBS steps.
 
     Returns (status, y, H, k, par, order): status 0 = reached, 1 = merger condition
     met (state at the step that triggered it), 2 = step budget exhausted,
-    3 = step size underflow / landing failure. counters: [accepted, rejected, force evaluations].
+    3 = step size underflow / landing failure. counters: [accepted, rejected, force evaluations,
+    landing iterations, merging pair i, j when status is 1]; the rejected attempts include the landing iterations (steps retried with a
+    fictitious step chosen to land on t_target), the others failed the error test.
 
     Landing: a step that would overshoot t_target is not taken; the fictitious
-    step is found by Illinois regula falsi on Delta t(H) = t_target - t between
-    H = 0 and the overshooting H, and the time is set to t_target exactly once
+    step is found on Delta t(H) = t_target - t between H = 0 and the overshooting H by
+    inverse Hermite interpolation of the attempts (:func:`nbody._kernels.gbs.landing_guess`),
+    safeguarded by Illinois regula falsi on the bracket, and the time is set to t_target exactly once
     |Delta t(H) - (t_target - t)| <= tol |t_target - t| + 4e-16 |t_target| (the
     step's own relative time accuracy).
 
@@ -117,7 +183,12 @@ def integrate_to(y, n, t_target, H, k, mass, isbh, par, order, prm, flg, mode, m
     D_hi = 0.0
     side = 0
     iters = 0
+    hist_D = np.zeros(64)  # landing attempts (Delta t, H) for the interpolated guess (landing_guess)
+    hist_H = np.zeros(64)
+    nhist = 0
+    slope0 = 1.0
     nsteps = 0
+    rejected = False  # the last attempt failed the error test: the next step may not grow (choose_next)
     while True:
         rem = (t_target - y[0]) * direction
         if rem <= 0.0:
@@ -133,12 +204,17 @@ def integrate_to(y, n, t_target, H, k, mass, isbh, par, order, prm, flg, mode, m
             if acc:
                 counters[0] += 1
                 nsteps += 1
+                y_prev, par_prev, order_prev = y, par, order
                 y = table[kc - 1, kc - 1].copy()
                 y[0] = t_target
                 if mode != 2:
                     y, par, order = refresh_tree(y, n, par, order, mass, mode)
                 bi, bj = merger_check(y, n, par, order, mass, isbh, prm)
+                if bi < 0:
+                    bi, bj = periapsis_passage(y_prev, par_prev, order_prev, y, par, order, n, mass, isbh, prm)
                 if bi >= 0:
+                    counters[4] = bi
+                    counters[5] = bj
                     return 1, y, H, k, par, order
                 return 0, y, H, k, par, order
             counters[1] += 1
@@ -149,12 +225,12 @@ def integrate_to(y, n, t_target, H, k, mass, isbh, par, order, prm, flg, mode, m
         D = ynew[0] * direction
         if acc and not (D > 0.0):
             acc = False
-            kc = max(kc, 2)
-            hfac[kc - 1] = 0.1
+            kc = 0  # no time advance: halve the step (choose_next)
         if not acc:
             counters[1] += 1
             landing = False
-            k, H = choose_next(kc, k, False, H, errs, hfac, nseq, kmin, kmax)
+            rejected = True
+            k, H = choose_next(kc, k, False, rejected, H, hfac, kmin, kmax)
             if abs(H) < 1e-300:
                 return 3, y, H, k, par, order
             continue
@@ -163,17 +239,28 @@ def integrate_to(y, n, t_target, H, k, mass, isbh, par, order, prm, flg, mode, m
         if (not snap and D > rem) or (landing and not snap):
             # over- or undershoot of the output time: bracket and iterate (Illinois regula falsi)
             counters[1] += 1
+            counters[3] += 1
+            if not landing:
+                nhist = 0
+                _, U0 = energy_state(y, n, par, order, mass)
+                slope0 = (prm[P_ALPHA] * U0 + prm[P_BETA] * y[2] + prm[P_GAMMA]) * direction
+            hist_D[nhist] = D
+            hist_H[nhist] = H
+            nhist += 1
             Hn, landing, Hsave, H_lo, D_lo, H_hi, D_hi, side, iters = landing_bracket(
                 D, rem, H, landing, Hsave, H_lo, D_lo, H_hi, D_hi, side, iters)
             if iters > 60:
                 return 3, y, H, k, par, order
-            H = Hn
+            Hg = landing_guess(rem, slope0, hist_D, hist_H, nhist, H_lo, H_hi)
+            H = Hg if Hg == Hg else Hn
             continue
         # accept
         counters[0] += 1
         nsteps += 1
-        knext, Hnext = choose_next(kc, k, True, H, errs, hfac, nseq, kmin, kmax)
+        knext, Hnext = choose_next(kc, k, True, rejected, H, hfac, kmin, kmax)
+        rejected = False
         t_old = y[0]
+        y_prev, par_prev, order_prev = y, par, order
         y = ynew.copy()
         y[0] += t_old
         dh_ratio = D / abs(H)
@@ -189,7 +276,11 @@ def integrate_to(y, n, t_target, H, k, mass, isbh, par, order, prm, flg, mode, m
         if mode != 2:
             y, par, order = refresh_tree(y, n, par, order, mass, mode)
         bi, bj = merger_check(y, n, par, order, mass, isbh, prm)
+        if bi < 0:
+            bi, bj = periapsis_passage(y_prev, par_prev, order_prev, y, par, order, n, mass, isbh, prm)
         if bi >= 0:
+            counters[4] = bi
+            counters[5] = bj
             return 1, y, H, k, par, order
         if snap:
             return 0, y, H, k, par, order

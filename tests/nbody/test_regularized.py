@@ -302,6 +302,55 @@ def test_energy_error_tracks_tolerance_kepler():
     assert all(b < a for a, b in zip(errs, errs[1:])), errs
 
 
+def test_step_control_rejections_kepler():
+    """Step and order control (HNW sect. II.9, ODEX; nbody._kernels.gbs.choose_next) on Kepler e = 0.9
+    over 100 orbits at tolerances 1e-6, 1e-8, 1e-10.
+
+    Rejections: after an accepted step the controller predicts the next error at
+    0.65 x 0.94^(2j-1) ~ 0.2-0.4 of the tolerance (step factor 0.94 (0.65/err)^(1/(2j-1)) for an error
+    ~ H^(2j-1)), so a step fails the error test only where the error constant grows 2.5-5x within one
+    step: on the approach to pericentre, once per orbit at most. Hence error-test rejections <= one
+    per orbit (100) and <= 0.5 per accepted step (the orbit takes ~2 steps); measured 0-46 (0-0.22 per
+    accepted step). The energy error falls strictly with the tolerance (measured 9.9e-9, 2.2e-9, 6.0e-13)."""
+    errs = []
+    for tol in (1e-6, 1e-8, 1e-10):
+        _, rec = RegularizedIntegrator(tolerance=tol).integrate(kepler_pair(0.9), 100 * PERIOD + 0.1)
+        error_rejections = rec.n_rejected - rec.n_landing_iterations
+        assert 0 <= error_rejections <= min(100, 0.5 * rec.n_steps), (tol, error_rejections, rec.n_steps)
+        errs.append(rec.energy_error)
+    assert all(b < a for a, b in zip(errs, errs[1:])), errs
+
+
+def test_order_and_step_control_rules():
+    """The ODEX rules of nbody._kernels.gbs.choose_next on made-up column errors (HNW sect. II.9):
+    work per unit step W_j = j (j + 1) / (H_j / H) picks the order; after a rejected step neither the
+    order nor the step grows; a rejection never lengthens the step; a diverging extrapolation halves it."""
+    from nbody._kernels.gbs import choose_next, step_factor
+
+    kmin, kmax = 2, 10
+    hfac = np.ones(kmax + 1)
+    for j in range(2, 8):                       # errors err_j = 10^(8 - 2j) at column j
+        hfac[j - 1] = step_factor(10.0 ** (8 - 2 * j), j)
+    assert hfac[1] < hfac[2] < hfac[3] < 1.0 < hfac[4]
+    assert hfac[5] == pytest.approx(0.02 ** (-1 / 11))   # growth limit of column 6
+    k, H = choose_next(5, 5, True, False, 1.0, hfac, kmin, kmax)
+    W = [j * (j + 1.0) / hfac[j - 1] for j in range(1, 8)]
+    assert W[4] < 0.9 * W[3] and k == 6           # W_5 < 0.9 W_4: raise the order
+    assert H == pytest.approx(hfac[4] * 42.0 / 30.0)   # H_kc A_6 / A_5
+    k2, H2 = choose_next(5, 5, True, True, 1.0, hfac, kmin, kmax)
+    assert k2 <= 5 and H2 <= 1.0                 # after a rejection: no growth
+    k3, H3 = choose_next(5, 5, False, True, 1.0, hfac, kmin, kmax)
+    assert kmin <= k3 <= 5 and H3 <= 0.9
+    assert choose_next(0, 6, False, True, 1.0, hfac, kmin, kmax) == (6, 0.5)
+    k4, H4 = choose_next(4, 5, False, False, 1.0, hfac, kmin, kmax)   # monitor gave up at column k - 1
+    assert k4 == 5 and H4 <= 0.9                                     # the order is kept
+    # step factors: 0.94 (0.65/err)^(1/(2j-1)) inside [0.02^(1/(2j-1)) / 4, 0.02^(-1/(2j-1))]
+    assert step_factor(0.65, 4) == pytest.approx(0.94)
+    assert step_factor(0.0, 5) == pytest.approx(0.02 ** (-1 / 9))
+    assert step_factor(1e30, 5) == pytest.approx(0.25 * 0.02 ** (1 / 9))
+    assert step_factor(float("nan"), 3) == pytest.approx(0.25 * 0.02 ** 0.2)
+
+
 def test_tight_tolerances_give_distinct_runs():
     """Tolerances 1e-11, 1e-12, 1e-13 were one run under the former 1e-14 floor of the local
     tolerance; now each tightening costs more force evaluations and changes the final state."""
