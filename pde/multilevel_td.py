@@ -6,8 +6,11 @@ builds, from the 1D level axes alone (no physics),
 
 * the 1D spaces of every level and direction (:func:`space_1d`: C-HiDeNN or Lagrange);
 * the free 1D dofs: fine-level dofs vanish at box ends inside the domain (ML-VMS condition), and with
-  ``shared`` level modes a level-l dof whose support lies inside level l+1's interval is removed (the
-  per-direction linear dependence rule of :class:`pde.multilevel.MultilevelSpace`);
+  ``shared`` level modes a level-l dof whose support lies inside level l+1's interval is removed where
+  level l+1 contains it (:func:`pde.multilevel.nests`: Lagrange levels, child order >= parent order; the
+  linear dependence rule of :class:`pde.multilevel.MultilevelSpace` applied per direction).  A C-HiDeNN
+  parent keeps all its 1D functions: a child of ratio r reproduces them only to a fixed relative error, and
+  removing them left an error floor under refinement (measured: tests/pde/test_multilevel_td.py);
 * the 1D mass and stiffness matrices of every level pair, the rank-one trace operator of one boundary
   point of one direction (a Robin face), and with ``shared`` modes their summed block matrices over the
   levels (the 1D space V^0_d + V^1_d + ...);
@@ -28,6 +31,7 @@ import scipy.sparse.linalg as spla
 from .chidenn import CHiDeNNSpace
 from .fem import LagrangeSpace, assemble_load
 from .mesh import Quadrature, StructuredMesh
+from .multilevel import nests
 from .td import SeparatedProblem, matrices_1d
 
 
@@ -87,7 +91,7 @@ class MultilevelTDSpace:
     axes : list over levels of the three 1D node arrays (x, y, z) of the level box (level 0 = the domain).
     lower, upper : the domain box corners (fine-level dofs at box ends strictly inside it are removed).
     basis, order, dilation : the 1D basis of every level and direction (:func:`space_1d`).
-    shared : modes shared by the levels (summed 1D spaces, linear dependence removed per direction).
+    shared : modes shared by the levels (summed 1D spaces, nested dependent functions removed per direction).
     face : (direction, coordinate) of the Robin face whose trace operator ``Btop`` is built.
 
     Notes
@@ -120,10 +124,12 @@ class MultilevelTDSpace:
                 fl.append(np.nonzero(keep)[0])
             free.append(fl)
         self.shared = bool(shared) and L > 1
-        if self.shared:  # per-direction ML-VMS: drop level-l 1D dofs resolved by level l+1 (support inside)
+        if self.shared:  # per-direction ML-VMS: drop level-l 1D dofs the nested level l+1 contains
             for l in range(L - 1):
                 for dd in range(3):
                     V, box = spaces[l][dd], spaces[l + 1][dd].mesh
+                    if not nests(V, spaces[l + 1][dd]):
+                        continue
                     tol = 1e-9 * (dom_hi[dd] - dom_lo[dd])
                     x0, h = V.mesh.element_x0[:, 0], V.mesh.element_h[:, 0]
                     inside = (x0 >= box.lower[0] - tol) & (x0 + h <= box.upper[0] + tol)
