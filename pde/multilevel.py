@@ -273,7 +273,8 @@ def solve_poisson_multilevel(ml: MultilevelSpace, source, diffusion: float = 1.0
     fine level vanishes on its box boundary, also where the box touches the domain boundary (the fine
     levels' normal-flux terms there are not assembled; measured, a C-HiDeNN box on the boundary keeps the
     L2 rates of an interior box: tests/pde/test_multilevel.py). The plain Gauss rule is used (no
-    variationally consistent integration as in the single-level driver), so the C-HiDeNN patch test is not passed to round-off here."""
+    variationally consistent integration as in the single-level driver), so the C-HiDeNN patch test is
+    not passed to round-off here."""
     if diffusion <= 0:
         raise ValueError(f"diffusion must be > 0, got {diffusion}")
     if dirichlet_method not in DIRICHLET_METHODS:

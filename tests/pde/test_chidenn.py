@@ -228,9 +228,9 @@ def test_zero_trace_space_vanishes_on_the_box_boundary(dim, p):
 def test_zero_trace_space_interpolates_at_full_order_odd_functions(p, n):
     """Nodal interpolation in ZeroTraceCHiDeNNSpace: a function whose odd extension across every face is smooth
     (sin(pi x) sin(pi y) on the unit box) converges at L2 order p + 1 (measured 2.9 for p = 2 between 16 and 32
-    elements per side, 3.9 for p = 3 between 8 and 16; limit p + 0.7); a general function vanishing on the boundary (times e^x, odd
-    extension only C^1) at about 2.5 (measured 2.5 / 2.6 between 8 and 16: O(h^2) in the layer next to the
-    boundary, the price of the exact zero trace; pde.chidenn.ZeroTraceCHiDeNNSpace)."""
+    elements per side, 3.9 for p = 3 between 8 and 16; limit p + 0.7); a general function vanishing on the
+    boundary (times e^x, odd extension only C^1) at about 2.5 (measured 2.5 / 2.6 between 8 and 16: O(h^2)
+    in the layer next to the boundary, the price of the exact zero trace; pde.chidenn.ZeroTraceCHiDeNNSpace)."""
     from pde.chidenn import ZeroTraceCHiDeNNSpace
 
     def err(g, n):
