@@ -14,6 +14,7 @@ from gpu.lazy import lazy_exports  # noqa: E402
 #: public name -> submodule defining it (imported on first use; see gpu.lazy)
 _EXPORTS = {
     "CHiDeNNSpace": ".chidenn",
+    "ZeroTraceCHiDeNNSpace": ".chidenn",
     "make_space": ".chidenn",
     "LagrangeSpace": ".fem",
     "solve_poisson": ".fem",

@@ -209,3 +209,115 @@ def make_space(mesh: StructuredMesh, basis: str = "chidenn", order: int = 2, s: 
     if basis == "chidenn":
         return CHiDeNNSpace(mesh, s=order if s is None else s, p=order, dilation=dilation, kernel=kernel)
     raise ValueError(f"basis must be 'fem' or 'chidenn', got {basis!r}")
+
+
+def _reflect_index(i, n):
+    """Index i of the odd extension of a line of nodes 0..n across both ends -> (node, sign)."""
+    sign = 1.0
+    while i < 0 or i > n:
+        i, sign = (-i, -sign) if i < 0 else (2 * n - i, -sign)
+    return i, sign
+
+
+def _reflected_axis(a, s):
+    """Axis a extended by s mirror nodes across each end (x_{-m} = 2 x_0 - x_m, repeated if s > n)."""
+    n = a.size - 1
+    x = {i: a[i] for i in range(n + 1)}
+    for m in range(1, s + 1):
+        x[-m] = 2 * a[0] - x[m] if m <= n else 2 * a[0] - (2 * a[-1] - x[2 * n - m])
+        x[n + m] = 2 * a[-1] - x[n - m] if m <= n else 2 * a[-1] - (2 * a[0] - x[m - n])
+    return np.array([x[i] for i in range(-s, n + s + 1)])
+
+
+class ZeroTraceCHiDeNNSpace:
+    """C-HiDeNN basis on a box mesh whose functions all vanish on the box boundary (an ML-VMS fine box).
+
+    A plain :class:`CHiDeNNSpace` with its boundary dofs removed vanishes at the boundary nodes but not
+    between them in 2D/3D: a boundary vertex's convolution patch reaches interior nodes, whose RPI
+    weights are nonzero on the boundary.  Here every function is the restriction to the box of a
+    C-HiDeNN function on the mesh extended by ``s`` mirror layers across each face, with odd
+    (antisymmetric) nodal values, u(x_sigma(j)) = -u(x_j) for the mirror image sigma(j) of node j
+    (the method of images; mirror "ghost" nodes for boundary conditions of particle/meshfree patches:
+    Randles & Libersky 1996, Comput. Methods Appl. Mech. Engrg. 139:375, Sec. 4).  On a face, only the
+    face vertices k have N_k != 0, their (unclipped) patches are mirror symmetric about the face, and the
+    RPI system (radial kernel, complete polynomials of degree p: both invariant under the reflection) gives
+    W_j^(k)(x) = W_sigma(j)^(k)(x) at every face point, so the odd values cancel and u^h = 0 on the whole
+    face.  Boundary nodes carry no function (their dofs, listed by :meth:`boundary_dofs`, are identically
+    zero and must be removed, as :class:`pde.multilevel.MultilevelSpace` does for every fine box).
+
+    Approximation: the span reproduces every polynomial of degree <= p that is odd about the faces it
+    reaches; for a smooth v with v = 0 on a face the odd extension is C^1 with a jump of the second normal
+    derivative, so near the face the local error is O(h^2) (away from it O(h^(p+1))).  The hyperparameters
+    are those of :class:`CHiDeNNSpace`; every patch is unclipped (no one-sided patches).
+    """
+
+    kind = "chidenn"
+
+    def __init__(self, mesh: StructuredMesh, s: int = 2, p: int = 2, dilation: float | None = None,
+                 kernel: str = "cubic"):
+        if dilation is None:
+            validate_hyperparameters(s, p, FALLBACK_DILATION, kernel)
+            dilation = default_dilation(p, s, mesh.dim)
+        s = int(s)
+        self.ext = CHiDeNNSpace(StructuredMesh([_reflected_axis(a, s) for a in mesh.axes]), s, p, dilation, kernel)
+        self.mesh, self.s, self.p, self.dilation, self.kernel = mesh, s, self.ext.p, self.ext.dilation, kernel
+        self.order = self.p
+        self.dof_coords = mesh.nodes
+        self.n_dofs = mesh.n_nodes
+        d = mesh.dim
+        # extended node -> box node id (-1 on a box face: no function) and sign of the odd extension
+        ext_idx = self.ext.mesh.node_index - s
+        node = np.empty_like(ext_idx)
+        sign = np.ones(ext_idx.shape[0])
+        on_face = np.zeros(ext_idx.shape[0], bool)
+        for i in range(d):
+            n = mesh.shape[i] - 1
+            r = np.array([_reflect_index(int(j), n) for j in range(-s, n + s + 1)])
+            node[:, i] = r[ext_idx[:, i] + s, 0].astype(np.int64)
+            sign *= r[ext_idx[:, i] + s, 1]
+            on_face |= (node[:, i] == 0) | (node[:, i] == n)
+        box_node = np.where(on_face, -1, np.ravel_multi_index(tuple(node.T), mesh.shape))
+        # box element e <-> extended element e + s per axis; its extended patch mapped to box nodes,
+        # duplicates (a node and its images) merged into one column
+        self._ext_elem = np.ravel_multi_index(tuple((mesh.element_index + s).T), self.ext.mesh.eshape)
+        econn = self.ext.elem_conn[self._ext_elem]
+        mapped = box_node[econn]
+        self._sign = sign[econn]
+        order = np.argsort(mapped, axis=1, kind="stable")
+        srt = np.take_along_axis(mapped, order, axis=1)
+        rank = np.concatenate([np.zeros((srt.shape[0], 1), np.int64),
+                               np.cumsum(srt[:, 1:] != srt[:, :-1], axis=1)], axis=1)
+        self._col = np.empty_like(rank)
+        np.put_along_axis(self._col, order, rank, axis=1)
+        width = int(rank[:, -1].max()) + 1
+        conn = np.full((mesh.n_elements, width), -1, np.int64)
+        np.put_along_axis(conn, rank, srt, axis=1)
+        self.elem_conn = conn
+
+    def default_quadrature(self) -> int:
+        return self.p + 3
+
+    def evaluate(self, points, elem=None) -> Evaluation:
+        points = np.ascontiguousarray(np.atleast_2d(points), dtype=float)
+        elem = self.mesh.locate(points) if elem is None else np.asarray(elem, np.int64)
+        ev = self.ext.evaluate(points, self._ext_elem[elem])
+        npt, width = points.shape[0], self.elem_conn.shape[1]
+        col = self._col[elem] + width * np.arange(npt)[:, None]
+        sv = self._sign[elem]
+        vals = np.bincount(col.ravel(), (sv * ev.vals).ravel(), npt * width).reshape(npt, width)
+        grads = np.stack([np.bincount(col.ravel(), (sv * ev.grads[..., i]).ravel(), npt * width)
+                          for i in range(self.mesh.dim)], axis=1).reshape(npt, width, self.mesh.dim)
+        conn = self.elem_conn[elem]
+        vals[conn < 0] = 0.0
+        grads[conn < 0] = 0.0
+        return Evaluation(conn, vals, grads, elem)
+
+    def boundary_dofs(self) -> np.ndarray:
+        return self.mesh.boundary_nodes()
+
+    def face_dofs(self, axis: int, side: int) -> np.ndarray:
+        return self.mesh.face_nodes(axis, side)
+
+    def __repr__(self):
+        return (f"ZeroTraceCHiDeNNSpace(s={self.s}, p={self.p}, dilation={self.dilation}, kernel={self.kernel!r}, "
+                f"dofs={self.n_dofs}, mesh={self.mesh})")
