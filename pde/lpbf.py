@@ -48,7 +48,9 @@ matrices, heat terms -- is :mod:`pde.multilevel_td`, this module adds the geomet
   blocks), solved by fast diagonalisation (``method = "fast"``: M independent 1D solves of size
   sum_l n_{d,l}).  Linear dependence is handled per direction as in :class:`pde.multilevel.MultilevelSpace`:
   a level-l 1D dof whose support lies inside level l+1's interval is removed (exact for nested Lagrange
-  levels, well-conditioned for C-HiDeNN).  The time basis is shared by all levels in both variants.
+  levels; for C-HiDeNN parents an approximation whose best-approximation error stalls near r^-2..r^-2.6
+  under refinement, and the summed 1D mass matrix still has condition numbers 1e6-1e8:
+  ``MultilevelTDSpace(parent_rule="nests")`` keeps such parents, see its docstring).  The time basis is shared by all levels in both variants.
   With ``constant_mode`` (default) the summed-space constant 1(x) 1(y) 1(z) is added as a frozen mode
   whose time factor is solved with the others: the energy test function is then in the time-direction
   Galerkin conditions and stored heat + boundary loss = absorbed energy holds for the TD solution itself
