@@ -559,3 +559,63 @@ def test_scalar_compaction_fallback_matches_brute_force(tmp_path):
     res = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert " passed" in res.stdout
+
+
+def _clustered_km_s(n, box, seed):
+    """Clustered mock in km/s: half the points in Gaussian clumps (1 Mpc/h) falling in at 50 km/s per
+    Mpc/h on top of 300 km/s Gaussian velocities (the sample of benchmarks/pairwise_vs_halotools.py)."""
+    rng = np.random.default_rng(seed)
+    pos = rng.uniform(0, box, (n, 3))
+    c = rng.uniform(0, box, (max(n // 200, 1), 3))
+    k = rng.integers(0, len(c), n // 2)
+    pos[: n // 2] = c[k] + rng.normal(0, 1.0, (n // 2, 3))
+    vel = rng.normal(0, 300.0, (n, 3))
+    vel[: n // 2] += -50.0 * (pos[: n // 2] - c[k])
+    return np.mod(pos, box), vel
+
+
+@pytest.mark.parametrize("case", ["all", "du_L", "weighted", "cross", "nonuniform"])
+def test_mixed_precision_counts_identical_and_within_error_budget(case):
+    """precision="mixed" (float32 projections, float64 r bins and power sums): pair counts and weighted
+    counts identical to the float64 path, moments 1-8 of all quantities and the PDFs within
+    MIXED_ERROR_BUDGET. The budget is about 10x the float32 round-off the mode brings (a value's
+    relative error is a few 6e-8, so an n-th moment moves by ~n times that; measured <= 6e-7 on a
+    PM snapshot); accumulating the power sums in float32, or dropping the float64 r binning, would
+    exceed it or change the counts."""
+    from cosmo.pairwise import MIXED_ERROR_BUDGET, mixed_precision_errors
+
+    box = 40.0
+    pos, vel = _clustered_km_s(4000, box, 5)
+    rb = np.logspace(-1, np.log10(15.0), 11)
+    hb = np.linspace(-3000, 3000, 121) if case != "nonuniform" else np.array([-3000, -700, -150, 0, 60, 500, 3000.])
+    kw = {"du_L": dict(quantities=("du_L",)), "weighted": dict(weights=np.random.default_rng(1).uniform(0.5, 2, 4000)),
+          "cross": dict(pos2=pos[:1500], vel2=vel[:1500])}.get(case, {})
+    p, v = (pos[1500:], vel[1500:]) if case == "cross" else (pos, vel)
+    d = pair_moments(p, v, box, rb, pdf_bins=hb, backend="cpu", **kw)
+    m = pair_moments(p, v, box, rb, pdf_bins=hb, backend="cpu", precision="mixed", **kw)
+    assert np.array_equal(d.counts, m.counts) and np.array_equal(d.weighted_counts, m.weighted_counts)
+    assert d.counts.sum() > 1e5
+    e = mixed_precision_errors(d, m)
+    assert set(e["moments"]) == set(d.moments) and all(len(r) == 8 for r in e["moments"].values())
+    assert 0 < e["worst_moment"] <= MIXED_ERROR_BUDGET["moments"], e["moments"]
+    assert e["pdf_moved"] <= MIXED_ERROR_BUDGET["pdf_moved"]
+    assert e["pdf_bin_rel"] <= 1e-2   # a few values near an edge, of >= 1000 in the bin
+    # the mixed results differ from the float64 ones (float32 arithmetic really ran)
+    assert any(not np.array_equal(d.moments[q], m.moments[q]) for q in d.moments)
+
+
+def test_mixed_precision_bad_arguments():
+    from gpu.config import ConfigError
+    from cosmo.pairwise import mixed_precision_errors
+
+    rng = np.random.default_rng(0)
+    pos, vel = rng.uniform(0, 10, (200, 3)), rng.normal(size=(200, 3))
+    rb = np.linspace(0.1, 4, 5)
+    with pytest.raises(ConfigError, match="precision"):
+        pair_moments(pos, vel, 10.0, rb, precision="single")
+    with pytest.raises(ConfigError, match="CPU backend only"):
+        pair_moments(pos, vel, 10.0, rb, precision="mixed", backend="cuda")
+    a = pair_moments(pos, vel, 10.0, rb, backend="cpu")
+    b = pair_moments(pos[:150], vel[:150], 10.0, rb, backend="cpu")
+    with pytest.raises(ValueError, match="counts"):
+        mixed_precision_errors(a, b)
