@@ -32,7 +32,7 @@ from numba.extending import overload
 
 from gpu.jit import refresh_stale_cache
 
-from .pair_binning import _hbin, _hist, _r2_bin
+from .pair_binning import _as, _hbin, _hist, _r2_bin
 
 #: pairs buffered per thread chunk before a flush (sorted by r bin, then accumulated)
 CAP = 2048
@@ -50,17 +50,6 @@ MODE_COUNT, MODE_DU, MODE_L, MODE_T = 0, 1, 2, 3
 # the precision of the per-pair velocity quantities: the dtype of the quantity buffers (float64,
 # the default, or float32 for ``precision="mixed"``) selects the arithmetic at compile time
 # ----------------------------------------------------------------------------------------
-def _as(x, like):
-    """``x`` converted to the dtype of the array ``like`` (float32 or float64)."""
-
-
-@overload(_as)
-def _as_impl(x, like):
-    if like.dtype == types.float32:
-        return lambda x, like: np.float32(x)
-    return lambda x, like: np.float64(x)
-
-
 def _quot(a, r):
     """``a / r``: the correctly rounded quotient in float64; in float32 ``a (1/r)``, one reciprocal per
     pair for both projections of :func:`_project` (LLVM merges the two ``1/r``), within 1 ulp."""
@@ -205,6 +194,43 @@ def _psum(x, w, s0, s1, nmax, mom, b, k):
             for n in range(2, nmax + 1):
                 p *= xx
                 mom[b, k, n] += p
+
+
+@njit(cache=True, fastmath={"reassoc", "nsz"}, error_model="numpy")
+def _psum_even(x, w, s0, s1, nmax, mom, b, k):
+    """The even orders of :func:`_psum` only, ``mom[b, k, n] += sum_q w[q] x[q]^n`` for even
+    n <= nmax <= 8, by the recurrence ``w x^(n+2) = (w x^n) x^2`` (one square per pair, then one
+    product per order: half the work of :func:`_psum`). For Sigma u_L of auto pairs, whose odd moments
+    vanish over the two orientations (the driver keeps the even ones), in mixed precision only: the
+    powers are rounded differently from :func:`_psum`'s chain (round-off), which the float64 path
+    keeps bit for bit. ``x`` float32 or float64, converted to float64 first."""
+    if s1 <= s0:
+        return
+    u0 = np.uint64(s0)
+    nq = np.uint64(s1 - s0)
+    a2 = 0.0
+    a4 = 0.0
+    a6 = 0.0
+    a8 = 0.0
+    for qi in range(nq):
+        q = u0 + qi
+        xx = np.float64(x[q])
+        x2 = xx * xx
+        p2 = _wx(w, q, x2)
+        p4 = p2 * x2
+        p6 = p4 * x2
+        a2 += p2
+        a4 += p4
+        a6 += p6
+        a8 += p6 * x2
+    if nmax >= 2:
+        mom[b, k, 2] += a2
+    if nmax >= 4:
+        mom[b, k, 4] += a4
+    if nmax >= 6:
+        mom[b, k, 6] += a6
+    if nmax >= 8:
+        mom[b, k, 8] += a8
 
 
 @njit(cache=True, fastmath={"reassoc", "nsz"}, error_model="numpy")
@@ -391,7 +417,11 @@ def _bin_moments(mom, b, s0, s1_, qq, qd, sw, nmax, flags):
     if wd:
         _psum(qd, sw, s0, s1_, nmax, mom, b, 2)
     if ws:
-        _psum(qq[_QS], sw, s0, s1_, nmax, mom, b, 3)
+        if auto and qq.itemsize == 4 and nmax <= 8:
+            # mixed precision: odd orders of Sigma u_L vanish for auto pairs, only the even are summed
+            _psum_even(qq[_QS], sw, s0, s1_, nmax, mom, b, 3)
+        else:
+            _psum(qq[_QS], sw, s0, s1_, nmax, mom, b, 3)
     if wt:
         _psum(qq[_QT], sw, s0, s1_, nmax, mom, b, 4)
         if auto:
