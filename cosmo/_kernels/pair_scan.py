@@ -59,10 +59,14 @@ and per in-range pair, so each step removes work or serial dependencies from tha
 * per-chunk private accumulators (chunks of similar estimated work), summed at the end;
   no atomics, no shared writes.
 
-Precision: float64 throughout (no float32 distance test). Counts and histograms of values
-not within round-off of an edge are exact and independent of the summation order; moments
+Precision: float64 throughout by default (no float32 distance test). Counts and histograms of
+values not within round-off of an edge are exact and independent of the summation order; moments
 differ from a sequential sum by round-off only (~1e-15 relative), and between numbers of
-threads or MPI ranks likewise.
+threads or MPI ranks likewise. With a float32 ``qproto`` (``precision="mixed"``) the flush computes
+the per-pair quantities and their histogram bins in float32 (:func:`.pair_flush._project`,
+:func:`.pair_binning._hbin`) and only the even power sums of Sigma u_L for auto pairs
+(:func:`.pair_flush._psum_even`); the scan, r^2, the r bins, counts, weights and power sums stay
+float64, so the counts are the same as in float64.
 """
 from __future__ import annotations
 
