@@ -295,20 +295,21 @@ def main(argv=None) -> int:
     print(f"# {npairs:.3g} distinct pairs, {nt} threads; ns of CPU per pair: " + ", ".join(
         f"{k.strip()} {np.median(t[k].cpu) * scale / npairs * 1e9:.2f}" for k in cases if k != "Corrfunc DD"))
     th = {"ours": nt, "anchor": nt}
+    exact = "per-pair arithmetic only, float64 (the default kernel's)"
     rows = (("float64 pair arithmetic (floor) vs Corrfunc DD", tuple(stages),
-             "quantities, power sums 1-8, 4 hist bins + scatter per pair (float64), search taken as free"),
+             "quantities, power sums 1-8, 4 hist bins + scatter per pair, search taken as free", exact),
             ("float64 quantities stage vs Corrfunc DD", ("quantities",), "u_L, u_L', Delta, Sigma, 3 transverse "
-             "speeds per pair (float64, as the default kernel)"),
+             "speeds per pair", exact),
             ("mixed-precision quantities stage vs Corrfunc DD", ("quantities, mixed precision",),
-             "the same in float32 (precision='mixed': the kernel's own _project)"))
-    for case, names, what in rows:
+             "the same in float32 (precision='mixed': the kernel's own _project)",
+             "per-pair arithmetic only, float32 (error budget: benchmarks/pairwise_precision.py)"))
+    for case, names, what, accuracy in rows:
         common = dict(ours=what, anchor=corrfunc or "Corrfunc", threads=th, target="none stated (a lower bound)")
         case = f"{case}, N={args.n}"
         if corrfunc is None:
             run.add(Row(case, accuracy="", status="anchor not installed", **common))
         else:
-            run.add(Row.compare(case, scaled(*names), t["Corrfunc DD"],
-                                accuracy="per-pair arithmetic only; exact float64 except the mixed row", **common))
+            run.add(Row.compare(case, scaled(*names), t["Corrfunc DD"], accuracy=accuracy, **common))
     if corrfunc is not None:
         tc = np.median(t["Corrfunc DD"].cpu)
         left = 2 * tc - np.median(scaled(*stages).cpu)
