@@ -390,7 +390,7 @@ def pair_moments(pos, vel, box, rbins, orders=range(1, 9), pdf_bins=None, comm=N
         ``benchmarks/pairwise_precision.py``; a 32^3 PM snapshot at z = 0 and a clustered mock of
         1e5 points): moments 1-8 of every quantity within 5.8e-7 relative (to ``<q^n>`` for even n,
         ``sqrt(<q^(n-1)> <q^(n+1)>)`` for odd n), at most 1.7e-5 of the values of an r bin moved to
-        a neighbouring velocity bin of 50 km/s (values within float32 round-off of an edge); the
+        another velocity bin of 50 km/s (values within float32 round-off of an edge); the
         tests hold it to :data:`MIXED_ERROR_BUDGET` (2e-6, 5e-5) and the counts to identity.
         ``backend="cuda"`` with ``"mixed"`` is an error; ``"auto"`` runs it on the CPU.
 
