@@ -19,13 +19,16 @@ The stages are run separately (each ``--reps`` times over the buffer, in paralle
 ``pair_scan.pair_pass``), timed in CPU seconds (all threads), scaled to the number of pairs of the
 benchmark sample (the distinct pairs that ``pair_counts`` finds) and compared with the CPU time of
 ``Corrfunc.theory.DD`` on the same sample and threads, run interleaved with the stages in each of
-``--rounds`` rounds (so load changes on a shared machine hit both sides of a ratio alike). Output:
-one line per stage with its CPU time for the whole sample and its ratio to Corrfunc's DD (median and
-range over the rounds), then the total ("floor") and what remains of the 2x budget for the pair
-search itself. Without Corrfunc the stage times alone are printed. Two ``# alternative`` lines time
-the quantities with arithmetic the kernel does not use (``1/|r|`` once instead of two divisions;
-also the transverse square roots in single precision), to size those levers; they are not part of
-the floor. Usage::
+``--rounds`` rounds through ``benchmarks/harness.py`` (so load changes on a shared machine hit both
+sides of a ratio alike). Output: the ns of CPU per pair of every stage, then rows (speedup =
+Corrfunc's DD time / the stage's time for the whole sample, CPU and wall, median and range over the
+rounds) for the floor (all four stages), the float64 quantities stage and its mixed-precision twin,
+written to ``benchmarks/results/pairwise_floor.json`` for the README's speed table, and what
+remains of the 2x budget for the pair search itself. Three alternatives are timed besides: the
+quantities with arithmetic the float64 kernel does not use (``1/|r|`` once instead of two
+divisions; also the transverse square roots in single precision), to size those levers, and the
+quantities of ``precision="mixed"`` (the kernel's own ``_project`` in float32); they are not part
+of the floor. Usage::
 
     python benchmarks/pairwise_floor.py [--n 1000000] [--box 250] [--rmax 20] [--threads 2] [--rounds 3]
 """
@@ -33,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.pairwise_vs_halotools import sample  # noqa: E402
 from cosmo._kernels.pair_binning import _hbin  # noqa: E402
-from cosmo._kernels.pair_flush import CAP, _psum  # noqa: E402
+from cosmo._kernels.pair_flush import CAP, MODE_T, _project, _psum  # noqa: E402
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
@@ -124,6 +126,28 @@ def alt_quantities_f32sqrt(fb, qq, reps, nchunks):
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
+def alt_quantities_mixed(fb, pj, qq32, reps, nchunks):
+    """Not the float64 floor: the quantities of ``precision="mixed"``, the kernel's own ``_project`` with
+    a float32 projection buffer (float32 arithmetic, one ``1/|r|`` per pair), then Delta u_L, Sigma u_L
+    and -u_L' in float32 as ``pair_flush._quantities`` computes them."""
+    m = fb.shape[1]
+    chk = 0.0
+    for ch in prange(nchunks):
+        p_ = pj[ch]
+        q_ = qq32[ch]
+        for _ in range(reps):
+            _project(m, fb, p_, MODE_T)
+            for q in range(m):
+                ul = p_[0, q]
+                ulp = p_[1, q]
+                q_[0, q] = -ulp
+                q_[1, q] = ulp - ul
+                q_[2, q] = ulp + ul
+        chk += q_[0, 0]
+    return chk
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
 def stage_powers(qq, off, reps, nchunks):
     """Power sums of orders 1..8 of the seven streams per r bin (``_psum`` with unit weights, as the
     kernel runs them for the unweighted sample), ``reps`` times per chunk."""
@@ -198,6 +222,11 @@ def buffer_from_sample(pos, vel, box, rb, rng):
 
 
 def main(argv=None) -> int:
+    import numba
+
+    from benchmarks.harness import Row, Run, Samples, interleave, version
+    from cosmo.pairwise import pair_counts
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--box", type=float, default=250.0)
@@ -206,11 +235,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--reps", type=int, default=2000, help="passes over the buffer per chunk")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median and range reported)")
+    ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args(argv)
-    import numba
-
-    from cosmo.pairwise import pair_counts
-
     if args.threads:
         numba.set_num_threads(args.threads)
     nt = numba.get_num_threads()
@@ -222,74 +248,75 @@ def main(argv=None) -> int:
     w = fb[1].copy()
     nchunks = nt
     qq = np.zeros((nchunks, 7, CAP))
+    pj = np.zeros((nchunks, 5, CAP), dtype=np.float32)
+    qq32 = np.zeros((nchunks, 3, CAP), dtype=np.float32)
     hq = np.zeros((nchunks, 4, CAP), dtype=np.int64)
     npairs = pair_counts(pos, args.box, rb).sum()
-    try:
-        from Corrfunc.theory.DD import DD
-    except ImportError:
-        DD = None
-        print("# Corrfunc not available: stage times only")
-
-    def corrfunc_cpu():
-        """Corrfunc's DD on the sample: CPU seconds (all threads)."""
-        t0 = time.process_time()
-        DD(1, nt, rb, pos[:, 0], pos[:, 1], pos[:, 2], periodic=True, boxsize=args.box, verbose=False)
-        return time.process_time() - t0
+    run = Run(__file__, argv, notes=f"N = {args.n} clustered points, box {args.box:g}, {args.nbins} bins to "
+                                    f"r = {args.rmax:g}; per-pair stages on a buffer of {CAP} real pairs, "
+                                    f"{args.reps} passes, scaled to the sample's {npairs:.3g} pairs")
     stages = {
-        "quantities": lambda r: stage_quantities(fb, qq, r, nchunks),
-        "power sums": lambda r: stage_powers(qq, off, r, nchunks),
-        "hist bins": lambda r: stage_hist_bins(qq, hedges, hq, r, nchunks),
-        "hist scatter": lambda r: stage_hist_scatter(hq, w, off, len(hedges) - 1, r, nchunks),
+        "quantities": lambda: stage_quantities(fb, qq, args.reps, nchunks),
+        "power sums": lambda: stage_powers(qq, off, args.reps, nchunks),
+        "hist bins": lambda: stage_hist_bins(qq, hedges, hq, args.reps, nchunks),
+        "hist scatter": lambda: stage_hist_scatter(hq, w, off, len(hedges) - 1, args.reps, nchunks),
     }
     # levers outside the kernel's exact float64 arithmetic, timed for comparison only (not in the floor)
     alternatives = {
-        "quantities, 1/|r| once": lambda r: alt_quantities_recip(fb, qq, r, nchunks),
-        "  and f32 sqrt for u_T": lambda r: alt_quantities_f32sqrt(fb, qq, r, nchunks),
+        "quantities, 1/|r| once": lambda: alt_quantities_recip(fb, qq, args.reps, nchunks),
+        "  and f32 sqrt for u_T": lambda: alt_quantities_f32sqrt(fb, qq, args.reps, nchunks),
+        "quantities, mixed precision": lambda: alt_quantities_mixed(fb, pj, qq32, args.reps, nchunks),
     }
-    for fn in list(stages.values()) + list(alternatives.values()):
-        fn(1)  # compile
-    # interleaved rounds: Corrfunc's DD, then each stage, so load changes hit both sides of a ratio alike
-    cpu = {name: [] for name in stages}
-    t_c = []
-    for _ in range(max(args.rounds, 1)):
-        if DD is not None:
-            t_c.append(corrfunc_cpu())
-        for name, fn in list(stages.items()) + list(alternatives.items()):
-            t0 = time.process_time()
-            fn(args.reps)
-            # CPU seconds per pair: every chunk (thread) ran reps x CAP pairs
-            cpu.setdefault(name, []).append((time.process_time() - t0) / (args.reps * CAP * nchunks))
-    t_c = np.array(t_c) if t_c else None
-    head = f"# N = {args.n}, box = {args.box}, {npairs:.3g} distinct pairs, {nt} threads, {args.rounds} rounds"
-    if t_c is not None:
-        head += f"; Corrfunc DD {np.median(t_c):.3f} CPU s ({np.median(t_c) / npairs * 1e9:.2f} ns CPU per pair)"
-    print(head)
-    print("stage          ns/pair(CPU)  CPU s(sample)  /Corrfunc_DD median [range]")
-    total = np.zeros(len(cpu["quantities"]))
-    for name in stages:
-        per_pair = np.array(cpu[name])
-        t_sample = per_pair * npairs
-        total += t_sample
-        rel = ""
-        if t_c is not None:
-            rr = t_sample / t_c
-            rel = f"{np.median(rr):8.2f} [{rr.min():.2f}, {rr.max():.2f}]"
-        print(f"{name:14s} {np.median(per_pair) * 1e9:10.2f} {np.median(t_sample):12.3f}   {rel}")
-    for name in alternatives:
-        per_pair = np.array(cpu[name])
-        rel = ""
-        if t_c is not None:
-            rr = per_pair * npairs / t_c
-            rel = f"{np.median(rr):8.2f} [{rr.min():.2f}, {rr.max():.2f}]"
-        print(f"# alternative: {name:24s} {np.median(per_pair) * 1e9:6.2f} ns/pair  {rel}")
-    if t_c is not None:
-        rr = total / t_c
-        print(f"{'floor':14s} {'':10s} {np.median(total):12.3f}   {np.median(rr):8.2f} [{rr.min():.2f}, {rr.max():.2f}]")
-        left = np.median(2 * t_c - total)
-        print(f"# 2x Corrfunc budget {2 * np.median(t_c):.3f} CPU s; left for the pair search after the floor: "
-              f"{left:.3f} s ({left / np.median(t_c):.2f}x Corrfunc's whole DD)")
-    else:
-        print(f"{'floor':14s} {'':10s} {np.median(total):12.3f}")
+    for fn in (stage_quantities, alt_quantities_recip, alt_quantities_f32sqrt):
+        fn(fb, qq, 1, nchunks)  # compile
+    alt_quantities_mixed(fb, pj, qq32, 1, nchunks)
+    stage_powers(qq, off, 1, nchunks)
+    stage_hist_bins(qq, hedges, hq, 1, nchunks)
+    stage_hist_scatter(hq, w, off, len(hedges) - 1, 1, nchunks)
+    cases = dict(stages, **alternatives)
+    try:
+        from Corrfunc.theory.DD import DD
+
+        cases["Corrfunc DD"] = lambda: DD(1, nt, rb, pos[:, 0], pos[:, 1], pos[:, 2], periodic=True,
+                                          boxsize=args.box, verbose=False)
+        corrfunc = version("Corrfunc")
+    except ImportError:
+        corrfunc = None
+        print("# Corrfunc not available: stage times only")
+    # interleaved rounds (harness): Corrfunc's DD and the stages alternate, so load changes hit both sides
+    t, _ = interleave(cases, args.rounds)
+    scale = npairs / (args.reps * CAP * nchunks)   # every chunk (thread) ran reps x CAP pairs
+
+    def scaled(*names):
+        """CPU and wall seconds of the named stages together, scaled to the sample's pairs, per round."""
+        return Samples(cpu=[scale * sum(t[k].cpu[i] for k in names) for i in range(args.rounds)],
+                       wall=[scale * sum(t[k].wall[i] for k in names) for i in range(args.rounds)])
+
+    print(f"# {npairs:.3g} distinct pairs, {nt} threads; ns of CPU per pair: " + ", ".join(
+        f"{k.strip()} {np.median(t[k].cpu) * scale / npairs * 1e9:.2f}" for k in cases if k != "Corrfunc DD"))
+    th = {"ours": nt, "anchor": nt}
+    exact = "per-pair arithmetic only, float64 (the default kernel's)"
+    rows = (("float64 pair arithmetic (floor) vs Corrfunc DD", tuple(stages),
+             "quantities, power sums 1-8, 4 hist bins + scatter per pair, search taken as free", exact),
+            ("float64 quantities stage vs Corrfunc DD", ("quantities",), "u_L, u_L', Delta, Sigma, 3 transverse "
+             "speeds per pair", exact),
+            ("mixed-precision quantities stage vs Corrfunc DD", ("quantities, mixed precision",),
+             "the same in float32 (precision='mixed': the kernel's own _project)",
+             "per-pair arithmetic only, float32 (error budget: benchmarks/pairwise_precision.py)"))
+    for case, names, what, accuracy in rows:
+        common = dict(ours=what, anchor=corrfunc or "Corrfunc", threads=th, target="none stated (a lower bound)")
+        case = f"{case}, N={args.n}"
+        if corrfunc is None:
+            run.add(Row(case, accuracy="", status="anchor not installed", **common))
+        else:
+            run.add(Row.compare(case, scaled(*names), t["Corrfunc DD"], accuracy=accuracy, **common))
+    if corrfunc is not None:
+        tc = np.median(t["Corrfunc DD"].cpu)
+        left = 2 * tc - np.median(scaled(*stages).cpu)
+        print(f"# 2x Corrfunc budget {2 * tc:.3f} CPU s; left for the pair search after the float64 floor: "
+              f"{left:.3f} s ({left / tc:.2f}x Corrfunc's whole DD)")
+    if not args.no_write:
+        print(f"# wrote {run.write()}")
     return 0
 
 

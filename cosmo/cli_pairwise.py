@@ -71,6 +71,9 @@ def add_arguments(p):
     p.add_argument("--backend", default="auto", choices=("auto", "cpu", "cuda"),
                    help="pair engine: numba.cuda kernels ('cuda'), CPU ('cpu') or CUDA when a device is found "
                         "('auto', default)")
+    p.add_argument("--precision", default="double",
+                   help="'double' (default) or 'mixed': float32 per-pair velocity projections, float64 counts "
+                        "and power sums (CPU engine; see cosmo.pairwise.pair_moments for its error budget)")
     p.add_argument("--quiet", action="store_true")
 
 
@@ -79,7 +82,7 @@ def check_options(args) -> dict:
     import gpu
     from gpu.config import check_arg
 
-    from .pairwise import QUANTITIES, _MAX_ORDER, resolve_backend
+    from .pairwise import PRECISIONS, QUANTITIES, _MAX_ORDER, resolve_backend
 
     opts = {}
     if args.rbins and args.rbins_edges:
@@ -109,8 +112,17 @@ def check_options(args) -> dict:
     check_arg("--min-size", args.min_size, ge=1)
     check_arg("--subsample", args.subsample, ge=0)
     check_arg("--seed", args.seed, ge=0)
+    precision = getattr(args, "precision", "double")
+    if precision not in PRECISIONS:
+        raise ConfigError(f"option '--precision': {precision!r}; valid: {','.join(PRECISIONS)}")
+    backend = getattr(args, "backend", "auto")
+    if precision == "mixed":
+        if backend == "cuda":
+            raise ConfigError("option '--precision' mixed runs on the CPU engine only; use --backend cpu or auto")
+        backend = "cpu"
+    opts["precision"] = precision
     try:
-        opts["backend"] = resolve_backend(getattr(args, "backend", "auto"))
+        opts["backend"] = resolve_backend(backend)
     except gpu.GPUUnavailableError as exc:
         raise ConfigError(f"option '--backend': {exc}") from None
     opts["quantities"] = None
@@ -270,7 +282,8 @@ def run(args) -> int:
     params = {"snapshot": str(args.snapshot), "BoxSize": box, "Redshift": float(snap.header.get("Redshift", 0.0)),
               "Time": float(snap.header.get("Time", 0.0)), "npart": len(pos), "units": snap.describe_units(),
               "empty_bins": "moments and PDFs are NaN in r bins with counts = 0 (no pairs)"}
-    kw = dict(orders=orders, pdf_bins=hb, comm=comm, quantities=opts["quantities"], backend=opts["backend"])
+    kw = dict(orders=orders, pdf_bins=hb, comm=comm, quantities=opts["quantities"], backend=opts["backend"],
+              precision=opts["precision"])
     if args.halo_split:
         split = halo_split_statistics(pos, vel, box, rb, b=args.b, min_size=args.min_size, **kw)
         stats = split.samples

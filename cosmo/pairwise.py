@@ -54,6 +54,10 @@ list), with bit-identical per-pair numbers: counts and unit-weight histograms eq
 exactly, moments to round-off (the additions happen in another order); tested against the CPU
 engine under the CUDA simulator.
 
+Precision: float64 by default; ``precision="mixed"`` computes the per-pair velocity projections
+in float32 with float64 counts and power sums (identical counts, moments within 6e-7 relative of
+float64 on a PM snapshot: see :func:`pair_moments` and :func:`mixed_precision_errors`).
+
 Bad input (NaN or infinite positions, velocities, weights or bins, mismatched shapes, r_max beyond
 half a periodic box) raises :class:`gpu.config.ConfigError` (a ``ValueError``) naming the array,
 before any kernel runs.
@@ -73,6 +77,12 @@ from .cell_grid import as_points, check_box, choose_grid, sort_into_cells, wrap_
 QUANTITIES = ("u_L", "u_L'", "du_L", "su_L", "u_T", "du_T")
 #: quantities with histograms
 PDF_QUANTITIES = QUANTITIES[:4]
+#: arithmetic of the per-pair velocity quantities (:func:`pair_moments`'s ``precision``)
+PRECISIONS = ("double", "mixed")
+#: error budget of ``precision="mixed"`` against ``"double"`` (:func:`mixed_precision_errors`), enforced by
+#: tests/cosmo/test_pairwise.py: moments (relative to the scale m_n) and the fraction of PDF values moved to
+#: another velocity bin; measured at most 5.8e-7 and 1.7e-5 (benchmarks/pairwise_precision.py)
+MIXED_ERROR_BUDGET = {"moments": 2e-6, "pdf_moved": 5e-5}
 _HDF5_NAMES = {"u_L": "uL", "u_L'": "uLp", "du_L": "duL", "su_L": "suL", "u_T": "uT", "du_T": "duT"}
 _MAX_ORDER = 16
 
@@ -271,12 +281,68 @@ class PairStatistics:
         return write_results(path, self.to_datasets(), params=p, units=units)
 
 
+def mixed_precision_errors(st_double: PairStatistics, st_mixed: PairStatistics, min_values: float = 1000.0) -> dict:
+    """How far ``precision="mixed"`` statistics are from the float64 ones of the same sample.
+
+    Returns ``{"moments": {quantity: [e_n for each order]}, "worst_moment", "pdf_moved", "pdf_bin_rel"}``:
+
+    * ``e_n = max_b |<q^n>_mixed - <q^n>_double| / m_n`` over the r bins with pairs, with the scale
+      ``m_n = <q^n>`` for even n and ``m_n = sqrt(<q^(n-1)> <q^(n+1)>)`` for odd n (an upper bound of
+      ``<|q|^n>`` by the Cauchy-Schwarz inequality; ``<q^0> = 1``), so that odd moments close to zero
+      are measured against the size of their terms (odd orders without both neighbours are skipped);
+    * ``pdf_moved``: per r bin the fraction of the binned values that went to another velocity bin,
+      ``sum_k |h_mixed - h_double| / (2 sum_k h_double)`` (largest over r bins and PDF quantities);
+    * ``pdf_bin_rel``: the largest relative change of a velocity bin holding at least ``min_values``
+      values (unit weights).
+
+    Raises ``ValueError`` unless pair counts and weighted counts are identical (the mixed mode keeps
+    them exact)."""
+    if not (np.array_equal(st_double.counts, st_mixed.counts)
+            and np.array_equal(st_double.weighted_counts, st_mixed.weighted_counts)):
+        raise ValueError("pair counts of the two statistics differ")
+    ok = st_double.counts > 0
+    orders = st_double.orders
+    moments = {}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for q in st_double.moments:
+            def mom(n):
+                return np.ones(ok.sum()) if n == 0 else st_double.moment(q, n)[ok]
+
+            row = []
+            for n in orders:
+                if n % 2 == 0:
+                    scale = mom(n)
+                elif (n - 1 == 0 or n - 1 in orders) and n + 1 in orders:
+                    scale = np.sqrt(mom(n - 1) * mom(n + 1))
+                else:
+                    continue
+                d = np.abs(st_mixed.moment(q, n)[ok] - st_double.moment(q, n)[ok])
+                row.append(float(np.max(np.where(scale > 0, d / scale, np.where(d > 0, np.inf, 0.0)))))
+            moments[q] = row
+        moved = bin_rel = None
+        if st_double.pdf:
+            moved = bin_rel = 0.0
+            dh = np.diff(st_double.pdf_bins)
+            wtot = (2.0 if st_double.auto else 1.0) * st_double.weighted_counts[ok]
+            for q in st_double.pdf:
+                hd = st_double.pdf[q][ok] * dh * wtot[:, None]       # weight per velocity bin
+                hm = st_mixed.pdf[q][ok] * dh * wtot[:, None]
+                tot = hd.sum(axis=1)
+                moved = max(moved, float(np.max(np.where(tot > 0, np.abs(hm - hd).sum(axis=1) / (2 * tot), 0.0))))
+                big = hd >= min_values
+                if big.any():
+                    bin_rel = max(bin_rel, float(np.max(np.abs(hm - hd)[big] / hd[big])))
+    worst = max((max(r) for r in moments.values() if r), default=0.0)
+    return {"moments": moments, "worst_moment": worst, "pdf_moved": moved, "pdf_bin_rel": bin_rel}
+
+
 # ----------------------------------------------------------------------------------------
 # the driver
 # ----------------------------------------------------------------------------------------
 def pair_moments(pos, vel, box, rbins, orders=range(1, 9), pdf_bins=None, comm=None, *,
                  pos2=None, vel2=None, weights=None, weights2=None, periodic=None,
-                 cell_refine: int = 2, quantities=None, backend: str = "auto") -> PairStatistics:
+                 cell_refine: int = 2, quantities=None, backend: str = "auto",
+                 precision: str = "double") -> PairStatistics:
     """Counts, velocity moments and PDFs of all particle pairs in separation bins.
 
     Parameters
@@ -313,6 +379,20 @@ def pair_moments(pos, vel, box, rbins, orders=range(1, 9), pdf_bins=None, comm=N
         (:mod:`cosmo._kernels.cuda_pairs`, a device or the CUDA simulator), with the same pairs and the
         same per-pair arithmetic: counts and unit-weight histograms equal the CPU ones exactly, moments
         to round-off (the order of the additions differs).
+    precision : {"double", "mixed"}
+        Arithmetic of the per-pair velocity quantities (CPU backend). ``"double"`` (default): all in
+        float64. ``"mixed"``: separations, r bins, pair counts, weights and the power sums stay
+        float64 (counts identical to ``"double"``), while the projections ``u_L``, ``u_L'``, the
+        transverse speeds, ``Delta u_L``, ``Sigma u_L`` and the values binned into the PDFs are
+        computed in float32 from the float64 dot products (one reciprocal ``1/|r|`` per pair;
+        each value then carries a relative error of a few float32 units, 6e-8, and an n-th power
+        about n times that). Measured against ``"double"`` (:func:`mixed_precision_errors`,
+        ``benchmarks/pairwise_precision.py``; a 32^3 PM snapshot at z = 0 and a clustered mock of
+        1e5 points): moments 1-8 of every quantity within 5.8e-7 relative (to ``<q^n>`` for even n,
+        ``sqrt(<q^(n-1)> <q^(n+1)>)`` for odd n), at most 1.7e-5 of the values of an r bin moved to
+        another velocity bin of 50 km/s (values within float32 round-off of an edge); the
+        tests hold it to :data:`MIXED_ERROR_BUDGET` (2e-6, 5e-5) and the counts to identity.
+        ``backend="cuda"`` with ``"mixed"`` is an error; ``"auto"`` runs it on the CPU.
 
     Returns
     -------
@@ -320,6 +400,9 @@ def pair_moments(pos, vel, box, rbins, orders=range(1, 9), pdf_bins=None, comm=N
     """
     from ._kernels import pair_scan as K
 
+    qproto = _precision_proto(precision, backend)
+    if precision == "mixed" and backend == "auto":
+        backend = "cpu"   # the mixed mode is a CPU-kernel mode
     backend = resolve_backend(backend)
 
     periodic = (box is not None) if periodic is None else bool(periodic)
@@ -370,7 +453,7 @@ def pair_moments(pos, vel, box, rbins, orders=range(1, 9), pdf_bins=None, comm=N
             | _pdf_want(K, pdf_bins, quantities))
     prep = _prepare(pos, vel, w1, pos2, vel2, w2, box, rb[-1], periodic, cell_refine)
     bounds = _work_bounds(prep.start1, prep.start2, comm, _nchunks())
-    counts, wcounts, mom, hist = _run_kernel(prep, auto, rb, nmax, hedges, huni, bounds, want, backend)
+    counts, wcounts, mom, hist = _run_kernel(prep, auto, rb, nmax, hedges, huni, bounds, want, backend, qproto)
     counts = gpu.allreduce_sum(comm, counts.sum(axis=0))
     wcounts = gpu.allreduce_sum(comm, wcounts.sum(axis=0))
     mom = gpu.allreduce_sum(comm, mom.sum(axis=0))
@@ -426,7 +509,19 @@ def resolve_backend(backend) -> str:
         raise ConfigError(f"backend: {exc}") from None
 
 
-def _run_kernel(prep, auto, rb, nmax, hedges, huni, bounds, want, backend="cpu"):
+def _precision_proto(precision, backend) -> np.ndarray:
+    """``precision`` ("double" or "mixed") as the kernel's dtype prototype (float64 or float32); "mixed"
+    is a CPU-kernel mode (the CUDA engine computes in float64): with ``backend="cuda"`` a ConfigError,
+    checked before any device is looked for."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "mixed" and backend == "cuda":
+        raise ConfigError("precision='mixed' is implemented for the CPU backend only; use backend='cpu' "
+                          "or precision='double'")
+    return np.zeros(1, dtype=np.float32 if precision == "mixed" else np.float64)
+
+
+def _run_kernel(prep, auto, rb, nmax, hedges, huni, bounds, want, backend="cpu", qproto=None):
     from ._kernels.pair_scan import Cells, Grid, pair_pass
 
     c1 = Cells(prep.pos1[:, 0].copy(), prep.pos1[:, 1].copy(), prep.pos1[:, 2].copy(), prep.vel1, prep.w1, prep.start1)
@@ -436,7 +531,8 @@ def _run_kernel(prep, auto, rb, nmax, hedges, huni, bounds, want, backend="cpu")
         from ._kernels.cuda_pairs import pair_pass_cuda
 
         return pair_pass_cuda(c1, c2, grid, auto, rb ** 2, nmax, hedges, huni, bounds[[0, -1]], want)
-    return pair_pass(c1, c2, grid, auto, rb ** 2, nmax, hedges, huni, bounds, want)
+    qproto = np.zeros(1) if qproto is None else qproto
+    return pair_pass(c1, c2, grid, auto, rb ** 2, nmax, hedges, huni, bounds, want, qproto)
 
 
 def _weights(name, w, n):
@@ -613,7 +709,7 @@ class HaloSplitStatistics:
 
 def halo_split_statistics(pos, vel, box, rbins, *, b: float = 0.2, min_size: int = 2, orders=range(1, 9),
                           pdf_bins=None, quantities=None, comm=None, cell_refine: int = 2,
-                          backend: str = "auto") -> HaloSplitStatistics:
+                          backend: str = "auto", precision: str = "double") -> HaloSplitStatistics:
     """Pair statistics of all particles and split into halo / out-of-halo particles (periodic box).
 
     The particles are split by periodic friends-of-friends (:func:`cosmo.fof.friends_of_friends`,
@@ -624,7 +720,7 @@ def halo_split_statistics(pos, vel, box, rbins, *, b: float = 0.2, min_size: int
     three split samples (so their counts add up to those of ``all``).
 
     Parameters as :func:`pair_moments` (``box`` must be a finite periodic box side); ``b`` in (0, 1),
-    ``min_size >= 1``. (Twelve arguments: the four data arguments, then keyword-only options, the
+    ``min_size >= 1``. (Thirteen arguments: the four data arguments, then keyword-only options, the
     FoF pair ``b``/``min_size`` and those passed on to :func:`pair_moments` unchanged.)
     """
     from gpu.config import check_arg
@@ -633,6 +729,7 @@ def halo_split_statistics(pos, vel, box, rbins, *, b: float = 0.2, min_size: int
 
     check_arg("b", b, gt=0, lt=1)
     check_arg("min_size", min_size, ge=1)
+    _precision_proto(precision, backend)
     if isinstance(min_size, bool) or not isinstance(min_size, (int, np.integer)):
         raise ConfigError(f"min_size must be an integer >= 1, got {min_size!r}")
     box = check_box(box, True)
@@ -649,5 +746,6 @@ def halo_split_statistics(pos, vel, box, rbins, *, b: float = 0.2, min_size: int
         if len(p1) < 2 or (p2 is not None and len(p2) < 1):
             continue
         samples[name] = pair_moments(p1, v1, box, rbins, orders=orders, pdf_bins=pdf_bins, comm=comm, pos2=p2,
-                                     vel2=v2, quantities=quantities, cell_refine=cell_refine, backend=backend)
+                                     vel2=v2, quantities=quantities, cell_refine=cell_refine, backend=backend,
+                                     precision=precision)
     return HaloSplitStatistics(samples=samples, catalogue=cat, b=float(b), min_size=int(min_size))

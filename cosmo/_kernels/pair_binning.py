@@ -16,7 +16,9 @@ actual edges, so they do not depend on round-off in the table or the uniform-bin
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
+
 from gpu.jit import refresh_stale_cache
 
 #: number of pair quantities (u_L, u_L', Delta u_L, Sigma u_L, u_T, Delta u_T), see :mod:`.pair_flush`
@@ -53,6 +55,52 @@ def _bin_index(x, edges, uniform, lo, inv_dx):
 
 
 NTAB = 8192
+
+
+# the arithmetic of float32 values (mixed precision of the pair kernel): helpers resolved at compile
+# time from the dtype of an array, so that one body serves float64 and float32
+def _as(x, like):
+    """``x`` converted to the dtype of the array ``like`` (float32 or float64)."""
+
+
+@overload(_as)
+def _as_impl(x, like):
+    if like.dtype == types.float32:
+        return lambda x, like: np.float32(x)
+    return lambda x, like: np.float64(x)
+
+
+def _ceil_as(e, like):
+    """The smallest value of ``like``'s dtype that is >= the float64 ``e``: for every value ``x`` of that
+    dtype, ``x >= e`` exactly when ``x >= _ceil_as(e)`` and ``x < e`` exactly when ``x < _ceil_as(e)``
+    (so edge tests can run in that dtype and stay exact). ``e`` itself for float64."""
+
+
+@overload(_ceil_as)
+def _ceil_as_impl(e, like):
+    if like.dtype == types.float32:
+        def impl(e, like):
+            g = np.float32(e)
+            if np.float64(g) < e:
+                g = np.nextafter(g, np.float32(np.inf))
+            return g
+        return impl
+    return lambda e, like: np.float64(e)
+
+
+def _edge_eps(like, nh, mhinv):
+    """Margin (in bins) of the near-edge test of :func:`_hbin`: ``1e-6 + 1e-11 nh`` in float64 (the
+    edges are uniform to 1e-12 relative per step); in float32 plus twice the rounding bound of
+    ``t = (x - e_0) nh / (e_nh - e_0)`` computed in float32, ``u (3 M nh / (e_nh - e_0) + 2 nh)`` with
+    ``u = 2^-24`` and ``M`` the largest |edge| (``mhinv = M nh / (e_nh - e_0)``; the operands rounded to
+    float32, the subtraction and the product each add a relative error up to u)."""
+
+
+@overload(_edge_eps)
+def _edge_eps_impl(like, nh, mhinv):
+    if like.dtype == types.float32:
+        return lambda like, nh, mhinv: np.float32(1e-6 + 1e-11 * nh + 2.0 * 2.0 ** -24 * (3.0 * mhinv + 2.0 * nh))
+    return lambda like, nh, mhinv: 1e-6 + 1e-11 * nh
 
 
 @njit(cache=True)
@@ -117,9 +165,10 @@ def _hbin(x, n, hedges, huni, hlo, hinv, nh, hout):
     """Histogram bin of ``x[q]`` for q < n into ``hout`` (``nh`` = outside ``[e_0, e_nh)``).
 
     Uniform edges: ``t = (x - e_0) nh / (e_nh - e_0)`` and ``k = floor(t)`` in a branch-free,
-    vectorised loop; values with ``t`` within 1e-6 (+1e-11 nh) of an integer, i.e. within
-    round-off reach of an edge (the edges are uniform to 1e-12 relative per step, see
-    ``cosmo.pairwise._uniform``), are flagged and binned again exactly against the actual
+    vectorised loop, in the dtype of ``x`` (float32 values of mixed precision: float32 arithmetic);
+    values with ``t`` within 1e-6 (+1e-11 nh; in float32 plus the float32 rounding bound,
+    :func:`_edge_eps`) of an integer, i.e. within round-off reach of an edge (the edges are uniform
+    to 1e-12 relative per step, see ``cosmo.pairwise._uniform``), are flagged and binned again exactly against the actual
     edges (:func:`_bin_index`), so the half-open bins ``[e_k, e_k+1)`` are exact. Values
     outside ``[e_0, e_nh)`` are decided by exact comparisons. Other edges: bisection.
 
@@ -129,20 +178,29 @@ def _hbin(x, n, hedges, huni, hlo, hinv, nh, hout):
     if huni:
         e0 = hedges[0]
         en = hedges[nh]
-        top = nh - 1.0
-        eps = 1e-6 + 1e-11 * nh
+        # in the dtype of x (float32 in mixed precision: twice the lanes), exact where it matters:
+        # the range test against the edges rounded up (_ceil_as), the near-edge margin from the
+        # float32 rounding bound (_edge_eps), flagged values re-binned in float64 below
+        e0c = _ceil_as(e0, x)
+        enc = _ceil_as(en, x)
+        lo_ = _as(hlo, x)
+        inv_ = _as(hinv, x)
+        zero = _as(0.0, x)
+        one = _as(1.0, x)
+        tmax = _as(nh - 0.5, x)
+        eps = _edge_eps(x, nh, max(abs(e0), abs(en)) * hinv)
         nflag = 0
         for q in range(n):
             xx = x[q]
-            t = min(max((xx - hlo) * hinv, 0.0), top + 0.5)
+            t = min(max((xx - lo_) * inv_, zero), tmax)
             k = min(int(t), nh - 1)
-            f = t - k
-            inside = (xx >= e0) & (xx < en)
-            near = ((f < eps) | (f > 1.0 - eps)) & inside
+            f = t - _as(k, x)
+            inside = (xx >= e0c) & (xx < enc)
+            near = ((f < eps) | (f > one - eps)) & inside
             h = k if inside else nh
             hout[q] = -1 - h if near else h
             nflag += near
-            nexact += xx == en
+            nexact += xx == enc
         if nflag > 0:
             for q in range(n):
                 if hout[q] < 0:

@@ -27,11 +27,12 @@ of :mod:`cosmo.pairwise`.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from gpu.jit import refresh_stale_cache
 
-from .pair_binning import _hbin, _hist, _r2_bin
+from .pair_binning import _as, _hbin, _hist, _r2_bin
 
 #: pairs buffered per thread chunk before a flush (sorted by r bin, then accumulated)
 CAP = 2048
@@ -43,6 +44,38 @@ _FR, _FW, _FA, _FC, _F1, _F2, _FD = 0, 1, 2, 3, 4, 5, 6
 _QA, _QB, _QD, _QS, _QT, _QU, _QV = 0, 1, 2, 3, 4, 5, 6
 #: how much the scan stores per candidate: r^2 only; Delta u_L only; u_L and u_L'; also transverse
 MODE_COUNT, MODE_DU, MODE_L, MODE_T = 0, 1, 2, 3
+
+
+# ----------------------------------------------------------------------------------------
+# the precision of the per-pair velocity quantities: the dtype of the quantity buffers (float64,
+# the default, or float32 for ``precision="mixed"``) selects the arithmetic at compile time
+# ----------------------------------------------------------------------------------------
+def _quot(a, r):
+    """``a / r``: the correctly rounded quotient in float64; in float32 ``a (1/r)``, one reciprocal per
+    pair for both projections of :func:`_project` (LLVM merges the two ``1/r``), within 1 ulp."""
+
+
+@overload(_quot)
+def _quot_impl(a, r):
+    if r == types.float32:
+        return lambda a, r: a * (np.float32(1.0) / r)
+    return lambda a, r: a / r
+
+
+def _proj_rows(fb, pjbuf):
+    """The five projection rows of :func:`_project` (u_L or Delta u_L, u_L', u_T, u_T', Delta u_T): in
+    float64 the field rows ``_FA, _FC, _F1, _F2, _FD`` of ``fb`` themselves (projected in place, as the
+    fields are not needed after; the very expressions of the field rows, so that LLVM sees the same
+    arrays and vectorises without overlap checks), in float32 the rows of the separate buffer
+    ``pjbuf``. Called inside :func:`_project` and :func:`_sort_by_bin`, not passed on as arrays
+    aliasing ``fb`` (the walk is compiled with ``noalias``, see :func:`.pair_scan._walk_cells`)."""
+
+
+@overload(_proj_rows)
+def _proj_rows_impl(fb, pjbuf):
+    if pjbuf.dtype == types.float32:
+        return lambda fb, pjbuf: (pjbuf[0], pjbuf[1], pjbuf[2], pjbuf[3], pjbuf[4])
+    return lambda fb, pjbuf: (fb[_FA], fb[_FC], fb[_F1], fb[_F2], fb[_FD])
 
 
 @njit(cache=True, inline="always")
@@ -57,7 +90,8 @@ def _wx(w, q, x):
 @njit(cache=True, fastmath={"reassoc", "nsz"}, error_model="numpy")
 def _psum(x, w, s0, s1, nmax, mom, b, k):
     """``mom[b, k, n] += sum_{s0 <= q < s1} w[q] x[q]^n`` for n = 1..nmax (``w`` None: unit weights,
-    compiled without the multiplication by 1, :func:`_wx`).
+    compiled without the multiplication by 1, :func:`_wx`). ``x`` float64, or float32 (mixed
+    precision): each value is converted to float64 first, so the products and sums are in float64.
 
     Each pair's term ``w x^n`` is the same chain of products as a direct loop; only the order of
     the additions is left free (``fastmath={'reassoc', 'nsz'}`` on this function alone), which
@@ -78,16 +112,17 @@ def _psum(x, w, s0, s1, nmax, mom, b, k):
         a1 = 0.0
         for qi in range(nq):
             q = u0 + qi
-            a1 += _wx(w, q, x[q])
+            a1 += _wx(w, q, np.float64(x[q]))
         mom[b, k, 1] += a1
     elif nmax == 2:
         a1 = 0.0
         a2 = 0.0
         for qi in range(nq):
             q = u0 + qi
-            p1 = _wx(w, q, x[q])
+            xx = np.float64(x[q])
+            p1 = _wx(w, q, xx)
             a1 += p1
-            a2 += p1 * x[q]
+            a2 += p1 * xx
         mom[b, k, 1] += a1
         mom[b, k, 2] += a2
     elif nmax <= 4:
@@ -97,7 +132,7 @@ def _psum(x, w, s0, s1, nmax, mom, b, k):
         a4 = 0.0
         for qi in range(nq):
             q = u0 + qi
-            xx = x[q]
+            xx = np.float64(x[q])
             p1 = _wx(w, q, xx)
             p2 = p1 * xx
             p3 = p2 * xx
@@ -121,7 +156,7 @@ def _psum(x, w, s0, s1, nmax, mom, b, k):
         a8 = 0.0
         for qi in range(nq):
             q = u0 + qi
-            xx = x[q]
+            xx = np.float64(x[q])
             p1 = _wx(w, q, xx)
             p2 = p1 * xx
             p3 = p2 * xx
@@ -153,12 +188,49 @@ def _psum(x, w, s0, s1, nmax, mom, b, k):
         # above 8 orders (rare): the same product chain per pair, summed pair by pair
         for qi in range(nq):
             q = u0 + qi
-            xx = x[q]
+            xx = np.float64(x[q])
             p = _wx(w, q, xx)
             mom[b, k, 1] += p
             for n in range(2, nmax + 1):
                 p *= xx
                 mom[b, k, n] += p
+
+
+@njit(cache=True, fastmath={"reassoc", "nsz"}, error_model="numpy")
+def _psum_even(x, w, s0, s1, nmax, mom, b, k):
+    """The even orders of :func:`_psum` only, ``mom[b, k, n] += sum_q w[q] x[q]^n`` for even
+    n <= nmax <= 8, by the recurrence ``w x^(n+2) = (w x^n) x^2`` (one square per pair, then one
+    product per order: half the work of :func:`_psum`). For Sigma u_L of auto pairs, whose odd moments
+    vanish over the two orientations (the driver keeps the even ones), in mixed precision only: the
+    powers are rounded differently from :func:`_psum`'s chain (round-off), which the float64 path
+    keeps bit for bit. ``x`` float32 or float64, converted to float64 first."""
+    if s1 <= s0:
+        return
+    u0 = np.uint64(s0)
+    nq = np.uint64(s1 - s0)
+    a2 = 0.0
+    a4 = 0.0
+    a6 = 0.0
+    a8 = 0.0
+    for qi in range(nq):
+        q = u0 + qi
+        xx = np.float64(x[q])
+        x2 = xx * xx
+        p2 = _wx(w, q, x2)
+        p4 = p2 * x2
+        p6 = p4 * x2
+        a2 += p2
+        a4 += p4
+        a6 += p6
+        a8 += p6 * x2
+    if nmax >= 2:
+        mom[b, k, 2] += a2
+    if nmax >= 4:
+        mom[b, k, 4] += a4
+    if nmax >= 6:
+        mom[b, k, 6] += a6
+    if nmax >= 8:
+        mom[b, k, 8] += a8
 
 
 @njit(cache=True, fastmath={"reassoc", "nsz"}, error_model="numpy")
@@ -212,48 +284,56 @@ def _count_only(m, bw, pb, cnt, counts, wcounts, unitw):
 
 
 @njit(cache=True, error_model="numpy")
-def _project(m, fb, mode):
-    """The per-pair quantities in buffer order, in place (contiguous, branch-free: vectorised), so
-    that the sort moves the quantities rather than the fields they come from: ``MODE_DU``:
-    ``Delta u_L = ((v2 - v1) . r)/|r|`` in row ``_FA``; ``MODE_L``: ``u_L = (v1 . r)/|r|`` and
-    ``u_L' = (v2 . r)/|r|`` in ``_FA``, ``_FC``; ``MODE_T`` besides the transverse speeds by
-    Pythagoras, ``u_T = sqrt(|v1|^2 - u_L^2)``, ``u_T' = sqrt(|v2|^2 - u_L'^2)``,
-    ``Delta u_T = sqrt(|v2 - v1|^2 - Delta u_L^2)`` (clipped at 0 against round-off), in ``_F1``,
-    ``_F2``, ``_FD``. Each value is the same chain of operations as one computed per pair."""
+def _project(m, fb, pjbuf, mode):
+    """The per-pair quantities in buffer order (contiguous, branch-free: vectorised) into the five
+    projection rows (:func:`_proj_rows`), so that the sort moves the quantities rather than the fields
+    they come from: ``MODE_DU``: ``Delta u_L = ((v2 - v1) . r)/|r|`` in the first; ``MODE_L``:
+    ``u_L = (v1 . r)/|r|`` and ``u_L' = (v2 . r)/|r|`` in the first two; ``MODE_T`` besides the
+    transverse speeds by Pythagoras, ``u_T = sqrt(|v1|^2 - u_L^2)``, ``u_T' = sqrt(|v2|^2 - u_L'^2)``,
+    ``Delta u_T = sqrt(|v2 - v1|^2 - Delta u_L^2)`` (clipped at 0 against round-off), in the others.
+
+    The arithmetic is that of ``pjbuf``'s dtype (:func:`_as`): float64 (the rows are then the field
+    rows themselves, projected in place): each value is the same chain of operations as one computed
+    per pair; float32 (mixed precision): the fields (computed in float64 by the scan) are rounded to
+    float32 and the quantities computed in float32, with one reciprocal of ``|r|`` per pair
+    (:func:`_quot`). r^2 itself stays float64 in ``fb`` (the r bins are decided from it)."""
     br = fb[_FR]
     ba = fb[_FA]
     bc = fb[_FC]
     b1 = fb[_F1]
     b2 = fb[_F2]
     bd = fb[_FD]
+    pa, pc, p1, p2, pd = _proj_rows(fb, pjbuf)
+    zero = _as(0.0, pjbuf)
     if mode == MODE_DU:
         for p in range(m):
-            ba[p] = ba[p] / np.sqrt(br[p])
+            pa[p] = _as(ba[p], pjbuf) / np.sqrt(_as(br[p], pjbuf))
     elif mode == MODE_L:
         for p in range(m):
-            r = np.sqrt(br[p])
-            ba[p] = ba[p] / r
-            bc[p] = bc[p] / r
+            r = np.sqrt(_as(br[p], pjbuf))
+            pa[p] = _quot(_as(ba[p], pjbuf), r)
+            pc[p] = _quot(_as(bc[p], pjbuf), r)
     else:
         for p in range(m):
-            r = np.sqrt(br[p])
-            ul = ba[p] / r
-            ulp = bc[p] / r
+            r = np.sqrt(_as(br[p], pjbuf))
+            ul = _quot(_as(ba[p], pjbuf), r)
+            ulp = _quot(_as(bc[p], pjbuf), r)
             du = ulp - ul
-            ba[p] = ul
-            bc[p] = ulp
-            b1[p] = np.sqrt(max(b1[p] - ul * ul, 0.0))
-            b2[p] = np.sqrt(max(b2[p] - ulp * ulp, 0.0))
-            bd[p] = np.sqrt(max(bd[p] - du * du, 0.0))
+            pa[p] = ul
+            pc[p] = ulp
+            p1[p] = np.sqrt(max(_as(b1[p], pjbuf) - ul * ul, zero))
+            p2[p] = np.sqrt(max(_as(b2[p], pjbuf) - ulp * ulp, zero))
+            pd[p] = np.sqrt(max(_as(bd[p], pjbuf) - du * du, zero))
 
 
 @njit(cache=True, error_model="numpy")
-def _sort_by_bin(m, fb, sb, qq, pb, cnt, off, mode, unitw):
-    """Counting sort of the buffered quantities (:func:`_project`) by r bin: bin b occupies
-    ``[off[b], off[b+1])``, split in the four sub-streams of :func:`_bin_pairs`. The pair weights go
-    to row ``_FW`` of ``sb``; ``MODE_DU``: Delta u_L to row ``_FA`` of ``sb``; otherwise u_L and u_L'
-    to rows ``_QA``, ``_QB`` of ``qq`` and (``MODE_T``) u_T, u_T', Delta u_T to ``_QT``, ``_QU``,
-    ``_QV``: only what the mode uses is moved."""
+def _sort_by_bin(m, fb, pjbuf, sb, qq, pb, cnt, off, mode, unitw):
+    """Counting sort of the buffered quantities (:func:`_proj_rows`, :func:`_project`)
+    and the pair weights (row ``_FW`` of ``fb``) by r bin: bin b
+    occupies ``[off[b], off[b+1])``, split in the four sub-streams of :func:`_bin_pairs`. The pair
+    weights go to row ``_FW`` of ``sb``; ``MODE_DU``: Delta u_L to row ``_QD`` of ``qq``;
+    otherwise u_L and u_L' to rows ``_QA``, ``_QB`` and (``MODE_T``) u_T, u_T', Delta u_T to ``_QT``,
+    ``_QU``, ``_QV``: only what the mode uses is moved."""
     nb = cnt.shape[1]
     off[0] = 0
     for b in range(nb):
@@ -264,15 +344,11 @@ def _sort_by_bin(m, fb, sb, qq, pb, cnt, off, mode, unitw):
             q += c
         off[b + 1] = q
     bw = fb[_FW]
-    ba = fb[_FA]
-    bc = fb[_FC]
-    b1 = fb[_F1]
-    b2 = fb[_F2]
-    bd = fb[_FD]
+    ba, bc, b1, b2, bd = _proj_rows(fb, pjbuf)
     sw = sb[_FW]
-    sa = sb[_FA]
     qa = qq[_QA]
     qb = qq[_QB]
+    qdd = qq[_QD]
     qt = qq[_QT]
     qu = qq[_QU]
     qv = qq[_QV]
@@ -283,7 +359,7 @@ def _sort_by_bin(m, fb, sb, qq, pb, cnt, off, mode, unitw):
             cnt[p & 3, b] = q + 1
             if not unitw:
                 sw[q] = bw[p]
-            sa[q] = ba[p]
+            qdd[q] = ba[p]
     elif mode == MODE_L:
         for p in range(m):
             b = pb[p]
@@ -312,14 +388,15 @@ def _quantities(m, qq, mode, auto):
     """The remaining per-pair quantities in bin order (contiguous, branch-free: vectorised), from the
     sorted u_L (row ``_QA``) and u_L' (row ``_QB``): ``Delta u_L = u_L' - u_L``,
     ``Sigma u_L = u_L' + u_L``, and row ``_QB`` becomes ``-u_L'`` for auto pairs (the second
-    orientation's u_L). Nothing to do for ``MODE_DU`` (Delta u_L is the sorted row ``_FA`` of ``sb``)."""
+    orientation's u_L). Nothing to do for ``MODE_DU`` (Delta u_L is already the sorted row ``_QD``).
+    In the dtype of ``qq`` (float32 with mixed precision)."""
     if mode == MODE_DU:
         return
     qa = qq[_QA]
     qb = qq[_QB]
     qd = qq[_QD]
     qs = qq[_QS]
-    sgn = -1.0 if auto else 1.0
+    sgn = _as(-1.0 if auto else 1.0, qq)
     for q in range(m):
         ul = qa[q]
         ulp = qb[q]
@@ -340,7 +417,11 @@ def _bin_moments(mom, b, s0, s1_, qq, qd, sw, nmax, flags):
     if wd:
         _psum(qd, sw, s0, s1_, nmax, mom, b, 2)
     if ws:
-        _psum(qq[_QS], sw, s0, s1_, nmax, mom, b, 3)
+        if auto and qq.itemsize == 4 and nmax <= 8:
+            # mixed precision: odd orders of Sigma u_L vanish for auto pairs, only the even are summed
+            _psum_even(qq[_QS], sw, s0, s1_, nmax, mom, b, 3)
+        else:
+            _psum(qq[_QS], sw, s0, s1_, nmax, mom, b, 3)
     if wt:
         _psum(qq[_QT], sw, s0, s1_, nmax, mom, b, 4)
         if auto:
@@ -438,16 +519,18 @@ def _hist_direct(hist, b, s0, s1_, sw, qq, hbin, auto):
 def flush(m, scr, acc, rbin, hbin, flags):
     """Accumulate the ``m`` buffered in-range pairs of one chunk into its accumulators.
 
-    ``scr = (fb, sb, pb, qq, hq, cnt, off)``: the buffered fields (rows ``_F*``), their sorted copy,
-    the r bins, the quantities (rows ``_Q*``), their histogram bins, the per-bin sub-counters and
-    offsets; ``acc = (counts, wcounts, mom, hist, hedge)``: this chunk's accumulator slices;
+    ``scr = (fb, sb, pb, qq, hq, cnt, off, pj)``: the buffered fields (rows ``_F*``, float64), the
+    sorted pair weights (row ``_FW`` of ``sb``), the r bins, the quantities (rows ``_Q*``), their
+    histogram bins, the per-bin sub-counters and offsets, and the projection buffer of mixed
+    precision (:func:`_proj_rows`). The dtype of ``qq`` and ``pj`` (float64 or float32) is the precision of
+    the per-pair quantities; power sums, weights and counts are float64 in both; ``acc = (counts, wcounts, mom, hist, hedge)``: this chunk's accumulator slices;
     ``rbin = (r2edges, tab, tinv)``; ``hbin = (hedges, huni, hlo, hinv, hsym)``;
     ``flags = (auto, unitw, mode, nmax, wl, wd, ws, wt, wh, whd)`` (see :func:`.pair_scan.pair_pass`).
     Steps in the module docstring.
     """
     if m == 0:
         return
-    fb, sb, pb, qq, hq, cnt, off = scr
+    fb, sb, pb, qq, hq, cnt, off, pj = scr
     counts, wcounts, mom, hist, hedge = acc
     hedges, huni, hlo, hinv, hsym = hbin
     auto, unitw, mode, nmax, wl, wd, ws, wt, wh, whd = flags
@@ -456,10 +539,10 @@ def flush(m, scr, acc, rbin, hbin, flags):
     if mode == MODE_COUNT:
         _count_only(m, fb[_FW], pb, cnt, counts, wcounts, unitw)
         return
-    _project(m, fb, mode)
-    _sort_by_bin(m, fb, sb, qq, pb, cnt, off, mode, unitw)
+    _project(m, fb, pj, mode)
+    _sort_by_bin(m, fb, pj, sb, qq, pb, cnt, off, mode, unitw)
     _quantities(m, qq, mode, auto)
-    qd = sb[_FA] if mode == MODE_DU else qq[_QD]
+    qd = qq[_QD]
     sw = sb[_FW]
     nh = max(hedges.shape[0] - 1, 1)
     hd = hq[3]

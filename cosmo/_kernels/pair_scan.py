@@ -59,10 +59,14 @@ and per in-range pair, so each step removes work or serial dependencies from tha
 * per-chunk private accumulators (chunks of similar estimated work), summed at the end;
   no atomics, no shared writes.
 
-Precision: float64 throughout (no float32 distance test). Counts and histograms of values
-not within round-off of an edge are exact and independent of the summation order; moments
+Precision: float64 throughout by default (no float32 distance test). Counts and histograms of
+values not within round-off of an edge are exact and independent of the summation order; moments
 differ from a sequential sum by round-off only (~1e-15 relative), and between numbers of
-threads or MPI ranks likewise.
+threads or MPI ranks likewise. With a float32 ``qproto`` (``precision="mixed"``) the flush computes
+the per-pair quantities and their histogram bins in float32 (:func:`.pair_flush._project`,
+:func:`.pair_binning._hbin`) and only the even power sums of Sigma u_L for auto pairs
+(:func:`.pair_flush._psum_even`); the scan, r^2, the r bins, counts, weights and power sums stay
+float64, so the counts are the same as in float64.
 """
 from __future__ import annotations
 
@@ -530,26 +534,31 @@ def _components(vel):
 
 
 @njit(cache=True)
-def _chunk_buffers(nb):
-    """One chunk's scratch: ``scr = (fb, sb, pb, qq, hq, cnt, off)`` for :func:`.pair_flush.flush`
+def _chunk_buffers(nb, qproto):
+    """One chunk's scratch: ``scr = (fb, sb, pb, qq, hq, cnt, off, pj)`` for :func:`.pair_flush.flush`
     and ``tb``, the per-candidate fields of one scan piece (computed in a vectorised loop before the
-    compaction). Fixed capacity :data:`.pair_flush.CAP` (no reallocation inside the walk)."""
+    compaction). The quantity rows ``qq`` and the projection buffer ``pj`` have the dtype of
+    ``qproto`` (float64, or float32 for mixed precision; ``pj`` is used in float32 only, one element
+    per row otherwise: in float64 the projections overwrite the fields in ``fb``, see
+    :func:`.pair_flush._proj_rows`). Fixed capacity :data:`.pair_flush.CAP` (no reallocation
+    inside the walk)."""
     cap = CAP
     fb = np.empty((NF, cap))
     sb = np.empty((NF, cap))
     sb[_FW, :] = 1.0
     fb[_FW, :] = 1.0
     pb = np.empty(cap, dtype=np.int64)
-    qq = np.empty((7, cap))
+    qq = np.empty((7, cap), dtype=qproto.dtype)
+    pj = np.empty((5, cap if qproto.itemsize == 4 else 1), dtype=qproto.dtype)
     hq = np.empty((4, cap), dtype=np.int64)
     tb = np.empty((5, cap))
     cnt = np.empty((4, nb), dtype=np.int64)
     off = np.empty(nb + 1, dtype=np.int64)
-    return (fb, sb, pb, qq, hq, cnt, off), tb
+    return (fb, sb, pb, qq, hq, cnt, off, pj), tb
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def pair_pass(cells1, cells2, grid, auto, r2edges, nmax, hedges, huni, bounds, want):
+def pair_pass(cells1, cells2, grid, auto, r2edges, nmax, hedges, huni, bounds, want, qproto):
     """Accumulate pair statistics for the i-cells ``bounds[0] <= c < bounds[-1]``.
 
     ``cells1``, ``cells2``: the samples sorted by cell (:data:`Cells`; the same sample twice with
@@ -580,10 +589,17 @@ def pair_pass(cells1, cells2, grid, auto, r2edges, nmax, hedges, huni, bounds, w
     Histograms (both orientations for auto pairs, each with weight w): k = 0..3 as above; with
     ``WANT_HD`` instead of ``WANT_H`` only k = 2 (Delta u_L) is filled, from the Delta u_L-only
     buffer (one projection per pair), the cheapest pass with a PDF.
+    Precision: ``qproto`` (an array, only its dtype is used) is the dtype of the per-pair velocity
+    quantities of the flush: float64 (the default: the arithmetic above, all in double) or float32
+    (``precision="mixed"`` of :func:`cosmo.pairwise.pair_moments`: the projections, transverse
+    speeds, Delta u_L, Sigma u_L and their histogram bins from float32 values, power sums still in
+    float64). Separations, r bins and counts are float64 in both, so the counts are the same.
+
     Returns ``(counts[nchunks, nb], wcounts[nchunks, nb], mom[nchunks, nb, NQ, nmax+1], hist[nchunks, nb, NH, nh])``.
 
-    Ten arguments: the two samples and the grid are grouped; the separation bins, moment order,
-    histogram edges, the chunking and the quantity mask are the call's independent choices.
+    Eleven arguments: the two samples and the grid are grouped; the separation bins, moment order,
+    histogram edges, the chunking, the quantity mask and the precision are the call's independent
+    choices.
     """
     nb = r2edges.shape[0] - 1
     nchunks = bounds.shape[0] - 1
@@ -614,7 +630,7 @@ def pair_pass(cells1, cells2, grid, auto, r2edges, nmax, hedges, huni, bounds, w
     wk = _Walk(nc, grid.ext, grid.box, 0.5 * grid.box, grid.periodic, mi, not mi, 1e-9 * grid.cs, grid.lo,
                grid.cs, r2min if r2min > 0.0 else 5e-324, r2edges[nb], auto, unitw, mode)
     for ch in prange(nchunks):
-        scr, tb = _chunk_buffers(nb)
+        scr, tb = _chunk_buffers(nb, qproto)
         acc = (counts[ch], wcounts[ch], mom[ch], hist[ch], hedge[ch])
         m = _walk_cells(bounds[ch], bounds[ch + 1], p1, p2, wk, tb, (scr, acc, rbin, hbin, flags))
         flush(m, scr, acc, rbin, hbin, flags)

@@ -316,6 +316,8 @@ PAIRWISE_BAD_OPTIONS = {
     "type absent": (["--type", "0"], ("--type",)),
     "type out of range": (["--type", "7"], ("--type",)),
     "unknown quantity": (["--quantities", "v12"], ("--quantities", "v12")),
+    "unknown precision": (["--precision", "single"], ("--precision", "single")),
+    "mixed precision on cuda": (["--precision", "mixed", "--backend", "cuda"], ("--precision", "CPU")),
 }
 
 

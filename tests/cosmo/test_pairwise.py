@@ -103,10 +103,14 @@ def test_separations_exactly_on_bin_edges(rb):
     assert np.array_equal(pair_counts(pos, None, rb), cnt_open)
 
 
-def test_pdf_values_exactly_on_bin_edges():
+@pytest.mark.parametrize("precision", ["double", "mixed"])
+def test_pdf_values_exactly_on_bin_edges(precision):
     """Bins are half-open [e_k, e_k+1): velocities landing exactly on edges (including +-the outer
     edges) are binned like a direct searchsorted, also on the kernel's mirrored-bin path used for
-    antisymmetric edges."""
+    antisymmetric edges. precision="mixed": the values are the float32 ones (reproduced here with
+    numpy float32, IEEE like the kernel), on or within a float32 unit of the edges, and their bins
+    must be exact as well (the float32 bin arithmetic of pair_binning._hbin flags them)."""
+    f32 = np.float32
     rng = np.random.default_rng(7)
     n = 40
     pos = np.full((n, 3), 5.0)
@@ -126,9 +130,10 @@ def test_pdf_values_exactly_on_bin_edges():
         vel_awk[:, 0] = rng.choice(np.concatenate([awkward, awkward[[0, -1]] * 1.5]), n)
         sets.append((awkward, vel_awk))
     for hedges, vel in sets:
-        st = pair_moments(pos, vel, 10.0, rb, orders=(1,), pdf_bins=hedges)
+        st = pair_moments(pos, vel, 10.0, rb, orders=(1,), pdf_bins=hedges, precision=precision)
         # the Delta u_L-only pass (its own formula: ((v' - v) . r)/|r|, one projection per pair)
-        st_d = pair_moments(pos, vel, 10.0, rb, orders=(1,), pdf_bins=hedges, quantities=("du_L",))
+        st_d = pair_moments(pos, vel, 10.0, rb, orders=(1,), pdf_bins=hedges, quantities=("du_L",),
+                            precision=precision)
         nh = len(hedges) - 1
         ref = {k: np.zeros((len(rb) - 1, nh)) for k in ("u_L", "u_L'", "du_L", "su_L")}
         ref_d = np.zeros((len(rb) - 1, nh))
@@ -142,13 +147,20 @@ def test_pdf_values_exactly_on_bin_edges():
                 # u_L = (v . r)/|r|, the kernel's formula (one rounding in the product, one in the
                 # division; equal to +-v_x exactly whenever v_x d is exact, as for the first two sets)
                 ul, ulp = (vel[i, 0] * d) / abs(d), (vel[j, 0] * d) / abs(d)
+                du1 = ((vel[j, 0] - vel[i, 0]) * d) / abs(d)
+                if precision == "mixed":
+                    # pair_flush._project in float32: one reciprocal of |r| for u_L, u_L'; a division for
+                    # the Delta u_L-only pass
+                    ir = f32(1.0) / np.sqrt(f32(d * d))
+                    ul, ulp = f32(vel[i, 0] * d) * ir, f32(vel[j, 0] * d) * ir
+                    du1 = f32((vel[j, 0] - vel[i, 0]) * d) / np.sqrt(f32(d * d))
                 for k, vals in (("u_L", (ul, -ulp)), ("u_L'", (ulp, -ul)), ("du_L", (ulp - ul, ulp - ul)),
                                 ("su_L", (ulp + ul, -(ulp + ul)))):
                     for x in vals:
-                        h = np.searchsorted(hedges, x, side="right") - 1
+                        h = np.searchsorted(hedges, np.float64(x), side="right") - 1
                         if 0 <= h < nh:
                             ref[k][b, h] += 1.0
-                h = np.searchsorted(hedges, ((vel[j, 0] - vel[i, 0]) * d) / abs(d), side="right") - 1
+                h = np.searchsorted(hedges, np.float64(du1), side="right") - 1
                 if 0 <= h < nh:
                     ref_d[b, h] += 2.0  # both orientations
         for k in ref:
@@ -470,6 +482,17 @@ def test_cli_pairwise_with_halo_split(tmp_path):
     close(d["all/moments/duL"], ref.moments["du_L"])
     close(d["all/pdf/duL"], data["all/pdf/duL"])
     assert "all/moments/uL" not in d and "all/pdf/uL" not in d
+    # --precision mixed: same counts, moments within the mixed-precision budget (float32 projections)
+    from cosmo.pairwise import MIXED_ERROR_BUDGET
+
+    rc = main(["pairwise", str(tmp_path / "snap_000.hdf5"), "--rbins", "0.1,5,6", "--precision", "mixed",
+               "--out", str(tmp_path / "m.h5"), "--quiet"])
+    assert rc == 0
+    mx, mh = read_results(tmp_path / "m.h5")
+    assert np.array_equal(mx["all/counts"], ref.counts)
+    even = slice(1, None, 2)   # orders 2, 4, 6, 8: positive, so relative differences are well defined
+    close(mx["all/moments/duL"][:, even], ref.moments["du_L"][:, even], rtol=MIXED_ERROR_BUDGET["moments"])
+    assert not np.array_equal(mx["all/moments/duL"], ref.moments["du_L"])
     # bad input: one error line naming the option, exit 2 (tests/cosmo/test_cli_faults.py has the full suite)
     assert main(["pairwise", str(tmp_path / "snap_000.hdf5"), "--quantities", "v12", "--out",
                  str(tmp_path / "x.h5")]) == 2
@@ -559,3 +582,63 @@ def test_scalar_compaction_fallback_matches_brute_force(tmp_path):
     res = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert " passed" in res.stdout
+
+
+def _clustered_km_s(n, box, seed):
+    """Clustered mock in km/s: half the points in Gaussian clumps (1 Mpc/h) falling in at 50 km/s per
+    Mpc/h on top of 300 km/s Gaussian velocities (the sample of benchmarks/pairwise_vs_halotools.py)."""
+    rng = np.random.default_rng(seed)
+    pos = rng.uniform(0, box, (n, 3))
+    c = rng.uniform(0, box, (max(n // 200, 1), 3))
+    k = rng.integers(0, len(c), n // 2)
+    pos[: n // 2] = c[k] + rng.normal(0, 1.0, (n // 2, 3))
+    vel = rng.normal(0, 300.0, (n, 3))
+    vel[: n // 2] += -50.0 * (pos[: n // 2] - c[k])
+    return np.mod(pos, box), vel
+
+
+@pytest.mark.parametrize("case", ["all", "du_L", "weighted", "cross", "nonuniform"])
+def test_mixed_precision_counts_identical_and_within_error_budget(case):
+    """precision="mixed" (float32 projections, float64 r bins and power sums): pair counts and weighted
+    counts identical to the float64 path, moments 1-8 of all quantities and the PDFs within
+    MIXED_ERROR_BUDGET. The budget is about 10x the float32 round-off the mode brings (a value's
+    relative error is a few 6e-8, so an n-th moment moves by ~n times that; measured <= 6e-7 on a
+    PM snapshot); accumulating the power sums in float32, or dropping the float64 r binning, would
+    exceed it or change the counts."""
+    from cosmo.pairwise import MIXED_ERROR_BUDGET, mixed_precision_errors
+
+    box = 40.0
+    pos, vel = _clustered_km_s(4000, box, 5)
+    rb = np.logspace(-1, np.log10(15.0), 11)
+    hb = np.linspace(-3000, 3000, 121) if case != "nonuniform" else np.array([-3000, -700, -150, 0, 60, 500, 3000.])
+    kw = {"du_L": dict(quantities=("du_L",)), "weighted": dict(weights=np.random.default_rng(1).uniform(0.5, 2, 4000)),
+          "cross": dict(pos2=pos[:1500], vel2=vel[:1500])}.get(case, {})
+    p, v = (pos[1500:], vel[1500:]) if case == "cross" else (pos, vel)
+    d = pair_moments(p, v, box, rb, pdf_bins=hb, backend="cpu", **kw)
+    m = pair_moments(p, v, box, rb, pdf_bins=hb, backend="cpu", precision="mixed", **kw)
+    assert np.array_equal(d.counts, m.counts) and np.array_equal(d.weighted_counts, m.weighted_counts)
+    assert d.counts.sum() > 1e5
+    e = mixed_precision_errors(d, m)
+    assert set(e["moments"]) == set(d.moments) and all(len(r) == 8 for r in e["moments"].values())
+    assert 0 < e["worst_moment"] <= MIXED_ERROR_BUDGET["moments"], e["moments"]
+    assert e["pdf_moved"] <= MIXED_ERROR_BUDGET["pdf_moved"]
+    assert e["pdf_bin_rel"] <= 1e-2   # a few values near an edge, of >= 1000 in the bin
+    # the mixed results differ from the float64 ones (float32 arithmetic really ran)
+    assert any(not np.array_equal(d.moments[q], m.moments[q]) for q in d.moments)
+
+
+def test_mixed_precision_bad_arguments():
+    from gpu.config import ConfigError
+    from cosmo.pairwise import mixed_precision_errors
+
+    rng = np.random.default_rng(0)
+    pos, vel = rng.uniform(0, 10, (200, 3)), rng.normal(size=(200, 3))
+    rb = np.linspace(0.1, 4, 5)
+    with pytest.raises(ConfigError, match="precision"):
+        pair_moments(pos, vel, 10.0, rb, precision="single")
+    with pytest.raises(ConfigError, match="CPU backend only"):
+        pair_moments(pos, vel, 10.0, rb, precision="mixed", backend="cuda")
+    a = pair_moments(pos, vel, 10.0, rb, backend="cpu")
+    b = pair_moments(pos[:150], vel[:150], 10.0, rb, backend="cpu")
+    with pytest.raises(ValueError, match="counts"):
+        mixed_precision_errors(a, b)
