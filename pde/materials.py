@@ -7,8 +7,8 @@ Solidus/liquidus temperatures: Ti-6Al-4V 1878 / 1928 K, IN718 1533 / 1609 K (K. 
 *Recommended values of thermophysical properties for selected commercial alloys*, Woodhead 2002).
 Boiling point: that of the alloy's main element, Ti 3560 K and Ni 3186 K (CRC Handbook of Chemistry
 and Physics, 97th ed., 2016).
-The TD solver (:mod:`pde.lpbf`) uses these constant properties (linear model).  The optional nonlinear model
-(:mod:`pde.nonlinear`, full order) uses the temperature-dependent tables :data:`THERMAL_TABLES` below: k(T) and
+The multilevel TD solver (:mod:`pde.lpbf`) uses these constant properties (linear model).  The optional nonlinear
+model (:mod:`pde.nonlinear`, full order, or its space-time TD :func:`pde.nonlinear.solve_track_td`) uses the temperature-dependent tables :data:`THERMAL_TABLES` below: k(T) and
 c_p(T) (piecewise linear), latent heat of fusion (enthalpy form) and the evaporative loss of the surface, each
 formula an njit function citing its source.
 """

@@ -27,8 +27,9 @@ Discretisation (documented choices):
 
 :func:`solve_track` runs the moving Gaussian beam of :mod:`pde.heat_source` on the half block y >= 0 (the beam and
 the block are symmetric about y = 0; the plane y = 0 carries the natural condition), a fine uniform box around
-the track, graded outward.  The TD solver of :mod:`pde.lpbf` stays linear: this full-order solver is the nonlinear
-model's reference.
+the track, graded outward.  The multilevel TD solver of :mod:`pde.lpbf` is linear; :func:`solve_track_td` solves this
+module's discrete nonlinear equations (one track, no evaporation) by space-time TD with a fixed-point iteration, and
+this full-order solver is its reference.
 """
 from __future__ import annotations
 
