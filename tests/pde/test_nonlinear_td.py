@@ -142,7 +142,8 @@ td_modes = 12
 
 def test_cli_nonlinear_td(tmp_path, capsys):
     """``python -m pde lpbf --temperature-dependent --latent-heat --nonlinear-solver td``: the nonlinear TD runs and
-    the summary carries the fixed-point record; td with evaporation, td without a nonlinear option and an unknown
+    the summary carries the fixed-point record; a fixed point that does not reach picard_tol is written as failed
+    (exit 1); td with evaporation, td without a nonlinear option and an unknown
     --material are bad input (exit 2, one error line naming the keys, nothing written)."""
     from gpu.io import read_results
     from pde.__main__ import main
@@ -158,6 +159,16 @@ def test_cli_nonlinear_td(tmp_path, capsys):
     data, _ = read_results(out)
     assert data["T_end"].size == s["nodes"] and data["T_end"].max() == pytest.approx(s["melt_pool"]["peak_T"])
     assert "fixed-point iterations" in capsys.readouterr().out
+    # one fixed-point iteration allowed: not converged -> written with status "failed", one error line, exit 1
+    cfg.write_text(TD_CFG + "picard_max_iter = 1\n")
+    out2, js2 = tmp_path / "r2.h5", tmp_path / "s2.json"
+    assert main(["lpbf", str(cfg), "--out", str(out2), "--json", str(js2), "--latent-heat",
+                 "--nonlinear-solver", "td"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()  # "warning:" lines (peak above boiling) and one error
+    errors = [e for e in err if not e.startswith("warning:")]
+    assert len(errors) == 1 and errors[0].startswith("error:") and "fixed-point change" in errors[0]
+    s2 = json.loads(js2.read_text())
+    assert s2["status"] == "failed" and not s2["picard"]["converged"] and s2["picard"]["iterations"] == 1
     for extra, words in ((["--temperature-dependent", "--nonlinear-solver", "td"], "boundary.evaporation"),
                          (["--nonlinear-solver", "td"], "nonlinear.solver"),
                          (["--material", "IN719"], "material.name")):
