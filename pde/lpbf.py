@@ -1020,8 +1020,8 @@ class NonlinearTDLPBFResult(NonlinearLPBFResult):
         return self.run["T_max"]
 
     def checks(self) -> dict:
-        """``finite`` field; ``energy_balance`` |absorbed - stored| / absorbed <= solver.energy_tol (TD truncation:
-        the enthalpy at t_end of the separated field); ``fixed_point``: the iteration reached nonlinear.picard_tol
+        """``finite`` field; ``energy_balance`` abs(absorbed - stored - lost) / absorbed <= solver.energy_tol (TD
+        truncation: the enthalpy at t_end of the separated field); ``fixed_point``: the iteration reached nonlinear.picard_tol
         within nonlinear.picard_max_iter iterations."""
         s, nl = self.problem.config.solver, self.problem.config.nonlinear
         T = self._T_end()

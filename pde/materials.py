@@ -8,9 +8,9 @@ Solidus/liquidus temperatures: Ti-6Al-4V 1878 / 1928 K, IN718 1533 / 1609 K (K. 
 Boiling point: that of the alloy's main element, Ti 3560 K and Ni 3186 K (CRC Handbook of Chemistry
 and Physics, 97th ed., 2016).
 The multilevel TD solver (:mod:`pde.lpbf`) uses these constant properties (linear model).  The optional nonlinear
-model (:mod:`pde.nonlinear`, full order, or its space-time TD :func:`pde.nonlinear.solve_track_td`) uses the temperature-dependent tables :data:`THERMAL_TABLES` below: k(T) and
-c_p(T) (piecewise linear), latent heat of fusion (enthalpy form) and the evaporative loss of the surface, each
-formula an njit function citing its source.
+model (:mod:`pde.nonlinear`, full order, or its space-time TD :func:`pde.nonlinear.solve_track_td`) uses the
+temperature-dependent tables :data:`THERMAL_TABLES` below: k(T) and c_p(T) (piecewise linear), latent heat of
+fusion (enthalpy form) and the evaporative loss of the surface, each formula an njit function citing its source.
 """
 from __future__ import annotations
 
@@ -296,7 +296,7 @@ def temperature_of_enthalpy(E, T_c, c_p, rho, L_f, T_s, T_l, T_ref, T_guess):
     """The temperature T with :func:`volumetric_enthalpy` (T) = E: the inverse of the enthalpy, which increases
     strictly (rho c_app >= rho min c_p > 0).  Newton's method on E(T) - E safeguarded by bisection on a bracket
     (Press et al., *Numerical Recipes*, 3rd ed. 2007, Sec. 9.4, ``rtsafe``), from ``T_guess``; stops when the step is
-    below 1e-11 K or the enthalpy error below 1e-14 |E| + 1e-9 J/m^3."""
+    below 1e-11 K or the enthalpy error below 1e-14 abs(E) + 1e-9 J/m^3."""
     c_min = c_p[0]
     for i in range(c_p.shape[0]):
         if c_p[i] < c_min:

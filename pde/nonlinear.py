@@ -531,7 +531,8 @@ def solve_track_td(beam, block, model: ThermalModel, t_end: float, h_fine: float
 
     for name, v, kw in (("t_end", t_end, {"gt": 0}), ("h_fine", h_fine, {"gt": 0}), ("dt", dt, {"gt": 0}),
                         ("tol", tol, {"gt": 0, "lt": 1}), ("td_tol", td_tol, {"gt": 0, "lt": 1}),
-                        ("separation_tol", separation_tol, {"gt": 0, "lt": 1}), ("svd_tol", svd_tol, {"gt": 0, "lt": 1}),
+                        ("separation_tol", separation_tol, {"gt": 0, "lt": 1}),
+                        ("svd_tol", svd_tol, {"gt": 0, "lt": 1}),
                         ("modes", modes, {"ge": 1}), ("max_iter", max_iter, {"ge": 1}),
                         ("td_max_iter", td_max_iter, {"ge": 1}), ("separation_rank", separation_rank, {"ge": 1})):
         check_arg(name, v, **kw)
