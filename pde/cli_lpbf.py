@@ -1,4 +1,5 @@
-"""``python -m pde lpbf config.toml --out run.h5 --json summary.json [--levels N --basis B --modes M --backend cpu]``.
+"""``python -m pde lpbf config.toml --out run.h5 --json summary.json [--levels N --basis B --modes M --backend cpu]
+[--material IN718 --temperature-dependent --latent-heat --nonlinear-solver td]``.
 
 Runs :class:`pde.lpbf.LPBFProblem` on a TOML config (sections ``material``, ``laser``, ``domain``,
 ``solver``, ``output``; every key optional, defaults in :mod:`pde.lpbf`), writes the HDF5 result (factors,
@@ -29,6 +30,13 @@ def add_arguments(p):
                    help="override solver.level_modes (shared: modes shared by the levels, fast solves)")
     p.add_argument("--backend", choices=("auto", "cpu", "cuda"), default=None,
                    help="override solver.backend (cuda: TD mode solves and Gram products on the GPU through CuPy)")
+    p.add_argument("--material", default=None, help="override material.name (Ti6Al4V, IN718)")
+    p.add_argument("--temperature-dependent", dest="temperature_dependent", action="store_true", default=None,
+                   help="set material.temperature_dependent = true (k(T), c_p(T): the nonlinear model)")
+    p.add_argument("--latent-heat", dest="latent_heat", action="store_true", default=None,
+                   help="set material.latent_heat = true (latent heat of fusion: the nonlinear model)")
+    p.add_argument("--nonlinear-solver", dest="nonlinear_solver", choices=("full_order", "td"), default=None,
+                   help="override nonlinear.solver (td: the nonlinear space-time TD with a fixed-point iteration)")
     p.add_argument("--quiet", action="store_true", help="no log output")
 
 
@@ -55,6 +63,15 @@ def run(args) -> int:
         v = getattr(args, key)
         if v is not None:  # through the same validation as the file
             solver[key] = v
+    for section, key, v in (("material", "name", args.material),
+                            ("material", "temperature_dependent", args.temperature_dependent),
+                            ("material", "latent_heat", args.latent_heat),
+                            ("nonlinear", "solver", args.nonlinear_solver)):
+        if v is not None:
+            sec = data.setdefault(section, {})
+            if not isinstance(sec, dict):
+                raise ConfigError(f"config section '{section}' must be a table")
+            sec[key] = v
     cfg = load_config(data, LPBFConfig)
     problem = LPBFProblem(cfg)
     check_outputs([("--out", args.out), ("--json", args.json)])  # distinct and writable, before the solve
@@ -67,7 +84,16 @@ def run(args) -> int:
     for w in summ.get("warnings", []):
         print(f"warning: {w}", file=sys.stderr, flush=True)
     mp = summ["melt_pool"]
-    if not args.quiet and "nonlinear" in summ:
+    if not args.quiet and "picard" in summ:
+        pc = summ["picard"]
+        print(f"nonlinear TD: {summ['nodes']} nodes, {pc['modes']} modes, {pc['iterations']} fixed-point iterations, "
+              f"last change {pc['change'][-1]:.2e} (tol {pc['tol']:g}), residual {pc['residual'][-1]:.2e}, "
+              f"solve={summ['timings']['solve_s']:.2f}s status={summ['status']}")
+        print(f"melt pool at t={mp['time']:.3g}s: peak {mp['peak_T']:.0f} K (run {mp['peak_T_run']:.0f} K), length "
+              f"{mp['length'] * 1e6:.0f} um, width {mp['width'] * 1e6:.0f} um, depth {mp['depth'] * 1e6:.0f} um")
+        print(json.dumps(summ["energy"]))
+        print(f"wrote {args.out}" + (f" and {args.json}" if args.json else ""))
+    elif not args.quiet and "nonlinear" in summ:
         nl = summ["nonlinear"]
         print(f"full-order nonlinear model: {summ['nodes']} nodes, {nl['steps']} steps, Newton iterations max "
               f"{nl['newton_max']} mean {nl['newton_mean']:.1f}, residual <= {nl['residual_max']:.2e}, "

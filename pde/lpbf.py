@@ -16,7 +16,10 @@ the full-order nonlinear solver :func:`pde.nonlinear.solve_track` (Kirchhoff-tra
 backward Euler, Newton per step, settings in ``[nonlinear]``) and returns a :class:`NonlinearLPBFResult` whose
 summary reports the Newton iterations and residual; a step whose Newton iteration does not converge raises
 :class:`gpu.io.ResultError`.  Multi-track scans (``[laser] tracks`` > 1 with ``hatch``, ``serpentine``) run there
-too, with constant or nonlinear properties.
+too, with constant or nonlinear properties.  ``[nonlinear] solver = "td"`` solves the same discrete nonlinear
+equations (one track, k(T), c_p(T), latent heat; no evaporation) by space-time TD with a fixed-point iteration
+(:func:`pde.nonlinear.solve_track_td`) and returns a :class:`NonlinearTDLPBFResult` whose summary reports the
+fixed-point record (change and residual per iteration); not reaching ``picard_tol`` marks the run failed.
 
 Discretisation (documented choices; the generic multilevel separated operator -- level bases, free dofs, 1D
 matrices, heat terms -- is :mod:`pde.multilevel_td`, this module adds the geometry, the beam and the slabs)
@@ -147,6 +150,16 @@ class NonlinearConfig:
     time_step: float = param(5e-6, gt=0, unit="s", doc="full-order nonlinear model: backward-Euler time step [s]")
     tol: float = param(1e-9, gt=0, lt=1e-2, doc="Newton tolerance (residual relative to its terms' magnitudes)")
     max_iter: int = param(40, ge=1, le=1000, doc="Newton iterations per time step before the run fails")
+    solver: str = param("full_order", choices=("full_order", "td"),
+                        doc="full_order: Newton per backward-Euler step (pde.nonlinear.solve_track); td: the same "
+                            "discrete equations solved for all steps at once by space-time TD with a fixed-point "
+                            "iteration (pde.nonlinear.solve_track_td; k(T), c_p(T), latent heat; one track, no "
+                            "evaporation)")
+    td_modes: int = param(20, ge=1, le=500, doc="nonlinear TD: space-time modes")
+    picard_tol: float = param(1e-3, gt=0, lt=1, doc="nonlinear TD: stop when the relative change of the field "
+                                                     "between fixed-point iterations is below this")
+    picard_max_iter: int = param(30, ge=1, le=1000, doc="nonlinear TD: fixed-point iterations before the run is "
+                                                         "reported failed")
 
 
 @dataclasses.dataclass
@@ -263,6 +276,10 @@ class LPBFConfig:
                               f"'{prefix}laser.penetration_depth')")
         t_end = d.t_end if d.t_end is not None else L.tracks * L.length / L.speed
         travel = L.speed * t_end / s.time_elements / L.radius
+        if self.nonlinear.solver == "td" and not self.nonlinear_model:
+            raise ConfigError(f"config key '{prefix}nonlinear.solver' = \"td\" needs a nonlinear option "
+                              f"('{prefix}material.temperature_dependent' or '{prefix}material.latent_heat'); with "
+                              "constant properties the linear TD (section solver) runs")
         if travel > self.MAX_TRAVEL and not self.nonlinear_model:  # the TD time mesh (the full-order model steps)
             need = int(np.ceil(L.speed * t_end / (self.MAX_TRAVEL * L.radius)))
             raise ConfigError(f"config key '{prefix}solver.time_elements' = {s.time_elements}: the beam moves "
@@ -271,6 +288,12 @@ class LPBFConfig:
                               f"use time_elements >= {need} or a shorter t_end")
         if self.nonlinear_model:
             nl = self.nonlinear
+            if nl.solver == "td" and self.boundary.evaporation:
+                raise ConfigError(f"config keys '{prefix}nonlinear.solver' = \"td\" and '{prefix}boundary.evaporation' "
+                                  "= true: the nonlinear TD has no evaporation; use nonlinear.solver = \"full_order\"")
+            if nl.solver == "td" and L.tracks > 1:
+                raise ConfigError(f"config keys '{prefix}nonlinear.solver' = \"td\" and '{prefix}laser.tracks' = "
+                                  f"{L.tracks}: the nonlinear TD runs one track; use nonlinear.solver = \"full_order\"")
             if nl.mesh_spacing > L.radius / 2:
                 raise ConfigError(f"config key '{prefix}nonlinear.mesh_spacing' = {nl.mesh_spacing:g} m: the beam "
                                   f"needs two elements per radius, mesh_spacing <= {L.radius / 2:g} m "
@@ -565,6 +588,14 @@ class LPBFProblem:
                                            beta_r=c.boundary.recondensation, T0=dom.T0,
                                            h_eff=effective_heat_transfer(dom.h_conv, dom.emissivity, dom.T0))
         box = (c.solver.margin_x, c.solver.halfwidth_y, c.solver.depth_z)
+        if nl.solver == "td":
+            from .nonlinear import solve_track_td
+
+            run = solve_track_td(self.beam, (dom.length, dom.width, dom.depth), model, self.t_end,
+                                 h_fine=nl.mesh_spacing, dt=nl.time_step, box=box, modes=nl.td_modes,
+                                 tol=nl.picard_tol, max_iter=nl.picard_max_iter, T_melt=self.material.solidus)
+            self.result = NonlinearTDLPBFResult(self, run, table)
+            return self.result
         run = solve_track(self.beam, (dom.length, dom.width, dom.depth), model, self.t_end, h_fine=nl.mesh_spacing,
                           dt=nl.time_step, box=box, tol=nl.tol, max_iter=nl.max_iter, T_melt=self.material.solidus,
                           path=self.path)
@@ -913,7 +944,13 @@ class NonlinearLPBFResult:
 
         pts = np.atleast_2d(np.asarray(points, float)).copy()
         pts[:, 1] = np.abs(pts[:, 1])
-        return RegularGridInterpolator(self.run["axes"], self.run["solver"].field())(pts)
+        return RegularGridInterpolator(self.run["axes"], self._T_end())(pts)
+
+    def _T_end(self):
+        return self.run["solver"].field()
+
+    def _T_max(self):
+        return self.run["solver"].T_max
 
     def melt_pool(self) -> dict:
         """Peak T at t_end and over the run, melt-pool length / width / depth from the solidus isotherm at t_end."""
@@ -926,7 +963,7 @@ class NonlinearLPBFResult:
         enthalpy with latent heat; lost: convection, radiation and evaporation); ``newton`` every step converged
         (a step that did not raised :class:`gpu.io.ResultError` already)."""
         s = self.problem.config.solver
-        T = self.run["solver"].T
+        T = self._T_end()
         nonfinite = int(np.count_nonzero(~np.isfinite(T)))
         imb = abs(self.run["energy"]["relative_imbalance"])
         cv = self.run["convergence"]
@@ -952,7 +989,7 @@ class NonlinearLPBFResult:
                         "without evaporative loss (boundary.evaporation = false)")
         return {"status": "failed" if failed else "ok", "reason": "; ".join(failed), "warnings": warn,
                 "converged": not failed, "checks": checks, "model": "full-order nonlinear (pde.nonlinear)",
-                "nonlinear": self.run["convergence"], "nodes": self.run["nodes"], "melt_pool": mp,
+                "nonlinear": self.run.get("convergence"), "nodes": self.run["nodes"], "melt_pool": mp,
                 "energy": self.run["energy"], "timings": self.timings,
                 "material": dataclasses.asdict(self.table), "config": to_dict(p.config)}
 
@@ -963,8 +1000,7 @@ class NonlinearLPBFResult:
         from gpu.io import write_json, write_results
 
         x, y, z = self.run["axes"]
-        data = {"grid/x": x, "grid/y": y, "grid/z": z, "T_end": self.run["solver"].field(),
-                "T_max": self.run["solver"].T_max}
+        data = {"grid/x": x, "grid/y": y, "grid/z": z, "T_end": self._T_end(), "T_max": self._T_max()}
         units = {"grid/x": "m", "grid/y": "m", "grid/z": "m", "T_end": "K", "T_max": "K"}
         summ = self.summary()
         head = {"status": summ["status"], "converged": summ["converged"], "reason": summ["reason"], "summary": summ}
@@ -972,3 +1008,48 @@ class NonlinearLPBFResult:
         if json_path:
             write_json(json_path, summ, config=self.problem.config)
         return summ
+
+
+class NonlinearTDLPBFResult(NonlinearLPBFResult):
+    """Result of the nonlinear TD model (``nonlinear.solver = "td"``, :func:`pde.nonlinear.solve_track_td`): the same
+    outputs as :class:`NonlinearLPBFResult` (nodal field at t_end on the half block, peak field, melt pool), with the
+    fixed-point record in place of Newton's."""
+
+    def _T_end(self):
+        return self.run["T_end"]
+
+    def _T_max(self):
+        return self.run["T_max"]
+
+    def checks(self) -> dict:
+        """``finite`` field; ``energy_balance`` abs(absorbed - stored - lost) / absorbed <= solver.energy_tol (TD
+        truncation: the enthalpy at t_end of the separated field); ``fixed_point``: the iteration reached nonlinear.picard_tol
+        within nonlinear.picard_max_iter iterations."""
+        s, nl = self.problem.config.solver, self.problem.config.nonlinear
+        T = self._T_end()
+        nonfinite = int(np.count_nonzero(~np.isfinite(T)))
+        imb = abs(self.run["energy"]["relative_imbalance"])
+        last = self.run["picard"][-1]
+        return {
+            "finite": {"value": nonfinite, "limit": 0, "passed": nonfinite == 0,
+                       "what": f"{nonfinite} non-finite nodal temperatures"},
+            "energy_balance": {"value": imb, "limit": s.energy_tol, "passed": bool(np.isfinite(imb) and
+                                                                                  imb <= s.energy_tol),
+                               "what": f"energy balance |absorbed - stored - lost| / absorbed = {imb:.3g}, limit "
+                                       f"solver.energy_tol = {s.energy_tol:g}"},
+            "fixed_point": {"value": last["change"], "limit": nl.picard_tol, "passed": bool(self.run["converged"]),
+                            "what": f"fixed-point change {last['change']:.3g} after {last['iteration']} iterations, "
+                                    f"tolerance nonlinear.picard_tol = {nl.picard_tol:g}"},
+        }
+
+    def summary(self) -> dict:
+        out = super().summary()
+        recs = self.run["picard"]
+        out.pop("nonlinear", None)
+        out["model"] = "nonlinear TD (pde.nonlinear.solve_track_td)"
+        out["picard"] = {"iterations": len(recs), "converged": bool(self.run["converged"]),
+                         "change": [r["change"] for r in recs], "residual": [r["residual"] for r in recs],
+                         "deviation_rank": [r["deviation_rank"] for r in recs], "modes": self.run["modes"],
+                         "tol": self.problem.config.nonlinear.picard_tol}
+        out["timings"] = {"solve_s": self.run["wall_s"], "cpu_s": self.run["cpu_s"]}
+        return out

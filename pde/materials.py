@@ -7,10 +7,10 @@ Solidus/liquidus temperatures: Ti-6Al-4V 1878 / 1928 K, IN718 1533 / 1609 K (K. 
 *Recommended values of thermophysical properties for selected commercial alloys*, Woodhead 2002).
 Boiling point: that of the alloy's main element, Ti 3560 K and Ni 3186 K (CRC Handbook of Chemistry
 and Physics, 97th ed., 2016).
-The TD solver (:mod:`pde.lpbf`) uses these constant properties (linear model).  The optional nonlinear model
-(:mod:`pde.nonlinear`, full order) uses the temperature-dependent tables :data:`THERMAL_TABLES` below: k(T) and
-c_p(T) (piecewise linear), latent heat of fusion (enthalpy form) and the evaporative loss of the surface, each
-formula an njit function citing its source.
+The multilevel TD solver (:mod:`pde.lpbf`) uses these constant properties (linear model).  The optional nonlinear
+model (:mod:`pde.nonlinear`, full order, or its space-time TD :func:`pde.nonlinear.solve_track_td`) uses the
+temperature-dependent tables :data:`THERMAL_TABLES` below: k(T) and c_p(T) (piecewise linear), latent heat of
+fusion (enthalpy form) and the evaporative loss of the surface, each formula an njit function citing its source.
 """
 from __future__ import annotations
 
@@ -289,3 +289,36 @@ def evaporation_flux(T, T_b, L_v, M, beta_r):
 def evaporation_flux_slope(T, T_b, L_v, M, beta_r):
     """d q_ev / dT of :func:`evaporation_flux`: q_ev (L_v M / (R T^2) - 1 / (2 T))."""
     return evaporation_flux(T, T_b, L_v, M, beta_r) * (L_v * M / (R_GAS * T * T) - 0.5 / T)
+
+
+@njit(cache=True)
+def temperature_of_enthalpy(E, T_c, c_p, rho, L_f, T_s, T_l, T_ref, T_guess):
+    """The temperature T with :func:`volumetric_enthalpy` (T) = E: the inverse of the enthalpy, which increases
+    strictly (rho c_app >= rho min c_p > 0).  Newton's method on E(T) - E safeguarded by bisection on a bracket
+    (Press et al., *Numerical Recipes*, 3rd ed. 2007, Sec. 9.4, ``rtsafe``), from ``T_guess``; stops when the step is
+    below 1e-11 K or the enthalpy error below 1e-14 abs(E) + 1e-9 J/m^3."""
+    c_min = c_p[0]
+    for i in range(c_p.shape[0]):
+        if c_p[i] < c_min:
+            c_min = c_p[i]
+    # bracket: E grows at least rho c_min per kelvin, so [T - |dE| / (rho c_min), T + ...] holds the root
+    f0 = volumetric_enthalpy(T_guess, T_c, c_p, rho, L_f, T_s, T_l, T_ref) - E
+    span = abs(f0) / (rho * c_min) + 1e-9
+    lo, hi = T_guess - span, T_guess + span
+    T = T_guess
+    for _ in range(200):
+        f = volumetric_enthalpy(T, T_c, c_p, rho, L_f, T_s, T_l, T_ref) - E
+        if abs(f) <= 1e-14 * abs(E) + 1e-9:
+            return T
+        if f > 0.0:
+            hi = T
+        else:
+            lo = T
+        d = apparent_heat_capacity(T, T_c, c_p, rho, L_f, T_s, T_l)
+        Tn = T - f / d
+        if not (lo < Tn < hi):
+            Tn = 0.5 * (lo + hi)
+        if abs(Tn - T) <= 1e-11:
+            return Tn
+        T = Tn
+    return T

@@ -27,8 +27,9 @@ Discretisation (documented choices):
 
 :func:`solve_track` runs the moving Gaussian beam of :mod:`pde.heat_source` on the half block y >= 0 (the beam and
 the block are symmetric about y = 0; the plane y = 0 carries the natural condition), a fine uniform box around
-the track, graded outward.  The TD solver of :mod:`pde.lpbf` stays linear: this full-order solver is the nonlinear
-model's reference.
+the track, graded outward.  The multilevel TD solver of :mod:`pde.lpbf` is linear; :func:`solve_track_td` solves this
+module's discrete nonlinear equations (one track, no evaporation) by space-time TD with a fixed-point iteration, and
+this full-order solver is its reference.
 """
 from __future__ import annotations
 
@@ -366,6 +367,39 @@ def fused_zone(axes, T_max, T_melt, x_cut) -> dict:
             "depth_min": float(depth.min())}
 
 
+def track_axes(beam, block, path, h_fine, box):
+    """Node axes (x, y, z) of a scan over the block (length, width, depth) = ``block`` and whether the half block
+    y >= 0 is used (one track on y = 0): spacing ``h_fine`` in the box around the tracks (``box``: +- box[0] radii in
+    x, +- box[1] radii in y, box[2] x max(radius, depth) deep), graded by 1.4 outward (:func:`solve_track`)."""
+    L, W, D = block
+    r = beam.radius
+    xs0, xs1 = beam.start[0], beam.start[0] + beam.length
+    x = graded_axis(0.0, L, xs0 - box[0] * r, xs1 + box[0] * r, h_fine)
+    half = path.tracks == 1 and beam.start[1] == 0.0
+    if half:
+        y = graded_axis(0.0, W / 2, 0.0, box[1] * r, h_fine)
+    else:
+        ys = [path.track_y(i) for i in range(path.tracks)]
+        y = graded_axis(-W / 2, W / 2, min(ys) - box[1] * r, max(ys) + box[1] * r, h_fine)
+    z = graded_axis(-D, 0.0, -box[2] * max(r, beam.penetration_depth), 0.0, h_fine)
+    return x, y, z, half
+
+
+def _depth_load(beam, z):
+    """P1 load of the beam's depth profile on the z axis (a surface flux: the top node)."""
+    if beam.penetration_depth > 0:
+        return p1_load(z, beam.fz)
+    bz = np.zeros(len(z))
+    bz[-1] = 1.0
+    return bz
+
+
+def _time_nodes(t_end, dt):
+    """Uniform backward-Euler time nodes on [0, t_end], steps <= dt."""
+    n = max(1, int(np.ceil(t_end / dt - 1e-9)))
+    return np.linspace(0.0, t_end, n + 1)
+
+
 def solve_track(beam, block, model: ThermalModel, t_end: float, h_fine: float = 12.5e-6, dt: float = 5e-6,
                 box=(3.0, 3.0, 2.5), tol: float = 1e-9, max_iter: int = 40, T_melt: float | None = None,
                 path=None) -> dict:
@@ -384,26 +418,12 @@ def solve_track(beam, block, model: ThermalModel, t_end: float, h_fine: float = 
     from .heat_source import ScanPath
 
     path = ScanPath(beam, 1) if path is None else path
-    L, W, D = block
-    r = beam.radius
+    x, y, z, half = track_axes(beam, block, path, h_fine, box)
     xs0, xs1 = beam.start[0], beam.start[0] + beam.length
-    x = graded_axis(0.0, L, xs0 - box[0] * r, xs1 + box[0] * r, h_fine)
-    half = path.tracks == 1 and beam.start[1] == 0.0
-    if half:
-        y = graded_axis(0.0, W / 2, 0.0, box[1] * r, h_fine)
-    else:
-        ys = [path.track_y(i) for i in range(path.tracks)]
-        y = graded_axis(-W / 2, W / 2, min(ys) - box[1] * r, max(ys) + box[1] * r, h_fine)
-    z = graded_axis(-D, 0.0, -box[2] * max(r, beam.penetration_depth), 0.0, h_fine)
     solver = NonlinearHeatSolver([x, y, z], model, surface=(2, 1), tol=tol, max_iter=max_iter)
-    if beam.penetration_depth > 0:
-        bz = p1_load(z, beam.fz)
-    else:  # a surface flux: the load sits on the top nodes
-        bz = np.zeros(len(z))
-        bz[-1] = 1.0
+    bz = _depth_load(beam, z)
     byz = [np.kron(p1_load(y, lambda yy, i=i: path.track_gy(i, yy)), bz) for i in range(path.tracks)]
-    n = max(1, int(np.ceil(t_end / dt - 1e-9)))
-    ts = np.linspace(0.0, t_end, n + 1)
+    ts = _time_nodes(t_end, dt)
     tg, wg = np.polynomial.legendre.leggauss(3)
     T_max = solver.T.copy()
     t0 = time.perf_counter()
@@ -434,3 +454,193 @@ def solve_track(beam, block, model: ThermalModel, t_end: float, h_fine: float = 
             "fused": fused, "energy": {k: (f * v if k.endswith("_J") else v) for k, v in e.items()},
             "convergence": solver.convergence(), "wall_s": time.perf_counter() - t0, "solver": solver,
             "axes": (x, y, z), "half_block": half}
+
+
+# ------------------------------------------------------------------------------------------------ nonlinear TD
+def _along(A, X, axis):
+    """The 1D matrix A applied along ``axis`` of the nodal array X."""
+    Xm = np.moveaxis(X, axis, 0)
+    return np.moveaxis((A @ Xm.reshape(Xm.shape[0], -1)).reshape((A.shape[0],) + Xm.shape[1:]), 0, axis)
+
+
+def reference_coefficients(model: ThermalModel, T_hi: float | None = None, n: int = 4001):
+    """(C_ref, a, a_s) of the constant reference operator of :func:`solve_track_td`: C_ref = rho c_app(T_ref) and
+    a = max C_ref k(T) / (k_ref rho c_app(T)), a_s = max C_ref / (rho c_app(T)) over [T_ref, T_hi] (default: 500 K
+    beyond the last table point or the liquidus; both are constant further out), sampled at ``n`` points plus the
+    table points.  For constant properties a = a_s = 1."""
+    T_hi = T_hi if T_hi is not None else max(model.T_k[-1], model.T_c[-1], model.T_l if model.L_f > 0 else 0.0,
+                                             model.T_ref) + 500.0
+    T = np.unique(np.concatenate([np.linspace(model.T_ref, T_hi, n), model.T_k, model.T_c]))
+    T = T[T >= model.T_ref]
+    _, dE, _, kT = model.terms(T)
+    C_ref = float(model.terms(np.array([model.T_ref]))[1][0])
+    return C_ref, float(max(1.0, (C_ref * kT / (model.k_ref * dE)).max())), float(max(1.0, (C_ref / dE).max()))
+
+
+def solve_track_td(beam, block, model: ThermalModel, t_end: float, h_fine: float = 12.5e-6, dt: float = 5e-6,
+                   box=(3.0, 3.0, 2.5), modes: int = 20, tol: float = 1e-3, max_iter: int = 30,
+                   td_tol: float = 1e-4, td_max_iter: int = 60, separation_tol: float = 1e-4,
+                   separation_rank: int = 4000, svd_tol: float = 1e-8, T_melt: float | None = None,
+                   method: str = "subspace") -> dict:
+    """Single track by the space-time TD reduced-order model with k(T), c_p(T) and latent heat: the discrete problem
+    of :func:`solve_track` (same grid, lumped-mass Q1 elements, Kirchhoff-transformed conduction, enthalpy backward
+    Euler, same step-averaged source) solved for all steps at once in separated form, by a fixed-point iteration.
+
+    Unknown: the enthalpy per volume, scaled to kelvin, u = E(T) / C_ref (C_ref = rho c_app(T_ref); for constant
+    properties u = T - T_ref).  The space-time system of all backward-Euler steps,
+
+        C_ref (M_L (x) D_t) u + k_ref (K (x) I_t) phi(T(u)) + h_eff (A_s (x) I_t) (T(u) - T_ref) = F,
+
+    (D_t: the backward difference of the steps, M_L (x) I_t the lumped mass, K = K_x M_y M_z + ... the Q1
+    stiffness, A_s the lumped top-surface mass) is split into a constant, separated reference operator and a
+    deviation moved to the right-hand side, evaluated at the previous iterate:
+
+        [C_ref M_L (x) D_t + a k_ref K (x) I_t + a_s h_eff A_s (x) I_t] u^{i+1}
+            = F - k_ref (K (x) I_t) (phi(T(u^i)) - a u^i) - h_eff (A_s (x) I_t) (T(u^i) - T_ref - a_s u^i).
+
+    Every u^{i+1} is a linear TD solve (:class:`pde.td.SeparatedProblem`, ``modes`` modes, warm-started from u^i).
+    This is the fixed-point (Picard) treatment of a nonlinear PGD with the nonlinear term taken at the previous
+    iterate (Chinesta, Ammar & Cueto, Arch. Comput. Methods Eng. 17 (2010) 327, Sec. 5; Ammar et al., Commun. Math.
+    Sci. 8 (2010) 671) with a constant linearisation: the relaxation (L-) scheme of Pop, Radu & Knabner, J. Comput.
+    Appl. Math. 168 (2004) 365, written in the enthalpy as in the nonlinear Chernoff formula of Berger, Brezis &
+    Rogers, RAIRO Anal. Numer. 13 (1979) 297 / Magenes, Nochetto & Verdi, M2AN 21 (1987) 655.  In the enthalpy the
+    time term is linear, so the latent heat enters only through dphi/dE = k / (k_ref rho c_app), which the
+    apparent heat capacity's peak makes *small*; the iteration contracts where a >= max(C_ref dphi/dE) / 2 and a_s
+    >= max(C_ref / rho c_app) / 2: :func:`reference_coefficients` takes the maxima (a monotone contraction).
+    The deviation is a full space-time array (T(u) is nonlinear in the modes); it is evaluated on the nodes and
+    separated again by :func:`pde.td.separate_tensor` (relative tolerance ``separation_tol`` of ||a u||, at most
+    ``separation_rank`` terms) -- the separated approximation of non-separable data (Zlotnik et al., Adv. Model.
+    Simul. Eng. Sci. 2 (2015) 28).  So each iteration costs O(N_x N_y N_z N_t) for the nodal evaluation: no
+    hyper-reduction is done.  The source's x-t block is compressed by truncated SVD (``svd_tol``).
+
+    Stopping: the relative change ||u^{i+1} - u^i|| / ||u^{i+1}|| <= ``tol`` (nodal Euclidean norm), or a deviation
+    below ``separation_tol`` (constant properties: the first iterate is the linear TD solution, returned unchanged);
+    after ``max_iter`` iterations the result is returned with ``converged`` False.  Every iteration records the
+    change, the relative full-order residual ||R(T^i)|| / ||F|| of the backward-Euler equations (TD truncation
+    included), the separated deviation's rank and remainder.
+
+    One track on the half block y >= 0 only (as :func:`solve_track` for one track); no evaporation (a ValueError).
+    Returns a dict like :func:`solve_track` (``peak_T``, ``peak_T_end``, ``melt_pool``, ``fused``, ``energy``,
+    ``axes``, ``T_end``, ``T_max``) plus ``picard`` (per-iteration records), ``converged``, ``modes``,
+    ``source_rank``, ``wall_s``, ``cpu_s``."""
+    from gpu.config import check_arg
+
+    from ._kernels.heat_properties import nodal_temperature
+    from .heat_source import ScanPath
+    from .td import SeparatedProblem, separate_tensor, truncated_svd
+
+    for name, v, kw in (("t_end", t_end, {"gt": 0}), ("h_fine", h_fine, {"gt": 0}), ("dt", dt, {"gt": 0}),
+                        ("tol", tol, {"gt": 0, "lt": 1}), ("td_tol", td_tol, {"gt": 0, "lt": 1}),
+                        ("separation_tol", separation_tol, {"gt": 0, "lt": 1}),
+                        ("svd_tol", svd_tol, {"gt": 0, "lt": 1}),
+                        ("modes", modes, {"ge": 1}), ("max_iter", max_iter, {"ge": 1}),
+                        ("td_max_iter", td_max_iter, {"ge": 1}), ("separation_rank", separation_rank, {"ge": 1})):
+        check_arg(name, v, **kw)
+    if model.evaporation:
+        raise ValueError("solve_track_td: evaporation is not in the TD model (use the full-order solve_track)")
+    if beam.start[1] != 0.0:
+        raise ValueError("solve_track_td: one track on y = 0 (the half block) only")
+    t0, c0 = time.perf_counter(), time.process_time()
+    path = ScanPath(beam, 1)
+    x, y, z, _ = track_axes(beam, block, path, h_fine, box)
+    ts = _time_nodes(t_end, dt)
+    hs = np.diff(ts)
+    nt = len(hs)
+    (Mx, Kx, mx), (My, Ky, my), (Mz, Kz, mz) = (p1_matrices(a) for a in (x, y, z))
+    Dt = sp.diags([1.0 / hs, -1.0 / hs[1:]], [0, -1], format="csr")
+    It = sp.identity(nt, format="csr")
+    Etop = sp.csr_matrix(([1.0], ([len(z) - 1], [len(z) - 1])), shape=(len(z), len(z)))
+    C_ref, a, a_s = reference_coefficients(model)
+    kr, h = model.k_ref, model.h_eff
+    ops = [[sp.diags(mx), sp.diags(my), sp.diags(mz), Dt], [Kx, My, Mz, It], [Mx, Ky, Mz, It], [Mx, My, Kz, It]]
+    coefs = [C_ref, a * kr, a * kr, a * kr]
+    if h > 0:
+        ops.append([sp.diags(mx), sp.diags(my), Etop, It])
+        coefs.append(a_s * h)
+    # the source, step-averaged as in solve_track: F^n = Bx[:, n] (x) by (x) bz
+    tg, wg = np.polynomial.legendre.leggauss(3)
+    Bx = np.zeros((len(x), nt))
+    for n, (ta, tb) in enumerate(zip(ts[:-1], ts[1:])):
+        for tq, w in zip(0.5 * (tb - ta) * (tg + 1) + ta, wg):
+            if 0.0 <= tq <= path.t_track:
+                Bx[:, n] += 0.5 * w * p1_load(x, lambda xx, tq=tq: path.track_x_load(0, xx, tq))
+    by, bz = p1_load(y, lambda yy: path.track_gy(0, yy)), _depth_load(beam, z)
+    Ax, At = truncated_svd(Bx, svd_tol)
+    R_src = Ax.shape[1]
+    src = [Ax, np.repeat(by[:, None], R_src, 1), np.repeat(bz[:, None], R_src, 1), At]
+    F = Bx[:, None, None, :] * by[None, :, None, None] * bz[None, None, :, None]
+    F_norm = float(np.linalg.norm(F))
+    mL = mx[:, None, None] * my[None, :, None] * mz[None, None, :]
+    area = mx[:, None] * my[None, :]
+
+    def stiffness(v):  # K v with K = K_x M_y M_z + M_x K_y M_z + M_x M_y K_z along the space axes of v
+        vx, vy = _along(Mx, v, 0), _along(My, v, 1)
+        return (_along(Mz, _along(My, _along(Kx, v, 0), 1), 2) + _along(Mz, _along(Ky, vx, 1), 2)
+                + _along(Kz, _along(My, vx, 1), 2))
+
+    def full_residual(T, phi):
+        E = model.terms(T.ravel())[0].reshape(T.shape)
+        R = mL[..., None] * _along(Dt, E, 3) + kr * stiffness(phi) - F
+        if h > 0:
+            R[:, :, -1, :] += h * area[..., None] * (T[:, :, -1, :] - model.T_ref)
+        return R
+
+    norm_ops = [Mx, My, Mz, sp.diags(hs)]
+    U, u_old, T = None, None, np.full((len(x), len(y), len(z), nt), model.T_ref)
+    dev_load = [np.zeros((len(v), 0)) for v in (x, y, z, ts[1:])]
+    records, converged = [], False
+    for it in range(1, max_iter + 1):
+        loads = [np.hstack([s_, d_]) for s_, d_ in zip(src, dev_load)]
+        problem = SeparatedProblem.single_level(ops, coefs, loads, norm_ops=norm_ops)
+        U = problem.solve(modes, method, tol=td_tol, max_iter=td_max_iter,
+                          init=None if U is None else [[f.copy() for f in U]])[0]
+        u = np.einsum("im,jm,km,nm->ijkn", *U)
+        Tn, phi = np.empty(u.size), np.empty(u.size)
+        nodal_temperature(np.ascontiguousarray((C_ref * u).ravel()), np.ascontiguousarray(T.ravel()), model.T_k,
+                          model.k, model.T_c, model.c_p, model.rho, model.L_f, model.T_s, model.T_l, model.T_ref,
+                          kr, Tn, phi)
+        T, phi = Tn.reshape(u.shape), phi.reshape(u.shape)
+        un = float(np.linalg.norm(u))
+        change = 1.0 if u_old is None else float(np.linalg.norm(u - u_old)) / max(un, 1e-300)
+        res = float(np.linalg.norm(full_residual(T, phi))) / F_norm
+        # the deviation from the reference operator at this iterate, separated again
+        G, g_err = separate_tensor(phi - a * u, separation_tol, separation_rank, scale=a * un)
+        dev_load = [-kr * np.hstack([Kx @ G[0], Mx @ G[0], Mx @ G[0]]), np.hstack([My @ G[1], Ky @ G[1], My @ G[1]]),
+                    np.hstack([Mz @ G[2], Mz @ G[2], Kz @ G[2]]), np.hstack([G[3]] * 3)]
+        s_rank, s_err = 0, 0.0
+        if h > 0:
+            S, s_err = separate_tensor(T[:, :, -1, :] - model.T_ref - a_s * u[:, :, -1, :], separation_tol,
+                                       separation_rank, scale=a_s * float(np.linalg.norm(u[:, :, -1, :])) + 1e-300)
+            s_rank = S[0].shape[1]
+            e_top = np.zeros((len(z), s_rank))
+            e_top[-1] = 1.0
+            dev_load = [np.hstack([dev_load[0], -h * mx[:, None] * S[0]]), np.hstack([dev_load[1], my[:, None] * S[1]]),
+                        np.hstack([dev_load[2], e_top]), np.hstack([dev_load[3], S[2]])]
+        records.append({"iteration": it, "change": change, "residual": res, "td_sweeps": len(problem.history),
+                        "td_change": float(problem.history[-1][2]), "deviation_rank": int(G[0].shape[1]),
+                        "deviation_error": g_err, "surface_rank": s_rank, "surface_error": s_err})
+        u_old = u
+        if G[0].shape[1] == 0 and s_rank == 0:  # no deviation left: the next solve would repeat this one
+            converged = True
+            break
+        if it > 1 and change <= tol:
+            converged = True
+            break
+    T_end = T[..., -1]
+    T_max = np.maximum(T.max(axis=3), model.T_ref)
+    absorbed = float((hs * Bx.sum(axis=0)).sum() * by.sum() * bz.sum())
+    stored = float((mL * model.terms(T_end.ravel())[0].reshape(T_end.shape)).sum())
+    lost = float(h * (hs * (area[..., None] * (T[:, :, -1, :] - model.T_ref)).sum(axis=(0, 1))).sum())
+    mp = None if T_melt is None else melt_pool_from_grid((x, y, z), T_end, T_melt)
+    xs0, xs1 = beam.start[0], beam.start[0] + beam.length
+    fused = None if T_melt is None else fused_zone((x, y, z), T_max, T_melt, 0.5 * (xs0 + xs1))
+    if fused is not None:
+        fused["width"] *= 2
+    imb = (absorbed - stored - lost) / absorbed if absorbed else float("nan")
+    return {"peak_T": float(T.max()), "peak_T_end": float(T_end.max()), "nodes": int(T_end.size), "steps": nt,
+            "melt_pool": mp, "fused": fused, "energy": {"absorbed_J": 2 * absorbed, "stored_J": 2 * stored,
+                                                        "surface_lost_J": 2 * lost, "relative_imbalance": imb},
+            "picard": records, "converged": converged, "modes": modes, "source_rank": R_src,
+            "reference": {"C_ref": C_ref, "a": a, "a_s": a_s}, "factors": U, "T_end": T_end, "T_max": T_max,
+            "axes": (x, y, z), "half_block": True, "wall_s": time.perf_counter() - t0,
+            "cpu_s": time.process_time() - c0}

@@ -683,3 +683,52 @@ def to_full(U_level) -> np.ndarray:
             t = np.multiply.outer(t, U_level[d][:, m])
         out = out + t
     return out
+
+
+def separate_tensor(G, tol: float = 1e-4, max_rank: int = 4000, scale: float | None = None):
+    """Separated (CP) form of a full D-way array, G ~ sum_r a^r_1 o a^r_2 o ... o a^r_D, by a truncated
+    higher-order SVD (De Lathauwer, De Moor & Vandewalle, SIAM J. Matrix Anal. Appl. 21 (2000) 1253).
+
+    Each direction's orthonormal basis U_d holds the leading left singular vectors of the unfolding G_(d) (the
+    eigenvectors of G_(d) G_(d)^T); the core C = G x_1 U_1^T ... x_D U_D^T; with orthonormal bases the error is
+    exactly ||G||^2 - ||C||^2.  The Tucker form is then written as a sum of rank-one terms along the direction e
+    with the largest basis: one term U_e C[:, j] o U_1[:, j_1] o ... per core fibre j (all directions but e), the
+    weakest fibres dropped while ||G - G_R|| <= ``tol`` * ``scale`` (default scale ||G||; Frobenius norms; half of
+    the error budget for the bases, half for the dropped fibres), at most ``max_rank`` terms.  This is the
+    separated approximation of non-separable data that a PGD needs for its input (Zlotnik, Diez, Gonzalez, Cueto &
+    Huerta, Adv. Model. Simul. Eng. Sci. 2 (2015) 28).  Returns (factors: list over directions of (n_d, R) arrays,
+    R >= 0, and the reached ||G - G_R|| / scale).  The error is computed from squared norms, so tolerances below
+    ~1e-7 are not resolved (the terms themselves are then exact to round-off)."""
+    G = np.asarray(G, dtype=float)
+    D = G.ndim
+    gn2 = float(np.sum(G * G))
+    scale = float(np.sqrt(gn2)) if scale is None else float(scale)
+    budget = (tol * scale) ** 2
+    if gn2 <= budget or scale <= 0:
+        return [np.zeros((n, 0)) for n in G.shape], (float(np.sqrt(gn2)) / scale if scale > 0 else 0.0)
+    bases = []
+    for d in range(D):
+        X = np.moveaxis(G, d, 0).reshape(G.shape[d], -1)
+        lam, V = np.linalg.eigh(X @ X.T)
+        lam, V = np.clip(lam[::-1], 0.0, None), V[:, ::-1]
+        tail = np.cumsum(lam[::-1])[::-1]  # tail[r] = sum of lam[r:]: the squared error of keeping r vectors
+        r = int(np.searchsorted(-tail, -0.5 * budget / D)) if (tail <= 0.5 * budget / D).any() else len(lam)
+        bases.append(V[:, :max(1, r)])
+    C = G
+    for d in range(D - 1, -1, -1):  # core: descending axes keep the lower ones in place
+        C = np.moveaxis(np.tensordot(C, bases[d], axes=([d], [0])), -1, d)
+    e = int(np.argmax([b.shape[1] for b in bases]))
+    Ce = np.moveaxis(C, e, 0).reshape(C.shape[e], -1)  # (r_e, fibres)
+    w = np.sum(Ce * Ce, axis=0)
+    err2 = max(gn2 - float(w.sum()), 0.0)
+    order = np.argsort(w)
+    drop = np.cumsum(w[order]) <= max(budget - err2, 0.0)
+    keep = order[~drop][::-1][:max_rank]  # the strongest fibres first
+    err2 += float(w.sum() - w[keep].sum())
+    others = [d for d in range(D) if d != e]
+    idx = np.unravel_index(keep, [C.shape[d] for d in others])
+    facs = [None] * D
+    facs[e] = bases[e] @ Ce[:, keep]
+    for d, j in zip(others, idx):
+        facs[d] = bases[d][:, j]
+    return facs, float(np.sqrt(err2)) / scale

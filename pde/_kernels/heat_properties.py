@@ -11,7 +11,7 @@ from numba import njit
 from gpu.jit import refresh_stale_cache
 
 from ..materials import apparent_heat_capacity, evaporation_flux, evaporation_flux_slope, kirchhoff, table_value, \
-    volumetric_enthalpy
+    temperature_of_enthalpy, volumetric_enthalpy
 
 
 @njit(cache=True)
@@ -32,6 +32,15 @@ def surface_evaporation(T, nodes, T_b, L_v, M, beta_r, q, dq):
         t = T[nodes[j]]
         q[j] = evaporation_flux(t, T_b, L_v, M, beta_r)
         dq[j] = evaporation_flux_slope(t, T_b, L_v, M, beta_r)
+
+
+@njit(cache=True)
+def nodal_temperature(E, T_guess, T_k, k, T_c, c_p, rho, L_f, T_s, T_l, T_ref, k_ref, T, phi):
+    """T = E^-1(E) (:func:`pde.materials.temperature_of_enthalpy`, from ``T_guess``) and the Kirchhoff variable
+    phi(T) at every node (outputs in place; plain arrays and scalars: a Numba kernel's argument list)."""
+    for i in range(E.shape[0]):
+        T[i] = temperature_of_enthalpy(E[i], T_c, c_p, rho, L_f, T_s, T_l, T_ref, T_guess[i])
+        phi[i] = kirchhoff(T[i], T_k, k, k_ref, T_ref)
 
 
 refresh_stale_cache(globals())   # callees in other files are compiled in: see gpu.jit
