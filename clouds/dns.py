@@ -817,7 +817,7 @@ class DNS:
         phi <- phi_e + (phi - phi_e) exp(-dt / tau_r), with phi_e the initial state (theta_e = zeta_e = 0,
         q_v,e the saturated cloud and the clear air at rh_clear). This is the entrainment term of an
         entraining parcel, d phi / dt = -lambda (phi - phi_e) with the fractional entrainment rate lambda
-        = 1 / tau_r (Stommel 1947; Rogers & Yau 1989, ch. 5), applied to every point of the box: fresh
+        = 1 / tau_r (Stommel 1947, J. Meteor. 4:91), applied to every point of the box: fresh
         cloudy air enters the core and environmental air the clear region at the rate 1 / tau_r, so the
         mean humidity and the humidity contrast stay statistically steady instead of decaying as in the
         closed box (there, droplet evaporation relaxes the box to one humidity and the cloud dies or the
