@@ -55,9 +55,10 @@ SIZES = {"tiny": (8, 400, 6.0, 0.025, 1.0), "quick": (16, 3000, 12.0, 0.02, 2.0)
 RENEW_RADIUS = 1e-6
 
 
-def config(rh_clear, size="quick", seed=1):
-    """DNS config of one steady mixing run (``size``: a key of SIZES)."""
+def config(rh_clear, size="quick", seed=1, relax_time=None):
+    """DNS config of one steady mixing run (``size``: a key of SIZES; ``relax_time`` [s] overrides its tau_r)."""
     n, m, t_end, dt, tau = SIZES[size]
+    tau = tau if relax_time is None else relax_time
     return make_config(grid=dict(n=n, box=0.1), fluid=dict(u_rms=0.03),
                        forcing=dict(epsilon=1e-3, k_f=2.5),
                        thermo=dict(setup="slab", rh_cloud=1.0, rh_clear=rh_clear, slab_fraction=0.4,
@@ -76,11 +77,11 @@ def plateau(t, eps):
             "drift": float(slope * (t[w][-1] - t[w][0])), "t_from": float(t[w][0])}
 
 
-def run_one(case, size, seed):
+def run_one(case, size, seed, relax_time=None):
     """One run; returns its numbers (time series, plateau, budget)."""
     import time
 
-    cfg = config(CASES[case], size, seed)
+    cfg = config(CASES[case], size, seed, relax_time)
     sim = DNS(cfg)
     c0 = time.process_time()
     h = sim.run()
@@ -100,13 +101,13 @@ def run_one(case, size, seed):
 
 
 def summarise(runs):
-    """Per (case, grid): plateau means over seeds, their spread and the paper's range."""
+    """Per (case, grid, tau_r): plateau means over seeds, their spread and the paper's range."""
     out = {}
-    for key in sorted({(r["case"], r["grid"]) for r in runs}):
-        rs = [r for r in runs if (r["case"], r["grid"]) == key]
+    for key in sorted({(r["case"], r["grid"], r["relax_time_s"]) for r in runs}):
+        rs = [r for r in runs if (r["case"], r["grid"], r["relax_time_s"]) == key]
         means = np.array([r["plateau"]["mean"] for r in rs])
         lo, hi = PAPER_RANGE[key[0]]
-        out[f"{key[0]}_{key[1]}^3"] = {
+        out[f"{key[0]}_{key[1]}^3_tau{key[2]:g}s"] = {
             "seeds": [r["seed"] for r in rs], "plateau_means": means.tolist(), "mean": float(means.mean()),
             "seed_spread": float(means.std(ddof=1)) if len(means) > 1 else None,
             "time_std": [r["plateau"]["std"] for r in rs], "drift": [r["plateau"]["drift"] for r in rs],
@@ -122,6 +123,8 @@ def main(argv=None) -> int:
     ap.add_argument("--size", choices=sorted(SIZES), default=None, help="run size (default full)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--cases", nargs="+", choices=sorted(CASES), default=sorted(CASES))
+    ap.add_argument("--relax-time", type=float, default=None,
+                    help="entrainment relaxation time tau_r [s] (default: the size's, 2 s; 1 s for tiny)")
     ap.add_argument("--outdir", default="results/clouds_dispersion_steady")
     args = ap.parse_args(argv)
     size = args.size or ("quick" if args.quick else "full")
@@ -129,9 +132,10 @@ def main(argv=None) -> int:
     (out / "runs").mkdir(parents=True, exist_ok=True)
     for case in args.cases:
         for seed in args.seeds:
-            f = out / "runs" / f"{case}_{SIZES[size][0]}_seed{seed}.json"
+            tau = SIZES[size][4] if args.relax_time is None else args.relax_time
+            f = out / "runs" / f"{case}_{SIZES[size][0]}_tau{tau:g}_seed{seed}.json"
             if not f.exists():
-                write_json(f, run_one(case, size, seed))
+                write_json(f, run_one(case, size, seed, tau))
     runs = [json.loads(p.read_text()) for p in sorted((out / "runs").glob("*.json"))]
 
     import matplotlib
@@ -145,7 +149,8 @@ def main(argv=None) -> int:
         for r in (r for r in runs if r["grid"] == g):
             h = r["history"]
             ax.plot(h["t"], h["relative_dispersion"], color=colors[r["case"]], lw=0.8,
-                    ls="-" if r["seed"] % 2 else "--", label=f"{r['case']} seed {r['seed']}")
+                    ls="-" if r["seed"] % 2 else "--",
+                    label=f"{r['case']} seed {r['seed']} tau_r {r['relax_time_s']:g} s")
             ax.hlines(r["plateau"]["mean"], r["plateau"]["t_from"], h["t"][-1], color=colors[r["case"]], lw=2)
         for case, (lo, hi) in PAPER_RANGE.items():
             ax.axhspan(lo, hi, color=colors[case], alpha=0.08)
