@@ -55,10 +55,12 @@ SIZES = {"tiny": (8, 400, 6.0, 0.025, 1.0), "quick": (16, 3000, 12.0, 0.02, 2.0)
 RENEW_RADIUS = 1e-6
 
 
-def config(rh_clear, size="quick", seed=1, relax_time=None):
-    """DNS config of one steady mixing run (``size``: a key of SIZES; ``relax_time`` [s] overrides its tau_r)."""
-    n, m, t_end, dt, tau = SIZES[size]
+def config(rh_clear, size="quick", seed=1, relax_time=None, t_end=None):
+    """DNS config of one steady mixing run (``size``: a key of SIZES; ``relax_time`` [s] and ``t_end`` [s]
+    override its tau_r and duration)."""
+    n, m, t_size, dt, tau = SIZES[size]
     tau = tau if relax_time is None else relax_time
+    t_end = t_size if t_end is None else t_end
     return make_config(grid=dict(n=n, box=0.1), fluid=dict(u_rms=0.03),
                        forcing=dict(epsilon=1e-3, k_f=2.5),
                        thermo=dict(setup="slab", rh_cloud=1.0, rh_clear=rh_clear, slab_fraction=0.4,
@@ -77,11 +79,11 @@ def plateau(t, eps):
             "drift": float(slope * (t[w][-1] - t[w][0])), "t_from": float(t[w][0])}
 
 
-def run_one(case, size, seed, relax_time=None):
+def run_one(case, size, seed, relax_time=None, t_end=None):
     """One run; returns its numbers (time series, plateau, budget)."""
     import time
 
-    cfg = config(CASES[case], size, seed, relax_time)
+    cfg = config(CASES[case], size, seed, relax_time, t_end)
     sim = DNS(cfg)
     c0 = time.process_time()
     h = sim.run()
@@ -103,11 +105,12 @@ def run_one(case, size, seed, relax_time=None):
 def summarise(runs):
     """Per (case, grid, tau_r): plateau means over seeds, their spread and the paper's range."""
     out = {}
-    for key in sorted({(r["case"], r["grid"], r["relax_time_s"]) for r in runs}):
-        rs = [r for r in runs if (r["case"], r["grid"], r["relax_time_s"]) == key]
+    key_of = (lambda r: (r["case"], r["grid"], r["relax_time_s"], r["history"]["t"][-1]))
+    for key in sorted({key_of(r) for r in runs}):
+        rs = [r for r in runs if key_of(r) == key]
         means = np.array([r["plateau"]["mean"] for r in rs])
         lo, hi = PAPER_RANGE[key[0]]
-        out[f"{key[0]}_{key[1]}^3_tau{key[2]:g}s"] = {
+        out[f"{key[0]}_{key[1]}^3_tau{key[2]:g}s_T{key[3]:g}s"] = {
             "seeds": [r["seed"] for r in rs], "plateau_means": means.tolist(), "mean": float(means.mean()),
             "seed_spread": float(means.std(ddof=1)) if len(means) > 1 else None,
             "time_std": [r["plateau"]["std"] for r in rs], "drift": [r["plateau"]["drift"] for r in rs],
@@ -125,6 +128,7 @@ def main(argv=None) -> int:
     ap.add_argument("--cases", nargs="+", choices=sorted(CASES), default=sorted(CASES))
     ap.add_argument("--relax-time", type=float, default=None,
                     help="entrainment relaxation time tau_r [s] (default: the size's, 2 s; 1 s for tiny)")
+    ap.add_argument("--t-end", type=float, default=None, help="run length [s] (default: the size's)")
     ap.add_argument("--outdir", default="results/clouds_dispersion_steady")
     args = ap.parse_args(argv)
     size = args.size or ("quick" if args.quick else "full")
@@ -133,9 +137,10 @@ def main(argv=None) -> int:
     for case in args.cases:
         for seed in args.seeds:
             tau = SIZES[size][4] if args.relax_time is None else args.relax_time
-            f = out / "runs" / f"{case}_{SIZES[size][0]}_tau{tau:g}_seed{seed}.json"
+            t_end = SIZES[size][2] if args.t_end is None else args.t_end
+            f = out / "runs" / f"{case}_{SIZES[size][0]}_tau{tau:g}_T{t_end:g}_seed{seed}.json"
             if not f.exists():
-                write_json(f, run_one(case, size, seed, tau))
+                write_json(f, run_one(case, size, seed, tau, t_end))
     runs = [json.loads(p.read_text()) for p in sorted((out / "runs").glob("*.json"))]
 
     import matplotlib

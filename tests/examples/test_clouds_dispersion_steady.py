@@ -18,7 +18,7 @@ def test_steady_dispersion_tiny(tmp_path):
     assert mod.main(["--size", "tiny", "--seeds", "1", "--outdir", str(tmp_path)]) == 0
     data = json.loads((tmp_path / "numbers.json").read_text())
     s = data["summary"]
-    less, more = s["less_humid_8^3_tau1s"], s["more_humid_8^3_tau1s"]
+    less, more = s["less_humid_8^3_tau1s_T6s"], s["more_humid_8^3_tau1s_T6s"]
     # drier entrained air broadens the steady spectrum more (the paper's ordering of the two cases)
     assert less["mean"] > more["mean"] > 0.1
     assert less["max_water_budget_rel"] < 1e-13 and more["max_mse_budget_rel"] < 1e-13
