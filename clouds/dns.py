@@ -859,6 +859,12 @@ class DNS:
         """
         c = self.cfg
         d = c.droplets
+        dev = self.__dict__.get("_dev")
+        if dev is not None and "r" not in self.__dict__:
+            # droplets on the device (one rank): look at the smallest radius there before copying anything
+            r_dev = self._to_xp(dev["r"])
+            if not (r_dev.size and float(self.xp.min(r_dev)) < d.renew_radius):
+                return
         r = self.r
         gone = np.flatnonzero(r < d.renew_radius)
         count = float(self._allsum(np.array([gone.size], dtype=float))[0])
