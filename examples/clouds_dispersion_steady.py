@@ -158,7 +158,7 @@ def main(argv=None) -> int:
                     label=f"{r['case']} seed {r['seed']} tau_r {r['relax_time_s']:g} s")
             ax.hlines(r["plateau"]["mean"], r["plateau"]["t_from"], h["t"][-1], color=colors[r["case"]], lw=2)
         for case, (lo, hi) in PAPER_RANGE.items():
-            ax.axhspan(lo, hi, color=colors[case], alpha=0.08)
+            ax.axhspan(lo, hi, color=colors[case], alpha=0.08, label=f"Bhowmik et al. range, {case}")
         ax.set(xlabel="t [s]", ylabel="relative dispersion (r > 1 um)", title=f"{g}^3, open box (relaxation + renewal)")
         ax.legend(fontsize=7)
     fig.tight_layout()
