@@ -1184,7 +1184,8 @@ class DNS:
         """The solver's own checks after a run: None if they pass, else the reason (a string).
 
         Fails on non-finite fields, droplets or diagnostics, and on a drift of the total water or
-        of the moist static energy (both conserved exactly by the coupling, module docstring) larger
+        of the moist static energy (both conserved exactly by the coupling, module docstring; in the open
+        box after subtracting the recorded sources, :attr:`sources`) larger
         than :attr:`BUDGET_RTOL` relative to the total water (times L0 for the energy). Collective
         under MPI; every rank gets the same answer.
         """
