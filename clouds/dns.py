@@ -855,7 +855,8 @@ class DNS:
         115:184501). The liquid water of the replaced droplets, m = 4/3 pi rho_w n (r^3 - r_d^3), leaves
         and that of the new ones enters; the difference is recorded in :attr:`sources` (the moist static
         energy c_p theta + g zeta + L0 q_v holds no liquid, so renewal does not change it). Random numbers
-        come from (run.seed, step, rank): a restarted run renews as the uninterrupted one.
+        come from (run.seed, step, rank): a restarted run renews as the uninterrupted one (under MPI the fresh
+        droplets depend on the number of ranks, their statistics do not).
         """
         c = self.cfg
         d = c.droplets

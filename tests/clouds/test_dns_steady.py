@@ -6,6 +6,7 @@ import pytest
 
 from clouds.dns import DNS, make_config
 from gpu.config import ConfigError
+from tests.mpi_harness import run_mpi
 
 
 def _open_box(rh_clear=0.5, renew=4.5e-6, tau=0.5, n_droplets=300, seed=3, dt=0.025):
@@ -116,3 +117,31 @@ def test_relative_dispersion_reaches_a_plateau_where_the_closed_box_evaporates()
     closed.thermo.relax_time, closed.droplets.renew_radius, closed.run.t_end = 0.0, 0.0, 9.0
     hc = DNS(closed).run()
     assert hc["N_c"][-1] < 0.5 * hc["N_c"][0]
+
+
+@pytest.mark.mpi
+def test_open_box_budget_on_two_ranks(tmp_path):
+    # renewal on every rank (droplets split by index, or by slab with migration of the fresh ones) and the
+    # relaxation of the replicated / slab-decomposed fields: the budgets with sources close on 2 ranks
+    script = """
+    import numpy as np, gpu
+    from clouds.dns import DNS, make_config
+    comm = gpu.get_comm()
+    for dec in ("slab", "replicated"):
+        cfg = make_config(grid=dict(n=8, box=0.1), fluid=dict(u_rms=0.03), forcing=dict(epsilon=1e-3),
+                          thermo=dict(setup="slab", rh_clear=0.3, relax_time=0.5),
+                          droplets=dict(n_droplets=301, N_c=3e8, r_mean=10e-6, renew_radius=4.5e-6),
+                          run=dict(dt=0.025, diag_every=4, cfl_max=1.5, decomposition=dec))
+        d = DNS(cfg, comm=comm)
+        h = d.run(1.5)
+        n = comm.allreduce(len(d.r))
+        w = h["water_kg"] - h["water_source_kg"]
+        e = h["mse_J"] - h["mse_source_J"]
+        assert d.check_result() is None
+        if comm.rank == 0:
+            assert n == 301 and h["renewed"][-1] > 0, (n, h["renewed"][-1])
+            assert np.ptp(w) / w[0] < 1e-13 and np.ptp(e) / (d.L0 * w[0]) < 1e-13, (np.ptp(w) / w[0], np.ptp(e))
+            print("OK", dec, comm.size, h["renewed"][-1])
+    """
+    proc = run_mpi(script, 2, tmp_path, timeout=300)
+    assert "OK slab 2" in proc.stdout and "OK replicated 2" in proc.stdout
