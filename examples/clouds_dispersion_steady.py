@@ -51,7 +51,7 @@ CASES = {"less_humid": 0.70, "more_humid": 0.90}
 PAPER_RANGE = {"less_humid": (0.2, 0.37), "more_humid": (0.1, 0.26)}
 #: grid, superdroplets, t_end [s], dt [s], relaxation time tau_r [s]
 SIZES = {"tiny": (8, 400, 6.0, 0.025, 1.0), "quick": (16, 3000, 12.0, 0.02, 2.0),
-         "full": (32, 40000, 24.0, 0.01, 2.0), "full64": (64, 320000, 16.0, 0.005, 2.0)}
+         "full": (32, 40000, 24.0, 0.01, 2.0), "full64": (64, 320000, 10.0, 0.005, 2.0)}
 RENEW_RADIUS = 1e-6
 
 
