@@ -70,6 +70,20 @@ def config(rh_clear, size="quick", seed=1, relax_time=None, t_end=None):
                        run=dict(dt=dt, t_end=t_end, diag_every=max(1, int(round(0.1 / dt))), cfl_max=1.5, seed=seed))
 
 
+def renewal_dispersion(r_renew=RENEW_RADIUS, r0=10e-6):
+    """eps of a renewed, evaporating population: r^2 uniform on [r_renew^2, r0^2].
+
+    Droplets enter at r0 and evaporate at a common subsaturation S, r dr/dt = G S (Rogers & Yau 1989,
+    eq. 7.18, curvature and solute negligible above 1 um), so r^2 falls linearly with age; each is
+    renewed at r_renew, and with a steady renewal rate the ages are uniform, hence r^2 is uniform on
+    [a^2, b^2] (a = r_renew, b = r0): p(r) = 2 r / (b^2 - a^2), <r> = 2 (b^3 - a^3) / (3 (b^2 - a^2)),
+    <r^2> = (a^2 + b^2) / 2. For a << b, eps -> 1 / sqrt(8) = 0.354; a = 1 um, b = 10 um: 0.340.
+    """
+    a, b = r_renew, r0
+    mean = 2 * (b ** 3 - a ** 3) / (3 * (b ** 2 - a ** 2))
+    return float(np.sqrt((a ** 2 + b ** 2) / 2 - mean ** 2) / mean)
+
+
 def plateau(t, eps):
     """Statistics of eps over the second half of the run: mean, std in time, drift across the window."""
     t, eps = np.asarray(t), np.asarray(eps)
@@ -116,7 +130,8 @@ def summarise(runs):
             "time_std": [r["plateau"]["std"] for r in rs], "drift": [r["plateau"]["drift"] for r in rs],
             "paper_range": [lo, hi], "in_paper_range": bool(lo <= means.mean() <= hi),
             "max_water_budget_rel": max(r["water_budget_rel"] for r in rs),
-            "max_mse_budget_rel": max(r["mse_budget_rel"] for r in rs)}
+            "max_mse_budget_rel": max(r["mse_budget_rel"] for r in rs),
+            "renewal_estimate": renewal_dispersion()}
     return out
 
 
@@ -157,6 +172,7 @@ def main(argv=None) -> int:
                     ls="-" if r["seed"] % 2 else "--",
                     label=f"{r['case']} seed {r['seed']} tau_r {r['relax_time_s']:g} s")
             ax.hlines(r["plateau"]["mean"], r["plateau"]["t_from"], h["t"][-1], color=colors[r["case"]], lw=2)
+        ax.axhline(renewal_dispersion(), color="k", ls=":", lw=1, label="renewal estimate (r^2 uniform)")
         for case, (lo, hi) in PAPER_RANGE.items():
             ax.axhspan(lo, hi, color=colors[case], alpha=0.08, label=f"Bhowmik et al. range, {case}")
         ax.set(xlabel="t [s]", ylabel="relative dispersion (r > 1 um)", title=f"{g}^3, open box (relaxation + renewal)")

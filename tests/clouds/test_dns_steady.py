@@ -111,7 +111,10 @@ def test_relative_dispersion_reaches_a_plateau_where_the_closed_box_evaporates()
     t, eps = h["t"], h["relative_dispersion"]
     w1, w2 = (t >= 6) & (t < 9), t >= 9
     assert abs(eps[w1].mean() - eps[w2].mean()) < 0.05
-    assert 0.2 < eps[t >= 6].mean() < 0.5
+    # the plateau sits at the renewal estimate (r^2 uniform between the renewal radius and the fresh
+    # radius: eps = 0.340; measured 0.347): fresh droplets lingering in the saturated core and the
+    # spectrum's initial width 0.1 move it by less than 0.03
+    assert abs(eps[t >= 6].mean() - ex.renewal_dispersion(cfg.droplets.renew_radius, cfg.droplets.r_mean)) < 0.03
     assert np.all(h["N_c"][t >= 6] > 0.9 * h["N_c"][0])
     closed = ex.config(0.7, "tiny", seed=1)
     closed.thermo.relax_time, closed.droplets.renew_radius, closed.run.t_end = 0.0, 0.0, 9.0
