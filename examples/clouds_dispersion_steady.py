@@ -170,7 +170,7 @@ def main(argv=None) -> int:
             h = r["history"]
             ax.plot(h["t"], h["relative_dispersion"], color=colors[r["case"]], lw=0.8,
                     ls="-" if r["seed"] % 2 else "--",
-                    label=f"{r['case']} seed {r['seed']} tau_r {r['relax_time_s']:g} s")
+                    label=f"{r['case']} seed {r['seed']}, tau_r {r['relax_time_s']:g} s, {h['t'][-1]:g} s run")
             ax.hlines(r["plateau"]["mean"], r["plateau"]["t_from"], h["t"][-1], color=colors[r["case"]], lw=2)
         ax.axhline(renewal_dispersion(), color="k", ls=":", lw=1, label="renewal estimate (r^2 uniform)")
         for case, (lo, hi) in PAPER_RANGE.items():
