@@ -36,6 +36,19 @@ adjoint of the trilinear interpolation used to sample u, theta and q_v at drople
 is the constant L0 = L(T0) (Boussinesq), so c_p <theta> + g <zeta> + L0 (<q_v> + q_l) and total water
 are conserved exactly in the closed box (tests check both to round-off).
 
+Open box (statistically steady state). A closed box has no steady droplet population: evaporation
+relaxes it to one humidity, the cloud in dry air evaporates, and without sources and sinks the size
+variance grows without bound (Sardina et al. 2015, PRL 115:184501). Two optional sources open it:
+``thermo.relax_time`` tau_r relaxes theta, q_v (and zeta) towards the initial profile,
+d phi / dt = ... - (phi - phi_e) / tau_r (entrainment of cloudy and environmental air at the
+fractional rate 1 / tau_r; :meth:`DNS._relax_scalars`), and ``droplets.renew_radius`` replaces droplets
+that evaporate below it by fresh droplets from the initial spectrum at random positions in the cloud
+(:meth:`DNS._renew_droplets`; the sources and sinks of a steady cloud-chamber population, Chandrakar
+et al. 2016, Krueger 2020). Both are operator split after the flow step, and the water and moist static
+energy they add are accumulated (:attr:`DNS.sources`, history ``water_source_kg``, ``mse_source_J``),
+so the budgets stay checked to round-off: total water minus the water source is conserved
+(tests/clouds/test_dns_steady.py).
+
 Numerics
 --------
 * Fourier pseudo-spectral, 2/3 dealiasing (Orszag 1971), rotational form u x omega for the
@@ -150,6 +163,11 @@ class ThermoConfig:
                                "its mean displacement grows as W t, the mean temperature falls at g W / c_p "
                                "and the mean supersaturation rises at ~A1 W (aerosol activation in the DNS)")
 
+    relax_time: float = param(0.0, ge=0, doc="relaxation time tau_r [s] of theta, q_v (and zeta) towards the initial "
+                                               "profile (the cloud core saturated, the clear air at rh_clear): "
+                                               "entrainment of fresh cloudy and environmental air that keeps the "
+                                               "humidity statistically steady; 0 = closed box")
+
     def check_config(self, prefix=""):
         if self.updraft > 0 and not self.lapse:
             raise ConfigError(f"config key '{prefix}updraft' = {self.updraft:g} m/s needs '{prefix}lapse' = true "
@@ -174,6 +192,9 @@ class DropletConfig:
                           "aerosol number concentration) at its kappa-Koehler equilibrium in the initial "
                           "humidity (below saturation), activated by the flow and thermo.updraft")
     sigma_g: float = param(1.6, gt=1.0, le=4.0, doc="geometric standard deviation of the dry aerosol (init = aerosol)")
+    renew_radius: float = param(0.0, ge=0, doc="droplets that evaporate below this radius [m] are replaced by fresh ones "
+                                               "from the initial spectrum at random positions in the cloud (droplet "
+                                               "renewal, needed for a statistically steady spectrum); 0 = never")
 
     def check_config(self, prefix=""):
         if self.init == "aerosol" and not self.r_dry > 0:
@@ -183,6 +204,12 @@ class DropletConfig:
             raise ConfigError(f"config key '{prefix}kappa' must be > 0 with '{prefix}init' = 'aerosol'")
         if self.init == "aerosol" and self.spectrum_file:
             raise ConfigError(f"config keys '{prefix}init' = 'aerosol' and '{prefix}spectrum_file' exclude each other")
+        if self.renew_radius > 0 and self.init == "aerosol":
+            raise ConfigError(f"config key '{prefix}renew_radius' > 0 needs '{prefix}init' = 'spectrum' (renewed "
+                              "droplets are drawn from the cloud-droplet spectrum; haze is below any renewal radius)")
+        if self.renew_radius > 0 and not self.spectrum_file and not self.renew_radius < 0.5 * self.r_mean:
+            raise ConfigError(f"config key '{prefix}renew_radius' = {self.renew_radius:g} m must be < r_mean / 2 = "
+                              f"{0.5 * self.r_mean:g} m (else fresh droplets are renewed at once)")
 
 
 @dataclasses.dataclass
@@ -206,7 +233,8 @@ class RunConfig:
 HISTORY_UNITS = {"t": "s", "energy": "m^2/s^2", "dissipation": "m^2/s^3", "theta_var": "K^2", "q_var": "(kg/kg)^2",
                  "theta_mean": "K", "q_mean": "kg/kg", "r_mean": "m", "r_std": "m", "relative_dispersion": "1",
                  "N_c": "m^-3", "lwc": "kg/m^3", "effective_radius": "m", "growth_coefficient_cm_s": "cm/s",
-                 "water_kg": "kg", "mse_J": "J", "S_mean": "1", "N_act": "m^-3", "z_mean": "m"}
+                 "water_kg": "kg", "mse_J": "J", "S_mean": "1", "N_act": "m^-3", "z_mean": "m",
+                 "water_source_kg": "kg", "mse_source_J": "J", "renewed": "1"}
 
 
 @dataclasses.dataclass
@@ -251,6 +279,9 @@ class DNS:
         self.rank, self.size = getattr(self.comm, "rank", 0), getattr(self.comm, "size", 1)
         self.slab = self.size > 1 and c.run.decomposition == "slab"
         self.backend, fft_backend = _resolve_backend(c.run.backend, self.size)
+        if self.slab and c.droplets.renew_radius > 0 and c.droplets.inertial:
+            raise ConfigError("config key 'droplets.renew_radius' > 0 with inertial droplets needs "
+                              "run.decomposition = 'replicated' under MPI (fresh droplets start at the fluid velocity)")
         #: device droplet arrays (backend "cuda", after the first step); None when the host arrays are current
         self._dev = None
         self._snap = {}
@@ -300,6 +331,16 @@ class DNS:
                 uh[:, 0, 0, 0] = 0
             uh *= c.fluid.u_rms / math.sqrt(2 * sp.energy(uh) / 3.0)
         self.uh = uh
+        self.thh = sp.forward(xp.zeros(sp.local_shape))
+        self.qh = self._initial_qh()
+        self.zh = sp.forward(xp.zeros(sp.local_shape)) if c.thermo.lapse else None
+
+    def _initial_qh(self):
+        """Spectral q_v of the initial state (``thermo.setup``): uniform rh_cloud, or the cloud slab at
+        rh_cloud in clear air at rh_clear with tanh edges two cells wide; dealiased. Also the target of
+        the relaxation (``thermo.relax_time``)."""
+        c, sp, xp = self.cfg, self.sp, self.xp
+        n = c.grid.n
         x = (np.arange(n) + 0.0) * sp.dx[0]
         if c.thermo.setup == "slab":
             L = c.grid.box
@@ -311,9 +352,7 @@ class DNS:
             rh = np.full(n, c.thermo.rh_cloud)
         q1 = th.mixing_ratio_from_rh(self.p0, self.T0, rh)
         q = np.broadcast_to(q1[sp.x_lo:sp.x_hi, None, None], sp.local_shape).copy()
-        self.thh = sp.forward(xp.zeros(sp.local_shape))
-        self.qh = sp.forward(xp.asarray(q)) * sp.dealias
-        self.zh = sp.forward(xp.zeros(sp.local_shape)) if c.thermo.lapse else None
+        return sp.forward(xp.asarray(q)) * sp.dealias
 
     @property
     def _one_hat(self):
@@ -339,18 +378,11 @@ class DNS:
             # its stable kappa-Koehler equilibrium in the initial humidity (as clouds.dispersion.ascent)
             rd, mult = dmod.lognormal(d.N_c * cloud_vol, d.r_dry, d.sigma_g, m) if m else (rd, np.zeros(0))
             r = dmod.equilibrium_radii(np.full(m, c.thermo.rh_cloud - 1.0), rd, d.kappa, self.T0) if m else rd
-        elif d.spectrum_file:
-            from .observations import read_spectrum
-            obs = read_spectrum(d.spectrum_file)
-            r = obs.sample(m, rng, time_index=d.spectrum_time)
-            mult = np.full(m, d.N_c * cloud_vol / max(m, 1))
         else:
-            r = rng.gamma(d.shape, d.r_mean / d.shape, size=m)
+            r = self._spectrum_radii(m, rng)
             mult = np.full(m, d.N_c * cloud_vol / max(m, 1))
         r = np.maximum(r, rd * 1.0001 + 1e-12)
-        pos = rng.random((m, 3)) * L
-        if c.thermo.setup == "slab":
-            pos[:, 0] = (0.5 - 0.5 * c.thermo.slab_fraction + c.thermo.slab_fraction * rng.random(m)) * L
+        pos = self._cloud_positions(m, rng)
         mine = self._owned(pos)
         self.pos = np.ascontiguousarray(pos[mine])
         self.r = np.ascontiguousarray(r[mine])
@@ -366,6 +398,26 @@ class DNS:
             K.interpolate(u, self.pos, self.sp.dx, vals, nxg, xoff)
             self.vel[:] = vals[:, :3]
         self.n_total = m
+
+    def _spectrum_radii(self, m, rng):
+        """m radii [m] from the cloud-droplet spectrum: ``droplets.spectrum_file`` or the gamma spectrum."""
+        d = self.cfg.droplets
+        if d.spectrum_file:
+            from .observations import read_spectrum
+
+            if getattr(self, "_obs_spectrum", None) is None:
+                self._obs_spectrum = read_spectrum(d.spectrum_file)
+            return self._obs_spectrum.sample(m, rng, time_index=d.spectrum_time)
+        return rng.gamma(d.shape, d.r_mean / d.shape, size=m)
+
+    def _cloud_positions(self, m, rng):
+        """m positions uniform in the cloud: the whole box, or the slab (``thermo.setup``)."""
+        c = self.cfg
+        L = c.grid.box
+        pos = rng.random((m, 3)) * L
+        if c.thermo.setup == "slab":
+            pos[:, 0] = (0.5 - 0.5 * c.thermo.slab_fraction + c.thermo.slab_fraction * rng.random(m)) * L
+        return pos
 
     # ------------------------------------------------------------------ MPI layout
     def _owner(self, pos):
@@ -736,8 +788,117 @@ class DNS:
         t5 = _time.perf_counter()
         self._advance_fluid(dt, u_now)
         self.timing["fluid"] += _time.perf_counter() - t5
+        if c.thermo.relax_time > 0:
+            self._relax_scalars(dt)
+        if c.droplets.renew_radius > 0 and self.n_total:
+            self._renew_droplets()
         self.t += dt
         self.nstep += 1
+
+    # ------------------------------------------------------------------ open box: sources that keep it steady
+    @property
+    def steady_forcing(self):
+        """Whether the box is open (``thermo.relax_time`` or ``droplets.renew_radius`` set): its water and
+        energy then change by the recorded sources (:attr:`sources`), not at all in the closed box."""
+        return self.cfg.thermo.relax_time > 0 or self.cfg.droplets.renew_radius > 0
+
+    @property
+    def sources(self):
+        """Cumulative sources since t = 0: water [kg] and moist static energy [J] added by the relaxation
+        and the droplet renewal, and the number of superdroplets renewed."""
+        if "_sources" not in self.__dict__:
+            self._sources = {"water_source_kg": 0.0, "mse_source_J": 0.0, "renewed": 0.0}
+        return self._sources
+
+    def _relax_scalars(self, dt):
+        """Relax theta, q_v (and zeta) towards the initial profile over ``thermo.relax_time`` (operator split).
+
+        d phi / dt = -(phi - phi_e) / tau_r, integrated exactly over the step:
+        phi <- phi_e + (phi - phi_e) exp(-dt / tau_r), with phi_e the initial state (theta_e = zeta_e = 0,
+        q_v,e the saturated cloud and the clear air at rh_clear). This is the entrainment term of an
+        entraining parcel, d phi / dt = -lambda (phi - phi_e) with the fractional entrainment rate lambda
+        = 1 / tau_r (Stommel 1947, J. Meteor. 4:91), applied to every point of the box: fresh
+        cloudy air enters the core and environmental air the clear region at the rate 1 / tau_r, so the
+        mean humidity and the humidity contrast stay statistically steady instead of decaying as in the
+        closed box (there, droplet evaporation relaxes the box to one humidity and the cloud dies or the
+        spectrum broadens without bound: Sardina et al. 2015, PRL 115:184501). The relaxation acts on the
+        spectral coefficients (the target is dealiased), so it adds no aliasing; the water and moist
+        static energy it adds are recorded exactly (:attr:`sources`) from the change of the box means.
+        """
+        c, sp = self.cfg, self.sp
+        if getattr(self, "_q_target", None) is None:
+            self._q_target = self._initial_qh()
+        decay = math.exp(-dt / c.thermo.relax_time)
+        mass_air = self.rho * c.grid.box ** 3
+        q0, th0 = sp.mean(self.qh), sp.mean(self.thh)
+        self.qh = self._q_target + (self.qh - self._q_target) * decay
+        self.thh = self.thh * decay
+        dz = 0.0
+        if self.zh is not None:
+            z0 = sp.mean(self.zh)
+            self.zh = self.zh * decay
+            dz = sp.mean(self.zh) - z0
+        dq, dth = sp.mean(self.qh) - q0, sp.mean(self.thh) - th0
+        src = self.sources
+        src["water_source_kg"] += dq * mass_air
+        src["mse_source_J"] += (th.C_P * dth + th.G_ACC * dz + self.L0 * dq) * mass_air
+
+    def _renew_droplets(self):
+        """Replace droplets that evaporated below ``droplets.renew_radius`` by fresh cloud droplets.
+
+        A renewed superdroplet keeps its multiplicity and takes a radius from the initial spectrum, the
+        dry radius and hygroscopicity of ``droplets``, and a random position in the cloud (the slab or the
+        box): droplets that evaporate in the entrained air leave, freshly activated ones arrive with the
+        cloudy air, as the sources and sinks that make the droplet population of a turbulent cloud chamber
+        statistically steady (Chandrakar et al. 2016, PNAS 113:14243; Krueger 2020, ACP 20:7895). Without
+        renewal the spectrum of a closed box broadens without bound (Sardina et al. 2015, PRL
+        115:184501). The liquid water of the replaced droplets, m = 4/3 pi rho_w n (r^3 - r_d^3), leaves
+        and that of the new ones enters; the difference is recorded in :attr:`sources` (the moist static
+        energy c_p theta + g zeta + L0 q_v holds no liquid, so renewal does not change it). Random numbers
+        come from (run.seed, step, rank): a restarted run renews as the uninterrupted one (under MPI the fresh
+        droplets depend on the number of ranks, their statistics do not).
+        """
+        c = self.cfg
+        d = c.droplets
+        dev = self.__dict__.get("_dev")
+        if dev is not None and "r" not in self.__dict__:
+            # droplets on the device (one rank): look at the smallest radius there before copying anything
+            r_dev = self._to_xp(dev["r"])
+            if not (r_dev.size and float(self.xp.min(r_dev)) < d.renew_radius):
+                return
+        r = self.r
+        gone = np.flatnonzero(r < d.renew_radius)
+        count = float(self._allsum(np.array([gone.size], dtype=float))[0])
+        if count == 0:
+            return
+        added = removed = 0.0
+        if gone.size:
+            rng = np.random.default_rng([c.run.seed, 7919, self.nstep, self.rank])
+            k = gone.size
+            pos, vel, rd, kap, r_new = (np.array(a) for a in (self.pos, self.vel, self.rd, self.kap, r))
+            mult = self.mult
+            removed = float(np.sum(mult[gone] * 4 / 3 * np.pi * th.RHO_W * (r[gone] ** 3 - rd[gone] ** 3)))
+            rd[gone] = d.r_dry
+            kap[gone] = d.kappa
+            r_new[gone] = np.maximum(self._spectrum_radii(k, rng), rd[gone] * 1.0001 + 1e-12)
+            pos[gone] = self._cloud_positions(k, rng)
+            vel[gone] = 0.0
+            added = float(np.sum(mult[gone] * 4 / 3 * np.pi * th.RHO_W * (r_new[gone] ** 3 - rd[gone] ** 3)))
+            self.pos, self.vel, self.rd, self.kap, self.r = pos, vel, rd, kap, r_new
+        dw = float(self._allsum(np.array([added - removed]))[0])
+        self.sources["water_source_kg"] += dw
+        self.sources["renewed"] += count
+        if self.slab:
+            self._migrate()
+        if c.droplets.inertial and gone.size:
+            # fresh droplets start at the local fluid velocity (the others keep theirs; not slab: __init__)
+            f, nxg, xoff = self._ghosted(self._physical())
+            vals = np.empty((gone.size, f.shape[0]))
+            K.interpolate(f, np.ascontiguousarray(self.pos[gone]), self.sp.dx, vals, nxg, xoff)
+            vel = np.array(self.vel)
+            vel[gone] = vals[:, :3]
+            self.vel = vel
+        self.ql_grid = self._liquid_grid()
 
     @property
     def _fused(self):
@@ -932,6 +1093,8 @@ class DNS:
             act = self.r > koehler.critical_radius(self.rd, self.kap, self.T0)
             d["N_act"] = float(self._allsum(np.array([self.mult[act].sum()]))[0]) / V
             d["z_mean"] = sp.mean(self.zh) if self.zh is not None else 0.0
+        if self.steady_forcing:
+            d.update(self.sources)
         if self.n_total:
             # S at the droplets from the current fields and positions: the state at time t
             d["S_mean"] = float(self._allsum(np.array([self._droplet_supersaturation().sum()]))[0]) / self.n_total
@@ -1022,7 +1185,8 @@ class DNS:
         """The solver's own checks after a run: None if they pass, else the reason (a string).
 
         Fails on non-finite fields, droplets or diagnostics, and on a drift of the total water or
-        of the moist static energy (both conserved exactly by the coupling, module docstring) larger
+        of the moist static energy (both conserved exactly by the coupling, module docstring; in the open
+        box after subtracting the recorded sources, :attr:`sources`) larger
         than :attr:`BUDGET_RTOL` relative to the total water (times L0 for the energy). Collective
         under MPI; every rank gets the same answer.
         """
@@ -1043,10 +1207,12 @@ class DNS:
         if bad_hist:
             return f"non-finite diagnostics ({', '.join(bad_hist)}) at t = {self.t:g} s"
         if "water_kg" in h and h["water_kg"].size > 1:
-            w = h["water_kg"]
+            # open box (steady forcing): the totals change by the recorded sources
+            w = h["water_kg"] - h.get("water_source_kg", 0.0)
+            e = h["mse_J"] - h.get("mse_source_J", 0.0)
             scale = max(abs(w[0]), 1e-300)
             dw = abs(w[-1] - w[0]) / scale
-            de = abs(h["mse_J"][-1] - h["mse_J"][0]) / (self.L0 * scale)
+            de = abs(e[-1] - e[0]) / (self.L0 * scale)
             if dw > self.BUDGET_RTOL:
                 return (f"water budget check failed: total water changed by {dw:.3g} (relative) from "
                         f"t = {h['t'][0]:g} to {h['t'][-1]:g} s, allowed {self.BUDGET_RTOL:g}")
@@ -1105,6 +1271,8 @@ class DNS:
         params = {"time": self.t, "step": self.nstep, "config_json": __import__("json").dumps(to_dict(self.cfg))}
         status, reason = getattr(self, "_save_status", ("complete", None))
         params.update(status=status, complete=status == "complete", reason=reason or "")
+        if self.steady_forcing:
+            params.update(self.sources)
         units = {"fields/u": "m/s", "fields/theta": "K", "fields/qv": "kg/kg", "fields/zeta": "m", "droplets/position": "m",
                  "droplets/velocity": "m/s", "droplets/radius": "m", "droplets/dry_radius": "m",
                  "droplets/multiplicity": "1", "droplets/kappa": "1", "history/t": "s"}
@@ -1195,5 +1363,7 @@ class DNS:
         self.t = float(header["time"])
         self.nstep = int(header["step"])
         self.history = {k.split("/", 1)[1]: list(v) for k, v in data.items() if k.startswith("history/")}
+        if self.steady_forcing:
+            self._sources = {k: float(header.get(k, 0.0)) for k in ("water_source_kg", "mse_source_J", "renewed")}
         self.ql_grid = self._liquid_grid()
         return self

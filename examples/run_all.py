@@ -34,6 +34,7 @@ PLANNED = {
     "clouds_dispersion_vs_nc": "clouds: droplet diffusional growth",
     "clouds_parcel_spectra": "clouds: droplet diffusional growth",
     "clouds_dispersion_aerosol_vs_updraft": "clouds: droplet diffusional growth",
+    "clouds_dispersion_steady": "clouds: droplet diffusional growth",
 }
 
 

@@ -12,7 +12,9 @@ from clouds.dns import DNS, make_config  # noqa: E402
 
 out = {}
 for name, drops, thermo in (("inertial", dict(inertial=True), dict(rh_cloud=0.97)),
-                            ("tracer_lapse", dict(inertial=False), dict(rh_cloud=1.01, lapse=True))):
+                            ("tracer_lapse", dict(inertial=False), dict(rh_cloud=1.01, lapse=True)),
+                            ("open_box", dict(inertial=True, renew_radius=3.9e-6),
+                             dict(setup="slab", rh_clear=0.5, relax_time=0.05))):
     runs = {}
     for backend in ("cpu", "cuda"):
         cfg = make_config(grid=dict(n=8, box=0.05), fluid=dict(u_rms=0.05), thermo=thermo,
@@ -20,6 +22,12 @@ for name, drops, thermo in (("inertial", dict(inertial=True), dict(rh_cloud=0.97
                           run=dict(dt=0.005, diag_every=3, backend=backend))
         d = DNS(cfg)
         d.SORT_EVERY, d.SORT_MIN = 2, 0          # sort by cell at steps 0 and 2 (as large runs do)
+        if "renew_radius" in drops:              # five droplets below the renewal radius: renewed at step 1
+            r = np.array(d.r)
+            r[:5] = 3.0e-6
+            d.r = r
+            d.step()
+            out[name + "_renewed"] = int(d.sources["renewed"])
         for _ in range(3):
             d.step()
         if backend == "cuda":

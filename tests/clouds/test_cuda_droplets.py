@@ -85,14 +85,17 @@ def test_bytes_moved_counts_each_array_once():
 DNS_BOUND = 1e-13
 
 
-@pytest.mark.parametrize("case", ["inertial", "tracer_lapse"])
+@pytest.mark.parametrize("case", ["inertial", "tracer_lapse", "open_box"])
 def test_dns_cuda_backend_matches_cpu(dns_sim, case):
+    # open_box: relaxation and droplet renewal (five droplets renewed at the first step on both backends)
     diffs = {k: v for k, v in dns_sim.items() if k.startswith(case + "_") and isinstance(v, float)}
     assert len(diffs) == 9
     assert max(diffs.values()) <= DNS_BOUND, diffs
     # the droplets stay on the device between steps; host reads are read-only snapshots
     assert dns_sim[case + "_on_device"] is True
     assert dns_sim[case + "_snapshot_readonly"] is True
+    if case == "open_box":
+        assert dns_sim["open_box_renewed"] == 5
 
 
 def test_dns_cuda_backend_one_rank(dns_sim):
@@ -121,7 +124,7 @@ def test_kernels_and_dns_on_a_device():
     errs = _run_cudasim("cudasim_droplets.py", sim=False)
     assert all(errs[k] <= BOUNDS[k] for k in BOUNDS), errs
     dns = _run_cudasim("cudasim_dns.py", sim=False)
-    for case in ("inertial", "tracer_lapse"):
+    for case in ("inertial", "tracer_lapse", "open_box"):
         diffs = {k: v for k, v in dns.items() if k.startswith(case + "_") and isinstance(v, float)}
         assert max(diffs.values()) <= DNS_BOUND, diffs
         assert dns[case + "_on_device"] is True
