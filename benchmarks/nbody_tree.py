@@ -23,11 +23,13 @@ core's peak; under ``--clock wall`` with the peak of the threads in use.
     python benchmarks/nbody_tree.py --n 10000 100000 1000000 --threads 2
 
 ``--equal-error`` also scans theta for both codes (``--thetas``, default 0.4-1.2, pytreegrav with its
-quadrupole), the two codes interleaved theta by theta in each of --repeat rounds, and prints both times
-log-interpolated at common median force errors 1e-4, 2e-4, 4e-4, 8e-4 (the fair comparison: the
-codes' errors differ at equal theta): the median and range over the rounds of the ratio.
+quadrupole), the runs interleaved by ``benchmarks/harness.py`` (--repeat rounds, CPU and wall time), and
+compares them at common median force errors 1e-4, 2e-4, 4e-4, 8e-4 (the fair comparison: the codes'
+errors differ at equal theta): one harness row per error (the cheapest scanned theta of each code
+reaching it; written to ``benchmarks/results/nbody_tree.json`` for the README speed table unless
+``--no-write``), and, printed, both CPU times log-interpolated at the error.
 
-Both codes walk in groups by default (ours: the maximal tree nodes with <= 64 particles,
+Both codes walk in groups by default (ours: the maximal tree nodes with <= 128 particles,
 ``--group-size``; pytreegrav: 8 consecutive Morton-ordered targets); the rows "ours per-target"
 time our one-walk-per-particle kernel. ``--clock cpu`` times process CPU time (all threads)
 instead of wall time: on a machine shared with other jobs the wall time of a 2-thread run

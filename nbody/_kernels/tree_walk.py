@@ -402,7 +402,10 @@ def _grouped_block(s0, s1, seg, gid, targets, pos, mass, h, G, theta, alpha, aol
 
     Twenty-one arguments: the arguments of :func:`tree_accel_grouped` plus the block's range and output
     arrays; the list walk and the branch-free sums over the list (:func:`_node_sums`, :func:`_far_sums`,
-    inlined: LLVM vectorises them) share the per-group buffers, which stay in cache.
+    inlined: LLVM vectorises them) share the per-group buffers, which stay in cache. The near-leaf
+    particles are summed as :func:`nbody._kernels.direct.direct_accel` sums a chunk: a vectorised Newtonian
+    pass over the pairs beyond the list's largest support (:func:`nbody._kernels.direct.newtonian_chunk`),
+    then the spline for the flagged pairs (:func:`nbody._kernels.direct.softened_chunk`).
     """
     nl = np.empty((10, 1024))
     pl = np.empty((4, 1024))
