@@ -23,11 +23,13 @@ core's peak; under ``--clock wall`` with the peak of the threads in use.
     python benchmarks/nbody_tree.py --n 10000 100000 1000000 --threads 2
 
 ``--equal-error`` also scans theta for both codes (``--thetas``, default 0.4-1.2, pytreegrav with its
-quadrupole), the two codes interleaved theta by theta in each of --repeat rounds, and prints both times
-log-interpolated at common median force errors 1e-4, 2e-4, 4e-4, 8e-4 (the fair comparison: the
-codes' errors differ at equal theta): the median and range over the rounds of the ratio.
+quadrupole), the runs interleaved by ``benchmarks/harness.py`` (--repeat rounds, CPU and wall time), and
+compares them at common median force errors 1e-4, 2e-4, 4e-4, 8e-4 (the fair comparison: the codes'
+errors differ at equal theta): one harness row per error (the cheapest scanned theta of each code
+reaching it; written to ``benchmarks/results/nbody_tree.json`` for the README speed table unless
+``--no-write``), and, printed, both CPU times log-interpolated at the error.
 
-Both codes walk in groups by default (ours: the maximal tree nodes with <= 64 particles,
+Both codes walk in groups by default (ours: the maximal tree nodes with <= 128 particles,
 ``--group-size``; pytreegrav: 8 consecutive Morton-ordered targets); the rows "ours per-target"
 time our one-walk-per-particle kernel. ``--clock cpu`` times process CPU time (all threads)
 instead of wall time: on a machine shared with other jobs the wall time of a 2-thread run
@@ -88,8 +90,10 @@ def main(argv=None) -> int:
     ap.add_argument("--group-size", type=int, default=None, help="our grouped walk's group size")
     ap.add_argument("--skip-fixed", action="store_true",
                     help="skip the fixed-theta rows (direct kernel and --equal-error only)")
-    ap.add_argument("--repeat", type=int, default=3,
+    ap.add_argument("--repeat", "--rounds", type=int, default=3,
                     help="best of this many timings per case; rounds of the interleaved comparisons")
+    ap.add_argument("--no-write", action="store_true",
+                    help="--equal-error: do not write benchmarks/results/nbody_tree.json")
     args = ap.parse_args(argv)
     import numba
 
@@ -113,7 +117,7 @@ def main(argv=None) -> int:
     from nbody.direct import direct_forces
     from nbody.ics import spherical_galaxy
     from nbody.softening import spline_radius
-    from nbody.tree import GROUP_SIZE, Octree
+    from nbody.tree import GROUP_SIZE, LEAF_SIZE, Octree
 
     gs = args.group_size or GROUP_SIZE
 
@@ -127,7 +131,15 @@ def main(argv=None) -> int:
         print("# pytreegrav not installed: anchor columns skipped (pip install pytreegrav)")
     eps = args.eps
     rng = np.random.default_rng(0)
-    print(f"# threads = {nthreads}, clock = {args.clock}, our group size = {gs}")
+    print(f"# threads = {nthreads}, clock = {args.clock}, our group size = {gs}, leaf size = {LEAF_SIZE}")
+    run = None
+    if args.equal_error and not args.no_write:
+        from benchmarks.harness import Run
+
+        run = Run(__file__, argv, notes=f"Hernquist sphere (r_max = 100), spline softening eps = {eps:g}, forces on "
+                                        f"all particles (tree build included); median relative force error "
+                                        f"against direct summation over 2000 random particles; theta scanned "
+                                        f"over {args.thetas} for both codes, the cheapest reaching each error")
     print(f"{'case':34s} {'ours_s':>9s} {'anchor_s':>9s} {'ratio':>7s}  agreement (median |da|/|a|: ours / anchor)")
     nlogn = []
     bandwidth = args.bw = memory_bandwidth()
@@ -171,7 +183,9 @@ def main(argv=None) -> int:
                     print(f"{f'N={n} theta={theta}':34s} {t_ours:9.3f} {'-':>9s} {'-':>7s}  {e_ours:.2e} / -")
         # equal force error: scan theta for both codes, interpolate time at common median errors
         if pytreegrav and args.equal_error:
-            equal_error(p, h, eps, err, ours, pytreegrav, args.thetas, n)
+            equal_error(p, h, eps, err, ours, pytreegrav, args.thetas, n, run, nthreads, gs)
+    if run is not None:
+        print(f"# wrote {run.write()}")
     print("# N log N check (ours, theta = 0.5): time / (N log2 N) in ns")
     for n, t in nlogn:
         print(f"#   N={n:>8d}  t={t:8.3f} s  {1e9 * t / (n * np.log2(n)):.2f} ns")
@@ -289,15 +303,16 @@ def tree_report(p, eps, theta, gs, nthreads, args):
     from nbody.tree import Octree
 
     @njit
-    def list_sizes(gbox, ghmax, spos, smass, theta, f, g, counts):
+    def list_sizes(gbox, ghmax, spos, smass, sh, theta, f, g, counts):
         nl = np.empty((10, 1 << 16))
         pl = np.empty((4, 1 << 16))
+        ql = np.empty((5, 1 << 16))
         qk = np.empty(1 << 16, dtype=np.int64)
         out = np.zeros(3)
         for gi in range(gbox.shape[0]):
             nn, npl, nnear, _ = _group_list(gbox[gi, 0], gbox[gi, 1], gbox[gi, 2], gbox[gi, 3], gbox[gi, 4],
-                                            gbox[gi, 5], ghmax[gi], 0.0, spos, smass, 1.0, theta, 0.005, 0, True,
-                                            f, g, nl, pl, qk)
+                                            gbox[gi, 5], ghmax[gi], 0.0, spos, smass, sh, 1.0, theta, 0.005, 0,
+                                            True, f, g, nl, pl, ql, qk)
             out[0] += counts[gi] * nn
             out[1] += counts[gi] * npl
             out[2] += counts[gi] * nnear
@@ -312,7 +327,8 @@ def tree_report(p, eps, theta, gs, nthreads, args):
         times.append(CLOCK() - t0)
     grp_of, gbox, ghmax = tree.groups(gs)
     counts = np.bincount(grp_of).astype(np.float64)
-    (nodes, far, near), ngroups = list_sizes(gbox, ghmax, tree._spos, tree._smass, theta, tree._f, tree._g, counts)
+    (nodes, far, near), ngroups = list_sizes(gbox, ghmax, tree._spos, tree._smass, tree._sh, theta, tree._f, tree._g,
+                                                counts)
     t = np.median(times)
     # flop per interaction (FMA = 2, sqrt and division 1 each): node 56 (monopole + quadrupole,
     # tree_walk._node_sums), far particle 20, near particle ~30 (spline branch)
@@ -327,41 +343,64 @@ def tree_report(p, eps, theta, gs, nthreads, args):
           f"measured bandwidth")
 
 
-def equal_error(p, h, eps, err, ours, pytreegrav, thetas, n):
-    """Scan ``thetas`` for both codes (interleaved theta by theta, REPEAT rounds), interpolate each round's
-    times at common median errors and print the median and range of the ratio ours / anchor."""
-    curves = {"ours": {}, "anchor": {}}
-    times = {"ours": {th: [] for th in thetas}, "anchor": {th: [] for th in thetas}}
-    for _ in range(REPEAT):
-        for th in thetas:
-            t0 = CLOCK()
-            a_o, _ = ours(p, th)
-            times["ours"][th].append(CLOCK() - t0)
-            t0 = CLOCK()
-            a_a = pytreegrav.Accel(p.pos, p.mass, h, theta=th, parallel=True, method="tree", quadrupole=True)
-            times["anchor"][th].append(CLOCK() - t0)
-            curves["ours"][th] = err(a_o)
-            curves["anchor"][th] = err(a_a)
-    for code in curves:
-        print(f"# N={n} {code} (theta, error, median time): " + ", ".join(
-            f"({th}, {curves[code][th]:.2e}, {np.median(times[code][th]):.3f})" for th in thetas))
-    for e_target in (1e-4, 2e-4, 4e-4, 8e-4):
+EQUAL_ERROR_TARGETS = (1e-4, 2e-4, 4e-4, 8e-4)
+
+
+def equal_error(p, h, eps, err, ours, pytreegrav, thetas, n, run=None, nthreads=1, gs=None):
+    """Scan ``thetas`` for both codes (interleaved by :func:`benchmarks.harness.interleave`, REPEAT rounds,
+    CPU and wall time, tree build included) and compare them at equal median force error.
+
+    Two readings: (1) the harness's (``run``: one :class:`benchmarks.harness.Row` per target error of
+    :data:`EQUAL_ERROR_TARGETS`, the cheapest scanned theta of each code reaching it, speedup = anchor /
+    ours per round; these rows enter the README speed table); (2) both times log-interpolated in the error
+    at the target (printed only: no theta of the scan lands exactly on a target).
+    """
+    from benchmarks.harness import Point, Row, interleave, match, version
+
+    cases = {}
+    for th in thetas:
+        cases[("ours", th)] = lambda th=th: ours(p, th)[0]
+        cases[("anchor", th)] = lambda th=th: pytreegrav.Accel(p.pos, p.mass, h, theta=th, parallel=True,
+                                                             method="tree", quadrupole=True)
+    samples, out = interleave(cases, REPEAT)
+    scan = {code: [Point(th, err(out[(code, th)]), samples[(code, th)]) for th in thetas]
+            for code in ("ours", "anchor")}
+    for code in scan:
+        print(f"# N={n} {code} (theta, error, median CPU s, median wall s): " + ", ".join(
+            f"({q.param}, {q.error:.2e}, {q.samples.median('cpu'):.3f}, {q.samples.median('wall'):.3f})"
+            for q in scan[code]))
+    rounds = len(samples[("ours", thetas[0])].cpu)
+    for e_target in EQUAL_ERROR_TARGETS:
         per_round = {}
-        for code in curves:
-            order = sorted(thetas, key=lambda th: curves[code][th])
-            le = np.log([curves[code][th] for th in order])
+        for code in scan:
+            pts = sorted(scan[code], key=lambda q: q.error)
+            le = np.log([q.error for q in pts])
             if not le[0] <= np.log(e_target) <= le[-1]:
                 break
-            per_round[code] = [float(np.exp(np.interp(np.log(e_target), le,
-                                                      np.log([times[code][th][r] for th in order]))))
-                               for r in range(REPEAT)]
+            per_round[code] = [float(np.exp(np.interp(np.log(e_target), le, np.log([q.samples.cpu[r] for q in pts]))))
+                               for r in range(rounds)]
         if len(per_round) == 2:
             ratio = [a / o for o, a in zip(per_round["ours"], per_round["anchor"])]
-            print(f"{f'N={n} equal error {e_target:.0e} (quad)':34s} {np.median(per_round['ours']):9.3f} "
-                  f"{np.median(per_round['anchor']):9.3f} {1 / np.median(ratio):7.2f}  anchor/ours = "
-                  f"{_mr(ratio, '.2f')} over {REPEAT} rounds, theta interpolated for both")
+            print(f"# N={n} equal error {e_target:.0e}, CPU times log-interpolated: anchor/ours = "
+                  f"{_mr(ratio, '.2f')} over {rounds} rounds")
+    if run is None:
+        return
+    from nbody.tree import GROUP_SIZE, LEAF_SIZE
+
+    gs = gs or GROUP_SIZE
+    for target, o, a in match(scan["ours"], scan["anchor"], EQUAL_ERROR_TARGETS):
+        common = dict(ours=f"nbody.tree.Octree (grouped walk, group {gs}, leaf {LEAF_SIZE}, quadrupole)",
+                      anchor=f"{version('pytreegrav')} (quadrupole)", threads={"ours": nthreads, "anchor": nthreads},
+                      target=">= 4x faster", target_speedup=4.0)
+        case = f"tree forces N={n}, median error <= {target:g}"
+        if o is None or a is None:
+            miss = " and ".join(k for k, x in (("ours", o), ("pytreegrav", a)) if x is None)
+            run.add(Row(case, accuracy=f"no match: {miss} above {target:g} at every theta scanned",
+                        status="no match", **common))
         else:
-            print(f"# N={n} error {e_target:.0e}: outside the scanned theta range of one code")
+            run.add(Row.compare(case, o.samples, a.samples,
+                                accuracy=f"theta {o.param:g} (median error {o.error:.1e}) vs theta {a.param:g} "
+                                         f"({a.error:.1e})", **common))
 
 
 def merger_profile(n, t_end, clock="wall", theta=0.5, until_binary=False, r0=5.0, rp=0.5, e=1.0, comm=None):

@@ -60,7 +60,7 @@ from .particles import PTYPE_BH
 from .ketju import find_regions
 from .softening import spline_radius
 from .timestepping import Decomposition, ForceConfig, ForceSolver
-from .tree import CRITERIA, Octree
+from .tree import CRITERIA, SIM_LEAF_SIZE, Octree
 
 #: the space-filling curve of the domains: "hilbert" (Peano-Hilbert, GADGET-2's choice: consecutive keys are
 #: face neighbours, so domains are more compact) or "morton" (Z-order)
@@ -226,7 +226,7 @@ def top_tree(pos, mass, h, lo, hi, n_cells=None, curve=None):
 
 # ---------------------------------------------------------------------------------------- forces
 def domain_forces(pos, mass, eps, targets=None, comm=None, G=1.0, method="tree", theta=0.5,
-                  criterion="geometric", alpha=0.005, a_old=None, leaf_size=8, quadrupole=True, top_cells=None,
+                  criterion="geometric", alpha=0.005, a_old=None, leaf_size=SIM_LEAF_SIZE, quadrupole=True, top_cells=None,
                   group_size=0):
     """Softened accelerations and potentials on this rank's ``targets`` from the particles of all ranks.
 

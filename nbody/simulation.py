@@ -90,6 +90,7 @@ from .timestepping import (ForceConfig, GPUDirectForces, HierarchicalKDK, Region
 log = logging.getLogger(__name__)
 
 from .regularized import PN_TERMS  # the PN terms the regularized integrator implements
+from .tree import SIM_GROUP_SIZE, SIM_LEAF_SIZE
 
 @dataclasses.dataclass
 class UnitsConfig:
@@ -133,9 +134,9 @@ class GravityConfig:
     theta: float = param(0.5, gt=0, le=1.5, doc="geometric opening angle")
     criterion: str = param("geometric", choices=("geometric", "relative"))
     alpha: float = param(0.005, gt=0, doc="relative opening criterion accuracy")
-    leaf_size: int = param(8, ge=1)
+    leaf_size: int = param(SIM_LEAF_SIZE, ge=1, doc="most particles per tree leaf")
     quadrupole: bool = param(True)
-    group_size: int = param(64, ge=0, doc="particles sharing one tree walk (0: one walk per particle; the domain "
+    group_size: int = param(SIM_GROUP_SIZE, ge=0, doc="particles sharing one tree walk (0: one walk per particle; the domain "
                             "decomposition's exported targets are always walked one by one)")
     tree_rebuild_fraction: float = param(0.1, ge=0, le=1, doc="rebuild the tree once the force evaluations since "
                                          "the last build reach this fraction of N; refit it in between")

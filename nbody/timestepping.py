@@ -52,7 +52,7 @@ from .direct import direct_forces
 from .particles import PTYPE_BH
 from .ketju import find_regions, internal_softened_accelerations, region_energy_correction, region_timestep
 from .softening import SPLINE_H_OVER_EPS, spline_radius
-from .tree import CRITERIA, GROUP_SIZE, Octree
+from .tree import CRITERIA, SIM_GROUP_SIZE, SIM_LEAF_SIZE, Octree
 
 _REGION_POOL = None
 
@@ -131,10 +131,10 @@ class ForceConfig:
     theta: float = 0.5
     criterion: str = "geometric"
     alpha: float = 0.005
-    leaf_size: int = 8
+    leaf_size: int = SIM_LEAF_SIZE
     quadrupole: bool = True
     tree_rebuild_fraction: float = 0.1
-    group_size: int = GROUP_SIZE
+    group_size: int = SIM_GROUP_SIZE
 
     def __post_init__(self):
         if self.method not in ("tree", "direct"):

@@ -10,11 +10,11 @@ or :func:`tree_forces` for one call. See :mod:`nbody._kernels.tree_build` (const
 :mod:`nbody._kernels.tree_walk` (walks) for the multipole formulas and opening criteria (Barnes & Hut 1986; Barnes 1994;
 Hernquist 1987; Springel 2005 eq. 18) and the grouped walk (Barnes 1990).
 
-Accuracy of the default (grouped walk, group size 64, quadrupole), median relative force
+Accuracy of the default (grouped walk, group size 128, leaf size 16, quadrupole), median relative force
 error against direct summation for a Hernquist sphere (N = 1e5, eps = 0.01, measured with
-``benchmarks/nbody_tree.py``): theta = 0.5 -> 1.2e-4, 0.7 -> 3.2e-4 (the per-target walk:
-2.2e-4, 5.7e-4). A median error below 1e-3 holds to theta ~ 0.9; the default 0.5 of
-``nbody.Simulation`` is conservative, 0.7 halves the walk time.
+``benchmarks/nbody_tree.py``): theta = 0.5 -> 9.8e-5, 0.7 -> 2.9e-4 (group size 64, leaf size 8:
+1.2e-4, 3.2e-4; the per-target walk: 2.2e-4, 5.7e-4). A median error below 1e-3 holds to theta ~ 1;
+the default 0.5 is conservative, 0.7 halves the walk time.
 """
 from __future__ import annotations
 
@@ -32,10 +32,28 @@ PARALLEL_MIN_TARGETS = 256
 #: default group size of the grouped walk (targets sharing one walk: maximal nodes with <= this many
 #: particles). Hernquist N = 1e5, theta = 0.5, one thread, CPU s (median error): 8: 1.63 (1.75e-4),
 #: 16: 1.14 (1.58e-4), 32: 0.77 (1.37e-4), 64: 0.58 (1.20e-4), 128: 0.47 (9.8e-5), 256: 0.48 (8.5e-5);
-#: per-target walk 2.5 (2.16e-4). 64 rather than 128 because small active sets of a hierarchical run
-#: pay for the whole group's walk (2e5 galaxy, 10-1e5 most central targets: 7-17 us per target with 64,
-#: 38-60 us per-target walk). Compare sizes with ``benchmarks/nbody_tree.py --group-size``.
-GROUP_SIZE = 64
+#: per-target walk 2.5 (2.16e-4). At equal median error (theta scanned, forces on all particles,
+#: 2 threads, CPU time against pytreegrav in the same process, median errors 1e-4 ... 4e-4) 128 is
+#: 10-20 % faster than 64 at N = 1e5 and from 9 % slower to 27 % faster at N = 1e4 (two scans on the
+#: loaded 2-core development machine; ``benchmarks/nbody_tree.py --equal-error --group-size``), and
+#: at theta = 0.5 its 99th percentile
+#: error is 30 % lower (Plummer, N = 2e4: 5.0e-4 vs 7.4e-4). Small active sets of a hierarchical run pay
+#: for the whole group's walk, yet 128 (leaf size 16) stays cheaper there too: Hernquist N = 2e5, the
+#: 10 / 100 / 1e3 / 1e4 most central targets, theta = 0.5, 2 threads, CPU us per target: 63 / 20 / 20 / 13
+#: against 131 / 29 / 28 / 17 with group size 64 and leaf size 8.
+GROUP_SIZE = 128
+#: default leaf size (most particles per tree leaf). 16 rather than 8 (group size 128, same scans): at
+#: equal median error the two are within the measurement noise (+-10 %) at N = 1e4 and 16 is 2 % slower
+#: to 9 % faster at N = 1e5; at theta = 0.5 (Plummer, N = 2e4, five seeds) the median errors agree to
+#: 2 % and the 99th percentile of 16 is 3-7 % lower.
+LEAF_SIZE = 16
+#: group and leaf size of a simulation's walks (``[gravity] group_size``, ``leaf_size`` of
+#: :class:`nbody.simulation.GravityConfig`, :class:`nbody.timestepping.ForceConfig`), kept at 64 and 8:
+#: with 128 and 16 the 2-rank domain-decomposed galaxy run of tests/nbody/test_domain.py moves its SMBHs
+#: 14x as far from the serial tree run as a 2 % change of theta moves them (4.0e-6 against 2.9e-7; the
+#: test's bound is 10x, 64 and 8 pass it), although active sets are cheaper per target (see GROUP_SIZE).
+SIM_GROUP_SIZE = 64
+SIM_LEAF_SIZE = 8
 
 CRITERIA = {"geometric": 0, "relative": 1}
 
@@ -47,7 +65,7 @@ def perm_of(tree):
 class Octree:
     """An octree over ``pos`` (N, 3) with masses and Plummer-equivalent softenings ``eps``."""
 
-    def __init__(self, pos, mass, eps, leaf_size: int = 8, G: float = 1.0):
+    def __init__(self, pos, mass, eps, leaf_size: int = LEAF_SIZE, G: float = 1.0):
         self.pos, self.mass = check_particles(pos, mass)
         if len(self.mass) == 0:
             raise ValueError("cannot build a tree of zero particles")
@@ -196,7 +214,7 @@ class Octree:
         return acc, pot
 
 
-def tree_forces(pos, mass, eps, G=1.0, theta=0.5, targets=None, leaf_size=8, quadrupole=True, grouped=True,
+def tree_forces(pos, mass, eps, G=1.0, theta=0.5, targets=None, leaf_size=LEAF_SIZE, quadrupole=True, grouped=True,
                 group_size=None):
     """One-call tree accelerations and potentials (geometric criterion)."""
     return Octree(pos, mass, eps, leaf_size=leaf_size, G=G).accelerations(targets=targets, theta=theta,

@@ -32,7 +32,8 @@ from numba import njit, prange
 
 from gpu.jit import njit_variants, refresh_stale_cache
 
-from .direct import rsqrt, spline_force_factor, spline_potential_factor
+from .direct import _DBL_MIN as DBL_MIN
+from .direct import newtonian_chunk, rsqrt, softened_chunk, spline_force_factor, spline_potential_factor
 from .tree_build import N_COMX, N_COMY, N_COMZ, N_CX, N_CY, N_CZ, N_DELTA, N_HALF, N_HMAX, N_MASS, N_Q
 
 
@@ -219,19 +220,24 @@ def _sqrt_gt(r2, c, b):
     return np.sqrt(r2) * c > b
 
 
-L_X, L_Y, L_Z, L_M = 0, 1, 2, 3  # rows of the node list (then 6 quadrupole rows)
+L_X, L_Y, L_Z, L_M, L_H = 0, 1, 2, 3, 4  # rows of the lists (nodes: then 6 quadrupole rows; near: support)
+#: accepted nodes of at most this many particles enter the grouped walk's list as their particles (exact
+#: Newtonian terms, ~20 flop each, vectorised with :func:`nbody._kernels.direct.rsqrt`) instead of one
+#: monopole + quadrupole term (~56 flop with a square root and a division): cheaper and exact.
+SMALL_NODE = 2
 
 
 @njit(cache=True, fastmath=True, error_model="numpy")
-def _group_list(bx0, by0, bz0, bx1, by1, bz1, hg, amin, pos, mass, G, theta, alpha, criterion, use_quad, f, g,
-                nl, pl, qk):
+def _group_list(bx0, by0, bz0, bx1, by1, bz1, hg, amin, pos, mass, h, G, theta, alpha, criterion, use_quad, f,
+                g, nl, pl, ql, qk):
     """Interaction list of one group (box b*, largest support hg): accepted nodes -> ``nl`` (com, mass,
-    quadrupole rows), particles of far leaves -> ``pl`` (x, y, z, m), of near leaves -> ``qk`` (indices).
+    quadrupole rows), particles of far leaves -> ``pl`` (x, y, z, m), of near leaves -> ``ql`` (x, y, z, m, h)
+    and ``qk`` (their tree-order indices, increasing: leaves are met in tree order).
     Returns (n nodes, n far, n near, fitted); fitted is False if a buffer was too small (caller grows it
     and repeats: no reallocation inside the walk loop, which would cost reference counting per node).
 
-    Twenty arguments: the group box and support as scalars, the particle arrays, the packed tree, the
-    opening parameters and the three preallocated list buffers (no allocation inside the walk).
+    Twenty-two arguments: the group box and support as scalars, the particle arrays, the packed tree, the
+    opening parameters and the four preallocated list buffers (no allocation inside the walk).
     """
     nn = 0
     npl = 0
@@ -263,7 +269,21 @@ def _group_list(bx0, by0, bz0, bx1, by1, bz1, hg, amin, pos, mass, G, theta, alp
                     accept = _sqrt_gt(r2, theta, l + theta * dl)
                 else:
                     accept = G * f[node, N_MASS] * l * l <= alpha * amin * r2 * r2
-        if accept:
+        if accept and g[node, 1] <= SMALL_NODE:
+            # a node of few particles: their exact (Newtonian: the softening test above puts every one of
+            # them beyond both supports) terms cost less than one quadrupole term (see SMALL_NODE)
+            k0 = g[node, 0]
+            c = g[node, 1]
+            if npl + c > pl.shape[1]:
+                return nn, npl, nnear, False
+            for k in range(k0, k0 + c):
+                pl[L_X, npl] = pos[k, 0]
+                pl[L_Y, npl] = pos[k, 1]
+                pl[L_Z, npl] = pos[k, 2]
+                pl[L_M, npl] = mass[k]
+                npl += 1
+            node = g[node, 2]
+        elif accept:
             if nn == nl.shape[1]:
                 return nn, npl, nnear, False
             nl[L_X, nn] = f[node, N_COMX]
@@ -297,6 +317,11 @@ def _group_list(bx0, by0, bz0, bx1, by1, bz1, hg, amin, pos, mass, G, theta, alp
                 if nnear + c > qk.shape[0]:
                     return nn, npl, nnear, False
                 for k in range(k0, k0 + c):
+                    ql[L_X, nnear] = pos[k, 0]
+                    ql[L_Y, nnear] = pos[k, 1]
+                    ql[L_Z, nnear] = pos[k, 2]
+                    ql[L_M, nnear] = mass[k]
+                    ql[L_H, nnear] = h[k]
                     qk[nnear] = k
                     nnear += 1
             node = g[node, 2]
@@ -377,11 +402,16 @@ def _grouped_block(s0, s1, seg, gid, targets, pos, mass, h, G, theta, alpha, aol
 
     Twenty-one arguments: the arguments of :func:`tree_accel_grouped` plus the block's range and output
     arrays; the list walk and the branch-free sums over the list (:func:`_node_sums`, :func:`_far_sums`,
-    inlined: LLVM vectorises them) share the per-group buffers, which stay in cache.
+    inlined: LLVM vectorises them) share the per-group buffers, which stay in cache. The near-leaf
+    particles are summed as :func:`nbody._kernels.direct.direct_accel` sums a chunk: a vectorised Newtonian
+    pass over the pairs beyond the list's largest support (:func:`nbody._kernels.direct.newtonian_chunk`),
+    then the spline for the flagged pairs (:func:`nbody._kernels.direct.softened_chunk`).
     """
     nl = np.empty((10, 1024))
     pl = np.empty((4, 1024))
+    ql = np.empty((5, 256))
     qk = np.empty(256, dtype=np.int64)
+    flag = np.empty(256)
     for s in range(s0, s1):
         a = seg[s]
         e = seg[s + 1]
@@ -401,14 +431,21 @@ def _grouped_block(s0, s1, seg, gid, targets, pos, mass, h, G, theta, alpha, aol
                     amin = aold[t]
         # ---- walk: the interaction list of the group (grow the buffers and repeat if they overflow)
         while True:
-            nn, npl, nnear, fitted = _group_list(bx0, by0, bz0, bx1, by1, bz1, hg, amin, pos, mass, G, theta,
-                                                 alpha, criterion, use_quad, f, g, nl, pl, qk)
+            nn, npl, nnear, fitted = _group_list(bx0, by0, bz0, bx1, by1, bz1, hg, amin, pos, mass,
+                                                 h, G, theta, alpha, criterion, use_quad, f, g, nl, pl, ql, qk)
             if fitted:
                 break
             # (rare) which buffer overflowed is not reported: double all three
             nl = np.empty((10, 2 * nl.shape[1]))
             pl = np.empty((4, 2 * pl.shape[1]))
+            ql = np.empty((5, 2 * ql.shape[1]))
             qk = np.empty(2 * qk.shape[0], dtype=np.int64)
+            flag = np.empty(2 * flag.shape[0])
+        # largest support in the near list: pairs beyond it (and the target's own) are Newtonian
+        hq = 0.0
+        for j in range(nnear):
+            if ql[L_H, j] > hq:
+                hq = ql[L_H, j]
         # ---- sum the list for every target of the group
         for t in range(a, e):
             i = targets[t]
@@ -424,27 +461,30 @@ def _grouped_block(s0, s1, seg, gid, targets, pos, mass, h, G, theta, alpha, aol
             ay += fy
             az += fz
             p += fp
-            # particles of near leaves (the group's own leaf among them): spline inside the support,
-            # the self pair skipped by index
-            ni = nn + npl + nnear
-            for j in range(nnear):
-                k = qk[j]
-                if k == i:
-                    ni -= 1
-                    continue
-                ddx = pos[k, 0] - xi
-                ddy = pos[k, 1] - yi
-                ddz = pos[k, 2] - zi
-                rr2 = ddx * ddx + ddy * ddy + ddz * ddz
-                hij = hi if hi > h[k] else h[k]
-                if rr2 == 0.0 and hij == 0.0:
-                    ni -= 1
-                    continue
-                fk, pk = _pair_term(mass[k], rr2, hij)
-                p -= pk
-                ax += fk * ddx
-                ay += fk * ddy
-                az += fk * ddz
+            # particles of near leaves (the group's own leaf among them): as the direct sum does, pairs beyond
+            # the largest support are summed Newtonian in a vectorised pass that flags the others, which the
+            # spline pass then sums, skipping the self pair (its slot: qk is increasing)
+            me = np.searchsorted(qk[:nnear], i)
+            me = me if me < nnear and qk[me] == i else -1
+            H = hi if hi > hq else hq
+            fx, fy, fz, fp, nfl = newtonian_chunk(ql[L_X, :nnear], ql[L_Y, :nnear], ql[L_Z, :nnear], ql[L_M, :nnear],
+                                                  flag[:nnear], xi, yi, zi, max(H * H, DBL_MIN))
+            if nfl > 0.0:
+                sx, sy, sz, sp = softened_chunk(0, flag[:nnear], me, xi, yi, zi, hi, ql[L_X], ql[L_Y], ql[L_Z],
+                                                ql[L_M], ql[L_H], True)
+                fx += sx
+                fy += sy
+                fz += sz
+                fp += sp
+            ax += fx
+            ay += fy
+            az += fz
+            p += fp
+            ni = nn + npl + nnear - (1 if me >= 0 else 0)
+            if hi == 0.0:  # unsoftened coincident pairs are skipped: not interactions
+                for j in range(nnear):
+                    if j != me and ql[L_H, j] == 0.0 and ql[L_X, j] == xi and ql[L_Y, j] == yi and ql[L_Z, j] == zi:
+                        ni -= 1
             acc[t, 0] = G * ax
             acc[t, 1] = G * ay
             acc[t, 2] = G * az

@@ -10,7 +10,7 @@ from nbody.domain import DomainDecomposition, DomainForces, _top_tree, domain_fo
 from nbody.ics import spherical_galaxy
 from nbody.softening import spline_radius
 from nbody.timestepping import ForceConfig, HierarchicalKDK, ReplicatedData, ReplicatedForces, StepConfig
-from nbody.tree import Octree
+from nbody.tree import SIM_LEAF_SIZE, Octree
 from nbody._kernels.domain import remote_top_nodes
 
 
@@ -145,7 +145,8 @@ def test_domain_forces_on_one_rank_are_the_tree():
     p = spherical_galaxy(2000, "plummer", seed=2)
     t = np.arange(0, 2000, 7)
     acc, pot, info = domain_forces(p.pos, p.mass, 0.02, t, SerialComm(), theta=0.6)
-    ref, pref = Octree(p.pos, p.mass, 0.02).accelerations(t, theta=0.6, grouped=False)
+    # domain_forces' leaf size is the simulation's (nbody.tree.SIM_LEAF_SIZE), not the Octree default
+    ref, pref = Octree(p.pos, p.mass, 0.02, leaf_size=SIM_LEAF_SIZE).accelerations(t, theta=0.6, grouped=False)
     assert np.array_equal(acc, ref) and np.array_equal(pot, pref)
     assert info["exported"] == 0 and np.all(info["interactions"] > 0)
     acc, pot, _ = domain_forces(p.pos, p.mass, 0.02, t, SerialComm(), method="direct")
@@ -462,7 +463,7 @@ def test_group_size_is_validated_and_zero_means_per_target_walks(tmp_path):
     e = HierarchicalKDK(p, 0.05, forces=ReplicatedForces(ForceConfig(group_size=0)),
                         decomposition=ReplicatedData(SerialComm()))
     acc, _ = e.forces(np.arange(400))
-    ref, _ = Octree(p.pos, p.mass, 0.05).accelerations(np.arange(400), grouped=False)
+    ref, _ = Octree(p.pos, p.mass, 0.05, leaf_size=SIM_LEAF_SIZE).accelerations(np.arange(400), grouped=False)
     assert np.array_equal(acc, ref)
     text = BASE.replace("OUT", str(tmp_path)).replace("[gravity]", "[gravity]\ngroup_size = -2")
     with pytest.raises(ConfigError, match="gravity.group_size"):
