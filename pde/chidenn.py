@@ -312,11 +312,8 @@ class ZeroTraceCHiDeNNSpace:
         grads[conn < 0] = 0.0
         return Evaluation(conn, vals, grads, elem)
 
-    def boundary_dofs(self) -> np.ndarray:
-        return self.mesh.boundary_nodes()
-
-    def face_dofs(self, axis: int, side: int) -> np.ndarray:
-        return self.mesh.face_nodes(axis, side)
+    boundary_dofs = CHiDeNNSpace.boundary_dofs
+    face_dofs = CHiDeNNSpace.face_dofs
 
     def __repr__(self):
         return (f"ZeroTraceCHiDeNNSpace(s={self.s}, p={self.p}, dilation={self.dilation}, kernel={self.kernel!r}, "

@@ -958,15 +958,12 @@ class NonlinearLPBFResult:
         return {"time": float(p.t_end), "peak_T": self.run["peak_T_end"], "peak_T_run": self.run["peak_T"],
                 **self.run["melt_pool"], "fused": self.run["fused"]}
 
-    def checks(self) -> dict:
-        """``finite`` field; ``energy_balance`` |absorbed - stored - lost| / absorbed <= solver.energy_tol (stored:
-        enthalpy with latent heat; lost: convection, radiation and evaporation); ``newton`` every step converged
-        (a step that did not raised :class:`gpu.io.ResultError` already)."""
+    def _field_checks(self) -> dict:
+        """The checks every nonlinear model shares: ``finite`` field at t_end and ``energy_balance`` against
+        solver.energy_tol."""
         s = self.problem.config.solver
-        T = self._T_end()
-        nonfinite = int(np.count_nonzero(~np.isfinite(T)))
+        nonfinite = int(np.count_nonzero(~np.isfinite(self._T_end())))
         imb = abs(self.run["energy"]["relative_imbalance"])
-        cv = self.run["convergence"]
         return {
             "finite": {"value": nonfinite, "limit": 0, "passed": nonfinite == 0,
                        "what": f"{nonfinite} non-finite nodal temperatures"},
@@ -974,6 +971,15 @@ class NonlinearLPBFResult:
                                                                                   imb <= s.energy_tol),
                                "what": f"energy balance |absorbed - stored - lost| / absorbed = {imb:.3g}, limit "
                                        f"solver.energy_tol = {s.energy_tol:g}"},
+        }
+
+    def checks(self) -> dict:
+        """``finite`` field; ``energy_balance`` |absorbed - stored - lost| / absorbed <= solver.energy_tol (stored:
+        enthalpy with latent heat; lost: convection, radiation and evaporation); ``newton`` every step converged
+        (a step that did not raised :class:`gpu.io.ResultError` already)."""
+        cv = self.run["convergence"]
+        return {
+            **self._field_checks(),
             "newton": {"value": cv["residual_max"], "limit": cv["tol"], "passed": cv["residual_max"] <= cv["tol"],
                        "what": f"largest Newton residual {cv['residual_max']:.3g}, tolerance {cv['tol']:g}"},
         }
@@ -1025,18 +1031,10 @@ class NonlinearTDLPBFResult(NonlinearLPBFResult):
         """``finite`` field; ``energy_balance`` abs(absorbed - stored - lost) / absorbed <= solver.energy_tol (TD
         truncation: the enthalpy at t_end of the separated field); ``fixed_point``: the iteration reached nonlinear.picard_tol
         within nonlinear.picard_max_iter iterations."""
-        s, nl = self.problem.config.solver, self.problem.config.nonlinear
-        T = self._T_end()
-        nonfinite = int(np.count_nonzero(~np.isfinite(T)))
-        imb = abs(self.run["energy"]["relative_imbalance"])
+        nl = self.problem.config.nonlinear
         last = self.run["picard"][-1]
         return {
-            "finite": {"value": nonfinite, "limit": 0, "passed": nonfinite == 0,
-                       "what": f"{nonfinite} non-finite nodal temperatures"},
-            "energy_balance": {"value": imb, "limit": s.energy_tol, "passed": bool(np.isfinite(imb) and
-                                                                                  imb <= s.energy_tol),
-                               "what": f"energy balance |absorbed - stored - lost| / absorbed = {imb:.3g}, limit "
-                                       f"solver.energy_tol = {s.energy_tol:g}"},
+            **self._field_checks(),
             "fixed_point": {"value": last["change"], "limit": nl.picard_tol, "passed": bool(self.run["converged"]),
                             "what": f"fixed-point change {last['change']:.3g} after {last['iteration']} iterations, "
                                     f"tolerance nonlinear.picard_tol = {nl.picard_tol:g}"},
