@@ -227,6 +227,19 @@ L_X, L_Y, L_Z, L_M, L_H = 0, 1, 2, 3, 4  # rows of the lists (nodes: then 6 quad
 SMALL_NODE = 2
 
 
+@njit(cache=True, inline="always")
+def _append_particles(pl, npl, pos, mass, k0, c):
+    """Particles k0 .. k0 + c - 1 appended to the far-particle list ``pl`` (rows x, y, z, m) from column
+    ``npl``; returns the new length (the caller has checked the room)."""
+    for k in range(k0, k0 + c):
+        pl[L_X, npl] = pos[k, 0]
+        pl[L_Y, npl] = pos[k, 1]
+        pl[L_Z, npl] = pos[k, 2]
+        pl[L_M, npl] = mass[k]
+        npl += 1
+    return npl
+
+
 @njit(cache=True, fastmath=True, error_model="numpy")
 def _group_list(bx0, by0, bz0, bx1, by1, bz1, hg, amin, pos, mass, h, G, theta, alpha, criterion, use_quad, f,
                 g, nl, pl, ql, qk):
@@ -276,12 +289,7 @@ def _group_list(bx0, by0, bz0, bx1, by1, bz1, hg, amin, pos, mass, h, G, theta, 
             c = g[node, 1]
             if npl + c > pl.shape[1]:
                 return nn, npl, nnear, False
-            for k in range(k0, k0 + c):
-                pl[L_X, npl] = pos[k, 0]
-                pl[L_Y, npl] = pos[k, 1]
-                pl[L_Z, npl] = pos[k, 2]
-                pl[L_M, npl] = mass[k]
-                npl += 1
+            npl = _append_particles(pl, npl, pos, mass, k0, c)
             node = g[node, 2]
         elif accept:
             if nn == nl.shape[1]:
@@ -307,12 +315,7 @@ def _group_list(bx0, by0, bz0, bx1, by1, bz1, hg, amin, pos, mass, h, G, theta, 
             if gx * gx + gy * gy + gz * gz > hp * hp:
                 if npl + c > pl.shape[1]:
                     return nn, npl, nnear, False
-                for k in range(k0, k0 + c):
-                    pl[L_X, npl] = pos[k, 0]
-                    pl[L_Y, npl] = pos[k, 1]
-                    pl[L_Z, npl] = pos[k, 2]
-                    pl[L_M, npl] = mass[k]
-                    npl += 1
+                npl = _append_particles(pl, npl, pos, mass, k0, c)
             else:
                 if nnear + c > qk.shape[0]:
                     return nn, npl, nnear, False
