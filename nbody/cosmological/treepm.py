@@ -30,6 +30,7 @@ One process with Numba threads; :meth:`TreePMGravity.short_range` evaluates a sh
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 
@@ -98,6 +99,9 @@ class TreePMGravity:
         self.pm = ParticleMesh(self.nmesh, self.box, None, gradient="fd4", deconvolve=2, backend=backend)
         #: short-range interactions per particle of the last call
         self.last_interactions = None
+        #: seconds of the last short-range call, wall and process CPU: ``{"build", "build_cpu"}`` (tree build, node
+        #: moments, walk groups) and ``{"walk", "walk_cpu"}`` (the tree walk) (benchmarks/nbody_treepm.py's profile)
+        self.last_timings = None
 
     def gravitational_constant(self, mass) -> float:
         """``G = 3 Omega_m0 box^3 / (8 pi M)``: the constant for which ``4 pi G rho_mean = (3/2) Omega_m0``."""
@@ -135,6 +139,7 @@ class TreePMGravity:
             raise ValueError("TreePMGravity: the softening support 2.8 eps must be below r_cut")
         if (active is not None or part is not None) and self.group_size == 0:
             raise ValueError("TreePMGravity: active / part need the grouped walk (group_size > 0)")
+        t0, c0 = time.perf_counter(), time.process_time()
         perm, center, half, start, count, isleaf, nxt, M, com, Q, hmax, delta = build_tree(pos, mass, h,
                                                                                           self.leaf_size)
         f, g = pack_nodes(center, half, M, com, Q, hmax, delta, start, count, isleaf, nxt)
@@ -156,13 +161,17 @@ class TreePMGravity:
             gstart = np.ascontiguousarray(g[gnode, 0])
             gcount = np.ascontiguousarray(g[gnode, 1])
             nblocks = max(1, min(len(gnode), 32 * numba.get_num_threads()))
+            t1, c1 = time.perf_counter(), time.process_time()
             with numba.parallel_chunksize(1):  # group costs vary (clumps vs voids): blocks dealt dynamically
                 acc_s, nint_s = shortrange_accel_grouped(gstart, gcount, gbox, ghmax, spos, smass, sh, self.box,
                                                          self.rs, self.r_cut, self.theta, f, g, S, self.quadrupole,
                                                          self._table, self._tscale, nblocks, sact)
         else:
+            t1, c1 = time.perf_counter(), time.process_time()
             acc_s, nint_s = shortrange_accel(spos, smass, sh, self.box, self.rs, self.r_cut, self.theta, f, g, S,
                                              self.quadrupole, self._table, self._tscale)
+        self.last_timings = {"build": t1 - t0, "walk": time.perf_counter() - t1, "build_cpu": c1 - c0,
+                             "walk_cpu": time.process_time() - c1}
         acc = np.empty_like(acc_s)
         acc[perm] = acc_s
         nint = np.empty_like(nint_s)
