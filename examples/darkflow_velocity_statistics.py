@@ -14,7 +14,7 @@ halo and out-of-halo particles, and reproduces the paper's figure types:
 4. the pairwise correlation of DTFE log-densities versus r with xi(r) (Figs. 3-4).
 
     python examples/darkflow_velocity_statistics.py --quick --outdir results/darkflow_velocity_statistics
-    python examples/darkflow_velocity_statistics.py --nside 32 --box 50 --softening 0.05   # TreePM, ~10 min
+    python examples/darkflow_velocity_statistics.py --nside 32 --box 50 --softening 0.05   # TreePM: the run ~100 CPU s
     python examples/darkflow_velocity_statistics.py --runs RUN_DIR [RUN_DIR ...]   # claims table of saved runs
 
 Writes PNG figures and ``numbers.json`` (``"summary"``: headline numbers; ``"xu_claims"``: the four small-scale

@@ -28,7 +28,7 @@ One process with Numba threads; :meth:`TreePMGravity.short_range` evaluates a sh
 200^3 mesh in 11.6 CPU s (the goal, 2e6 in 10 s on 2 cores, corresponds to 10 CPU s per 1e6). 2.1e6 particles (a
 z = 0 TreePM box of 32^3 tiled 4^3, 256^3 mesh, ``--snapshot ... --tile 4``): 16-23 CPU s per force, of which the
 mesh part ~9.6 (one thread; NumPy FFTs ~65 % of it), the tree build 0.7 and the walk 12.8 (two threads): the
-2e6-in-10 s goal is not met (the serial mesh part alone is ~10 s).
+2e6-in-10 s goal is not met (the mesh part alone took 9.6 CPU s on one thread).
 """
 from __future__ import annotations
 
