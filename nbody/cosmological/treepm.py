@@ -26,9 +26,10 @@ One process with Numba threads; :meth:`TreePMGravity.short_range` evaluates a sh
 (``part``) for :class:`nbody.cosmological.PMSimulation`'s MPI runs (replicated particles, the shares summed). Speed
 (``benchmarks/nbody_treepm.py``, shared 2-core machine, process CPU time): 1e6 clustered particles with a
 200^3 mesh in 11.6 CPU s (the goal, 2e6 in 10 s on 2 cores, corresponds to 10 CPU s per 1e6). 2.1e6 particles (a
-z = 0 TreePM box of 32^3 tiled 4^3, 256^3 mesh, ``--snapshot ... --tile 4``): 16-23 CPU s per force, of which the
-mesh part ~9.6 (one thread; NumPy FFTs ~65 % of it), the tree build 0.7 and the walk 12.8 (two threads): the
-2e6-in-10 s goal is not met (the mesh part alone took 9.6 CPU s on one thread).
+z = 0 TreePM box of 32^3 tiled 4^3, 256^3 mesh, ``--snapshot ... --tile 4``; three measurements at load 7-12):
+15.0-23.3 CPU s per force, of which the mesh part 3.0-9.6 (one thread), the tree build 0.7-0.8 and the walk
+11.0-12.8 (two threads). The 2e6-in-10 s goal (10.5 s at this N) is not demonstrated: the best round's
+mesh + (build + walk) / 2 is 8.9 s, at load 12 16.4 s; wall times on the loaded machine were 35-66 s.
 """
 from __future__ import annotations
 
