@@ -367,7 +367,8 @@ def main(argv=None) -> int:
         "seconds": round(time.perf_counter() - t0, 1),
     }
     claims = xu_claims(st, a, H, CLAIMS_WINDOW, hb)
-    numbers = {"summary": summary, "xu_claims": claims, "r": r, "mean_du_L": st.mean("du_L"), "v12_jsd": v_jsd, "v12_linear": v_lin,
+    numbers = {"summary": summary, "xu_claims": claims, "r": r, "mean_du_L": st.mean("du_L"), "v12_jsd": v_jsd,
+               "v12_linear": v_lin,
                "m2_du_L": st.moment("du_L", 2), "counts": st.counts, "redshifts": zs, "alpha_small_r": alphas,
                "kurtosis_small_r": kurts, "dtfe_r": dd["r"], "dtfe_lnrho_norm_corr": dd["norm_corr"]}
     write_json(out / "numbers.json", numbers)
