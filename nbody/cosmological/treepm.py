@@ -28,8 +28,9 @@ One process with Numba threads; :meth:`TreePMGravity.short_range` evaluates a sh
 200^3 mesh in 11.6 CPU s (the goal, 2e6 in 10 s on 2 cores, corresponds to 10 CPU s per 1e6). 2.1e6 particles (a
 z = 0 TreePM box of 32^3 tiled 4^3, 256^3 mesh, ``--snapshot ... --tile 4``; three measurements at load 7-12):
 15.0-23.3 CPU s per force, of which the mesh part 3.0-9.6 (one thread), the tree build 0.7-0.8 and the walk
-11.0-12.8 (two threads). The 2e6-in-10 s goal (10.5 s at this N) is not demonstrated: the best round's
-mesh + (build + walk) / 2 is 8.9 s, at load 12 16.4 s; wall times on the loaded machine were 35-66 s.
+11.0-12.8 (two threads). A fourth at load 1-2: 15.7 s wall (mesh 3.6, build 0.7, walk 11.2 s wall for 11.1 CPU
+s: the two walk threads got one core's worth beside the other process), 1.5 times the 2e6-in-10 s goal (10.5 s at
+this N); with a perfect two-thread walk, mesh + (build + walk) / 2 would be 8.9-9.9 s in the quiet rounds.
 """
 from __future__ import annotations
 
