@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Dark-matter flow statistics versus scale and redshift (Xu 2022, arXiv:2202.06515), from a PM run.
+"""Dark-matter flow statistics versus scale and redshift (Xu 2022, arXiv:2202.06515), from a TreePM or PM run.
 
-Runs the toolkit's cosmological particle-mesh simulation (``nbody.cosmological``; or loads
-GADGET snapshots with ``--snapshots``), splits the particles into FoF halo and out-of-halo
-particles, and reproduces the paper's figure types:
+Runs the toolkit's cosmological simulation (``nbody.cosmological``: TreePM gravity by default, ``--gravity pm``
+for the particle-mesh force only; or loads GADGET snapshots with ``--snapshots``), splits the particles into FoF
+halo and out-of-halo particles, and reproduces the paper's figure types:
 
 1. moments of the pairwise velocity Delta u_L versus r, with the two-thirds law on small
    scales, stable clustering ``-H a r`` and the Juszkiewicz et al. (1999) v12 on large scales
@@ -14,10 +14,14 @@ particles, and reproduces the paper's figure types:
 4. the pairwise correlation of DTFE log-densities versus r with xi(r) (Figs. 3-4).
 
     python examples/darkflow_velocity_statistics.py --quick --outdir results/darkflow_velocity_statistics
+    python examples/darkflow_velocity_statistics.py --nside 32 --box 50 --softening 0.05   # TreePM: the run ~100 CPU s
+    python examples/darkflow_velocity_statistics.py --runs RUN_DIR [RUN_DIR ...]   # claims table of saved runs
 
-Writes PNG figures and ``numbers.json`` (``"summary"``: headline numbers). The PM run's
-force resolution (two mesh cells) limits the small-scale regime: the two-thirds law and
-stable clustering appear only near the resolution limit in ``--quick`` runs.
+Writes PNG figures and ``numbers.json`` (``"summary"``: headline numbers; ``"xu_claims"``: the four small-scale
+claims of Xu (2022) measured at z = 0 in a separation window, see :func:`xu_claims`). ``--quick`` is a 32^3
+PM run in a 100 Mpc/h box (about a minute): its force resolution (two mesh cells, 6 Mpc/h) is far above the
+scales of the small-scale claims. ``--runs`` analyses the z = 0 snapshots of finished ``python -m nbody pm``
+runs (a resolution study) and writes only ``numbers.json`` with the claims per run.
 """
 from __future__ import annotations
 
@@ -33,11 +37,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from examples._figures import save_figure  # noqa: E402
 
 
-def simulate(quick: bool, redshifts):
+#: the separation window [Mpc/h] of the small-scale claims (comoving, the same for every run of a resolution study)
+CLAIMS_WINDOW = (0.2, 1.0)
+
+
+def simulate(args, redshifts):
+    """Run the simulation of the command-line options: ``--quick`` defaults to a 32^3 PM run in a 100 Mpc/h box
+    (12 steps), the full mode to a 32^3 TreePM run in a 50 Mpc/h box (30 steps, hierarchical time steps)."""
     from nbody.cosmological import PMConfig, PMSimulation
 
-    cfg = PMConfig(box=100.0 if quick else 150.0, nside=32 if quick else 64, a_start=0.02,
-                   nsteps=12 if quick else 30, output_redshifts=list(redshifts))
+    cfg = PMConfig(box=args.box, nside=args.nside, a_start=0.02, nsteps=12 if args.quick else 30,
+                   output_redshifts=list(redshifts), gravity=args.gravity, softening=args.softening)
     sim = PMSimulation(cfg)
     snaps = {}
     sim.run(write=False, callback=lambda s: snaps.__setitem__(round(1 / s.a - 1, 4), s.gather()[:2]))
@@ -73,13 +83,143 @@ def analyse(pos, vel, box, z, cosmo, rb, hb, r_split):
             "fit": lambda s, q, ib, m: fit_histogram(hb, s.pdf[q][ib] * np.diff(hb) * s.counts[ib], m)}
 
 
+def xu_claims(st, a, H, window, pdf_bins):
+    """The four small-scale claims of Xu (2022, arXiv:2202.06515) measured in the separation window
+    ``window = (r_lo, r_hi)`` [Mpc/h] of the pair statistics ``st`` (bins with > 100 pairs):
+
+    * ``slope_m2``: log-log slope of ``<(Delta u_L)^2>`` (two-thirds law ``(-epsilon_u a r)^{2/3}``: 2/3, sec. 5),
+      and ``slope_m4_half``: half the slope of ``<(Delta u_L)^4>`` (2/3 where the fourth moment scales as the
+      square of the second);
+    * ``stable_clustering``: median over the bins of ``<Delta u_L> / (-H a r)`` (1 in stable clustering, Peebles
+      1980 sec. 71);
+    * ``odd_ratio``: median of ``<Delta u_L^3> / (3 <Delta u_L^2> <Delta u_L>)`` (1 in Xu's odd-moment relation);
+    * ``alpha_u_L``, ``alpha_du_L``: shape alpha of the X distribution fitted (binned maximum likelihood) to
+      the pooled histograms of ``u_L`` and ``Delta u_L`` in the window (Xu: ~1.33 for u_L at small r).
+    """
+    from cosmo.distributions import fit_histogram
+    from cosmo.flow_laws import fit_power_law, odd_moment_ratio, stable_clustering_v12
+
+    r = st.r
+    sel = (st.counts > 100) & (r >= window[0]) & (r <= window[1])
+    if sel.sum() < 2:
+        return {"window_Mpc_h": list(window), "bins": int(sel.sum())}
+    widths = np.diff(pdf_bins)
+    alpha = {}
+    for q in ("u_L", "du_L"):
+        hist = np.sum(st.pdf[q][sel] * widths * st.counts[sel, None], axis=0)
+        alpha[q] = float(fit_histogram(pdf_bins, hist, "x").params["alpha"])
+    return {"window_Mpc_h": list(window), "bins": int(sel.sum()), "pairs": int(st.counts[sel].sum()),
+            "slope_m2": float(fit_power_law(r[sel], st.moment("du_L", 2)[sel])[0]),
+            "slope_m4_half": 0.5 * float(fit_power_law(r[sel], st.moment("du_L", 4)[sel])[0]),
+            "stable_clustering": float(np.median(st.mean("du_L")[sel] / stable_clustering_v12(r[sel], a, H))),
+            "odd_ratio": float(np.median(odd_moment_ratio(st, 1)[sel])),
+            "alpha_u_L": alpha["u_L"], "alpha_du_L": alpha["du_L"]}
+
+
+def resolution_study(run_dirs, out, window=CLAIMS_WINDOW):
+    """The claims of :func:`xu_claims` at z = 0 for the snapshots of each run folder (``python -m nbody pm``
+    output); writes ``numbers.json`` (``"resolution_study"``) in ``out`` and prints a Markdown table."""
+    import json
+
+    from cosmo.flow_laws import hubble
+    from cosmo.pairwise import pair_moments
+    from gpu.io import write_json
+
+    rows = []
+    for d in run_dirs:
+        d = Path(d)
+        snaps = sorted(d.glob("*.hdf5"))
+        snaps = [p for p in snaps if p.name != "checkpoint.hdf5"]
+        if not snaps:
+            raise FileNotFoundError(f"no snapshots in run folder {d}")
+        data, box, cosmo = load(snaps)
+        z0 = min(data)
+        pos, vel = data[z0]
+        a = 1.0 / (1.0 + z0)
+        n = len(pos)
+        spacing = box / round(n ** (1 / 3))
+        manifest = json.loads((d / "manifest.json").read_text()) if (d / "manifest.json").exists() else {}
+        eps = _run_softening(d, box, n)
+        rb = np.concatenate([[0.0], np.logspace(np.log10(0.05), np.log10(0.24 * box), 25)])
+        sig = float(np.std(vel))
+        hb = np.linspace(-7 * sig, 7 * sig, 141)
+        st = pair_moments(pos, vel, box, rb, pdf_bins=hb)
+        claims = xu_claims(st, a, hubble(a, cosmo), window, hb)
+        rows.append({"run": d.name, "n_particles": n, "box_Mpc_h": box, "z": z0, "softening_Mpc_h": eps,
+                     "mean_spacing_Mpc_h": spacing,
+                     "window_over_eps": [window[0] / eps, window[1] / eps] if eps else None,
+                     "window_over_spacing": [window[0] / spacing, window[1] / spacing],
+                     "claims": claims, "manifest_command": manifest.get("command")})
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "numbers.json", {"resolution_study": rows, "window_Mpc_h": list(window)})
+    print("| run | N | eps | r/eps | r/d | slope m2 (2/3) | <du_L>/(-Har) (1) | odd ratio (1) | alpha u_L (1.33) |"
+          " alpha du_L |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for w in rows:
+        c = w["claims"]
+        print(f"| {w['run']} | {round(w['n_particles'] ** (1 / 3))}^3 | {w['softening_Mpc_h']:.3g} | "
+              f"{w['window_over_eps'][0]:.1f}-{w['window_over_eps'][1]:.1f} | "
+              f"{w['window_over_spacing'][0]:.2f}-{w['window_over_spacing'][1]:.2f} | {c['slope_m2']:.2f} | "
+              f"{c['stable_clustering']:.2f} | {c['odd_ratio']:.2f} | {c['alpha_u_L']:.2f} | {c['alpha_du_L']:.2f} |")
+    return rows
+
+
+def _run_softening(run_dir, box, n):
+    """The TreePM softening [Mpc/h] of a ``python -m nbody pm`` run folder, from the full config its snapshots store
+    (``/Config`` attribute ``config_full``; 0 in the config: 1/30 of the mean spacing); 0 for a PM run."""
+    import json
+
+    import h5py
+
+    snap = sorted(p for p in Path(run_dir).glob("*.hdf5") if p.name != "checkpoint.hdf5")[-1]
+    with h5py.File(snap, "r") as f:
+        cfg = json.loads(f["Config"].attrs["config_full"]) if "Config" in f else {}
+    cfg = cfg.get("config", cfg)
+    if cfg.get("gravity") != "treepm":
+        return 0.0
+    return float(cfg.get("softening") or box / round(n ** (1 / 3)) / 30.0)
+
+
+def _positive(text):
+    v = float(text)
+    if not (np.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return v
+
+
+def _int_at_least(lo):
+    def parse(text):
+        v = int(text)
+        if v < lo:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {lo}, got {text}")
+        return v
+    return parse
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small run (about a minute)")
     ap.add_argument("--outdir", default="results/darkflow_velocity_statistics")
-    ap.add_argument("--snapshots", nargs="*", default=None, help="GADGET snapshots to analyse instead of a PM run")
+    ap.add_argument("--snapshots", nargs="*", default=None, help="GADGET snapshots to analyse instead of a run")
+    ap.add_argument("--gravity", choices=("pm", "treepm"), default=None,
+                    help="treepm (default) or pm (default with --quick)")
+    ap.add_argument("--nside", type=_int_at_least(8), default=32, help="particles per side (default 32)")
+    ap.add_argument("--box", type=_positive, default=None,
+                    help="box side [Mpc/h] (default 50 for TreePM, 100 for PM)")
+    ap.add_argument("--softening", type=_positive, default=None,
+                    help="TreePM comoving Plummer-equivalent softening [Mpc/h] (default 1/30 of the mean spacing)")
+    ap.add_argument("--runs", nargs="+", default=None,
+                    help="run folders of python -m nbody pm: only the table of Xu's small-scale claims at z = 0")
     args = ap.parse_args(argv)
+    args.gravity = args.gravity or ("pm" if args.quick else "treepm")
+    args.box = args.box or (50.0 if args.gravity == "treepm" else 100.0)
+    if args.softening is not None and args.gravity != "treepm":
+        ap.error("--softening needs --gravity treepm")
+    args.softening = args.softening or 0.0
     out = Path(args.outdir)
+    if args.runs:
+        resolution_study(args.runs, out)
+        return 0
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
 
@@ -100,7 +240,7 @@ def main(argv=None) -> int:
         snaps, box, cosmo = load(args.snapshots)
         h = cosmo.H0.value / 100
     else:
-        sim, snaps, box = simulate(args.quick, redshifts)
+        sim, snaps, box = simulate(args, redshifts)
         cosmo, h = sim.cosmo, sim.config.cosmology.h
     zs = sorted(snaps, reverse=True)
     n = len(next(iter(snaps.values()))[0])
@@ -222,9 +362,13 @@ def main(argv=None) -> int:
         "kurtosis_du_L_small_r_z0": kurts["all"][-1],
         "odd_moment_ratio_n1_small_r": float(np.nanmedian(odd[small])) if small.any() else None,
         "dtfe_volume_check": mass_check,
+        "gravity": "snapshots" if args.snapshots else args.gravity,
+        "softening_Mpc_h": None if args.snapshots or args.gravity != "treepm" else sim.config.eps(),
         "seconds": round(time.perf_counter() - t0, 1),
     }
-    numbers = {"summary": summary, "r": r, "mean_du_L": st.mean("du_L"), "v12_jsd": v_jsd, "v12_linear": v_lin,
+    claims = xu_claims(st, a, H, CLAIMS_WINDOW, hb)
+    numbers = {"summary": summary, "xu_claims": claims, "r": r, "mean_du_L": st.mean("du_L"), "v12_jsd": v_jsd,
+               "v12_linear": v_lin,
                "m2_du_L": st.moment("du_L", 2), "counts": st.counts, "redshifts": zs, "alpha_small_r": alphas,
                "kurtosis_small_r": kurts, "dtfe_r": dd["r"], "dtfe_lnrho_norm_corr": dd["norm_corr"]}
     write_json(out / "numbers.json", numbers)

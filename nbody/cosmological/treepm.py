@@ -25,11 +25,17 @@ Accuracy (tests/nbody/test_treepm.py, ``benchmarks/nbody_treepm.py``): see :data
 One process with Numba threads; :meth:`TreePMGravity.short_range` evaluates a share of the walk groups
 (``part``) for :class:`nbody.cosmological.PMSimulation`'s MPI runs (replicated particles, the shares summed). Speed
 (``benchmarks/nbody_treepm.py``, shared 2-core machine, process CPU time): 1e6 clustered particles with a
-200^3 mesh in 11.6 CPU s (the goal, 2e6 in 10 s on 2 cores, corresponds to 10 CPU s per 1e6).
+200^3 mesh in 11.6 CPU s (the goal, 2e6 in 10 s on 2 cores, corresponds to 10 CPU s per 1e6). 2.1e6 particles (a
+z = 0 TreePM box of 32^3 tiled 4^3, 256^3 mesh, ``--snapshot ... --tile 4``; three measurements at load 7-12):
+15.0-23.3 CPU s per force, of which the mesh part 3.0-9.6 (one thread), the tree build 0.7-0.8 and the walk
+11.0-12.8 (two threads). A fourth at load 1-2: 15.7 s wall (mesh 3.6, build 0.7, walk 11.2 s wall for 11.1 CPU
+s: the two walk threads got one core's worth beside the other process), 1.5 times the 2e6-in-10 s goal (10.5 s at
+this N); with a perfect two-thread walk, mesh + (build + walk) / 2 would be 8.9-9.9 s in the quiet rounds.
 """
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 
@@ -98,6 +104,9 @@ class TreePMGravity:
         self.pm = ParticleMesh(self.nmesh, self.box, None, gradient="fd4", deconvolve=2, backend=backend)
         #: short-range interactions per particle of the last call
         self.last_interactions = None
+        #: seconds of the last short-range call, wall and process CPU: ``{"build", "build_cpu"}`` (tree build, node
+        #: moments, walk groups) and ``{"walk", "walk_cpu"}`` (the tree walk) (benchmarks/nbody_treepm.py's profile)
+        self.last_timings = None
 
     def gravitational_constant(self, mass) -> float:
         """``G = 3 Omega_m0 box^3 / (8 pi M)``: the constant for which ``4 pi G rho_mean = (3/2) Omega_m0``."""
@@ -135,6 +144,7 @@ class TreePMGravity:
             raise ValueError("TreePMGravity: the softening support 2.8 eps must be below r_cut")
         if (active is not None or part is not None) and self.group_size == 0:
             raise ValueError("TreePMGravity: active / part need the grouped walk (group_size > 0)")
+        t0, c0 = time.perf_counter(), time.process_time()
         perm, center, half, start, count, isleaf, nxt, M, com, Q, hmax, delta = build_tree(pos, mass, h,
                                                                                           self.leaf_size)
         f, g = pack_nodes(center, half, M, com, Q, hmax, delta, start, count, isleaf, nxt)
@@ -156,13 +166,17 @@ class TreePMGravity:
             gstart = np.ascontiguousarray(g[gnode, 0])
             gcount = np.ascontiguousarray(g[gnode, 1])
             nblocks = max(1, min(len(gnode), 32 * numba.get_num_threads()))
+            t1, c1 = time.perf_counter(), time.process_time()
             with numba.parallel_chunksize(1):  # group costs vary (clumps vs voids): blocks dealt dynamically
                 acc_s, nint_s = shortrange_accel_grouped(gstart, gcount, gbox, ghmax, spos, smass, sh, self.box,
                                                          self.rs, self.r_cut, self.theta, f, g, S, self.quadrupole,
                                                          self._table, self._tscale, nblocks, sact)
         else:
+            t1, c1 = time.perf_counter(), time.process_time()
             acc_s, nint_s = shortrange_accel(spos, smass, sh, self.box, self.rs, self.r_cut, self.theta, f, g, S,
                                              self.quadrupole, self._table, self._tscale)
+        self.last_timings = {"build": t1 - t0, "walk": time.perf_counter() - t1, "build_cpu": c1 - c0,
+                             "walk_cpu": time.process_time() - c1}
         acc = np.empty_like(acc_s)
         acc[perm] = acc_s
         nint = np.empty_like(nint_s)

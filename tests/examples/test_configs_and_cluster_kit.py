@@ -28,7 +28,7 @@ def _load(path: Path):
     if name == "nbody_merger":
         from nbody.simulation import SimulationConfig
         return load_config(path, SimulationConfig)
-    if name in ("nbody_pm", "nbody_treepm_128"):
+    if name in ("nbody_pm", "nbody_treepm_128", "darkflow_treepm_32"):
         from nbody.cosmological import PMConfig
         return load_config(path, PMConfig)
     if name == "cosmo_forecast":
