@@ -92,3 +92,18 @@ def test_physical_landing_flag_and_ttl():
     _, rec = integ.integrate(p, 3.0, outputs=outs)
     assert [t for t, _ in rec.snapshots] == outs  # output times are hit exactly
     assert rec.energy_error < 1e-10
+
+
+def test_physical_landing_default_on_pythagorean():
+    """The default (physical landing on) reaches the Pythagorean problem's t = 10 (Burrau 1913;
+    Szebehely & Peters 1967) exactly, with fewer force evaluations than the regula-falsi landing and
+    an energy error of the same size (measured: 2150 vs 2248 evaluations, 6.5e-10 for both)."""
+    assert RegularizedIntegrator()._params(np.inf)[1][F_PHYSLAND] == 1
+    p = Particles([3.0, 4.0, 5.0], [[1, 3, 0], [-2, -1, 0], [1, -1, 0.0]], np.zeros((3, 3)))
+    out_on, rec_on = RegularizedIntegrator(tolerance=1e-7).integrate(p, 10.0)
+    out_off, rec_off = RegularizedIntegrator(tolerance=1e-7, physical_landing=False).integrate(p, 10.0)
+    assert out_on.time == 10.0 and out_off.time == 10.0
+    assert rec_on.n_force_evaluations < rec_off.n_force_evaluations
+    assert rec_on.energy_error < 2 * rec_off.energy_error
+    assert rec_off.energy_error < 2 * rec_on.energy_error
+    assert rec_on.n_landing_iterations < rec_off.n_landing_iterations
