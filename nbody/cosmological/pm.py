@@ -136,6 +136,7 @@ class ParticleMesh:
                       "fd2": tuple(np.sin(q * d) / d for q in self.kvec),
                       "fd4": tuple((8 * np.sin(q * d) - np.sin(2 * q * d)) / (6 * d) for q in self.kvec)}
         self._on_device = None  # the Fourier-space constants of force() as xp arrays (made at first use)
+        self._green_k, self._green_rs = None, None  # the Green's function of force() for the last rs
 
     def _device_constants(self):
         """``k2``, the CIC window power, the gradient kernels and the Nyquist mask as ``xp`` arrays (for
@@ -146,6 +147,22 @@ class ParticleMesh:
                                "kgrad": tuple(xp.asarray(g) for g in self.kgrad[self.gradient]),
                                "nyquist": xp.asarray(self.fft.nyquist_mask())}
         return self._on_device
+
+    def _green(self, rs):
+        """``1 / (k^2 W^p)`` (0 at k = 0) times the long-range filter ``exp(-k^2 rs^2)`` for ``rs > 0`` (Springel
+        2005, MNRAS 364, 1105, eq. 22; :mod:`nbody.cosmological.split`), an ``xp`` array kept for the last ``rs``."""
+        if self._green_rs != rs:
+            xp, dev = self.xp, self._device_constants()
+            k2, w2 = dev["k2"], dev["w2"]
+            inv = xp.zeros_like(k2)
+            ok = k2 > 0
+            inv[ok] = 1.0 / (k2[ok] * w2[ok])
+            if rs > 0:
+                from .split import longrange_filter
+
+                inv *= longrange_filter(k2, rs, xp)
+            self._green_k, self._green_rs = inv, rs
+        return self._green_k
 
     def grid_positions(self, pos):
         g = pos * (self.n / self.box)
@@ -191,20 +208,17 @@ class ParticleMesh:
 
         xp, dev = self.xp, self._device_constants()
         delta_k = self.fft.forward(xp.asarray(self.density(pos, mass)))
-        k2, w2 = dev["k2"], dev["w2"]
-        inv = xp.zeros_like(k2)
-        ok = k2 > 0
-        inv[ok] = 1.0 / (k2[ok] * w2[ok])
-        if rs > 0:
-            from .split import longrange_filter
-
-            inv *= longrange_filter(k2, rs, xp)
-        pot_k = -1.5 * omega_m * delta_k * inv
+        pot_k = -1.5 * omega_m * delta_k * self._green(rs)
         pot_k[dev["nyquist"]] = 0.0
         nxl, n = self.fft.nxl, self.n
         field = np.empty((nxl + 1, n, n, 3))
-        for c in range(3):
-            field[:nxl, :, :, c] = to_host(self.fft.inverse(-1j * dev["kgrad"][c] * pot_k))
+        if xp is np and getattr(self.comm, "size", 1) == 1 and self.gradient in ("fd2", "fd4"):
+            # one inverse transform: the finite difference of the potential in real space (its Fourier transform
+            # is the fd2 / fd4 kernel, so this is the same force to round-off)
+            K.gradient_force(self.fft.inverse(pot_k), 1.0 / self.cell, self.gradient == "fd4", field)
+        else:
+            for c in range(3):
+                field[:nxl, :, :, c] = to_host(self.fft.inverse(-1j * dev["kgrad"][c] * pot_k))
         field[nxl] = _ghost_from_right(self.comm, field[0])
         out = np.empty((len(pos), 3))
         skipped = K.cic_interpolate(self.grid_positions(np.asarray(pos, dtype=np.float64)), field, out)
