@@ -82,23 +82,32 @@ def central_difference(m2, m1, p1, p2, inv_d, fourth):
     return (p1 - m1) * (0.5 * inv_d)
 
 
+@njit(cache=True)
+def _wrapped(n):
+    """Periodic neighbour indices (i - 2, i - 1, i + 1, i + 2) mod n of i = 0 .. n - 1, as an (n, 4) table."""
+    w = np.empty((n, 4), dtype=np.int64)
+    for i in range(n):
+        w[i, 0], w[i, 1], w[i, 2], w[i, 3] = (i - 2) % n, (i - 1) % n, (i + 1) % n, (i + 2) % n
+    return w
+
+
 @njit(parallel=True, cache=True)
 def gradient_force(phi, inv_d, fourth, field):
     """``field[i, j, k, c] = -d phi / dx_c`` on the periodic mesh ``phi`` (n0, n1, n2) by
     :func:`central_difference` along each axis (parallel over x planes; ``field`` has at least n0 planes)."""
     n0, n1, n2 = phi.shape
+    wi, wj, wk = _wrapped(n0), _wrapped(n1), _wrapped(n2)
     for i in prange(n0):
-        im2, im1, ip1, ip2 = (i - 2) % n0, (i - 1) % n0, (i + 1) % n0, (i + 2) % n0
+        im2, im1, ip1, ip2 = wi[i, 0], wi[i, 1], wi[i, 2], wi[i, 3]
         for j in range(n1):
-            jm2, jm1, jp1, jp2 = (j - 2) % n1, (j - 1) % n1, (j + 1) % n1, (j + 2) % n1
+            jm2, jm1, jp1, jp2 = wj[j, 0], wj[j, 1], wj[j, 2], wj[j, 3]
             for k in range(n2):
-                km2, km1, kp1, kp2 = (k - 2) % n2, (k - 1) % n2, (k + 1) % n2, (k + 2) % n2
                 field[i, j, k, 0] = -central_difference(phi[im2, j, k], phi[im1, j, k], phi[ip1, j, k],
                                                         phi[ip2, j, k], inv_d, fourth)
                 field[i, j, k, 1] = -central_difference(phi[i, jm2, k], phi[i, jm1, k], phi[i, jp1, k],
                                                         phi[i, jp2, k], inv_d, fourth)
-                field[i, j, k, 2] = -central_difference(phi[i, j, km2], phi[i, j, km1], phi[i, j, kp1],
-                                                        phi[i, j, kp2], inv_d, fourth)
+                field[i, j, k, 2] = -central_difference(phi[i, j, wk[k, 0]], phi[i, j, wk[k, 1]], phi[i, j, wk[k, 2]],
+                                                        phi[i, j, wk[k, 3]], inv_d, fourth)
 
 
 @njit(parallel=True, cache=True)

@@ -137,6 +137,7 @@ class ParticleMesh:
                       "fd4": tuple((8 * np.sin(q * d) - np.sin(2 * q * d)) / (6 * d) for q in self.kvec)}
         self._on_device = None  # the Fourier-space constants of force() as xp arrays (made at first use)
         self._green_k, self._green_rs = None, None  # the Green's function of force() for the last rs
+        self._buffers = {}  # force()'s density grid and force field, reused (_buffer)
 
     def _device_constants(self):
         """``k2``, the CIC window power, the gradient kernels and the Nyquist mask as ``xp`` arrays (for
@@ -186,9 +187,26 @@ class ParticleMesh:
 
         ``pos`` must be finite, in [0, box) and in this rank's slab, ``mass`` finite (ValueError otherwise,
         on every rank)."""
+        return self._delta(pos, mass, reuse=False)
+
+    def _buffer(self, name, shape):
+        """A work array of ``shape`` kept on the mesh between calls (a fresh array of a few hundred MB costs its page
+        faults again at every call; contents undefined)."""
+        b = self._buffers.get(name)
+        if b is None or b.shape != shape:
+            b = self._buffers[name] = np.empty(shape)
+        return b
+
+    def _delta(self, pos, mass, reuse):
+        """:meth:`density`; ``reuse``: written into (and returned as a view of) a work buffer of the mesh, which the
+        next call overwrites."""
         nxl, n = self.fft.nxl, self.n
         g, mass = self._checked_grid_positions(pos, mass, "ParticleMesh.density")
-        grid = np.zeros((nxl + 1, n, n))
+        if reuse:
+            grid = self._buffer("grid", (nxl + 1, n, n))
+            grid.fill(0.0)
+        else:
+            grid = np.zeros((nxl + 1, n, n))
         m = np.ones(len(g)) if mass is None else mass
         skipped = K.cic_deposit(g, m, grid)
         if skipped:  # cannot happen after the check above; the kernel skipped them instead of writing outside
@@ -196,7 +214,12 @@ class ParticleMesh:
         grid[0] += _ghost_to_right(self.comm, grid[nxl])
         total = self.comm.allreduce(float(m.sum())) if getattr(self.comm, "size", 1) > 1 else float(m.sum())
         mean = total / n ** 3
-        return grid[:nxl] / mean - 1.0
+        if not reuse:
+            return grid[:nxl] / mean - 1.0
+        delta = grid[:nxl]
+        delta /= mean
+        delta -= 1.0
+        return delta
 
     def force(self, pos, omega_m: float, mass=None, rs: float = 0.0):
         """PM acceleration ``F = -grad phi`` at the local particles, lap phi = 1.5 Omega_m delta
@@ -207,11 +230,13 @@ class ParticleMesh:
         from gpu import to_host
 
         xp, dev = self.xp, self._device_constants()
-        delta_k = self.fft.forward(xp.asarray(self.density(pos, mass)))
-        pot_k = -1.5 * omega_m * delta_k * self._green(rs)
+        delta_k = self.fft.forward(xp.asarray(self._delta(pos, mass, reuse=True)))
+        pot_k = delta_k  # in place: (-1.5 Omega_m delta_k) times the Green's function
+        pot_k *= -1.5 * omega_m
+        pot_k *= self._green(rs)
         pot_k[dev["nyquist"]] = 0.0
         nxl, n = self.fft.nxl, self.n
-        field = np.empty((nxl + 1, n, n, 3))
+        field = self._buffer("field", (nxl + 1, n, n, 3))
         if xp is np and getattr(self.comm, "size", 1) == 1 and self.gradient in ("fd2", "fd4"):
             # one inverse transform: the finite difference of the potential in real space (its Fourier transform
             # is the fd2 / fd4 kernel, so this is the same force to round-off)
