@@ -104,7 +104,9 @@ class ParticleMesh:
     < 0.3% up to k = 0.6 k_Nyquist(particles): its sin(k dx) zero at the mesh Nyquist
     frequency removes the lattice alias there, which a spectral gradient amplifies; with a
     mesh equal to the lattice, the spectral gradient with two deconvolutions is best
-    (< 0.5% to k = 0.4 k_Nyquist).
+    (< 0.5% to k = 0.4 k_Nyquist). On one rank with NumPy, ``fd2`` / ``fd4`` are taken as the finite difference of
+    the potential in real space (:func:`nbody.cosmological._kernels.gradient_force`): one inverse FFT instead of three,
+    the same force to round-off (tests/nbody/test_cosmological.py).
 
     ``backend`` ("cpu", "cuda", "auto"; :func:`gpu.get_backend`): where :meth:`force` runs its FFTs and
     Fourier-space arithmetic, through the array module :func:`gpu.xp` (CuPy on "cuda", so the NumPy run
