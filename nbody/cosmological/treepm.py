@@ -26,10 +26,10 @@ One process with Numba threads; :meth:`TreePMGravity.short_range` evaluates a sh
 (``part``) for :class:`nbody.cosmological.PMSimulation`'s MPI runs (replicated particles, the shares summed). Speed
 (``benchmarks/nbody_treepm.py``, shared 2-core machine, process CPU time): 1e6 clustered particles with a
 200^3 mesh in 11.6 CPU s (the goal, 2e6 in 10 s on 2 cores, corresponds to 10 CPU s per 1e6). 2.1e6 particles (a
-z = 0 box of 32^3 tiled 4^3, 256^3 mesh, ``--snapshot ... --tile 4``; two measurements at load 4-5): 13.2-13.6 CPU
-s per force, of which the mesh part 1.6-1.9 (threaded FFTs, one inverse FFT), the tree build 0.7 and the walk
-10.7-10.8 (two threads), so half the CPU time, 6.6-6.8 s, is within the 2e6-in-10 s goal (10.5 s at this N); the
-wall time on the loaded machine was 16.6-20.1 s (the walk threads got about 1.4 cores).
+z = 0 box of 32^3 tiled 4^3, 256^3 mesh, ``--snapshot ... --tile 4``; three measurements at load 4-5): 13.2-13.8
+CPU s per force, of which the mesh part 1.6-2.0 (threaded FFTs, one inverse FFT), the tree build 0.7 and the walk
+10.7-10.9 (two threads), so half the CPU time, 6.6-6.9 s, is within the 2e6-in-10 s goal (10.5 s at this N); the
+wall time on the loaded machine was 16.6-20.5 s (the walk threads got about 1.4 cores).
 """
 from __future__ import annotations
 
