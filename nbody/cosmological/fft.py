@@ -7,12 +7,14 @@ The 1-D transforms are the same on any number of ranks, so the results are ident
 to the serial transform bit for bit (NumPy's pocketfft; DFT convention
 ``A_k = sum_x a_x exp(-i k.x)``, inverse normalised by 1/n^3).
 
-The transforms run with the array module ``xp`` (:func:`gpu.xp`): NumPy, or CuPy (cuFFT) on a GPU,
-which agrees with pocketfft to round-off, not bit for bit. With several ranks and CuPy the
+The transforms run with the array module ``xp`` (:func:`gpu.xp`): for NumPy arrays with ``scipy.fft`` (pocketfft,
+each 1-D transform batch split over ``numba.get_num_threads()`` threads, ``workers``; the split does not change the
+numbers), or CuPy (cuFFT) on a GPU, which agrees with pocketfft to round-off, not bit for bit. With several ranks and CuPy the
 ``Alltoall`` goes through host memory. The wavenumber helpers return NumPy arrays.
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 
@@ -55,17 +57,25 @@ class SlabFFT:
         self.comm.Alltoall(send, recv)  # recv[s] = my x-block of rank s's y-block
         return np.ascontiguousarray(recv.transpose(1, 0, 2, 3)).reshape(nxl, P * nyl, nz)
 
+    def _fft(self):
+        """The FFT module and its keyword arguments: ``scipy.fft`` with threads for NumPy, else ``xp.fft``."""
+        if self.xp is np:
+            import scipy.fft
+
+            return scipy.fft, {"workers": numba.get_num_threads()}
+        return self.xp.fft, {}
+
     def forward(self, a):
         """Forward transform of this rank's real x-slab (an ``xp`` array) to its y-slab of modes."""
-        fft = self.xp.fft
-        b = fft.fft(fft.rfft(a, axis=2), axis=1)
-        return fft.fft(self._transpose(b, True), axis=0)
+        fft, kw = self._fft()
+        b = fft.fft(fft.rfft(a, axis=2, **kw), axis=1, overwrite_x=True, **kw)
+        return fft.fft(self._transpose(b, True), axis=0, overwrite_x=True, **kw)
 
     def inverse(self, A):
-        """Inverse of :meth:`forward` (normalised by 1/n^3), ``xp`` arrays in and out."""
-        fft = self.xp.fft
-        b = self._transpose(fft.ifft(A, axis=0), False)
-        return fft.irfft(fft.ifft(b, axis=1), n=self.n, axis=2)
+        """Inverse of :meth:`forward` (normalised by 1/n^3), ``xp`` arrays in and out (``A`` is not changed)."""
+        fft, kw = self._fft()
+        b = self._transpose(fft.ifft(A, axis=0, **kw), False)
+        return fft.irfft(fft.ifft(b, axis=1, overwrite_x=True, **kw), n=self.n, axis=2, **kw)
 
     def kvectors(self, box: float):
         """Wavenumbers (kx[:, None, None], ky[None, :, None], kz[None, None, :]) of this rank's k-slab."""

@@ -104,7 +104,9 @@ class ParticleMesh:
     < 0.3% up to k = 0.6 k_Nyquist(particles): its sin(k dx) zero at the mesh Nyquist
     frequency removes the lattice alias there, which a spectral gradient amplifies; with a
     mesh equal to the lattice, the spectral gradient with two deconvolutions is best
-    (< 0.5% to k = 0.4 k_Nyquist).
+    (< 0.5% to k = 0.4 k_Nyquist). On one rank with NumPy, ``fd2`` / ``fd4`` are taken as the finite difference of
+    the potential in real space (:func:`nbody.cosmological._kernels.gradient_force`): one inverse FFT instead of three,
+    the same force to round-off (tests/nbody/test_cosmological.py).
 
     ``backend`` ("cpu", "cuda", "auto"; :func:`gpu.get_backend`): where :meth:`force` runs its FFTs and
     Fourier-space arithmetic, through the array module :func:`gpu.xp` (CuPy on "cuda", so the NumPy run
@@ -136,6 +138,8 @@ class ParticleMesh:
                       "fd2": tuple(np.sin(q * d) / d for q in self.kvec),
                       "fd4": tuple((8 * np.sin(q * d) - np.sin(2 * q * d)) / (6 * d) for q in self.kvec)}
         self._on_device = None  # the Fourier-space constants of force() as xp arrays (made at first use)
+        self._green_k, self._green_rs = None, None  # the Green's function of force() for the last rs
+        self._buffers = {}  # force()'s density grid and force field, reused (_buffer)
 
     def _device_constants(self):
         """``k2``, the CIC window power, the gradient kernels and the Nyquist mask as ``xp`` arrays (for
@@ -146,6 +150,22 @@ class ParticleMesh:
                                "kgrad": tuple(xp.asarray(g) for g in self.kgrad[self.gradient]),
                                "nyquist": xp.asarray(self.fft.nyquist_mask())}
         return self._on_device
+
+    def _green(self, rs):
+        """``1 / (k^2 W^p)`` (0 at k = 0) times the long-range filter ``exp(-k^2 rs^2)`` for ``rs > 0`` (Springel
+        2005, MNRAS 364, 1105, eq. 22; :mod:`nbody.cosmological.split`), an ``xp`` array kept for the last ``rs``."""
+        if self._green_rs != rs:
+            xp, dev = self.xp, self._device_constants()
+            k2, w2 = dev["k2"], dev["w2"]
+            inv = xp.zeros_like(k2)
+            ok = k2 > 0
+            inv[ok] = 1.0 / (k2[ok] * w2[ok])
+            if rs > 0:
+                from .split import longrange_filter
+
+                inv *= longrange_filter(k2, rs, xp)
+            self._green_k, self._green_rs = inv, rs
+        return self._green_k
 
     def grid_positions(self, pos):
         g = pos * (self.n / self.box)
@@ -169,9 +189,26 @@ class ParticleMesh:
 
         ``pos`` must be finite, in [0, box) and in this rank's slab, ``mass`` finite (ValueError otherwise,
         on every rank)."""
+        return self._delta(pos, mass, reuse=False)
+
+    def _buffer(self, name, shape):
+        """A work array of ``shape`` kept on the mesh between calls (a fresh array of a few hundred MB costs its page
+        faults again at every call; contents undefined)."""
+        b = self._buffers.get(name)
+        if b is None or b.shape != shape:
+            b = self._buffers[name] = np.empty(shape)
+        return b
+
+    def _delta(self, pos, mass, reuse):
+        """:meth:`density`; ``reuse``: written into (and returned as a view of) a work buffer of the mesh, which the
+        next call overwrites."""
         nxl, n = self.fft.nxl, self.n
         g, mass = self._checked_grid_positions(pos, mass, "ParticleMesh.density")
-        grid = np.zeros((nxl + 1, n, n))
+        if reuse:
+            grid = self._buffer("grid", (nxl + 1, n, n))
+            grid.fill(0.0)
+        else:
+            grid = np.zeros((nxl + 1, n, n))
         m = np.ones(len(g)) if mass is None else mass
         skipped = K.cic_deposit(g, m, grid)
         if skipped:  # cannot happen after the check above; the kernel skipped them instead of writing outside
@@ -179,7 +216,12 @@ class ParticleMesh:
         grid[0] += _ghost_to_right(self.comm, grid[nxl])
         total = self.comm.allreduce(float(m.sum())) if getattr(self.comm, "size", 1) > 1 else float(m.sum())
         mean = total / n ** 3
-        return grid[:nxl] / mean - 1.0
+        if not reuse:
+            return grid[:nxl] / mean - 1.0
+        delta = grid[:nxl]
+        delta /= mean
+        delta -= 1.0
+        return delta
 
     def force(self, pos, omega_m: float, mass=None, rs: float = 0.0):
         """PM acceleration ``F = -grad phi`` at the local particles, lap phi = 1.5 Omega_m delta
@@ -190,21 +232,20 @@ class ParticleMesh:
         from gpu import to_host
 
         xp, dev = self.xp, self._device_constants()
-        delta_k = self.fft.forward(xp.asarray(self.density(pos, mass)))
-        k2, w2 = dev["k2"], dev["w2"]
-        inv = xp.zeros_like(k2)
-        ok = k2 > 0
-        inv[ok] = 1.0 / (k2[ok] * w2[ok])
-        if rs > 0:
-            from .split import longrange_filter
-
-            inv *= longrange_filter(k2, rs, xp)
-        pot_k = -1.5 * omega_m * delta_k * inv
+        delta_k = self.fft.forward(xp.asarray(self._delta(pos, mass, reuse=True)))
+        pot_k = delta_k  # in place: (-1.5 Omega_m delta_k) times the Green's function
+        pot_k *= -1.5 * omega_m
+        pot_k *= self._green(rs)
         pot_k[dev["nyquist"]] = 0.0
         nxl, n = self.fft.nxl, self.n
-        field = np.empty((nxl + 1, n, n, 3))
-        for c in range(3):
-            field[:nxl, :, :, c] = to_host(self.fft.inverse(-1j * dev["kgrad"][c] * pot_k))
+        field = self._buffer("field", (nxl + 1, n, n, 3))
+        if xp is np and getattr(self.comm, "size", 1) == 1 and self.gradient in ("fd2", "fd4"):
+            # one inverse transform: the finite difference of the potential in real space (its Fourier transform
+            # is the fd2 / fd4 kernel, so this is the same force to round-off)
+            K.gradient_force(self.fft.inverse(pot_k), 1.0 / self.cell, self.gradient == "fd4", field)
+        else:
+            for c in range(3):
+                field[:nxl, :, :, c] = to_host(self.fft.inverse(-1j * dev["kgrad"][c] * pot_k))
         field[nxl] = _ghost_from_right(self.comm, field[0])
         out = np.empty((len(pos), 3))
         skipped = K.cic_interpolate(self.grid_positions(np.asarray(pos, dtype=np.float64)), field, out)

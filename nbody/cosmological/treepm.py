@@ -26,11 +26,10 @@ One process with Numba threads; :meth:`TreePMGravity.short_range` evaluates a sh
 (``part``) for :class:`nbody.cosmological.PMSimulation`'s MPI runs (replicated particles, the shares summed). Speed
 (``benchmarks/nbody_treepm.py``, shared 2-core machine, process CPU time): 1e6 clustered particles with a
 200^3 mesh in 11.6 CPU s (the goal, 2e6 in 10 s on 2 cores, corresponds to 10 CPU s per 1e6). 2.1e6 particles (a
-z = 0 TreePM box of 32^3 tiled 4^3, 256^3 mesh, ``--snapshot ... --tile 4``; three measurements at load 7-12):
-15.0-23.3 CPU s per force, of which the mesh part 3.0-9.6 (one thread), the tree build 0.7-0.8 and the walk
-11.0-12.8 (two threads). A fourth at load 1-2: 15.7 s wall (mesh 3.6, build 0.7, walk 11.2 s wall for 11.1 CPU
-s: the two walk threads got one core's worth beside the other process), 1.5 times the 2e6-in-10 s goal (10.5 s at
-this N); with a perfect two-thread walk, mesh + (build + walk) / 2 would be 8.9-9.9 s in the quiet rounds.
+z = 0 box of 32^3 tiled 4^3, 256^3 mesh, ``--snapshot ... --tile 4``; three measurements at load 4-5): 13.2-13.8
+CPU s per force, of which the mesh part 1.6-2.0 (threaded FFTs, one inverse FFT), the tree build 0.7 and the walk
+10.7-10.9 (two threads), so half the CPU time, 6.6-6.9 s, is within the 2e6-in-10 s goal (10.5 s at this N); the
+wall time on the loaded machine was 16.6-20.5 s (the walk threads got about 1.4 cores).
 """
 from __future__ import annotations
 

@@ -20,6 +20,37 @@ def test_slab_fft_matches_numpy():
     assert np.allclose(f.inverse(A), a, atol=1e-13)
 
 
+@pytest.mark.parametrize("gradient", ["fd2", "fd4"])
+def test_real_space_gradient_is_the_fourier_space_kernel(gradient):
+    """The serial force takes fd2 / fd4 as a finite difference of the potential in real space (one inverse FFT);
+    it must equal the Fourier-space kernel i sin(k d) / d (fd2), i [8 sin(k d) - sin(2 k d)] / 6d (fd4) applied to
+    the potential and transformed per component, to round-off (same linear operator). Also repeated calls (the
+    kept work arrays) give the same numbers."""
+    from nbody.cosmological import _kernels as K
+
+    n, box, rs, om = 24, 100.0, 5.0, 0.3
+    rng = np.random.default_rng(4)
+    pos = np.concatenate([rng.random((3000, 3)) * box, (50 + 3 * rng.normal(size=(1000, 3))) % box])
+    m = rng.random(len(pos)) + 0.5
+    pm = ParticleMesh(n, box, gpu.SerialComm(), gradient=gradient, deconvolve=2)
+    f = pm.force(pos, om, mass=m, rs=rs)
+    F = np.fft
+    dk = F.fft(F.fft(F.rfft(pm.density(pos, m), axis=2), axis=1), axis=0)
+    inv = np.zeros_like(pm.k2)
+    ok = pm.k2 > 0
+    inv[ok] = np.exp(-pm.k2[ok] * rs ** 2) / (pm.k2[ok] * pm.window[ok] ** 4)
+    pk = -1.5 * om * dk * inv
+    pk[pm.fft.nyquist_mask()] = 0
+    field = np.empty((n + 1, n, n, 3))
+    for c in range(3):
+        field[:n, ..., c] = F.irfft(F.ifft(F.ifft(-1j * pm.kgrad[gradient][c] * pk, axis=0), axis=1), n=n, axis=2)
+    field[n] = field[0]
+    ref = np.empty_like(f)
+    K.cic_interpolate(pm.grid_positions(pos.copy()), field, ref)
+    assert np.abs(f - ref).max() < 1e-13 * np.abs(ref).max()
+    assert np.array_equal(pm.force(pos, om, mass=m, rs=rs), f)
+
+
 @pytest.mark.parametrize("nmesh,gradient,deconvolve", [(64, "fd2", 1), (32, "spectral", 2)])
 def test_pm_force_on_perturbed_lattice(nmesh, gradient, deconvolve):
     """A small plane-wave displacement Psi of a lattice: F = (3/2) Omega_m Psi (lap phi = 1.5 Omega_m delta)."""
