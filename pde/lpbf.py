@@ -160,8 +160,8 @@ class NonlinearConfig:
                                                      "between fixed-point iterations is below this")
     picard_max_iter: int = param(30, ge=1, le=1000, doc="nonlinear TD: fixed-point iterations before the run is "
                                                          "reported failed")
-    picard_anderson: int = param(3, ge=0, le=20, doc="nonlinear TD: depth of the safeguarded Anderson acceleration "
-                                                       "of the fixed point (0: plain fixed point)")
+    picard_anderson: int = param(0, ge=0, le=20, doc="nonlinear TD: depth of the safeguarded Anderson acceleration "
+                                                       "of the fixed point (0: plain fixed point, the default)")
 
 
 @dataclasses.dataclass
