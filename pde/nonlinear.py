@@ -608,7 +608,7 @@ def solve_track_td(beam, block, model: ThermalModel, t_end: float, h_fine: float
 
     def anderson_step(u_in, g_out):  # (u_next, mixed): Walker & Ni (2011) Sec. 2
         f = g_out - u_in
-        if hist_f and np.linalg.norm(f) > np.linalg.norm(hist_f[-1]):  # safeguard: residual grew -> plain step
+        if hist_f and (f * f).sum() > (hist_f[-1] * hist_f[-1]).sum():  # safeguard: residual grew -> plain step
             hist_f.clear()
             hist_g.clear()
         hist_f.append(f)
@@ -617,8 +617,10 @@ def solve_track_td(beam, block, model: ThermalModel, t_end: float, h_fine: float
         if len(hist_f) < 2:
             return g_out, False
         dF = [(b - a_).ravel() for a_, b in zip(hist_f[:-1], hist_f[1:])]
-        gram = np.array([[float(p_ @ q_) for q_ in dF] for p_ in dF])  # m x m normal equations (cheap for m <= 5)
-        gamma = np.linalg.lstsq(gram, np.array([float(p_ @ f.ravel()) for p_ in dF]), rcond=1e-10)[0]
+        # m x m normal equations (cheap for m <= 5); element-wise sums, not BLAS dot (measured 7x the CPU time of
+        # the sums for 1e6 entries on a loaded 2-core machine: threaded BLAS)
+        gram = np.array([[float((p_ * q_).sum()) for q_ in dF] for p_ in dF])
+        gamma = np.linalg.lstsq(gram, np.array([float((p_ * f.ravel()).sum()) for p_ in dF]), rcond=1e-10)[0]
         u_next = g_out.copy()
         for c_, a_, b in zip(gamma, hist_g[:-1], hist_g[1:]):
             u_next -= c_ * (b - a_)
