@@ -522,7 +522,7 @@ def solve_track_td(beam, block, model: ThermalModel, t_end: float, h_fine: float
     fixed points are the same; ``change`` is then ||f_i|| / ||g(u_i)||, and the returned field is T(g(u_i)).
     Measured (Ti-6Al-4V, latent heat, 12.5 um, 0.2 ms, 20 modes): 9 iterations instead of 11 to a change of 1e-3,
     same field error against the full order, but not less CPU time (the first three TD solves, 60 ALS sweeps each,
-    dominate; in 3 of 4 one-round comparisons m = 3 took more CPU than the plain iteration): hence the default 0.
+    dominate; two one-round comparisons, in either order, differed by the run order, not by m): hence the default 0.
 
     Stopping: the relative change ||u^{i+1} - u^i|| / ||u^{i+1}|| <= ``tol`` (nodal Euclidean norm), or a deviation
     below ``separation_tol`` (constant properties: the first iterate is the linear TD solution, returned unchanged);
