@@ -160,6 +160,8 @@ class NonlinearConfig:
                                                      "between fixed-point iterations is below this")
     picard_max_iter: int = param(30, ge=1, le=1000, doc="nonlinear TD: fixed-point iterations before the run is "
                                                          "reported failed")
+    picard_anderson: int = param(0, ge=0, le=20, doc="nonlinear TD: depth of the safeguarded Anderson acceleration "
+                                                       "of the fixed point (0: plain fixed point, the default)")
 
 
 @dataclasses.dataclass
@@ -593,7 +595,8 @@ class LPBFProblem:
 
             run = solve_track_td(self.beam, (dom.length, dom.width, dom.depth), model, self.t_end,
                                  h_fine=nl.mesh_spacing, dt=nl.time_step, box=box, modes=nl.td_modes,
-                                 tol=nl.picard_tol, max_iter=nl.picard_max_iter, T_melt=self.material.solidus)
+                                 tol=nl.picard_tol, max_iter=nl.picard_max_iter, anderson=nl.picard_anderson,
+                                 T_melt=self.material.solidus)
             self.result = NonlinearTDLPBFResult(self, run, table)
             return self.result
         run = solve_track(self.beam, (dom.length, dom.width, dom.depth), model, self.t_end, h_fine=nl.mesh_spacing,

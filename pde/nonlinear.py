@@ -481,7 +481,7 @@ def solve_track_td(beam, block, model: ThermalModel, t_end: float, h_fine: float
                    box=(3.0, 3.0, 2.5), modes: int = 20, tol: float = 1e-3, max_iter: int = 30,
                    td_tol: float = 1e-4, td_max_iter: int = 60, separation_tol: float = 1e-4,
                    separation_rank: int = 4000, svd_tol: float = 1e-8, T_melt: float | None = None,
-                   method: str = "subspace") -> dict:
+                   method: str = "subspace", anderson: int = 0) -> dict:
     """Single track by the space-time TD reduced-order model with k(T), c_p(T) and latent heat: the discrete problem
     of :func:`solve_track` (same grid, lumped-mass Q1 elements, Kirchhoff-transformed conduction, enthalpy backward
     Euler, same step-averaged source) solved for all steps at once in separated form, by a fixed-point iteration.
@@ -513,6 +513,17 @@ def solve_track_td(beam, block, model: ThermalModel, t_end: float, h_fine: float
     Simul. Eng. Sci. 2 (2015) 28).  So each iteration costs O(N_x N_y N_z N_t) for the nodal evaluation: no
     hyper-reduction is done.  The source's x-t block is compressed by truncated SVD (``svd_tol``).
 
+    Acceleration (``anderson`` = m >= 1; default 0: the plain fixed point): Anderson mixing of depth m (Anderson,
+    J. ACM 12 (1965) 547; the "type II" least-squares form of Walker & Ni, SIAM J. Numer. Anal. 49 (2011) 1715,
+    Sec. 2, with the difference matrices of their Eq. (2.3)) on the nodal iterate: with g(u) the TD solve from the
+    deviation at u and f_i = g(u_i) - u_i, the next deviation is evaluated at
+    u_{i+1} = g(u_i) - dG gamma, gamma = argmin || f_i - dF gamma || over the last m differences dF, dG of f and g.
+    Safeguard: when ||f_i|| > ||f_{i-1}|| the plain step u_{i+1} = g(u_i) is taken and the history restarts.  The
+    fixed points are the same; ``change`` is then ||f_i|| / ||g(u_i)||, and the returned field is T(g(u_i)).
+    Measured (Ti-6Al-4V, latent heat, 12.5 um, 0.2 ms, 20 modes): 9 iterations instead of 11 to a change of 1e-3,
+    same field error against the full order, but not less CPU time (the first three TD solves, 60 ALS sweeps each,
+    dominate; two one-round comparisons, in either order, differed by the run order, not by m): hence the default 0.
+
     Stopping: the relative change ||u^{i+1} - u^i|| / ||u^{i+1}|| <= ``tol`` (nodal Euclidean norm), or a deviation
     below ``separation_tol`` (constant properties: the first iterate is the linear TD solution, returned unchanged);
     after ``max_iter`` iterations the result is returned with ``converged`` False.  Every iteration records the
@@ -534,7 +545,8 @@ def solve_track_td(beam, block, model: ThermalModel, t_end: float, h_fine: float
                         ("separation_tol", separation_tol, {"gt": 0, "lt": 1}),
                         ("svd_tol", svd_tol, {"gt": 0, "lt": 1}),
                         ("modes", modes, {"ge": 1}), ("max_iter", max_iter, {"ge": 1}),
-                        ("td_max_iter", td_max_iter, {"ge": 1}), ("separation_rank", separation_rank, {"ge": 1})):
+                        ("td_max_iter", td_max_iter, {"ge": 1}), ("separation_rank", separation_rank, {"ge": 1}),
+                        ("anderson", anderson, {"ge": 0})):
         check_arg(name, v, **kw)
     if model.evaporation:
         raise ValueError("solve_track_td: evaporation is not in the TD model (use the full-order solve_track)")
@@ -585,6 +597,35 @@ def solve_track_td(beam, block, model: ThermalModel, t_end: float, h_fine: float
             R[:, :, -1, :] += h * area[..., None] * (T[:, :, -1, :] - model.T_ref)
         return R
 
+    def temperature(v, guess):  # T(u) and phi(T(u)) on the nodes (the enthalpy inverse, guess: the previous T)
+        Tn, ph = np.empty(v.size), np.empty(v.size)
+        nodal_temperature(np.ascontiguousarray((C_ref * v).ravel()), np.ascontiguousarray(guess.ravel()), model.T_k,
+                          model.k, model.T_c, model.c_p, model.rho, model.L_f, model.T_s, model.T_l, model.T_ref,
+                          kr, Tn, ph)
+        return Tn.reshape(v.shape), ph.reshape(v.shape)
+
+    hist_f, hist_g = [], []  # the last anderson + 1 residuals f = g(u) - u and images g(u)
+
+    def anderson_step(u_in, g_out):  # (u_next, mixed): Walker & Ni (2011) Sec. 2
+        f = g_out - u_in
+        if hist_f and (f * f).sum() > (hist_f[-1] * hist_f[-1]).sum():  # safeguard: residual grew -> plain step
+            hist_f.clear()
+            hist_g.clear()
+        hist_f.append(f)
+        hist_g.append(g_out)
+        del hist_f[:-(anderson + 1)], hist_g[:-(anderson + 1)]
+        if len(hist_f) < 2:
+            return g_out, False
+        dF = [(b - a_).ravel() for a_, b in zip(hist_f[:-1], hist_f[1:])]
+        # m x m normal equations (cheap for m <= 5); element-wise sums, not BLAS dot (measured 7x the CPU time of
+        # the sums for 1e6 entries on a loaded 2-core machine: threaded BLAS)
+        gram = np.array([[float((p_ * q_).sum()) for q_ in dF] for p_ in dF])
+        gamma = np.linalg.lstsq(gram, np.array([float((p_ * f.ravel()).sum()) for p_ in dF]), rcond=1e-10)[0]
+        u_next = g_out.copy()
+        for c_, a_, b in zip(gamma, hist_g[:-1], hist_g[1:]):
+            u_next -= c_ * (b - a_)
+        return u_next, True
+
     norm_ops = [Mx, My, Mz, sp.diags(hs)]
     U, u_old, T = None, None, np.full((len(x), len(y), len(z), nt), model.T_ref)
     dev_load = [np.zeros((len(v), 0)) for v in (x, y, z, ts[1:])]
@@ -594,15 +635,18 @@ def solve_track_td(beam, block, model: ThermalModel, t_end: float, h_fine: float
         problem = SeparatedProblem.single_level(ops, coefs, loads, norm_ops=norm_ops)
         U = problem.solve(modes, method, tol=td_tol, max_iter=td_max_iter,
                           init=None if U is None else [[f.copy() for f in U]])[0]
-        u = np.einsum("im,jm,km,nm->ijkn", *U)
-        Tn, phi = np.empty(u.size), np.empty(u.size)
-        nodal_temperature(np.ascontiguousarray((C_ref * u).ravel()), np.ascontiguousarray(T.ravel()), model.T_k,
-                          model.k, model.T_c, model.c_p, model.rho, model.L_f, model.T_s, model.T_l, model.T_ref,
-                          kr, Tn, phi)
-        T, phi = Tn.reshape(u.shape), phi.reshape(u.shape)
-        un = float(np.linalg.norm(u))
-        change = 1.0 if u_old is None else float(np.linalg.norm(u - u_old)) / max(un, 1e-300)
+        g = np.einsum("im,jm,km,nm->ijkn", *U)
+        T, phi = temperature(g, T)
+        gn = float(np.linalg.norm(g))
+        change = 1.0 if u_old is None else float(np.linalg.norm(g - u_old)) / max(gn, 1e-300)
         res = float(np.linalg.norm(full_residual(T, phi))) / F_norm
+        if (it > 1 and change <= tol) or u_old is None or anderson == 0:
+            u = g
+        else:  # Anderson mixing on u (Walker & Ni 2011, Sec. 2), safeguarded: the next deviation is taken at u
+            u, mixed = anderson_step(u_old, g)
+            if mixed:
+                T, phi = temperature(u, T)
+        un = float(np.linalg.norm(u))
         # the deviation from the reference operator at this iterate, separated again
         G, g_err = separate_tensor(phi - a * u, separation_tol, separation_rank, scale=a * un)
         dev_load = [-kr * np.hstack([Kx @ G[0], Mx @ G[0], Mx @ G[0]]), np.hstack([My @ G[1], Ky @ G[1], My @ G[1]]),
@@ -617,9 +661,12 @@ def solve_track_td(beam, block, model: ThermalModel, t_end: float, h_fine: float
             dev_load = [np.hstack([dev_load[0], -h * mx[:, None] * S[0]]), np.hstack([dev_load[1], my[:, None] * S[1]]),
                         np.hstack([dev_load[2], e_top]), np.hstack([dev_load[3], S[2]])]
         records.append({"iteration": it, "change": change, "residual": res, "td_sweeps": len(problem.history),
+                        "anderson_depth": len(hist_f),
                         "td_change": float(problem.history[-1][2]), "deviation_rank": int(G[0].shape[1]),
                         "deviation_error": g_err, "surface_rank": s_rank, "surface_error": s_err})
         u_old = u
+        if u is not g and (it == max_iter or (G[0].shape[1] == 0 and s_rank == 0)):
+            T, phi = temperature(g, T)  # the returned field is that of the last TD solve, T(g)
         if G[0].shape[1] == 0 and s_rank == 0:  # no deviation left: the next solve would repeat this one
             converged = True
             break
