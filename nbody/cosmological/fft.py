@@ -58,24 +58,27 @@ class SlabFFT:
         return np.ascontiguousarray(recv.transpose(1, 0, 2, 3)).reshape(nxl, P * nyl, nz)
 
     def _fft(self):
-        """The FFT module and its keyword arguments: ``scipy.fft`` with threads for NumPy, else ``xp.fft``."""
+        """The FFT module, its keyword arguments and those for a transform whose input may be overwritten:
+        ``scipy.fft`` with threads for NumPy, else ``xp.fft`` (CuPy's ``cupy.fft`` takes no ``workers`` or
+        ``overwrite_x``)."""
         if self.xp is np:
             import scipy.fft
 
-            return scipy.fft, {"workers": numba.get_num_threads()}
-        return self.xp.fft, {}
+            kw = {"workers": numba.get_num_threads()}
+            return scipy.fft, kw, {**kw, "overwrite_x": True}
+        return self.xp.fft, {}, {}
 
     def forward(self, a):
         """Forward transform of this rank's real x-slab (an ``xp`` array) to its y-slab of modes."""
-        fft, kw = self._fft()
-        b = fft.fft(fft.rfft(a, axis=2, **kw), axis=1, overwrite_x=True, **kw)
-        return fft.fft(self._transpose(b, True), axis=0, overwrite_x=True, **kw)
+        fft, kw, kw_over = self._fft()
+        b = fft.fft(fft.rfft(a, axis=2, **kw), axis=1, **kw_over)
+        return fft.fft(self._transpose(b, True), axis=0, **kw_over)
 
     def inverse(self, A):
         """Inverse of :meth:`forward` (normalised by 1/n^3), ``xp`` arrays in and out (``A`` is not changed)."""
-        fft, kw = self._fft()
+        fft, kw, kw_over = self._fft()
         b = self._transpose(fft.ifft(A, axis=0, **kw), False)
-        return fft.irfft(fft.ifft(b, axis=1, overwrite_x=True, **kw), n=self.n, axis=2, **kw)
+        return fft.irfft(fft.ifft(b, axis=1, **kw_over), n=self.n, axis=2, **kw)
 
     def kvectors(self, box: float):
         """Wavenumbers (kx[:, None, None], ky[None, :, None], kz[None, None, :]) of this rank's k-slab."""

@@ -39,7 +39,10 @@ def test_mesh_force_runs_its_fourier_work_through_xp(gradient, deconvolve, rs):
     xp = _RecordingXP()
     pm.xp = pm.fft.xp = xp
     out = pm.force(pos, 0.3, mass=mass, rs=rs)
-    assert type(out) is np.ndarray and np.array_equal(out, ref)  # same arithmetic, host result
+    # host result; the NumPy path itself uses scipy.fft (threaded) and, for fd2/fd4, one inverse FFT with the
+    # difference taken in real space, so the two agree to round-off, not bit for bit
+    assert type(out) is np.ndarray
+    np.testing.assert_allclose(out, ref, rtol=0, atol=1e-12 * np.abs(ref).max())
     # forward: rfft, fft, fft; three inverse transforms: ifft, ifft, irfft each
     assert xp.calls["fft"] == 3 + 3 * 3
     assert xp.calls["asarray"] >= 1 + 3  # the density and the Fourier-space constants went to "the device"
@@ -53,8 +56,8 @@ def test_power_spectrum_fft_through_xp():
     pm.xp = pm.fft.xp = xp = _RecordingXP()
     out = pm.power_spectrum(pos)
     assert xp.calls["fft"] == 3
-    for a, b in zip(out, ref):
-        np.testing.assert_array_equal(a, b)
+    for a, b in zip(out, ref):  # numpy.fft through xp, scipy.fft on the host path: round-off apart
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=0)
 
 
 def test_backend_cuda_without_cupy_raises():
