@@ -181,7 +181,11 @@ class RegularizedIntegrator:
         extrapolation error passes the same tolerance test); else, and always when False, the
         time-transformed step is iterated onto the time by regula falsi (several GBS steps). Saves
         most of those iterations when many short integrations end at given times (KETJU regions).
-        Not used with TTL (its omega variable is carried by the transformed leapfrog only).
+        Not used with TTL (its omega variable is carried by the transformed leapfrog only), and not
+        with any PN term: a 2.5PN inspiral (e0 = 0.9, a0 = 250 r_s, 4000 output times,
+        examples/ketju_pn_inspiral.py --quick) merged at 0.62 of the Peters time with it, 0.997
+        without (and before 2026-12-08 did not merge at all within 1.5 Peters times); the cause is not
+        yet found, so PN runs always land by regula falsi (tests/nbody/test_region_speed.py).
         On by default (since 2026-12; was off): at the tolerances where the README speed table
         matches REBOUND it cut the force evaluations by 6-8 % on the Plummer N = 10 (t = 2) case and
         1.5-5 % on the Pythagorean problem to t = 10, 0.4-1.6 % to t = 70, with final energy errors
@@ -303,7 +307,8 @@ class RegularizedIntegrator:
         flg[F_KMIN] = self.k_min
         flg[F_KMAX] = self.k_max
         flg[F_ANYPN] = int(bool(self.pn))
-        flg[F_PHYSLAND] = int(self.physical_landing and self.abg[1] == 0.0)
+        # physical landing only without PN terms: with them it gave wrong inspirals (see the docstring)
+        flg[F_PHYSLAND] = int(self.physical_landing and self.abg[1] == 0.0 and not self.pn)
         return prm, flg
 
     def _energy(self, p: Particles, c):

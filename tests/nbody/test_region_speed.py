@@ -87,6 +87,9 @@ def test_physical_landing_flag_and_ttl():
     assert flg[F_PHYSLAND] == 1
     prm, flg = RegularizedIntegrator(physical_landing=True, time_transform="ttl")._params(np.inf)
     assert flg[F_PHYSLAND] == 0  # TTL's omega is carried only by the transformed leapfrog
+    for pn in (["2.5PN"], ["1PN"], "all"):  # PN runs land by regula falsi (physical landing gave wrong inspirals)
+        prm, flg = RegularizedIntegrator(physical_landing=True, pn=pn)._params(1e4)
+        assert flg[F_PHYSLAND] == 0
     p = Particles([1.0, 1e-3], [[0, 0, 0], [1, 0, 0]], [[0, 0, 0], [0, 1, 0]])
     outs = [0.3, 1.7, 2.5]
     _, rec = integ.integrate(p, 3.0, outputs=outs)
