@@ -215,8 +215,9 @@ class RegularizedRegionIntegrator:
         # regions are distributed over ranks by the driver, one rank per region: the integrator must not
         # run collectives on COMM_WORLD (only the owning rank calls it), unless a sub-communicator is given
         kw.setdefault("comm", SerialComm())
-        # every region step ends at a given time: land with one untransformed GBS step when it converges
-        kw.setdefault("physical_landing", True)
+        # every region step ends at a given time; the integrator lands by regula falsi (its physical-time
+        # landing is off: it can accept wrong steps across the periapsis of eccentric binaries)
+        kw.setdefault("physical_landing", False)
         self._particles = Particles
         self.integrator = RegularizedIntegrator(tolerance=tolerance, pn=pn, c=c, merger_radius_rs=merger_radius_rs,
                                                 **kw)

@@ -186,13 +186,14 @@ class RegularizedIntegrator:
         examples/ketju_pn_inspiral.py --quick) merged at 0.62 of the Peters time with it, 0.997
         without (and before 2026-12-08 did not merge at all within 1.5 Peters times); the cause is not
         yet found, so PN runs always land by regula falsi (tests/nbody/test_region_speed.py).
-        On by default (since 2026-12; was off): at the tolerances where the README speed table
-        matches REBOUND it cut the force evaluations by 6-8 % on the Plummer N = 10 (t = 2) case and
-        1.5-5 % on the Pythagorean problem to t = 10, 0.4-1.6 % to t = 70, with final energy errors
-        within 0.8-1.2x of the regula-falsi landing's and the end time hit exactly; on a Kepler
-        e = 0.9 orbit over 100 periods it costs 0.2-0.4 % more. Both landings agree with each other
-        and with a tolerance-1e-13 reference to 1e-8 of the system size at tolerance 1e-10
-        (tests/nbody/test_region_speed.py).
+        Off by default, and NOT SAFE for eccentric orbits: its acceptance test (the GBS extrapolation
+        error of the untransformed leapfrog) can pass a grossly wrong step across a periapsis. Measured
+        at tolerance 1e-10: Kepler e = 0.99 over 100 orbits with 4000 output times, largest relative
+        energy error 1e-2 with it against 3.8e-11 without (e = 0.9: 1.9e-12 against 2.9e-12); a 2.5PN
+        inspiral (e0 = 0.9) turned hyperbolic at 0.6 Peters times. Where it works (the Pythagorean
+        problem and Plummer N = 10 to given end times) it saves 6-8 % of the force evaluations.
+        A safeguard (e.g. trying it only when the remaining time is a small fraction of the shortest
+        pair's dynamical time) is not built yet.
     step_safety : float in (0, 1]
         The GBS local error test uses ``step_safety * tolerance + 5e-16``
         (:func:`local_tolerance`; 5e-16 is the round-off term): the extrapolation
@@ -206,7 +207,7 @@ class RegularizedIntegrator:
 
     def __init__(self, tolerance=1e-10, pn="none", c=None, merger_radius_rs=12, units=None, comm=None,
                  coordinates="mstar", time_transform="logh", cross_terms=True, k_min=2, k_max=10,
-                 recoil=True, max_steps=100_000_000, step_safety=1e-3, backend="cpu", physical_landing=True):
+                 recoil=True, max_steps=100_000_000, step_safety=1e-3, backend="cpu", physical_landing=False):
         try:
             tolerance = float(tolerance)
         except (TypeError, ValueError) as exc:
