@@ -115,6 +115,17 @@ def newton_acc(Q, x, par, mass, acc):
     return newton_acc_ws(Q, x, mass, acc, np.empty((7, mass.shape[0])), ptr, nidx, ncoef)
 
 
+@njit(cache=True, inline="always")
+def near_separation(Q, a, b, sa, sb):
+    """Separation of a near pair from two tree edge vectors, d = sa Q_a + sb Q_b (the MSTAR rule:
+    Rantala et al. 2020, arXiv:2001.03180, sect. 3), with 1/|d| and 1/|d|^3."""
+    dx = sa * Q[a, 0] + sb * Q[b, 0]
+    dy = sa * Q[a, 1] + sb * Q[b, 1]
+    dz = sa * Q[a, 2] + sb * Q[b, 2]
+    inv = 1.0 / math.sqrt(dx * dx + dy * dy + dz * dz)
+    return dx, dy, dz, inv, inv * inv * inv
+
+
 @njit(cache=True)
 def newton_acc_near(Q, mass, acc, ptr, nidx, ncoef):
     """:func:`newton_acc_ws` when every pair is near (all few-body trees of N <= 3, and compact ones
@@ -138,16 +149,7 @@ def newton_acc_near(Q, mass, acc, ptr, nidx, ncoef):
         mi = mass[i]
         for m in range(ptr[i], ptr[i + 1]):
             j = nidx[m, 0]
-            a = nidx[m, 1]
-            b = nidx[m, 2]
-            sa = ncoef[m, 0]
-            sb = ncoef[m, 1]
-            dx = sa * Q[a, 0] + sb * Q[b, 0]
-            dy = sa * Q[a, 1] + sb * Q[b, 1]
-            dz = sa * Q[a, 2] + sb * Q[b, 2]
-            r2 = dx * dx + dy * dy + dz * dz
-            inv = 1.0 / math.sqrt(r2)
-            inv3 = inv * inv * inv
+            dx, dy, dz, inv, inv3 = near_separation(Q, nidx[m, 1], nidx[m, 2], ncoef[m, 0], ncoef[m, 1])
             mj = mass[j]
             U += mi * mj * inv
             fj = mj * inv3
@@ -212,16 +214,7 @@ def newton_acc_mixed(Q, x, mass, acc, ws, ptr, nidx, ncoef):
         mi = mass[i]
         for m in range(m0, m1):
             j = nidx[m, 0]
-            a = nidx[m, 1]
-            b = nidx[m, 2]
-            sa = ncoef[m, 0]
-            sb = ncoef[m, 1]
-            dx = sa * Q[a, 0] + sb * Q[b, 0]
-            dy = sa * Q[a, 1] + sb * Q[b, 1]
-            dz = sa * Q[a, 2] + sb * Q[b, 2]
-            r2 = dx * dx + dy * dy + dz * dz
-            inv = 1.0 / math.sqrt(r2)
-            inv3 = inv * inv * inv
+            dx, dy, dz, inv, inv3 = near_separation(Q, nidx[m, 1], nidx[m, 2], ncoef[m, 0], ncoef[m, 1])
             mj = mass[j]
             U += mi * mj * inv
             fj = mj * inv3

@@ -66,6 +66,21 @@ def shortest_pair_time(pos, mass):
     return best
 
 
+@njit(cache=True, inline="always")
+def osculating_periapsis(dx, dy, dz, ux, uy, uz, r, M):
+    """Periapsis r_p = h^2 / (G M (1 + e)) of the osculating two-body orbit (G = 1) of relative
+    separation (dx, dy, dz), |.| = r, and relative velocity (ux, uy, uz), total mass M, with
+    e^2 = 1 + 2 E h^2 / (G M)^2 and E = v^2 / 2 - G M / r: the two-body relations h^2 = G M a (1 - e^2),
+    E = -G M / (2 a), r_p = a (1 - e) (Murray & Dermott 1999, Solar System Dynamics, ch. 2)."""
+    hx = dy * uz - dz * uy
+    hy = dz * ux - dx * uz
+    hz = dx * uy - dy * ux
+    h2 = hx * hx + hy * hy + hz * hz
+    E = 0.5 * (ux * ux + uy * uy + uz * uz) - M / r
+    e = math.sqrt(max(0.0, 1.0 + 2.0 * E * h2 / (M * M)))
+    return h2 / (M * (1.0 + e))
+
+
 @njit(cache=True)
 def merger_check(y, n, par, order, mass, isbh, prm):
     """First BH pair (i, j) to merge, else (-1, -1).
@@ -99,15 +114,8 @@ def merger_check(y, n, par, order, mass, isbh, prm):
             if r < 10.0 * Rm:
                 ux, uy, uz = pair_sep3(i, j, P, v, par)
                 rd = (dx * ux + dy * uy + dz * uz) / r
-                if rd >= 0.0:
-                    hx = dy * uz - dz * uy
-                    hy = dz * ux - dx * uz
-                    hz = dx * uy - dy * ux
-                    h2 = hx * hx + hy * hy + hz * hz
-                    E = 0.5 * (ux * ux + uy * uy + uz * uz) - M / r
-                    e = math.sqrt(max(0.0, 1.0 + 2.0 * E * h2 / (M * M)))
-                    if h2 / (M * (1.0 + e)) < Rm:
-                        return i, j
+                if rd >= 0.0 and osculating_periapsis(dx, dy, dz, ux, uy, uz, r, M) < Rm:
+                    return i, j
     return -1, -1
 
 
@@ -161,14 +169,7 @@ def periapsis_passage(y0, par0, order0, y, par, order, n, mass, isbh, prm):
                 continue
             r = math.sqrt(dx * dx + dy * dy + dz * dz)
             M = mass[i] + mass[j]
-            Rm = prm[P_MERGE] * 2.0 * M / (c * c)
-            hx = dy * uz - dz * uy
-            hy = dz * ux - dx * uz
-            hz = dx * uy - dy * ux
-            h2 = hx * hx + hy * hy + hz * hz
-            E = 0.5 * (ux * ux + uy * uy + uz * uz) - M / r
-            e = math.sqrt(max(0.0, 1.0 + 2.0 * E * h2 / (M * M)))
-            if h2 / (M * (1.0 + e)) < Rm:
+            if osculating_periapsis(dx, dy, dz, ux, uy, uz, r, M) < prm[P_MERGE] * 2.0 * M / (c * c):
                 return i, j
     return -1, -1
 
