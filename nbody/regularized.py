@@ -183,9 +183,8 @@ class RegularizedIntegrator:
         most of those iterations when many short integrations end at given times (KETJU regions).
         Not used with TTL (its omega variable is carried by the transformed leapfrog only), and not
         with any PN term: a 2.5PN inspiral (e0 = 0.9, a0 = 250 r_s, 4000 output times,
-        examples/ketju_pn_inspiral.py --quick) merged at 0.62 of the Peters time with it, 0.997
-        without (and before 2026-12-08 did not merge at all within 1.5 Peters times); the cause is not
-        yet found, so PN runs always land by regula falsi (tests/nbody/test_region_speed.py).
+        examples/ketju_pn_inspiral.py --quick) turned hyperbolic and merged at 0.62 of the Peters
+        time with it, 0.997 without (tests/nbody/test_region_speed.py checks the flag).
         Off by default, and NOT SAFE for eccentric orbits: its acceptance test (the GBS extrapolation
         error of the untransformed leapfrog) can pass a grossly wrong step across a periapsis. Measured
         at tolerance 1e-10: Kepler e = 0.99 over 100 orbits with 4000 output times, largest relative
